@@ -1,0 +1,127 @@
+import type { Services } from '../services.js';
+import { notFound } from '../lib/errors.js';
+import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
+import { findTenantBySlug } from '../tenants/find-tenant.js';
+import { createScimToken, listScimTokens, revokeScimToken } from '../scim/scim-tokens.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+
+export type OptionValue = string | boolean | string[] | undefined;
+export type Options = Record<string, OptionValue>;
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  required?: boolean;
+  /** Also accepted as `--<name>-file PATH` (`-` = standard input), so it need not sit in shell history. */
+  secret?: boolean;
+  description: string;
+}
+
+export interface Command {
+  /** Words, e.g. 'tenant create'. */
+  name: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  /** False for commands that must run in this process (serve). */
+  forwardable: boolean;
+  run(s: Services, opts: Options): Promise<unknown>;
+}
+
+const tenantOpt: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+
+export async function tenantArg(s: Services, opts: Options): Promise<TenantCtx> {
+  const slug = String(opts.tenant ?? '');
+  const t = await findTenantBySlug(s.db, slug);
+  if (!t) throw notFound(`No tenant with slug "${slug}"`);
+  return t;
+}
+
+const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
+
+/** Every CLI command. Capabilities add theirs to this table (see commands registered in cli/commands.ts). */
+export const foundationCommands: Command[] = [
+  {
+    name: 'migrate',
+    summary: 'apply pending database migrations',
+    options: {},
+    forwardable: true,
+    run: async (s) => ({ applied: await s.database.migrate() }),
+  },
+  {
+    name: 'tenant create',
+    summary: 'create a tenant',
+    options: {
+      slug: { type: 'string', required: true, description: 'lowercase letters, digits, dashes; 3–40 chars' },
+      name: { type: 'string', required: true, description: 'display name' },
+    },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await createTenant(s.db, { slug: str(o.slug) ?? '', name: str(o.name) ?? '' });
+      await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: 'tenant.create', target: { kind: 'tenant', id: t.id }, outcome: 'success', detail: { slug: t.slug } });
+      return t;
+    },
+  },
+  {
+    name: 'tenant list',
+    summary: 'list tenants',
+    options: {},
+    forwardable: true,
+    run: async (s) => ({ tenants: await listTenants(s.db) }),
+  },
+  ...(['disable', 'enable'] as const).map(
+    (verb): Command => ({
+      name: `tenant ${verb}`,
+      summary: `${verb} a tenant (a disabled tenant's URLs answer 404 and its users lose access)`,
+      options: { tenant: tenantOpt },
+      forwardable: true,
+      run: async (s, o) => {
+        const t = await setTenantStatus(s.db, str(o.tenant) ?? '', verb === 'disable' ? 'disabled' : 'active');
+        await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+        await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: `tenant.${verb}`, target: { kind: 'tenant', id: t.id }, outcome: 'success' });
+        return t;
+      },
+    }),
+  ),
+  {
+    name: 'scim-token create',
+    summary: 'create a SCIM bearer token (shown once)',
+    options: { tenant: tenantOpt, label: { type: 'string', description: 'a note, e.g. "Okta provisioning"' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const created = await createScimToken(t, s.config.publicUrl, str(o.label));
+      await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'scim-token.create', target: { kind: 'scim-token', id: created.id }, outcome: 'success' });
+      return created;
+    },
+  },
+  {
+    name: 'scim-token list',
+    summary: "list a tenant's SCIM tokens (never the tokens themselves)",
+    options: { tenant: tenantOpt },
+    forwardable: true,
+    run: async (s, o) => ({ tokens: await listScimTokens(await tenantArg(s, o)) }),
+  },
+  {
+    name: 'scim-token revoke',
+    summary: 'revoke a SCIM token',
+    options: { tenant: tenantOpt, id: { type: 'string', required: true, description: 'token id (stk_…)' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const result = await revokeScimToken(t, str(o.id) ?? '', s.clock);
+      await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'scim-token.revoke', target: { kind: 'scim-token', id: result.id }, outcome: 'success' });
+      return result;
+    },
+  },
+  {
+    name: 'vault rotate',
+    summary: 'new data keys for every tenant; re-wrap under the newest master key and re-encrypt, without downtime',
+    options: {},
+    forwardable: true,
+    run: async (s) => {
+      const report = await s.vault.rotate(s.db);
+      await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: 'vault.rotate', outcome: 'success', detail: { ...report } });
+      return { masterKeyId: s.masterKeys.activeKeyId, ...report };
+    },
+  },
+];

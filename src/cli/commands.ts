@@ -1,0 +1,15 @@
+import { foundationCommands, type Command } from './command-table.js';
+
+/** The CLI's command table: the foundation's commands, then each capability's. */
+export const commands: Command[] = [...foundationCommands];
+
+export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
+  let best: { command: Command; rest: string[] } | null = null;
+  for (const command of commands) {
+    const parts = command.name.split(' ');
+    if (parts.every((p, i) => words[i] === p) && (!best || parts.length > best.command.name.split(' ').length)) {
+      best = { command, rest: words.slice(parts.length) };
+    }
+  }
+  return best;
+}

@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { Command, Options } from './command-table.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+type ParseOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+/**
+ * Parses a command's flags strictly (unknown flags are errors) and resolves secrets given as `--x-file PATH`
+ * (`-` reads standard input), so secrets need not appear on the command line.
+ */
+export async function parseCommandArgs(
+  command: Command,
+  argv: string[],
+  readStdin: () => Promise<string>,
+): Promise<Options> {
+  const spec: ParseOptions = {};
+  for (const [name, o] of Object.entries(command.options)) {
+    spec[name] = { type: o.type, ...(o.multiple && { multiple: true }) };
+    if (o.secret) spec[`${name}-file`] = { type: 'string' };
+  }
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see: sso-bridge help ${command.name})`);
+  }
+  const out: Options = {};
+  for (const [name, o] of Object.entries(command.options)) {
+    let v = values[name] as Options[string];
+    const file = values[`${name}-file`];
+    if (o.secret && typeof file === 'string') {
+      if (v !== undefined) throw new UsageError(`give --${name} or --${name}-file, not both`);
+      v = (file === '-' ? await readStdin() : await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    }
+    if (o.required && (v === undefined || v === '')) {
+      throw new UsageError(`missing --${name}${o.secret ? ` (or --${name}-file)` : ''}: ${o.description}`);
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+export function usage(commands: Command[]): string {
+  const lines = ['usage: sso-bridge <command> [options]   (npm run cli -- <command> …)', '', 'commands:'];
+  for (const c of commands) {
+    const flags = Object.entries(c.options)
+      .map(([n, o]) => {
+        const flag = o.type === 'boolean' ? `--${n}` : `--${n} ${n.toUpperCase()}${o.multiple ? '…' : ''}`;
+        return o.required ? flag : `[${flag}]`;
+      })
+      .join(' ');
+    lines.push(`  ${c.name}${flags ? ` ${flags}` : ''}`, `      ${c.summary}`);
+  }
+  lines.push('  serve', '      start the HTTP server (same as npm start)');
+  return lines.join('\n');
+}

@@ -1,0 +1,152 @@
+import path from 'node:path';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { Client as PgClient } from 'pg';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { acquireDataDirLock } from './pglite-lock.js';
+import { applyMigrations } from './migrate.js';
+
+export type Db = PrismaClient;
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string; poolSize?: number }
+  /** `dataDir: undefined` = in memory; `loadDataDir` starts from a dump (tests start from a migrated snapshot). */
+  | { kind: 'pglite'; dataDir?: string; loadDataDir?: Blob };
+
+export interface Database {
+  kind: DatabaseTarget['kind'];
+  prisma: Db;
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** Runs one raw statement outside Prisma (LISTEN/NOTIFY, advisory locks). */
+  raw: RawConnection;
+  /** Applies pending migrations; on PostgreSQL under an advisory lock so nodes starting together do not race. */
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** PGlite only: a snapshot of the data directory (tests clone a migrated database from it). */
+  dumpDataDir: (() => Promise<File | Blob>) | undefined;
+}
+
+export interface RawConnection {
+  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+export function targetFromConfig(config: { databaseUrl?: string | undefined; dataDir: string }): DatabaseTarget {
+  return config.databaseUrl
+    ? { kind: 'postgres', url: config.databaseUrl }
+    : { kind: 'pglite', dataDir: path.join(config.dataDir, 'pglite') };
+}
+
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  return target.kind === 'postgres' ? openPostgres(target) : openPglite(target);
+}
+
+// Arbitrary but fixed: every node uses the same key for the migration lock.
+const MIGRATION_LOCK_KEY = 7_451_220_981;
+
+async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }>): Promise<Database> {
+  const pg = (await import('pg')).default;
+  const { PrismaPg } = await import('@prisma/adapter-pg');
+  const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
+  pool.on('error', () => {}); // idle client errors surface on the next query instead of crashing the process
+  const adapterFactory = new PrismaPg(pool);
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  const listeners: PgClient[] = [];
+  const raw: RawConnection = {
+    query: (sql, params) => pool.query(sql, params as unknown[]),
+    async listen(channel, onMessage) {
+      const client = new pg.Client({ connectionString: target.url });
+      client.on('error', () => {});
+      await client.connect();
+      client.on('notification', (msg) => {
+        if (msg.channel === channel && msg.payload !== undefined) onMessage(msg.payload);
+      });
+      await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+      listeners.push(client);
+      return async () => {
+        listeners.splice(listeners.indexOf(client), 1);
+        await client.end().catch(() => {});
+      };
+    },
+    async notify(channel, payload) {
+      await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+  };
+  return {
+    kind: 'postgres',
+    dumpDataDir: undefined,
+    prisma,
+    adapterFactory,
+    raw,
+    async migrate() {
+      // A session-level advisory lock on a dedicated connection: the schema engine uses its own connections.
+      const lockClient = await pool.connect();
+      try {
+        await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        // The engine gets its own small pool, ended afterwards (the engine does not close it).
+        const enginePool = new pg.Pool({ connectionString: target.url, max: 2 });
+        try {
+          return await applyMigrations(new PrismaPg(enginePool), (sql) => pool.query(sql));
+        } finally {
+          await enginePool.end();
+        }
+      } finally {
+        await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+        lockClient.release();
+      }
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await Promise.all(listeners.map((c) => c.end().catch(() => {})));
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>): Promise<Database> {
+  const release = target.dataDir ? acquireDataDirLock(path.dirname(target.dataDir)) : () => {};
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { PrismaPGlite } = await import('pglite-prisma-adapter');
+    const pglite = await PGlite.create({
+      ...(target.dataDir && { dataDir: target.dataDir }),
+      ...(target.loadDataDir && { loadDataDir: target.loadDataDir }),
+    });
+    const adapterFactory = new PrismaPGlite(pglite);
+    const prisma = new PrismaClient({ adapter: adapterFactory });
+    const raw: RawConnection = {
+      query: async (sql, params) => ({ rows: (await pglite.query<Record<string, unknown>>(sql, params as unknown[])).rows }),
+      listen: async (channel, onMessage) => {
+        const unsubscribe = await pglite.listen(channel, onMessage);
+        return async () => unsubscribe();
+      },
+      notify: async (channel, payload) => {
+        await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      },
+    };
+    return {
+      kind: 'pglite',
+      dumpDataDir: () => pglite.dumpDataDir('none'),
+      prisma,
+      adapterFactory,
+      raw,
+      // One process owns the directory (see pglite-lock.ts), so no cross-node lock is needed here.
+      migrate: () => applyMigrations(adapterFactory, raw.query),
+      async ping() {
+        await pglite.query('SELECT 1');
+      },
+      async close() {
+        await prisma.$disconnect();
+        await pglite.close();
+        release();
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}

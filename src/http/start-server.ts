@@ -1,0 +1,47 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startAdminEndpoint } from '../admin/admin-endpoint.js';
+import type { Services } from '../services.js';
+import { createApp } from './app.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Graceful stop: no new connections, in-flight requests finish (forced after `graceMs`), then the database closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(s: Services, opts: { port?: number; host?: string; adminEndpoint?: boolean } = {}): Promise<RunningServer> {
+  const app = createApp(s);
+  const server = http.createServer(app);
+  // Keep-alive longer than typical load-balancer idle timeouts so they close first (avoids 502 races).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? s.config.port, opts.host, () => resolve());
+  });
+  await s.bus.start();
+  s.jobs.start();
+  const admin = (opts.adminEndpoint ?? s.database.kind === 'pglite') ? await startAdminEndpoint(s) : undefined;
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), Math.max(0, graceMs - 1000));
+        await closed;
+        clearTimeout(force);
+        await admin?.close();
+        await s.jobs.stop();
+        await s.bus.stop();
+        await s.database.close();
+      })();
+      return closing;
+    },
+  };
+}

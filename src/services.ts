@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import { AuditLog } from './audit/audit-log.js';
+import type { Config } from './config/config.js';
+import { openDatabase, targetFromConfig, type Database, type Db } from './db/open-database.js';
+import { cleanupExpired } from './jobs/cleanup-expired.js';
+import { JobRunner } from './jobs/job-runner.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createLogger } from './lib/logger.js';
+import { EventBus } from './revocation/event-bus.js';
+import { RevocationHub } from './revocation/revocation-hub.js';
+import { SessionStore } from './sessions/session-store.js';
+import { EnvKeyring, loadOrCreateDevMasterKey, type MasterKeySource } from './vault/master-keys.js';
+import { Vault } from './vault/vault.js';
+
+/** Everything a request handler or CLI command may use, built once per process (the composition root). */
+export interface Services {
+  readonly config: Config;
+  readonly database: Database;
+  readonly db: Db;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly masterKeys: MasterKeySource;
+  readonly vault: Vault;
+  readonly audit: AuditLog;
+  readonly bus: EventBus;
+  readonly revocation: RevocationHub;
+  readonly sessions: SessionStore;
+  readonly jobs: JobRunner;
+}
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** An already-open database (tests); otherwise opened from the configuration. */
+  database?: Database;
+}
+
+export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const masterKeys = new EnvKeyring(
+    config.masterKey ??
+      loadOrCreateDevMasterKey(config.dataDir, (file) =>
+        logger.warn({ file }, 'MASTER_KEY is not set: generated a development master key (set MASTER_KEY in production)'),
+      ),
+  );
+  const database = opts.database ?? (await openDatabase(targetFromConfig(config)));
+  const db = database.prisma;
+  const audit = new AuditLog(db, clock);
+  const bus = new EventBus(database.raw, logger);
+  const revocation = new RevocationHub(audit, bus, clock, logger);
+  const sessions = new SessionStore(clock);
+  const vault = new Vault(masterKeys);
+  revocation.register(sessions);
+  revocation.register({ name: 'vault', revokeUser: (t, userId) => vault.removeForUser(t, userId) });
+  const jobs = new JobRunner(db, clock, logger, bus.nodeId);
+  jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
+  return { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs };
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** Per-tenant settings stored in Tenant.settings. Unknown keys are kept (newer nodes may have written them). */
+export const TenantSettingsSchema = z.looseObject({
+  /** RFC 7591 dynamic client registration for MCP clients (many clients still need it). */
+  dynamicClientRegistration: z.boolean().default(true),
+  /** Ask users again when admins approve new tools (default: new tools join the consented profile). */
+  reconsentOnNewTools: z.boolean().default(false),
+  /** Display name of the IdP group whose members administer the tenant. */
+  adminGroup: z.string().optional(),
+});
+
+export type TenantSettings = z.output<typeof TenantSettingsSchema>;
+
+export function parseTenantSettings(raw: unknown): TenantSettings {
+  const parsed = TenantSettingsSchema.safeParse(raw ?? {});
+  return parsed.success ? parsed.data : TenantSettingsSchema.parse({});
+}

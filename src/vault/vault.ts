@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/open-database.js';
+import { newId } from '../lib/ids.js';
+import { notFound } from '../lib/errors.js';
+import { tenantContext, type TenantCtx } from '../tenants/tenant-context.js';
+import { open, seal } from './aead.js';
+import type { MasterKeySource } from './master-keys.js';
+
+export interface SecretOwner {
+  kind: string; // 'idp-connection' | 'upstream-headers' | 'user-credential' | …
+  id: string;
+  /** Set for per-user credentials: the revocation hub deletes them when the user is deprovisioned. */
+  userId?: string;
+}
+
+export interface RotationReport {
+  tenants: number;
+  dataKeysCreated: number;
+  keysRewrapped: number;
+  secretsReencrypted: number;
+  retiredKeysDeleted: number;
+}
+
+const keyAad = (tenantId: string, keyId: string) => `vault-key:${tenantId}:${keyId}`;
+const secretAad = (tenantId: string, secretId: string, keyId: string) => `vault-secret:${tenantId}:${secretId}:${keyId}`;
+
+/**
+ * Envelope encryption: each tenant has data keys (AES-256-GCM), each wrapped by a master key of the keyring. Every
+ * ciphertext names its data key and every wrapped data key its master key, so old ones keep decrypting during and
+ * after rotation. Unwrapped data keys are cached in memory only.
+ */
+export class Vault {
+  readonly #dataKeys = new Map<string, Buffer>();
+
+  constructor(private readonly masterKeys: MasterKeySource) {}
+
+  async put(t: TenantCtx, owner: SecretOwner, plaintext: string | Buffer): Promise<string> {
+    const id = newId('sec');
+    const key = await this.#activeKey(t);
+    await t.db.vaultSecret.create({
+      data: {
+        id,
+        tenantId: t.id,
+        keyId: key.id,
+        ownerKind: owner.kind,
+        ownerId: owner.id,
+        userId: owner.userId ?? null,
+        ciphertext: bytes(seal(key.key, toBuffer(plaintext), secretAad(t.id, id, key.id))),
+      },
+    });
+    return id;
+  }
+
+  async replace(t: TenantCtx, secretId: string, plaintext: string | Buffer): Promise<void> {
+    const key = await this.#activeKey(t);
+    const { count } = await t.db.vaultSecret.updateMany({
+      where: { id: secretId },
+      data: { keyId: key.id, ciphertext: bytes(seal(key.key, toBuffer(plaintext), secretAad(t.id, secretId, key.id))) },
+    });
+    if (count === 0) throw notFound(`Secret ${secretId} not found`);
+  }
+
+  async get(t: TenantCtx, secretId: string): Promise<Buffer> {
+    const row = await t.db.vaultSecret.findUnique({ where: { id: secretId } });
+    if (!row) throw notFound(`Secret ${secretId} not found`);
+    const key = await this.#dataKey(t, row.keyId);
+    return open(key, Buffer.from(row.ciphertext), secretAad(t.id, row.id, row.keyId));
+  }
+
+  async getString(t: TenantCtx, secretId: string): Promise<string> {
+    return (await this.get(t, secretId)).toString('utf8');
+  }
+
+  async remove(t: TenantCtx, secretId: string): Promise<void> {
+    await t.db.vaultSecret.deleteMany({ where: { id: secretId } });
+  }
+
+  /** Revocation-hub store: drops every per-user credential of this user. */
+  async removeForUser(t: TenantCtx, userId: string): Promise<number> {
+    return (await t.db.vaultSecret.deleteMany({ where: { userId } })).count;
+  }
+
+  /**
+   * New data key per tenant, then re-wrap keys under the active master key and re-encrypt secrets in small batches,
+   * each row updated only if nobody changed it meanwhile. Reads keep working throughout: no downtime.
+   */
+  async rotate(db: Db, batchSize = 100): Promise<RotationReport> {
+    const report: RotationReport = { tenants: 0, dataKeysCreated: 0, keysRewrapped: 0, secretsReencrypted: 0, retiredKeysDeleted: 0 };
+    for (const row of await db.tenant.findMany({ select: { id: true, slug: true, name: true, settings: true } })) {
+      const t = tenantContext(db, row);
+      report.tenants++;
+      report.keysRewrapped += await this.#rewrapKeys(t);
+      const fresh = await this.#createKey(t);
+      report.dataKeysCreated++;
+      await t.db.vaultKey.updateMany({ where: { status: 'active', id: { not: fresh.id } }, data: { status: 'retired', retiredAt: new Date() } });
+      for (;;) {
+        const batch = await t.db.vaultSecret.findMany({ where: { keyId: { not: fresh.id } }, take: batchSize, orderBy: { id: 'asc' } });
+        if (batch.length === 0) break;
+        for (const s of batch) {
+          const plain = open(await this.#dataKey(t, s.keyId), Buffer.from(s.ciphertext), secretAad(t.id, s.id, s.keyId));
+          const { count } = await t.db.vaultSecret.updateMany({
+            where: { id: s.id, keyId: s.keyId, updatedAt: s.updatedAt },
+            data: { keyId: fresh.id, ciphertext: bytes(seal(fresh.key, plain, secretAad(t.id, s.id, fresh.id))) },
+          });
+          report.secretsReencrypted += count;
+        }
+      }
+      const unused = await t.db.vaultKey.deleteMany({ where: { status: 'retired', secrets: { none: {} } } });
+      report.retiredKeysDeleted += unused.count;
+    }
+    return report;
+  }
+
+  async #rewrapKeys(t: TenantCtx): Promise<number> {
+    let n = 0;
+    const stale = await t.db.vaultKey.findMany({ where: { masterKeyId: { not: this.masterKeys.activeKeyId } } });
+    for (const k of stale) {
+      const plain = await this.masterKeys.unwrap(k.masterKeyId, Buffer.from(k.wrappedKey), keyAad(t.id, k.id));
+      const { masterKeyId, wrapped } = await this.masterKeys.wrap(plain, keyAad(t.id, k.id));
+      n += (await t.db.vaultKey.updateMany({ where: { id: k.id, masterKeyId: k.masterKeyId }, data: { masterKeyId, wrappedKey: bytes(wrapped) } })).count;
+    }
+    return n;
+  }
+
+  async #activeKey(t: TenantCtx): Promise<{ id: string; key: Buffer }> {
+    // Two nodes may create a first key at the same time; both stay valid and the newest wins from then on.
+    const row = await t.db.vaultKey.findFirst({ where: { status: 'active' }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+    if (row) return { id: row.id, key: await this.#dataKey(t, row.id, row) };
+    return this.#createKey(t);
+  }
+
+  async #createKey(t: TenantCtx): Promise<{ id: string; key: Buffer }> {
+    const id = newId('dk');
+    const key = randomBytes(32);
+    const { masterKeyId, wrapped } = await this.masterKeys.wrap(key, keyAad(t.id, id));
+    await t.db.vaultKey.create({ data: { id, tenantId: t.id, masterKeyId, wrappedKey: bytes(wrapped) } });
+    this.#dataKeys.set(id, key);
+    return { id, key };
+  }
+
+  async #dataKey(t: TenantCtx, keyId: string, known?: { masterKeyId: string; wrappedKey: Uint8Array }): Promise<Buffer> {
+    const cached = this.#dataKeys.get(keyId);
+    if (cached) return cached;
+    const row = known ?? (await t.db.vaultKey.findUnique({ where: { id: keyId } }));
+    if (!row) throw notFound(`Vault key ${keyId} not found`);
+    const key = await this.masterKeys.unwrap(row.masterKeyId, Buffer.from(row.wrappedKey), keyAad(t.id, keyId));
+    this.#dataKeys.set(keyId, key);
+    return key;
+  }
+}
+
+const toBuffer = (v: string | Buffer) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+
+/** Prisma's Bytes fields take a Uint8Array backed by a plain ArrayBuffer. */
+const bytes = (b: Buffer): Uint8Array<ArrayBuffer> => new Uint8Array(b);
