@@ -3,7 +3,7 @@ import type { Db } from '../db/open-database.js';
 import { newId } from '../lib/ids.js';
 import { notFound } from '../lib/errors.js';
 import { tenantContext, type TenantCtx } from '../tenants/tenant-context.js';
-import { open, seal } from './aead.js';
+import { DecryptionError, open, seal } from './aead.js';
 import type { MasterKeySource } from './master-keys.js';
 
 export interface SecretOwner {
@@ -19,6 +19,8 @@ export interface RotationReport {
   keysRewrapped: number;
   secretsReencrypted: number;
   retiredKeysDeleted: number;
+  /** Secrets that failed authentication (tampered or corrupt): left untouched, listed for the operator. */
+  secretsFailed: string[];
 }
 
 const keyAad = (tenantId: string, keyId: string) => `vault-key:${tenantId}:${keyId}`;
@@ -85,7 +87,7 @@ export class Vault {
    * each row updated only if nobody changed it meanwhile. Reads keep working throughout: no downtime.
    */
   async rotate(db: Db, batchSize = 100): Promise<RotationReport> {
-    const report: RotationReport = { tenants: 0, dataKeysCreated: 0, keysRewrapped: 0, secretsReencrypted: 0, retiredKeysDeleted: 0 };
+    const report: RotationReport = { tenants: 0, dataKeysCreated: 0, keysRewrapped: 0, secretsReencrypted: 0, retiredKeysDeleted: 0, secretsFailed: [] };
     for (const row of await db.tenant.findMany({ select: { id: true, slug: true, name: true, settings: true } })) {
       const t = tenantContext(db, row);
       report.tenants++;
@@ -93,11 +95,25 @@ export class Vault {
       const fresh = await this.#createKey(t);
       report.dataKeysCreated++;
       await t.db.vaultKey.updateMany({ where: { status: 'active', id: { not: fresh.id } }, data: { status: 'retired', retiredAt: new Date() } });
+      let after = '';
       for (;;) {
-        const batch = await t.db.vaultSecret.findMany({ where: { keyId: { not: fresh.id } }, take: batchSize, orderBy: { id: 'asc' } });
+        const batch = await t.db.vaultSecret.findMany({
+          where: { keyId: { not: fresh.id }, id: { gt: after } },
+          take: batchSize,
+          orderBy: { id: 'asc' },
+        });
         if (batch.length === 0) break;
+        after = batch.at(-1)!.id;
         for (const s of batch) {
-          const plain = open(await this.#dataKey(t, s.keyId), Buffer.from(s.ciphertext), secretAad(t.id, s.id, s.keyId));
+          let plain: Buffer;
+          try {
+            plain = open(await this.#dataKey(t, s.keyId), Buffer.from(s.ciphertext), secretAad(t.id, s.id, s.keyId));
+          } catch (err) {
+            // A corrupt secret must not stop the rotation of every other one; it is reported and left as it is.
+            if (!(err instanceof DecryptionError)) throw err;
+            report.secretsFailed.push(s.id);
+            continue;
+          }
           const { count } = await t.db.vaultSecret.updateMany({
             where: { id: s.id, keyId: s.keyId, updatedAt: s.updatedAt },
             data: { keyId: fresh.id, ciphertext: bytes(seal(fresh.key, plain, secretAad(t.id, s.id, fresh.id))) },

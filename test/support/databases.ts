@@ -13,7 +13,7 @@ export const testDbKinds: TestDbKind[] = process.env.TEST_DATABASE_URL ? ['pglit
  * A fresh, migrated, isolated database: an in-memory PGlite loaded from the run's snapshot, or a PostgreSQL database
  * cloned from the run's template. `close()` also drops the PostgreSQL database.
  */
-export async function openTestDatabase(kind: TestDbKind): Promise<Database> {
+export async function openTestDatabase(kind: TestDbKind): Promise<Database & { url?: string }> {
   if (kind === 'pglite') {
     const snapshot = await readFile(inject('pgliteSnapshot'));
     return openDatabase({ kind: 'pglite', loadDataDir: new Blob([snapshot]) });
@@ -27,6 +27,7 @@ export async function openTestDatabase(kind: TestDbKind): Promise<Database> {
   const close = db.close.bind(db);
   return {
     ...db,
+    url: withDatabase(url, name),
     close: async () => {
       await close();
       await adminQuery(url, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
