@@ -1,7 +1,8 @@
 import { foundationCommands, type Command } from './command-table.js';
+import { toolCommands } from '../tools/tool-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
-export const commands: Command[] = [...foundationCommands];
+export const commands: Command[] = [...foundationCommands, ...toolCommands];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
   let best: { command: Command; rest: string[] } | null = null;

@@ -1,0 +1,68 @@
+import type { Services } from '../services.js';
+import { notFound } from '../lib/errors.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { ensureBuiltinTools } from './ensure-builtin-tools.js';
+
+async function getTool(t: TenantCtx, name: string) {
+  await ensureBuiltinTools(t);
+  const tool = await t.db.tool.findFirst({ where: { name } });
+  if (!tool) throw notFound(`No tool named "${name}" (see: tool list)`);
+  return tool;
+}
+
+/** Groups by display name (case-insensitive, as SCIM displayName uniqueness is). Every name must exist. */
+async function findGroups(t: TenantCtx, names: string[]) {
+  const keys = [...new Set(names.map((n) => n.toLowerCase()))];
+  const groups = await t.db.group.findMany({ where: { displayNameKey: { in: keys } }, select: { id: true, displayName: true, displayNameKey: true } });
+  const missing = keys.filter((k) => !groups.some((g) => g.displayNameKey === k));
+  if (missing.length > 0) throw notFound(`No group named ${missing.map((m) => `"${m}"`).join(', ')}`);
+  return groups;
+}
+
+/**
+ * Approves a tool for everyone (no groups) or for the named groups only. A group grant follows current membership:
+ * who may call the tool is decided from GroupMembership on every request.
+ */
+export async function approveTool(s: Services, t: TenantCtx, name: string, groupNames: string[]) {
+  const tool = await getTool(t, name);
+  const groups = groupNames.length > 0 ? await findGroups(t, groupNames) : [];
+  if (groups.length > 0) {
+    await t.db.toolGrant.createMany({ data: groups.map((g) => ({ tenantId: t.id, toolId: tool.id, groupId: g.id })), skipDuplicates: true });
+  }
+  await t.db.tool.updateMany({
+    where: { id: tool.id },
+    data: { approved: true, everyone: groups.length === 0, approvedAt: tool.approvedAt ?? s.clock.now() },
+  });
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return describeTool(t, name);
+}
+
+/** Revokes a tool entirely (no groups) or only the named groups' grants. Takes effect on the next MCP request. */
+export async function revokeTool(s: Services, t: TenantCtx, name: string, groupNames: string[]) {
+  const tool = await getTool(t, name);
+  if (groupNames.length > 0) {
+    const groups = await findGroups(t, groupNames);
+    await t.db.toolGrant.deleteMany({ where: { toolId: tool.id, groupId: { in: groups.map((g) => g.id) } } });
+  } else {
+    await t.db.toolGrant.deleteMany({ where: { toolId: tool.id } });
+    await t.db.tool.updateMany({ where: { id: tool.id }, data: { approved: false, everyone: false, approvedAt: null } });
+  }
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return describeTool(t, name);
+}
+
+/** A tool as admins see it: who may call it. */
+export async function describeTool(t: TenantCtx, name: string) {
+  const tool = await getTool(t, name);
+  const grants = await t.db.toolGrant.findMany({ where: { toolId: tool.id }, select: { groupId: true } });
+  const groups = await t.db.group.findMany({ where: { id: { in: grants.map((g) => g.groupId) } }, select: { displayName: true } });
+  const groupNames = groups.map((g) => g.displayName).sort();
+  const access = !tool.approved ? 'nobody' : tool.everyone ? 'everyone' : groupNames.length > 0 ? 'groups' : 'nobody';
+  return { id: tool.id, name: tool.name, kind: tool.kind, approved: tool.approved, access, groups: groupNames, description: tool.description };
+}
+
+export async function listTools(t: TenantCtx) {
+  await ensureBuiltinTools(t);
+  const rows = await t.db.tool.findMany({ orderBy: { name: 'asc' }, select: { name: true } });
+  return Promise.all(rows.map((r) => describeTool(t, r.name)));
+}

@@ -1,0 +1,84 @@
+import type { Services } from '../services.js';
+import { badRequest, conflict, notFound } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { fetchUpstreamTools } from './upstream-client.js';
+import { readUpstreamHeaders } from './upstream-headers.js';
+import { syncUpstreamTools, type SyncReport } from './sync-upstream-tools.js';
+
+// Letters, digits, dash; no "__" so `{upstream}__{tool}` splits unambiguously.
+const UPSTREAM_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
+
+function checkUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw badRequest('--url must be an absolute http(s) URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw badRequest('--url must use https (or http)');
+  if (u.username || u.password) throw badRequest('--url must not carry credentials: use --header');
+  return u.toString();
+}
+
+/**
+ * Registers an upstream MCP server: connects with the given headers, lists its tools, and stores them as
+ * `{name}__{tool}`, none approved. Nothing is written when the upstream cannot be reached.
+ */
+export async function addUpstream(
+  s: Services,
+  t: TenantCtx,
+  input: { name: string; url: string; headers: Record<string, string> },
+): Promise<{ id: string; name: string; tools: string[] }> {
+  if (!UPSTREAM_NAME.test(input.name)) throw badRequest('--name: 1–32 letters, digits or dashes (no leading/trailing dash)');
+  const url = checkUrl(input.url);
+  if (await t.db.upstream.findFirst({ where: { name: input.name } })) throw conflict(`An upstream named "${input.name}" exists`);
+  const listed = await fetchUpstreamTools(url, input.headers);
+  const id = newId('ups');
+  await t.db.upstream.create({ data: { id, tenantId: t.id, name: input.name, url, lastRefreshedAt: s.clock.now() } });
+  if (Object.keys(input.headers).length > 0) {
+    const secretId = await s.vault.put(t, { kind: 'upstream-headers', id }, JSON.stringify(input.headers));
+    await t.db.upstream.updateMany({ where: { id }, data: { headersSecretId: secretId } });
+  }
+  const report = await syncUpstreamTools(t, { id, name: input.name }, listed);
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return { id, name: input.name, tools: report.tools };
+}
+
+async function getUpstream(t: TenantCtx, name: string) {
+  const row = await t.db.upstream.findFirst({ where: { name } });
+  if (!row) throw notFound(`No upstream named "${name}"`);
+  return row;
+}
+
+/** Re-lists an upstream's tools: new ones join unapproved, removed ones are deleted with their grants. */
+export async function refreshUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string } & SyncReport> {
+  const row = await getUpstream(t, name);
+  const listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));
+  const report = await syncUpstreamTools(t, row, listed);
+  await t.db.upstream.updateMany({ where: { id: row.id }, data: { lastRefreshedAt: s.clock.now() } });
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return { id: row.id, ...report };
+}
+
+/** Upstreams with their tool counts; headers are never shown (they may hold credentials). */
+export async function listUpstreams(t: TenantCtx) {
+  const rows = await t.db.upstream.findMany({ orderBy: { name: 'asc' }, include: { _count: { select: { tools: true } } } });
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    url: r.url,
+    hasHeaders: r.headersSecretId !== null,
+    tools: r._count.tools,
+    lastRefreshedAt: r.lastRefreshedAt,
+  }));
+}
+
+/** Removes an upstream, its tools and grants, and its stored headers. */
+export async function removeUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string; removed: true }> {
+  const row = await getUpstream(t, name);
+  await t.db.upstream.deleteMany({ where: { id: row.id } });
+  if (row.headersSecretId) await s.vault.remove(t, row.headersSecretId);
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return { id: row.id, removed: true };
+}

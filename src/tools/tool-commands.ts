@@ -1,0 +1,81 @@
+import type { Command, OptionSpec, Options, OptionValue } from '../cli/command-table.js';
+import { tenantArg } from '../cli/command-table.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { approveTool, listTools, revokeTool } from './approve-tools.js';
+import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
+import { parseHeaderArgs } from './upstream-headers.js';
+
+const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const upstreamName: OptionSpec = { type: 'string', required: true, description: 'upstream name (tools are named NAME__tool)' };
+const toolName: OptionSpec = { type: 'string', required: true, description: 'tool name as clients see it (see: tool list)' };
+const groups: OptionSpec = { type: 'string', multiple: true, description: 'group display name (repeatable); none = everyone' };
+
+const str = (v: OptionValue) => (typeof v === 'string' ? v : '');
+const list = (v: OptionValue): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
+
+const audited = (action: string, targetKind: string, run: (s: Services, t: TenantCtx, o: Options) => Promise<{ id: string } & object>) =>
+  async (s: Services, o: Options) => {
+    const t = await tenantArg(s, o);
+    const result = await run(s, t, o);
+    await s.audit.record(t, { actor: { kind: 'admin-cli' }, action, target: { kind: targetKind, id: result.id }, outcome: 'success', detail: { name: str(o.tool) || str(o.name), groups: list(o.group) } });
+    return result;
+  };
+
+/** `upstream …` and `tool …` admin commands (docs/tools.md). */
+export const toolCommands: Command[] = [
+  {
+    name: 'upstream add',
+    summary: 'connect an upstream MCP server (Streamable HTTP), list its tools and store them unapproved',
+    options: {
+      tenant,
+      name: upstreamName,
+      url: { type: 'string', required: true, description: 'the upstream MCP endpoint URL' },
+      header: { type: 'string', multiple: true, secret: true, description: '"Name: value" sent to the upstream (kept in the vault); repeatable, or one per line in --header-file' },
+    },
+    forwardable: true,
+    run: audited('upstream.add', 'upstream', (s, t, o) => addUpstream(s, t, { name: str(o.name), url: str(o.url), headers: parseHeaderArgs(list(o.header)) })),
+  },
+  {
+    name: 'upstream refresh',
+    summary: "re-list an upstream's tools (new ones unapproved, removed ones deleted)",
+    options: { tenant, name: upstreamName },
+    forwardable: true,
+    run: audited('upstream.refresh', 'upstream', (s, t, o) => refreshUpstream(s, t, str(o.name))),
+  },
+  {
+    name: 'upstream list',
+    summary: "list a tenant's upstream MCP servers (headers are never shown)",
+    options: { tenant },
+    forwardable: true,
+    run: async (s, o) => ({ upstreams: await listUpstreams(await tenantArg(s, o)) }),
+  },
+  {
+    name: 'upstream remove',
+    summary: 'remove an upstream with its tools, grants and stored headers',
+    options: { tenant, name: upstreamName },
+    forwardable: true,
+    run: audited('upstream.remove', 'upstream', (s, t, o) => removeUpstream(s, t, str(o.name))),
+  },
+  {
+    name: 'tool approve',
+    summary: 'approve a tool for everyone, or only for the given groups (membership is checked on every call)',
+    options: { tenant, tool: toolName, group: groups },
+    forwardable: true,
+    run: audited('tool.approve', 'tool', (s, t, o) => approveTool(s, t, str(o.tool), list(o.group))),
+  },
+  {
+    name: 'tool revoke',
+    summary: 'revoke a tool entirely, or only the given groups',
+    options: { tenant, tool: toolName, group: groups },
+    forwardable: true,
+    run: audited('tool.revoke', 'tool', (s, t, o) => revokeTool(s, t, str(o.tool), list(o.group))),
+  },
+  {
+    name: 'tool list',
+    summary: "list a tenant's tools with who may call them",
+    options: { tenant },
+    forwardable: true,
+    run: async (s, o) => ({ tools: await listTools(await tenantArg(s, o)) }),
+  },
+];

@@ -1,0 +1,53 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import { AppError } from '../lib/errors.js';
+
+export const gatewayClientInfo = { name: 'sso-bridge-gateway', version: '0.1.0' };
+
+/** Time allowed to connect to an upstream and list its tools (admin commands). */
+export const LIST_TIMEOUT_MS = 15_000;
+
+/**
+ * Opens an MCP session to an upstream over Streamable HTTP with the admin-configured headers only. The end user's
+ * access token is never among them: the gateway is a separate client of the upstream (MCP security best practices,
+ * "token passthrough" is forbidden).
+ */
+export async function connectUpstream(url: string, headers: Record<string, string>, timeoutMs = LIST_TIMEOUT_MS): Promise<Client> {
+  const client = new Client(gatewayClientInfo, { capabilities: {} });
+  // Redirects are refused: an upstream that moves must be re-registered by an admin.
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers, redirect: 'error' } });
+  try {
+    await client.connect(transport, { timeout: timeoutMs });
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw new AppError(502, 'upstream_unreachable', `Could not connect to the upstream MCP server at ${url}`, String(err));
+  }
+  return client;
+}
+
+/** Every tool of an upstream (follows pagination, bounded so a hostile upstream cannot loop us forever). */
+export async function listUpstreamTools(client: Client, timeoutMs = LIST_TIMEOUT_MS): Promise<McpTool[]> {
+  const tools: McpTool[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const res = await client.listTools(cursor ? { cursor } : {}, { timeout: timeoutMs });
+    tools.push(...res.tools);
+    cursor = res.nextCursor;
+    if (!cursor) break;
+  }
+  return tools;
+}
+
+/** Connect, list, close: what `upstream add` and `upstream refresh` need. */
+export async function fetchUpstreamTools(url: string, headers: Record<string, string>): Promise<McpTool[]> {
+  const client = await connectUpstream(url, headers);
+  try {
+    return await listUpstreamTools(client);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError(502, 'upstream_error', `The upstream MCP server at ${url} did not list its tools`, String(err));
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
