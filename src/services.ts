@@ -9,6 +9,7 @@ import { createLogger } from './lib/logger.js';
 import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
 import { SessionStore } from './sessions/session-store.js';
+import { UpstreamPool } from './tools/upstream-pool.js';
 import { EnvKeyring, loadOrCreateDevMasterKey, type MasterKeySource } from './vault/master-keys.js';
 import { Vault } from './vault/vault.js';
 
@@ -26,6 +27,8 @@ export interface Services {
   readonly revocation: RevocationHub;
   readonly sessions: SessionStore;
   readonly jobs: JobRunner;
+  /** Open MCP sessions to upstream servers, reused across tool calls (src/tools). */
+  readonly upstreams: UpstreamPool;
 }
 
 export interface ServiceOptions {
@@ -55,5 +58,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   revocation.register({ name: 'vault', revokeUser: (t, userId) => vault.removeForUser(t, userId) });
   const jobs = new JobRunner(db, clock, logger, bus.nodeId);
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
-  return { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs };
+  const upstreams = new UpstreamPool(vault);
+  return { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, upstreams };
 }

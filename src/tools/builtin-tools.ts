@@ -1,3 +1,4 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 
 /** What a built-in tool learns about its caller. */
@@ -6,18 +7,13 @@ export interface ToolCaller {
   clientId: string;
 }
 
-export interface BuiltinToolResult {
-  content: { type: 'text'; text: string }[];
-  structuredContent?: Record<string, unknown>;
-  isError?: boolean;
-}
 
 export interface BuiltinTool {
   name: string;
   description: string;
   inputSchema: Record<string, unknown>;
   annotations: Record<string, unknown>;
-  run(t: TenantCtx, caller: ToolCaller, grantedTools: string[]): Promise<BuiltinToolResult>;
+  run(t: TenantCtx, caller: ToolCaller, grantedTools: string[]): Promise<CallToolResult>;
 }
 
 const whoami: BuiltinTool = {

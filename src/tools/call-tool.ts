@@ -1,0 +1,90 @@
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { builtinTools } from './builtin-tools.js';
+import { findCallableTool, listCallableTools } from './list-callable-tools.js';
+
+export interface ToolCallContext {
+  userId: string;
+  clientId: string;
+  /** Aborted when the MCP client cancels the request or goes away. */
+  signal: AbortSignal;
+  request?: { ip?: string; userAgent?: string; requestId?: string };
+}
+
+/** A tool the caller may not call (unknown, unapproved, not granted): one answer for all three, so nothing leaks. */
+export class UnknownToolError extends McpError {
+  constructor(name: string) {
+    super(ErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 128)}`);
+  }
+}
+
+type Failure = 'timeout' | 'cancelled' | 'upstream_error' | 'unreachable' | 'internal' | 'tool_error';
+
+const errorResult = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
+
+/** A readable one-line message from an upstream JSON-RPC error: never a stack, never unbounded. */
+const firstLine = (message: string) => (message.split('\n')[0] ?? '').replace(/^MCP error -?\d+: /, '').slice(0, 200);
+
+/** Maps every failure of an upstream call to an MCP tool error result (MCP 2025-11-25 tools, "isError"). */
+function mapFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { failure: Failure; result: CallToolResult } {
+  if (signal.aborted) return { failure: 'cancelled', result: errorResult('The call was cancelled.') };
+  if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
+    return { failure: 'timeout', result: errorResult(`The tool did not answer within ${Math.round(timeoutMs / 1000)} s.`) };
+  }
+  if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed) {
+    return { failure: 'upstream_error', result: errorResult(`The tool failed: ${firstLine(err.message)}`) };
+  }
+  return { failure: 'unreachable', result: errorResult('The server behind this tool is unreachable. Try again later.') };
+}
+
+type Tool = NonNullable<Awaited<ReturnType<typeof findCallableTool>>>;
+
+async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: Tool, args: Record<string, unknown> | undefined) {
+  try {
+    if (tool.kind === 'builtin') {
+      const builtin = builtinTools.get(tool.name);
+      if (!builtin) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
+      const granted = (await listCallableTools(s, t, ctx.userId)).map((x) => x.name);
+      return { result: await builtin.run(t, { userId: ctx.userId, clientId: ctx.clientId }, granted) };
+    }
+    if (!tool.upstream || !tool.upstreamToolName) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
+    return { result: await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal) };
+  } catch (err) {
+    const mapped = mapFailure(err, ctx.signal, s.upstreams.callTimeoutMs);
+    s.logger.info({ tenantId: t.id, tool: tool.name, failure: mapped.failure, err: String(err).slice(0, 300), requestId: ctx.request?.requestId }, 'tool call failed');
+    return mapped;
+  }
+}
+
+const byteSize = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null), 'utf8');
+
+/**
+ * Runs one tools/call for a user: re-checks that the user may call the tool now (approval and current group
+ * membership), runs it (built-in, or proxied to its upstream with a timeout and cancellation), and writes an audit
+ * event with sizes only, never contents. Failures become tool error results; nothing internal reaches the client.
+ */
+export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, name: string, args: Record<string, unknown> | undefined): Promise<CallToolResult> {
+  const started = performance.now();
+  const tool = await findCallableTool(t, ctx.userId, name);
+  const ran: { result?: CallToolResult; failure?: Failure } = tool ? await runTool(s, t, ctx, tool, args) : {};
+  const { result, failure } = ran;
+  const error = !tool ? 'denied' : (failure ?? (result?.isError ? 'tool_error' : undefined));
+  await s.audit.record(t, {
+    actor: { kind: 'user', id: ctx.userId },
+    action: 'mcp.tool.call',
+    target: { kind: 'tool', id: tool?.id ?? null },
+    outcome: !tool ? 'denied' : error ? 'failure' : 'success',
+    request: ctx.request ?? {},
+    detail: {
+      tool: name.slice(0, 128),
+      clientId: ctx.clientId,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      argumentBytes: byteSize(args),
+      resultBytes: result ? byteSize(result) : 0,
+      ...(error && { error }),
+    },
+  });
+  if (!result) throw new UnknownToolError(name);
+  return result;
+}
