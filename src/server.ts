@@ -27,8 +27,6 @@ export async function serve(): Promise<void> {
     throw err;
   }
   const { logger } = services;
-  const applied = await services.database.migrate();
-  if (applied.length) logger.info({ applied }, 'applied database migrations');
   const server = await startServer(services);
   logger.info(
     { port: server.port, publicUrl: config.publicUrl, database: services.database.kind, startupMs: Date.now() - started },

@@ -15,6 +15,10 @@ const EnvSchema = z
     MASTER_KEY: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(logLevels).default('info'),
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** Test only: host[:port] list whose CIMD documents may be fetched from special-use addresses (refused in production). */
+    DANGEROUSLY_ALLOW_CIMD_HOSTS: z.string().optional(),
+    /** Test only: PEM CA trusted for DANGEROUSLY_ALLOW_CIMD_HOSTS (refused in production). */
+    DANGEROUSLY_CIMD_CA_FILE: z.string().optional(),
   })
   .transform((env, ctx) => {
     const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -31,14 +35,6 @@ const EnvSchema = z
     if (parsed.search || parsed.hash) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'must not carry a query or fragment' });
     }
-    if (env.NODE_ENV === 'production') {
-      if (!env.MASTER_KEY) {
-        ctx.addIssue({ code: 'custom', path: ['MASTER_KEY'], message: 'is required when NODE_ENV=production' });
-      }
-      if (parsed.protocol !== 'https:') {
-        ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'must be https when NODE_ENV=production' });
-      }
-    }
     return {
       port: env.PORT,
       publicUrl,
@@ -47,6 +43,8 @@ const EnvSchema = z
       masterKey: env.MASTER_KEY,
       logLevel: env.LOG_LEVEL,
       nodeEnv: env.NODE_ENV,
+      dangerouslyAllowCimdHosts: (env.DANGEROUSLY_ALLOW_CIMD_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+      dangerouslyCimdCaFile: env.DANGEROUSLY_CIMD_CA_FILE,
     };
   });
 
@@ -64,8 +62,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset: `FOO= npm start` should behave like no FOO at all.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = EnvSchema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`));
-  }
+  const problems = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
+  // Checked on the raw values so they are reported together with any other problem, not after it is fixed.
+  problems.push(...productionProblems(cleaned));
+  if (!result.success || problems.length) throw new ConfigError(problems);
   return result.data;
+}
+
+function productionProblems(env: Record<string, string | undefined>): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  if (!env.MASTER_KEY) problems.push('MASTER_KEY: is required when NODE_ENV=production');
+  if (!env.PUBLIC_URL?.startsWith('https://')) problems.push('PUBLIC_URL: must be https when NODE_ENV=production');
+  return problems;
 }

@@ -35,6 +35,7 @@ export function createApp(s: Services): Express {
       contentSecurityPolicy: {
         directives: { 'frame-ancestors': ["'none'"], 'form-action': ["'self'", 'https:', 'http:'] },
       },
+      xFrameOptions: { action: 'deny' },
       // Pages post to IdPs and redirect to MCP clients; the default same-origin referrer policy is fine.
       crossOriginResourcePolicy: { policy: 'cross-origin' },
     }),

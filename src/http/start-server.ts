@@ -12,6 +12,9 @@ export interface RunningServer {
 }
 
 export async function startServer(s: Services, opts: { port?: number; host?: string; adminEndpoint?: boolean } = {}): Promise<RunningServer> {
+  // Cheap when up to date (no schema engine is loaded); on PostgreSQL serialized across nodes by an advisory lock.
+  const applied = await s.database.migrate();
+  if (applied.length) s.logger.info({ applied }, 'applied database migrations');
   const app = createApp(s);
   const server = http.createServer(app);
   // Keep-alive longer than typical load-balancer idle timeouts so they close first (avoids 502 races).
