@@ -1,0 +1,30 @@
+// `npm run bench`: every benchmark, each printed beside a baseline measured in the same run.
+// Goals (not asserted; see docs/benchmarks.md): warm start < 3 s; idle RSS < 150 MB on PostgreSQL.
+import { spawnSync } from 'node:child_process';
+import { benchStartup } from './startup.js';
+
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const only = process.argv[2];
+
+if (spawnSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }).status !== 0) process.exit(1);
+
+if (!only || only === 'startup') {
+  const { baseline, results } = await benchStartup(databaseUrl);
+  console.log('\n## Start-up (time to first 200 from /healthz) and idle RSS');
+  console.log('| case | time | × baseline | idle RSS |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(results)) {
+    if (typeof r === 'string') console.log(`| ${name} | ${r} | | |`);
+    else console.log(`| ${name} | ${r.ms.toFixed(0)} ms | ${(r.ms / baseline.ms).toFixed(1)}× | ${r.rssMb.toFixed(0)} MB |`);
+  }
+}
+
+for (const [name, modulePath] of [
+  ['scim', './scim.js'],
+  ['mcp', './mcp.js'],
+] as const) {
+  if (only && only !== name) continue;
+  const mod = (await import(modulePath).catch(() => null)) as { main?: (databaseUrl: string) => Promise<void> } | null;
+  if (mod?.main) await mod.main(databaseUrl);
+  else console.log(`\n## ${name}: benchmark not available`);
+}
