@@ -1,0 +1,202 @@
+import type { CompareOp, FilterNode } from './filter-parse.js';
+import { resolvePath, type ResourceKind } from './resource-kinds.js';
+import { scimBadRequest } from './scim-error.js';
+import { findAttr, type AttrDef } from './schema-defs.js';
+
+/**
+ * Compiles a filter AST to a parameterised SQL condition over the resource table aliased `r`. Values only ever
+ * travel as positional parameters; identifiers come from our schema definitions, never from the request.
+ * `params[0]` is the tenant id, bound by the caller.
+ */
+export class FilterCompiler {
+  readonly params: string[];
+  #elements = 0;
+
+  constructor(
+    private readonly kind: ResourceKind,
+    tenantId: string,
+  ) {
+    this.params = [tenantId];
+  }
+
+  param(v: string, cast: string): string {
+    this.params.push(v);
+    return `$${this.params.length}::${cast}`;
+  }
+
+  compile(node: FilterNode, scope: Scope | null = null): string {
+    switch (node.kind) {
+      case 'and':
+      case 'or':
+        return `(${this.compile(node.left, scope)} ${node.kind.toUpperCase()} ${this.compile(node.right, scope)})`;
+      case 'not':
+        return `(NOT ${this.compile(node.expr, scope)})`;
+      case 'valuePath':
+        return this.#valuePath(node.path, node.filter, scope);
+      default:
+        return scope ? this.#elementLeaf(node, scope) : this.#resourceLeaf(node);
+    }
+  }
+
+  #valuePath(path: string, filter: FilterNode, scope: Scope | null): string {
+    if (scope) throw invalid('Value filters cannot be nested');
+    const p = resolvePath(this.kind, path);
+    if (!p || p.custom || !p.attr || p.sub || p.attr.type !== 'complex' || columnOf(this.kind, p.name, null)) {
+      throw invalid(`Cannot apply a value filter to "${path}"`);
+    }
+    const json = jsonOf(p.urn, p.name);
+    if (!p.attr.multiValued) return this.compile(filter, { json, def: p.attr });
+    const e = `e${++this.#elements}`;
+    const inner = this.compile(filter, { json: `${e}.v`, def: p.attr });
+    return `EXISTS (SELECT 1 FROM jsonb_array_elements(${arrayOf(json)}) AS ${e}(v) WHERE ${inner})`;
+  }
+
+  #elementLeaf(node: Leaf, scope: Scope): string {
+    const sub = findAttr(scope.def.subAttributes, node.path);
+    if (!sub) throw invalid(`Unknown sub-attribute "${node.path}" of ${scope.def.name}`);
+    return this.#jsonLeaf(node, `${scope.json}->'${sub.name}'`, sub);
+  }
+
+  #resourceLeaf(node: Leaf): string {
+    const p = resolvePath(this.kind, node.path);
+    if (!p) throw invalid(`Unknown attribute "${node.path}"`);
+    const column = columnOf(this.kind, p.name, p.subName);
+    if (column && !p.urn) return this.#columnLeaf(node, column);
+    if (p.custom) {
+      const json = `r."attributes"->${this.param(p.urn!, 'text')}->${this.param(p.name, 'text')}`;
+      const path = p.subName ? `${json}->${this.param(p.subName, 'text')}` : json;
+      return this.#jsonLeaf(node, path, customDef);
+    }
+    const attr = p.attr!;
+    const json = jsonOf(p.urn, p.name);
+    if (membershipAttr(this.kind, p.name)) return this.#membershipLeaf(node, p.subName);
+    if (attr.type !== 'complex') return this.#jsonLeaf(node, json, attr);
+    // A multi-valued attribute without a sub-attribute filters on its `value` (RFC 7644 §3.4.2.2).
+    const sub = p.sub ?? (attr.multiValued ? findAttr(attr.subAttributes, 'value')! : null);
+    if (!sub) {
+      if (node.kind === 'present') return presentJson(json);
+      throw invalid(`"${node.path}" is complex; name a sub-attribute`);
+    }
+    if (!attr.multiValued) return this.#jsonLeaf(node, `${json}->'${sub.name}'`, sub);
+    const e = `e${++this.#elements}`;
+    const inner = this.#jsonLeaf(node, `${e}.v->'${sub.name}'`, sub);
+    return `EXISTS (SELECT 1 FROM jsonb_array_elements(${arrayOf(json)}) AS ${e}(v) WHERE ${inner})`;
+  }
+
+  /** User.groups / Group.members live in GroupMembership; `value` (the other side's id) supports eq, ne, pr. */
+  #membershipLeaf(node: Leaf, sub: string | null): string {
+    if (sub !== null && sub !== 'value') throw invalid(`Only ${node.path.split('.')[0]}.value can be filtered`);
+    const mine = this.kind.name === 'User' ? 'userId' : 'groupId';
+    const other = this.kind.name === 'User' ? 'groupId' : 'userId';
+    const base = `SELECT 1 FROM "GroupMembership" gm WHERE gm."tenantId" = $1 AND gm."${mine}" = r."id"`;
+    if (node.kind === 'present') return `EXISTS (${base})`;
+    if (typeof node.value !== 'string' || (node.op !== 'eq' && node.op !== 'ne')) {
+      throw invalid('Membership filters support eq, ne and pr with a string id');
+    }
+    const hit = `EXISTS (${base} AND gm."${other}" = ${this.param(node.value, 'text')})`;
+    return node.op === 'eq' ? hit : `(NOT ${hit})`;
+  }
+
+  #columnLeaf(node: Leaf, col: Column): string {
+    if (node.kind === 'present') return col.type === 'text' ? `(r."${col.name}" IS NOT NULL AND r."${col.name}" <> '')` : 'TRUE';
+    const { op, value } = node;
+    if (op === 'ne') return `(NOT ${this.#columnLeaf({ ...node, op: 'eq' }, col)})`;
+    if (col.type === 'boolean') {
+      if (op !== 'eq' || typeof value !== 'boolean') throw invalid(`${node.path} supports only eq/ne with true or false`);
+      return `(r."${col.name}" = ${this.param(String(value), 'boolean')})`;
+    }
+    if (typeof value !== 'string') throw invalid(`${node.path} compares with a string`);
+    if (col.type === 'timestamp') {
+      if (!['eq', 'gt', 'ge', 'lt', 'le'].includes(op) || Number.isNaN(Date.parse(value))) {
+        throw invalid(`${node.path} compares with an RFC 3339 date-time using eq, gt, ge, lt or le`);
+      }
+      const v = this.param(new Date(value).toISOString(), 'timestamptz');
+      return `(r."${col.name}" ${sqlOps[op]} (${v} AT TIME ZONE 'UTC'))`;
+    }
+    // `lowered` columns already hold lower(value): the eq form uses the unique index directly.
+    const lhs = col.lowered ? `r."${col.name}"` : col.caseExact ? `r."${col.name}"` : `lower(r."${col.name}")`;
+    return `COALESCE(${this.#textCompare(lhs, op, value, !col.caseExact)}, false)`;
+  }
+
+  #jsonLeaf(node: Leaf, json: string, def: AttrDef): string {
+    if (node.kind === 'present') return presentJson(json);
+    const { op, value } = node;
+    if (op === 'ne') return `(NOT ${this.#jsonLeaf({ ...node, op: 'eq' }, json, def)})`;
+    if (def.type === 'boolean' || typeof value === 'boolean' || typeof value === 'number') {
+      if (op !== 'eq' || value === null || (def.type === 'boolean' && typeof value !== 'boolean')) {
+        throw invalid(`${node.path} supports only eq/ne with a ${def.type === 'boolean' ? 'boolean' : 'matching'} value`);
+      }
+      return `COALESCE(${json} = ${this.param(JSON.stringify(value), 'jsonb')}, false)`;
+    }
+    if (typeof value !== 'string') throw invalid(`${node.path} cannot be compared with null; use pr`);
+    if (def.type === 'dateTime' || def.type === 'binary') throw invalid(`${node.path} cannot be filtered`);
+    const text = `(${json} #>> '{}')`;
+    return `COALESCE(${this.#textCompare(def.caseExact ? text : `lower${text}`, op, value, !def.caseExact)}, false)`;
+  }
+
+  #textCompare(lhs: string, op: CompareOp, value: string, fold: boolean): string {
+    const v = fold ? value.toLowerCase() : value;
+    const like = (pattern: string) => `(${lhs} LIKE ${this.param(pattern, 'text')} ESCAPE '\\')`;
+    const esc = v.replace(/[\\%_]/g, (m) => `\\${m}`);
+    switch (op) {
+      case 'co':
+        return like(`%${esc}%`);
+      case 'sw':
+        return like(`${esc}%`);
+      case 'ew':
+        return like(`%${esc}`);
+      case 'eq':
+        return `(${lhs} = ${this.param(v, 'text')})`;
+      default:
+        // Byte order, so ordering comparisons answer the same on every database whatever its collation.
+        return `(${lhs} COLLATE "C" ${sqlOps[op]} ${this.param(v, 'text')} COLLATE "C")`;
+    }
+  }
+}
+
+type Leaf = Extract<FilterNode, { kind: 'compare' | 'present' }>;
+interface Scope {
+  json: string;
+  def: AttrDef;
+}
+interface Column {
+  name: string;
+  type: 'text' | 'boolean' | 'timestamp';
+  caseExact: boolean;
+  lowered?: boolean;
+}
+
+const sqlOps: Record<string, string> = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' };
+const invalid = (detail: string) => scimBadRequest('invalidFilter', detail);
+const customDef: AttrDef = { name: 'custom', type: 'string', multiValued: false, description: '', required: false, caseExact: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none' };
+
+function jsonOf(urn: string | null, name: string): string {
+  // Names come from our schema definitions (never from the request), so they can be inlined safely.
+  return urn ? `r."attributes"->'${urn}'->'${name}'` : `r."attributes"->'${name}'`;
+}
+
+const arrayOf = (json: string) => `CASE WHEN jsonb_typeof(${json}) = 'array' THEN ${json} ELSE '[]'::jsonb END`;
+
+const presentJson = (json: string) =>
+  `COALESCE(jsonb_typeof(${json}) <> 'null' AND ${json} NOT IN ('""'::jsonb, '[]'::jsonb, '{}'::jsonb), false)`;
+
+const membershipAttr = (kind: ResourceKind, name: string) =>
+  (kind.name === 'User' && name === 'groups') || (kind.name === 'Group' && name === 'members');
+
+/** Attributes held in indexed columns (see prisma/schema.prisma): filters on them never read the JSON. */
+function columnOf(kind: ResourceKind, name: string, sub: string | null): Column | null {
+  if (name === 'meta') {
+    if (sub === 'created') return { name: 'createdAt', type: 'timestamp', caseExact: true };
+    if (sub === 'lastModified') return { name: 'updatedAt', type: 'timestamp', caseExact: true };
+    throw invalid(`meta${sub ? `.${sub}` : ''} cannot be filtered`);
+  }
+  if (sub !== null) return null;
+  if (name === 'id') return { name: 'id', type: 'text', caseExact: true };
+  if (name === 'externalId') return { name: 'externalId', type: 'text', caseExact: true };
+  if (kind.name === 'User') {
+    if (name === 'userName') return { name: 'userNameKey', type: 'text', caseExact: false, lowered: true };
+    if (name === 'active') return { name: 'active', type: 'boolean', caseExact: true };
+    if (name === 'displayName') return { name: 'displayName', type: 'text', caseExact: false };
+  } else if (name === 'displayName') return { name: 'displayNameKey', type: 'text', caseExact: false, lowered: true };
+  return null;
+}

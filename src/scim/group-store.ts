@@ -1,0 +1,93 @@
+import type { Prisma } from '../generated/prisma/client.js';
+import { newId } from '../lib/ids.js';
+import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
+import { changedAttributeNames } from './diff-attributes.js';
+import { addMembers, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
+import { groupColumns, membersOf, renderGroup, type GroupRow } from './group-resource.js';
+import { groupKind } from './resource-kinds.js';
+import { auditWrite, type ScimCtx } from './scim-context.js';
+import { ScimError, scimNotFound } from './scim-error.js';
+import { mapUniqueViolation } from './unique-violation.js';
+import { checkIfMatch } from './user-store.js';
+
+const taken = 'A group with this displayName already exists';
+
+export async function loadGroup(c: ScimCtx, id: string): Promise<GroupRow> {
+  const row = await c.t.db.group.findUnique({ where: { id } });
+  if (!row) throw scimNotFound(`Group ${id} not found`);
+  return row;
+}
+
+export const storedGroupDoc = (row: GroupRow): JsonObject =>
+  isObject(row.attributes as Json) ? (row.attributes as JsonObject) : {};
+
+export async function renderGroupById(c: ScimCtx, row: GroupRow, withMembers = true): Promise<JsonObject> {
+  const members = withMembers ? ((await membersOf(c, [row.id])).get(row.id) ?? []) : null;
+  return renderGroup(c, row, members);
+}
+
+const membersIn = (body: unknown): Json | undefined => {
+  if (!isObject(body)) return undefined;
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'members');
+  return key ? body[key] : undefined;
+};
+
+export async function createGroup(c: ScimCtx, body: unknown): Promise<JsonObject> {
+  const doc = canonicalResource(groupKind, body);
+  const cols = groupColumns(doc);
+  const ids = memberIds(membersIn(body));
+  const now = c.s.clock.now();
+  const row = await mapUniqueViolation(taken, () =>
+    c.t.db.group.create({
+      data: { id: newId('grp'), tenantId: c.t.id, ...cols, attributes: doc as Prisma.InputJsonObject, createdAt: now, updatedAt: now },
+    }),
+  );
+  const added = ids.length ? await addMembers(c, row.id, ids) : [];
+  await publishMemberChanges(c, { added, removed: [] });
+  await auditWrite(c, 'scim.group.create', { kind: 'group', id: row.id }, { changed: changedAttributeNames({}, doc), membersAdded: added.length });
+  return renderGroupById(c, row);
+}
+
+/** Writes a group's document (not its members) with a version check; false when another writer won. */
+export async function saveGroupDoc(c: ScimCtx, before: GroupRow, doc: JsonObject): Promise<boolean> {
+  const { count } = await mapUniqueViolation(taken, () =>
+    c.t.db.group.updateMany({
+      where: { id: before.id, version: before.version },
+      data: { ...groupColumns(doc), attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
+    }),
+  );
+  return count === 1;
+}
+
+/** Membership changes bump the group's version and lastModified without rewriting its document. */
+export async function touchGroup(c: ScimCtx, groupId: string): Promise<void> {
+  await c.t.db.group.updateMany({ where: { id: groupId }, data: { version: { increment: 1 }, updatedAt: c.s.clock.now() } });
+}
+
+/** PUT replaces the document; `members`, when present, replaces the member set (only the difference is written). */
+export async function replaceGroup(c: ScimCtx, id: string, body: unknown, ifMatch?: string): Promise<JsonObject> {
+  const doc = canonicalResource(groupKind, body);
+  groupColumns(doc);
+  const members = membersIn(body);
+  const before = await loadGroup(c, id);
+  checkIfMatch(ifMatch, before.version);
+  if (!(await saveGroupDoc(c, before, doc))) throw new ScimError(409, 'The group was modified concurrently; retry');
+  let change: MemberChange = { added: [], removed: [] };
+  if (members !== undefined) change = await replaceMembers(c, id, memberIds(members));
+  await publishMemberChanges(c, change);
+  await auditWrite(c, 'scim.group.replace', { kind: 'group', id }, {
+    changed: changedAttributeNames(storedGroupDoc(before), doc),
+    membersAdded: change.added.length,
+    membersRemoved: change.removed.length,
+  });
+  return renderGroupById(c, await loadGroup(c, id));
+}
+
+export async function deleteGroup(c: ScimCtx, id: string, ifMatch?: string): Promise<void> {
+  const before = await loadGroup(c, id);
+  checkIfMatch(ifMatch, before.version);
+  const removed = await removeMembers(c, id, 'all');
+  await c.t.db.group.deleteMany({ where: { id } });
+  await publishMemberChanges(c, { added: [], removed });
+  await auditWrite(c, 'scim.group.delete', { kind: 'group', id }, { membersRemoved: removed.length });
+}

@@ -1,0 +1,40 @@
+import { canonicalResource, type JsonObject } from './canonicalize.js';
+import { applyPatch } from './apply-patch.js';
+import { sameJson } from './diff-attributes.js';
+import { canonicalPath, expandPathless, normaliseManagerOp, readPatchBody, type PatchOp } from './patch-normalize.js';
+import { userKind } from './resource-kinds.js';
+import type { ScimCtx } from './scim-context.js';
+import { ScimError } from './scim-error.js';
+import { checkIfMatch, loadUser, renderUserById, saveUser, storedDoc } from './user-store.js';
+
+/** Normaliser rules for User operations, in order (scim-dialects.md §7). */
+export function normaliseUserOps(raw: PatchOp[], doc: JsonObject): PatchOp[] {
+  return expandPathless(raw, userKind).flatMap((op) => {
+    // `password` is write-only and never stored (issue #3): a password PATCH is accepted and discarded.
+    if (/^password$/i.test(op.path!)) return [];
+    const manager = normaliseManagerOp(op, doc);
+    if (!manager) return [];
+    if (manager !== op) return [manager];
+    return [{ ...op, path: canonicalPath(userKind, op.path!) }];
+  });
+}
+
+/**
+ * RFC 7644 §3.5.2 on a user: read, normalise, apply with scim-patch, re-validate as a whole document, write with a
+ * version check (a concurrent writer makes us re-read and re-apply, a few times at most).
+ */
+export async function patchUser(c: ScimCtx, id: string, body: unknown, ifMatch?: string): Promise<JsonObject> {
+  const raw = readPatchBody(body);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const before = await loadUser(c, id);
+    checkIfMatch(ifMatch, before.version);
+    const doc = storedDoc(before);
+    const patched = applyPatch(doc, normaliseUserOps(raw, doc));
+    const next = canonicalResource(userKind, patched);
+    // Idempotent writes (re-deactivating, setting the same value) change nothing and are not new events.
+    if (sameJson(next, doc)) return renderUserById(c, before);
+    const saved = await saveUser(c, before, next, 'scim.user.patch');
+    if (saved) return renderUserById(c, saved);
+  }
+  throw new ScimError(409, 'The user is being modified concurrently; retry');
+}

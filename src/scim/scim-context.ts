@@ -1,0 +1,43 @@
+import type { Request, Response } from 'express';
+import { tenantOf } from '../http/resolve-tenant.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { principalOf, type ScimPrincipal } from './scim-auth.js';
+import { scimBaseUrl } from './scim-tokens.js';
+
+/** Everything a SCIM operation needs, handed from the thin route adapters to framework-free functions. */
+export interface ScimCtx {
+  s: Services;
+  t: TenantCtx;
+  principal: ScimPrincipal;
+  baseUrl: string;
+  request: { ip?: string | undefined; userAgent?: string | undefined; requestId?: string | undefined };
+}
+
+export function scimCtx(s: Services, req: Request, res: Response): ScimCtx {
+  const t = tenantOf(res);
+  return {
+    s,
+    t,
+    principal: principalOf(res),
+    baseUrl: scimBaseUrl(s.config.publicUrl, t),
+    request: { ip: req.ip, userAgent: req.headers['user-agent'], requestId: String(req.id ?? '') },
+  };
+}
+
+/** One audit event per SCIM write: who (token), what (action), which resource, and the NAMES of what changed. */
+export async function auditWrite(
+  c: ScimCtx,
+  action: string,
+  target: { kind: 'user' | 'group'; id: string },
+  detail: Record<string, unknown>,
+): Promise<void> {
+  await c.s.audit.record(c.t, {
+    actor: { kind: c.principal.kind, id: c.principal.id },
+    action,
+    target,
+    outcome: 'success',
+    request: c.request,
+    detail,
+  });
+}

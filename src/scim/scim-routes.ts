@@ -1,0 +1,50 @@
+import { Router, type Request } from 'express';
+import { jsonBody } from '../http/body.js';
+import type { Services } from '../services.js';
+import { resourceTypeById, resourceTypes, schemaById, schemas, serviceProviderConfig } from './discovery.js';
+import { groupRoutes } from './group-routes.js';
+import { scimAuth, scimVerifiers } from './scim-auth.js';
+import { scimCtx } from './scim-context.js';
+import { ScimError, scimBadRequest } from './scim-error.js';
+import { scimErrorHandler, sendScim } from './scim-response.js';
+import { userRoutes } from './user-routes.js';
+
+/** Big enough for one PATCH adding 10,000 members with display names; larger bodies get 413. */
+export const SCIM_BODY_LIMIT = '4mb';
+
+/** The request body as JSON; a write without a JSON body (wrong media type, empty) is invalid syntax. */
+export function bodyOf(req: Request): unknown {
+  if (req.body === undefined) {
+    throw scimBadRequest('invalidSyntax', 'Expected a JSON body (application/scim+json or application/json)');
+  }
+  return req.body;
+}
+
+/** PUBLIC_URL/t/{slug}/scim/v2 — RFC 7644 endpoints for one tenant. Unknown query parameters are ignored. */
+export function scimRoutes(s: Services): Router {
+  const r = Router({ mergeParams: true });
+  r.use(scimAuth(scimVerifiers(s)));
+  r.use(jsonBody(SCIM_BODY_LIMIT));
+
+  r.get('/ServiceProviderConfig', (req, res) => sendScim(res, 200, serviceProviderConfig(scimCtx(s, req, res).baseUrl)));
+  r.get('/ResourceTypes', (req, res) => sendScim(res, 200, resourceTypes(scimCtx(s, req, res).baseUrl)));
+  r.get('/ResourceTypes/:id', (req, res) => sendScim(res, 200, resourceTypeById(scimCtx(s, req, res).baseUrl, req.params.id)));
+  r.get('/Schemas', (req, res) => sendScim(res, 200, schemas(scimCtx(s, req, res).baseUrl)));
+  r.get('/Schemas/:id', (req, res) => sendScim(res, 200, schemaById(scimCtx(s, req, res).baseUrl, req.params.id)));
+
+  r.use('/Users', userRoutes(s));
+  r.use('/Groups', groupRoutes(s));
+
+  // RFC 7644 §3.11 /Me needs a user-bound credential; SCIM tokens belong to the IdP, not to a user.
+  r.all('/Me', () => {
+    throw new ScimError(501, '/Me is not supported');
+  });
+  r.all('/Bulk', () => {
+    throw new ScimError(501, 'Bulk operations are not supported');
+  });
+  r.use(() => {
+    throw new ScimError(404, 'No such SCIM endpoint');
+  });
+  r.use(scimErrorHandler);
+  return r;
+}

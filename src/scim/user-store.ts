@@ -1,0 +1,95 @@
+import type { Prisma } from '../generated/prisma/client.js';
+import { newId } from '../lib/ids.js';
+import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
+import { changedAttributeNames } from './diff-attributes.js';
+import { userKind } from './resource-kinds.js';
+import { auditWrite, type ScimCtx } from './scim-context.js';
+import { ScimError, scimNotFound } from './scim-error.js';
+import { mapUniqueViolation } from './unique-violation.js';
+import { etagOf, groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
+
+const taken = 'A user with this userName already exists';
+
+export async function loadUser(c: ScimCtx, id: string): Promise<UserRow> {
+  const row = await c.t.db.user.findUnique({ where: { id } });
+  if (!row) throw scimNotFound(`User ${id} not found`);
+  return row;
+}
+
+export const storedDoc = (row: UserRow): JsonObject => (isObject(row.attributes as Json) ? (row.attributes as JsonObject) : {});
+
+/** RFC 7644 §3.14: a write with If-Match must name the current version, else 412. */
+export function checkIfMatch(ifMatch: string | undefined, version: number): void {
+  if (!ifMatch || ifMatch.trim() === '*') return;
+  const tags = ifMatch.split(',').map((x) => x.trim());
+  if (!tags.includes(etagOf(version)) && !tags.includes(`"${version}"`)) {
+    throw new ScimError(412, 'The resource has changed (If-Match does not match meta.version)');
+  }
+}
+
+export async function renderUserById(c: ScimCtx, row: UserRow): Promise<JsonObject> {
+  const groups = await groupsOfUsers(c, [row.id]);
+  return renderUser(c, row, groups.get(row.id) ?? []);
+}
+
+export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject> {
+  const doc = canonicalResource(userKind, body);
+  const cols = userColumns(doc);
+  const now = c.s.clock.now();
+  const row = await mapUniqueViolation(taken, () =>
+    c.t.db.user.create({
+      data: {
+        id: newId('usr'),
+        tenantId: c.t.id,
+        ...cols,
+        source: 'scim',
+        attributes: doc as Prisma.InputJsonObject,
+        createdAt: now,
+        updatedAt: now,
+      },
+    }),
+  );
+  await auditWrite(c, 'scim.user.create', { kind: 'user', id: row.id }, { changed: changedAttributeNames({}, doc) });
+  return renderUser(c, row, []);
+}
+
+/**
+ * Stores a new document for an existing user (PUT and PATCH). The version check makes a concurrent write lose
+ * instead of silently overwriting (returns null so the caller can retry or refuse). A user turning inactive loses
+ * everything they hold BEFORE the response is sent (scim-dialects §2 "Deactivate").
+ */
+export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, action: string): Promise<UserRow | null> {
+  const cols = userColumns(doc);
+  const changed = changedAttributeNames(storedDoc(before), doc);
+  const { count } = await mapUniqueViolation(taken, () =>
+    c.t.db.user.updateMany({
+      where: { id: before.id, version: before.version },
+      data: { ...cols, attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
+    }),
+  );
+  if (count === 0) return null;
+  if (before.active && !cols.active) {
+    await c.s.revocation.revokeUser(c.t, before.id, 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id });
+  }
+  await auditWrite(c, action, { kind: 'user', id: before.id }, { changed });
+  return loadUser(c, before.id);
+}
+
+export async function replaceUser(c: ScimCtx, id: string, body: unknown, ifMatch?: string): Promise<JsonObject> {
+  const doc = canonicalResource(userKind, body);
+  const before = await loadUser(c, id);
+  checkIfMatch(ifMatch, before.version);
+  const saved = await saveUser(c, before, doc, 'scim.user.replace');
+  if (!saved) throw new ScimError(409, 'The user was modified concurrently; retry');
+  return renderUserById(c, saved);
+}
+
+/** Hard delete (RFC 7644 §3.6). The user's access ends first; the audit trail stays. */
+export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Promise<void> {
+  const before = await loadUser(c, id);
+  checkIfMatch(ifMatch, before.version);
+  const groups = await c.t.db.groupMembership.findMany({ where: { userId: id }, select: { groupId: true } });
+  await c.s.revocation.revokeUser(c.t, id, 'scim.deleted', { kind: c.principal.kind, id: c.principal.id });
+  await c.t.db.user.deleteMany({ where: { id } });
+  await auditWrite(c, 'scim.user.delete', { kind: 'user', id }, { groupsLeft: groups.length });
+}
