@@ -1,0 +1,44 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { callTool } from '../tools/call-tool.js';
+import { listCallableTools, type CallableTool } from '../tools/list-callable-tools.js';
+
+export interface McpPrincipal {
+  userId: string;
+  clientId: string;
+  request: { ip?: string; userAgent?: string; requestId?: string };
+}
+
+export const serverInfo = { name: 'sso-bridge', version: '0.1.0' };
+
+function toMcpTool(tool: CallableTool): Tool {
+  const { title, ...annotations } = tool.annotations as { title?: unknown } & Record<string, unknown>;
+  const inputSchema = tool.inputSchema.type === 'object' ? tool.inputSchema : { type: 'object', properties: {} };
+  return {
+    name: tool.name,
+    ...(typeof title === 'string' && { title }),
+    ...(tool.description !== null && { description: tool.description }),
+    inputSchema: inputSchema as Tool['inputSchema'],
+    ...(Object.keys(annotations).length > 0 && { annotations: annotations as Tool['annotations'] }),
+  };
+}
+
+/**
+ * A fresh MCP server for one HTTP request (the SDK's stateless pattern): it knows the tenant and the principal the
+ * bearer token proved, so every tools/list and tools/call is decided for that user, from current data.
+ */
+export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal): Server {
+  const server = new Server(serverInfo, {
+    capabilities: { tools: { listChanged: true } },
+    instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,
+  });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: (await listCallableTools(s, t, who.userId)).map(toMcpTool),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) =>
+    callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: extra.signal, request: who.request }, req.params.name, req.params.arguments),
+  );
+  return server;
+}

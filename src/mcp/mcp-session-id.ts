@@ -1,0 +1,62 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Services } from '../services.js';
+import { safeEqual } from '../lib/secrets.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+
+export interface SessionPrincipal {
+  userId: string;
+  clientId: string;
+}
+
+const KEY_KIND = 'mcp-session-key';
+
+/**
+ * MCP session ids that need no server-side state, so any node can serve any request (no sticky sessions):
+ * `nonce.mac`, where mac = HMAC(tenant key, tenant|user|client|nonce). A session is never authentication (MCP
+ * security best practices): the bearer token is checked on every request; the id is only bound to the principal
+ * that created it, so another user or client presenting it gets 404 like an unknown session (MCP transports §2.5).
+ * Visible ASCII only (0x21–0x7E): base64url and a dot.
+ */
+export class McpSessionIds {
+  readonly #keys = new Map<string, Promise<Buffer>>();
+
+  constructor(private readonly s: Services) {}
+
+  async issue(t: TenantCtx, p: SessionPrincipal): Promise<string> {
+    const nonce = randomBytes(18).toString('base64url');
+    return `${nonce}.${await this.#mac(t, p, nonce)}`;
+  }
+
+  async matches(t: TenantCtx, p: SessionPrincipal, sessionId: string): Promise<boolean> {
+    const [nonce, mac, extra] = sessionId.split('.');
+    if (!nonce || !mac || extra !== undefined || nonce.length > 64) return false;
+    return safeEqual(mac, await this.#mac(t, p, nonce));
+  }
+
+  async #mac(t: TenantCtx, p: SessionPrincipal, nonce: string): Promise<string> {
+    const key = await this.#key(t);
+    return createHmac('sha256', key).update(`${t.id}|${p.userId}|${p.clientId}|${nonce}`).digest('base64url');
+  }
+
+  #key(t: TenantCtx): Promise<Buffer> {
+    let key = this.#keys.get(t.id);
+    if (!key) {
+      key = this.#loadOrCreateKey(t);
+      this.#keys.set(t.id, key);
+      key.catch(() => this.#keys.delete(t.id));
+    }
+    return key;
+  }
+
+  /** The tenant's oldest session key from the vault; two nodes racing to create one both settle on the oldest. */
+  async #loadOrCreateKey(t: TenantCtx): Promise<Buffer> {
+    const oldest = () =>
+      t.db.vaultSecret.findFirst({ where: { ownerKind: KEY_KIND, ownerId: t.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], select: { id: true } });
+    let row = await oldest();
+    if (!row) {
+      await this.s.vault.put(t, { kind: KEY_KIND, id: t.id }, randomBytes(32));
+      row = await oldest();
+    }
+    return this.s.vault.get(t, row!.id);
+  }
+}

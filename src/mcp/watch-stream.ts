@@ -1,0 +1,30 @@
+import type { Response } from 'express';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Services } from '../services.js';
+import type { AccessTokenInfo } from '../oauth/access-token.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+
+const MAX_TIMER = 2 ** 31 - 1;
+
+/**
+ * Keeps a long-lived GET stream honest: announces tool-list changes (notifications/tools/list_changed) when admins
+ * approve or revoke tools or the user's groups change, and ends the stream when the user or grant is revoked or the
+ * token expires — the client must then come back with a valid token. Events reach every node through the bus.
+ */
+export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, server: Server, transport: StreamableHTTPServerTransport, res: Response): void {
+  const end = () => void transport.close();
+  const unsubscribe = s.bus.subscribe((e) => {
+    if (e.tenantId !== t.id) return;
+    if (e.type === 'tools.changed' || (e.type === 'user.changed' && e.userId === info.userId)) {
+      server.sendToolListChanged().catch(() => undefined);
+    } else if ((e.type === 'user.revoked' && e.userId === info.userId) || (e.type === 'grant.revoked' && e.grantId === info.grantId) || e.type === 'tenant.changed') {
+      end();
+    }
+  });
+  const expiry = setTimeout(end, Math.min(MAX_TIMER, Math.max(0, info.expiresAt.getTime() - s.clock.now().getTime())));
+  res.on('close', () => {
+    unsubscribe();
+    clearTimeout(expiry);
+  });
+}

@@ -1,0 +1,147 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import type { AccessTokenInfo, AccessTokenVerifier } from '../../src/oauth/access-token.js';
+import { findCommand } from '../../src/cli/commands.js';
+import type { Options } from '../../src/cli/command-table.js';
+import { newId } from '../../src/lib/ids.js';
+import { MCP_SCOPE, mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import type { TestApp } from '../support/test-app.js';
+
+/** A stand-in for the authorization server's verifier: opaque test tokens mapped to what they grant. */
+export class FakeVerifier implements AccessTokenVerifier {
+  readonly tokens = new Map<string, AccessTokenInfo>();
+  calls = 0;
+  constructor(private readonly app: TestApp) {}
+
+  issue(t: TenantCtx, userId: string | null, over: Partial<AccessTokenInfo> = {}): string {
+    const token = `fake_${randomBytes(16).toString('base64url')}`;
+    const now = this.app.clock.now();
+    this.tokens.set(token, {
+      tenantId: t.id,
+      userId,
+      clientId: 'client-a',
+      scopes: [MCP_SCOPE],
+      audience: mcpResourceUrl(this.app.url, t),
+      grantId: newId('grt'),
+      issuedAt: now,
+      expiresAt: new Date(now.getTime() + 3600_000),
+      ...over,
+    });
+    return token;
+  }
+
+  async verify(t: TenantCtx, token: string, audience: string): Promise<AccessTokenInfo | null> {
+    this.calls++;
+    const info = this.tokens.get(token);
+    if (!info || info.tenantId !== t.id || info.audience !== audience) return null;
+    if (info.expiresAt.getTime() <= this.app.clock.now().getTime()) return null;
+    if (info.userId) {
+      const user = await t.db.user.findFirst({ where: { id: info.userId, active: true } });
+      if (!user || (user.revokedBefore && user.revokedBefore >= info.issuedAt)) return null;
+    }
+    return info;
+  }
+}
+
+/** Installs a fake verifier as `s.accessTokens` (what the MCP router reads on every request). */
+export function useFakeVerifier(app: TestApp): FakeVerifier {
+  const fake = new FakeVerifier(app);
+  Object.assign(app.services, { accessTokens: fake });
+  return fake;
+}
+
+export async function createUser(t: TenantCtx, userName: string, groups: string[] = []) {
+  const id = newId('usr');
+  await t.db.user.create({ data: { id, tenantId: t.id, userName, userNameKey: userName.toLowerCase(), email: userName, displayName: userName } });
+  for (const g of groups) await addToGroup(t, id, g);
+  return id;
+}
+
+export async function addToGroup(t: TenantCtx, userId: string, displayName: string) {
+  const key = displayName.toLowerCase();
+  const group =
+    (await t.db.group.findFirst({ where: { displayNameKey: key } })) ??
+    (await t.db.group.create({ data: { id: newId('grp'), tenantId: t.id, displayName, displayNameKey: key } }));
+  await t.db.groupMembership.create({ data: { tenantId: t.id, groupId: group.id, userId } });
+  return group.id;
+}
+
+/** Runs a CLI command in-process against the test app's services (same code path as `npm run cli`). */
+export async function cli(app: TestApp, words: string, opts: Options): Promise<Record<string, unknown>> {
+  const found = findCommand(words.split(' '));
+  if (!found) throw new Error(`no command ${words}`);
+  return (await found.command.run(app.services, opts)) as Record<string, unknown>;
+}
+
+/** The SDK's own client, connected to our endpoint with a bearer token. */
+export async function connect(app: TestApp, t: TenantCtx, token: string, extraHeaders: Record<string, string> = {}) {
+  const client = new Client({ name: 'test-client', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpResourceUrl(app.url, t)), {
+    requestInit: { headers: { authorization: `Bearer ${token}`, ...extraHeaders } },
+  });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+export interface Upstream {
+  url: string;
+  /** Headers of every request the upstream received. */
+  seen: http.IncomingHttpHeaders[];
+  cancelled: string[];
+  close(): Promise<void>;
+}
+
+/** A real upstream MCP server (the SDK's McpServer, stateless Streamable HTTP) on an ephemeral port. */
+export async function startUpstream(): Promise<Upstream> {
+  const seen: http.IncomingHttpHeaders[] = [];
+  const cancelled: string[] = [];
+  const build = () => {
+    const server = new McpServer({ name: 'upstream', version: '1.0.0' });
+    server.registerTool('echo', { description: 'Echoes text', inputSchema: { text: z.string() } }, async ({ text }) => ({
+      content: [{ type: 'text', text: `echo: ${text}` }],
+    }));
+    server.registerTool('explode', { description: 'Always throws' }, async () => {
+      throw new Error('kaboom\n    at secret (/srv/upstream/internal.js:1:1)');
+    });
+    server.registerTool('hang', { description: 'Never answers until cancelled' }, async (extra) => {
+      await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
+      cancelled.push('hang');
+      return { content: [{ type: 'text' as const, text: 'cancelled' }] };
+    });
+    return server;
+  };
+  const httpServer = http.createServer(async (req, res) => {
+    seen.push(req.headers);
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    const server = build();
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const { port } = httpServer.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    seen,
+    cancelled,
+    close: () =>
+      new Promise<void>((resolve) => {
+        httpServer.closeAllConnections();
+        httpServer.close(() => resolve());
+      }),
+  };
+}
