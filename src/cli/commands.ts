@@ -1,8 +1,9 @@
 import { foundationCommands, type Command } from './command-table.js';
 import { toolCommands } from '../tools/tool-commands.js';
+import { ssoCommands } from '../sso/sso-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
-export const commands: Command[] = [...foundationCommands, ...toolCommands];
+export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
   let best: { command: Command; rest: string[] } | null = null;

@@ -6,6 +6,12 @@ import { resolveTenant } from './resolve-tenant.js';
 import { mcpRoutes } from '../mcp/mcp-routes.js';
 import { protectedResourceMetadataRoutes } from '../mcp/prm-routes.js';
 import { scimRoutes } from '../scim/scim-routes.js';
+import { oauthRootRoutes, oauthTenantRoutes } from '../oauth/oauth-routes.js';
+import { interactionRoutes } from '../consent/interaction-routes.js';
+import { connectedAppsRoutes } from '../consent/connected-apps-routes.js';
+import { meRoutes } from '../sso/http/me-route.js';
+import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
+import { ssoRoutes } from '../sso/http/sso-routes.js';
 
 /**
  * The whole route table. Root-level routes first (health, path-inserted well-known metadata), then the tenant space
@@ -15,15 +21,22 @@ export function buildRoutes(s: Services): Router {
   const root = Router();
   root.use(healthRoutes(s));
   root.use(protectedResourceMetadataRoutes(s));
+  root.use(oauthRootRoutes(s));
+  root.use(sharedOidcCallbackRoutes(s));
 
   const tenant = Router({ mergeParams: true });
   // Capability routers mount here, one line each, e.g. tenant.use('/scim/v2', scimRoutes(s)).
   tenant.use('/scim/v2', scimRoutes(s));
   tenant.use('/mcp', mcpRoutes(s));
+  tenant.use(interactionRoutes(s));
+  tenant.use(oauthTenantRoutes(s));
+  tenant.use(ssoRoutes(s)); // login, logout, saml/*, oidc/*
   // The tenant JSON API (api/me, later the admin console's API): bodies parsed with the default limits.
   const api = Router({ mergeParams: true });
   api.use(jsonBody());
   tenant.use('/api', api);
+  api.use('/connected-apps', connectedAppsRoutes(s));
+  api.use(meRoutes(s));
 
   root.use('/t/:slug', resolveTenant(s.db), tenant);
   return root;

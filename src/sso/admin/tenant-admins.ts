@@ -1,0 +1,25 @@
+import { notFound } from '../../lib/errors.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+
+/**
+ * A tenant admin is a user granted with `admin grant` (bootstrap) or a member of the group named by the tenant's
+ * `adminGroup` setting (issue 4 §7). Inactive users are never admins.
+ */
+export async function isTenantAdmin(t: TenantCtx, userId: string): Promise<boolean> {
+  const user = await t.db.user.findFirst({ where: { id: userId }, select: { active: true, isAdmin: true } });
+  if (!user?.active) return false;
+  if (user.isAdmin) return true;
+  const group = t.settings.adminGroup?.trim();
+  if (!group) return false;
+  const member = await t.db.groupMembership.count({ where: { userId, group: { displayNameKey: group.toLowerCase() } } });
+  return member > 0;
+}
+
+/** `admin grant --tenant S --email E`. */
+export async function grantAdmin(t: TenantCtx, email: string) {
+  const key = email.trim().toLowerCase();
+  const user = await t.db.user.findFirst({ where: { OR: [{ email: key }, { userNameKey: key }] } });
+  if (!user) throw notFound(`No user with e-mail ${email} in tenant ${t.slug}`);
+  await t.db.user.updateMany({ where: { id: user.id }, data: { isAdmin: true } });
+  return { id: user.id, email: user.email, userName: user.userName, isAdmin: true };
+}

@@ -1,0 +1,49 @@
+import { notFound } from '../../lib/errors.js';
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { parseConnectionConfig, type ConnectionConfig } from './connection-config.js';
+import { describeConnection } from './shared-options.js';
+
+export interface Connection {
+  id: string;
+  name: string;
+  kind: 'saml' | 'oidc';
+  issuer: string;
+  secretId: string | null;
+  updatedAt: Date;
+  config: ConnectionConfig;
+}
+
+export async function listConnections(t: TenantCtx) {
+  const rows = await t.db.idpConnection.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return rows.map(describeConnection);
+}
+
+/** Enabled connections of the tenant, parsed, for login routing. */
+export async function enabledConnections(t: TenantCtx): Promise<Connection[]> {
+  const rows = await t.db.idpConnection.findMany({ where: { enabled: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return rows.map(toConnection);
+}
+
+export async function findConnection(t: TenantCtx, id: string): Promise<Connection | null> {
+  const row = await t.db.idpConnection.findFirst({ where: { id, enabled: true } });
+  return row ? toConnection(row) : null;
+}
+
+export async function findConnectionByIssuer(t: TenantCtx, kind: 'saml' | 'oidc', issuer: string): Promise<Connection | null> {
+  const row = await t.db.idpConnection.findFirst({ where: { kind, issuer, enabled: true } });
+  return row ? toConnection(row) : null;
+}
+
+/** `idp remove`: deletes the connection, its identities (cascade) and its vault secret. */
+export async function removeConnection(s: Services, t: TenantCtx, id: string) {
+  const row = await t.db.idpConnection.findFirst({ where: { id } });
+  if (!row) throw notFound(`No IdP connection ${id}`);
+  await t.db.idpConnection.deleteMany({ where: { id } });
+  if (row.secretId) await s.vault.remove(t, row.secretId);
+  return { id, removed: true };
+}
+
+function toConnection(row: { id: string; name: string; kind: 'saml' | 'oidc'; issuer: string; secretId: string | null; updatedAt: Date; config: unknown }): Connection {
+  return { id: row.id, name: row.name, kind: row.kind, issuer: row.issuer, secretId: row.secretId, updatedAt: row.updatedAt, config: parseConnectionConfig(row.config) };
+}

@@ -1,0 +1,37 @@
+import type { Request, Response } from 'express';
+import type { Services } from '../../services.js';
+import { startSession } from '../../sessions/start-session.js';
+import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
+import { safeReturnTo } from '../return-to.js';
+import { SsoError } from '../sso-error.js';
+import { resolveSsoUser } from '../users/resolve-sso-user.js';
+
+export const requestFacts = (req: Request) => ({ ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') });
+
+/** Shared tail of every protocol: local user, fresh session, audit, then back to where the user was going. */
+export async function completeLogin(s: Services, req: Request, res: Response, ok: SsoSuccess): Promise<void> {
+  const { t, conn, profile } = ok;
+  let user;
+  try {
+    user = await resolveSsoUser(t, conn, profile, s.clock.now());
+  } catch (err) {
+    if (err instanceof SsoError) {
+      err.tenant = t;
+      err.summary = { ...err.summary, protocol: conn.kind, issuer: conn.issuer, emailDomain: profile.email?.split('@')[1] };
+    }
+    throw err;
+  }
+  await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id });
+  await s.audit.record(t, {
+    actor: { kind: 'user', id: user.id },
+    action: 'sso.login',
+    target: { kind: 'user', id: user.id },
+    outcome: 'success',
+    request: requestFacts(req),
+    detail: { connectionId: conn.id, protocol: conn.kind },
+  });
+  res.redirect(303, safeReturnTo(ok.returnTo, defaultReturnTo(t.slug)));
+}
+
+/** Where a login lands without a return path: the login page, which then shows "signed in as …". */
+export const defaultReturnTo = (slug: string) => `/t/${slug}/login`;

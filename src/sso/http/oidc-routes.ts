@@ -1,0 +1,53 @@
+import { Router, type Request } from 'express';
+import { tenantOf } from '../../http/resolve-tenant.js';
+import type { Services } from '../../services.js';
+import { enabledConnections, findConnectionByIssuer, type Connection } from '../connections/manage-connections.js';
+import { finishOidcLogin } from '../oidc/finish-oidc-login.js';
+import { startOidcLogin } from '../oidc/start-oidc-login.js';
+import { safeReturnTo } from '../return-to.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { completeLogin, defaultReturnTo } from './complete-login.js';
+
+const q = (req: Request, name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
+
+export function oidcRoutes(s: Services): Router {
+  const r = Router({ mergeParams: true });
+
+  /**
+   * SP-initiated login (`?connection=ID&return_to=/path`) and OIDC third-party-initiated login (OIDC Core §4:
+   * `iss` names the IdP, `login_hint` is passed on, `target_link_uri` must point back into this deployment).
+   */
+  r.get('/login', async (req, res) => {
+    const t = tenantOf(res);
+    const iss = q(req, 'iss');
+    let conn: Connection | null | undefined;
+    if (iss) conn = await findConnectionByIssuer(t, 'oidc', iss.replace(/\/+$/, ''));
+    else {
+      const conns = (await enabledConnections(t)).filter((c) => c.kind === 'oidc');
+      const id = q(req, 'connection');
+      conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
+    }
+    if (!conn) throw new SsoError('oidc.login', 'unknown_connection', ssoMessages.noConnection, `no OIDC connection for ${iss ?? q(req, 'connection') ?? '(default)'}`, 404, { iss });
+    const returnTo = safeReturnTo(targetLinkPath(s.config.publicUrl, q(req, 'target_link_uri')) ?? q(req, 'return_to'), defaultReturnTo(t.slug));
+    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint') });
+    res.redirect(303, url);
+  });
+
+  r.get('/callback', async (req, res) => {
+    const ok = await finishOidcLogin(s, tenantOf(res), new URLSearchParams(req.url.split('?')[1] ?? ''));
+    await completeLogin(s, req, res, ok);
+  });
+  return r;
+}
+
+/** `target_link_uri` is absolute (OIDC Core §4): accept it only when it points into PUBLIC_URL, as a relative path. */
+export function targetLinkPath(publicUrl: string, target: string | undefined): string | undefined {
+  if (!target) return undefined;
+  try {
+    const u = new URL(target);
+    const base = new URL(publicUrl);
+    return u.origin === base.origin ? u.pathname + u.search : undefined;
+  } catch {
+    return undefined;
+  }
+}

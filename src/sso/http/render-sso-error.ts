@@ -1,0 +1,36 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { html } from '../../views/html.js';
+import { layout, sendPage } from '../../views/layout.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { recordSsoTrace } from '../traces/sso-traces.js';
+import { requestFacts } from './complete-login.js';
+
+/**
+ * The SSO routers' one error handler: every failed login becomes an SSO trace (when its tenant is known) and a
+ * server-rendered page that names the tenant and shows the trace id. Unexpected errors get the same page with a
+ * generic message; details stay in the log and the trace, never in the page.
+ */
+export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorRequestHandler>[2]) => TenantCtx | null): ErrorRequestHandler {
+  return async (err, req, res, _next) => {
+    const sso = err instanceof SsoError ? err : new SsoError('internal', 'internal_error', ssoMessages.failed, (err as Error)?.message, 500);
+    const t = sso.tenant ?? tenantOf(res);
+    if (sso.status >= 500) req.log?.error({ err }, 'SSO login failed unexpectedly');
+    else req.log?.info({ stage: sso.stage, code: sso.code }, 'SSO login refused');
+    let traceId: string | null = null;
+    if (t) {
+      try {
+        traceId = await recordSsoTrace(s, t, sso);
+        await s.audit.record(t, { actor: { kind: 'idp', id: sso.connectionId }, action: 'sso.login', outcome: 'failure', request: requestFacts(req), detail: { stage: sso.stage, code: sso.code, traceId } });
+      } catch (traceErr) {
+        req.log?.error({ err: traceErr }, 'could not store the SSO trace');
+      }
+    }
+    if (res.headersSent) return void res.end();
+    const body = html`<div role="alert"><p>${sso.message}</p></div>
+${traceId ? html`<p>Trace id: <code class="trace">${traceId}</code></p>` : html`<p>Request id: <code class="trace">${String(req.id ?? '')}</code></p>`}
+${t ? html`<p><a href="/t/${t.slug}/login">Back to sign-in</a></p>` : ''}`;
+    sendPage(res, sso.status, layout({ tenantName: t?.name ?? 'SSO Bridge', title: 'Sign-in failed', body }));
+  };
+}

@@ -1,0 +1,39 @@
+import { Router, type Request } from 'express';
+import { formBody } from '../../http/body.js';
+import { tenantOf } from '../../http/resolve-tenant.js';
+import type { Services } from '../../services.js';
+import { enabledConnections } from '../connections/manage-connections.js';
+import { safeReturnTo } from '../return-to.js';
+import { consumeSamlResponse } from '../saml/consume-saml-response.js';
+import { spMetadata } from '../saml/sp-metadata.js';
+import { startSamlLogin } from '../saml/start-saml-login.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { completeLogin, defaultReturnTo } from './complete-login.js';
+
+const q = (req: Request, name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
+
+export function samlRoutes(s: Services): Router {
+  const r = Router({ mergeParams: true });
+
+  r.get('/metadata', async (_req, res) => {
+    res.type('application/samlmetadata+xml').send(await spMetadata(s, tenantOf(res)));
+  });
+
+  r.get('/login', async (req, res) => {
+    const t = tenantOf(res);
+    const conns = (await enabledConnections(t)).filter((c) => c.kind === 'saml');
+    const id = q(req, 'connection');
+    const conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
+    if (!conn) throw new SsoError('saml.login', 'unknown_connection', ssoMessages.noConnection, `no SAML connection ${id ?? '(default)'}`, 404);
+    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug));
+    res.redirect(303, await startSamlLogin(s, t, conn, returnTo));
+  });
+
+  // The IdP's POST is a cross-site top-level navigation: no CSRF token is possible; the signed, audience- and
+  // recipient-bound, single-use assertion is what authenticates it.
+  r.post('/acs', formBody(), async (req, res) => {
+    const ok = await consumeSamlResponse(s, tenantOf(res), (req.body ?? {}) as Record<string, unknown>);
+    await completeLogin(s, req, res, ok);
+  });
+  return r;
+}

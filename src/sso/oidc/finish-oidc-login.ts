@@ -1,0 +1,83 @@
+import * as oidc from 'openid-client';
+import type { Services } from '../../services.js';
+import { findActiveTenantById } from '../find-tenant-by-id.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { defaultOidcMapping } from '../connections/connection-config.js';
+import { findConnection, type Connection } from '../connections/manage-connections.js';
+import { consumeLoginState } from '../login-state.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { maskEmail } from '../traces/sso-traces.js';
+import { mapProfile, type SsoProfile } from '../users/map-profile.js';
+import { oidcConfig, oidcRedirectUri, rememberJwks } from './oidc-config.js';
+
+export interface SsoSuccess {
+  t: TenantCtx;
+  conn: Connection;
+  profile: SsoProfile;
+  returnTo: string;
+}
+
+const GOOGLE = 'https://accounts.google.com';
+
+/**
+ * The OIDC callback, per-tenant (`pathTenant` set) or shared (`PUBLIC_URL/oidc/callback`, tenant from the state).
+ * Order: single-use state → tenant and callback URL must be the ones the login started with → IdP error →
+ * code exchange with PKCE, full ID token validation (iss, aud, azp, exp, iat, nonce, signature) by openid-client →
+ * the tenant claims the connection requires (Entra `tid`, Google `hd`).
+ */
+export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null, query: URLSearchParams): Promise<SsoSuccess> {
+  const state = query.get('state');
+  const row = state ? await consumeLoginState(s, state) : null;
+  const bad = (detail: string) => Object.assign(new SsoError('oidc.state', 'bad_state', ssoMessages.expired, detail, 400, { hasState: !!state }), { tenant: pathTenant });
+  if (!row || row.data.kind !== 'oidc') throw bad('state unknown, already used, or expired');
+  if (pathTenant && pathTenant.id !== row.tenantId) throw bad('state belongs to another tenant');
+  const t = pathTenant ?? (await findActiveTenantById(s.db, row.tenantId));
+  if (!t) throw bad('tenant of the state is gone or disabled');
+  const conn = await findConnection(t, row.connectionId);
+  const fail = (stage: string, code: string, detail: string, summary: Record<string, unknown> = {}) =>
+    Object.assign(new SsoError(stage, code, ssoMessages.failed, detail, 400, { protocol: 'oidc', issuer: conn?.issuer, ...summary }, conn?.id ?? null), { tenant: t });
+  if (!conn || conn.kind !== 'oidc') throw fail('oidc.state', 'connection_gone', 'the connection was removed or disabled during login');
+  const expectedRedirect = String(row.data.redirectUri);
+  const arrivedAt = pathTenant ? `${s.config.publicUrl}/t/${t.slug}/oidc/callback` : `${s.config.publicUrl}/oidc/callback`;
+  if (expectedRedirect !== arrivedAt || expectedRedirect !== oidcRedirectUri(s, t, conn)) throw fail('oidc.state', 'wrong_callback', `login started for ${expectedRedirect}, came back to ${arrivedAt}`);
+  const idpError = query.get('error');
+  if (idpError) throw fail('oidc.authorize', 'idp_error', `${idpError}: ${query.get('error_description') ?? ''}`.slice(0, 500), { error: idpError });
+
+  const config = await oidcConfig(s, t, conn);
+  const currentUrl = new URL(expectedRedirect);
+  currentUrl.search = query.toString();
+  let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+  try {
+    tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
+      pkceCodeVerifier: String(row.data.verifier),
+      expectedNonce: String(row.data.nonce),
+      expectedState: state!,
+      idTokenExpected: true,
+    });
+  } catch (err) {
+    const e = err as Error & { code?: string; error?: string };
+    throw fail('oidc.token', 'token_rejected', `${e.code ?? e.error ?? e.name}: ${e.message}`.slice(0, 500));
+  }
+  rememberJwks(conn, config);
+  const claims = tokens.claims()!;
+  const summary = { sub: `${String(claims.sub).slice(0, 4)}…`, email: maskEmail(claims.email), aud: claims.aud, claimNames: Object.keys(claims) };
+  for (const [name, value] of Object.entries(conn.config.oidc!.requiredClaims)) {
+    if (String(claims[name] ?? '').toLowerCase() !== value.toLowerCase()) {
+      throw fail('oidc.claims', 'tenant_mismatch', `claim ${name} is ${String(claims[name] ?? '(missing)')}, the connection requires ${value}`, summary);
+    }
+  }
+  // Google: only Workspace accounts of the customer's own domains (`hd`), never consumer accounts.
+  if (conn.issuer === GOOGLE && !conn.config.allowedDomains.includes(String(claims.hd ?? '').toLowerCase())) {
+    throw fail('oidc.claims', 'tenant_mismatch', `hd ${String(claims.hd ?? '(missing)')} is not an allowed domain`, summary);
+  }
+  let attrs: Record<string, unknown> = { ...claims };
+  if (!claims.email && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
+    attrs = { ...(await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)), ...claims };
+  }
+  // Entra groups overage (more than ~200 groups): only a pointer to Graph is sent. Known gap: memberships untouched.
+  const overage = (claims._claim_names as Record<string, unknown> | undefined)?.groups !== undefined;
+  if (overage) delete attrs.groups;
+  const profile = mapProfile(claims.sub, attrs, defaultOidcMapping, conn.config.mapping);
+  if (overage) delete profile.groups;
+  return { t, conn, profile, returnTo: String(row.data.returnTo) };
+}

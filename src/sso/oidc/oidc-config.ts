@@ -1,0 +1,53 @@
+import * as oidc from 'openid-client';
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import type { Connection } from '../connections/manage-connections.js';
+
+interface CachedIssuer {
+  metadata: oidc.ServerMetadata;
+  jwks?: oidc.ExportedJWKSCache;
+  fetchedAt: number;
+}
+
+const DISCOVERY_TTL_MS = 60 * 60_000;
+const issuers = new Map<string, CachedIssuer>();
+
+/**
+ * The openid-client configuration of a connection. Discovery documents are cached per issuer for an hour; the JWKS
+ * cache is carried over so key rotation is handled by openid-client (an unknown `kid` triggers a JWKS refetch).
+ * `enableNonRepudiationChecks` makes openid-client verify the ID token's signature even though it came straight
+ * from the token endpoint over TLS (it skips that by default, OIDC Core §3.1.3.7 rule 6 allows it — we do not).
+ */
+export async function oidcConfig(s: Services, t: TenantCtx, conn: Connection): Promise<oidc.Configuration> {
+  const settings = conn.config.oidc!;
+  const secret = conn.secretId ? await s.vault.getString(t, conn.secretId) : '';
+  const auth = settings.clientAuth === 'client_secret_post' ? oidc.ClientSecretPost(secret) : oidc.ClientSecretBasic(secret);
+  // Plain-http issuers exist only in development and tests.
+  const insecure = new URL(conn.issuer).protocol === 'http:' && s.config.nodeEnv !== 'production';
+  // openid-client reads the system clock; align it with ours (tests use a manual clock).
+  const skew = Math.round((s.clock.now().getTime() - Date.now()) / 1000);
+  const metadata: Partial<oidc.ClientMetadata> = { [oidc.clockSkew]: skew, [oidc.clockTolerance]: 60 };
+  const cached = issuers.get(conn.issuer);
+  let config: oidc.Configuration;
+  if (cached && Date.now() - cached.fetchedAt < DISCOVERY_TTL_MS) {
+    config = new oidc.Configuration(cached.metadata, settings.clientId, metadata, auth);
+    if (cached.jwks) oidc.setJwksCache(config, cached.jwks);
+  } else {
+    config = await oidc.discovery(new URL(conn.issuer), settings.clientId, metadata, auth, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    issuers.set(conn.issuer, { metadata: config.serverMetadata(), fetchedAt: Date.now() });
+  }
+  if (insecure) oidc.allowInsecureRequests(config);
+  oidc.enableNonRepudiationChecks(config);
+  return config;
+}
+
+/** Keeps the JWKS openid-client fetched for the next login. */
+export function rememberJwks(conn: Connection, config: oidc.Configuration): void {
+  const entry = issuers.get(conn.issuer);
+  const jwks = oidc.getJwksCache(config);
+  if (entry && jwks) entry.jwks = jwks;
+}
+
+export function oidcRedirectUri(s: Services, t: TenantCtx, conn: Connection): string {
+  return conn.config.oidc?.callback === 'shared' ? `${s.config.publicUrl}/oidc/callback` : `${s.config.publicUrl}/t/${t.slug}/oidc/callback`;
+}

@@ -1,0 +1,36 @@
+import * as oidc from 'openid-client';
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import type { Connection } from '../connections/manage-connections.js';
+import { saveLoginState } from '../login-state.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { oidcConfig, oidcRedirectUri } from './oidc-config.js';
+
+/**
+ * Starts an authorization-code login (OIDC Core §3.1.2.1) with PKCE S256 (RFC 7636), `state` (RFC 6749 §10.12) and
+ * `nonce` (OIDC Core §3.1.2.1). All three secrets stay server-side in LoginState, keyed by the state.
+ */
+export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string }): Promise<string> {
+  let config: oidc.Configuration;
+  try {
+    config = await oidcConfig(s, t, conn);
+  } catch (err) {
+    throw new SsoError('oidc.discovery', 'discovery_failed', ssoMessages.failed, (err as Error).message, 502, { issuer: conn.issuer }, conn.id);
+  }
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const redirectUri = oidcRedirectUri(s, t, conn);
+  await saveLoginState(s, t, conn.id, state, { kind: 'oidc', nonce, verifier, redirectUri, returnTo: opts.returnTo });
+  const params: Record<string, string> = {
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: conn.config.oidc!.scopes.join(' '),
+    state,
+    nonce,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  };
+  if (opts.loginHint) params.login_hint = opts.loginHint.slice(0, 256);
+  return oidc.buildAuthorizationUrl(config, params).href;
+}

@@ -1,0 +1,81 @@
+import type { Profile } from '@node-saml/node-saml';
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { defaultSamlMapping } from '../connections/connection-config.js';
+import { enabledConnections, findConnectionByIssuer } from '../connections/manage-connections.js';
+import { consumeLoginState } from '../login-state.js';
+import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { maskEmail } from '../traces/sso-traces.js';
+import { mapProfile } from '../users/map-profile.js';
+import { inspectResponse, ResponseRefused } from './inspect-response.js';
+import { rememberAssertion } from './replay-cache.js';
+import { SAML_SKEW_MS, samlInstance, spAcsUrl } from './saml-instance.js';
+import { spKeys } from './sp-keys.js';
+
+type Obj = Record<string, unknown>;
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+const attr = (o: Obj | undefined, name: string) => (o?.$ as Obj | undefined)?.[name] as string | undefined;
+
+/**
+ * The ACS (HTTP-POST binding). Order: raw-XML refusals (DOCTYPE, comments, SHA-1) → connection by Issuer →
+ * Destination = our ACS → node-saml (signature with the metadata certificates, audience, time window ±2 min,
+ * InResponseTo) → on the validated assertion: Issuer = connection, bearer Recipient = our ACS, assertion-ID replay
+ * cache → the AuthnRequest state consumed (SP-initiated) or RelayState (IdP-initiated) for the return path.
+ */
+export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess> {
+  const acs = spAcsUrl(s, t);
+  const summary: Obj = { protocol: 'saml' };
+  const fail = (code: string, detail: string, connectionId: string | null = null) =>
+    Object.assign(new SsoError('saml.acs', code, ssoMessages.failed, detail, 400, summary, connectionId), { tenant: t });
+  if (typeof body.SAMLResponse !== 'string' || body.SAMLResponse.length === 0) throw fail('missing_response', 'no SAMLResponse in the POST');
+  const keys = await spKeys(s, t);
+  let facts;
+  try {
+    facts = await inspectResponse(body.SAMLResponse, keys.privateKeyPem);
+  } catch (err) {
+    if (err instanceof ResponseRefused) throw fail('refused', err.message);
+    throw err;
+  }
+  Object.assign(summary, { issuer: facts.issuer, destination: facts.destination, inResponseTo: facts.inResponseTo, responseSigned: facts.responseSigned });
+  let conn = facts.issuer ? await findConnectionByIssuer(t, 'saml', facts.issuer) : null;
+  if (!conn && !facts.issuer) {
+    const saml = (await enabledConnections(t)).filter((c) => c.kind === 'saml');
+    if (saml.length === 1) conn = saml[0]!;
+  }
+  if (!conn) throw fail('unknown_issuer', `no SAML connection for issuer ${facts.issuer ?? '(none)'}`);
+  // SAML bindings §3.5.5.2: a signed response must name where it was sent; an unsigned one may, and must then be us.
+  if ((facts.destination ?? (facts.responseSigned ? '' : acs)) !== acs) throw fail('wrong_destination', `Destination ${facts.destination ?? '(missing)'} is not ${acs}`, conn.id);
+
+  const saml = await samlInstance(s, t, conn);
+  let profile: Profile | null;
+  try {
+    ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: body.SAMLResponse }));
+  } catch (err) {
+    throw fail('invalid_response', (err as Error).message.slice(0, 500), conn.id);
+  }
+  if (!profile) throw fail('invalid_response', 'no assertion in the response', conn.id);
+  const assertion = (profile.getAssertion?.() as Obj | undefined)?.Assertion as Obj | undefined;
+  const assertionId = attr(assertion, 'ID');
+  Object.assign(summary, { assertionId, nameId: maskEmail(profile.nameID), attributeNames: Object.keys((profile.attributes as Obj) ?? {}) });
+  if (profile.issuer !== conn.issuer) throw fail('wrong_issuer', `assertion issuer ${profile.issuer} is not ${conn.issuer}`, conn.id);
+  const confirmations = arr(arr(assertion?.Subject)[0]?.SubjectConfirmation).filter((c) => attr(c, 'Method') === 'urn:oasis:names:tc:SAML:2.0:cm:bearer');
+  const recipients = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'Recipient'));
+  // SAML profiles §4.1.4.3: the bearer SubjectConfirmationData Recipient must be our ACS (node-saml does not check).
+  if (!recipients.includes(acs)) throw fail('wrong_recipient', `Recipient ${recipients.join(', ') || '(missing)'} is not ${acs}`, conn.id);
+  if (!assertionId || !profile.nameID) throw fail('invalid_response', 'assertion without ID or NameID', conn.id);
+  const notOnOrAfter = [attr(arr(assertion?.Conditions)[0], 'NotOnOrAfter'), ...confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'NotOnOrAfter'))]
+    .filter(Boolean).map((d) => new Date(d!).getTime()).filter((n) => !Number.isNaN(n));
+  const keepUntil = new Date(Math.max(s.clock.now().getTime() + 10 * 60_000, ...notOnOrAfter) + SAML_SKEW_MS);
+  if (!(await rememberAssertion(s, t, conn.issuer, assertionId, keepUntil))) throw fail('replayed', `assertion ${assertionId} was already used`, conn.id);
+
+  let returnTo = typeof body.RelayState === 'string' ? body.RelayState : '';
+  if (facts.inResponseTo) {
+    const state = await consumeLoginState(s, facts.inResponseTo);
+    if (!state || state.tenantId !== t.id || state.connectionId !== conn.id) throw fail('bad_in_response_to', 'InResponseTo already used or unknown', conn.id);
+    returnTo = String(state.data.returnTo ?? '');
+  }
+  const attrs = (profile.attributes as Obj | undefined) ?? {};
+  const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
+  return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo };
+}

@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { SAML, ValidateInResponseTo, type CacheProvider } from '@node-saml/node-saml';
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import type { Connection } from '../connections/manage-connections.js';
+import { peekLoginState, saveLoginState } from '../login-state.js';
+import { SsoError, ssoMessages } from '../sso-error.js';
+import { certPem, currentCerts } from './parse-idp-metadata.js';
+import { spKeys } from './sp-keys.js';
+
+/** SAML 2.0 Web SSO: ≤ 2 minutes of clock skew between us and the IdP. */
+export const SAML_SKEW_MS = 2 * 60_000;
+
+export const spEntityId = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/metadata`;
+export const spAcsUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/acs`;
+
+/**
+ * AuthnRequest ids live in LoginState (tenant-scoped, shared by every node), so a response's InResponseTo is only
+ * accepted for a request this tenant sent through this connection. node-saml only peeks; we consume the row
+ * ourselves once the whole response is valid (see consume-saml-response.ts), so removeAsync is a no-op.
+ */
+function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string): CacheProvider {
+  return {
+    saveAsync: async (key, value) => {
+      await saveLoginState(s, t, conn.id, key, { kind: 'saml', createdAt: value, returnTo });
+      return { value, createdAt: Date.now() };
+    },
+    getAsync: async (key) => {
+      const row = await peekLoginState(s, t, key);
+      return row && row.connectionId === conn.id && row.data.kind === 'saml' ? String(row.data.createdAt) : null;
+    },
+    removeAsync: async (key) => key,
+  };
+}
+
+/**
+ * node-saml configured with everything it does not default safely: SHA-256 request signatures (its default is
+ * SHA-1), audience = our entity ID, InResponseTo checked whenever present (IdP-initiated logins have none), our key
+ * for encrypted assertions, and only the IdP's currently valid metadata certificates.
+ */
+export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = ''): Promise<SAML> {
+  const keys = await spKeys(s, t);
+  const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
+  if (certs.length === 0) {
+    throw new SsoError('saml.config', 'no_valid_certificate', ssoMessages.failed, 'every signing certificate in the IdP metadata is expired or not yet valid', 500, {}, conn.id);
+  }
+  const entityId = spEntityId(s, t);
+  return new SAML({
+    issuer: entityId,
+    audience: entityId,
+    callbackUrl: spAcsUrl(s, t),
+    entryPoint: conn.config.saml!.ssoUrl,
+    idpCert: certs.map(certPem),
+    privateKey: keys.privateKeyPem,
+    decryptionPvk: keys.privateKeyPem,
+    signatureAlgorithm: 'sha256',
+    digestAlgorithm: 'sha256',
+    // Either a signed response or a signed assertion is enough; node-saml refuses a response with neither.
+    wantAssertionsSigned: false,
+    wantAuthnResponseSigned: false,
+    acceptedClockSkewMs: SAML_SKEW_MS,
+    validateInResponseTo: ValidateInResponseTo.ifPresent,
+    requestIdExpirationPeriodMs: 10 * 60_000,
+    cacheProvider: requestCache(s, t, conn, returnTo),
+    // Okta has no NameID-format field: ask for none, accept unspecified and emailAddress.
+    identifierFormat: null,
+    disableRequestedAuthnContext: true,
+    generateUniqueId: () => `_${randomBytes(20).toString('hex')}`,
+  });
+}

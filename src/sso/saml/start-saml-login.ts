@@ -1,0 +1,13 @@
+import type { Services } from '../../services.js';
+import type { TenantCtx } from '../../tenants/tenant-context.js';
+import type { Connection } from '../connections/manage-connections.js';
+import { samlInstance } from './saml-instance.js';
+
+/**
+ * SP-initiated login (HTTP-Redirect binding): a SHA-256-signed AuthnRequest whose ID is stored as LoginState (for the
+ * InResponseTo check) together with the return path; RelayState carries the return path too (SAML bindings §3.4.3).
+ */
+export async function startSamlLogin(s: Services, t: TenantCtx, conn: Connection, returnTo: string): Promise<string> {
+  const saml = await samlInstance(s, t, conn, returnTo);
+  return saml.getAuthorizeUrlAsync(returnTo, undefined, {});
+}

@@ -1,0 +1,117 @@
+import type { Command, OptionSpec, Options, OptionValue } from '../cli/command-table.js';
+import { tenantArg } from '../cli/command-table.js';
+import { badRequest } from '../lib/errors.js';
+import { grantAdmin } from './admin/tenant-admins.js';
+import { addOidcConnection } from './connections/add-oidc-connection.js';
+import { addSamlConnection } from './connections/add-saml-connection.js';
+import { listConnections, removeConnection } from './connections/manage-connections.js';
+import { showSsoTrace } from './traces/sso-traces.js';
+
+const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
+const list = (v: OptionValue) => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
+
+const common: Record<string, OptionSpec> = {
+  name: { type: 'string', description: 'display name shown on the login chooser' },
+  'allowed-domain': { type: 'string', multiple: true, description: 'e-mail domain this IdP may assert (linking, discovery)' },
+  'no-jit': { type: 'boolean', description: 'do not create unknown users (SCIM-managed tenants)' },
+  'match-by': { type: 'string', description: 'first-login linking rule: email (default), userName or none' },
+};
+
+function commonInput(o: Options) {
+  const matchBy = str(o['match-by']) ?? 'email';
+  if (!['email', 'userName', 'none'].includes(matchBy)) throw badRequest('--match-by must be email, userName or none');
+  return { name: str(o.name), allowedDomains: list(o['allowed-domain']), jitEnabled: o['no-jit'] !== true, matchBy: matchBy as 'email' };
+}
+
+const audit = (action: string, id: string | undefined) => ({ actor: { kind: 'admin-cli' as const }, action, target: { kind: 'idp-connection', id }, outcome: 'success' as const });
+
+/** SSO commands: IdP connections, admin bootstrap, SSO traces. */
+export const ssoCommands: Command[] = [
+  {
+    name: 'idp add-saml',
+    summary: 'trust a SAML IdP (its metadata from a URL, refreshed periodically, or a file)',
+    options: { tenant, 'metadata-url': { type: 'string', description: 'IdP metadata URL' }, 'metadata-file': { type: 'string', description: 'IdP metadata XML file' }, ...common },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const c = await addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']) });
+      await s.audit.record(t, audit('idp.add', c.id));
+      return c;
+    },
+  },
+  {
+    name: 'idp add-oidc',
+    summary: 'trust an OIDC IdP (authorization code + PKCE); the client secret is kept in the vault',
+    options: {
+      tenant,
+      issuer: { type: 'string', required: true, description: 'issuer URL (discovery at /.well-known/openid-configuration)' },
+      'client-id': { type: 'string', required: true, description: 'client id registered at the IdP' },
+      'client-secret': { type: 'string', required: true, secret: true, description: 'client secret' },
+      'client-auth': { type: 'string', description: 'client_secret_basic (default) or client_secret_post' },
+      'shared-callback': { type: 'boolean', description: 'use PUBLIC_URL/oidc/callback (multi-tenant app registrations)' },
+      'require-claim': { type: 'string', multiple: true, description: 'NAME=VALUE the ID token must carry (e.g. hd=example.com)' },
+      ...common,
+    },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const requiredClaims = Object.fromEntries(
+        list(o['require-claim']).map((kv) => {
+          const i = kv.indexOf('=');
+          if (i < 1) throw badRequest('--require-claim takes NAME=VALUE');
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+      );
+      const c = await addOidcConnection(s, t, {
+        ...commonInput(o),
+        issuer: str(o.issuer) ?? '',
+        clientId: str(o['client-id']) ?? '',
+        clientSecret: str(o['client-secret']) ?? '',
+        clientAuth: (str(o['client-auth']) ?? 'client_secret_basic') as 'client_secret_basic',
+        sharedCallback: o['shared-callback'] === true,
+        requiredClaims,
+      });
+      await s.audit.record(t, audit('idp.add', c.id));
+      return c;
+    },
+  },
+  {
+    name: 'idp list',
+    summary: "list a tenant's IdP connections (never secrets)",
+    options: { tenant },
+    forwardable: true,
+    run: async (s, o) => ({ connections: await listConnections(await tenantArg(s, o)) }),
+  },
+  {
+    name: 'idp remove',
+    summary: 'remove an IdP connection (its user links and stored secret go with it)',
+    options: { tenant, id: { type: 'string', required: true, description: 'connection id (idp_…)' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const result = await removeConnection(s, t, str(o.id) ?? '');
+      await s.audit.record(t, audit('idp.remove', result.id));
+      return result;
+    },
+  },
+  {
+    name: 'admin grant',
+    summary: 'make a user a tenant admin (bootstrap; admins also come from the tenant admin group)',
+    options: { tenant, email: { type: 'string', required: true, description: "the user's e-mail or userName" } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const result = await grantAdmin(t, str(o.email) ?? '');
+      await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'admin.grant', target: { kind: 'user', id: result.id }, outcome: 'success' });
+      return result;
+    },
+  },
+  {
+    name: 'sso-trace show',
+    summary: 'show a failed-login trace by the id on the error page',
+    options: { id: { type: 'string', required: true, description: 'trace id (trc_…)' } },
+    forwardable: true,
+    run: async (s, o) => showSsoTrace(s, str(o.id) ?? ''),
+  },
+];
