@@ -10,6 +10,11 @@ import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
 import { SessionStore } from './sessions/session-store.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
+import type { AccessTokenVerifier } from './oauth/access-token.js';
+import { buildProvider } from './oauth/build-provider.js';
+import { ProviderCache } from './oauth/provider-cache.js';
+import { oauthRevocationStore } from './oauth/revoke-grants.js';
+import { JwtAccessTokenVerifier } from './oauth/verify-access-token.js';
 import { EnvKeyring, loadOrCreateDevMasterKey, type MasterKeySource } from './vault/master-keys.js';
 import { Vault } from './vault/vault.js';
 
@@ -29,6 +34,10 @@ export interface Services {
   readonly jobs: JobRunner;
   /** Open MCP sessions to upstream servers, reused across tool calls (src/tools). */
   readonly upstreams: UpstreamPool;
+  /** Verifies access tokens of the tenants' authorization servers (MCP endpoint, SCIM). */
+  readonly accessTokens: AccessTokenVerifier;
+  /** One oidc-provider per tenant, built lazily, bounded, rebuilt on 'tenant.changed' (src/oauth). */
+  readonly oauthProviders: ProviderCache;
 }
 
 export interface ServiceOptions {
@@ -59,5 +68,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const jobs = new JobRunner(db, clock, logger, bus.nodeId);
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
   const upstreams = new UpstreamPool(vault);
-  return { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, upstreams };
+  revocation.register(oauthRevocationStore({ bus }));
+  const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
+  // Providers are built on first use, when the composition root below is complete.
+  const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, upstreams, accessTokens, oauthProviders };
+  return s;
 }

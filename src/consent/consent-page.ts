@@ -1,0 +1,48 @@
+import { escapeHtml, page } from './html.js';
+
+export interface ConsentView {
+  tenantName: string;
+  clientName: string;
+  clientId: string;
+  /** Host of the redirect URI this request will return to (where the code goes). */
+  redirectHost: string;
+  /** Every redirect URI of the client is on the user's own machine (http loopback). */
+  localhostOnly: boolean;
+  tools: { name: string; description: string | null }[];
+  userLabel: string;
+  formAction: string;
+  csrf: string;
+}
+
+/**
+ * The consent page (MCP AUTHZ "confused deputy"): which app, where its codes go, and the complete list of tools it
+ * will be able to call. One POST form; its first submit control approves, the second denies. No scripts.
+ */
+export function renderConsentPage(v: ConsentView): string {
+  const clientIdLine = v.clientId.startsWith('https://')
+    ? `<p>Published by <strong>${escapeHtml(new URL(v.clientId).host)}</strong> (<code>${escapeHtml(v.clientId)}</code>)</p>`
+    : `<p>Client id: <code>${escapeHtml(v.clientId)}</code></p>`;
+  const warning = v.localhostOnly
+    ? `<p class="warning" role="note"><strong>This app runs on your own computer.</strong> It returns to
+<code>${escapeHtml(v.redirectHost)}</code> on this machine. Approve only if you just started connecting it yourself.</p>`
+    : '';
+  const tools = v.tools.length
+    ? `<ul>\n${v.tools.map((t) => `<li><code>${escapeHtml(t.name)}</code>${t.description ? ` — ${escapeHtml(t.description)}` : ''}</li>`).join('\n')}\n</ul>`
+    : '<p>No tools are approved for you yet. Tools your administrators approve later will become available to this app.</p>';
+  return page(
+    `Allow ${v.clientName} to use ${v.tenantName} tools?`,
+    `<p>Signed in as <strong>${escapeHtml(v.userLabel)}</strong>.</p>
+<p><strong>${escapeHtml(v.clientName)}</strong> wants to act for you with the tools your administrators approved.</p>
+${clientIdLine}
+<p>After you decide, you will be sent to <strong>${escapeHtml(v.redirectHost)}</strong>.</p>
+${warning}
+<h2 id="tools-heading">Tools this app will be able to call (${v.tools.length})</h2>
+${tools}
+<form method="post" action="${escapeHtml(v.formAction)}" aria-labelledby="tools-heading">
+<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">
+<button type="submit" name="decision" value="approve" autofocus>Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>
+<p>You can disconnect this app at any time from your connected apps.</p>`,
+  );
+}

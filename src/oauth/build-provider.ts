@@ -1,0 +1,145 @@
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { escapeHtml, page } from '../consent/html.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
+import { extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
+import { vaultClientSecrets } from './client-secrets.js';
+import { deviceFlowPages } from './device-pages.js';
+import { issuerUrl, MCP_SCOPE, mcpResourceUrl, oauthRoutes, SCIM_SCOPE, scimResourceUrl } from './oauth-urls.js';
+import { prismaAdapterFactory } from './prisma-adapter.js';
+import { shouldRotate } from './refresh-rotation.js';
+import { loadSigningKeys } from './signing-keys.js';
+
+export const ACCESS_TOKEN_TTL_S = 3600; // user tokens ≤ 1 h (issue 5); revocation reaches them sooner via the verifier
+export const SCIM_TOKEN_TTL_S = 2 * 3600; // Entra's provisioning service expects 1–6 h client-credentials tokens
+const DAY = 24 * 3600;
+
+type Client = { clientId: string; clientIdMetadataDocument?: boolean; grantTypeAllowed(g: string): boolean } & Record<string, unknown>;
+
+/**
+ * oidc-provider's own session must never stand in for the corporate SSO session: every authorization request goes
+ * through our interaction, which checks the SSO session (and consent) afresh.
+ */
+function ssoOnEveryAuthorization() {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.push(
+    new interactionPolicy.Check('sso_session', 'the corporate SSO session is checked on every authorization', 'login_required', (ctx) =>
+      ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT,
+    ),
+  );
+  return policy;
+}
+
+/** Builds the authorization server of one tenant (issuer PUBLIC_URL/t/{slug}). */
+export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider> {
+  const issuer = issuerUrl(s.config.publicUrl, t);
+  const mcp = mcpResourceUrl(s.config.publicUrl, t);
+  const scim = scimResourceUrl(s.config.publicUrl, t);
+  const { keys, cookieKeys } = await loadSigningKeys(s, t);
+  const secure = s.config.publicUrl.startsWith('https://');
+  const isScimClient = (client: Client) => client[PURPOSE] === 'scim' && !client.clientIdMetadataDocument;
+
+  const configuration: Configuration = {
+    adapter: prismaAdapterFactory(t, {
+      clock: s.clock,
+      secrets: vaultClientSecrets(s.vault),
+      onGrantRevoked: (tt, grantId) => s.bus.publish({ type: 'grant.revoked', tenantId: tt.id, grantId }),
+    }),
+    jwks: { keys: keys as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      // One name per tenant: two tenants' provider cookies in one browser never collide.
+      names: { session: `sb_op_${t.id}`, interaction: `sb_oi_${t.id}`, resume: `sb_or_${t.id}` },
+      keys: cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', secure },
+      short: { httpOnly: true, sameSite: 'lax', secure },
+    },
+    scopes: ['openid', 'offline_access', MCP_SCOPE, SCIM_SCOPE],
+    claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
+    async findAccount(_ctx, sub) {
+      const user = await t.db.user.findFirst({ where: { id: sub, active: true } });
+      if (!user) return undefined;
+      return {
+        accountId: user.id,
+        claims: async () => ({ sub: user.id, email: user.email ?? undefined, name: user.displayName ?? undefined }),
+      };
+    },
+    // PKCE for every client, S256 only (oidc-provider 9 implements no other method): OAuth 2.1 §4.1.1, MCP AUTHZ.
+    pkce: { required: () => true },
+    clientBasedCORS: () => true,
+    clientDefaults: { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' },
+    extraClientMetadata: { properties: extraClientProperties, validator: validateClientMetadata },
+    responseTypes: ['code'],
+    routes: oauthRoutes,
+    interactions: { url: async (_ctx, interaction) => `${issuer}/oauth/interaction/${interaction.uid}`, policy: ssoOnEveryAuthorization() },
+    // Consent is ours (src/consent): an existing grant is reused only when the interaction just produced it.
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId;
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && Boolean(code.accountId),
+    rotateRefreshToken: () => shouldRotate(),
+    extraTokenClaims: async (_ctx, token) => ({ tid: t.id, ...('grantId' in token && token.grantId ? { gid: token.grantId } : {}) }),
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL_S,
+      AuthorizationCode: 60,
+      ClientCredentials: SCIM_TOKEN_TTL_S,
+      DeviceCode: 600,
+      Grant: 90 * DAY,
+      IdToken: 3600,
+      Interaction: 1800,
+      RefreshToken: 14 * DAY,
+      Session: 3600,
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      const rows = Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`);
+      ctx.body = page('Sign-in could not continue', rows.join('\n'));
+    },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      userinfo: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      clientCredentials: { enabled: true },
+      deviceFlow: { enabled: true, ...deviceFlowPages },
+      registration: { enabled: t.settings.dynamicClientRegistration, initialAccessToken: false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, client, oneOf) => oneOf ?? (isScimClient(client as unknown as Client) ? scim : mcp),
+        // Refresh keeps the granted resource (RFC 8707 §2.2): the client need not repeat it.
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (ctx, resource, client) => {
+          const c = client as unknown as Client;
+          const machine = ctx.oidc.params?.grant_type === 'client_credentials';
+          if (resource === mcp && !isScimClient(c) && !machine) {
+            return { scope: MCP_SCOPE, audience: mcp, accessTokenTTL: ACCESS_TOKEN_TTL_S, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          }
+          if (resource === scim && isScimClient(c) && machine) {
+            return { scope: SCIM_SCOPE, audience: scim, accessTokenTTL: SCIM_TOKEN_TTL_S, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          }
+          throw new errors.InvalidTarget();
+        },
+      },
+      clientIdMetadataDocument: {
+        enabled: true,
+        ack: 'draft-02',
+        allowFetch: async (_ctx: KoaContextWithOIDC, clientId: string) => allowCimdFetch(s.config, clientId),
+        // Documents may not claim what only administrators grant.
+        allowClient: async (_ctx: KoaContextWithOIDC, client: Client) =>
+          client[PURPOSE] === undefined && !client.grantTypeAllowed('client_credentials'),
+        cacheDuration: { min: 30, max: 3600 },
+      },
+    } as Configuration['features'],
+    fetch: cimdFetch(s.config) as Configuration['fetch'],
+  };
+
+  const provider = new Provider(issuer, configuration);
+  // URLs are built from PUBLIC_URL by the route adapter (forwarded headers it sets itself); never trust a client IP
+  // header here (deviceInfo only).
+  provider.proxy = true;
+  provider.proxyIpHeader = 'x-sso-bridge-unused';
+  provider.on('server_error', (_ctx, err) => s.logger.error({ err, tenantId: t.id }, 'oauth server error'));
+  return provider;
+}

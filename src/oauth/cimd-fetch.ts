@@ -1,0 +1,78 @@
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import type { Config } from '../config/config.js';
+
+/**
+ * Addresses a Client ID Metadata Document may never be fetched from (SSRF): loopback, RFC 1918, CGNAT, link-local
+ * (169.254.169.254 is the cloud metadata service), unique-local, multicast, unspecified. oidc-provider's guarded
+ * dispatcher checks the connected socket too (that also catches DNS rebinding); this pre-check fails fast instead of
+ * waiting for an unroutable address to time out.
+ */
+const blocked = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) blocked.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) {
+  blocked.addSubnet(net, prefix, 'ipv6');
+}
+
+export function isSpecialUseAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return true;
+  return blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** host[:port] as written in a URL, used to match the test-only allow-list. */
+const hostKey = (url: URL) => url.host.toLowerCase();
+
+function isAllowListed(config: Config, url: URL): boolean {
+  return config.dangerouslyAllowCimdHosts.includes(hostKey(url));
+}
+
+/** oidc-provider's `allowFetch` hook: https only (checked by the library too) and no special-use destination. */
+export async function allowCimdFetch(config: Config, clientId: string): Promise<boolean> {
+  const url = URL.parse(clientId);
+  if (!url || url.protocol !== 'https:') return false;
+  if (isAllowListed(config, url)) return true;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host)) return !isSpecialUseAddress(host);
+  try {
+    const addresses = await lookup(host, { all: true, verbatim: true });
+    return addresses.length > 0 && addresses.every((a) => !isSpecialUseAddress(a.address));
+  } catch {
+    return false;
+  }
+}
+
+type FetchOptions = RequestInit & { dispatcher?: unknown };
+type AgentCtor = new (opts: { connect: { ca: string } }) => unknown;
+
+/**
+ * oidc-provider's `fetch` hook. Outside tests it is plain fetch with the library's guarded dispatcher, redirect
+ * refusal, timeout and size cap untouched. A host on DANGEROUSLY_ALLOW_CIMD_HOSTS (refused in production by
+ * loadConfig) is reached with a dispatcher that trusts DANGEROUSLY_CIMD_CA_FILE instead, so tests can serve CIMD
+ * documents over https from 127.0.0.1.
+ */
+export function cimdFetch(config: Config): (url: string | URL, options: FetchOptions) => Promise<Response> {
+  let testAgent: unknown;
+  return (url, options) => {
+    const target = new URL(String(url));
+    if (config.dangerouslyAllowCimdHosts.length > 0 && isAllowListed(config, target)) {
+      testAgent ??= makeTestAgent(config);
+      return fetch(target, { ...options, dispatcher: testAgent } as RequestInit);
+    }
+    return fetch(target, options as RequestInit);
+  };
+}
+
+function makeTestAgent(config: Config): unknown {
+  // Node's bundled undici: the global dispatcher's constructor is its Agent (the same trick oidc-provider uses).
+  void Response;
+  const global = globalThis as unknown as Record<symbol, { constructor: AgentCtor } | undefined>;
+  const Agent = (global[Symbol.for('undici.globalDispatcher.2')] ?? global[Symbol.for('undici.globalDispatcher.1')])?.constructor;
+  if (!Agent) throw new Error('cannot build the test CIMD dispatcher');
+  const ca = config.dangerouslyCimdCaFile ? readFileSync(config.dangerouslyCimdCaFile, 'utf8') : '';
+  return new Agent({ connect: { ca } });
+}

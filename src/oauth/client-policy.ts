@@ -1,0 +1,45 @@
+import { errors } from 'oidc-provider';
+
+/** Our own client metadata: `x_sb_purpose: "scim"` marks a CLI-registered machine client for Entra/Okta provisioning. */
+export const PURPOSE = 'x_sb_purpose';
+export const extraClientProperties = [PURPOSE];
+
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+interface ClientSchemaLike {
+  redirect_uris?: string[];
+  grant_types?: string[];
+  application_type?: string;
+  [PURPOSE]?: unknown;
+}
+
+function checkRedirectUri(uri: string): 'loopback' | 'https' | 'private-use' {
+  const url = URL.parse(uri);
+  if (!url) throw new errors.InvalidRedirectUri('redirect_uris must be absolute URIs');
+  if (url.protocol === 'https:') return 'https';
+  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return 'loopback';
+  // RFC 8252 §7.1: native apps may use a private-use scheme named after a domain they own (reverse DNS, with a dot).
+  if (/^[a-z][a-z0-9+-]*\.[a-z0-9.+-]+:$/i.test(url.protocol)) return 'private-use';
+  throw new errors.InvalidRedirectUri('redirect_uris must use https, a loopback http address or a private-use scheme');
+}
+
+/**
+ * Runs for every client oidc-provider builds: registered (DCR), fetched (CIMD) or loaded from the database.
+ * - Redirect URIs: https, http on a loopback address, or a reverse-DNS private-use scheme — nothing else.
+ * - Loopback-only clients are native apps: RFC 8252 §7.3 lets their redirect port vary, which oidc-provider allows
+ *   for application_type "native" only.
+ * - Self-registered clients may not claim our internal purpose nor the client_credentials grant (only the CLI can).
+ */
+export function validateClientMetadata(ctx: { oidc?: { route?: string } } | undefined, key: string, _value: unknown, metadata: object): void {
+  if (key !== PURPOSE) return;
+  const m = metadata as ClientSchemaLike;
+  const kinds = (m.redirect_uris ?? []).map(checkRedirectUri);
+  if (kinds.length > 0 && kinds.every((k) => k === 'loopback')) m.application_type = 'native';
+  const selfRegistered = ctx?.oidc?.route === 'registration' || ctx?.oidc?.route === 'client_update';
+  if (selfRegistered) {
+    if (m[PURPOSE] !== undefined) throw new errors.InvalidClientMetadata(`${PURPOSE} cannot be self-registered`);
+    if (m.grant_types?.includes('client_credentials')) {
+      throw new errors.InvalidClientMetadata('client_credentials is only available to clients registered by an administrator');
+    }
+  }
+}

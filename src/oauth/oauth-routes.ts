@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type Provider from 'oidc-provider';
+import { formBody } from '../http/body.js';
+import { classifyBodyError } from '../http/error-handler.js';
+import { tenantOf } from '../http/resolve-tenant.js';
+import type { Services } from '../services.js';
+import { findActiveTenant } from '../tenants/find-tenant.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
+import { planRefresh, releaseClaim, runWithRotationPlan, type RotationPlan } from './refresh-rotation.js';
+
+type Callback = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+const callbacks = new WeakMap<Provider, Callback>();
+
+/**
+ * Hands a request to the tenant's provider as if it had been mounted at `/t/{slug}`. Host and scheme come from
+ * PUBLIC_URL, not from the request, so every URL the provider prints is the public one (behind any proxy).
+ */
+async function runProvider(s: Services, t: TenantCtx, req: Request, res: Response, relativeUrl: string): Promise<void> {
+  const provider = await s.oauthProviders.get(t);
+  let callback = callbacks.get(provider);
+  if (!callback) callbacks.set(provider, (callback = provider.callback() as unknown as Callback));
+  const pub = new URL(s.config.publicUrl);
+  req.headers['x-forwarded-host'] = pub.host;
+  req.headers['x-forwarded-proto'] = pub.protocol.slice(0, -1);
+  req.url = relativeUrl;
+  req.originalUrl = `${pub.pathname.replace(/\/$/, '')}/t/${t.slug}${relativeUrl}`;
+  await callback(req, res);
+}
+
+/** MCP clients often omit `scope` (claude-code #7744): the MCP baseline scope is what they are asking for. */
+function withDefaultScope(s: Services, t: TenantCtx, url: string): string {
+  const u = new URL(url, 'http://x');
+  const resource = u.searchParams.getAll('resource');
+  if (resource.length > 1 || (resource.length === 1 && resource[0] !== mcpResourceUrl(s.config.publicUrl, t))) return url;
+  const scopes = (u.searchParams.get('scope') ?? '').split(' ').filter(Boolean);
+  if (!scopes.includes(MCP_SCOPE)) u.searchParams.set('scope', [...scopes, MCP_SCOPE].join(' '));
+  return u.pathname + u.search;
+}
+
+/** RFC 6749 §5.2 error body for failures before the provider sees the request (unreadable form). */
+function tokenBodyError(err: unknown, _req: Request, res: Response, next: NextFunction) {
+  const body = classifyBodyError(err);
+  if (!body) return next(err);
+  res.status(body.status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: 'unreadable request body' });
+}
+
+/** Token endpoint: refresh rotation is planned (and serialized in the database) before oidc-provider runs. */
+function tokenEndpoint(s: Services): RequestHandler {
+  return async (req, res) => {
+    const t = tenantOf(res);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    let plan: RotationPlan = { kind: 'none' };
+    if (body.grant_type === 'refresh_token') plan = await planRefresh(t, s.clock, body);
+    // Entra's provisioning service may omit `scope`; the only scope a machine client can hold is `scim`.
+    if (body.grant_type === 'client_credentials' && !body.scope) body.scope = SCIM_SCOPE;
+    await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
+    if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
+  };
+}
+
+/** The tenant-space part: everything under /t/{slug}/oauth/ and the OIDC discovery document. */
+export function oauthTenantRoutes(s: Services): Router {
+  const router = Router({ mergeParams: true });
+  router.post('/oauth/token', formBody('64kb'), tokenEndpoint(s), tokenBodyError);
+  router.use(async (req, res, next) => {
+    if (!req.path.startsWith('/oauth/') && req.path !== '/.well-known/openid-configuration') return next();
+    const t = tenantOf(res);
+    const url = req.path === '/oauth/authorize' && req.method === 'GET' ? withDefaultScope(s, t, req.url) : req.url;
+    await runProvider(s, t, req, res, url);
+  });
+  return router;
+}
+
+/**
+ * Root-level discovery for the tenant issuer `PUBLIC_URL/t/{slug}`: RFC 8414 §3.1 path-inserted metadata, and the
+ * OIDC path-inserted form that clients probe second. Both serve the provider's own document.
+ */
+export function oauthRootRoutes(s: Services): Router {
+  const router = Router();
+  const serve: RequestHandler = async (req, res, next) => {
+    const t = await findActiveTenant(s.db, String(req.params.slug ?? ''));
+    if (!t) return next();
+    await runProvider(s, t, req, res, '/.well-known/openid-configuration');
+  };
+  router.get('/.well-known/oauth-authorization-server/t/:slug', serve);
+  router.get('/.well-known/openid-configuration/t/:slug', serve);
+  return router;
+}

@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+
+const OWNER_KIND = 'oauth-jwks';
+/** Old keys stay published after a rotation so tokens signed just before it still verify (≥ the longest token TTL). */
+const KEEP_PREVIOUS = 2;
+
+export interface TenantKeyMaterial {
+  /** Private JWKS, newest (signing) key first. */
+  keys: JWK[];
+  /** Secrets signing oidc-provider's cookies, newest first. */
+  cookieKeys: string[];
+}
+
+async function newSigningKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'RS256', use: 'sig' };
+}
+
+async function findSecret(t: TenantCtx) {
+  return t.db.vaultSecret.findFirst({
+    where: { ownerKind: OWNER_KIND, ownerId: t.id },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true },
+  });
+}
+
+/**
+ * The tenant's signing keys, generated on first use and kept encrypted in the vault. Two nodes racing to create them
+ * both write, then both keep the oldest row, so every node signs with the same key.
+ */
+export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
+  let row = await findSecret(t);
+  if (!row) {
+    const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };
+    const mine = await s.vault.put(t, { kind: OWNER_KIND, id: t.id }, JSON.stringify(fresh));
+    row = await findSecret(t);
+    if (row && row.id !== mine) await s.vault.remove(t, mine);
+  }
+  return JSON.parse(await s.vault.getString(t, row!.id)) as TenantKeyMaterial;
+}
+
+/**
+ * Rotates the tenant's signing key: a new key signs from now on, the previous ones stay published for verification.
+ * Every node rebuilds the tenant's provider on the 'tenant.changed' event.
+ */
+export async function rotateSigningKeys(s: Services, t: TenantCtx): Promise<{ kid: string; published: string[] }> {
+  const current = await loadSigningKeys(s, t);
+  const key = await newSigningKey();
+  const next: TenantKeyMaterial = {
+    keys: [key, ...current.keys].slice(0, KEEP_PREVIOUS + 1),
+    cookieKeys: [randomBytes(32).toString('base64url'), ...current.cookieKeys].slice(0, KEEP_PREVIOUS + 1),
+  };
+  const row = await findSecret(t);
+  await s.vault.replace(t, row!.id, JSON.stringify(next));
+  await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+  return { kid: key.kid!, published: next.keys.map((k) => k.kid!) };
+}
+
+/** The public half of a private JWK. */
+export function publicJwk(jwk: JWK): JWK {
+  const { kty, n, e, crv, x, y, kid, alg, use } = jwk;
+  return Object.fromEntries(Object.entries({ kty, n, e, crv, x, y, kid, alg, use }).filter(([, v]) => v !== undefined));
+}
