@@ -38,6 +38,16 @@ function mapFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { fai
   return { failure: 'unreachable', result: errorResult('The server behind this tool is unreachable. Try again later.') };
 }
 
+const STACK_FRAME = /^\s+at .+(:\d+:\d+\)?|\(native\)|<anonymous>\)?)$/;
+
+/** Upstream error results often carry the upstream's stack trace in their text: keep the message, drop the frames. */
+function scrubStackFrames(result: CallToolResult): CallToolResult {
+  return {
+    ...result,
+    content: result.content.map((c) => (c.type === 'text' ? { ...c, text: c.text.split('\n').filter((l) => !STACK_FRAME.test(l)).join('\n') } : c)),
+  };
+}
+
 type Tool = NonNullable<Awaited<ReturnType<typeof findCallableTool>>>;
 
 async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: Tool, args: Record<string, unknown> | undefined) {
@@ -49,7 +59,8 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
       return { result: await builtin.run(t, { userId: ctx.userId, clientId: ctx.clientId }, granted) };
     }
     if (!tool.upstream || !tool.upstreamToolName) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
-    return { result: await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal) };
+    const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal);
+    return { result: result.isError ? scrubStackFrames(result) : result };
   } catch (err) {
     const mapped = mapFailure(err, ctx.signal, s.upstreams.callTimeoutMs);
     s.logger.info({ tenantId: t.id, tool: tool.name, failure: mapped.failure, err: String(err).slice(0, 300), requestId: ctx.request?.requestId }, 'tool call failed');

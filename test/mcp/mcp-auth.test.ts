@@ -39,7 +39,7 @@ describe.each(testDbKinds)('MCP endpoint authorization (%s)', (kind) => {
     const res = await fetch(`${app.url}/.well-known/oauth-protected-resource/t/${t.slug}/mcp`, { headers: { origin: 'https://claude.ai' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
-    const body = await res.json();
+    const body = (await res.json()) as { scopes_supported: string[] };
     expect(body).toMatchObject({
       resource: `${app.url}/t/${t.slug}/mcp`,
       authorization_servers: [`${app.url}/t/${t.slug}`],
@@ -154,7 +154,7 @@ describe.each(testDbKinds)('MCP endpoint authorization (%s)', (kind) => {
       body: '{"jsonrpc": ',
     });
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as { error: { code: number } };
     expect(body.error.code).toBe(-32700);
     expect(JSON.stringify(body)).not.toMatch(/at .*\.(js|ts):\d+/);
   });

@@ -98,7 +98,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** A real upstream MCP server (the SDK's McpServer, stateless Streamable HTTP) on an ephemeral port. */
+/** A real upstream MCP server (the SDK's McpServer over Streamable HTTP, with sessions) on an ephemeral port. */
 export async function startUpstream(): Promise<Upstream> {
   const seen: http.IncomingHttpHeaders[] = [];
   const cancelled: string[] = [];
@@ -117,19 +117,25 @@ export async function startUpstream(): Promise<Upstream> {
     });
     return server;
   };
+  // Stateful, like most real upstreams: the session keeps one server, so notifications/cancelled reaches the call.
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
   const httpServer = http.createServer(async (req, res) => {
     seen.push(req.headers);
-    if (req.method !== 'POST') {
-      res.writeHead(405).end();
+    const sid = req.headers['mcp-session-id'];
+    let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
+    if (typeof sid === 'string' && !transport) {
+      res.writeHead(404).end();
       return;
     }
-    const server = build();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomBytes(12).toString('hex'),
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => void sessions.set(id, created),
+      });
+      await build().connect(created);
+      transport = created;
+    }
     await transport.handleRequest(req, res);
   });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
@@ -140,6 +146,8 @@ export async function startUpstream(): Promise<Upstream> {
     cancelled,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const tr of sessions.values()) void tr.close();
+        sessions.clear();
         httpServer.closeAllConnections();
         httpServer.close(() => resolve());
       }),
