@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { ENTERPRISE, scimTenant, type ScimTenant } from './scim-client.js';
+
+describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind) => {
+  let app: TestApp;
+  let s: ScimTenant;
+  let ids: Record<'alice' | 'bob' | 'carol', string>;
+  let gid: string;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+    s = await scimTenant(app);
+    const alice = await s.createUser('Alice@Example.com', {
+      displayName: 'Alice Smith',
+      externalId: 'ext-A',
+      title: 'Engineer',
+      name: { givenName: 'Alice', familyName: 'Smith' },
+      emails: [
+        { type: 'work', value: 'alice@corp.com', primary: true },
+        { type: 'home', value: 'alice@home.net' },
+      ],
+      [ENTERPRISE]: { department: 'R&D' },
+    });
+    app.clock.advance(60_000);
+    const bob = await s.createUser('bob@example.com', {
+      displayName: 'Bob Jones',
+      externalId: 'EXT-a',
+      emails: [
+        { type: 'home', value: 'bob@corp.com' },
+        { type: 'work', value: 'bob@work.org' },
+      ],
+    });
+    app.clock.advance(60_000);
+    const carol = await s.createUser('carol@other.org', { nickName: 'C', active: false, displayName: '100% Carol_x' });
+    ids = { alice: alice.id, bob: bob.id, carol: carol.id };
+    gid = (await s.createGroup('Engineering', [alice.id])).id;
+  });
+  afterAll(() => app?.close());
+
+  const find = async (filter: string) => {
+    const res = await s.call('GET', `/Users?filter=${encodeURIComponent(filter)}`);
+    if (res.status !== 200) throw new Error(`${filter}: ${res.status} ${JSON.stringify(res.body)}`);
+    const names = new Map(Object.entries(ids).map(([k, v]) => [v, k]));
+    return (res.body.Resources as { id: string }[]).map((r) => names.get(r.id)).sort();
+  };
+
+  it('compares userName case-insensitively with every operator', async () => {
+    expect(await find('userName eq "alice@example.COM"')).toEqual(['alice']);
+    expect(await find('userName ne "alice@example.com"')).toEqual(['bob', 'carol']);
+    expect(await find('userName co "EXAMPLE"')).toEqual(['alice', 'bob']);
+    expect(await find('userName sw "B"')).toEqual(['bob']);
+    expect(await find('userName ew ".ORG"')).toEqual(['carol']);
+    expect(await find('userName gt "bob@example.com"')).toEqual(['carol']);
+    expect(await find('userName ge "bob@example.com"')).toEqual(['bob', 'carol']);
+    expect(await find('userName lt "bob@example.com"')).toEqual(['alice']);
+    expect(await find('userName le "BOB@example.com"')).toEqual(['alice', 'bob']);
+    expect(await find('USERNAME Eq "bob@example.com"')).toEqual(['bob']);
+  });
+
+  it('treats LIKE metacharacters in values literally', async () => {
+    expect(await find('displayName co "100%"')).toEqual(['carol']);
+    expect(await find('displayName co "l_x"')).toEqual(['carol']);
+    expect(await find('displayName co "%"')).toEqual(['carol']);
+    expect(await find('displayName co "_"')).toEqual(['carol']);
+  });
+
+  it('honours caseExact: externalId and id are exact, displayName and title are not', async () => {
+    expect(await find('externalId eq "ext-A"')).toEqual(['alice']);
+    expect(await find('externalId eq "EXT-a"')).toEqual(['bob']);
+    expect(await find(`id eq "${ids.alice.toUpperCase()}"`)).toEqual([]);
+    expect(await find(`id eq "${ids.alice}"`)).toEqual(['alice']);
+    expect(await find('displayName eq "alice smith"')).toEqual(['alice']);
+    expect(await find('title eq "ENGINEER"')).toEqual(['alice']);
+    expect(await find('name.familyName sw "smi"')).toEqual(['alice']);
+  });
+
+  it('supports pr, booleans, dates, extension attributes and group membership', async () => {
+    expect(await find('title pr')).toEqual(['alice']);
+    expect(await find('emails pr')).toEqual(['alice', 'bob']);
+    expect(await find('active eq false')).toEqual(['carol']);
+    expect(await find('active eq true')).toEqual(['alice', 'bob']);
+    expect(await find(`${ENTERPRISE}:department eq "r&d"`)).toEqual(['alice']);
+    const bobCreated = (await s.call('GET', `/Users/${ids.bob}`)).body.meta.created as string;
+    expect(await find(`meta.created gt "${bobCreated}"`)).toEqual(['carol']);
+    expect(await find(`meta.created ge "${bobCreated}"`)).toEqual(['bob', 'carol']);
+    expect(await find(`meta.lastModified lt "${bobCreated}"`)).toEqual(['alice']);
+    expect(await find(`groups.value eq "${gid}"`)).toEqual(['alice']);
+    expect(await find(`groups eq "${gid}"`)).toEqual(['alice']);
+    expect(await find('emails[primary eq true]')).toEqual(['alice']);
+  });
+
+  it('combines with and, or, not and parentheses (and binds tighter than or)', async () => {
+    expect(await find('userName sw "a" or userName sw "b" and active eq false')).toEqual(['alice']);
+    expect(await find('(userName sw "a" or userName sw "b") and active eq true')).toEqual(['alice', 'bob']);
+    expect(await find('not (userName sw "a")')).toEqual(['bob', 'carol']);
+    expect(await find('not (title pr) and not (active eq false)')).toEqual(['bob']);
+    expect(await find('emails.type eq "work" and (emails.value ew "org" or title pr)')).toEqual(['alice', 'bob']);
+  });
+
+  it('evaluates complex value filters on one element', async () => {
+    expect(await find('emails[type eq "work" and value co "@corp.com"]')).toEqual(['alice']);
+    expect(await find('emails[type eq "home" and value co "@corp.com"]')).toEqual(['bob']);
+    expect(await find('emails[not (type eq "work")]')).toEqual(['alice', 'bob']);
+    expect(await find('emails.value co "corp"')).toEqual(['alice', 'bob']);
+    expect(await find('emails co "work.org"')).toEqual(['bob']);
+  });
+
+  it("binds Entra's emails[type eq \"work\"].value eq \"x\" to the SAME element (never the wrong user)", async () => {
+    // bob has bob@corp.com as HOME and another address as WORK: an unbound reading would match him.
+    expect(await find('emails[type eq "work"].value eq "bob@corp.com"')).toEqual([]);
+    expect(await find('emails.type eq "work" and emails.value eq "bob@corp.com"')).toEqual(['bob']);
+    expect(await find('emails[type eq "work"].value eq "BOB@WORK.ORG"')).toEqual(['bob']);
+    expect(await find('emails[type eq "work"].value eq "alice@corp.com"')).toEqual(['alice']);
+  });
+
+  it("answers Entra's and Okta's test-connection queries with 200 and an empty list", async () => {
+    for (const f of ['userName eq "7b3b2b5e-0d53-4a52-9e49-5b0f6a2d0f11"', 'externalId eq "7b3b2b5e-0d53-4a52-9e49-5b0f6a2d0f11"']) {
+      const res = await s.call('GET', `/Users?filter=${encodeURIComponent(f)}&startIndex=1&count=100`);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 0, startIndex: 1, itemsPerPage: 0, Resources: [] });
+    }
+    const groups = await s.call('GET', `/Groups?filter=${encodeURIComponent('displayName eq "engineering"')}`);
+    expect(groups.body.Resources.map((g: { id: string }) => g.id)).toEqual([gid]);
+    const members = await s.call('GET', `/Groups?filter=${encodeURIComponent(`members.value eq "${ids.alice}"`)}`);
+    expect(members.body.totalResults).toBe(1);
+  });
+
+  it('refuses what it cannot evaluate with 400 invalidFilter', async () => {
+    for (const f of [
+      'nosuch eq "x"',
+      'name eq "x"',
+      'userName zz "x"',
+      'userName eq',
+      'userName eq "x" and',
+      '(userName eq "x"',
+      'emails[type eq "work"',
+      'emails[type eq "x" and emails[value eq "y"]]',
+      'active gt true',
+      'active eq "yes"',
+      'meta.created gt "yesterday"',
+      'userName eq x',
+      'emails[foo eq "x"]',
+      'title[value eq "x"]',
+      `${'('.repeat(200)}userName eq "x"${')'.repeat(200)}`,
+    ]) {
+      const res = await s.call('GET', `/Users?filter=${encodeURIComponent(f)}`);
+      expect(res.status, f).toBe(400);
+      expect(res.body.scimType, f).toBe('invalidFilter');
+    }
+  });
+
+  it('filters in SQL: only the matching ids leave the database, values are bound parameters', async () => {
+    const now = app.clock.now();
+    const t = await scimTenant(app);
+    await t.t.db.user.createMany({
+      data: Array.from({ length: 3000 }, (_, i) => ({ id: `usr_bulk${i}`, tenantId: t.t.id, userName: `bulk${i}@x.com`, userNameKey: `bulk${i}@x.com`, createdAt: now, updatedAt: now })),
+    });
+    const spy = vi.spyOn(t.t.db, '$queryRawUnsafe');
+    try {
+      const res = await t.call('GET', `/Users?filter=${encodeURIComponent('userName eq "BULK1234@x.com"')}`);
+      expect(res.body.totalResults).toBe(1);
+      expect(res.body.Resources[0].id).toBe('usr_bulk1234');
+      const calls = spy.mock.calls.map((c) => ({ sql: String(c[0]), params: c.slice(1) }));
+      expect(calls.length).toBe(2); // one count, one page of ids
+      for (const c of calls) {
+        expect(c.sql).toContain('r."tenantId" = $1');
+        expect(c.sql).toContain('r."userNameKey" = $2::text');
+        expect(c.sql).not.toContain('bulk1234');
+        expect(c.params).toEqual([t.t.id, 'bulk1234@x.com']);
+      }
+      const page = (await spy.mock.results[1]!.value) as { id: string }[];
+      expect(page).toEqual([{ id: 'usr_bulk1234' }]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
