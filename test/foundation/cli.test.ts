@@ -51,6 +51,15 @@ function commandScenario(envFor: () => Record<string, string>) {
     expect((await cli(env, 'scim-token', 'revoke', '--tenant', 'globex', '--id', created.json.id)).json).toEqual({ id: created.json.id, revoked: true });
   });
 
+  it('migrates (nothing left to apply) and rotates the vault', async () => {
+    const env = envFor();
+    expect((await cli(env, 'migrate')).json).toEqual({ applied: [] });
+    const rotated = await cli(env, 'vault', 'rotate');
+    expect(rotated.code).toBe(0);
+    expect(rotated.json).toMatchObject({ masterKeyId: 'mk-test', secretsFailed: [] });
+    expect(rotated.json.tenants).toBeGreaterThanOrEqual(1);
+  });
+
   it('explains mistakes on stderr with a non-zero exit and nothing on stdout', async () => {
     const env = envFor();
     const cases = [
