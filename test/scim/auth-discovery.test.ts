@@ -43,7 +43,7 @@ describe.each(testDbKinds)('SCIM authentication and discovery (%s)', (kind) => {
       expect(res.status, String(authorization)).toBe(401);
       expect(res.headers.get('content-type')).toMatch(/^application\/scim\+json/);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
-      const body = await res.json();
+      const body = (await res.json()) as { detail?: string };
       expect(body).toMatchObject({ schemas: [ERROR], status: '401' });
       expect(body.detail).toBeTruthy();
     }
