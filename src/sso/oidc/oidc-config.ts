@@ -24,9 +24,8 @@ export async function oidcConfig(s: Services, t: TenantCtx, conn: Connection): P
   const auth = settings.clientAuth === 'client_secret_post' ? oidc.ClientSecretPost(secret) : oidc.ClientSecretBasic(secret);
   // Plain-http issuers exist only in development and tests.
   const insecure = new URL(conn.issuer).protocol === 'http:' && s.config.nodeEnv !== 'production';
-  // openid-client reads the system clock; align it with ours (tests use a manual clock).
-  const skew = Math.round((s.clock.now().getTime() - Date.now()) / 1000);
-  const metadata: Partial<oidc.ClientMetadata> = { [oidc.clockSkew]: skew, [oidc.clockTolerance]: 60 };
+  // ID token times are checked against the system clock, the IdP's reference (60 s of tolerance for drift).
+  const metadata: Partial<oidc.ClientMetadata> = { [oidc.clockTolerance]: 60 };
   const cached = issuers.get(conn.issuer);
   let config: oidc.Configuration;
   if (cached && Date.now() - cached.fetchedAt < DISCOVERY_TTL_MS) {
