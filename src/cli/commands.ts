@@ -1,9 +1,10 @@
 import { foundationCommands, type Command } from './command-table.js';
 import { toolCommands } from '../tools/tool-commands.js';
 import { ssoCommands } from '../sso/sso-commands.js';
+import { oauthCommands } from '../oauth/oauth-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
-export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands];
+export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
   let best: { command: Command; rest: string[] } | null = null;

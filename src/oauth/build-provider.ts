@@ -100,8 +100,12 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // RFC 7009 §2.1: a client may revoke only its own tokens; introspection is for confidential clients' own tokens.
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
+      },
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true, ...deviceFlowPages },
       registration: { enabled: t.settings.dynamicClientRegistration, initialAccessToken: false },

@@ -1,0 +1,65 @@
+import { tenantArg, type Command, type OptionSpec, type Options, type OptionValue } from '../cli/command-table.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { addClient, listClients, removeClient } from './manage-clients.js';
+import { rotateSigningKeys } from './signing-keys.js';
+
+const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const str = (v: OptionValue) => (typeof v === 'string' ? v : '');
+const list = (v: OptionValue): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
+
+const audited = (action: string, run: (s: Services, t: TenantCtx, o: Options) => Promise<{ id: string } & object>) =>
+  async (s: Services, o: Options) => {
+    const t = await tenantArg(s, o);
+    const result = await run(s, t, o);
+    await s.audit.record(t, { actor: { kind: 'admin-cli' }, action, target: { kind: 'oauth-client', id: result.id }, outcome: 'success' });
+    return result;
+  };
+
+/** `client …` and `oauth rotate-keys` admin commands (docs/oauth.md). */
+export const oauthCommands: Command[] = [
+  {
+    name: 'client add',
+    summary: 'pre-register an OAuth client (prints client_id, and client_secret once for confidential/SCIM clients)',
+    options: {
+      tenant,
+      name: { type: 'string', required: true, description: 'client name shown on the consent page' },
+      'redirect-uri': { type: 'string', multiple: true, description: 'redirect URI (repeatable); https, loopback http, or a private-use scheme' },
+      scim: { type: 'boolean', description: 'machine client for SCIM provisioning (client credentials, scope scim)' },
+      confidential: { type: 'boolean', description: 'issue a client secret (interactive clients are public by default)' },
+      'token-auth': { type: 'string', description: 'client_secret_basic or client_secret_post (SCIM default: post)' },
+    },
+    forwardable: true,
+    run: audited('oauth.client.add', (s, t, o) => {
+      const auth = str(o['token-auth']);
+      return addClient(s, t, {
+        name: str(o.name),
+        redirectUris: list(o['redirect-uri']),
+        scim: o.scim === true,
+        confidential: o.confidential === true,
+        tokenAuthMethod: auth === 'client_secret_basic' || auth === 'client_secret_post' ? auth : undefined,
+      });
+    }),
+  },
+  {
+    name: 'client list',
+    summary: "list a tenant's OAuth clients (pre-registered and dynamically registered; never secrets)",
+    options: { tenant },
+    forwardable: true,
+    run: async (s, o) => ({ clients: await listClients(await tenantArg(s, o)) }),
+  },
+  {
+    name: 'client remove',
+    summary: 'remove an OAuth client and end every grant and token it holds',
+    options: { tenant, 'client-id': { type: 'string', required: true, description: 'client_id' } },
+    forwardable: true,
+    run: audited('oauth.client.remove', (s, t, o) => removeClient(s, t, str(o['client-id']))),
+  },
+  {
+    name: 'oauth rotate-keys',
+    summary: "rotate the tenant's token signing key (previous keys stay published for verification)",
+    options: { tenant },
+    forwardable: true,
+    run: audited('oauth.keys.rotate', async (s, t) => ({ id: t.id, ...(await rotateSigningKeys(s, t)) })),
+  },
+];

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { authorize, Browser, createUser, mcpUrl, pkce, registerClient, signedInBrowser, tokenRequest } from './support/oauth-client.js';
+
+describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hostile input (%s)', (kind) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+  });
+  afterAll(() => app?.close());
+
+  async function setup() {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const client = await registerClient(app, t);
+    const b = await signedInBrowser(app, t, user.id);
+    const base = { client_id: client.client_id, response_type: 'code', redirect_uri: client.redirect_uris[0]!, state: 's1', resource: mcpUrl(app, t) };
+    return { t, user, client, b, base };
+  }
+
+  it('refuses a request without PKCE, and one with the plain method, by redirecting with an error and iss', async () => {
+    const { t, b, base } = await setup();
+    const missing = await authorize(app, b, base, t);
+    expect(missing.redirect?.searchParams.get('error')).toBe('invalid_request');
+    expect(missing.redirect?.searchParams.get('iss')).toBe(`${app.url}/t/${t.slug}`);
+    const { verifier } = pkce();
+    const plain = await authorize(app, b, { ...base, code_challenge: verifier, code_challenge_method: 'plain' }, t);
+    expect(plain.redirect?.searchParams.get('error')).toBe('invalid_request');
+    expect(plain.redirect?.searchParams.has('code')).toBe(false);
+  });
+
+  it('never redirects to an unregistered redirect URI: an error page instead', async () => {
+    const { t, b, base } = await setup();
+    const { challenge } = pkce();
+    for (const redirect_uri of ['https://evil.example/callback', 'http://127.0.0.1:4567/other', 'http://127.0.0.1:4567/callback/../x']) {
+      const res = await authorize(app, b, { ...base, redirect_uri, code_challenge: challenge, code_challenge_method: 'S256' }, t);
+      expect(res.redirect).toBeNull();
+      expect(res.pages[0]!.status).toBe(400);
+      expect(res.pages[0]!.body).toContain('redirect_uri');
+    }
+  });
+
+  it('lets a loopback redirect URI change only its port (RFC 8252 §7.3)', async () => {
+    const { t, b, base } = await setup();
+    const { challenge } = pkce();
+    const res = await authorize(app, b, { ...base, redirect_uri: 'http://127.0.0.1:50123/callback', code_challenge: challenge, code_challenge_method: 'S256' }, t);
+    expect(res.redirect?.host).toBe('127.0.0.1:50123');
+    expect(res.redirect?.searchParams.get('code')).toBeTruthy();
+  });
+
+  it('answers an unknown resource with invalid_target (RFC 8707)', async () => {
+    const { t, b, base } = await setup();
+    const other = await app.createTenant();
+    const { challenge } = pkce();
+    for (const resource of ['https://elsewhere.example/mcp', mcpUrl(app, other), `${app.url}/t/${t.slug}/scim/v2`]) {
+      const res = await authorize(app, b, { ...base, resource, code_challenge: challenge, code_challenge_method: 'S256' }, t);
+      expect(res.redirect?.searchParams.get('error')).toBe('invalid_target');
+    }
+  });
+
+  it('refuses a replayed authorization code and revokes what the first redemption issued', async () => {
+    const { t, b, base, client } = await setup();
+    const { verifier, challenge } = pkce();
+    const { redirect } = await authorize(app, b, { ...base, code_challenge: challenge, code_challenge_method: 'S256' }, t);
+    const code = redirect!.searchParams.get('code')!;
+    const form = { grant_type: 'authorization_code', code, redirect_uri: base.redirect_uri, client_id: client.client_id, code_verifier: verifier };
+    const first = await tokenRequest(app, t, form);
+    expect(first.status).toBe(200);
+    const replay = await tokenRequest(app, t, form);
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    expect(await app.services.accessTokens.verify(t, first.body.access_token!, mcpUrl(app, t))).toBeNull();
+    const refresh = await tokenRequest(app, t, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token!, client_id: client.client_id });
+    expect(refresh.body.error).toBe('invalid_grant');
+  });
+
+  it('refuses a wrong code_verifier with invalid_grant', async () => {
+    const { t, b, base, client } = await setup();
+    const { challenge } = pkce();
+    const { redirect } = await authorize(app, b, { ...base, code_challenge: challenge, code_challenge_method: 'S256' }, t);
+    const res = await tokenRequest(app, t, {
+      grant_type: 'authorization_code', code: redirect!.searchParams.get('code')!, redirect_uri: base.redirect_uri,
+      client_id: client.client_id, code_verifier: pkce().verifier,
+    });
+    expect(res.body.error).toBe('invalid_grant');
+  });
+
+  it('sends a browser without an SSO session to the tenant login, returning to the interaction', async () => {
+    const { t, base } = await setup();
+    const { challenge } = pkce();
+    const anonymous = new Browser();
+    let res = await anonymous.fetch(`${app.url}/t/${t.slug}/oauth/authorize?${new URLSearchParams({ ...base, code_challenge: challenge, code_challenge_method: 'S256' })}`);
+    res = await anonymous.fetch(new URL(res.headers.get('location')!, app.url).href);
+    expect(res.status).toBe(303);
+    const login = new URL(res.headers.get('location')!, app.url);
+    expect(login.pathname).toBe(`/t/${t.slug}/login`);
+    expect(login.searchParams.get('return_to')).toMatch(new RegExp(`^/t/${t.slug}/oauth/interaction/`));
+  });
+
+  it('returns access_denied when the user denies, and refuses a consent POST with a wrong CSRF token', async () => {
+    const { t, b, base } = await setup();
+    const { challenge } = pkce();
+    const denied = await authorize(app, b, { ...base, code_challenge: challenge, code_challenge_method: 'S256' }, t, 'deny');
+    expect(denied.redirect?.searchParams.get('error')).toBe('access_denied');
+    expect(denied.redirect?.searchParams.get('state')).toBe('s1');
+
+    let res = await b.fetch(`${app.url}/t/${t.slug}/oauth/authorize?${new URLSearchParams({ ...base, code_challenge: challenge, code_challenge_method: 'S256' })}`);
+    while (res.status === 303) res = await b.fetch(new URL(res.headers.get('location')!, app.url).href);
+    const action = /<form method="post" action="([^"]+)"/.exec(await res.text())![1]!;
+    const forged = await b.fetch(new URL(action, app.url).href, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged&decision=approve',
+    });
+    expect(forged.status).toBe(403);
+  });
+
+  it('refuses to register redirect URIs that are neither https nor loopback', async () => {
+    const t = await app.createTenant();
+    for (const uri of ['http://evil.example/cb', 'javascript:alert(1)']) {
+      const res = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [uri], token_endpoint_auth_method: 'none' }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/invalid_redirect_uri|invalid_client_metadata/);
+    }
+    const cc = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['https://app.example/cb'], grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+    expect(cc.status).toBe(400);
+  });
+});

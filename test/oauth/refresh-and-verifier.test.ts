@@ -1,0 +1,112 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { createUser, mcpUrl, obtainTokens, tokenRequest } from './support/oauth-client.js';
+
+describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)', (kind) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+  });
+  afterAll(() => app?.close());
+  // oidc-provider stamps tokens with the real time: tests that advance the app clock put it back afterwards.
+  afterEach(() => app.clock.set(new Date()));
+
+  async function setup() {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const { client, tokens, browser } = await obtainTokens(app, t, user.id);
+    expect(tokens.status).toBe(200);
+    const refresh = (rt: string) => tokenRequest(app, t, { grant_type: 'refresh_token', refresh_token: rt, client_id: client.client_id });
+    return { t, user, client, tokens: tokens.body, refresh, browser };
+  }
+
+  it('rotates the refresh token on every use and keeps the resource', async () => {
+    const { t, tokens, refresh } = await setup();
+    const r1 = await refresh(tokens.refresh_token!);
+    expect(r1.status).toBe(200);
+    expect(r1.body.refresh_token).not.toBe(tokens.refresh_token);
+    const info = await app.services.accessTokens.verify(t, r1.body.access_token!, mcpUrl(app, t));
+    expect(info?.audience).toBe(mcpUrl(app, t));
+    const r2 = await refresh(r1.body.refresh_token!);
+    expect(r2.status).toBe(200);
+  });
+
+  it('gives two parallel refreshes of one token the same successor', async () => {
+    const { tokens, refresh } = await setup();
+    const results = await Promise.all([refresh(tokens.refresh_token!), refresh(tokens.refresh_token!), refresh(tokens.refresh_token!)]);
+    for (const r of results) expect(r.status).toBe(200);
+    expect(new Set(results.map((r) => r.body.refresh_token)).size).toBe(1);
+    // The shared successor works afterwards.
+    expect((await refresh(results[0]!.body.refresh_token!)).status).toBe(200);
+  });
+
+  it('revokes the whole grant when a used refresh token is replayed after the grace window', async () => {
+    const { t, tokens, refresh } = await setup();
+    const r1 = await refresh(tokens.refresh_token!);
+    expect(r1.status).toBe(200);
+    app.clock.advance(11_000);
+    const replay = await refresh(tokens.refresh_token!);
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    expect((await refresh(r1.body.refresh_token!)).body.error).toBe('invalid_grant');
+    expect(await app.services.accessTokens.verify(t, r1.body.access_token!, mcpUrl(app, t))).toBeNull();
+  });
+
+  it('refuses a token for another tenant, another resource, or after it expired', async () => {
+    const { t, tokens } = await setup();
+    const other = await app.createTenant();
+    const at = tokens.access_token!;
+    expect(await app.services.accessTokens.verify(other, at, mcpUrl(app, other))).toBeNull();
+    expect(await app.services.accessTokens.verify(other, at, mcpUrl(app, t))).toBeNull();
+    expect(await app.services.accessTokens.verify(t, at, `${app.url}/t/${t.slug}/scim/v2`)).toBeNull();
+    expect(await app.services.accessTokens.verify(t, `${at.slice(0, -4)}AAAA`, mcpUrl(app, t))).toBeNull();
+    expect(await app.services.accessTokens.verify(t, at, mcpUrl(app, t))).not.toBeNull();
+    app.clock.advance(3601_000);
+    expect(await app.services.accessTokens.verify(t, at, mcpUrl(app, t))).toBeNull();
+  });
+
+  it('refuses tokens and refresh of a user revoked by the revocation hub (SCIM deactivation)', async () => {
+    const { t, user, tokens, refresh } = await setup();
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).not.toBeNull(); // cached now
+    await t.db.user.updateMany({ where: { id: user.id }, data: { active: false } });
+    await app.services.revocation.revokeUser(t, user.id, 'scim.deactivated');
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).toBeNull();
+    expect((await refresh(tokens.refresh_token!)).body.error).toBe('invalid_grant');
+    expect(await t.db.oidcPayload.count({ where: { accountId: user.id } })).toBe(0);
+  });
+
+  it('revokes tokens when the user disconnects the app, and lists connected apps', async () => {
+    const { t, client, tokens, refresh, browser } = await setup();
+    const list = await browser.fetch(`${app.url}/t/${t.slug}/api/connected-apps`);
+    const apps = ((await list.json()) as { apps: { clientId: string; tools: string[] }[] }).apps;
+    expect(apps.map((a) => a.clientId)).toEqual([client.client_id]);
+    expect(apps[0]!.tools).toContain('whoami');
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).not.toBeNull();
+    const del = await browser.fetch(`${app.url}/t/${t.slug}/api/connected-apps/${encodeURIComponent(client.client_id)}`, { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).toBeNull();
+    expect((await refresh(tokens.refresh_token!)).body.error).toBe('invalid_grant');
+    expect((await fetch(`${app.url}/t/${t.slug}/api/connected-apps`)).status).toBe(401);
+  });
+
+  it('revokes the grant through RFC 7009 revocation of the refresh token', async () => {
+    const { t, client, tokens, refresh } = await setup();
+    const res = await fetch(`${app.url}/t/${t.slug}/oauth/revoke`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens.refresh_token!, client_id: client.client_id }).toString(),
+    });
+    expect(res.status).toBe(200);
+    expect((await refresh(tokens.refresh_token!)).body.error).toBe('invalid_grant');
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).toBeNull();
+  });
+
+  it('skips the consent page for a remembered consent', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const first = await obtainTokens(app, t, user.id);
+    expect(first.tokens.status).toBe(200);
+    const consents = await t.db.consent.count({ where: { userId: user.id } });
+    expect(consents).toBe(1);
+  });
+});
