@@ -74,5 +74,9 @@ function productionProblems(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   if (!env.MASTER_KEY) problems.push('MASTER_KEY: is required when NODE_ENV=production');
   if (!env.PUBLIC_URL?.startsWith('https://')) problems.push('PUBLIC_URL: must be https when NODE_ENV=production');
+  // Test-only switches that weaken the CIMD fetch guard (src/oauth/cimd-fetch.ts) never run in production.
+  for (const name of ['DANGEROUSLY_ALLOW_CIMD_HOSTS', 'DANGEROUSLY_CIMD_CA_FILE']) {
+    if (env[name]) problems.push(`${name}: is a test-only setting, refused when NODE_ENV=production`);
+  }
   return problems;
 }

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { authorize, createUser, mcpUrl, pkce, signedInBrowser, tokenRequest } from './support/oauth-client.js';
+import { createTestCa, startCimdServer, type CimdServer } from './support/test-ca.js';
+
+describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
+  let app: TestApp;
+  let cimd: CimdServer;
+  beforeAll(async () => {
+    const ca = createTestCa();
+    cimd = await startCimdServer(ca);
+    app = await startTestApp(kind, { DANGEROUSLY_ALLOW_CIMD_HOSTS: cimd.host, DANGEROUSLY_CIMD_CA_FILE: ca.caFile });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await cimd?.close();
+  });
+
+  const redirectUri = 'http://127.0.0.1:4567/callback';
+  const doc = (clientId: string, extra: Record<string, unknown> = {}) => ({
+    client_id: clientId, client_name: 'CIMD Test App', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', ...extra,
+  });
+
+  async function tryClient(clientId: string) {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const b = await signedInBrowser(app, t, user.id);
+    const { verifier, challenge } = pkce();
+    const result = await authorize(app, b, {
+      client_id: clientId, response_type: 'code', redirect_uri: redirectUri, code_challenge: challenge,
+      code_challenge_method: 'S256', state: 'c', resource: mcpUrl(app, t),
+    }, t);
+    return { t, verifier, ...result };
+  }
+
+  it('registers a client by its metadata document URL and completes the flow', async () => {
+    const clientId = `${cimd.origin}/apps/good.json`;
+    cimd.route('/apps/good.json', { body: doc(clientId) });
+    const { t, verifier, redirect, pages } = await tryClient(clientId);
+    expect(pages.find((p) => p.body.includes('csrf'))?.body).toContain('CIMD Test App');
+    const code = redirect?.searchParams.get('code');
+    expect(code).toBeTruthy();
+    const tokens = await tokenRequest(app, t, { grant_type: 'authorization_code', code: code!, redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier });
+    expect(tokens.status).toBe(200);
+    expect((await app.services.accessTokens.verify(t, tokens.body.access_token!, mcpUrl(app, t)))?.clientId).toBe(clientId);
+  });
+
+  it('refuses a document whose client_id differs from its URL', async () => {
+    const clientId = `${cimd.origin}/apps/mismatch.json`;
+    cimd.route('/apps/mismatch.json', { body: doc('https://attacker.example/app.json') });
+    const { redirect, pages } = await tryClient(clientId);
+    expect(redirect).toBeNull();
+    expect(pages[0]!.status).toBe(400);
+  });
+
+  it('refuses a document that redirects, even to an allowed host', async () => {
+    cimd.route('/apps/redirect.json', { redirectTo: 'http://169.254.169.254/latest/meta-data/' });
+    cimd.route('/apps/redirect2.json', { redirectTo: `${cimd.origin}/apps/good.json` });
+    for (const p of ['/apps/redirect.json', '/apps/redirect2.json']) {
+      const { redirect, pages } = await tryClient(`${cimd.origin}${p}`);
+      expect(redirect).toBeNull();
+      expect(pages[0]!.status).toBe(400);
+    }
+  });
+
+  it('never fetches from loopback, private, link-local or metadata addresses outside the allow-list', async () => {
+    const port = Number(cimd.host.split(':')[1]);
+    const started = Date.now();
+    for (const url of [
+      `https://127.0.0.1:${port + 1}/apps/good.json`,
+      `https://localhost:${port}/apps/good.json`,
+      'https://10.1.2.3/app.json',
+      'https://169.254.169.254/latest/meta-data/',
+      'https://[::1]/app.json',
+      'https://192.168.1.1/app.json',
+      'http://example.com/app.json',
+    ]) {
+      const { redirect, pages } = await tryClient(url);
+      expect(redirect, url).toBeNull();
+      expect(pages[0]!.status, url).toBe(400);
+    }
+    // Refused before any connection attempt: no 2.5 s fetch timeouts.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('refuses the test-only allow-list in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', MASTER_KEY: 'mk:x', PUBLIC_URL: 'https://sso.example', DANGEROUSLY_ALLOW_CIMD_HOSTS: '127.0.0.1:1' }))
+      .toThrow(/DANGEROUSLY_ALLOW_CIMD_HOSTS/);
+    expect(() => loadConfig({ NODE_ENV: 'production', MASTER_KEY: 'mk:x', PUBLIC_URL: 'https://sso.example', DANGEROUSLY_CIMD_CA_FILE: '/tmp/ca.pem' }))
+      .toThrow(/DANGEROUSLY_CIMD_CA_FILE/);
+  });
+});
