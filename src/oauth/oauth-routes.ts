@@ -60,10 +60,25 @@ function tokenEndpoint(s: Services): RequestHandler {
   };
 }
 
+/** RFC 8628 §3.1: like /authorize, a device request without the MCP baseline scope asks for it. */
+function deviceAuthorization(s: Services): RequestHandler {
+  return async (req, res) => {
+    const t = tenantOf(res);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const resource = body.resource;
+    if (resource === undefined || resource === mcpResourceUrl(s.config.publicUrl, t)) {
+      const scopes = typeof body.scope === 'string' ? body.scope.split(' ').filter(Boolean) : [];
+      if (!scopes.includes(MCP_SCOPE)) body.scope = [...scopes, MCP_SCOPE].join(' ');
+    }
+    await runProvider(s, t, req, res, req.url);
+  };
+}
+
 /** The tenant-space part: everything under /t/{slug}/oauth/ and the OIDC discovery document. */
 export function oauthTenantRoutes(s: Services): Router {
   const router = Router({ mergeParams: true });
   router.post('/oauth/token', formBody('64kb'), tokenEndpoint(s), tokenBodyError);
+  router.post('/oauth/device_authorization', formBody('64kb'), deviceAuthorization(s), tokenBodyError);
   router.use(async (req, res, next) => {
     if (!req.path.startsWith('/oauth/') && req.path !== '/.well-known/openid-configuration') return next();
     const t = tenantOf(res);
