@@ -100,13 +100,4 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
     expect((await refresh(tokens.refresh_token!)).body.error).toBe('invalid_grant');
     expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).toBeNull();
   });
-
-  it('skips the consent page for a remembered consent', async () => {
-    const t = await app.createTenant();
-    const user = await createUser(t);
-    const first = await obtainTokens(app, t, user.id);
-    expect(first.tokens.status).toBe(200);
-    const consents = await t.db.consent.count({ where: { userId: user.id } });
-    expect(consents).toBe(1);
-  });
 });

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/lib/ids.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { authorize, createUser, mcpUrl, pkce, registerClient, signedInBrowser, type Browser } from './support/oauth-client.js';
+
+describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+  });
+  afterAll(() => app?.close());
+
+  const approveTool = (t: TenantCtx, name: string) =>
+    t.db.tool.create({ data: { id: newId('tool'), tenantId: t.id, name, kind: 'upstream', description: `${name} does things`, approved: true, everyone: true } });
+
+  async function run(t: TenantCtx, b: Browser, clientId: string, redirectUri: string) {
+    const { challenge } = pkce();
+    return authorize(app, b, {
+      client_id: clientId, response_type: 'code', redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', resource: mcpUrl(app, t),
+    }, t);
+  }
+  const consentPage = (r: Awaited<ReturnType<typeof run>>) => r.pages.find((p) => p.body.includes('name="csrf"'));
+
+  it('lists every callable tool, remembers the consent, and lets newly approved tools join silently', async () => {
+    const t = await app.createTenant();
+    await approveTool(t, 'crm__lookup');
+    const user = await createUser(t);
+    const client = await registerClient(app, t, { client_name: 'Remembered <App>' });
+    const b = await signedInBrowser(app, t, user.id);
+    const first = await run(t, b, client.client_id, client.redirect_uris[0]!);
+    const page = consentPage(first)!;
+    expect(page.body).toContain('crm__lookup');
+    expect(page.body).toContain('whoami');
+    expect(page.body).toContain('Remembered &#60;App&#62;');
+    expect(page.body).not.toContain('<App>');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(first.redirect?.searchParams.get('code')).toBeTruthy();
+
+    await approveTool(t, 'crm__update');
+    const second = await run(t, b, client.client_id, client.redirect_uris[0]!);
+    expect(consentPage(second)).toBeUndefined();
+    expect(second.redirect?.searchParams.get('code')).toBeTruthy();
+  });
+
+  it('asks again for new tools when the tenant requires re-consent', async () => {
+    const t = await app.createTenant();
+    await app.services.db.tenant.update({ where: { id: t.id }, data: { settings: { reconsentOnNewTools: true } } });
+    const user = await createUser(t);
+    const client = await registerClient(app, t);
+    const b = await signedInBrowser(app, t, user.id);
+    expect(consentPage(await run(t, b, client.client_id, client.redirect_uris[0]!))).toBeDefined();
+    expect(consentPage(await run(t, b, client.client_id, client.redirect_uris[0]!))).toBeUndefined();
+    await approveTool(t, 'wiki__search');
+    const again = await run(t, b, client.client_id, client.redirect_uris[0]!);
+    expect(consentPage(again)?.body).toContain('wiki__search');
+  });
+
+  it('asks each client separately: consent to one app never covers another', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const b = await signedInBrowser(app, t, user.id);
+    const a = await registerClient(app, t, { client_name: 'App A' });
+    const c = await registerClient(app, t, { client_name: 'App C', redirect_uris: ['https://app-c.example/cb'] });
+    await run(t, b, a.client_id, a.redirect_uris[0]!);
+    const other = await run(t, b, c.client_id, c.redirect_uris[0]!);
+    const page = consentPage(other)!;
+    expect(page.body).toContain('App C');
+    expect(page.body).toContain('app-c.example');
+    expect(page.body).not.toContain('runs on your own computer');
+  });
+});
