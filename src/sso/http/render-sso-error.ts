@@ -17,7 +17,7 @@ export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorReq
     const sso = err instanceof SsoError ? err : new SsoError('internal', 'internal_error', ssoMessages.failed, (err as Error)?.message, 500);
     const t = sso.tenant ?? tenantOf(res);
     if (sso.status >= 500) req.log?.error({ err }, 'SSO login failed unexpectedly');
-    else req.log?.info({ stage: sso.stage, code: sso.code }, 'SSO login refused');
+    else req.log?.info({ stage: sso.stage, code: sso.code, detail: sso.detail }, 'SSO login refused');
     let traceId: string | null = null;
     if (t) {
       try {

@@ -53,7 +53,7 @@ export async function inspectResponse(samlResponse: string, decryptionKey: strin
   return {
     xml,
     issuer: text("/*[local-name()='Response']/*[local-name()='Issuer']") ?? text("/*[local-name()='Response']/*[local-name()='Assertion']/*[local-name()='Issuer']"),
-    destination: root.getAttribute('Destination') || null,
+    destination: root.hasAttribute('Destination') ? root.getAttribute('Destination') : null,
     responseSigned: xpath.selectElements(doc, "/*[local-name()='Response']/*[local-name()='Signature']").length > 0,
     inResponseTo: root.getAttribute('InResponseTo') || null,
   };

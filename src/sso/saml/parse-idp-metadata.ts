@@ -47,11 +47,14 @@ export async function parseIdpMetadata(xml: string): Promise<IdpMetadata> {
   return { entityId, ssoUrl: redirect.getAttribute('Location')!, signingCerts, nameIdFormats };
 }
 
-/** Certificates usable right now: an expired (or not yet valid) IdP certificate is refused (Entra gallery rule). */
-export function currentCerts(bodies: string[], now: Date): string[] {
+/**
+ * Certificates usable right now: an expired (or not yet valid) IdP certificate is refused (Entra gallery rule), with
+ * the same tolerance for clock drift as assertion times.
+ */
+export function currentCerts(bodies: string[], now: Date, skewMs = 2 * 60_000): string[] {
   return bodies.filter((body) => {
     const c = new X509Certificate(Buffer.from(body, 'base64'));
-    return new Date(c.validFrom) <= now && now < new Date(c.validTo);
+    return new Date(c.validFrom).getTime() - skewMs <= now.getTime() && now < new Date(c.validTo);
   });
 }
 

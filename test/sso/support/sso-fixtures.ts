@@ -29,3 +29,35 @@ export async function oidcLogin(app: TestApp, idp: TestOidcIdp, t: TenantCtx, ac
   if (res.status !== 200) throw new Error(`login ended with ${res.status}: ${await res.text()}`);
   return browser;
 }
+
+import type { TestSamlIdp, ResponseOptions } from './saml-idp.js';
+import { readAuthnRequest } from './saml-idp.js';
+
+/** A tenant trusting `idp` (metadata given inline, as `--metadata-file` would). */
+export async function tenantWithSaml(app: TestApp, idp: TestSamlIdp, extra: { allowedDomains?: string[]; jitEnabled?: boolean; metadata?: string } = {}) {
+  const { addSamlConnection } = await import('../../../src/sso/connections/add-saml-connection.js');
+  const t = await app.createTenant();
+  const conn = await addSamlConnection(app.services, t, { metadataXml: extra.metadata ?? idp.metadata(), allowedDomains: extra.allowedDomains, jitEnabled: extra.jitEnabled });
+  const spMetadata = await (await fetch(`${app.url}/t/${t.slug}/saml/metadata`)).text();
+  return { t, conn, spMetadata };
+}
+
+/** SP-initiated: our /saml/login → the IdP's SSO URL; returns the AuthnRequest id and RelayState. */
+export async function startSpInitiated(app: TestApp, t: TenantCtx, browser: Browser, returnTo?: string) {
+  const res = await browser.request(`${app.url}/t/${t.slug}/saml/login${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ''}`);
+  if (res.status !== 303) throw new Error(`saml/login answered ${res.status}`);
+  const location = res.headers.get('location')!;
+  const req = readAuthnRequest(location);
+  return { ...req, location, relayState: req.params.get('RelayState') ?? '' };
+}
+
+export async function postToAcs(app: TestApp, t: TenantCtx, browser: Browser, samlResponse: string, relayState?: string) {
+  return browser.postForm(`${app.url}/t/${t.slug}/saml/acs`, { SAMLResponse: samlResponse, ...(relayState !== undefined && { RelayState: relayState }) });
+}
+
+/** The whole SP-initiated login; returns the ACS answer. */
+export async function samlLogin(app: TestApp, t: TenantCtx, idp: TestSamlIdp, spMetadata: string, o: Omit<ResponseOptions, 'inResponseTo'>, browser = new Browser()) {
+  const req = await startSpInitiated(app, t, browser);
+  const response = await idp.response(spMetadata, { ...o, inResponseTo: req.id });
+  return { res: await postToAcs(app, t, browser, response, req.relayState), browser, requestId: req.id, response };
+}
