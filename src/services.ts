@@ -9,6 +9,7 @@ import { createLogger } from './lib/logger.js';
 import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
 import { SessionStore } from './sessions/session-store.js';
+import { refreshSamlMetadata } from './sso/saml/refresh-metadata.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
 import type { AccessTokenVerifier } from './oauth/access-token.js';
 import { buildProvider } from './oauth/build-provider.js';
@@ -67,6 +68,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   revocation.register({ name: 'vault', revokeUser: (t, userId) => vault.removeForUser(t, userId) });
   const jobs = new JobRunner(db, clock, logger, bus.nodeId);
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
+  // SAML IdP metadata URLs (certificate rollover); `s` is complete by the time a job runs.
+  jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
   const upstreams = new UpstreamPool(vault);
   revocation.register(oauthRevocationStore({ bus }));
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
