@@ -57,6 +57,16 @@ function tokenEndpoint(s: Services): RequestHandler {
     if (body.grant_type === 'client_credentials' && !body.scope) body.scope = SCIM_SCOPE;
     await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
     if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
+    if (plan.kind === 'replay') {
+      // RFC 9700 §4.14.2: reuse of a rotated refresh token means it may be stolen; the grant is gone, say so.
+      await s.audit.record(t, {
+        actor: { kind: 'oauth-client', id: typeof body.client_id === 'string' ? body.client_id : null },
+        action: 'oauth.refresh.reuse',
+        target: { kind: 'oauth-grant', id: plan.grantId },
+        outcome: 'failure',
+        request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
+      });
+    }
   };
 }
 

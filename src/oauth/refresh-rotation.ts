@@ -21,6 +21,8 @@ const WAIT_MAX_MS = 3_000;
 export type RotationPlan =
   | { kind: 'rotate'; tenantId: string; id: string; grantId: string | null }
   | { kind: 'grace' }
+  /** A used token presented again outside the grace window: oidc-provider will revoke its grant. */
+  | { kind: 'replay'; grantId: string | null }
   | { kind: 'none' };
 
 const plans = new AsyncLocalStorage<RotationPlan>();
@@ -79,7 +81,7 @@ export async function planRefresh(t: TenantCtx, clock: Clock, body: Record<strin
     }
     if (!withinGrace || waited >= WAIT_MAX_MS) {
       await markUsed(t, id, row.payload, row.consumedAt);
-      return { kind: 'none' };
+      return { kind: 'replay', grantId: row.grantId };
     }
     // The winner is still rotating on this or another node: its successor appears within milliseconds.
     await delay(WAIT_STEP_MS);

@@ -51,6 +51,7 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
     expect(replay.body.error).toBe('invalid_grant');
     expect((await refresh(r1.body.refresh_token!)).body.error).toBe('invalid_grant');
     expect(await app.services.accessTokens.verify(t, r1.body.access_token!, mcpUrl(app, t))).toBeNull();
+    expect(await t.db.auditEvent.count({ where: { action: 'oauth.refresh.reuse', outcome: 'failure' } })).toBe(1);
   });
 
   it('refuses a token for another tenant, another resource, or after it expired', async () => {
