@@ -30,7 +30,9 @@ export class FilterCompiler {
       case 'or':
         return `(${this.compile(node.left, scope)} ${node.kind.toUpperCase()} ${this.compile(node.right, scope)})`;
       case 'not':
-        return `(NOT ${this.compile(node.expr, scope)})`;
+        // SQL is three-valued: a comparison with a missing attribute is NULL. Positive conditions stay bare (so the
+        // planner can use indexes; NULL filters the row out) and NOT folds NULL to "did not match" first.
+        return `(NOT COALESCE(${this.compile(node.expr, scope)}, false))`;
       case 'valuePath':
         return this.#valuePath(node.path, node.filter, scope);
       default:
@@ -94,13 +96,13 @@ export class FilterCompiler {
       throw invalid('Membership filters support eq, ne and pr with a string id');
     }
     const hit = `EXISTS (${base} AND gm."${other}" = ${this.param(node.value, 'text')})`;
-    return node.op === 'eq' ? hit : `(NOT ${hit})`;
+    return node.op === 'eq' ? hit : `(NOT ${hit})`; // EXISTS is never NULL
   }
 
   #columnLeaf(node: Leaf, col: Column): string {
     if (node.kind === 'present') return col.type === 'text' ? `(r."${col.name}" IS NOT NULL AND r."${col.name}" <> '')` : 'TRUE';
     const { op, value } = node;
-    if (op === 'ne') return `(NOT ${this.#columnLeaf({ ...node, op: 'eq' }, col)})`;
+    if (op === 'ne') return `(NOT COALESCE(${this.#columnLeaf({ ...node, op: 'eq' }, col)}, false))`;
     if (col.type === 'boolean') {
       if (op !== 'eq' || typeof value !== 'boolean') throw invalid(`${node.path} supports only eq/ne with true or false`);
       return `(r."${col.name}" = ${this.param(String(value), 'boolean')})`;
@@ -115,23 +117,23 @@ export class FilterCompiler {
     }
     // `lowered` columns already hold lower(value): the eq form uses the unique index directly.
     const lhs = col.lowered ? `r."${col.name}"` : col.caseExact ? `r."${col.name}"` : `lower(r."${col.name}")`;
-    return `COALESCE(${this.#textCompare(lhs, op, value, !col.caseExact)}, false)`;
+    return this.#textCompare(lhs, op, value, !col.caseExact);
   }
 
   #jsonLeaf(node: Leaf, json: string, def: AttrDef): string {
     if (node.kind === 'present') return presentJson(json);
     const { op, value } = node;
-    if (op === 'ne') return `(NOT ${this.#jsonLeaf({ ...node, op: 'eq' }, json, def)})`;
+    if (op === 'ne') return `(NOT COALESCE(${this.#jsonLeaf({ ...node, op: 'eq' }, json, def)}, false))`;
     if (def.type === 'boolean' || typeof value === 'boolean' || typeof value === 'number') {
       if (op !== 'eq' || value === null || (def.type === 'boolean' && typeof value !== 'boolean')) {
         throw invalid(`${node.path} supports only eq/ne with a ${def.type === 'boolean' ? 'boolean' : 'matching'} value`);
       }
-      return `COALESCE(${json} = ${this.param(JSON.stringify(value), 'jsonb')}, false)`;
+      return `(${json} = ${this.param(JSON.stringify(value), 'jsonb')})`;
     }
     if (typeof value !== 'string') throw invalid(`${node.path} cannot be compared with null; use pr`);
     if (def.type === 'dateTime' || def.type === 'binary') throw invalid(`${node.path} cannot be filtered`);
     const text = `(${json} #>> '{}')`;
-    return `COALESCE(${this.#textCompare(def.caseExact ? text : `lower${text}`, op, value, !def.caseExact)}, false)`;
+    return this.#textCompare(def.caseExact ? text : `lower${text}`, op, value, !def.caseExact);
   }
 
   #textCompare(lhs: string, op: CompareOp, value: string, fold: boolean): string {
