@@ -130,4 +130,28 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
     });
     expect(cc.status).toBe(400);
   });
+
+  it("keeps tenants apart: another tenant's client, code or browser session is worth nothing here", async () => {
+    const a = await setup();
+    const b = await app.createTenant();
+    const { verifier, challenge } = pkce();
+    // Tenant A's client id at tenant B's authorization endpoint: unknown client, an error page, no redirect.
+    const foreign = await authorize(app, a.b, { ...a.base, resource: mcpUrl(app, b), code_challenge: challenge, code_challenge_method: 'S256' }, b);
+    expect(foreign.redirect).toBeNull();
+    expect(foreign.pages[0]!.status).toBe(400);
+    // Tenant A's code at tenant B's token endpoint.
+    const { redirect } = await authorize(app, a.b, { ...a.base, code_challenge: challenge, code_challenge_method: 'S256' }, a.t);
+    const code = redirect!.searchParams.get('code')!;
+    const atB = await tokenRequest(app, b, { grant_type: 'authorization_code', code, redirect_uri: a.base.redirect_uri, client_id: a.client.client_id, code_verifier: verifier });
+    expect(atB.status).toBe(401);
+    expect(atB.body.error).toBe('invalid_client');
+    // Tenant A's SSO session does not sign the user in at tenant B (the cookie is per tenant).
+    const clientB = await registerClient(app, b);
+    const res = await authorize(app, a.b, {
+      client_id: clientB.client_id, response_type: 'code', redirect_uri: clientB.redirect_uris[0]!, resource: mcpUrl(app, b),
+      code_challenge: challenge, code_challenge_method: 'S256',
+    }, b);
+    expect(res.redirect).toBeNull();
+    expect(res.pages.at(-1)!.url).toContain(`/t/${b.slug}/login`);
+  });
 });
