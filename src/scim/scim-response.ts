@@ -13,6 +13,9 @@ export function sendScim(res: Response, status: number, body?: unknown): void {
     return;
   }
   res.setHeader('Content-Type', SCIM_MEDIA_TYPE);
+  // RFC 7644 §3.14: a single resource carries its version as the ETag header too.
+  const version = (body as { meta?: { version?: unknown } }).meta?.version;
+  if (typeof version === 'string') res.setHeader('ETag', version);
   res.send(JSON.stringify(body));
 }
 

@@ -91,6 +91,16 @@ describe.each(testDbKinds)('SCIM Users and Groups semantics (%s)', (kind) => {
     expect(stale.status).toBe(412);
     const ok = await s.call('PUT', `/Users/${u.id}`, { schemas: [USER], userName: 'etag@example.com', title: 'x' }, { 'if-match': 'W/"1"' });
     expect(ok.status).toBe(200);
+    expect(ok.headers.get('etag')).toBe('W/"2"');
+  });
+
+  it('creates the element when Entra replaces emails[type eq "work"].value on a user without one', async () => {
+    const s = await scimTenant(app);
+    const u = await s.createUser('noemail@example.com');
+    const res = await s.patch(`/Users/${u.id}`, [{ op: 'Replace', path: 'emails[type eq "work"].value', value: 'w@example.com' }]);
+    expect(res.status).toBe(200);
+    expect(res.body.emails).toEqual([{ type: 'work', value: 'w@example.com' }]);
+    expect((await s.t.db.user.findUnique({ where: { id: u.id } }))?.email).toBe('w@example.com');
   });
 
   it('DELETE hard-deletes (204, then 404) and keeps the audit trail', async () => {
