@@ -65,12 +65,15 @@ export function interactionRoutes(s: Services): Router {
     const loaded = await load(s, t, req, res);
     if (!loaded) return expired(res);
     const { provider, details, session } = loaded;
-    // No SSO session (or it ended, or belongs to someone else now): sign in at the tenant's IdP, then come back.
-    if (!session || (details.prompt.name !== 'login' && session.userId !== details.session?.accountId)) {
-      return res.redirect(303, loginUrl(s, t, selfPath(t, details.uid)));
-    }
+    // No SSO session (or it ended): sign in at the tenant's IdP, then come back to this interaction.
+    if (!session) return res.redirect(303, loginUrl(s, t, selfPath(t, details.uid)));
     if (details.prompt.name === 'login') {
       return provider.interactionFinished(req, res, { login: { accountId: session.userId } }, { mergeWithLastSubmission: false });
+    }
+    // Someone else signed in since this request began: never let one user's consent complete another's request.
+    if (session.userId !== details.session?.accountId) {
+      const error = { error: 'login_required', error_description: 'The signed-in user changed; start again' };
+      return provider.interactionFinished(req, res, error, { mergeWithLastSubmission: false });
     }
     const clientId = String(details.params.client_id);
     const tools = await listCallableTools(s, t, session.userId);

@@ -3,6 +3,7 @@ import { newId } from '../../src/lib/ids.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { sessionCookieName } from '../../src/sessions/session-cookie.js';
 import { authorize, createUser, mcpUrl, pkce, registerClient, signedInBrowser, type Browser } from './support/oauth-client.js';
 
 describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => {
@@ -70,5 +71,34 @@ describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => 
     expect(page.body).toContain('App C');
     expect(page.body).toContain('app-c.example');
     expect(page.body).not.toContain('runs on your own computer');
+  });
+
+  it('ends the request with login_required when the SSO session changed user mid-flow', async () => {
+    const t = await app.createTenant();
+    const alice = await createUser(t, 'alice@example.com');
+    const bob = await createUser(t, 'bob@example.com');
+    const client = await registerClient(app, t);
+    const b = await signedInBrowser(app, t, alice.id);
+    const { challenge } = pkce();
+    let url = `${app.url}/t/${t.slug}/oauth/authorize?${new URLSearchParams({
+      client_id: client.client_id, response_type: 'code', redirect_uri: client.redirect_uris[0]!, code_challenge: challenge,
+      code_challenge_method: 'S256', resource: mcpUrl(app, t), state: 'sw',
+    })}`;
+    let res = await b.fetch(url);
+    while (res.status === 303) res = await b.fetch((url = new URL(res.headers.get('location')!, url).href));
+    const html = await res.text();
+    expect(html).toContain('alice@example.com');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const { token } = await app.services.sessions.create(t, { userId: bob.id });
+    b.jar.set(sessionCookieName(app.url, t), token);
+    // Alice's form, submitted in Bob's session, is refused.
+    const post = await b.fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve' }).toString() });
+    expect(post.status).toBe(403);
+    res = await b.fetch(url);
+    while (res.status === 303 && new URL(res.headers.get('location')!, url).origin === app.url) res = await b.fetch((url = new URL(res.headers.get('location')!, url).href));
+    const back = new URL(res.headers.get('location')!);
+    expect(back.searchParams.get('error')).toBe('login_required');
+    expect(back.searchParams.get('state')).toBe('sw');
+    expect(await t.db.consent.count()).toBe(0);
   });
 });
