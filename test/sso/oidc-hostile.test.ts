@@ -65,12 +65,17 @@ describe.each(testDbKinds)('OIDC hostile inputs end without a session (%s)', (ki
       expect(await res.text()).toMatch(/expired or was already used/);
       expect((await me(b, app.url, t.slug)).status).toBe(401);
     }
+    // A state naming a tenant but not signed by us is refused at the shared callback before any lookup.
+    const forged = await new Browser().request(`${app.url}/oidc/callback?code=x&state=${t.id}.${'A'.repeat(43)}.${'B'.repeat(43)}`);
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).not.toContain(t.name);
     const b = new Browser();
     let callback = '';
     await b.follow(`${app.url}/t/${t.slug}/oidc/login`, {}, (u) => {
       if (u.includes('/oidc/callback')) callback = u;
       return u.includes('/oidc/callback');
     });
+    expect(new URL(callback).searchParams.get('state')).toMatch(new RegExp(`^${t.id}\\.[\\w-]{43}\\.[\\w-]{43}$`));
     expect((await b.request(callback)).status).toBe(303);
     const replay = new Browser();
     expect((await replay.request(callback)).status).toBe(400);

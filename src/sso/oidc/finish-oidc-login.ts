@@ -1,6 +1,5 @@
 import * as oidc from 'openid-client';
 import type { Services } from '../../services.js';
-import { findActiveTenantById } from '../find-tenant-by-id.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { defaultOidcMapping } from '../connections/connection-config.js';
 import { findConnection, type Connection } from '../connections/manage-connections.js';
@@ -9,6 +8,7 @@ import { SsoError, ssoMessages } from '../sso-error.js';
 import { maskEmail } from '../traces/sso-traces.js';
 import { mapProfile, type SsoProfile } from '../users/map-profile.js';
 import { oidcConfig, oidcRedirectUri, rememberJwks } from './oidc-config.js';
+import { verifySignedState } from './signed-state.js';
 
 export interface SsoSuccess {
   t: TenantCtx;
@@ -21,18 +21,20 @@ const GOOGLE = 'https://accounts.google.com';
 
 /**
  * The OIDC callback, per-tenant (`pathTenant` set) or shared (`PUBLIC_URL/oidc/callback`, tenant from the state).
- * Order: single-use state → tenant and callback URL must be the ones the login started with → IdP error →
+ * Order: signed, single-use state → tenant and callback URL must be the ones the login started with → IdP error →
  * code exchange with PKCE, full ID token validation (iss, aud, azp, exp, iat, nonce, signature) by openid-client →
  * the tenant claims the connection requires (Entra `tid`, Google `hd`).
  */
 export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null, query: URLSearchParams): Promise<SsoSuccess> {
   const state = query.get('state');
-  const row = state ? await consumeLoginState(s, state) : null;
   const bad = (detail: string) => Object.assign(new SsoError('oidc.state', 'bad_state', ssoMessages.expired, detail, 400, { hasState: !!state }), { tenant: pathTenant });
-  if (!row || row.data.kind !== 'oidc') throw bad('state unknown, already used, or expired');
-  if (pathTenant && pathTenant.id !== row.tenantId) throw bad('state belongs to another tenant');
-  const t = pathTenant ?? (await findActiveTenantById(s.db, row.tenantId));
-  if (!t) throw bad('tenant of the state is gone or disabled');
+  const signedFor = state ? await verifySignedState(s, state) : null;
+  if (!signedFor) throw bad('state missing, malformed or not signed by us');
+  // Consumed before any other check: a state presented anywhere it does not belong is spent.
+  const row = await consumeLoginState(s, state!);
+  if (!row || row.data.kind !== 'oidc' || row.tenantId !== signedFor.id) throw bad('state unknown, already used, or expired');
+  if (pathTenant && pathTenant.id !== signedFor.id) throw bad('state belongs to another tenant');
+  const t = signedFor;
   const conn = await findConnection(t, row.connectionId);
   const fail = (stage: string, code: string, detail: string, summary: Record<string, unknown> = {}) =>
     Object.assign(new SsoError(stage, code, ssoMessages.failed, detail, 400, { protocol: 'oidc', issuer: conn?.issuer, ...summary }, conn?.id ?? null), { tenant: t });

@@ -5,10 +5,12 @@ import type { Connection } from '../connections/manage-connections.js';
 import { saveLoginState } from '../login-state.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { oidcConfig, oidcRedirectUri } from './oidc-config.js';
+import { issueSignedState } from './signed-state.js';
 
 /**
  * Starts an authorization-code login (OIDC Core §3.1.2.1) with PKCE S256 (RFC 7636), `state` (RFC 6749 §10.12) and
- * `nonce` (OIDC Core §3.1.2.1). All three secrets stay server-side in LoginState, keyed by the state.
+ * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce and verifier stay server-side in
+ * LoginState, keyed by the state's hash.
  */
 export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string }): Promise<string> {
   let config: oidc.Configuration;
@@ -17,7 +19,7 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
   } catch (err) {
     throw new SsoError('oidc.discovery', 'discovery_failed', ssoMessages.failed, (err as Error).message, 502, { issuer: conn.issuer }, conn.id);
   }
-  const state = oidc.randomState();
+  const state = await issueSignedState(s, t);
   const nonce = oidc.randomNonce();
   const verifier = oidc.randomPKCECodeVerifier();
   const redirectUri = oidcRedirectUri(s, t, conn);
