@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { findActiveTenant } from '../tenants/find-tenant.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
+import { registrationLimit } from './registration-limit.js';
 import { planRefresh, releaseClaim, runWithRotationPlan, type RotationPlan } from './refresh-rotation.js';
 
 type Callback = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -89,6 +90,7 @@ export function oauthTenantRoutes(s: Services): Router {
   const router = Router({ mergeParams: true });
   router.post('/oauth/token', formBody('64kb'), tokenEndpoint(s), tokenBodyError);
   router.post('/oauth/device_authorization', formBody('64kb'), deviceAuthorization(s), tokenBodyError);
+  router.post('/oauth/register', registrationLimit(s.clock));
   router.use(async (req, res, next) => {
     if (!req.path.startsWith('/oauth/') && req.path !== '/.well-known/openid-configuration') return next();
     const t = tenantOf(res);

@@ -59,6 +59,21 @@ describe.each(testDbKinds)('metadata, registration and machine clients (%s)', (k
     expect(res.status).toBe(404);
   });
 
+  it('limits dynamic registrations per client address', async () => {
+    const t = await app.createTenant();
+    const register = () => fetch(`${app.url}/t/${t.slug}/oauth/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' }),
+    });
+    for (let i = 0; i < 20; i++) expect((await register()).status).toBe(201);
+    const limited = await register();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    app.clock.advance(10 * 60_000);
+    expect((await register()).status).toBe(201);
+    app.clock.set(new Date());
+  });
+
   it('issues SCIM client-credentials tokens (1–6 h, SCIM audience) that SCIM accepts and MCP refuses', async () => {
     const t = await app.createTenant();
     const created = await run('client add', { tenant: t.slug, name: 'Entra provisioning', scim: true });
