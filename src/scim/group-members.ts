@@ -36,7 +36,7 @@ async function existing(c: ScimCtx, groupId: string, userIds: string[]): Promise
  * Only users of THIS tenant can be members (the scoped client cannot see others, so another tenant's id is
  * unknown here). Ids of this tenant's groups are skipped: nested groups are not provisioned.
  */
-async function checkUsers(c: ScimCtx, ids: string[]): Promise<string[]> {
+export async function checkMemberIds(c: ScimCtx, ids: string[]): Promise<string[]> {
   const users = new Set<string>();
   for (const part of chunks(ids)) {
     for (const u of await c.t.db.user.findMany({ where: { id: { in: part } }, select: { id: true } })) users.add(u.id);
@@ -50,7 +50,7 @@ async function checkUsers(c: ScimCtx, ids: string[]): Promise<string[]> {
 }
 
 export async function addMembers(c: ScimCtx, groupId: string, ids: string[]): Promise<string[]> {
-  const users = await checkUsers(c, ids);
+  const users = await checkMemberIds(c, ids);
   const have = await existing(c, groupId, users);
   const added = users.filter((id) => !have.has(id)); // rule 7: re-adding a member is a success, not a duplicate
   const now = c.s.clock.now();
@@ -76,7 +76,7 @@ export async function removeMembers(c: ScimCtx, groupId: string, ids: string[] |
 
 /** A full replace touches only the difference: a 10,000-member group is not rewritten. */
 export async function replaceMembers(c: ScimCtx, groupId: string, ids: string[]): Promise<MemberChange> {
-  const users = await checkUsers(c, ids);
+  const users = await checkMemberIds(c, ids);
   const current = (await c.t.db.groupMembership.findMany({ where: { groupId }, select: { userId: true } })).map((r) => r.userId);
   const wanted = new Set(users);
   const removed = await removeMembers(

@@ -2,7 +2,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { newId } from '../lib/ids.js';
 import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
 import { changedAttributeNames } from './diff-attributes.js';
-import { addMembers, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
+import { addMembers, checkMemberIds, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
 import { groupColumns, membersOf, renderGroup, type GroupRow } from './group-resource.js';
 import { groupKind } from './resource-kinds.js';
 import { auditWrite, type ScimCtx } from './scim-context.js';
@@ -36,6 +36,7 @@ export async function createGroup(c: ScimCtx, body: unknown): Promise<JsonObject
   const doc = canonicalResource(groupKind, body);
   const cols = groupColumns(doc);
   const ids = memberIds(membersIn(body));
+  await checkMemberIds(c, ids); // before any write: a refused member must not leave a half-created group
   const now = c.s.clock.now();
   const row = await mapUniqueViolation(taken, () =>
     c.t.db.group.create({
@@ -71,6 +72,7 @@ export async function replaceGroup(c: ScimCtx, id: string, body: unknown, ifMatc
   const members = membersIn(body);
   const before = await loadGroup(c, id);
   checkIfMatch(ifMatch, before.version);
+  if (members !== undefined) await checkMemberIds(c, memberIds(members));
   if (!(await saveGroupDoc(c, before, doc))) throw new ScimError(409, 'The group was modified concurrently; retry');
   let change: MemberChange = { added: [], removed: [] };
   if (members !== undefined) change = await replaceMembers(c, id, memberIds(members));

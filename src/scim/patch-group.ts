@@ -3,7 +3,7 @@ import { applyPatch } from './apply-patch.js';
 import { changedAttributeNames, sameJson } from './diff-attributes.js';
 import type { FilterNode } from './filter-parse.js';
 import { parseFilter } from './filter-parse.js';
-import { addMembers, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
+import { addMembers, checkMemberIds, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
 import { loadGroup, saveGroupDoc, storedGroupDoc, touchGroup } from './group-store.js';
 import { canonicalPath, expandPathless, readPatchBody, type PatchOp } from './patch-normalize.js';
 import { groupKind } from './resource-kinds.js';
@@ -47,6 +47,25 @@ async function applyMemberOp(c: ScimCtx, groupId: string, op: PatchOp, change: M
   }
 }
 
+/**
+ * RFC 7644 §3.5.2 makes a PATCH all-or-nothing: every member operation is checked (paths, filters, ids) before
+ * anything is written, so a refused operation leaves the group as it was.
+ */
+async function precheckMemberOps(c: ScimCtx, memberOps: PatchOp[]): Promise<void> {
+  for (const op of memberOps) {
+    const bracket = /^members\[(.*)\]$/i.exec(op.path!);
+    if (bracket) {
+      if (op.op !== 'remove') throw scimBadRequest('invalidPath', 'Only remove may target members[…]');
+      idsOfFilter(parseFilter(bracket[1]!));
+    } else if (!/^members$/i.test(op.path!)) {
+      throw scimBadRequest('invalidPath', `Unsupported members path "${op.path}"`);
+    } else if (op.op !== 'remove' || (op.value !== undefined && op.value !== null)) {
+      const ids = memberIds(op.value);
+      if (op.op !== 'remove') await checkMemberIds(c, ids);
+    }
+  }
+}
+
 /** RFC 7644 §3.5.2 on a group. Okta's Group Push (rename, then membership ops) is cheap and idempotent here. */
 export async function patchGroup(c: ScimCtx, id: string, body: unknown, ifMatch?: string): Promise<void> {
   const ops = expandPathless(readPatchBody(body), groupKind).map((op) => ({ ...op, path: canonicalPath(groupKind, op.path!) }));
@@ -54,6 +73,7 @@ export async function patchGroup(c: ScimCtx, id: string, body: unknown, ifMatch?
   const docOps = ops.filter((op) => !isMembers(op));
   let before = await loadGroup(c, id);
   checkIfMatch(ifMatch, before.version);
+  await precheckMemberOps(c, memberOps);
   let changed: string[] = [];
   for (let attempt = 0; docOps.length; attempt++) {
     if (attempt === 4) throw new ScimError(409, 'The group is being modified concurrently; retry');

@@ -122,6 +122,10 @@ describe.each(testDbKinds)('SCIM refuses hostile input cleanly (%s)', (kind) => 
     const ag = await a.createGroup('A group');
     isScimError(await a.patch(`/Groups/${ag.id}`, [{ op: 'add', path: 'members', value: [{ value: bu.id }] }]), 400, 'invalidValue');
     isScimError(await a.call('POST', '/Groups', { schemas: [], displayName: 'x', members: [{ value: bu.id }] }), 400, 'invalidValue');
+    // All or nothing: the refused member leaves no half-created group and no partial rename behind.
+    expect((await a.call('GET', `/Groups?filter=${encodeURIComponent('displayName eq "x"')}`)).body.totalResults).toBe(0);
+    isScimError(await a.patch(`/Groups/${ag.id}`, [{ op: 'replace', path: 'displayName', value: 'renamed' }, { op: 'add', path: 'members', value: [{ value: bu.id }] }]), 400, 'invalidValue');
+    expect((await a.call('GET', `/Groups/${ag.id}`)).body.displayName).toBe('A group');
     // B's token on A's URL
     const res = await fetch(`${a.base}/Users/${bu.id}`, { headers: { authorization: `Bearer ${b.token}` } });
     expect(res.status).toBe(401);

@@ -57,6 +57,12 @@ describe.each(testDbKinds)('SCIM Users and Groups semantics (%s)', (kind) => {
     const dup = await s.call('POST', '/Users', { schemas: [USER], userName: 'DUP@example.COM' });
     expect(dup.status).toBe(409);
     expect(dup.body).toMatchObject({ schemas: [ERROR], status: '409', scimType: 'uniqueness' });
+    const other = await s.createUser('other@example.com');
+    const rename = await s.patch(`/Users/${other.id}`, [{ op: 'replace', path: 'userName', value: 'Dup@Example.com' }]);
+    expect(rename.status).toBe(409);
+    expect(rename.body.scimType).toBe('uniqueness');
+    // Another tenant may use the same userName.
+    expect((await (await scimTenant(app)).call('POST', '/Users', { schemas: [USER], userName: 'dup@example.com' })).status).toBe(201);
   });
 
   it('answers concurrent duplicate creates with exactly one 201', async () => {
