@@ -49,7 +49,8 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     jwks: { keys: keys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       // One name per tenant: two tenants' provider cookies in one browser never collide.
-      names: { session: `sb_op_${t.id}`, interaction: `sb_oi_${t.id}`, resume: `sb_or_${t.id}` },
+      // The session cookie is Path=/ and host-only, so on https it takes the __Host- prefix (RFC 6265bis §4.1.3.2).
+      names: { session: `${secure ? '__Host-' : ''}sb_op_${t.id}`, interaction: `sb_oi_${t.id}`, resume: `sb_or_${t.id}` },
       keys: cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', secure },
       short: { httpOnly: true, sameSite: 'lax', secure },
@@ -108,7 +109,8 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
       },
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true, ...deviceFlowPages },
-      registration: { enabled: t.settings.dynamicClientRegistration, initialAccessToken: false },
+      // No registration management endpoint, so no registration access token to hand out.
+      registration: { enabled: t.settings.dynamicClientRegistration, initialAccessToken: false, issueRegistrationAccessToken: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: async (_ctx, client, oneOf) => oneOf ?? (isScimClient(client as unknown as Client) ? scim : mcp),
