@@ -38,4 +38,24 @@ describe.each(testDbKinds)('authorization code flow with PKCE (%s)', (kind) => {
     expect(info).toMatchObject({ tenantId: t.id, userId: user.id, clientId: client.client_id, audience: mcpUrl(app, t) });
     expect(info!.scopes).toContain('mcp:tools');
   });
+
+  it('grants the known subset when a client asks for scopes we never advertised, and still issues a refresh token', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const client = await registerClient(app, t);
+    const b = await signedInBrowser(app, t, user.id);
+    const { verifier, challenge } = pkce();
+    const redirectUri = client.redirect_uris[0]!;
+    const { redirect } = await authorize(app, b, {
+      client_id: client.client_id, response_type: 'code', redirect_uri: redirectUri, code_challenge: challenge,
+      code_challenge_method: 'S256', resource: mcpUrl(app, t), scope: 'openid profile email offline_access calendar.write',
+    }, t);
+    const code = redirect?.searchParams.get('code');
+    expect(code, String(redirect)).toBeTruthy();
+    const tokens = await tokenRequest(app, t, { grant_type: 'authorization_code', code: code!, redirect_uri: redirectUri, client_id: client.client_id, code_verifier: verifier });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.refresh_token).toBeTruthy();
+    const info = await app.services.accessTokens.verify(t, tokens.body.access_token!, mcpUrl(app, t));
+    expect(info?.scopes).toEqual(['mcp:tools']);
+  });
 });
