@@ -5,6 +5,7 @@ import { grantAdmin } from './admin/tenant-admins.js';
 import { addOidcConnection } from './connections/add-oidc-connection.js';
 import { addSamlConnection } from './connections/add-saml-connection.js';
 import { listConnections, removeConnection } from './connections/manage-connections.js';
+import { refreshFromCli } from './saml/refresh-metadata.js';
 import { showSsoTrace } from './traces/sso-traces.js';
 
 const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
@@ -74,6 +75,18 @@ export const ssoCommands: Command[] = [
       });
       await s.audit.record(t, audit('idp.add', c.id));
       return c;
+    },
+  },
+  {
+    name: 'idp refresh',
+    summary: "re-read a SAML connection's metadata now (from its URL, or from --metadata-file)",
+    options: { tenant, id: { type: 'string', required: true, description: 'connection id (idp_…)' }, 'metadata-file': { type: 'string', description: 'new IdP metadata XML file' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const result = await refreshFromCli(s, t, str(o.id) ?? '', str(o['metadata-file']));
+      await s.audit.record(t, audit('idp.refresh', result.id));
+      return result;
     },
   },
   {

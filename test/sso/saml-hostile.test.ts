@@ -140,6 +140,14 @@ describe.each(testDbKinds)('SAML hostile inputs end without a session (%s)', (ki
     await refused(await valid({ nameId: 'mallory@example.com', inResponseTo: req.id }), 'invalid_response');
   });
 
+  it('refuses an SP-initiated response whose unsigned Response dropped the InResponseTo of the signed assertion', async () => {
+    const req = await startSpInitiated(app, t, new Browser());
+    const xml = xmlOf(await valid({ nameId: 'mallory@example.com', inResponseTo: req.id }));
+    const stripped = xml.replace(/(<samlp:Response[^>]*?) InResponseTo="[^"]*"/, '$1');
+    expect(stripped).not.toBe(xml);
+    await refused(b64(stripped), 'bad_in_response_to');
+  });
+
   it('refuses DOCTYPE and entity declarations', async () => {
     const xml = xmlOf(await valid());
     const withDoctype = xml.replace(/^(<\?xml[^>]*>)?/, '$1<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>');

@@ -1,4 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +80,18 @@ describe.each(testDbKinds)('SAML service provider (%s)', (kind) => {
     expect(signed.res.status).toBe(303);
   });
 
+  it('replaces file-based metadata with `idp refresh --metadata-file`', async () => {
+    const idp = makeSamlIdp();
+    const { t, conn, spMetadata } = await tenantWithSaml(app, idp);
+    const next = keyPair('Rotated');
+    expect((await samlLogin(app, t, idp, spMetadata, { nameId: 'f@example.com', signWith: next })).res.status).toBe(400);
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'md-')), 'idp.xml');
+    writeFileSync(file, idp.metadata([next.certPem]));
+    expect(await cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file })).toMatchObject({ id: conn.id, signingCertificates: 2 });
+    expect((await samlLogin(app, t, idp, spMetadata, { nameId: 'f@example.com', signWith: next })).res.status).toBe(303);
+    await expect(cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id })).rejects.toThrow(/no metadata URL/);
+  });
+
   it('accepts every signing certificate of the metadata (rollover) and picks up new ones from the metadata URL', async () => {
     const idp = makeSamlIdp();
     const next = keyPair('Next IdP cert');
@@ -99,6 +114,10 @@ describe.each(testDbKinds)('SAML service provider (%s)', (kind) => {
       expect(withOld.res.status).toBe(303);
       const listed = await cli(app.services, 'idp list', { tenant: t.slug });
       expect(listed.connections).toMatchObject([{ signingCertificates: 2 }]);
+      // Metadata for another entity never replaces the connection's certificates.
+      published = makeSamlIdp().metadata();
+      expect(await refreshSamlMetadata(app.services)).toMatchObject({ failed: 1 });
+      expect((await samlLogin(app, t, idp, spMetadata, { nameId: 'roll@example.com', signWith: next })).res.status).toBe(303);
     } finally {
       server.close();
     }

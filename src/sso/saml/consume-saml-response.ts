@@ -64,6 +64,10 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   // SAML profiles §4.1.4.3: the bearer SubjectConfirmationData Recipient must be our ACS (node-saml does not check).
   if (!recipients.includes(acs)) throw fail('wrong_recipient', `Recipient ${recipients.join(', ') || '(missing)'} is not ${acs}`, conn.id);
   if (!assertionId || !profile.nameID) throw fail('invalid_response', 'assertion without ID or NameID', conn.id);
+  // The signed assertion names the request it answers: an unsigned Response may not drop or change that (which would
+  // turn an SP-initiated response into an IdP-initiated one, skipping the InResponseTo check).
+  const signedIrt = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'InResponseTo')).find(Boolean);
+  if (signedIrt && signedIrt !== facts.inResponseTo) throw fail('bad_in_response_to', `assertion answers ${signedIrt}, response says ${facts.inResponseTo ?? '(none)'}`, conn.id);
   const notOnOrAfter = [attr(arr(assertion?.Conditions)[0], 'NotOnOrAfter'), ...confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'NotOnOrAfter'))]
     .filter(Boolean).map((d) => new Date(d!).getTime()).filter((n) => !Number.isNaN(n));
   const keepUntil = new Date(Math.max(s.clock.now().getTime() + 10 * 60_000, ...notOnOrAfter) + SAML_SKEW_MS);

@@ -1,30 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { badRequest, notFound } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
-import { tenantContext } from '../../tenants/tenant-context.js';
+import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
 import { parseConnectionConfig } from '../connections/connection-config.js';
 import { fetchMetadata } from '../connections/fetch-metadata.js';
 import { parseIdpMetadata } from './parse-idp-metadata.js';
 
 /**
- * Periodic job: re-fetches the metadata URL of every SAML connection that has one and stores the current signing
- * certificates, so an IdP certificate rollover (new certificate published next to the old one) needs no admin.
- * A failed fetch or a metadata document for another entity keeps the previous certificates and is logged.
+ * Stores a connection's current IdP metadata (SSO URL, signing certificates, NameID formats). The entity ID may not
+ * change: new metadata for another entity is refused, so a compromised metadata URL cannot swap the IdP.
+ */
+export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, xml?: string) {
+  const row = await t.db.idpConnection.findFirst({ where: { id, kind: 'saml' } });
+  if (!row) throw notFound(`No SAML connection ${id}`);
+  const config = parseConnectionConfig(row.config);
+  const url = config.saml?.metadataUrl;
+  if (!xml && !url) throw badRequest('this connection has no metadata URL: give --metadata-file');
+  const md = await parseIdpMetadata(xml ?? (await fetchMetadata(url!)));
+  if (md.entityId !== row.issuer) throw badRequest(`metadata describes ${md.entityId}, not ${row.issuer}`);
+  await t.db.idpConnection.updateMany({
+    where: { id: row.id },
+    data: {
+      metadataRefreshedAt: s.clock.now(),
+      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } },
+    },
+  });
+  return { id: row.id, issuer: row.issuer, signingCertificates: md.signingCerts.length, metadataRefreshedAt: s.clock.now() };
+}
+
+/** `idp refresh`: from the metadata URL, or from a file for connections added with one. */
+export async function refreshFromCli(s: Services, t: TenantCtx, id: string, file?: string) {
+  return updateSamlMetadata(s, t, id, file ? await readFile(file, 'utf8') : undefined);
+}
+
+/**
+ * Periodic job: re-fetches the metadata URL of every SAML connection that has one, so an IdP certificate rollover
+ * (the next certificate published beside the current one) needs no admin. A failure keeps the previous certificates.
  */
 export async function refreshSamlMetadata(s: Services): Promise<{ refreshed: number; failed: number }> {
   const rows = await s.db.idpConnection.findMany({ where: { kind: 'saml', enabled: true }, include: { tenant: true } });
   let refreshed = 0;
   let failed = 0;
   for (const row of rows) {
-    const config = parseConnectionConfig(row.config);
-    const url = config.saml?.metadataUrl;
-    if (!url) continue;
+    if (!parseConnectionConfig(row.config).saml?.metadataUrl) continue;
     try {
-      const md = await parseIdpMetadata(await fetchMetadata(url));
-      if (md.entityId !== row.issuer) throw new Error(`metadata now describes ${md.entityId}, not ${row.issuer}`);
-      const t = tenantContext(s.db, row.tenant);
-      await t.db.idpConnection.updateMany({
-        where: { id: row.id },
-        data: { metadataRefreshedAt: s.clock.now(), config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } } },
-      });
+      await updateSamlMetadata(s, tenantContext(s.db, row.tenant), row.id);
       refreshed++;
     } catch (err) {
       failed++;
