@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { allowCimdFetch, isSpecialUseAddress } from '../../src/oauth/cimd-fetch.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { authorize, createUser, mcpUrl, pkce, signedInBrowser, tokenRequest } from './support/oauth-client.js';
@@ -90,5 +91,36 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
       .toThrow(/DANGEROUSLY_ALLOW_CIMD_HOSTS/);
     expect(() => loadConfig({ NODE_ENV: 'production', MASTER_KEY: 'mk:x', PUBLIC_URL: 'https://sso.example', DANGEROUSLY_CIMD_CA_FILE: '/tmp/ca.pem' }))
       .toThrow(/DANGEROUSLY_CIMD_CA_FILE/);
+  });
+
+  it('refuses documents that claim what only administrators grant', async () => {
+    for (const [p, extra] of [
+      ['/apps/cc.json', { grant_types: ['authorization_code', 'client_credentials'] }],
+      ['/apps/purpose.json', { x_sb_purpose: 'scim' }],
+      ['/apps/secret.json', { token_endpoint_auth_method: 'client_secret_basic' }],
+    ] as const) {
+      const clientId = `${cimd.origin}${p}`;
+      cimd.route(p, { body: doc(clientId, extra) });
+      const { redirect, pages } = await tryClient(clientId);
+      expect(redirect, p).toBeNull();
+      expect(pages[0]!.status, p).toBe(400);
+    }
+  });
+
+  it('classifies special-use addresses, including IPv4-mapped IPv6', () => {
+    for (const a of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:169.254.169.254', '::ffff:7f00:1', '::ffff:a9fe:a9fe', 'not-an-ip']) {
+      expect(isSpecialUseAddress(a), a).toBe(true);
+    }
+    for (const a of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8']) expect(isSpecialUseAddress(a), a).toBe(false);
+  });
+
+  it('allows a public https document address and nothing else', async () => {
+    const config = loadConfig({ NODE_ENV: 'test' });
+    expect(await allowCimdFetch(config, 'https://93.184.216.34/app.json')).toBe(true);
+    expect(await allowCimdFetch(config, 'https://[2606:4700::1111]/app.json')).toBe(true);
+    expect(await allowCimdFetch(config, 'http://93.184.216.34/app.json')).toBe(false);
+    expect(await allowCimdFetch(config, 'https://10.0.0.1/app.json')).toBe(false);
+    expect(await allowCimdFetch(config, 'https://localhost/app.json')).toBe(false);
+    expect(await allowCimdFetch(config, 'https://no-such-host.invalid/app.json')).toBe(false);
   });
 });
