@@ -3,12 +3,12 @@ import { MAX_PAGE_SIZE } from './discovery.js';
 import { parseFilter } from './filter-parse.js';
 import { FilterCompiler } from './filter-sql.js';
 import { renderGroups } from './group-resource.js';
-import { projectResource, projectionOf } from './project-attributes.js';
+import { projectResource, projectionOf, type Projection } from './project-attributes.js';
 import type { ResourceKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { scimBadRequest } from './scim-error.js';
 import { listResponse } from './scim-response.js';
-import { groupsOfUsers, renderUser } from './user-resource.js';
+import { renderUser, type GroupRef } from './user-resource.js';
 
 /** startIndex/count (RFC 7644 §3.4.2.4): integers; below 1 means 1, negative count means 0, count is capped. */
 export function pageOf(query: Record<string, unknown>): { startIndex: number; count: number } {
@@ -24,8 +24,8 @@ export function pageOf(query: Record<string, unknown>): { startIndex: number; co
 }
 
 /**
- * A filtered, paginated list evaluated in the database: the filter compiles to SQL, only the page's ids come
- * back, then those rows are rendered. Order is stable (creation time, then id) so IdPs can page through.
+ * A filtered, paginated list evaluated in the database: the filter compiles to SQL and only the page's rows come
+ * back (never a tenant's users loaded into memory). Order is stable (creation time, then id) so IdPs can page.
  */
 export async function listResources(c: ScimCtx, kind: ResourceKind, query: Record<string, unknown>) {
   const { startIndex, count } = pageOf(query);
@@ -33,18 +33,18 @@ export async function listResources(c: ScimCtx, kind: ResourceKind, query: Recor
   const compiler = new FilterCompiler(kind, c.t.id);
   const filter = typeof query.filter === 'string' && query.filter.trim() !== '' ? parseFilter(query.filter) : null;
   const where = `r."tenantId" = $1${filter ? ` AND ${compiler.compile(filter)}` : ''}`;
-  const table = kind.name === 'User' ? '"User"' : '"Group"';
   const params = compiler.params;
-  const [{ n: total }] = (await c.t.db.$queryRawUnsafe(`SELECT count(*)::int AS n FROM ${table} r WHERE ${where}`, ...params)) as [
-    { n: number },
-  ];
-  let resources: JsonObject[] = [];
-  if (count > 0 && total >= startIndex) {
-    const sql = `SELECT r."id" FROM ${table} r WHERE ${where} ORDER BY r."createdAt", r."id" LIMIT ${count} OFFSET ${startIndex - 1}`;
-    const ids = ((await c.t.db.$queryRawUnsafe(sql, ...params)) as { id: string }[]).map((x) => x.id);
-    resources = kind.name === 'User' ? await renderUsers(c, ids) : await renderGroups(c, ids, projectionOf(query));
-  }
   const projection = projectionOf(query);
+  let total: number | null = null;
+  let resources: JsonObject[] = [];
+  if (count > 0) {
+    const page = { where, limit: count, offset: startIndex - 1 };
+    const result = kind.name === 'User' ? await userPage(c, page, params) : await groupPage(c, page, params, projection);
+    resources = result.resources;
+    total = result.total;
+  }
+  // An empty page (count=0, or startIndex past the end) still reports how many resources match.
+  total ??= await countOf(c, kind.name === 'User' ? '"User"' : '"Group"', where, params);
   return listResponse(
     resources.map((r) => projectResource(kind, r, projection)),
     total,
@@ -52,12 +52,61 @@ export async function listResources(c: ScimCtx, kind: ResourceKind, query: Recor
   );
 }
 
-async function renderUsers(c: ScimCtx, ids: string[]): Promise<JsonObject[]> {
-  const rows = await c.t.db.user.findMany({ where: { id: { in: ids } } });
-  const groups = await groupsOfUsers(c, ids);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.flatMap((id) => {
-    const row = byId.get(id);
-    return row ? [renderUser(c, row, groups.get(id) ?? [])] : [];
-  });
+interface Page {
+  where: string;
+  limit: number;
+  offset: number;
+}
+
+async function countOf(c: ScimCtx, table: string, where: string, params: string[]): Promise<number> {
+  const rows = (await c.t.db.$queryRawUnsafe(`SELECT count(*)::int AS n FROM ${table} r WHERE ${where}`, ...params)) as { n: number }[];
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Drivers hand jsonb/json back parsed or as text, and timestamps as Date or text: accept both. */
+const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+
+/**
+ * One round trip for a page of users: the rows, their groups (from memberships) and the total match count (a window
+ * over the filtered rows, computed before LIMIT). LIMIT/OFFSET are integers we parsed; everything else is bound.
+ */
+async function userPage(c: ScimCtx, page: Page, params: string[]) {
+  const sql = `SELECT r."id", r."userName", r."externalId", r."active", r."attributes", r."version",
+      r."createdAt" AT TIME ZONE 'UTC' AS "createdAt", r."updatedAt" AT TIME ZONE 'UTC' AS "updatedAt",
+      count(*) OVER ()::int AS "total",
+      (SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId", 'displayName', g."displayName") ORDER BY gm."groupId"), '[]'::json)
+         FROM "GroupMembership" gm JOIN "Group" g ON g."id" = gm."groupId"
+        WHERE gm."tenantId" = $1 AND gm."userId" = r."id") AS "groups"
+    FROM "User" r WHERE ${page.where} ORDER BY r."createdAt", r."id" LIMIT ${page.limit} OFFSET ${page.offset}`;
+  const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as Record<string, unknown>[];
+  const resources = rows.map((r) =>
+    renderUser(
+      c,
+      {
+        id: String(r.id),
+        userName: String(r.userName),
+        externalId: r.externalId === null ? null : String(r.externalId),
+        active: r.active === true,
+        attributes: json(r.attributes),
+        version: Number(r.version),
+        createdAt: date(r.createdAt),
+        updatedAt: date(r.updatedAt),
+      },
+      json(r.groups) as GroupRef[],
+    ),
+  );
+  return { resources, total: rows.length ? Number(rows[0]!.total) : null };
+}
+
+async function groupPage(c: ScimCtx, page: Page, params: string[], projection: Projection) {
+  const sql = `SELECT r."id", count(*) OVER ()::int AS "total" FROM "Group" r WHERE ${page.where}
+    ORDER BY r."createdAt", r."id" LIMIT ${page.limit} OFFSET ${page.offset}`;
+  const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as { id: string; total: number }[];
+  const resources = await renderGroups(
+    c,
+    rows.map((r) => r.id),
+    projection,
+  );
+  return { resources, total: rows.length ? Number(rows[0]!.total) : null };
 }

@@ -45,6 +45,13 @@ describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind)
     return (res.body.Resources as { id: string }[]).map((r) => names.get(r.id)).sort();
   };
 
+  it('renders a listed user exactly as GET /Users/{id} does', async () => {
+    const listed = (await s.call('GET', `/Users?filter=${encodeURIComponent('userName eq "alice@example.com"')}`)).body.Resources[0];
+    const single = (await s.call('GET', `/Users/${ids.alice}`)).body;
+    expect(listed).toEqual(single);
+    expect(listed.groups).toEqual([expect.objectContaining({ value: gid, display: 'Engineering' })]);
+  });
+
   it('compares userName case-insensitively with every operator', async () => {
     expect(await find('userName eq "alice@example.COM"')).toEqual(['alice']);
     expect(await find('userName ne "alice@example.com"')).toEqual(['bob', 'carol']);
@@ -161,16 +168,15 @@ describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind)
       const res = await t.call('GET', `/Users?filter=${encodeURIComponent('userName eq "BULK1234@x.com"')}`);
       expect(res.body.totalResults).toBe(1);
       expect(res.body.Resources[0].id).toBe('usr_bulk1234');
-      const calls = spy.mock.calls.map((c) => ({ sql: String(c[0]), params: c.slice(1) }));
-      expect(calls.length).toBe(2); // one count, one page of ids
-      for (const c of calls) {
-        expect(c.sql).toContain('r."tenantId" = $1');
-        expect(c.sql).toContain('r."userNameKey" = $2::text');
-        expect(c.sql).not.toContain('bulk1234');
-        expect(c.params).toEqual([t.t.id, 'bulk1234@x.com']);
-      }
-      const page = (await spy.mock.results[1]!.value) as { id: string }[];
-      expect(page).toEqual([{ id: 'usr_bulk1234' }]);
+      // One round trip: the filtered page with its total; the filter is in the SQL, the value a bound parameter.
+      expect(spy).toHaveBeenCalledTimes(1);
+      const [sql, ...params] = spy.mock.calls[0]!;
+      expect(String(sql)).toContain('r."tenantId" = $1 AND (r."userNameKey" = $2::text)');
+      expect(String(sql)).toContain('LIMIT 500 OFFSET 0');
+      expect(String(sql)).not.toContain('bulk1234');
+      expect(params).toEqual([t.t.id, 'bulk1234@x.com']);
+      const rows = (await spy.mock.results[0]!.value) as { id: string; total: number }[];
+      expect(rows.map((r) => [r.id, Number(r.total)])).toEqual([['usr_bulk1234', 1]]);
     } finally {
       spy.mockRestore();
     }
