@@ -38,6 +38,11 @@ describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => 
     expect(page.body).not.toContain('<App>');
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('cache-control')).toBe('no-store');
+    // Server-rendered, no scripts, keyboard first: one form whose first submit control approves and has focus.
+    expect(page.body).toContain('<html lang="en">');
+    expect(page.body).not.toContain('<script');
+    expect((page.body.match(/<form /g) ?? []).length).toBe(1);
+    expect(/<button[^>]*type="submit"[^>]*>/.exec(page.body)![0]).toMatch(/value="approve".*autofocus/);
     expect(first.redirect?.searchParams.get('code')).toBeTruthy();
 
     await approveTool(t, 'crm__update');
