@@ -148,6 +148,16 @@ describe.each(testDbKinds)('SAML hostile inputs end without a session (%s)', (ki
     await refused(b64(stripped), 'bad_in_response_to');
   });
 
+  it('answers a missing, garbage or oversized SAMLResponse with a page, never a 500', async () => {
+    const b = new Browser();
+    expect((await b.postForm(`${app.url}/t/${t.slug}/saml/acs`, {})).status).toBe(400);
+    expect((await b.postForm(`${app.url}/t/${t.slug}/saml/acs`, { SAMLResponse: '%%%not-base64' })).status).toBe(400);
+    const big = await b.postForm(`${app.url}/t/${t.slug}/saml/acs`, { SAMLResponse: 'A'.repeat(3 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    expect(await big.text()).toContain(t.name);
+    expect((await me(b, app.url, t.slug)).status).toBe(401);
+  });
+
   it('refuses DOCTYPE and entity declarations', async () => {
     const xml = xmlOf(await valid());
     const withDoctype = xml.replace(/^(<\?xml[^>]*>)?/, '$1<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>');

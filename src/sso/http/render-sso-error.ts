@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler } from 'express';
+import { classifyBodyError } from '../../http/error-handler.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { html } from '../../views/html.js';
@@ -14,7 +15,13 @@ import { requestFacts } from './complete-login.js';
  */
 export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorRequestHandler>[2]) => TenantCtx | null): ErrorRequestHandler {
   return async (err, req, res, _next) => {
-    const sso = err instanceof SsoError ? err : new SsoError('internal', 'internal_error', ssoMessages.failed, (err as Error)?.message, 500);
+    const body = classifyBodyError(err);
+    const sso =
+      err instanceof SsoError
+        ? err
+        : body
+          ? new SsoError('request', `body_${body.reason}`, ssoMessages.failed, 'the form post could not be read', body.status)
+          : new SsoError('internal', 'internal_error', ssoMessages.failed, (err as Error)?.message, 500);
     const t = sso.tenant ?? tenantOf(res);
     if (sso.status >= 500) req.log?.error({ err }, 'SSO login failed unexpectedly');
     else req.log?.info({ stage: sso.stage, code: sso.code, detail: sso.detail }, 'SSO login refused');
@@ -28,9 +35,9 @@ export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorReq
       }
     }
     if (res.headersSent) return void res.end();
-    const body = html`<div role="alert"><p>${sso.message}</p></div>
+    const page = html`<div role="alert"><p>${sso.message}</p></div>
 ${traceId ? html`<p>Trace id: <code class="trace">${traceId}</code></p>` : html`<p>Request id: <code class="trace">${String(req.id ?? '')}</code></p>`}
 ${t ? html`<p><a href="/t/${t.slug}/login">Back to sign-in</a></p>` : ''}`;
-    sendPage(res, sso.status, layout({ tenantName: t?.name ?? 'SSO Bridge', title: 'Sign-in failed', body }));
+    sendPage(res, sso.status, layout({ tenantName: t?.name ?? 'SSO Bridge', title: 'Sign-in failed', body: page }));
   };
 }

@@ -45,7 +45,9 @@ export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null,
   const idpError = query.get('error');
   if (idpError) throw fail('oidc.authorize', 'idp_error', `${idpError}: ${query.get('error_description') ?? ''}`.slice(0, 500), { error: idpError });
 
-  const config = await oidcConfig(s, t, conn);
+  const config = await oidcConfig(s, t, conn).catch((err: Error) => {
+    throw Object.assign(new SsoError('oidc.discovery', 'discovery_failed', ssoMessages.failed, err.message, 502, { issuer: conn.issuer }, conn.id), { tenant: t });
+  });
   const currentUrl = new URL(expectedRedirect);
   currentUrl.search = query.toString();
   let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
