@@ -54,6 +54,14 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
     expect(await t.db.auditEvent.count({ where: { action: 'oauth.refresh.reuse', outcome: 'failure' } })).toBe(1);
   });
 
+  it('refuses a refresh token after its 14-day idle lifetime', async () => {
+    const { tokens, refresh } = await setup();
+    app.clock.advance(15 * 24 * 3600_000);
+    const res = await refresh(tokens.refresh_token!);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_grant');
+  });
+
   it('refuses a token for another tenant, another resource, or after it expired', async () => {
     const { t, tokens } = await setup();
     const other = await app.createTenant();
