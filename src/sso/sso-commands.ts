@@ -17,12 +17,20 @@ const common: Record<string, OptionSpec> = {
   'allowed-domain': { type: 'string', multiple: true, description: 'e-mail domain this IdP may assert (linking, discovery)' },
   'no-jit': { type: 'boolean', description: 'do not create unknown users (SCIM-managed tenants)' },
   'match-by': { type: 'string', description: 'first-login linking rule: email (default), userName or none' },
+  map: { type: 'string', multiple: true, description: 'FIELD=ATTRIBUTE, tried before the defaults (email, givenName, familyName, displayName, groups)' },
 };
 
 function commonInput(o: Options) {
   const matchBy = str(o['match-by']) ?? 'email';
   if (!['email', 'userName', 'none'].includes(matchBy)) throw badRequest('--match-by must be email, userName or none');
-  return { name: str(o.name), allowedDomains: list(o['allowed-domain']), jitEnabled: o['no-jit'] !== true, matchBy: matchBy as 'email' };
+  const mapping: Record<string, string[]> = {};
+  for (const kv of list(o.map)) {
+    const i = kv.indexOf('=');
+    const field = kv.slice(0, i);
+    if (i < 1 || !['email', 'givenName', 'familyName', 'displayName', 'groups'].includes(field)) throw badRequest(`--map takes FIELD=ATTRIBUTE with FIELD one of email, givenName, familyName, displayName, groups`);
+    (mapping[field] ??= []).push(kv.slice(i + 1));
+  }
+  return { name: str(o.name), allowedDomains: list(o['allowed-domain']), jitEnabled: o['no-jit'] !== true, matchBy: matchBy as 'email', mapping };
 }
 
 const audit = (action: string, id: string | undefined) => ({ actor: { kind: 'admin-cli' as const }, action, target: { kind: 'idp-connection', id }, outcome: 'success' as const });

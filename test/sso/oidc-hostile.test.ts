@@ -56,6 +56,14 @@ describe.each(testDbKinds)('OIDC hostile inputs end without a session (%s)', (ki
   it('refuses a token signed by an unknown key (kid in JWKS, wrong key)', () => loginWith((m) => ({ ...m, signer: 'rogue' })));
   it('refuses a token signed by an unknown key (unknown kid)', () => loginWith((m) => ({ ...m, signer: 'rogue', header: { ...m.header, kid: 'rogue-key' } })));
 
+  it('leaves memberships alone on an Entra groups overage (_claim_names), a documented gap', async () => {
+    idp.state.tamper = (m) => ({ ...m, claims: { ...m.claims, sub: 'overage-user', email: 'over@example.com', _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/…' } } } });
+    const b = new Browser();
+    const { res } = await b.follow(`${app.url}/t/${t.slug}/oidc/login`);
+    expect(res.status).toBe(200);
+    expect((await me(b, app.url, t.slug)).body).toMatchObject({ email: 'over@example.com', groups: [] });
+  });
+
   it('refuses a bad, missing or reused state', async () => {
     idp.state.tamper = (m) => m;
     for (const q of ['?code=x&state=forged-state', '?code=x']) {

@@ -93,6 +93,17 @@ describe.each(testDbKinds)('SSO users: linking, JIT, groups, admins (%s)', (kind
     expect((await me(browser, app.url, t.slug)).body).toMatchObject({ email: 'kim@contoso.example', name: 'Kim Contoso', groups: ['b1e4…-group-id'] });
   });
 
+  it('uses a connection\'s own attribute names first (--map) and can link by SCIM userName', async () => {
+    const idp = makeSamlIdp();
+    const t = await app.createTenant();
+    const { addSamlConnection } = await import('../../src/sso/connections/add-saml-connection.js');
+    await addSamlConnection(app.services, t, { metadataXml: idp.metadata(), allowedDomains: ['corp.example'], matchBy: 'userName', mapping: { email: ['corpMail'], groups: ['teams'] } });
+    const scim = await t.db.user.create({ data: { id: `usr_${Math.random().toString(36).slice(2)}`, tenantId: t.id, userName: 'J.Doe@corp.example', userNameKey: 'j.doe@corp.example', email: 'john@corp.example' } });
+    const spMetadata = await (await fetch(`${app.url}/t/${t.slug}/saml/metadata`)).text();
+    const { browser } = await samlLogin(app, t, idp, spMetadata, { nameId: 'j.doe@corp.example', attributes: { email: ['ignored@corp.example'], corpMail: ['john@corp.example'], teams: ['Blue'] } });
+    expect((await me(browser, app.url, t.slug)).body).toMatchObject({ id: scim.id, groups: ['Blue'] });
+  });
+
   it('admins: `admin grant` and members of the tenant admin group', async () => {
     const idp = makeSamlIdp();
     const { t, spMetadata } = await tenantWithSaml(app, idp);

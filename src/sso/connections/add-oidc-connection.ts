@@ -42,7 +42,7 @@ export async function addOidcConnection(s: Services, t: TenantCtx, input: z.inpu
           jitEnabled: v.jitEnabled,
           allowedDomains: v.allowedDomains,
           matchBy: v.matchBy,
-          mapping: {},
+          mapping: v.mapping,
           oidc: {
             clientId: v.clientId,
             clientAuth: v.clientAuth,

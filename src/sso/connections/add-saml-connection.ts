@@ -36,7 +36,7 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
           jitEnabled: common.jitEnabled,
           allowedDomains: common.allowedDomains,
           matchBy: common.matchBy,
-          mapping: {},
+          mapping: common.mapping,
           saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats },
         },
       },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MappingSchema } from './connection-config.js';
 
 /** Settings every connection kind takes from `idp add-…`. */
 export const CommonConnectionInput = z.object({
@@ -8,6 +9,8 @@ export const CommonConnectionInput = z.object({
     .default([]),
   jitEnabled: z.boolean().default(true),
   matchBy: z.enum(['email', 'userName', 'none']).default('email'),
+  /** Attribute / claim names tried first for a profile field (the protocol's defaults follow). */
+  mapping: MappingSchema.default({}),
 });
 
 export type CommonConnectionInput = z.input<typeof CommonConnectionInput>;

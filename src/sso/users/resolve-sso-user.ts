@@ -45,7 +45,12 @@ export async function resolveSsoUser(t: TenantCtx, conn: Connection, p: SsoProfi
 async function matchExisting(t: TenantCtx, conn: Connection, p: SsoProfile) {
   if (!p.email) return null;
   if (conn.config.matchBy === 'email') return t.db.user.findFirst({ where: { email: p.email } });
-  if (conn.config.matchBy === 'userName') return t.db.user.findFirst({ where: { userNameKey: p.email.toLowerCase() } });
+  if (conn.config.matchBy === 'userName') {
+    // SCIM userName is often the UPN / NameID: try it too, but only when its domain is one the IdP may assert.
+    const subjectDomain = emailDomain(p.subject.toLowerCase());
+    const keys = [p.email, ...(subjectDomain && conn.config.allowedDomains.includes(subjectDomain) ? [p.subject.toLowerCase()] : [])];
+    return t.db.user.findFirst({ where: { userNameKey: { in: keys } } });
+  }
   return null;
 }
 
