@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ERROR, PATCH_OP, USER, scimTenant, type ScimReply } from './scim-client.js';
@@ -27,6 +27,19 @@ describe.each(testDbKinds)('SCIM refuses hostile input cleanly (%s)', (kind) => 
     isScimError(await s.call('POST', '/Users', { schemas: [USER], userName: 'x', emails: 'nope' }), 400, 'invalidValue');
     isScimError(await s.call('POST', '/Users', { schemas: [USER], userName: 'x', active: 'maybe' }), 400, 'invalidValue');
     isScimError(await s.call('POST', '/Users', JSON.stringify({ userName: 'big', pad: 'x'.repeat(5 * 1024 * 1024) })), 413);
+  });
+
+  it('turns an unexpected failure into a 500 SCIM error carrying only a trace id', async () => {
+    const s = await scimTenant(app);
+    const spy = vi.spyOn(app.services.audit, 'record').mockRejectedValueOnce(new Error('disk exploded at /var/secret/path'));
+    try {
+      const res = await s.call('POST', '/Users', { schemas: [USER], userName: 'boom@example.com' }, { 'x-request-id': 'trace-scim-500' });
+      isScimError(res, 500);
+      expect(res.body.detail).toBe('Internal error (trace id trace-scim-500)');
+      expect(JSON.stringify(res.body)).not.toMatch(/exploded|secret/);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('filter injection attempts match nothing and break nothing', async () => {
