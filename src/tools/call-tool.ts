@@ -2,7 +2,8 @@ import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { builtinTools } from './builtin-tools.js';
-import { findCallableTool, listCallableTools } from './list-callable-tools.js';
+import { findCallableTool } from './find-callable-tool.js';
+import { listCallableTools } from './list-callable-tools.js';
 
 export interface ToolCallContext {
   userId: string;

@@ -1,7 +1,6 @@
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
-import type { UpstreamRef } from './upstream-pool.js';
 
 /** A tool a user may call right now, as the MCP endpoint lists it and the consent page shows it. */
 export interface CallableTool {
@@ -65,19 +64,4 @@ export async function listCallableTools(_s: Services, t: TenantCtx, userId: stri
   if (!user) return [];
   const rows = await t.db.tool.findMany({ where: callableWhere(await currentGroupIds(t, userId)), orderBy: { name: 'asc' } });
   return rows.map(toCallableTool);
-}
-
-/** One tool by name if this user may call it now, else null (unknown, unapproved, not granted, user inactive). */
-export async function findCallableTool(t: TenantCtx, userId: string, name: string): Promise<(CallableTool & { upstream: UpstreamRef | null }) | null> {
-  await ensureBuiltinTools(t);
-  const [user, groupIds] = await Promise.all([
-    t.db.user.findFirst({ where: { id: userId, active: true }, select: { id: true } }),
-    currentGroupIds(t, userId),
-  ]);
-  if (!user) return null;
-  const row = await t.db.tool.findFirst({
-    where: { name, ...callableWhere(groupIds) },
-    include: { upstream: { select: { id: true, url: true, headersSecretId: true, updatedAt: true } } },
-  });
-  return row ? { ...toCallableTool(row), upstream: row.upstream } : null;
 }

@@ -142,6 +142,27 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     await client.close();
   });
 
+  it("never lets another tenant's approval, grant or membership decide a call (raw SQL bound to the tenant)", async () => {
+    const a = await app.createTenant();
+    const b = await app.createTenant();
+    await cli(app, 'upstream add', { tenant: a.slug, name: 'same', url: upstream.url });
+    await cli(app, 'upstream add', { tenant: b.slug, name: 'same', url: upstream.url });
+    await cli(app, 'tool approve', { tenant: a.slug, tool: 'same__echo' });
+    const userA = await createUser(a, 'a@example.com', ['Ops']);
+    await cli(app, 'tool approve', { tenant: a.slug, tool: 'same__explode', group: ['Ops'] });
+    const userB = await createUser(b, 'b@example.com', ['Ops']);
+    const { client } = await connect(app, b, fake.issue(b, userB));
+    expect(await names(client)).toEqual(['whoami']);
+    await expect(client.callTool({ name: 'same__echo', arguments: { text: 'x' } })).rejects.toThrow(/Unknown tool/);
+    await expect(client.callTool({ name: 'same__explode', arguments: {} })).rejects.toThrow(/Unknown tool/);
+    await client.close();
+    // A's own user still can.
+    const own = await connect(app, a, fake.issue(a, userA));
+    expect(await names(own.client)).toEqual(['same__echo', 'same__explode', 'whoami']);
+    expect((await own.client.callTool({ name: 'same__echo', arguments: { text: 'x' } })).isError).toBeFalsy();
+    await own.client.close();
+  });
+
   it('whoami tells the caller who they are, their groups and their tools', async () => {
     const t = await app.createTenant();
     const user = await createUser(t, 'who@example.com', ['Finance', 'All Staff']);
