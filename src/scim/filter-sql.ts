@@ -1,6 +1,7 @@
 import type { CompareOp, FilterNode } from './filter-parse.js';
 import { resolvePath, type ResourceKind } from './resource-kinds.js';
 import { scimBadRequest } from './scim-error.js';
+import { columnOf, membershipAttr, type Column } from './filter-columns.js';
 import { findAttr, type AttrDef } from './schema-defs.js';
 
 /**
@@ -161,12 +162,6 @@ interface Scope {
   json: string;
   def: AttrDef;
 }
-interface Column {
-  name: string;
-  type: 'text' | 'boolean' | 'timestamp';
-  caseExact: boolean;
-  lowered?: boolean;
-}
 
 const sqlOps: Record<string, string> = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' };
 const invalid = (detail: string) => scimBadRequest('invalidFilter', detail);
@@ -181,24 +176,3 @@ const arrayOf = (json: string) => `CASE WHEN jsonb_typeof(${json}) = 'array' THE
 
 const presentJson = (json: string) =>
   `COALESCE(jsonb_typeof(${json}) <> 'null' AND ${json} NOT IN ('""'::jsonb, '[]'::jsonb, '{}'::jsonb), false)`;
-
-const membershipAttr = (kind: ResourceKind, name: string) =>
-  (kind.name === 'User' && name === 'groups') || (kind.name === 'Group' && name === 'members');
-
-/** Attributes held in indexed columns (see prisma/schema.prisma): filters on them never read the JSON. */
-function columnOf(kind: ResourceKind, name: string, sub: string | null): Column | null {
-  if (name === 'meta') {
-    if (sub === 'created') return { name: 'createdAt', type: 'timestamp', caseExact: true };
-    if (sub === 'lastModified') return { name: 'updatedAt', type: 'timestamp', caseExact: true };
-    throw invalid(`meta${sub ? `.${sub}` : ''} cannot be filtered`);
-  }
-  if (sub !== null) return null;
-  if (name === 'id') return { name: 'id', type: 'text', caseExact: true };
-  if (name === 'externalId') return { name: 'externalId', type: 'text', caseExact: true };
-  if (kind.name === 'User') {
-    if (name === 'userName') return { name: 'userNameKey', type: 'text', caseExact: false, lowered: true };
-    if (name === 'active') return { name: 'active', type: 'boolean', caseExact: true };
-    if (name === 'displayName') return { name: 'displayName', type: 'text', caseExact: false };
-  } else if (name === 'displayName') return { name: 'displayNameKey', type: 'text', caseExact: false, lowered: true };
-  return null;
-}

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Services } from '../services.js';
 import { wantsMembers } from './group-resource.js';
 import { createGroup, deleteGroup, loadGroup, renderGroupById, replaceGroup } from './group-store.js';
-import { listResources } from './list-resources.js';
+import { listResources, searchQuery } from './list-resources.js';
 import { patchGroup } from './patch-group.js';
 import { projectResource, projectionOf } from './project-attributes.js';
 import { groupKind } from './resource-kinds.js';
@@ -14,6 +14,9 @@ export function groupRoutes(s: Services): Router {
   const r = Router({ mergeParams: true });
   r.get('/', async (req, res) => {
     sendScim(res, 200, await listResources(scimCtx(s, req, res), groupKind, req.query));
+  });
+  r.post('/.search', async (req, res) => {
+    sendScim(res, 200, await listResources(scimCtx(s, req, res), groupKind, searchQuery(bodyOf(req))));
   });
   r.post('/', async (req, res) => {
     const c = scimCtx(s, req, res);

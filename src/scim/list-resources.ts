@@ -110,3 +110,21 @@ async function groupPage(c: ScimCtx, page: Page, params: string[], projection: P
   );
   return { resources, total: rows.length ? Number(rows[0]!.total) : null };
 }
+
+/**
+ * POST /.search (RFC 7644 §3.4.3): the same query as GET, carried in a SearchRequest body (keeps long filters and
+ * personal data out of URLs and logs).
+ */
+export function searchQuery(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw scimBadRequest('invalidSyntax', 'Expected a SearchRequest object');
+  const b = body as Record<string, unknown>;
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x) => typeof x === 'string').join(',') : v);
+  const num = (v: unknown) => (typeof v === 'number' ? String(v) : v);
+  return {
+    filter: b.filter,
+    attributes: list(b.attributes),
+    excludedAttributes: list(b.excludedAttributes),
+    startIndex: num(b.startIndex),
+    count: num(b.count),
+  };
+}

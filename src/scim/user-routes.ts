@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Services } from '../services.js';
-import { listResources } from './list-resources.js';
+import { listResources, searchQuery } from './list-resources.js';
 import { patchUser } from './patch-user.js';
 import { projectResource, projectionOf } from './project-attributes.js';
 import { userKind } from './resource-kinds.js';
@@ -15,6 +15,9 @@ export function userRoutes(s: Services): Router {
   r.get('/', async (req, res) => {
     const c = scimCtx(s, req, res);
     sendScim(res, 200, await listResources(c, userKind, req.query));
+  });
+  r.post('/.search', async (req, res) => {
+    sendScim(res, 200, await listResources(scimCtx(s, req, res), userKind, searchQuery(bodyOf(req))));
   });
   r.post('/', async (req, res) => {
     const c = scimCtx(s, req, res);

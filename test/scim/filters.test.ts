@@ -133,6 +133,21 @@ describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind)
     expect(members.body.totalResults).toBe(1);
   });
 
+  it('answers POST /.search (RFC 7644 §3.4.3) like GET', async () => {
+    const res = await s.call('POST', '/Users/.search', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+      filter: 'emails[type eq "work"].value eq "bob@work.org"',
+      attributes: ['userName'],
+      startIndex: 1,
+      count: 10,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.Resources).toEqual([{ schemas: expect.any(Array), id: ids.bob, userName: 'bob@example.com' }]);
+    const groups = await s.call('POST', '/Groups/.search', { filter: 'displayName sw "eng"', excludedAttributes: ['members'] });
+    expect(groups.body.Resources.map((g: { id: string; members?: unknown }) => [g.id, g.members])).toEqual([[gid, undefined]]);
+    expect((await s.call('POST', '/Users/.search', { filter: 'bogus eq 1' })).body.scimType).toBe('invalidFilter');
+  });
+
   it('refuses what it cannot evaluate with 400 invalidFilter', async () => {
     for (const f of [
       'nosuch eq "x"',
