@@ -4,6 +4,8 @@ export interface ConsentView {
   tenantName: string;
   clientName: string;
   clientId: string;
+  /** How the client came to be known: pre-registered by an admin, a client ID metadata document, or self-registered. */
+  origin: 'admin' | 'cimd' | 'self';
   /** Host of the redirect URI this request will return to (where the code goes). */
   redirectHost: string;
   /** Every redirect URI of the client is on the user's own machine (http loopback). */
@@ -19,9 +21,13 @@ export interface ConsentView {
  * will be able to call. One POST form; its first submit control approves, the second denies. No scripts.
  */
 export function renderConsentPage(v: ConsentView): string {
-  const clientIdLine = v.clientId.startsWith('https://')
-    ? `<p>Published by <strong>${escapeHtml(new URL(v.clientId).host)}</strong> (<code>${escapeHtml(v.clientId)}</code>)</p>`
-    : `<p>Client id: <code>${escapeHtml(v.clientId)}</code></p>`;
+  const idCode = `<code>${escapeHtml(v.clientId)}</code>`;
+  const clientIdLine = {
+    admin: `<p>Registered by your administrators (client id ${idCode}).</p>`,
+    cimd: `<p>Published by <strong>${escapeHtml(URL.parse(v.clientId)?.host ?? v.clientId)}</strong> (${idCode}).</p>`,
+    // A self-registered (RFC 7591) client chose its own name: say so, so a look-alike name does not pass for the real app.
+    self: `<p class="warning" role="note">This app registered itself (client id ${idCode}); your administrators have not verified it. Check that you started this connection and recognise where it sends you.</p>`,
+  }[v.origin];
   const warning = v.localhostOnly
     ? `<p class="warning" role="note"><strong>This app runs on your own computer.</strong> It returns to
 <code>${escapeHtml(v.redirectHost)}</code> on this machine. Approve only if you just started connecting it yourself.</p>`

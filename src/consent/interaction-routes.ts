@@ -2,6 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type Provider from 'oidc-provider';
 import { formBody } from '../http/body.js';
 import { tenantOf } from '../http/resolve-tenant.js';
+import { ADMIN_REGISTERED } from '../oauth/client-policy.js';
 import { loadSigningKeys } from '../oauth/signing-keys.js';
 import type { Services } from '../services.js';
 import { currentSession } from '../sessions/session-cookie.js';
@@ -93,6 +94,7 @@ export function interactionRoutes(s: Services): Router {
         tenantName: t.name,
         clientName: client.clientName ?? clientId,
         clientId,
+        origin: (client as unknown as Record<string, unknown>)[ADMIN_REGISTERED] ? 'admin' : clientId.startsWith('https://') ? 'cimd' : 'self',
         redirectHost: redirect ? (redirect.host || redirect.protocol) : 'this device',
         localhostOnly: (client.redirectUris ?? []).every((u) => LOOPBACK.has(URL.parse(u)?.hostname ?? '')),
         tools: tools.map((x) => ({ name: x.name, description: x.description })),

@@ -3,7 +3,7 @@ import { escapeHtml, page } from '../consent/html.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
-import { extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
+import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { deviceFlowPages } from './device-pages.js';
 import { issuerUrl, MCP_SCOPE, mcpResourceUrl, oauthRoutes, SCIM_SCOPE, scimResourceUrl } from './oauth-urls.js';
@@ -134,7 +134,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
         allowFetch: async (_ctx: KoaContextWithOIDC, clientId: string) => allowCimdFetch(s.config, clientId),
         // Documents may not claim what only administrators grant.
         allowClient: async (_ctx: KoaContextWithOIDC, client: Client) =>
-          client[PURPOSE] === undefined && !client.grantTypeAllowed('client_credentials'),
+          client[PURPOSE] === undefined && client[ADMIN_REGISTERED] === undefined && !client.grantTypeAllowed('client_credentials'),
         cacheDuration: { min: 30, max: 3600 },
       },
     } as Configuration['features'],

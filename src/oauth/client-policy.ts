@@ -2,7 +2,9 @@ import { errors } from 'oidc-provider';
 
 /** Our own client metadata: `x_sb_purpose: "scim"` marks a CLI-registered machine client for Entra/Okta provisioning. */
 export const PURPOSE = 'x_sb_purpose';
-export const extraClientProperties = [PURPOSE];
+/** Set on clients an administrator registered with the CLI; the consent page says so. */
+export const ADMIN_REGISTERED = 'x_sb_admin_registered';
+export const extraClientProperties = [PURPOSE, ADMIN_REGISTERED];
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -11,6 +13,7 @@ interface ClientSchemaLike {
   grant_types?: string[];
   application_type?: string;
   [PURPOSE]?: unknown;
+  [ADMIN_REGISTERED]?: unknown;
 }
 
 function checkRedirectUri(uri: string): 'loopback' | 'https' | 'private-use' {
@@ -37,7 +40,9 @@ export function validateClientMetadata(ctx: { oidc?: { route?: string } } | unde
   if (kinds.length > 0 && kinds.every((k) => k === 'loopback')) m.application_type = 'native';
   const selfRegistered = ctx?.oidc?.route === 'registration' || ctx?.oidc?.route === 'client_update';
   if (selfRegistered) {
-    if (m[PURPOSE] !== undefined) throw new errors.InvalidClientMetadata(`${PURPOSE} cannot be self-registered`);
+    for (const own of [PURPOSE, ADMIN_REGISTERED] as const) {
+      if (m[own] !== undefined) throw new errors.InvalidClientMetadata(`${own} cannot be self-registered`);
+    }
     if (m.grant_types?.includes('client_credentials')) {
       throw new errors.InvalidClientMetadata('client_credentials is only available to clients registered by an administrator');
     }

@@ -4,7 +4,7 @@ import { newId } from '../lib/ids.js';
 import { newSecretToken } from '../lib/secrets.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { PURPOSE } from './client-policy.js';
+import { ADMIN_REGISTERED, PURPOSE } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { prismaAdapterFactory } from './prisma-adapter.js';
 import { revokeGrants } from './revoke-grants.js';
@@ -46,6 +46,7 @@ export async function addClient(s: Services, t: TenantCtx, input: NewClient) {
         response_types: ['code'],
         redirect_uris: input.redirectUris,
         token_endpoint_auth_method: confidential ? (input.tokenAuthMethod ?? 'client_secret_basic') : 'none',
+        [ADMIN_REGISTERED]: true,
       };
   if (secret) metadata.client_secret = secret;
   const provider = await s.oauthProviders.get(t);

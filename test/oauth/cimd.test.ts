@@ -40,7 +40,9 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
     const clientId = `${cimd.origin}/apps/good.json`;
     cimd.route('/apps/good.json', { body: doc(clientId) });
     const { t, verifier, redirect, pages } = await tryClient(clientId);
-    expect(pages.find((p) => p.body.includes('csrf'))?.body).toContain('CIMD Test App');
+    const consent = pages.find((p) => p.body.includes('csrf'))!.body;
+    expect(consent).toContain('CIMD Test App');
+    expect(consent).toContain(`Published by <strong>${cimd.host}</strong>`);
     const code = redirect?.searchParams.get('code');
     expect(code).toBeTruthy();
     const tokens = await tokenRequest(app, t, { grant_type: 'authorization_code', code: code!, redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
+import { oauthCommands } from '../../src/oauth/oauth-commands.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -36,6 +37,7 @@ describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => 
     expect(page.body).toContain('whoami');
     expect(page.body).toContain('Remembered &#60;App&#62;');
     expect(page.body).not.toContain('<App>');
+    expect(page.body).toContain('registered itself');
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('cache-control')).toBe('no-store');
     // Server-rendered, no scripts, keyboard first: one form whose first submit control approves and has focus.
@@ -105,5 +107,18 @@ describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => 
     expect(back.searchParams.get('error')).toBe('login_required');
     expect(back.searchParams.get('state')).toBe('sw');
     expect(await t.db.consent.count()).toBe(0);
+  });
+
+  it('tells the user when an administrator registered the app', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const add = oauthCommands.find((c) => c.name === 'client add')!;
+    const created = (await add.run(app.services, { tenant: t.slug, name: 'VS Code', 'redirect-uri': ['http://127.0.0.1:33418/'] })) as { client_id: string };
+    const b = await signedInBrowser(app, t, user.id);
+    const result = await run(t, b, created.client_id, 'http://127.0.0.1:40000/');
+    const page = consentPage(result)!;
+    expect(page.body).toContain('Registered by your administrators');
+    expect(page.body).not.toContain('registered itself');
+    expect(result.redirect?.searchParams.get('code')).toBeTruthy();
   });
 });

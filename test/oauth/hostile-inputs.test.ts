@@ -124,6 +124,13 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toMatch(/invalid_redirect_uri|invalid_client_metadata/);
     }
+    for (const claim of [{ x_sb_admin_registered: true }, { x_sb_purpose: 'scim' }]) {
+      const res = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none', ...claim }),
+      });
+      expect(res.status).toBe(400);
+    }
     const cc = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ redirect_uris: ['https://app.example/cb'], grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }),
