@@ -18,8 +18,14 @@ export async function loadGroup(c: ScimCtx, id: string): Promise<GroupRow> {
   return row;
 }
 
-export const storedGroupDoc = (row: GroupRow): JsonObject =>
-  isObject(row.attributes as Json) ? (row.attributes as JsonObject) : {};
+/** The stored document with the columns as the source of truth (groups created outside SCIM have an empty one). */
+export function storedGroupDoc(row: GroupRow): JsonObject {
+  const doc: JsonObject = isObject(row.attributes as Json) ? { ...(row.attributes as JsonObject) } : {};
+  doc.displayName = row.displayName;
+  if (row.externalId !== null) doc.externalId = row.externalId;
+  else delete doc.externalId;
+  return doc;
+}
 
 export async function renderGroupById(c: ScimCtx, row: GroupRow, withMembers = true): Promise<JsonObject> {
   const members = withMembers ? ((await membersOf(c, [row.id])).get(row.id) ?? []) : null;

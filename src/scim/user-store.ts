@@ -16,7 +16,18 @@ export async function loadUser(c: ScimCtx, id: string): Promise<UserRow> {
   return row;
 }
 
-export const storedDoc = (row: UserRow): JsonObject => (isObject(row.attributes as Json) ? (row.attributes as JsonObject) : {});
+/**
+ * The stored document, with the indexed columns as the source of truth for what they hold: users created outside
+ * SCIM (SSO just-in-time, admin) start with an empty document and must still be patchable.
+ */
+export function storedDoc(row: UserRow): JsonObject {
+  const doc: JsonObject = isObject(row.attributes as Json) ? { ...(row.attributes as JsonObject) } : {};
+  doc.userName = row.userName;
+  doc.active = row.active;
+  if (row.externalId !== null) doc.externalId = row.externalId;
+  else delete doc.externalId;
+  return doc;
+}
 
 /** RFC 7644 §3.14: a write with If-Match must name the current version, else 412. */
 export function checkIfMatch(ifMatch: string | undefined, version: number): void {

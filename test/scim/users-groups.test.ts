@@ -100,6 +100,19 @@ describe.each(testDbKinds)('SCIM Users and Groups semantics (%s)', (kind) => {
     expect(ok.headers.get('etag')).toBe('W/"2"');
   });
 
+  it('patches users and groups created outside SCIM (empty stored document)', async () => {
+    const s = await scimTenant(app);
+    await s.t.db.user.create({ data: { id: 'usr_jit1', tenantId: s.t.id, userName: 'Jit@Example.com', userNameKey: 'jit@example.com', source: 'jit' } });
+    await s.t.db.group.create({ data: { id: 'grp_manual1', tenantId: s.t.id, displayName: 'Manual', displayNameKey: 'manual' } });
+    const got = (await s.call('GET', '/Users/usr_jit1')).body;
+    expect(got).toMatchObject({ id: 'usr_jit1', userName: 'Jit@Example.com', active: true });
+    const res = await s.patch('/Users/usr_jit1', [{ op: 'add', path: 'title', value: 'Ops' }]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ userName: 'Jit@Example.com', title: 'Ops', active: true });
+    expect((await s.patch('/Groups/grp_manual1', [{ op: 'add', path: 'members', value: [{ value: 'usr_jit1' }] }])).status).toBe(204);
+    expect((await s.call('GET', '/Groups/grp_manual1')).body).toMatchObject({ displayName: 'Manual', members: [{ value: 'usr_jit1' }] });
+  });
+
   it('creates the element when Entra replaces emails[type eq "work"].value on a user without one', async () => {
     const s = await scimTenant(app);
     const u = await s.createUser('noemail@example.com');
