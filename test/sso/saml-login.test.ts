@@ -80,6 +80,17 @@ describe.each(testDbKinds)('SAML service provider (%s)', (kind) => {
     expect(signed.res.status).toBe(303);
   });
 
+  it('refuses to sign in with an IdP whose only certificate has expired (503 page with a trace)', async () => {
+    const idp = makeSamlIdp();
+    const old = keyPair('Expired', new Date(Date.now() - 3 * 365 * 86_400_000), 1);
+    const metadata = idp.metadata().replace(/<ds:X509Certificate>[^<]+/, `<ds:X509Certificate>${old.certPem.replace(/-----[^-]+-----|\s+/g, '')}`);
+    const { t } = await tenantWithSaml(app, idp, { metadata });
+    const res = await new Browser().request(`${app.url}/t/${t.slug}/saml/login`);
+    expect(res.status).toBe(503);
+    const traceId = /trc_[0-9a-z]+/.exec(await res.text())![0];
+    expect(await cli(app.services, 'sso-trace show', { id: traceId })).toMatchObject({ stage: 'saml.config', reason: expect.stringContaining('expired') });
+  });
+
   it('replaces file-based metadata with `idp refresh --metadata-file`', async () => {
     const idp = makeSamlIdp();
     const { t, conn, spMetadata } = await tenantWithSaml(app, idp);

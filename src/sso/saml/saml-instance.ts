@@ -42,7 +42,7 @@ export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, 
   const keys = await spKeys(s, t);
   const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
   if (certs.length === 0) {
-    throw new SsoError('saml.config', 'no_valid_certificate', ssoMessages.failed, 'every signing certificate in the IdP metadata is expired or not yet valid', 500, {}, conn.id);
+    throw new SsoError('saml.config', 'no_valid_certificate', ssoMessages.failed, 'every signing certificate in the IdP metadata is expired or not yet valid', 503, {}, conn.id);
   }
   const entityId = spEntityId(s, t);
   return new SAML({
