@@ -9,6 +9,7 @@ import { scimRoutes } from '../scim/scim-routes.js';
 import { oauthRootRoutes, oauthTenantRoutes } from '../oauth/oauth-routes.js';
 import { interactionRoutes } from '../consent/interaction-routes.js';
 import { connectedAppsRoutes } from '../consent/connected-apps-routes.js';
+import { connectedAppsPage } from '../consent/connected-apps-page.js';
 import { meRoutes } from '../sso/http/me-route.js';
 import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
@@ -29,6 +30,7 @@ export function buildRoutes(s: Services): Router {
   tenant.use('/scim/v2', scimRoutes(s));
   tenant.use('/mcp', mcpRoutes(s));
   tenant.use(interactionRoutes(s));
+  tenant.use(connectedAppsPage(s));
   tenant.use(oauthTenantRoutes(s));
   tenant.use(ssoRoutes(s)); // login, logout, saml/*, oidc/*
   // The tenant JSON API (api/me, later the admin console's API): bodies parsed with the default limits.

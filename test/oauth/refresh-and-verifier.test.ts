@@ -100,6 +100,27 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
     expect((await fetch(`${app.url}/t/${t.slug}/api/connected-apps`)).status).toBe(401);
   });
 
+  it('lets the user disconnect an app from the connected-apps page (CSRF-protected form)', async () => {
+    const { t, tokens, browser } = await setup();
+    const pageUrl = `${app.url}/t/${t.slug}/apps`;
+    const html = await (await browser.fetch(pageUrl)).text();
+    expect(html).toContain('Test MCP client');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const clientId = /name="client_id" value="([^"]+)"/.exec(html)![1]!;
+    const post = (body: Record<string, string>) => browser.fetch(`${pageUrl}/disconnect`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString(),
+    });
+    expect((await post({ csrf: 'forged', client_id: clientId })).status).toBe(403);
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).not.toBeNull();
+    const done = await post({ csrf, client_id: clientId });
+    expect(done.status).toBe(303);
+    expect(await app.services.accessTokens.verify(t, tokens.access_token!, mcpUrl(app, t))).toBeNull();
+    expect(await (await browser.fetch(pageUrl)).text()).toContain('No apps are connected');
+    const anonymous = await fetch(pageUrl, { redirect: 'manual' });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get('location')).toContain(`/t/${t.slug}/login`);
+  });
+
   it('revokes the grant through RFC 7009 revocation of the refresh token', async () => {
     const { t, client, tokens, refresh } = await setup();
     const res = await fetch(`${app.url}/t/${t.slug}/oauth/revoke`, {
