@@ -27,12 +27,13 @@ const GOOGLE = 'https://accounts.google.com';
  */
 export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null, query: URLSearchParams): Promise<SsoSuccess> {
   const state = query.get('state');
-  const bad = (detail: string) => Object.assign(new SsoError('oidc.state', 'bad_state', ssoMessages.expired, detail, 400, { hasState: !!state }), { tenant: pathTenant });
+  // The trace goes to the tenant of the URL, else (shared callback) to the tenant the verified state names.
+  const bad = (detail: string, tenant = pathTenant) => Object.assign(new SsoError('oidc.state', 'bad_state', ssoMessages.expired, detail, 400, { hasState: !!state }), { tenant });
   const signedFor = state ? await verifySignedState(s, state) : null;
   if (!signedFor) throw bad('state missing, malformed or not signed by us');
   // Consumed before any other check: a state presented anywhere it does not belong is spent.
   const row = await consumeLoginState(s, state!);
-  if (!row || row.data.kind !== 'oidc' || row.tenantId !== signedFor.id) throw bad('state unknown, already used, or expired');
+  if (!row || row.data.kind !== 'oidc' || row.tenantId !== signedFor.id) throw bad('state unknown, already used, or expired', pathTenant ?? signedFor);
   if (pathTenant && pathTenant.id !== signedFor.id) throw bad('state belongs to another tenant');
   const t = signedFor;
   const conn = await findConnection(t, row.connectionId);
