@@ -118,7 +118,7 @@ export class FilterCompiler {
     }
     // `lowered` columns already hold lower(value): the eq form uses the unique index directly.
     const lhs = col.lowered ? `r."${col.name}"` : col.caseExact ? `r."${col.name}"` : `lower(r."${col.name}")`;
-    return this.#textCompare(lhs, op, value, !col.caseExact);
+    return this.#textCompare(lhs, op, value, col.lowered ? 'js' : col.caseExact ? 'none' : 'db');
   }
 
   #jsonLeaf(node: Leaf, json: string, def: AttrDef): string {
@@ -134,12 +134,18 @@ export class FilterCompiler {
     if (typeof value !== 'string') throw invalid(`${node.path} cannot be compared with null; use pr`);
     if (def.type === 'dateTime' || def.type === 'binary') throw invalid(`${node.path} cannot be filtered`);
     const text = `(${json} #>> '{}')`;
-    return this.#textCompare(def.caseExact ? text : `lower${text}`, op, value, !def.caseExact);
+    return this.#textCompare(def.caseExact ? text : `lower${text}`, op, value, def.caseExact ? 'none' : 'db');
   }
 
-  #textCompare(lhs: string, op: CompareOp, value: string, fold: boolean): string {
-    const v = fold ? value.toLowerCase() : value;
-    const like = (pattern: string) => `(${lhs} LIKE ${this.param(pattern, 'text')} ESCAPE '\\')`;
+  /**
+   * `fold`: how the value is lower-cased to match `lhs` — 'js' for columns that store a JS-lower-cased key
+   * (userNameKey, displayNameKey), 'db' where `lhs` is PostgreSQL's lower() (same function on both sides, also for
+   * non-ASCII), 'none' for case-exact attributes.
+   */
+  #textCompare(lhs: string, op: CompareOp, value: string, fold: 'js' | 'db' | 'none'): string {
+    const v = fold === 'js' ? value.toLowerCase() : value;
+    const bind = (x: string) => (fold === 'db' ? `lower(${this.param(x, 'text')})` : this.param(x, 'text'));
+    const like = (pattern: string) => `(${lhs} LIKE ${bind(pattern)} ESCAPE '\\')`;
     const esc = v.replace(/[\\%_]/g, (m) => `\\${m}`);
     switch (op) {
       case 'co':
@@ -149,10 +155,10 @@ export class FilterCompiler {
       case 'ew':
         return like(`%${esc}`);
       case 'eq':
-        return `(${lhs} = ${this.param(v, 'text')})`;
+        return `(${lhs} = ${bind(v)})`;
       default:
         // Byte order, so ordering comparisons answer the same on every database whatever its collation.
-        return `(${lhs} COLLATE "C" ${sqlOps[op]} ${this.param(v, 'text')} COLLATE "C")`;
+        return `(${lhs} COLLATE "C" ${sqlOps[op]} ${bind(v)} COLLATE "C")`;
     }
   }
 }
