@@ -99,6 +99,10 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     },
     features: {
       devInteractions: { enabled: false },
+      // Not part of MCP authorization: PAR would bypass the default-scope step, and our resource servers accept
+      // Bearer tokens only (a DPoP-bound token would need proof checks they do not do).
+      pushedAuthorizationRequests: { enabled: false },
+      dPoP: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: false },
       // RFC 7009 §2.1: a client may revoke only its own tokens; introspection is for confidential clients' own tokens.

@@ -40,6 +40,8 @@ describe.each(testDbKinds)('metadata, registration and machine clients (%s)', (k
       expect(m.revocation_endpoint).toBe(`${issuer}/oauth/revoke`);
       expect(m.device_authorization_endpoint).toBe(`${issuer}/oauth/device_authorization`);
       expect(m.scopes_supported).toEqual(expect.arrayContaining(['mcp:tools']));
+      expect(m.pushed_authorization_request_endpoint).toBeUndefined();
+      expect(m.dpop_signing_alg_values_supported).toBeUndefined();
     }
     const jwks = (await (await fetch(`${issuer}/oauth/jwks`)).json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys.length).toBeGreaterThan(0);
