@@ -22,12 +22,15 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
   }
 
   it('rotates the refresh token on every use and keeps the resource', async () => {
-    const { t, tokens, refresh } = await setup();
+    const { t, client, tokens, refresh } = await setup();
     const r1 = await refresh(tokens.refresh_token!);
     expect(r1.status).toBe(200);
     expect(r1.body.refresh_token).not.toBe(tokens.refresh_token);
     const info = await app.services.accessTokens.verify(t, r1.body.access_token!, mcpUrl(app, t));
     expect(info?.audience).toBe(mcpUrl(app, t));
+    // Refresh may not widen the resource (RFC 8707 §2.2); a refused attempt leaves the token usable.
+    const other = await tokenRequest(app, t, { grant_type: 'refresh_token', refresh_token: r1.body.refresh_token!, client_id: client.client_id, resource: `${app.url}/t/${t.slug}/scim/v2` });
+    expect(other.body.error).toBe('invalid_target');
     const r2 = await refresh(r1.body.refresh_token!);
     expect(r2.status).toBe(200);
   });
