@@ -1,4 +1,4 @@
-import type { Command, OptionSpec, Options, OptionValue } from '../cli/command-table.js';
+import type { Command, OptionSpec } from '../cli/command-table.js';
 import { tenantArg } from '../cli/command-table.js';
 import { badRequest } from '../lib/errors.js';
 import { grantAdmin } from './admin/tenant-admins.js';
@@ -7,31 +7,11 @@ import { addSamlConnection } from './connections/add-saml-connection.js';
 import { listConnections, removeConnection } from './connections/manage-connections.js';
 import { refreshFromCli } from './saml/refresh-metadata.js';
 import { showSsoTrace } from './traces/sso-traces.js';
+import { commonInput, commonOptions, list, mappingOption, matchByOption, onOff, str } from './cli-options.js';
+import { updateConnection } from './connections/update-connection.js';
 
 const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
-const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
-const list = (v: OptionValue) => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
-
-const common: Record<string, OptionSpec> = {
-  name: { type: 'string', description: 'display name shown on the login chooser' },
-  'allowed-domain': { type: 'string', multiple: true, description: 'e-mail domain this IdP may assert (linking, discovery)' },
-  'no-jit': { type: 'boolean', description: 'do not create unknown users (SCIM-managed tenants)' },
-  'match-by': { type: 'string', description: 'first-login linking rule: email (default), userName or none' },
-  map: { type: 'string', multiple: true, description: 'FIELD=ATTRIBUTE, tried before the defaults (email, givenName, familyName, displayName, groups)' },
-};
-
-function commonInput(o: Options) {
-  const matchBy = str(o['match-by']) ?? 'email';
-  if (!['email', 'userName', 'none'].includes(matchBy)) throw badRequest('--match-by must be email, userName or none');
-  const mapping: Record<string, string[]> = {};
-  for (const kv of list(o.map)) {
-    const i = kv.indexOf('=');
-    const field = kv.slice(0, i);
-    if (i < 1 || !['email', 'givenName', 'familyName', 'displayName', 'groups'].includes(field)) throw badRequest(`--map takes FIELD=ATTRIBUTE with FIELD one of email, givenName, familyName, displayName, groups`);
-    (mapping[field] ??= []).push(kv.slice(i + 1));
-  }
-  return { name: str(o.name), allowedDomains: list(o['allowed-domain']), jitEnabled: o['no-jit'] !== true, matchBy: matchBy as 'email', mapping };
-}
+const common = commonOptions;
 
 const audit = (action: string, id: string | undefined) => ({ actor: { kind: 'admin-cli' as const }, action, target: { kind: 'idp-connection', id }, outcome: 'success' as const });
 
@@ -95,6 +75,35 @@ export const ssoCommands: Command[] = [
       const result = await refreshFromCli(s, t, str(o.id) ?? '', str(o['metadata-file']));
       await s.audit.record(t, audit('idp.refresh', result.id));
       return result;
+    },
+  },
+  {
+    name: 'idp update',
+    summary: 'change a connection: name, on/off, JIT, allowed domains (replaced), matching rule, mapping (replaced)',
+    options: {
+      tenant,
+      id: { type: 'string', required: true, description: 'connection id (idp_…)' },
+      name: common.name!,
+      enabled: { type: 'string', description: 'on or off' },
+      jit: { type: 'string', description: 'on or off' },
+      'allowed-domain': common['allowed-domain']!,
+      'match-by': common['match-by']!,
+      map: common.map!,
+    },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const domains = list(o['allowed-domain']);
+      const c = await updateConnection(s, t, str(o.id) ?? '', {
+        name: str(o.name),
+        enabled: onOff(o, 'enabled'),
+        jitEnabled: onOff(o, 'jit'),
+        allowedDomains: domains.length ? domains : undefined,
+        matchBy: matchByOption(o),
+        mapping: mappingOption(o),
+      });
+      await s.audit.record(t, audit('idp.update', c.id));
+      return c;
     },
   },
   {

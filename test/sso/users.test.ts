@@ -65,6 +65,17 @@ describe.each(testDbKinds)('SSO users: linking, JIT, groups, admins (%s)', (kind
     expect((await me(browser, app.url, t.slug)).status).toBe(401);
   });
 
+  it('`idp update` turns JIT off and disables a connection without touching other settings', async () => {
+    const idp = makeSamlIdp();
+    const { t, conn, spMetadata } = await tenantWithSaml(app, idp, { allowedDomains: ['corp.example'] });
+    const updated = await cli(app.services, 'idp update', { tenant: t.slug, id: conn.id, jit: 'off', name: 'Okta (SCIM-managed)' });
+    expect(updated).toMatchObject({ name: 'Okta (SCIM-managed)', jitEnabled: false, allowedDomains: ['corp.example'], matchBy: 'email', enabled: true });
+    expect((await samlLogin(app, t, idp, spMetadata, { nameId: 'late@corp.example' })).res.status).toBe(403);
+    await cli(app.services, 'idp update', { tenant: t.slug, id: conn.id, enabled: 'off' });
+    expect((await fetch(`${app.url}/t/${t.slug}/login`)).status).toBe(503);
+    await expect(cli(app.services, 'idp update', { tenant: t.slug, id: conn.id, jit: 'maybe' })).rejects.toThrow(/on or off/);
+  });
+
   it('JIT-creates users and IdP groups; later logins follow the assertion, SCIM groups are left alone', async () => {
     const idp = makeSamlIdp();
     const { t, spMetadata } = await tenantWithSaml(app, idp);
