@@ -14,7 +14,7 @@ async function getTool(t: TenantCtx, name: string) {
 async function findGroups(t: TenantCtx, names: string[]) {
   const keys = [...new Set(names.map((n) => n.toLowerCase()))];
   const groups = await t.db.group.findMany({ where: { displayNameKey: { in: keys } }, select: { id: true, displayName: true, displayNameKey: true } });
-  const missing = keys.filter((k) => !groups.some((g) => g.displayNameKey === k));
+  const missing = names.filter((n) => !groups.some((g) => g.displayNameKey === n.toLowerCase()));
   if (missing.length > 0) throw notFound(`No group named ${missing.map((m) => `"${m}"`).join(', ')}`);
   return groups;
 }

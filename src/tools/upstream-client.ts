@@ -21,7 +21,8 @@ export async function connectUpstream(url: string, headers: Record<string, strin
     await client.connect(transport, { timeout: timeoutMs });
   } catch (err) {
     await client.close().catch(() => undefined);
-    throw new AppError(502, 'upstream_unreachable', `Could not connect to the upstream MCP server at ${url}`, String(err));
+    // 422, not 5xx: the admin's URL or headers do not work, and the CLI shows the message as is.
+    throw new AppError(422, 'upstream_unreachable', `Could not connect to the upstream MCP server at ${url}`, String(err));
   }
   return client;
 }
@@ -46,7 +47,7 @@ export async function fetchUpstreamTools(url: string, headers: Record<string, st
     return await listUpstreamTools(client);
   } catch (err) {
     if (err instanceof AppError) throw err;
-    throw new AppError(502, 'upstream_error', `The upstream MCP server at ${url} did not list its tools`, String(err));
+    throw new AppError(422, 'upstream_error', `The upstream MCP server at ${url} did not list its tools`, String(err));
   } finally {
     await client.close().catch(() => undefined);
   }
