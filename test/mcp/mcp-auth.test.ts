@@ -142,6 +142,10 @@ describe.each(testDbKinds)('MCP endpoint authorization (%s)', (kind) => {
     expect((await post(mcpResourceUrl(app.url, t), { ...headers(aliceToken), 'mcp-session-id': 'abc.def' }, list)).status).toBe(404);
     const noToken = await post(mcpResourceUrl(app.url, t), { 'mcp-session-id': sessionId!, 'mcp-protocol-version': '2025-11-25' }, list);
     expect(noToken.status).toBe(401);
+    // DELETE (session termination) follows the same rules: another user's id → 404, the owner's → 200.
+    const del = (token: string) => fetch(mcpResourceUrl(app.url, t), { method: 'DELETE', headers: headers(token) });
+    expect((await del(fake.issue(t, bob))).status).toBe(404);
+    expect((await del(aliceToken)).status).toBe(200);
     await client.close();
   });
 
