@@ -23,10 +23,22 @@ interface PromptDetails {
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
-function sendPage(res: Response, status: number, html: string) {
+/**
+ * Browsers check `form-action` on the redirects that follow a form submission too, so the consent form may lead
+ * to our own origin and to the one place the decision is delivered: the client's redirect URI.
+ */
+function formTarget(redirect: URL | null): string {
+  if (!redirect) return '';
+  return redirect.protocol === 'http:' || redirect.protocol === 'https:' ? ` ${redirect.origin}` : ` ${redirect.protocol}`;
+}
+
+function sendPage(res: Response, status: number, html: string, redirect: URL | null = null) {
   // The consent decision must never be clickjacked or cached (MCP security best practices).
   res.status(status).set({ 'Cache-Control': 'no-store', 'X-Frame-Options': 'DENY', 'Content-Type': 'text/html; charset=utf-8' });
-  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  res.setHeader(
+    'Content-Security-Policy',
+    `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${formTarget(redirect)}; frame-ancestors 'none'; base-uri 'none'`,
+  );
   res.send(html);
 }
 
@@ -102,6 +114,7 @@ export function interactionRoutes(s: Services): Router {
         formAction: selfPath(t, details.uid),
         csrf: csrfToken(cookieKeys[0]!, t.id, details.uid, session.id),
       }),
+      redirect,
     );
   };
 

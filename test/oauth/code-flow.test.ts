@@ -26,6 +26,8 @@ describe.each(testDbKinds)('authorization code flow with PKCE (%s)', (kind) => {
     expect(consent?.body).toContain('whoami');
     expect(consent?.body).toContain('runs on your own computer');
     expect(consent?.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    // form-action also governs the redirects after the POST: our origin and the client's redirect origin only.
+    expect(consent?.headers.get('content-security-policy')).toContain("form-action 'self' http://127.0.0.1:4567;");
     expect(redirect?.searchParams.get('state')).toBe('xyz');
     expect(redirect?.searchParams.get('iss')).toBe(`${app.url}/t/${t.slug}`);
     const code = redirect!.searchParams.get('code')!;
