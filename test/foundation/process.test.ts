@@ -69,7 +69,7 @@ describe('the real processes', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.err()).not.toMatch(/error/i);
-  }, 60_000);
+  }, 180_000);
 
   it('generates a development master key once, mode 0600, with a warning', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-mk-'));
@@ -84,5 +84,5 @@ describe('the real processes', () => {
     expect(await again.exited).toBe(0);
     expect(again.err()).not.toMatch(/generated/);
     expect(readFileSync(file, 'utf8')).toBe(first);
-  }, 60_000);
+  }, 180_000);
 });
