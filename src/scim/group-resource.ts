@@ -1,9 +1,9 @@
 import { isObject, schemasOf, type Json, type JsonObject } from './canonicalize.js';
+import { etagOf } from './etag.js';
 import type { Projection } from './project-attributes.js';
 import { groupKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { scimBadRequest } from './scim-error.js';
-import { etagOf } from './user-resource.js';
 
 export interface GroupRow {
   id: string;

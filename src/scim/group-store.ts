@@ -1,6 +1,7 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import { newId } from '../lib/ids.js';
 import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
+import { checkIfMatch } from './etag.js';
 import { changedAttributeNames } from './diff-attributes.js';
 import { addMembers, checkMemberIds, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
 import { groupColumns, membersOf, renderGroup, type GroupRow } from './group-resource.js';
@@ -8,7 +9,6 @@ import { groupKind } from './resource-kinds.js';
 import { auditWrite, type ScimCtx } from './scim-context.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
-import { checkIfMatch } from './user-store.js';
 
 const taken = 'A group with this displayName already exists';
 

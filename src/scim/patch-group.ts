@@ -1,5 +1,6 @@
 import { canonicalResource } from './canonicalize.js';
 import { applyPatch } from './apply-patch.js';
+import { checkIfMatch } from './etag.js';
 import { changedAttributeNames, sameJson } from './diff-attributes.js';
 import type { FilterNode } from './filter-parse.js';
 import { parseFilter } from './filter-parse.js';
@@ -9,7 +10,6 @@ import { canonicalPath, expandPathless, readPatchBody, type PatchOp } from './pa
 import { groupKind } from './resource-kinds.js';
 import { auditWrite, type ScimCtx } from './scim-context.js';
 import { ScimError, scimBadRequest } from './scim-error.js';
-import { checkIfMatch } from './user-store.js';
 
 const isMembers = (op: PatchOp) => /^members(\[|$)/i.test(op.path!);
 

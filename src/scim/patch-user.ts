@@ -1,11 +1,12 @@
 import { canonicalResource, type JsonObject } from './canonicalize.js';
 import { applyPatch } from './apply-patch.js';
 import { sameJson } from './diff-attributes.js';
+import { checkIfMatch } from './etag.js';
 import { canonicalPath, expandPathless, normaliseManagerOp, readPatchBody, type PatchOp } from './patch-normalize.js';
 import { userKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { ScimError } from './scim-error.js';
-import { checkIfMatch, loadUser, renderUserById, saveUser, storedDoc } from './user-store.js';
+import { loadUser, renderUserById, saveUser, storedDoc } from './user-store.js';
 
 /** Normaliser rules for User operations, in order (scim-dialects.md §7). */
 export function normaliseUserOps(raw: PatchOp[], doc: JsonObject): PatchOp[] {

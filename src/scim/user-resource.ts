@@ -1,5 +1,6 @@
 import type { ScimCtx } from './scim-context.js';
 import { schemasOf, isObject, type Json, type JsonObject } from './canonicalize.js';
+import { etagOf } from './etag.js';
 import { userKind } from './resource-kinds.js';
 import { scimBadRequest } from './scim-error.js';
 
@@ -45,8 +46,6 @@ export interface GroupRef {
   groupId: string;
   displayName: string;
 }
-
-export const etagOf = (version: number) => `W/"${version}"`;
 
 /** The SCIM representation (RFC 7643 §4.1): stored document + server-owned id, groups and meta. */
 export function renderUser(c: ScimCtx, row: UserRow, groups: GroupRef[]): JsonObject {

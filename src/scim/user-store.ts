@@ -3,10 +3,11 @@ import { newId } from '../lib/ids.js';
 import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
 import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
+import { checkIfMatch } from './etag.js';
 import { auditWrite, type ScimCtx } from './scim-context.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
-import { etagOf, groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
+import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
 
 const taken = 'A user with this userName already exists';
 
@@ -27,15 +28,6 @@ export function storedDoc(row: UserRow): JsonObject {
   if (row.externalId !== null) doc.externalId = row.externalId;
   else delete doc.externalId;
   return doc;
-}
-
-/** RFC 7644 §3.14: a write with If-Match must name the current version, else 412. */
-export function checkIfMatch(ifMatch: string | undefined, version: number): void {
-  if (!ifMatch || ifMatch.trim() === '*') return;
-  const tags = ifMatch.split(',').map((x) => x.trim());
-  if (!tags.includes(etagOf(version)) && !tags.includes(`"${version}"`)) {
-    throw new ScimError(412, 'The resource has changed (If-Match does not match meta.version)');
-  }
 }
 
 export async function renderUserById(c: ScimCtx, row: UserRow): Promise<JsonObject> {
