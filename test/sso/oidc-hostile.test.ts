@@ -56,6 +56,18 @@ describe.each(testDbKinds)('OIDC hostile inputs end without a session (%s)', (ki
   it('refuses a token signed by an unknown key (kid in JWKS, wrong key)', () => loginWith((m) => ({ ...m, signer: 'rogue' })));
   it('refuses a token signed by an unknown key (unknown kid)', () => loginWith((m) => ({ ...m, signer: 'rogue', header: { ...m.header, kid: 'rogue-key' } })));
 
+  it('reads the userinfo endpoint when the ID token carries no e-mail', async () => {
+    idp.state.sub = 'userinfo-user';
+    idp.state.tamper = (m) => ({ ...m, claims: { ...m.claims, email: undefined } });
+    idp.state.userinfo = { email: 'From.Userinfo@example.com', name: 'Userinfo Person' };
+    const b = new Browser();
+    const { res } = await b.follow(`${app.url}/t/${t.slug}/oidc/login`);
+    idp.state.userinfo = {};
+    idp.state.sub = 'evil-user';
+    expect(res.status).toBe(200);
+    expect((await me(b, app.url, t.slug)).body).toMatchObject({ email: 'from.userinfo@example.com' });
+  });
+
   it('leaves memberships alone on an Entra groups overage (_claim_names), a documented gap', async () => {
     idp.state.tamper = (m) => ({ ...m, claims: { ...m.claims, sub: 'overage-user', email: 'over@example.com', _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/…' } } } });
     const b = new Browser();

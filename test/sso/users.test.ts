@@ -88,6 +88,9 @@ describe.each(testDbKinds)('SSO users: linking, JIT, groups, admins (%s)', (kind
     expect((await me(second.browser, app.url, t.slug)).body).toMatchObject({ email: 'gus@corp.example', groups: ['Sales'] });
     const user = await t.db.user.findFirstOrThrow({ where: { email: 'gus@corp.example' } });
     expect(user.source).toBe('jit');
+    // A JIT user's profile follows the IdP on later logins.
+    const third = await samlLogin(app, t, idp, spMetadata, { nameId: 'gus@corp.example', attributes: { displayName: ['Gus Renamed'] } });
+    expect((await me(third.browser, app.url, t.slug)).body).toMatchObject({ id: user.id, name: 'Gus Renamed' });
   });
 
   it('maps Entra long claim URIs', async () => {

@@ -20,6 +20,12 @@ export async function resolveSsoUser(t: TenantCtx, conn: Connection, p: SsoProfi
   if (identity) {
     user = identity.user;
     await t.db.userIdentity.updateMany({ where: { id: identity.id }, data: { lastLoginAt: now } });
+    // Users the IdP created (JIT) follow the IdP's profile; SCIM-managed users are updated only by SCIM.
+    const fresh = { email: p.email ?? user.email, displayName: p.displayName ?? user.displayName };
+    if (user.source === 'jit' && (fresh.email !== user.email || fresh.displayName !== user.displayName)) {
+      await t.db.user.updateMany({ where: { id: user.id }, data: fresh });
+      user = { ...user, ...fresh };
+    }
   } else {
     const domain = emailDomain(p.email);
     const domainAllowed = !!domain && conn.config.allowedDomains.includes(domain);

@@ -20,7 +20,7 @@ export async function startEvilIdp() {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const state = { nonce: '', tamper: (m: Minted) => m, clientId: 'evil-client', sub: 'evil-user', email: 'evil@example.com' };
+  const state = { nonce: '', tamper: (m: Minted) => m, clientId: 'evil-client', sub: 'evil-user', email: 'evil@example.com', userinfo: {} as Record<string, unknown> };
 
   async function idToken(): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
@@ -49,6 +49,7 @@ export async function startEvilIdp() {
         authorization_endpoint: `${issuer}/authorize`,
         token_endpoint: `${issuer}/token`,
         jwks_uri: `${issuer}/jwks`,
+        userinfo_endpoint: `${issuer}/userinfo`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
@@ -57,6 +58,10 @@ export async function startEvilIdp() {
       });
     }
     if (url.pathname === '/jwks') return json({ keys: [jwk] });
+    if (url.pathname === '/userinfo') {
+      if (req.headers.authorization !== 'Bearer at-123') return void ((res.statusCode = 401), res.end());
+      return json({ sub: state.sub, ...state.userinfo });
+    }
     if (url.pathname === '/authorize') {
       state.nonce = url.searchParams.get('nonce') ?? '';
       const back = new URL(url.searchParams.get('redirect_uri')!);
