@@ -73,6 +73,9 @@ export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, act
   if (count === 0) return null;
   if (before.active && !cols.active) {
     await c.s.revocation.revokeUser(c.t, before.id, 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id });
+  } else {
+    // Profile caches on every node (claims, e-mail, display name) drop this user.
+    await c.s.bus.publish({ type: 'user.changed', tenantId: c.t.id, userId: before.id });
   }
   await auditWrite(c, action, { kind: 'user', id: before.id }, { changed });
   return loadUser(c, before.id);
