@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
+import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { createUser, mcpUrl, pkce, registerClient } from './support/oauth-client.js';
 
@@ -13,14 +14,14 @@ const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  * The consent page in a real browser: CSP (including form-action on the redirect after the POST) and keyboard use.
  * Needs a Chromium binary (CHROMIUM_PATH, default /usr/bin/chromium); skipped where there is none.
  */
-describe.skipIf(!existsSync(executablePath))('consent in a real browser', () => {
+describe.skipIf(!existsSync(executablePath)).each(testDbKinds)('consent in a real browser (%s)', (kind) => {
   let app: TestApp;
   let browser: Browser;
   let callback: http.Server;
   let callbackUrl = '';
   const received: URL[] = [];
   beforeAll(async () => {
-    app = await startTestApp('pglite');
+    app = await startTestApp(kind);
     browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
     callback = http.createServer((req, res) => {
       received.push(new URL(req.url!, callbackUrl));
@@ -57,6 +58,33 @@ describe.skipIf(!existsSync(executablePath))('consent in a real browser', () => 
     expect(last.searchParams.get('state')).toBe('kb');
     expect(last.searchParams.get('code')).toBeTruthy();
     expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('runs the device flow: the code link auto-submits, the user confirms and consents', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t);
+    const client = await registerClient(app, t, {
+      client_name: 'Terminal', redirect_uris: [], response_types: [], grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+    });
+    const start = await fetch(`${app.url}/t/${t.slug}/oauth/device_authorization`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: client.client_id }).toString(),
+    });
+    const device = (await start.json()) as Record<string, string>;
+    const { token } = await app.services.sessions.create(t, { userId: user.id });
+    const context = await browser.newContext();
+    await context.addCookies([{ name: sessionCookieName(app.url, t), value: token, url: app.url }]);
+    const page = await context.newPage();
+    await page.goto(device.verification_uri_complete!);
+    await page.getByText(device.user_code!).waitFor();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByText('Device connected').waitFor();
+    const res = await fetch(`${app.url}/t/${t.slug}/oauth/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: device.device_code!, client_id: client.client_id }).toString(),
+    });
+    expect(res.status).toBe(200);
     await context.close();
   });
 });
