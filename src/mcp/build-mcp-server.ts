@@ -4,10 +4,12 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
 import { listCallableTools, type CallableTool } from '../tools/list-callable-tools.js';
+import { callKey, type InFlightCalls } from './in-flight-calls.js';
 
 export interface McpPrincipal {
   userId: string;
   clientId: string;
+  sessionId?: string;
   request: { ip?: string; userAgent?: string; requestId?: string };
 }
 
@@ -29,7 +31,7 @@ function toMcpTool(tool: CallableTool): Tool {
  * A fresh MCP server for one HTTP request (the SDK's stateless pattern): it knows the tenant and the principal the
  * bearer token proved, so every tools/list and tools/call is decided for that user, from current data.
  */
-export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal): Server {
+export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls): Server {
   const server = new Server(serverInfo, {
     capabilities: { tools: { listChanged: true } },
     instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,
@@ -37,8 +39,13 @@ export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal): Se
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: (await listCallableTools(s, t, who.userId)).map(toMcpTool),
   }));
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) =>
-    callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: extra.signal, request: who.request }, req.params.name, req.params.arguments),
-  );
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    const call = inFlight.track(callKey(t, who, who.sessionId, extra.requestId), extra.signal);
+    try {
+      return await callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request }, req.params.name, req.params.arguments);
+    } finally {
+      call.done();
+    }
+  });
   return server;
 }

@@ -11,6 +11,7 @@ import { buildMcpServer, type McpPrincipal } from './build-mcp-server.js';
 import { checkOrigin } from './check-origin.js';
 import { mcpResourceUrl, protectedResourceMetadataUrl } from './mcp-resource.js';
 import { McpSessionIds } from './mcp-session-id.js';
+import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.js';
 import { watchStream } from './watch-stream.js';
 
 export interface McpRouteOptions {
@@ -38,6 +39,10 @@ async function readBody(req: Request, res: Response): Promise<unknown> {
 export function mcpRoutes(s: Services, opts: McpRouteOptions = {}): Router {
   const router = Router({ mergeParams: true });
   const sessions = new McpSessionIds(s);
+  const inFlight = new InFlightCalls();
+  s.bus.subscribe((e) => {
+    if (e.type === 'mcp.cancelled') inFlight.cancel(e.callKey);
+  });
   const verifier = () => opts.verifier ?? (Reflect.get(s, 'accessTokens') as AccessTokenVerifier | undefined);
 
   router.use(checkOrigin(s.config.publicUrl));
@@ -53,7 +58,7 @@ export function mcpRoutes(s: Services, opts: McpRouteOptions = {}): Router {
         res.status(auth.status).set('WWW-Authenticate', auth.challenge).json(auth.body);
         return;
       }
-      await serve(s, t, sessions, auth.info, req, res);
+      await serve(s, t, { sessions, inFlight }, auth.info, req, res);
     } catch (err) {
       const body = classifyBodyError(err);
       if (body) {
@@ -69,7 +74,14 @@ export function mcpRoutes(s: Services, opts: McpRouteOptions = {}): Router {
   return router;
 }
 
-async function serve(s: Services, t: TenantCtx, sessions: McpSessionIds, info: AccessTokenInfo & { userId: string }, req: Request, res: Response) {
+async function serve(
+  s: Services,
+  t: TenantCtx,
+  { sessions, inFlight }: { sessions: McpSessionIds; inFlight: InFlightCalls },
+  info: AccessTokenInfo & { userId: string },
+  req: Request,
+  res: Response,
+) {
   const who: McpPrincipal = {
     userId: info.userId,
     clientId: info.clientId,
@@ -81,11 +93,16 @@ async function serve(s: Services, t: TenantCtx, sessions: McpSessionIds, info: A
     rpcError(res, 404, -32001, 'Session not found');
     return;
   }
+  if (typeof sessionId === 'string') who.sessionId = sessionId;
   const body = req.method === 'POST' ? await readBody(req, res) : undefined;
   if (req.method === 'POST' && sessionId === undefined && isInitializeRequest(body)) {
     res.setHeader('Mcp-Session-Id', await sessions.issue(t, who));
   }
-  const server = buildMcpServer(s, t, who);
+  for (const id of cancelledRequestIds(body)) {
+    const key = callKey(t, who, who.sessionId, id);
+    if (!inFlight.cancel(key)) await s.bus.publish({ type: 'mcp.cancelled', tenantId: t.id, callKey: key });
+  }
+  const server = buildMcpServer(s, t, who, inFlight);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {
     // Ends in-flight handlers too: their abort signal cancels upstream calls (notifications/cancelled upstream).

@@ -8,7 +8,9 @@ export type BusEvent =
   | { type: 'user.changed'; tenantId: string; userId: string }
   | { type: 'tenant.changed'; tenantId: string }
   | { type: 'tools.changed'; tenantId: string }
-  | { type: 'grant.revoked'; tenantId: string; grantId: string };
+  | { type: 'grant.revoked'; tenantId: string; grantId: string }
+  /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */
+  | { type: 'mcp.cancelled'; tenantId: string; callKey: string };
 
 type Listener = (event: BusEvent) => void;
 

@@ -129,6 +129,25 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     await client.close();
   });
 
+  it('cancels the upstream call when the client cancels (notifications/cancelled arrives in a later request)', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t, 'cancel@example.com');
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'slow', url: upstream.url });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'slow__hang' });
+    const { client } = await connect(app, t, fake.issue(t, user));
+    const before = { started: upstream.started.length, cancelled: upstream.cancelled.length };
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'slow__hang', arguments: {} }, undefined, { signal: controller.signal });
+    await expect.poll(() => upstream.started.length).toBeGreaterThan(before.started);
+    controller.abort('user pressed stop');
+    await expect(call).rejects.toThrow();
+    await expect.poll(() => upstream.cancelled.length).toBeGreaterThan(before.cancelled);
+    await expect
+      .poll(async () => (await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } }))?.detail)
+      .toMatchObject({ tool: 'slow__hang', error: 'cancelled' });
+    await client.close();
+  });
+
   it('maps an unreachable upstream to a tool error result', async () => {
     const t = await app.createTenant();
     const user = await createUser(t, 'down@example.com');

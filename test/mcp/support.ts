@@ -94,6 +94,8 @@ export interface Upstream {
   url: string;
   /** Headers of every request the upstream received. */
   seen: http.IncomingHttpHeaders[];
+  /** Calls of `hang` that started, and those that were then cancelled. */
+  started: string[];
   cancelled: string[];
   close(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export interface Upstream {
 export async function startUpstream(): Promise<Upstream> {
   const seen: http.IncomingHttpHeaders[] = [];
   const cancelled: string[] = [];
+  const started: string[] = [];
   const build = () => {
     const server = new McpServer({ name: 'upstream', version: '1.0.0' });
     server.registerTool('echo', { description: 'Echoes text', inputSchema: { text: z.string() } }, async ({ text }) => ({
@@ -111,6 +114,7 @@ export async function startUpstream(): Promise<Upstream> {
       throw new Error('kaboom\n    at secret (/srv/upstream/internal.js:1:1)');
     });
     server.registerTool('hang', { description: 'Never answers until cancelled' }, async (extra) => {
+      started.push('hang');
       await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
       cancelled.push('hang');
       return { content: [{ type: 'text' as const, text: 'cancelled' }] };
@@ -143,6 +147,7 @@ export async function startUpstream(): Promise<Upstream> {
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     seen,
+    started,
     cancelled,
     close: () =>
       new Promise<void>((resolve) => {
