@@ -81,7 +81,10 @@ export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null,
   }
   // Entra groups overage (more than ~200 groups): only a pointer to Graph is sent. Known gap: memberships untouched.
   const overage = (claims._claim_names as Record<string, unknown> | undefined)?.groups !== undefined;
-  if (overage) delete attrs.groups;
+  if (overage) {
+    delete attrs.groups;
+    s.logger.warn({ tenantId: t.id, connectionId: conn.id }, 'Entra groups overage: group memberships left unchanged (use SCIM groups)');
+  }
   const profile = mapProfile(claims.sub, attrs, defaultOidcMapping, conn.config.mapping);
   if (overage) delete profile.groups;
   return { t, conn, profile, returnTo: String(row.data.returnTo) };

@@ -25,6 +25,7 @@ function first(attrs: Attrs, names: string[]): string | undefined {
   return undefined;
 }
 
+const MAX_GROUPS = 1000;
 const EMAIL = /^[^\s@<>()"]+@[^\s@<>()"]+\.[^\s@<>()"]+$/;
 
 /**
@@ -39,7 +40,8 @@ export function mapProfile(subject: string, attrs: Attrs, defaults: Required<Map
   const familyName = first(attrs, names('familyName'));
   const displayName = first(attrs, names('displayName')) ?? ([givenName, familyName].filter(Boolean).join(' ') || undefined);
   const groupKey = names('groups').find((n) => attrs[n] !== undefined);
-  const groups = groupKey ? [...new Set(strings(attrs[groupKey]).map((g) => g.trim()).filter(Boolean))] : undefined;
+  // Capped: a group per row is created for JIT, and no real user is in thousands of groups the IdP chose to send.
+  const groups = groupKey ? [...new Set(strings(attrs[groupKey]).map((g) => g.trim().slice(0, 256)).filter(Boolean))].slice(0, MAX_GROUPS) : undefined;
   return { subject, email, displayName, givenName, familyName, groups };
 }
 
