@@ -101,5 +101,19 @@ describe.each(testDbKinds)('Okta provisioning lifecycle over HTTP (%s)', (kind) 
     expect((await okta('GET', `/Users/${other.id}`)).body.groups).toBeUndefined();
     // Okta never deletes users: both remain.
     expect((await okta('GET', '/Users')).body.totalResults).toBe(2);
+
+    // One audit event per write (idempotent repeats write nothing), by this token, with attribute NAMES only.
+    const events = await s.t.db.auditEvent.findMany({ where: { action: { startsWith: 'scim.' } }, orderBy: { createdAt: 'asc' } });
+    const count = (action: string) => events.filter((e) => e.action === action).length;
+    expect(count('scim.user.create')).toBe(2);
+    expect(count('scim.user.replace')).toBe(1);
+    expect(count('scim.user.patch')).toBe(2); // deactivate + reactivate; the repeated deactivation changed nothing
+    expect(count('scim.group.create')).toBe(1);
+    expect(count('scim.group.patch')).toBe(4); // first rename, add both, remove one, replace members
+    expect(count('scim.group.delete')).toBe(1);
+    expect(events.every((e) => e.actorKind === 'scim-token' && e.actorId === s.tokenId)).toBe(true);
+    const replace = events.find((e) => e.action === 'scim.user.replace')!;
+    expect(replace.detail).toEqual({ changed: ['name'] });
+    expect(JSON.stringify(events)).not.toContain('Scully-Mulder');
   });
 });
