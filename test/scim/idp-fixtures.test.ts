@@ -11,7 +11,7 @@ interface Fixture {
   expect: Record<string, unknown>;
 }
 const fixtures = (
-  JSON.parse(readFileSync(new URL('../../../shared/fixtures/scim/idp-patch-fixtures.json', import.meta.url), 'utf8')) as {
+  JSON.parse(readFileSync(new URL('../fixtures/scim/idp-patch-fixtures.json', import.meta.url), 'utf8')) as {
     fixtures: Fixture[];
   }
 ).fixtures;
