@@ -8,6 +8,7 @@ import type { ResourceKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { scimBadRequest } from './scim-error.js';
 import { listResponse } from './scim-response.js';
+import { orderByOf } from './sort-order.js';
 import { renderUser, type GroupRef } from './user-resource.js';
 
 /** startIndex/count (RFC 7644 §3.4.2.4): integers; below 1 means 1, negative count means 0, count is capped. */
@@ -38,7 +39,7 @@ export async function listResources(c: ScimCtx, kind: ResourceKind, query: Recor
   let total: number | null = null;
   let resources: JsonObject[] = [];
   if (count > 0) {
-    const page = { where, limit: count, offset: startIndex - 1 };
+    const page = { where, orderBy: orderByOf(kind, query), limit: count, offset: startIndex - 1 };
     const result = kind.name === 'User' ? await userPage(c, page, params) : await groupPage(c, page, params, projection);
     resources = result.resources;
     total = result.total;
@@ -54,6 +55,7 @@ export async function listResources(c: ScimCtx, kind: ResourceKind, query: Recor
 
 interface Page {
   where: string;
+  orderBy: string;
   limit: number;
   offset: number;
 }
@@ -78,7 +80,7 @@ async function userPage(c: ScimCtx, page: Page, params: string[]) {
       (SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId", 'displayName', g."displayName") ORDER BY gm."groupId"), '[]'::json)
          FROM "GroupMembership" gm JOIN "Group" g ON g."id" = gm."groupId"
         WHERE gm."tenantId" = $1 AND gm."userId" = r."id") AS "groups"
-    FROM "User" r WHERE ${page.where} ORDER BY r."createdAt", r."id" LIMIT ${page.limit} OFFSET ${page.offset}`;
+    FROM "User" r WHERE ${page.where} ORDER BY ${page.orderBy} LIMIT ${page.limit} OFFSET ${page.offset}`;
   const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as Record<string, unknown>[];
   const resources = rows.map((r) =>
     renderUser(
@@ -101,7 +103,7 @@ async function userPage(c: ScimCtx, page: Page, params: string[]) {
 
 async function groupPage(c: ScimCtx, page: Page, params: string[], projection: Projection) {
   const sql = `SELECT r."id", count(*) OVER ()::int AS "total" FROM "Group" r WHERE ${page.where}
-    ORDER BY r."createdAt", r."id" LIMIT ${page.limit} OFFSET ${page.offset}`;
+    ORDER BY ${page.orderBy} LIMIT ${page.limit} OFFSET ${page.offset}`;
   const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as { id: string; total: number }[];
   const resources = await renderGroups(
     c,
@@ -122,6 +124,8 @@ export function searchQuery(body: unknown): Record<string, unknown> {
   const num = (v: unknown) => (typeof v === 'number' ? String(v) : v);
   return {
     filter: b.filter,
+    sortBy: b.sortBy,
+    sortOrder: b.sortOrder,
     attributes: list(b.attributes),
     excludedAttributes: list(b.excludedAttributes),
     startIndex: num(b.startIndex),

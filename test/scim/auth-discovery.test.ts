@@ -62,7 +62,7 @@ describe.each(testDbKinds)('SCIM authentication and discovery (%s)', (kind) => {
       bulk: { supported: false },
       filter: { supported: true, maxResults: 500 },
       changePassword: { supported: false },
-      sort: { supported: false },
+      sort: { supported: true },
       etag: { supported: true },
     });
     expect(body.authenticationSchemes[0].type).toBe('oauthbearertoken');

@@ -133,6 +133,28 @@ describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind)
     expect(members.body.totalResults).toBe(1);
   });
 
+  it('sorts by sortBy/sortOrder (RFC 7644 §3.4.2.3), missing values last', async () => {
+    const order = async (qs: string) => {
+      const res = await s.call('GET', `/Users?${qs}`);
+      if (res.status !== 200) throw new Error(`${qs}: ${JSON.stringify(res.body)}`);
+      const names = new Map(Object.entries(ids).map(([k, v]) => [v, k]));
+      return (res.body.Resources as { id: string }[]).map((r) => names.get(r.id));
+    };
+    expect(await order('sortBy=userName&sortOrder=descending')).toEqual(['carol', 'bob', 'alice']);
+    expect(await order('sortBy=USERNAME')).toEqual(['alice', 'bob', 'carol']);
+    expect(await order('sortBy=meta.created&sortOrder=Descending')).toEqual(['carol', 'bob', 'alice']);
+    expect(await order('sortBy=displayName')).toEqual(['carol', 'alice', 'bob']); // "100% Carol_x" < "alice…" < "bob…"
+    expect(await order('sortBy=name.familyName&sortOrder=descending')).toEqual(['alice', 'bob', 'carol']);
+    expect(await order('sortBy=emails&sortOrder=descending')).toEqual(['bob', 'alice', 'carol']);
+    expect(await order(`sortBy=${ENTERPRISE}:department`)).toEqual(['alice', 'bob', 'carol']);
+    expect(await order('filter=' + encodeURIComponent('active eq true') + '&sortBy=userName&sortOrder=descending&count=1')).toEqual(['bob']);
+    for (const bad of ['sortBy=name', 'sortBy=nosuch', 'sortBy=groups', 'sortBy=userName&sortOrder=sideways']) {
+      const res = await s.call('GET', `/Users?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(res.body.scimType, bad).toBe('invalidValue');
+    }
+  });
+
   it('answers POST /.search (RFC 7644 §3.4.3) like GET', async () => {
     const res = await s.call('POST', '/Users/.search', {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
