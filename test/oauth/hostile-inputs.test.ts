@@ -116,6 +116,13 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
 
   it('refuses to register redirect URIs that are neither https nor loopback', async () => {
     const t = await app.createTenant();
+    for (const uri of ['https://app.example/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth']) {
+      const ok = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [uri], token_endpoint_auth_method: 'none', application_type: uri.startsWith('com.') ? 'native' : undefined }),
+      });
+      expect(ok.status, uri).toBe(201);
+    }
     for (const uri of ['http://evil.example/cb', 'javascript:alert(1)']) {
       const res = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
