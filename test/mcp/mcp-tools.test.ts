@@ -52,8 +52,8 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     expect(await names(inside.client)).toEqual(['gh__echo', 'gh__explode', 'whoami']);
     expect(await names(outside.client)).toEqual(['gh__explode', 'whoami']);
     await expect(outside.client.callTool({ name: 'gh__echo', arguments: { text: 'x' } })).rejects.toThrow(/Unknown tool/);
-    const denied = await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: outsider } });
-    expect(denied).toMatchObject({ outcome: 'denied' });
+    // Audit events are written just after the response: poll for them.
+    await expect.poll(() => t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: outsider } })).toMatchObject({ outcome: 'denied' });
 
     const group = await t.db.group.findFirst({ where: { displayNameKey: 'engineering' } });
     await t.db.groupMembership.deleteMany({ where: { groupId: group!.id, userId: insider } });
@@ -86,8 +86,9 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
       expect(JSON.stringify(h)).not.toContain(token);
       expect(h['x-api-key']).toBe('secret-key');
     }
-    const event = await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } });
-    expect(event).toMatchObject({ outcome: 'success', actorKind: 'user', targetKind: 'tool' });
+    const audited = () => t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } });
+    await expect.poll(audited).toMatchObject({ outcome: 'success', actorKind: 'user', targetKind: 'tool' });
+    const event = await audited();
     const detail = event!.detail as Record<string, unknown>;
     expect(detail).toMatchObject({ tool: 'up__echo', clientId: 'claude' });
     expect(detail.argumentBytes).toBe(JSON.stringify({ text: 'confidential words' }).length);
@@ -119,8 +120,9 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
       pool.callTimeoutMs = saved;
     }
     await expect.poll(() => upstream.cancelled.length).toBeGreaterThan(0);
-    const events = await t.db.auditEvent.findMany({ where: { action: 'mcp.tool.call', actorId: user }, orderBy: { createdAt: 'asc' } });
-    expect(events.map((e) => [e.outcome, (e.detail as { error?: string }).error])).toEqual(
+    const outcomes = async () =>
+      (await t.db.auditEvent.findMany({ where: { action: 'mcp.tool.call', actorId: user } })).map((e) => [e.outcome, (e.detail as { error?: string }).error]);
+    await expect.poll(outcomes).toEqual(
       expect.arrayContaining([
         ['failure', 'tool_error'],
         ['failure', 'timeout'],
