@@ -43,7 +43,8 @@ export function mcpRoutes(s: Services, opts: McpRouteOptions = {}): Router {
   s.bus.subscribe((e) => {
     if (e.type === 'mcp.cancelled') inFlight.cancel(e.callKey);
   });
-  const verifier = () => opts.verifier ?? (Reflect.get(s, 'accessTokens') as AccessTokenVerifier | undefined);
+  // Read per request, so tests (and a future verifier swap) can replace `s.accessTokens` on a running app.
+  const verifier = () => opts.verifier ?? s.accessTokens;
 
   router.use(checkOrigin(s.config.publicUrl));
   router.all('/', async (req, res) => {
