@@ -14,6 +14,8 @@ export interface OptionSpec {
   required?: boolean;
   /** Also accepted as `--<name>-file PATH` (`-` = standard input), so it need not sit in shell history. */
   secret?: boolean;
+  /** May also be given as the (single) bare word after the command: `sso-trace show trc_123`. */
+  positional?: boolean;
   description: string;
 }
 

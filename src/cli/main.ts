@@ -36,7 +36,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const found = findCommand(words);
-    if (!found || found.rest.length > 0) throw new UsageError(`unknown command "${words.join(' ')}" (see: sso-bridge help)`);
+    const takesPositional = found && Object.values(found.command.options).some((o) => o.positional);
+    if (!found || found.rest.length > (takesPositional ? 1 : 0)) {
+      throw new UsageError(`unknown command "${words.join(' ')}" (see: sso-bridge help)`);
+    }
     const opts = await parseCommandArgs(found.command, argv.slice(found.command.name.split(' ').length), io.stdin);
     const config = loadConfig(io.env);
     const result = await execute(config, found.command, opts);

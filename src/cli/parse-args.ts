@@ -22,11 +22,18 @@ export async function parseCommandArgs(
     spec[name] = { type: o.type, ...(o.multiple && { multiple: true }) };
     if (o.secret) spec[`${name}-file`] = { type: 'string' };
   }
+  const positionalName = Object.entries(command.options).find(([, o]) => o.positional)?.[0];
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: !!positionalName }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message.split('\n')[0]} (see: sso-bridge help ${command.name})`);
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
+  if (positionalName && positionals[0] !== undefined) {
+    if (values[positionalName] !== undefined) throw new UsageError(`give ${positionalName} once`);
+    values[positionalName] = positionals[0];
   }
   const out: Options = {};
   for (const [name, o] of Object.entries(command.options)) {
@@ -49,7 +56,11 @@ export function usage(commands: Command[]): string {
   for (const c of commands) {
     const flags = Object.entries(c.options)
       .map(([n, o]) => {
-        const flag = o.type === 'boolean' ? `--${n}` : `--${n} ${n.toUpperCase()}${o.multiple ? '…' : ''}`;
+        const flag = o.positional
+          ? `${n.toUpperCase()}`
+          : o.type === 'boolean'
+            ? `--${n}`
+            : `--${n} ${n.toUpperCase()}${o.multiple ? '…' : ''}`;
         return o.required ? flag : `[${flag}]`;
       })
       .join(' ');

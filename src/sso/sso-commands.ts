@@ -140,7 +140,7 @@ export const ssoCommands: Command[] = [
   {
     name: 'sso-trace show',
     summary: 'show a failed-login trace by the id on the error page',
-    options: { id: { type: 'string', required: true, description: 'trace id (trc_…)' } },
+    options: { id: { type: 'string', required: true, positional: true, description: 'trace id (trc_…)' } },
     forwardable: true,
     run: async (s, o) => showSsoTrace(s, str(o.id) ?? ''),
   },

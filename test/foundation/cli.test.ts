@@ -189,4 +189,13 @@ describe('secret options', () => {
     await expect(parseCommandArgs(command, ['--secret', 'a', '--secret-file', file], stdin)).rejects.toThrow(/not both/);
     await expect(parseCommandArgs(command, [], stdin)).rejects.toThrow(/--secret-file/);
   });
+
+  it('take a declared positional argument as the bare word after the command', async () => {
+    const show: Command = { ...command, options: { id: { type: 'string', required: true, positional: true, description: 'id' } } };
+    const stdin = async () => '';
+    expect(await parseCommandArgs(show, ['trc_1'], stdin)).toEqual({ id: 'trc_1' });
+    expect(await parseCommandArgs(show, ['--id', 'trc_2'], stdin)).toEqual({ id: 'trc_2' });
+    await expect(parseCommandArgs(show, ['a', 'b'], stdin)).rejects.toThrow(/unexpected arguments/);
+    await expect(parseCommandArgs(command, ['stray'], stdin)).rejects.toThrow();
+  });
 });

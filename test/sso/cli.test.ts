@@ -33,6 +33,8 @@ describe('SSO CLI commands through runCli', () => {
     expect(await run(['idp', 'add-saml', '--tenant', 'cli-corp'])).toMatchObject({ code: 1, stderr: expect.stringContaining('exactly one of --metadata-url or --metadata-file') });
     expect(await run(['admin', 'grant', '--tenant', 'cli-corp', '--email', 'nobody@corp.example'])).toMatchObject({ code: 1, stderr: expect.stringContaining('No user') });
     expect(await run(['sso-trace', 'show', '--id', 'trc_unknown'])).toMatchObject({ code: 1, stderr: expect.stringContaining('No SSO trace') });
+    // The contract's form: the id as a bare word.
+    expect(await run(['sso-trace', 'show', 'trc_unknown'])).toMatchObject({ code: 1, stderr: expect.stringContaining('No SSO trace trc_unknown') });
     expect(await run(['idp', 'remove', '--tenant', 'cli-corp', '--id', String(saml.json!.id)])).toMatchObject({ code: 0, json: { removed: true } });
   });
 });

@@ -6,7 +6,7 @@ import type { SsoError } from '../sso-error.js';
 
 /**
  * Stores a failed login (issue 4 §8): when, which connection, the stage, the private reason, and a redacted summary
- * of what the IdP sent. The user sees only the trace id and quotes it to an admin (`sso-trace show --id ID`).
+ * of what the IdP sent. The user sees only the trace id and quotes it to an admin (`sso-trace show ID`).
  */
 export async function recordSsoTrace(s: Services, t: TenantCtx, err: SsoError): Promise<string> {
   const id = newId('trc');
@@ -24,7 +24,7 @@ export async function recordSsoTrace(s: Services, t: TenantCtx, err: SsoError): 
   return id;
 }
 
-/** `sso-trace show --id ID`: trace ids are globally unique, so no tenant is needed to find one. */
+/** `sso-trace show ID` (or `--id ID`): trace ids are globally unique, so no tenant is needed to find one. */
 export async function showSsoTrace(s: Services, id: string) {
   const row = await s.db.ssoTrace.findUnique({ where: { id } });
   if (!row) throw notFound(`No SSO trace ${id}`);
