@@ -79,6 +79,9 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && Boolean(code.accountId),
+    // Tokens outlive the browser sign-in: oidc-provider's session is only the vehicle of one authorization, and the
+    // user's access ends through our revocation (SCIM, consent withdrawal, grant revocation), not a session timeout.
+    expiresWithSession: async () => false,
     rotateRefreshToken: () => shouldRotate(),
     extraTokenClaims: async (_ctx, token) => ({ tid: t.id, ...('grantId' in token && token.grantId ? { gid: token.grantId } : {}) }),
     ttl: {

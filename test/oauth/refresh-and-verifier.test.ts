@@ -57,6 +57,15 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
     expect(await t.db.auditEvent.count({ where: { action: 'oauth.refresh.reuse', outcome: 'failure' } })).toBe(1);
   });
 
+  it('keeps refreshing long after the browser sign-in ended (refresh tokens are not bound to a provider session)', async () => {
+    const { tokens, refresh } = await setup();
+    app.clock.advance(3 * 24 * 3600_000);
+    const r1 = await refresh(tokens.refresh_token!);
+    expect(r1.status).toBe(200);
+    app.clock.advance(10 * 24 * 3600_000);
+    expect((await refresh(r1.body.refresh_token!)).status).toBe(200);
+  });
+
   it('refuses a refresh token after its 14-day idle lifetime', async () => {
     const { tokens, refresh } = await setup();
     app.clock.advance(15 * 24 * 3600_000);
