@@ -37,6 +37,9 @@ describe.each(testDbKinds)('SCIM authentication and discovery (%s)', (kind) => {
       `Bearer ${revoked.token}`,
       `Bearer ${b.token}`, // tenant B's token on tenant A's base URL
       `Bearer ${a.token} extra`,
+      'Bearer a.b.c',
+      'Bearer eyJhbGciOiJub25lIn0.eyJzY29wZSI6InNjaW0ifQ.',
+      `Bearer ${'x'.repeat(5000)}`,
     ];
     for (const authorization of cases) {
       const res = await get(`${a.base}/Users`, authorization);
