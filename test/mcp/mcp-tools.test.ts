@@ -69,6 +69,30 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     await outside.client.close();
   });
 
+  it('approve/revoke transitions: everyone → groups only → one group revoked → nobody', async () => {
+    const t = await app.createTenant();
+    const eng = await createUser(t, 'eng@example.com', ['Eng']);
+    const ops = await createUser(t, 'ops@example.com', ['Ops']);
+    const other = await createUser(t, 'other@example.com');
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'tr', url: upstream.url });
+    const can = async (user: string) => {
+      const { client } = await connect(app, t, fake.issue(t, user));
+      const has = (await names(client)).includes('tr__echo');
+      await client.close();
+      return has;
+    };
+    expect(await cli(app, 'tool approve', { tenant: t.slug, tool: 'tr__echo' })).toMatchObject({ access: 'everyone' });
+    expect(await can(other)).toBe(true);
+    expect(await cli(app, 'tool approve', { tenant: t.slug, tool: 'tr__echo', group: ['Eng', 'Ops'] })).toMatchObject({ access: 'groups', groups: ['Eng', 'Ops'] });
+    expect([await can(eng), await can(ops), await can(other)]).toEqual([true, true, false]);
+    expect(await cli(app, 'tool revoke', { tenant: t.slug, tool: 'tr__echo', group: ['ops'] })).toMatchObject({ access: 'groups', groups: ['Eng'] });
+    expect([await can(eng), await can(ops)]).toEqual([true, false]);
+    expect(await cli(app, 'tool revoke', { tenant: t.slug, tool: 'tr__echo' })).toMatchObject({ approved: false, access: 'nobody', groups: [] });
+    expect(await can(eng)).toBe(false);
+    const listed = (await cli(app, 'tool list', { tenant: t.slug })) as { tools: { name: string }[] };
+    expect(listed.tools.map((x) => x.name)).toEqual(['tr__echo', 'tr__explode', 'tr__hang', 'whoami']);
+  });
+
   it('proxies tools/call to the upstream without the client token and audits sizes, not contents', async () => {
     const t = await app.createTenant();
     const user = await createUser(t, 'caller@example.com');
