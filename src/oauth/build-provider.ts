@@ -2,6 +2,7 @@ import Provider, { errors, interactionPolicy, type Configuration, type KoaContex
 import { escapeHtml, page } from '../consent/html.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { auditIssuance } from './audit-issuance.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
 import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
@@ -154,5 +155,6 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   provider.proxy = true;
   provider.proxyIpHeader = 'x-sso-bridge-unused';
   provider.on('server_error', (_ctx, err) => s.logger.error({ err, tenantId: t.id }, 'oauth server error'));
+  auditIssuance(s, t, provider);
   return provider;
 }
