@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
-import { notFound } from '../lib/errors.js';
+import { AppError, notFound } from '../lib/errors.js';
+import { updateTenantSettings } from '../tenants/update-settings.js';
 import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
 import { findTenantBySlug } from '../tenants/find-tenant.js';
 import { createScimToken, listScimTokens, revokeScimToken } from '../scim/scim-tokens.js';
@@ -40,6 +41,12 @@ export async function tenantArg(s: Services, opts: Options): Promise<TenantCtx> 
 
 const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
 
+function onOff(v: OptionValue, name: string): boolean {
+  if (v === 'on' || v === 'true') return true;
+  if (v === 'off' || v === 'false') return false;
+  throw new AppError(400, 'bad_request', `--${name} takes on or off`);
+}
+
 /** Every CLI command. Capabilities add theirs to this table (see commands registered in cli/commands.ts). */
 export const foundationCommands: Command[] = [
   {
@@ -59,6 +66,7 @@ export const foundationCommands: Command[] = [
     forwardable: true,
     run: async (s, o) => {
       const t = await createTenant(s.db, { slug: str(o.slug) ?? '', name: str(o.name) ?? '' });
+      await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
       await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: 'tenant.create', target: { kind: 'tenant', id: t.id }, outcome: 'success', detail: { slug: t.slug } });
       return t;
     },
@@ -84,6 +92,29 @@ export const foundationCommands: Command[] = [
       },
     }),
   ),
+  {
+    name: 'tenant settings',
+    summary: "show or change a tenant's settings (dynamic client registration, re-consent policy, admin group)",
+    options: {
+      tenant: tenantOpt,
+      'dynamic-client-registration': { type: 'string', description: 'on|off — RFC 7591 registration for MCP clients' },
+      'reconsent-on-new-tools': { type: 'string', description: 'on|off — ask users again when admins approve new tools' },
+      'admin-group': { type: 'string', description: 'display name of the IdP/SCIM group whose members administer the tenant ("" clears)' },
+    },
+    forwardable: true,
+    run: async (s, o) => {
+      const patch: Record<string, unknown> = {};
+      if (o['dynamic-client-registration'] !== undefined) patch.dynamicClientRegistration = onOff(o['dynamic-client-registration'], 'dynamic-client-registration');
+      if (o['reconsent-on-new-tools'] !== undefined) patch.reconsentOnNewTools = onOff(o['reconsent-on-new-tools'], 'reconsent-on-new-tools');
+      if (o['admin-group'] !== undefined) patch.adminGroup = str(o['admin-group']) || undefined;
+      const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
+      if (Object.keys(patch).length) {
+        await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });
+        await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: 'tenant.settings', target: { kind: 'tenant', id: result.id }, outcome: 'success', detail: { changed: Object.keys(patch) } });
+      }
+      return { slug: result.slug, settings: result.settings };
+    },
+  },
   {
     name: 'scim-token create',
     summary: 'create a SCIM bearer token (shown once)',

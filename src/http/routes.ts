@@ -40,6 +40,6 @@ export function buildRoutes(s: Services): Router {
   api.use('/connected-apps', connectedAppsRoutes(s));
   api.use(meRoutes(s));
 
-  root.use('/t/:slug', resolveTenant(s.db), tenant);
+  root.use('/t/:slug', resolveTenant(s.tenants), tenant);
   return root;
 }

@@ -14,7 +14,7 @@ export function protectedResourceMetadataRoutes(s: Services): Router {
   router.options(path, (_req, res) => {
     res.set({ 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET, OPTIONS', 'Access-Control-Max-Age': '86400' }).status(204).end();
   });
-  router.get(path, resolveTenant(s.db), (_req, res) => {
+  router.get(path, resolveTenant(s.tenants), (_req, res) => {
     const t = tenantOf(res);
     res.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'public, max-age=300' }).json({
       resource: mcpResourceUrl(s.config.publicUrl, t),

@@ -5,7 +5,6 @@ import { formBody } from '../http/body.js';
 import { classifyBodyError } from '../http/error-handler.js';
 import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
-import { findActiveTenant } from '../tenants/find-tenant.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
 import { registrationLimit } from './registration-limit.js';
@@ -56,10 +55,8 @@ function tokenEndpoint(s: Services): RequestHandler {
     if (body.grant_type === 'refresh_token') plan = await planRefresh(t, s.clock, body);
     // Entra's provisioning service may omit `scope`; the only scope a machine client can hold is `scim`.
     if (body.grant_type === 'client_credentials' && !body.scope) body.scope = SCIM_SCOPE;
-    await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
-    if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
     if (plan.kind === 'replay') {
-      // RFC 9700 §4.14.2: reuse of a rotated refresh token means it may be stolen; the grant is gone, say so.
+      // RFC 9700 §4.14.2: reuse of a rotated refresh token means it may be stolen; oidc-provider now revokes the grant.
       await s.audit.record(t, {
         actor: { kind: 'oauth-client', id: typeof body.client_id === 'string' ? body.client_id : null },
         action: 'oauth.refresh.reuse',
@@ -68,6 +65,8 @@ function tokenEndpoint(s: Services): RequestHandler {
         request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
       });
     }
+    await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
+    if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
   };
 }
 
@@ -107,7 +106,7 @@ export function oauthTenantRoutes(s: Services): Router {
 export function oauthRootRoutes(s: Services): Router {
   const router = Router();
   const serve: RequestHandler = async (req, res, next) => {
-    const t = await findActiveTenant(s.db, String(req.params.slug ?? ''));
+    const t = await s.tenants.findActive(String(req.params.slug ?? ''));
     if (!t) return next();
     await runProvider(s, t, req, res, '/.well-known/openid-configuration');
   };

@@ -51,6 +51,20 @@ function commandScenario(envFor: () => Record<string, string>) {
     expect((await cli(env, 'scim-token', 'revoke', '--tenant', 'globex', '--id', created.json.id)).json).toEqual({ id: created.json.id, revoked: true });
   });
 
+  it('shows and changes tenant settings, refusing bad values', async () => {
+    const env = envFor();
+    await cli(env, 'tenant', 'create', '--slug', 'settings-co', '--name', 'S');
+    expect((await cli(env, 'tenant', 'settings', '--tenant', 'settings-co')).json).toEqual({
+      slug: 'settings-co',
+      settings: { dynamicClientRegistration: true, reconsentOnNewTools: false },
+    });
+    const changed = await cli(env, 'tenant', 'settings', '--tenant', 'settings-co', '--dynamic-client-registration', 'off', '--admin-group', 'IT Admins');
+    expect(changed.json.settings).toEqual({ dynamicClientRegistration: false, reconsentOnNewTools: false, adminGroup: 'IT Admins' });
+    const bad = await cli(env, 'tenant', 'settings', '--tenant', 'settings-co', '--reconsent-on-new-tools', 'maybe');
+    expect(bad.code).toBe(1);
+    expect(bad.err[0]).toMatch(/on or off/);
+  });
+
   it('migrates (nothing left to apply) and rotates the vault', async () => {
     const env = envFor();
     expect((await cli(env, 'migrate')).json).toEqual({ applied: [] });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commands } from '../../src/cli/commands.js';
 import { setTenantStatus } from '../../src/tenants/manage-tenants.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -41,6 +42,17 @@ describe.each(testDbKinds)('HTTP service (%s)', (kind) => {
     }
     expect(new Set(bodies).size).toBe(1);
     expect(bodies[0]).not.toMatch(/gone-corp|tenant/i);
+  });
+
+  it('stops answering for a tenant the moment it is disabled, although tenants are cached', async () => {
+    const t = await app.createTenant();
+    const probe = () => fetch(`${app.url}/t/${t.slug}/api/me`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect((await probe()).status).toBe(400); // resolved (an unknown tenant is 404 before the body is read)
+    const disable = commands.find((c) => c.name === 'tenant disable')!;
+    await disable.run(app.services, { tenant: t.slug });
+    expect((await probe()).status).toBe(404);
+    await commands.find((c) => c.name === 'tenant enable')!.run(app.services, { tenant: t.slug });
+    expect((await probe()).status).toBe(400);
   });
 
   it('refuses malformed JSON with 400 and an oversized body with 413, never a 500 or a stack', async () => {

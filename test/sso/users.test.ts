@@ -84,9 +84,16 @@ describe.each(testDbKinds)('SSO users: linking, JIT, groups, admins (%s)', (kind
     expect((await me(first.browser, app.url, t.slug)).body.groups).toEqual(['EMEA', 'Sales']);
     const groups = await t.db.group.findMany({ orderBy: { displayNameKey: 'asc' } });
     expect(groups.map((g) => [g.displayName, g.source])).toEqual([['EMEA', 'idp'], ['Finance', 'scim'], ['Sales', 'idp']]);
+    const heard: string[] = [];
+    const unsubscribe = app.services.bus.subscribe((e) => {
+      if (e.type === 'user.changed' && e.tenantId === t.id) heard.push(e.userId);
+    });
     const second = await samlLogin(app, t, idp, spMetadata, { nameId: 'gus@corp.example', attributes: { groups: ['Sales'] } });
+    unsubscribe();
     expect((await me(second.browser, app.url, t.slug)).body).toMatchObject({ email: 'gus@corp.example', groups: ['Sales'] });
     const user = await t.db.user.findFirstOrThrow({ where: { email: 'gus@corp.example' } });
+    // The group change is announced (the MCP gateway's open streams send tools/list_changed).
+    expect(heard).toEqual([user.id]);
     expect(user.source).toBe('jit');
     // A JIT user's profile follows the IdP on later logins.
     const third = await samlLogin(app, t, idp, spMetadata, { nameId: 'gus@corp.example', attributes: { displayName: ['Gus Renamed'] } });

@@ -13,7 +13,9 @@ export async function completeLogin(s: Services, req: Request, res: Response, ok
   const { t, conn, profile } = ok;
   let user;
   try {
-    user = await resolveSsoUser(t, conn, profile, s.clock.now());
+    user = await resolveSsoUser(t, conn, profile, s.clock.now(), (userId) =>
+      s.bus.publish({ type: 'user.changed', tenantId: t.id, userId }),
+    );
   } catch (err) {
     if (err instanceof SsoError) {
       err.tenant = t;

@@ -13,7 +13,13 @@ import { syncIdpGroups } from './sync-idp-groups.js';
  * 3. otherwise JIT-create when the connection allows it, else "ask your admin".
  * Inactive users are always refused. Group memberships of IdP-sourced groups follow the assertion.
  */
-export async function resolveSsoUser(t: TenantCtx, conn: Connection, p: SsoProfile, now: Date) {
+export async function resolveSsoUser(
+  t: TenantCtx,
+  conn: Connection,
+  p: SsoProfile,
+  now: Date,
+  onGroupsChanged: (userId: string) => Promise<void> = async () => {},
+) {
   const refuse = (code: string, message: string, detail: string) => new SsoError('user', code, message, detail, 403, {}, conn.id);
   const identity = await t.db.userIdentity.findUnique({ where: { connectionId_subject: { connectionId: conn.id, subject: p.subject } }, include: { user: true } });
   let user;
@@ -44,7 +50,7 @@ export async function resolveSsoUser(t: TenantCtx, conn: Connection, p: SsoProfi
     await t.db.userIdentity.create({ data: { id: newId('uid'), tenantId: t.id, userId: user.id, connectionId: conn.id, subject: p.subject, lastLoginAt: now } });
   }
   if (!user.active) throw refuse('inactive', ssoMessages.inactive, `user ${user.id} is inactive`);
-  if (p.groups) await syncIdpGroups(t, user.id, p.groups, conn.config.jitEnabled);
+  if (p.groups && (await syncIdpGroups(t, user.id, p.groups, conn.config.jitEnabled))) await onGroupsChanged(user.id);
   return user;
 }
 

@@ -3,9 +3,10 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
 
 /**
  * Makes the user's memberships of IdP-sourced groups (source 'idp') equal the groups the IdP just asserted. Groups
- * managed by SCIM or by hand are never touched: the IdP's word only counts for groups it created.
+ * managed by SCIM or by hand are never touched: the IdP's word only counts for groups it created. Returns whether a
+ * membership changed (then the caller tells the MCP gateway, whose open streams announce a new tool list).
  */
-export async function syncIdpGroups(t: TenantCtx, userId: string, names: string[], createMissing: boolean): Promise<void> {
+export async function syncIdpGroups(t: TenantCtx, userId: string, names: string[], createMissing: boolean): Promise<boolean> {
   const keys = [...new Set(names.map((n) => n.toLowerCase()))];
   const existing = await t.db.group.findMany({ where: { displayNameKey: { in: keys } } });
   const wanted = existing.filter((g) => g.source === 'idp');
@@ -34,4 +35,5 @@ export async function syncIdpGroups(t: TenantCtx, userId: string, names: string[
   if (missing.length) {
     await t.db.groupMembership.createMany({ data: missing.map((groupId) => ({ tenantId: t.id, groupId, userId })), skipDuplicates: true });
   }
+  return stale.length > 0 || missing.length > 0;
 }
