@@ -45,7 +45,7 @@ describe.each(testDbKinds)('authorization code flow with PKCE (%s)', (kind) => {
       expect(events[0]).toMatchObject({ actorKind: 'user', actorId: user.id, targetId: client.client_id });
       expect(events[0]!.detail).toMatchObject({ grantType: 'authorization_code', resource: mcpUrl(app, t), scope: 'mcp:tools' });
       expect(JSON.stringify(events[0])).not.toContain(tokens.body.access_token!.slice(-20));
-    });
+    }, { timeout: 5000, interval: 50 });
   });
 
   it('grants the known subset when a client asks for scopes we never advertised, and still issues a refresh token', async () => {
