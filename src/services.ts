@@ -10,6 +10,7 @@ import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
 import { SessionStore } from './sessions/session-store.js';
 import { TenantDirectory } from './tenants/tenant-directory.js';
+import { ScimTokenCache } from './scim/scim-token-cache.js';
 import { refreshSamlMetadata } from './sso/saml/refresh-metadata.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
 import type { AccessTokenVerifier } from './oauth/access-token.js';
@@ -36,6 +37,8 @@ export interface Services {
   readonly jobs: JobRunner;
   /** Slug → active tenant, cached and dropped on `tenant.changed` (src/tenants/tenant-directory.ts). */
   readonly tenants: TenantDirectory;
+  /** SCIM bearer tokens that verified, dropped on `scim-token.revoked` (src/scim/scim-token-cache.ts). */
+  readonly scimTokens: ScimTokenCache;
   /** Open MCP sessions to upstream servers, reused across tool calls (src/tools). */
   readonly upstreams: UpstreamPool;
   /** Verifies access tokens of the tenants' authorization servers (MCP endpoint, SCIM). */
@@ -65,6 +68,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const audit = new AuditLog(db, clock);
   const bus = new EventBus(database.raw, logger);
   const tenants = new TenantDirectory(db, bus);
+  const scimTokens = new ScimTokenCache(clock, bus);
   const revocation = new RevocationHub(audit, bus, clock, logger);
   const sessions = new SessionStore(clock);
   const vault = new Vault(masterKeys);
@@ -79,6 +83,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
-  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, upstreams, accessTokens, oauthProviders };
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders };
   return s;
 }

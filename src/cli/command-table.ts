@@ -142,6 +142,7 @@ export const foundationCommands: Command[] = [
     run: async (s, o) => {
       const t = await tenantArg(s, o);
       const result = await revokeScimToken(t, str(o.id) ?? '', s.clock);
+      await s.bus.publish({ type: 'scim-token.revoked', tenantId: t.id, tokenId: result.id });
       await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'scim-token.revoke', target: { kind: 'scim-token', id: result.id }, outcome: 'success' });
       return result;
     },

@@ -7,6 +7,7 @@ export type BusEvent =
   | { type: 'user.revoked'; tenantId: string; userId: string }
   | { type: 'user.changed'; tenantId: string; userId: string }
   | { type: 'tenant.changed'; tenantId: string }
+  | { type: 'scim-token.revoked'; tenantId: string; tokenId: string }
   | { type: 'tools.changed'; tenantId: string }
   | { type: 'grant.revoked'; tenantId: string; grantId: string }
   /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */

@@ -4,7 +4,8 @@ import type { AccessTokenVerifier } from '../oauth/access-token.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { scimUnauthorized } from './scim-error.js';
-import { scimBaseUrl, verifyScimToken } from './scim-tokens.js';
+import { hashToken } from '../lib/secrets.js';
+import { scimBaseUrl } from './scim-tokens.js';
 
 /** Who is calling the SCIM API: a tenant's SCIM bearer token, or an OAuth client holding a `scim` access token. */
 export interface ScimPrincipal {
@@ -31,7 +32,7 @@ export function scimVerifiers(s: Services): ScimCredentialVerifier[] {
     {
       name: 'scim-token',
       async verify(t, token) {
-        const row = await verifyScimToken(t, token, s.clock);
+        const row = await s.scimTokens.verify(t, token, hashToken(token));
         return row ? { kind: 'scim-token', id: row.id } : null;
       },
     },
