@@ -99,13 +99,11 @@ describe.each(testDbKinds)('MCP revocation on the next request (%s)', (kind) => 
     await client.close().catch(() => undefined);
   });
 
-  // KNOWN AS BUG (src/oauth/prisma-adapter.ts, not this area): revokeByGrantId deletes tokens but keeps the Grant row
-  // (its id is the grant id; its grantId column is empty) and publishes no 'grant.revoked', so the verifier still
-  // accepts the grant's access tokens. `it.fails` keeps CI green and turns red once fixed: then make it `it`.
-  it.fails('grant revocation (RFC 7009 on the refresh token) ends the access token on the next request', async () => {
+  it('grant revocation (RFC 7009 on the refresh token) ends the access token on the next request', async () => {
     const setupResult = await setup();
-    const { t, token, oauthClient, client } = setupResult;
-    const { tokens } = await obtainTokens(app, t, setupResult.user.id);
+    const { t, token, client } = setupResult;
+    // RFC 7009 §2.1: a client revokes only its own tokens, so the revoking client is the one the tokens were issued to.
+    const { tokens, client: oauthClient } = await obtainTokens(app, t, setupResult.user.id);
     expect(await status(t, tokens.body.access_token!)).toBe(200);
     const res = await fetch(`${app.url}/t/${t.slug}/oauth/revoke`, {
       method: 'POST',
