@@ -81,7 +81,7 @@ export const foundationCommands: Command[] = [
   ...(['disable', 'enable'] as const).map(
     (verb): Command => ({
       name: `tenant ${verb}`,
-      summary: `${verb} a tenant (a disabled tenant's URLs answer 404 and its users lose access)`,
+      summary: verb === 'disable' ? "disable a tenant (its URLs answer 404 at once; its data is kept)" : 'enable a disabled tenant again',
       options: { tenant: tenantOpt },
       forwardable: true,
       run: async (s, o) => {
