@@ -2,23 +2,16 @@
 // a bare Express + pg endpoint doing the same insert and the same indexed select (the floor without SCIM logic).
 // Goals (issue #3): ≥ 1,000 creates/s and ≥ 0.5× the bare endpoint; `userName eq` / `externalId eq` p99 < 20 ms.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import express from 'express';
 import pg from 'pg';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config.js';
-import { startServer } from '../src/http/start-server.js';
 import { parseFilter } from '../src/scim/filter-parse.js';
 import { FilterCompiler } from '../src/scim/filter-sql.js';
 import { userKind } from '../src/scim/resource-kinds.js';
 import { createScimToken } from '../src/scim/scim-tokens.js';
-import { createServices } from '../src/services.js';
 import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
-import { freePort, testMasterKey } from '../test/support/test-app.js';
+import { startBenchApp } from './support.js';
 
 const CREATES = Number(process.env.BENCH_SCIM_CREATES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_SCIM_CONCURRENCY ?? 16);
@@ -94,25 +87,9 @@ async function fill(pool: pg.Pool, table: 'scim' | 'bare', tenantId: string, n: 
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const name = `ssob_bench_scim_${process.pid}`;
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  const u = new URL(databaseUrl);
-  u.pathname = `/${name}`;
-  const port = await freePort();
-  const config = loadConfig({
-    PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: u.toString(),
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'sso-bench-scim-')),
-    MASTER_KEY: testMasterKey(),
-    LOG_LEVEL: 'silent',
-  });
-  const services = await createServices(config, { logger: pino({ level: 'silent' }) });
-  const server = await startServer(services, { port, host: '127.0.0.1', adminEndpoint: false });
-  const pool = new pg.Pool({ connectionString: u.toString(), max: 10 });
+  const app = await startBenchApp(databaseUrl, 'scim');
+  const { config, services } = app;
+  const pool = new pg.Pool({ connectionString: app.databaseUrl, max: 10 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const bare = await startBare(pool);
   try {
@@ -178,8 +155,6 @@ export async function main(databaseUrl: string): Promise<void> {
   } finally {
     bare.close();
     await pool.end();
-    await server.close(1000);
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
+    await app.close();
   }
 }

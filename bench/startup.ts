@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { freePort, testMasterKey } from '../test/support/test-app.js';
+import { scratchDatabase } from './support.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -51,20 +51,13 @@ export async function benchStartup(databaseUrl: string | undefined) {
   results['PGlite warm start (same DATA_DIR)'] = await measure(server, { DATA_DIR: dataDir, MASTER_KEY: masterKey }, await freePort());
 
   if (databaseUrl) {
-    const name = `ssob_bench_${process.pid}`;
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${name}"`);
-    const u = new URL(databaseUrl);
-    u.pathname = `/${name}`;
-    const env = { DATABASE_URL: u.toString(), DATA_DIR: dataDir, MASTER_KEY: masterKey };
+    const db = await scratchDatabase(databaseUrl, 'startup');
+    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, MASTER_KEY: masterKey };
     try {
       results['PostgreSQL cold start (empty database, migrations)'] = await measure(server, env, await freePort());
       results['PostgreSQL warm start'] = await measure(server, env, await freePort());
     } finally {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
+      await db.drop();
     }
   } else {
     results['PostgreSQL'] = 'skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)';
