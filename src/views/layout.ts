@@ -11,6 +11,8 @@ export interface PageOptions {
 const styles = `body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
 header{border-bottom:1px solid #ccc;margin-bottom:1.5rem}.tenant{font-weight:600}
 button,.button{font:inherit;padding:.5rem 1rem;margin:.25rem 0;cursor:pointer}
+.button{display:inline-block;border:1px solid #555;border-radius:4px;color:#1a1a1a;background:#f3f3f3;text-decoration:none}
+input[type=email]{font:inherit;padding:.4rem;width:100%;max-width:22rem;box-sizing:border-box}
 :focus-visible{outline:3px solid #1a56db;outline-offset:2px}.trace{font-family:monospace}
 ul.choices{list-style:none;padding:0}[role=alert]{border-left:4px solid #b91c1c;padding-left:1rem}`;
 

@@ -5,7 +5,7 @@ import { showSsoTrace } from '../../src/sso/traces/sso-traces.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { makeSamlIdp, type TestSamlIdp } from '../sso/support/saml-idp.js';
 import { cli } from '../sso/support/sso-fixtures.js';
-import { describeInBrowser, launchChromium, startStubSite, type StubSite } from '../support/browser.js';
+import { describeInBrowser, launchChromium, screenshot, startStubSite, type StubSite } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { startFormLoginIdp, type FormLoginIdp } from './support/form-login-idp.js';
 import { expectAccessiblePage, tabTo } from './support/pages.js';
@@ -54,6 +54,9 @@ describeInBrowser('SSO pages in Chromium', () => {
     expect(aria).toContain('link "Continue with Corp IdP"');
     expect(aria).toContain('link "Continue with Okta SAML"');
     expect(aria).toContain('textbox "Or enter your work e-mail"');
+    await screenshot(page, 'chooser');
+    // WCAG 2.2 §2.5.8: targets at least 24 CSS pixels high (the IdP links are styled as buttons).
+    for (const box of await Promise.all((await page.getByRole('link').all()).map((l) => l.boundingBox()))) expect(box!.height).toBeGreaterThanOrEqual(24);
 
     await tabTo(page, /^Continue with Corp IdP$/);
     const authRequest = page.waitForRequest((r) => r.url().startsWith(`${idp.issuer}/auth?`));

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -36,6 +37,14 @@ export function launchChromium(): Promise<Browser> {
 export function describeInBrowser(name: string, body: () => void): void {
   if (chromiumAvailable) return void describe(name, body);
   describe.skip(`${name} [SKIPPED: no Chromium at ${chromiumPath}; install Debian "chromium" or set CHROMIUM_PATH]`, body);
+}
+
+/** With BROWSER_SCREENSHOTS=DIR set, saves a full-page screenshot `DIR/NAME.png` (to look at the layout by eye). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.BROWSER_SCREENSHOTS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
 }
 
 /** Collects the console messages of a page (CSP violations are reported there). */
