@@ -1,9 +1,11 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
-import { listCallableTools, type CallableTool } from '../tools/list-callable-tools.js';
+import { callableToolsCache } from '../tools/callable-tools-cache.js';
+import type { CallableTool } from '../tools/list-callable-tools.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
 
 export interface McpPrincipal {
@@ -31,13 +33,20 @@ function toMcpTool(tool: CallableTool): Tool {
  * A fresh MCP server for one HTTP request (the SDK's stateless pattern): it knows the tenant and the principal the
  * bearer token proved, so every tools/list and tools/call is decided for that user, from current data.
  */
+/**
+ * One JSON-schema validator for every per-request server: the SDK otherwise builds a fresh Ajv instance (and its
+ * meta-schemas) for each Server, which was the largest CPU cost of a tools/call. It keeps no per-request state.
+ */
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
 export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls): Server {
   const server = new Server(serverInfo, {
     capabilities: { tools: { listChanged: true } },
+    jsonSchemaValidator,
     instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,
   });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: (await listCallableTools(s, t, who.userId)).map(toMcpTool),
+    tools: (await callableToolsCache(s).list(t, who.userId)).map(toMcpTool),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const call = inFlight.track(callKey(t, who, who.sessionId, extra.requestId), extra.signal);

@@ -2,8 +2,7 @@ import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { builtinTools } from './builtin-tools.js';
-import { findCallableTool } from './find-callable-tool.js';
-import { listCallableTools } from './list-callable-tools.js';
+import { callableToolsCache, type CallableToolWithUpstream } from './callable-tools-cache.js';
 
 export interface ToolCallContext {
   userId: string;
@@ -49,14 +48,14 @@ function scrubStackFrames(result: CallToolResult): CallToolResult {
   };
 }
 
-type Tool = NonNullable<Awaited<ReturnType<typeof findCallableTool>>>;
+type Tool = CallableToolWithUpstream;
 
 async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: Tool, args: Record<string, unknown> | undefined) {
   try {
     if (tool.kind === 'builtin') {
       const builtin = builtinTools.get(tool.name);
       if (!builtin) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
-      const granted = (await listCallableTools(s, t, ctx.userId)).map((x) => x.name);
+      const granted = (await callableToolsCache(s).list(t, ctx.userId)).map((x) => x.name);
       return { result: await builtin.run(t, { userId: ctx.userId, clientId: ctx.clientId }, granted) };
     }
     if (!tool.upstream || !tool.upstreamToolName) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
@@ -73,12 +72,12 @@ const byteSize = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null), 'u
 
 /**
  * Runs one tools/call for a user: re-checks that the user may call the tool now (approval and current group
- * membership), runs it (built-in, or proxied to its upstream with a timeout and cancellation), and writes an audit
+ * membership, through the bus-invalidated cache in callable-tools-cache.ts), runs it (built-in, or proxied to its upstream with a timeout and cancellation), and writes an audit
  * event with sizes only, never contents. Failures become tool error results; nothing internal reaches the client.
  */
 export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, name: string, args: Record<string, unknown> | undefined): Promise<CallToolResult> {
   const started = performance.now();
-  const tool = await findCallableTool(t, ctx.userId, name);
+  const tool = await callableToolsCache(s).find(t, ctx.userId, name);
   const ran: { result?: CallToolResult; failure?: Failure } = tool ? await runTool(s, t, ctx, tool, args) : {};
   const { result, failure } = ran;
   const error = !tool ? 'denied' : (failure ?? (result?.isError ? 'tool_error' : undefined));

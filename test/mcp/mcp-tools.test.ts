@@ -56,11 +56,14 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     await expect.poll(() => t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: outsider } })).toMatchObject({ outcome: 'denied' });
 
     const group = await t.db.group.findFirst({ where: { displayNameKey: 'engineering' } });
+    // A membership change as SCIM and SSO group sync make it: write, then announce user.changed (permission cache).
     await t.db.groupMembership.deleteMany({ where: { groupId: group!.id, userId: insider } });
+    await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: insider });
     expect(await names(inside.client)).toEqual(['gh__explode', 'whoami']);
     await expect(inside.client.callTool({ name: 'gh__echo', arguments: { text: 'x' } })).rejects.toThrow(/Unknown tool/);
-    // And back: membership is read on every decision.
+    // And back: the next decision after the event reads current membership.
     await addToGroup(t, insider, 'Engineering');
+    await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: insider });
     expect(await names(inside.client)).toContain('gh__echo');
 
     await cli(app, 'tool revoke', { tenant: t.slug, tool: 'gh__echo' });

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { callableToolsCache } from '../../src/tools/callable-tools-cache.js';
+import { addToGroup, cli, connect, createUser, startUpstream, useFakeVerifier, type FakeVerifier, type Upstream } from './support.js';
+
+/**
+ * The per-node permission cache (src/tools/callable-tools-cache.ts): each test first proves the answer is served from
+ * the cache (a database write without its event is not seen), then that the event makes the very next request read
+ * current data.
+ */
+describe.each(testDbKinds)('MCP permission cache obeys the bus (%s)', (kind) => {
+  let app: TestApp;
+  let fake: FakeVerifier;
+  let upstream: Upstream;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+    fake = useFakeVerifier(app);
+    upstream = await startUpstream();
+  });
+  afterAll(async () => {
+    await app?.services.upstreams.close();
+    await upstream?.close();
+    await app?.close();
+  });
+
+  const names = async (client: Awaited<ReturnType<typeof connect>>['client']) => (await client.listTools()).tools.map((x) => x.name).sort();
+  const echo = (client: Awaited<ReturnType<typeof connect>>['client']) => client.callTool({ name: 'up__echo', arguments: { text: 'x' } });
+
+  async function setUp(groups: string[]) {
+    const t = await app.createTenant();
+    const user = await createUser(t, 'cache@example.com', groups);
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'up', url: upstream.url });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'up__echo', group: ['Eng'] });
+    const { client } = await connect(app, t, fake.issue(t, user));
+    return { t, user, client };
+  }
+
+  it('user.changed (SCIM / SSO membership change) drops the user’s entry: group removal and re-adding apply to the next call', async () => {
+    const { t, user, client } = await setUp(['Eng']);
+    expect(await names(client)).toEqual(['up__echo', 'whoami']);
+    const group = await t.db.group.findFirst({ where: { displayNameKey: 'eng' } });
+    await t.db.groupMembership.deleteMany({ where: { groupId: group!.id, userId: user } });
+    // Not announced: still the cached decision (this is why every writer must publish).
+    expect((await echo(client)).isError).toBeFalsy();
+    await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: user });
+    await expect(echo(client)).rejects.toThrow(/Unknown tool/);
+    expect(await names(client)).toEqual(['whoami']);
+    await addToGroup(t, user, 'Eng');
+    await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: user });
+    expect((await echo(client)).isError).toBeFalsy();
+    await client.close();
+  });
+
+  it('user.revoked drops the entry: an inactive user may call nothing on the next decision', async () => {
+    const { t, user, client } = await setUp(['Eng']);
+    await client.close();
+    const cache = callableToolsCache(app.services);
+    expect((await cache.list(t, user)).map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    await t.db.user.updateMany({ where: { id: user }, data: { active: false } });
+    expect(await cache.find(t, user, 'whoami')).not.toBeNull();
+    await app.services.bus.publish({ type: 'user.revoked', tenantId: t.id, userId: user });
+    // Asked of the cache itself: the endpoint's bearer check would refuse this user before any tool decision.
+    expect(await cache.list(t, user)).toEqual([]);
+    expect(await cache.find(t, user, 'whoami')).toBeNull();
+  });
+
+  it('tools.changed and tenant.changed drop every entry of the tenant, and only of that tenant', async () => {
+    const a = await setUp(['Eng']);
+    const b = await setUp(['Eng']);
+    expect(await names(a.client)).toEqual(['up__echo', 'whoami']);
+    expect(await names(b.client)).toEqual(['up__echo', 'whoami']);
+    for (const x of [a, b]) await x.t.db.tool.updateMany({ where: { name: 'up__echo' }, data: { approved: false } });
+    await app.services.bus.publish({ type: 'tools.changed', tenantId: a.t.id });
+    expect(await names(a.client)).toEqual(['whoami']);
+    expect(await names(b.client)).toEqual(['up__echo', 'whoami']);
+    await app.services.bus.publish({ type: 'tenant.changed', tenantId: b.t.id });
+    expect(await names(b.client)).toEqual(['whoami']);
+    await a.client.close();
+    await b.client.close();
+  });
+
+  it('tool revoke by the CLI applies to the next call (it publishes tools.changed)', async () => {
+    const { t, client } = await setUp(['Eng']);
+    expect((await echo(client)).isError).toBeFalsy();
+    await cli(app, 'tool revoke', { tenant: t.slug, tool: 'up__echo' });
+    await expect(echo(client)).rejects.toThrow(/Unknown tool/);
+    await client.close();
+  });
+
+  it('an entry older than the backstop age is reloaded even without an event', async () => {
+    const { t, user, client } = await setUp(['Eng']);
+    expect(await names(client)).toEqual(['up__echo', 'whoami']);
+    await t.db.groupMembership.deleteMany({ where: { userId: user } });
+    expect(await names(client)).toEqual(['up__echo', 'whoami']);
+    app.clock.advance(61_000);
+    expect(await names(client)).toEqual(['whoami']);
+    expect(callableToolsCache(app.services).size).toBeGreaterThan(0);
+    await client.close();
+  });
+});
