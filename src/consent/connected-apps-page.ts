@@ -28,11 +28,11 @@ export function connectedAppsPage(s: Services): Router {
     const consents = await listConsents(t, session.userId);
     const clients = await t.db.oidcPayload.findMany({ where: { model: 'Client', id: { in: consents.map((c) => c.clientId) } }, select: { id: true, payload: true } });
     const names = new Map(clients.map((c) => [c.id, (c.payload as { client_name?: string }).client_name]));
-    const items = consents.map((c) => `<li><strong>${escapeHtml(names.get(c.clientId) ?? c.clientId)}</strong>
+    const items = consents.map((c) => ({ ...c, name: escapeHtml(names.get(c.clientId) ?? c.clientId) })).map((c) => `<li><strong>${c.name}</strong>
  — connected ${escapeHtml(c.grantedAt.toISOString().slice(0, 10))}
 <form method="post" action="/t/${escapeHtml(t.slug)}/apps/disconnect">
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="client_id" value="${escapeHtml(c.clientId)}">
-<button type="submit">Disconnect</button>
+<button type="submit" aria-label="Disconnect ${c.name}">Disconnect</button>
 </form></li>`);
     send(res, 200, page('Connected apps', items.length ? `<ul>\n${items.join('\n')}\n</ul>` : '<p>No apps are connected.</p>'));
   });

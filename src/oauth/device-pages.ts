@@ -14,7 +14,8 @@ export const deviceFlowPages = {
       : '<p>Enter the code shown on your device.</p>';
     ctx.body = page(
       'Connect a device',
-      `${message}\n${form.replace('<input ', '<label for="user_code">Code</label> <input id="user_code" ')}\n<button type="submit" form="op.deviceInputForm">Continue</button>`,
+      // The label goes to the visible code field; oidc-provider's form starts with its hidden xsrf input.
+      `${message}\n<label for="user_code">Code</label>\n${form.replace(/<input(?=[^>]*name="user_code")/, '<input id="user_code"')}\n<button type="submit" form="op.deviceInputForm">Continue</button>`,
     );
   },
   async userCodeConfirmSource(ctx: Ctx, form: string, client: { clientName?: string; clientId: string }, _info: unknown, userCode: string) {

@@ -1,14 +1,14 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
-import { sessionCookieName } from '../../src/sessions/session-cookie.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
-import { createUser, mcpUrl, pkce, registerClient, tokenRequest } from '../oauth/support/oauth-client.js';
+import { registerClient, tokenRequest } from '../oauth/support/oauth-client.js';
 import { cli } from '../sso/support/sso-fixtures.js';
 import { consoleOf, describeInBrowser, launchChromium, screenshot, startStubSite, type StubSite } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { startFormLoginIdp, type FormLoginIdp } from './support/form-login-idp.js';
-import { expectAccessiblePage, tabTo } from './support/pages.js';
+import { authorizeUrl, signedInPage } from './support/oauth-browser.js';
+import { expectAccessiblePage, tabTo, waitForFocus } from './support/pages.js';
 
 /**
  * The OAuth consent page in headless Chromium, reached through a real authorization request (PKCE S256) after a
@@ -42,21 +42,6 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     return t;
   }
 
-  function authorizeUrl(t: TenantCtx, clientId: string, redirectUri: string, state: string) {
-    const { verifier, challenge } = pkce();
-    const params = { client_id: clientId, response_type: 'code', redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state, resource: mcpUrl(app, t) };
-    return { url: `${app.url}/t/${t.slug}/oauth/authorize?${new URLSearchParams(params)}`, verifier };
-  }
-
-  /** A browser already holding an SSO session (as the sign-in leaves it), for the tests that are not about sign-in. */
-  async function signedInPage(t: TenantCtx): Promise<Page> {
-    const user = await createUser(t, `u${Date.now()}@corp.example`);
-    const { token } = await app.services.sessions.create(t, { userId: user.id });
-    const context = await browser.newContext();
-    await context.addCookies([{ name: sessionCookieName(app.url, t), value: token, url: app.url }]);
-    return context.newPage();
-  }
-
   const isConsentPage = (t: TenantCtx) => (r: { url(): string; status(): number; request(): { method(): string } }) =>
     r.url().startsWith(`${app.url}/t/${t.slug}/oauth/interaction/`) && r.request().method() === 'GET' && r.status() === 200;
 
@@ -64,7 +49,7 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     const t = await tenant();
     const redirectUri = `${client.origin}/callback`;
     const app1 = await registerClient(app, t, { client_name: 'Keyboard App', redirect_uris: [redirectUri] });
-    const { url, verifier } = authorizeUrl(t, app1.client_id, redirectUri, 'st-approve');
+    const { url, verifier } = authorizeUrl(app, t, app1.client_id, redirectUri, 'st-approve');
     const page = await (await browser.newContext()).newPage();
     const messages = consoleOf(page);
     await page.goto(url); // no session yet: the tenant's only IdP asks for the e-mail
@@ -88,7 +73,7 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     await screenshot(page, 'consent');
 
     // Keyboard only: the approve control has the focus on arrival; Enter submits it.
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Allow');
+    await waitForFocus(page, 'Allow');
     await Promise.all([page.waitForURL(`${redirectUri}?**`), page.keyboard.press('Enter')]);
     const back = new URL(page.url());
     expect(back.searchParams.get('state')).toBe('st-approve');
@@ -103,8 +88,8 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     const t = await tenant();
     const redirectUri = `${client.origin}/callback`;
     const app2 = await registerClient(app, t, { client_name: 'Deny App', redirect_uris: [redirectUri, 'https://deny-app.example/cb'] });
-    const page = await signedInPage(t);
-    await page.goto(authorizeUrl(t, app2.client_id, redirectUri, 'st-deny').url);
+    const page = await signedInPage(app, browser, t);
+    await page.goto(authorizeUrl(app, t, app2.client_id, redirectUri, 'st-deny').url);
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Allow Deny App to use Initech tools?');
     expect(await page.locator('main').innerText()).not.toContain('This app runs on your own computer');
     await tabTo(page, /^Deny$/);
@@ -119,8 +104,8 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     const t = await tenant();
     const redirectUri = `${client.origin}/callback`;
     const app3 = await registerClient(app, t, { client_name: 'Framed App', redirect_uris: [redirectUri] });
-    const page = await signedInPage(t);
-    await page.goto(authorizeUrl(t, app3.client_id, redirectUri, 'st-frame').url);
+    const page = await signedInPage(app, browser, t);
+    await page.goto(authorizeUrl(app, t, app3.client_id, redirectUri, 'st-frame').url);
     const consentUrl = page.url();
     expect(await page.getByRole('button', { name: 'Allow' }).count()).toBe(1); // this browser would see the page
 

@@ -17,18 +17,23 @@ export async function tabTo(page: Page, name: RegExp, max = 15): Promise<void> {
   throw new Error(`${name} is not reachable with Tab`);
 }
 
+/** Waits until the focused element's text matches (autofocus is applied at the first rendering, after `load`). */
+export async function waitForFocus(page: Page, text: string): Promise<void> {
+  await page.waitForFunction((t) => document.activeElement?.textContent?.trim() === t, text);
+}
+
 /**
- * The accessibility basics every server-rendered page must have: a language, a title naming the page and the
- * tenant, exactly one h1, a main landmark, and an accessible name on every visible form control.
+ * The accessibility basics every server-rendered page must have: a language, a title naming the page (and the
+ * tenant, when given), exactly one h1, a main landmark, and an accessible name on every visible form control.
  */
-export async function expectAccessiblePage(page: Page, o: { title: RegExp; tenant: string }): Promise<void> {
+export async function expectAccessiblePage(page: Page, o: { title: RegExp; tenant?: string }): Promise<void> {
   expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
   const title = await page.title();
   expect(title).toMatch(o.title);
-  expect(title).toContain(o.tenant);
+  if (o.tenant !== undefined) expect(title).toContain(o.tenant);
   expect(await page.getByRole('heading', { level: 1 }).count()).toBe(1);
   expect(await page.getByRole('main').count()).toBe(1);
-  expect(await page.locator('body').innerText()).toContain(o.tenant);
+  if (o.tenant !== undefined) expect(await page.locator('body').innerText()).toContain(o.tenant);
   const unnamed = await page.evaluate(() =>
     [...document.querySelectorAll<HTMLElement>('input:not([type=hidden]), select, textarea, button, a[href]')]
       .filter((el) => {
