@@ -8,7 +8,7 @@ import { consoleOf, describeInBrowser, launchChromium, screenshot, startStubSite
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { startFormLoginIdp, type FormLoginIdp } from './support/form-login-idp.js';
 import { authorizeUrl, signedInPage } from './support/oauth-browser.js';
-import { expectAccessiblePage, tabTo, waitForFocus } from './support/pages.js';
+import { expectAccessiblePage, expectReflowAt320, tabTo, waitForFocus } from './support/pages.js';
 
 /**
  * The OAuth consent page in headless Chromium, reached through a real authorization request (PKCE S256) after a
@@ -71,6 +71,7 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     expect(await page.getByRole('heading', { level: 2 }).innerText()).toBe(`Tools this app will be able to call (${tools.length})`);
     expect(main).not.toContain('delete_account');
     await screenshot(page, 'consent');
+    await expectReflowAt320(page);
 
     // Keyboard only: the approve control has the focus on arrival; Enter submits it.
     await waitForFocus(page, 'Allow');

@@ -8,7 +8,7 @@ import { cli } from '../sso/support/sso-fixtures.js';
 import { describeInBrowser, launchChromium, screenshot, startStubSite, type StubSite } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { startFormLoginIdp, type FormLoginIdp } from './support/form-login-idp.js';
-import { expectAccessiblePage, tabTo } from './support/pages.js';
+import { expectAccessiblePage, expectReflowAt320, tabTo } from './support/pages.js';
 
 /** The SSO pages (chooser, sign-in, failures) in headless Chromium against a real OIDC IdP with a login form. */
 describeInBrowser('SSO pages in Chromium', () => {
@@ -55,6 +55,7 @@ describeInBrowser('SSO pages in Chromium', () => {
     expect(aria).toContain('link "Continue with Okta SAML"');
     expect(aria).toContain('textbox "Or enter your work e-mail"');
     await screenshot(page, 'chooser');
+    await expectReflowAt320(page);
     // WCAG 2.2 §2.5.8: targets at least 24 CSS pixels high (the IdP links are styled as buttons).
     for (const box of await Promise.all((await page.getByRole('link').all()).map((l) => l.boundingBox()))) expect(box!.height).toBeGreaterThanOrEqual(24);
 
@@ -132,6 +133,8 @@ describeInBrowser('SSO pages in Chromium', () => {
     expect(await page.getByRole('alert').innerText()).toMatch(/contact your administrator with the trace id/);
     const traceId = await page.locator('code.trace').innerText();
     expect(traceId).toMatch(/^trc_/);
+    await expectReflowAt320(page);
+    await screenshot(page, 'sso-error');
     expect(await showSsoTrace(app.services, traceId)).toMatchObject({ tenant: t.slug, connectionId: conn.id });
     const html = await page.content();
     for (const leak of [idp.clientSecret, 'access_denied', 'The user cancelled', 'node_modules', /\n\s+at /, /Error:/]) expect(html).not.toMatch(leak);

@@ -44,3 +44,11 @@ export async function expectAccessiblePage(page: Page, o: { title: RegExp; tenan
   );
   expect(unnamed).toEqual([]);
 }
+
+/** WCAG 2.2 §1.4.10 (reflow): at 320 CSS pixels wide the page needs no horizontal scrolling. Restores the viewport. */
+export async function expectReflowAt320(page: Page): Promise<void> {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 640 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+  if (before) await page.setViewportSize(before);
+}
