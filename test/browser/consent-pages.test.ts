@@ -101,6 +101,24 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     await page.context().close();
   });
 
+  it('renders a hostile client name as text: no script runs (escaping + CSP)', async () => {
+    const t = await tenant();
+    const redirectUri = `${client.origin}/callback`;
+    const name = `<img src=x onerror="alert('xss')"><script>alert('xss')</script>`;
+    const evil = await registerClient(app, t, { client_name: name, redirect_uris: [redirectUri] });
+    const page = await signedInPage(app, browser, t);
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(authorizeUrl(app, t, evil.client_id, redirectUri, 'st-xss').url);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe(`Allow ${name} to use Initech tools?`);
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(dialogs).toEqual([]);
+    await page.context().close();
+  });
+
   it('cannot be framed by another origin (CSP frame-ancestors and X-Frame-Options)', async () => {
     const t = await tenant();
     const redirectUri = `${client.origin}/callback`;
