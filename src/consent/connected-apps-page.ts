@@ -34,7 +34,7 @@ export function connectedAppsPage(s: Services): Router {
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="client_id" value="${escapeHtml(c.clientId)}">
 <button type="submit" aria-label="Disconnect ${c.name}">Disconnect</button>
 </form></li>`);
-    send(res, 200, page('Connected apps', items.length ? `<ul>\n${items.join('\n')}\n</ul>` : '<p>No apps are connected.</p>'));
+    send(res, 200, page(t.name, 'Connected apps', items.length ? `<ul>\n${items.join('\n')}\n</ul>` : '<p>No apps are connected.</p>'));
   });
 
   router.post('/apps/disconnect', formBody('16kb'), async (req, res) => {
@@ -43,7 +43,7 @@ export function connectedAppsPage(s: Services): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const { cookieKeys } = await loadSigningKeys(s, t);
     if (!session || !csrfValid(cookieKeys[0]!, t.id, 'connected-apps', session.id, body.csrf) || typeof body.client_id !== 'string') {
-      return send(res, 403, page('Request refused', '<p>This form is no longer valid. Reload the page and try again.</p>'));
+      return send(res, 403, page(t.name, 'Request refused', '<p>This form is no longer valid. Reload the page and try again.</p>'));
     }
     const result = await withdrawConsent(s, t, session.userId, body.client_id);
     await s.audit.record(t, {

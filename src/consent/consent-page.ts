@@ -36,6 +36,7 @@ export function renderConsentPage(v: ConsentView): string {
     ? `<ul>\n${v.tools.map((t) => `<li><code>${escapeHtml(t.name)}</code>${t.description ? ` — ${escapeHtml(t.description)}` : ''}</li>`).join('\n')}\n</ul>`
     : '<p>No tools are approved for you yet. Tools your administrators approve later will become available to this app.</p>';
   return page(
+    v.tenantName,
     `Allow ${v.clientName} to use ${v.tenantName} tools?`,
     `<p>Signed in as <strong>${escapeHtml(v.userLabel)}</strong>.</p>
 <p><strong>${escapeHtml(v.clientName)}</strong> wants to act for you with the tools your administrators approved.</p>

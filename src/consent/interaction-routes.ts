@@ -42,8 +42,8 @@ function sendPage(res: Response, status: number, html: string, redirect: URL | n
   res.send(html);
 }
 
-const expired = (res: Response) =>
-  sendPage(res, 400, page('This sign-in has expired', '<p>Go back to your app and start connecting again.</p>'));
+const expired = (res: Response, t: TenantCtx) =>
+  sendPage(res, 400, page(t.name, 'This sign-in has expired', '<p>Go back to your app and start connecting again.</p>'));
 
 /** Grants what the authorization request asked for (after consent) and lets oidc-provider issue the code. */
 async function finishConsent(provider: Provider, req: Request, res: Response, details: Details, userId: string) {
@@ -76,7 +76,7 @@ export function interactionRoutes(s: Services): Router {
   const show: RequestHandler = async (req, res) => {
     const t = tenantOf(res);
     const loaded = await load(s, t, req, res);
-    if (!loaded) return expired(res);
+    if (!loaded) return expired(res, t);
     const { provider, details, session } = loaded;
     // No SSO session (or it ended): sign in at the tenant's IdP, then come back to this interaction.
     if (!session) return res.redirect(303, loginUrl(s, t, selfPath(t, details.uid)));
@@ -95,7 +95,7 @@ export function interactionRoutes(s: Services): Router {
       return finishConsent(provider, req, res, details, session.userId);
     }
     const client = await provider.Client.find(clientId);
-    if (!client) return expired(res);
+    if (!client) return expired(res, t);
     const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : client.redirectUris?.[0];
     const redirect = redirectUri ? URL.parse(redirectUri) : null;
     const { cookieKeys } = await loadSigningKeys(s, t);
@@ -121,13 +121,13 @@ export function interactionRoutes(s: Services): Router {
   const decide: RequestHandler = async (req, res) => {
     const t = tenantOf(res);
     const loaded = await load(s, t, req, res);
-    if (!loaded) return expired(res);
+    if (!loaded) return expired(res, t);
     const { provider, details, session } = loaded;
     const { cookieKeys } = await loadSigningKeys(s, t);
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (!session || session.userId !== details.session?.accountId || details.prompt.name !== 'consent' ||
         !csrfValid(cookieKeys[0]!, t.id, details.uid, session.id, body.csrf)) {
-      return sendPage(res, 403, page('Request refused', '<p>This form is no longer valid. Go back to your app and start again.</p>'));
+      return sendPage(res, 403, page(t.name, 'Request refused', '<p>This form is no longer valid. Go back to your app and start again.</p>'));
     }
     const clientId = String(details.params.client_id);
     const actor = { kind: 'user' as const, id: session.userId };

@@ -99,7 +99,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       const rows = Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`);
-      ctx.body = page('Sign-in could not continue', rows.join('\n'));
+      ctx.body = page(t.name, 'Sign-in could not continue', rows.join('\n'));
     },
     features: {
       devInteractions: { enabled: false },
@@ -116,7 +116,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
         allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
       },
       clientCredentials: { enabled: true },
-      deviceFlow: { enabled: true, ...deviceFlowPages },
+      deviceFlow: { enabled: true, ...deviceFlowPages(t.name) },
       // No registration management endpoint, so no registration access token to hand out.
       registration: { enabled: t.settings.dynamicClientRegistration, initialAccessToken: false, issueRegistrationAccessToken: false },
       resourceIndicators: {

@@ -14,9 +14,10 @@ button,.button{font:inherit;padding:.5rem 1rem;margin:.25rem 0;cursor:pointer}
 .button{display:inline-block;border:1px solid #555;border-radius:4px;color:#1a1a1a;background:#f3f3f3;text-decoration:none}
 input[type=email]{font:inherit;padding:.4rem;width:100%;max-width:22rem;box-sizing:border-box}
 :focus-visible{outline:3px solid #1a56db;outline-offset:2px}.trace{font-family:monospace}
-ul.choices{list-style:none;padding:0}[role=alert]{border-left:4px solid #b91c1c;padding-left:1rem}`;
+ul.choices{list-style:none;padding:0}[role=alert]{border-left:4px solid #b91c1c;padding-left:1rem}
+.warning{border:2px solid #a15c00;background:#fff4e0;padding:.5rem 1rem}code{word-break:break-all}`;
 
-/** The one page layout for server-rendered pages (login chooser, SSO errors, the OAuth consent page). */
+/** The one page layout for server-rendered pages (login chooser, SSO errors, consent, connected apps, device flow). */
 export function layout(p: PageOptions): SafeHtml {
   return html`<!doctype html>
 <html lang="en">

@@ -35,7 +35,7 @@ describeInBrowser('connected apps and device pages in Chromium', () => {
     }
     const res = await page.goto(`${app.url}/t/${t.slug}/apps`);
     expect(res?.headers()['x-frame-options']).toBe('DENY');
-    await expectAccessiblePage(page, { title: /^Connected apps/ });
+    await expectAccessiblePage(page, { title: /^Connected apps · /, tenant: t.name });
     const items = await page.getByRole('listitem').allInnerTexts();
     expect(items).toHaveLength(2);
     expect(items).toEqual(expect.arrayContaining([expect.stringContaining('Mail App'), expect.stringContaining('Notes App')]));
@@ -60,7 +60,7 @@ describeInBrowser('connected apps and device pages in Chromium', () => {
     const page = await signedInPage(app, browser, t);
 
     await page.goto(grant.verification_uri!);
-    await expectAccessiblePage(page, { title: /^Connect a device$/ });
+    await expectAccessiblePage(page, { title: /^Connect a device · /, tenant: t.name });
     await page.getByLabel('Code').focus();
     await page.keyboard.type('BCDF-GHJK');
     const loaded = () => page.waitForEvent('load'); // the form posts back to the same URL: wait for the new document
@@ -71,7 +71,7 @@ describeInBrowser('connected apps and device pages in Chromium', () => {
     await page.getByLabel('Code').focus();
     await page.keyboard.type(grant.user_code!);
     await Promise.all([loaded(), page.keyboard.press('Enter')]);
-    await expectAccessiblePage(page, { title: /^Confirm the device$/ });
+    await expectAccessiblePage(page, { title: /^Confirm the device · /, tenant: t.name });
     expect(await page.locator('main').innerText()).toContain(grant.user_code!);
     await waitForFocus(page, 'Continue');
     await page.keyboard.press('Enter');

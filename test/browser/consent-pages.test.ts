@@ -61,7 +61,7 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
     expect(headers['cache-control']).toBe('no-store');
 
-    await expectAccessiblePage(page, { title: /^Allow Keyboard App to use Initech tools\?$/, tenant: 'Initech' });
+    await expectAccessiblePage(page, { title: /^Allow Keyboard App to use Initech tools\? · Initech$/, tenant: 'Initech' });
     const main = await page.locator('main').innerText();
     expect(main).toContain('Signed in as carol@corp.example');
     expect(main).toContain(`you will be sent to ${new URL(redirectUri).host}`);

@@ -1,20 +1,18 @@
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
+import { chromiumAvailable, launchChromium } from '../support/browser.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { createUser, mcpUrl, pkce, registerClient } from './support/oauth-client.js';
-
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
  * The consent page in a real browser: CSP (including form-action on the redirect after the POST) and keyboard use.
  * Needs a Chromium binary (CHROMIUM_PATH, default /usr/bin/chromium); skipped where there is none.
  */
-describe.skipIf(!existsSync(executablePath)).each(testDbKinds)('consent in a real browser (%s)', (kind) => {
+describe.skipIf(!chromiumAvailable).each(testDbKinds)('consent in a real browser (%s)', (kind) => {
   let app: TestApp;
   let browser: Browser;
   let callback: http.Server;
@@ -22,7 +20,7 @@ describe.skipIf(!existsSync(executablePath)).each(testDbKinds)('consent in a rea
   const received: URL[] = [];
   beforeAll(async () => {
     app = await startTestApp(kind);
-    browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     callback = http.createServer((req, res) => {
       received.push(new URL(req.url!, callbackUrl));
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');

@@ -35,7 +35,7 @@ describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => 
     const page = consentPage(first)!;
     expect(page.body).toContain('crm__lookup');
     expect(page.body).toContain('whoami');
-    expect(page.body).toContain('Remembered &#60;App&#62;');
+    expect(page.body).toContain('Remembered &lt;App&gt;');
     expect(page.body).not.toContain('<App>');
     expect(page.body).toContain('registered itself');
     expect(page.headers.get('x-frame-options')).toBe('DENY');
