@@ -1,6 +1,14 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  type CallToolRequest,
+  type CallToolResult,
+  type ListToolsResult,
+  type RequestId,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
@@ -29,32 +37,46 @@ function toMcpTool(tool: CallableTool): Tool {
   };
 }
 
-/**
- * A fresh MCP server for one HTTP request (the SDK's stateless pattern): it knows the tenant and the principal the
- * bearer token proved, so every tools/list and tools/call is decided for that user, from current data.
- */
+/** tools/list for this principal: the SDK server and the fast path (fast-path.ts) answer with this same function. */
+export async function listToolsResult(s: Services, t: TenantCtx, who: McpPrincipal): Promise<ListToolsResult> {
+  return { tools: (await callableToolsCache(s).list(t, who.userId)).map(toMcpTool) };
+}
+
+/** tools/call for this principal, cancellable by the transport's signal or a later notifications/cancelled. */
+export async function callToolResult(
+  s: Services,
+  t: TenantCtx,
+  who: McpPrincipal,
+  inFlight: InFlightCalls,
+  requestId: RequestId,
+  signal: AbortSignal,
+  params: CallToolRequest['params'],
+): Promise<CallToolResult> {
+  const call = inFlight.track(callKey(t, who, who.sessionId, requestId), signal);
+  try {
+    return await callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request }, params.name, params.arguments);
+  } finally {
+    call.done();
+  }
+}
+
 /**
  * One JSON-schema validator for every per-request server: the SDK otherwise builds a fresh Ajv instance (and its
  * meta-schemas) for each Server, which was the largest CPU cost of a tools/call. It keeps no per-request state.
  */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
+/**
+ * A fresh MCP server for one HTTP request (the SDK's stateless pattern): it knows the tenant and the principal the
+ * bearer token proved, so every tools/list and tools/call is decided for that user, from current data.
+ */
 export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls): Server {
   const server = new Server(serverInfo, {
     capabilities: { tools: { listChanged: true } },
     jsonSchemaValidator,
     instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,
   });
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: (await callableToolsCache(s).list(t, who.userId)).map(toMcpTool),
-  }));
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
-    const call = inFlight.track(callKey(t, who, who.sessionId, extra.requestId), extra.signal);
-    try {
-      return await callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request }, req.params.name, req.params.arguments);
-    } finally {
-      call.done();
-    }
-  });
+  server.setRequestHandler(ListToolsRequestSchema, () => listToolsResult(s, t, who));
+  server.setRequestHandler(CallToolRequestSchema, (req, extra) => callToolResult(s, t, who, inFlight, extra.requestId, extra.signal, req.params));
   return server;
 }

@@ -13,6 +13,7 @@ import { mcpResourceUrl, protectedResourceMetadataUrl } from './mcp-resource.js'
 import { McpSessionIds } from './mcp-session-id.js';
 import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.js';
 import { watchStream } from './watch-stream.js';
+import { tryFastPath } from './fast-path.js';
 
 export interface McpRouteOptions {
   /** Access-token verifier; defaults to the tenant authorization server's (`s.accessTokens`), read per request. */
@@ -103,6 +104,7 @@ async function serve(
     const key = callKey(t, who, who.sessionId, id);
     if (!inFlight.cancel(key)) await s.bus.publish({ type: 'mcp.cancelled', tenantId: t.id, callKey: key });
   }
+  if (await tryFastPath(s, t, who, inFlight, req, res, body)) return;
   const server = buildMcpServer(s, t, who, inFlight);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {

@@ -1,0 +1,105 @@
+import type { Request, Response } from 'express';
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  ErrorCode,
+  isJSONRPCRequest,
+  JSONRPCMessageSchema,
+  ListToolsRequestSchema,
+  McpError,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { callToolResult, listToolsResult, type McpPrincipal } from './build-mcp-server.js';
+import type { InFlightCalls } from './in-flight-calls.js';
+
+/** `type/subtype` of a Content-Type, parsed (never a substring match), as the SDK's transport checks it. */
+const mediaType = (value: string | undefined) => value?.split(';')[0]?.trim().toLowerCase();
+
+/**
+ * The request, validated by the SDK's own schemas, if it is one the fast path answers exactly as the SDK's
+ * transport and server would: a POST of ONE JSON-RPC request, `tools/list` or `tools/call` (no task augmentation),
+ * whose headers the transport would accept (Accept lists both JSON and SSE, Content-Type is JSON, a supported
+ * Mcp-Protocol-Version or none) and whose params the method's schema accepts. Anything else — initialize, batches,
+ * notifications, responses, GET/DELETE, a header or params the SDK would refuse — returns null and goes through the
+ * SDK, which renders its own error.
+ */
+function fastRequest(req: Request, body: unknown): JSONRPCRequest | null {
+  if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return null;
+  const method = (body as { method?: unknown }).method;
+  if (method !== 'tools/call' && method !== 'tools/list') return null;
+  const accept = req.headers.accept;
+  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return null;
+  if (mediaType(req.headers['content-type']) !== 'application/json') return null;
+  const version = req.headers['mcp-protocol-version'];
+  if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) return null;
+  const message = JSONRPCMessageSchema.safeParse(body);
+  if (!message.success || !isJSONRPCRequest(message.data)) return null;
+  const request = message.data;
+  if (method === 'tools/list') return ListToolsRequestSchema.safeParse(request).success ? request : null;
+  const call = CallToolRequestSchema.safeParse(request);
+  return call.success && call.data.params.task === undefined ? request : null;
+}
+
+/**
+ * Answers a plain `tools/call` or `tools/list` POST without building an SDK server and transport per request (their
+ * construction, the web-standard Request/Response adaptation and the protocol bookkeeping were most of the gateway's
+ * own CPU per call). The response is what the SDK sends in stateless JSON-response mode: `{result, jsonrpc, id}` or
+ * `{jsonrpc, id, error}` with status 200 and `Content-Type: application/json`; tools/call results pass the SDK
+ * server's CallToolResult validation. The caller has already checked Origin, bearer token and session id, exactly as
+ * for the SDK path. Returns false (having written nothing) when the request is not one it handles.
+ */
+export async function tryFastPath(
+  s: Services,
+  t: TenantCtx,
+  who: McpPrincipal,
+  inFlight: InFlightCalls,
+  req: Request,
+  res: Response,
+  body: unknown,
+): Promise<boolean> {
+  const request = fastRequest(req, body);
+  if (!request) return false;
+  // Like the SDK transport's close on a dropped connection: the handler's signal aborts and nothing is sent.
+  const aborted = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) aborted.abort();
+  });
+  let response: Record<string, unknown>;
+  try {
+    const result =
+      request.method === 'tools/list'
+        ? await listToolsResult(s, t, who)
+        : await validatedCall(s, t, who, inFlight, request, aborted.signal);
+    response = { result, jsonrpc: '2.0', id: request.id };
+  } catch (error) {
+    // The SDK's Protocol renders handler errors this way (shared/protocol.js, _onrequest).
+    const e = error as { code?: unknown; message?: unknown; data?: unknown };
+    response = {
+      jsonrpc: '2.0',
+      id: request.id,
+      error: {
+        code: Number.isSafeInteger(e.code) ? e.code : ErrorCode.InternalError,
+        message: e.message ?? 'Internal error',
+        ...(e.data !== undefined && { data: e.data }),
+      },
+    };
+  }
+  if (aborted.signal.aborted) return true;
+  // setHeader, not res.set: Express would append "; charset=utf-8", which the SDK transport does not send.
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(response));
+  return true;
+}
+
+/** tools/call with the SDK server's own result validation (server/index.js wraps tools/call handlers the same way). */
+async function validatedCall(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls, request: JSONRPCRequest, signal: AbortSignal) {
+  const { params } = CallToolRequestSchema.parse(request);
+  const result = await callToolResult(s, t, who, inFlight, request.id, signal, params);
+  const checked = CallToolResultSchema.safeParse(result);
+  if (!checked.success) throw new McpError(ErrorCode.InvalidParams, `Invalid tools/call result: ${checked.error.message}`);
+  return checked.data;
+}
