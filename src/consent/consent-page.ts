@@ -13,6 +13,8 @@ export interface ConsentView {
   tools: { name: string; description: string | null }[];
   userLabel: string;
   formAction: string;
+  /** The user's connected-apps page, where a consent is withdrawn. */
+  appsUrl: string;
   csrf: string;
 }
 
@@ -50,6 +52,6 @@ ${tools}
 <button type="submit" name="decision" value="approve" autofocus>Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
-<p>You can disconnect this app at any time from your connected apps.</p>`,
+<p>You can disconnect this app at any time from your <a href="${escapeHtml(v.appsUrl)}">connected apps</a>.</p>`,
   );
 }

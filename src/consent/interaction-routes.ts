@@ -112,6 +112,7 @@ export function interactionRoutes(s: Services): Router {
         tools: tools.map((x) => ({ name: x.name, description: x.description })),
         userLabel: session.user.email ?? session.user.userName,
         formAction: selfPath(t, details.uid),
+        appsUrl: `/t/${t.slug}/apps`,
         csrf: csrfToken(cookieKeys[0]!, t.id, details.uid, session.id),
       }),
       redirect,

@@ -38,6 +38,7 @@ describe.each(testDbKinds)('consent to the tenant tool profile (%s)', (kind) => 
     expect(page.body).toContain('Remembered &lt;App&gt;');
     expect(page.body).not.toContain('<App>');
     expect(page.body).toContain('registered itself');
+    expect(page.body).toContain(`<a href="/t/${t.slug}/apps">connected apps</a>`);
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('cache-control')).toBe('no-store');
     // Server-rendered, no scripts, keyboard first: one form whose first submit control approves and has focus.
