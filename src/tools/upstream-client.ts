@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../lib/errors.js';
+import { upstreamFetch } from './upstream-fetch.js';
 
 export const gatewayClientInfo = { name: 'sso-bridge-gateway', version: '0.1.0' };
 
@@ -16,7 +17,7 @@ export const LIST_TIMEOUT_MS = 15_000;
 export async function connectUpstream(url: string, headers: Record<string, string>, timeoutMs = LIST_TIMEOUT_MS): Promise<Client> {
   const client = new Client(gatewayClientInfo, { capabilities: {} });
   // Redirects are refused: an upstream that moves must be re-registered by an admin.
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers, redirect: 'error' } });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers, redirect: 'error' }, fetch: upstreamFetch });
   try {
     await client.connect(transport, { timeout: timeoutMs });
   } catch (err) {
