@@ -9,6 +9,7 @@ export interface SessionPrincipal {
 }
 
 const KEY_KIND = 'mcp-session-key';
+const MAX_VERIFIED = 10_000;
 
 /**
  * MCP session ids that need no server-side state, so any node can serve any request (no sticky sessions):
@@ -19,6 +20,8 @@ const KEY_KIND = 'mcp-session-key';
  */
 export class McpSessionIds {
   readonly #keys = new Map<string, Promise<Buffer>>();
+  /** Verified session id → `tenant|user|client` it is bound to (bounded, oldest first out). */
+  readonly #verified = new Map<string, string>();
 
   constructor(private readonly s: Services) {}
 
@@ -28,9 +31,16 @@ export class McpSessionIds {
   }
 
   async matches(t: TenantCtx, p: SessionPrincipal, sessionId: string): Promise<boolean> {
+    const owner = `${t.id}|${p.userId}|${p.clientId}`;
+    // A session id already proved for exactly this principal: no HMAC (it was a measurable share of every request).
+    // Only ids whose MAC verified are remembered, so another principal presenting one still gets the full check.
+    if (this.#verified.get(sessionId) === owner) return true;
     const [nonce, mac, extra] = sessionId.split('.');
     if (!nonce || !mac || extra !== undefined || nonce.length > 64) return false;
-    return safeEqual(mac, await this.#mac(t, p, nonce));
+    if (!safeEqual(mac, await this.#mac(t, p, nonce))) return false;
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(sessionId, owner);
+    return true;
   }
 
   async #mac(t: TenantCtx, p: SessionPrincipal, nonce: string): Promise<string> {
