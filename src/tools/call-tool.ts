@@ -3,7 +3,6 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { builtinTools } from './builtin-tools.js';
 import { callableToolsCache, type CallableToolWithUpstream } from './callable-tools-cache.js';
-import { toolCallAudit } from './tool-call-audit.js';
 
 export interface ToolCallContext {
   userId: string;
@@ -82,10 +81,10 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
   const ran: { result?: CallToolResult; failure?: Failure } = tool ? await runTool(s, t, ctx, tool, args) : {};
   const { result, failure } = ran;
   const error = !tool ? 'denied' : (failure ?? (result?.isError ? 'tool_error' : undefined));
-  // Written off the response path and grouped with concurrent calls' events (tool-call-audit.ts): the INSERT's commit
+  // Written off the response path (and group-committed with concurrent events by AuditLog): the INSERT's commit
   // would otherwise dominate every call's latency. The event carries the call's own timing; a failed write is
   // logged (without contents) rather than failing the call.
-  const audit = toolCallAudit(s).record(t, {
+  const audit = s.audit.record(t, {
     actor: { kind: 'user', id: ctx.userId },
     action: 'mcp.tool.call',
     target: { kind: 'tool', id: tool?.id ?? null },

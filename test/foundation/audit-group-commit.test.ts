@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { ToolCallAudit } from '../../src/tools/tool-call-audit.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 
-describe.each(testDbKinds)('tool-call audit events written in groups (%s)', (kind) => {
+describe.each(testDbKinds)('audit events written with group commit (%s)', (kind) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(kind);
@@ -15,7 +15,7 @@ describe.each(testDbKinds)('tool-call audit events written in groups (%s)', (kin
   it('writes every event of concurrent calls, each row exactly as AuditLog.record would, bound to its own tenant', async () => {
     const a = await app.createTenant();
     const b = await app.createTenant();
-    const audit = new ToolCallAudit(app.services);
+    const audit = new AuditLog(app.services.db, app.services.clock);
     const event = (i: number) => ({
       actor: { kind: 'user' as const, id: `usr_${i}` },
       action: 'mcp.tool.call',
@@ -46,7 +46,7 @@ describe.each(testDbKinds)('tool-call audit events written in groups (%s)', (kin
 
   it('rejects the promise of every event of a batch that could not be written', async () => {
     const gone = { ...(await app.createTenant()), id: 'tnt_does_not_exist' };
-    const audit = new ToolCallAudit(app.services);
+    const audit = new AuditLog(app.services.db, app.services.clock);
     const e = { actor: { kind: 'user' as const, id: 'u' }, action: 'mcp.tool.call', outcome: 'success' as const };
     // tenantId references Tenant: a foreign-key violation fails the whole INSERT.
     const results = await Promise.allSettled([audit.record(gone, e), audit.record(gone, e)]);
