@@ -1,20 +1,12 @@
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
-import { toCallableTool, type CallableTool } from './list-callable-tools.js';
+import { toCallableTool, type CallableTool, type ToolRow } from './list-callable-tools.js';
 import type { UpstreamRef } from './upstream-pool.js';
 
 export type CallableToolWithUpstream = CallableTool & { upstream: UpstreamRef | null };
 
-interface Row {
-  id: string;
-  name: string;
-  kind: string;
-  description: string | null;
-  inputSchema: unknown;
-  annotations: unknown;
-  upstreamId: string | null;
-  upstreamToolName: string | null;
+interface Row extends ToolRow {
   upUrl: string | null;
   upHeadersSecretId: string | null;
   upUpdatedAt: Date | null;

@@ -15,7 +15,7 @@ export interface CallableTool {
   upstreamToolName: string | null;
 }
 
-type ToolRow = {
+export type ToolRow = {
   id: string;
   name: string;
   kind: string;
