@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { redactQuery, redactUrl } from '../lib/logger.js';
 import type { Services } from '../services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { buildRoutes } from './routes.js';
@@ -19,6 +20,10 @@ export function createApp(s: Services): Express {
       logger: s.logger,
       // req.log lines carry only the request id (reqId), not the whole request again.
       quietReqLogger: true,
+      // OAuth codes, SAML messages and tokens sometimes travel in the query string: never log their values.
+      serializers: {
+        req: (req: { url?: string; query?: unknown }) => ({ ...req, url: redactUrl(req.url ?? ''), query: redactQuery(req.query) }),
+      },
       // Accept a caller's request id when it is sane (so traces join up across hops), else make one.
       genReqId: (req, res) => {
         const incoming = req.headers['x-request-id'];

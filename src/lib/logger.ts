@@ -32,3 +32,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination,
   );
 }
+
+/** Query parameters that carry credentials or single-use secrets (OAuth codes, SAML messages, tokens). */
+const secretParams = /^(code|state|token|access_token|refresh_token|id_token|client_secret|assertion|samlresponse|samlrequest|relaystate|user_code|code_verifier|session_state|login_hint)$/i;
+
+/** A URL path with the values of secret-bearing query parameters replaced, for logs. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const key of [...params.keys()]) if (secretParams.test(key)) params.set(key, '[redacted]');
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** The same for a parsed query object. */
+export function redactQuery(query: unknown): unknown {
+  if (!query || typeof query !== 'object') return query;
+  return Object.fromEntries(Object.entries(query as Record<string, unknown>).map(([k, v]) => [k, secretParams.test(k) ? '[redacted]' : v]));
+}

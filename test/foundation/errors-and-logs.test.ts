@@ -93,6 +93,14 @@ describe('request logs', () => {
     expect((line!.req as { headers: Record<string, string> }).headers.authorization).toBe('[redacted]');
   });
 
+  it('never log the values of codes, states, tokens or SAML messages in URLs', async () => {
+    await fetch(`${server.url}/readyz?code=auth-code-123&state=state-456&SAMLResponse=PHNhbWw%2B&page=2`, { headers: { 'x-request-id': 'req-log-2' } });
+    const line = lines.find((l) => (l.req as { id?: string } | undefined)?.id === 'req-log-2')!;
+    const text = JSON.stringify(line);
+    expect(text).not.toMatch(/auth-code-123|state-456|PHNhbWw/);
+    expect((line.req as { url: string }).url).toBe('/readyz?code=%5Bredacted%5D&state=%5Bredacted%5D&SAMLResponse=%5Bredacted%5D&page=2');
+  });
+
   it('close() finishes with idle keep-alive connections open', async () => {
     const agent = new http.Agent({ keepAlive: true });
     await new Promise<void>((resolve) => http.get(`${server.url}/healthz`, { agent }, (res) => res.resume().on('end', resolve)));
