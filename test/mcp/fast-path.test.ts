@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import type { TestApp } from '../support/test-app.js';
 import { mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
-import { cli, createUser, startUpstream, useFakeVerifier, type FakeVerifier, type Upstream } from './support.js';
+import { cli, createUser, type FakeVerifier, type Upstream, useGatewayApp } from './support.js';
 
 /**
  * The tools/call + tools/list fast path (src/mcp/fast-path.ts) must answer exactly like the SDK transport. A batch
@@ -14,15 +14,10 @@ describe.each(testDbKinds)('MCP fast path answers exactly like the SDK (%s)', (k
   let app: TestApp;
   let fake: FakeVerifier;
   let upstream: Upstream;
-  beforeAll(async () => {
-    app = await startTestApp(kind);
-    fake = useFakeVerifier(app);
-    upstream = await startUpstream();
-  });
-  afterAll(async () => {
-    await app?.services.upstreams.close();
-    await upstream?.close();
-    await app?.close();
+  useGatewayApp(kind, (a, f, u) => {
+    app = a;
+    fake = f;
+    upstream = u;
   });
 
   async function setUp() {

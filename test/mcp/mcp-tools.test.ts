@@ -1,22 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
-import { addToGroup, cli, connect, createUser, startUpstream, useFakeVerifier, type FakeVerifier, type Upstream } from './support.js';
+import type { TestApp } from '../support/test-app.js';
+import { addToGroup, cli, connect, createUser, startUpstream, type FakeVerifier, type Upstream, useGatewayApp } from './support.js';
 
 describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) => {
   let app: TestApp;
   let fake: FakeVerifier;
   let upstream: Upstream;
-  beforeAll(async () => {
-    app = await startTestApp(kind);
-    fake = useFakeVerifier(app);
-    upstream = await startUpstream();
-  });
-  afterAll(async () => {
-    await app?.services.upstreams.close();
-    await upstream?.close();
-    await app?.close();
+  useGatewayApp(kind, (a, f, u) => {
+    app = a;
+    fake = f;
+    upstream = u;
   });
 
   const names = async (client: Awaited<ReturnType<typeof connect>>['client']) => (await client.listTools()).tools.map((x) => x.name).sort();

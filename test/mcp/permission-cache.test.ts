@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import type { TestApp } from '../support/test-app.js';
 import { callableToolsCache } from '../../src/tools/callable-tools-cache.js';
-import { addToGroup, cli, connect, createUser, startUpstream, useFakeVerifier, type FakeVerifier, type Upstream } from './support.js';
+import { addToGroup, cli, connect, createUser, type FakeVerifier, type Upstream, useGatewayApp } from './support.js';
 
 /**
  * The per-node permission cache (src/tools/callable-tools-cache.ts): each test first proves the answer is served from
@@ -13,15 +13,10 @@ describe.each(testDbKinds)('MCP permission cache obeys the bus (%s)', (kind) => 
   let app: TestApp;
   let fake: FakeVerifier;
   let upstream: Upstream;
-  beforeAll(async () => {
-    app = await startTestApp(kind);
-    fake = useFakeVerifier(app);
-    upstream = await startUpstream();
-  });
-  afterAll(async () => {
-    await app?.services.upstreams.close();
-    await upstream?.close();
-    await app?.close();
+  useGatewayApp(kind, (a, f, u) => {
+    app = a;
+    fake = f;
+    upstream = u;
   });
 
   const names = async (client: Awaited<ReturnType<typeof connect>>['client']) => (await client.listTools()).tools.map((x) => x.name).sort();

@@ -5,14 +5,16 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
+import type { TestDbKind } from '../support/databases.js';
 import type { AccessTokenInfo, AccessTokenVerifier } from '../../src/oauth/access-token.js';
 import { findCommand } from '../../src/cli/commands.js';
 import type { Options } from '../../src/cli/command-table.js';
 import { newId } from '../../src/lib/ids.js';
 import { MCP_SCOPE, mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
-import type { TestApp } from '../support/test-app.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** A stand-in for the authorization server's verifier: opaque test tokens mapped to what they grant. */
 export class FakeVerifier implements AccessTokenVerifier {
@@ -157,4 +159,21 @@ export async function startUpstream(): Promise<Upstream> {
         httpServer.close(() => resolve());
       }),
   };
+}
+
+/** Registers the hooks of a suite that needs the app with a fake verifier and an upstream MCP server. */
+export function useGatewayApp(kind: TestDbKind, use: (app: TestApp, fake: FakeVerifier, upstream: Upstream) => void): void {
+  let app: TestApp | undefined;
+  let upstream: Upstream | undefined;
+  beforeAll(async () => {
+    const started = await startTestApp(kind);
+    app = started;
+    upstream = await startUpstream();
+    use(started, useFakeVerifier(started), upstream);
+  });
+  afterAll(async () => {
+    await app?.services.upstreams.close();
+    await upstream?.close();
+    await app?.close();
+  });
 }

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loginUrl } from '../../src/sso/login-url.js';
 import { safeReturnTo } from '../../src/sso/return-to.js';
 import { html, raw } from '../../src/views/html.js';
 import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import type { TestApp } from '../support/test-app.js';
 import { Browser } from './support/browser.js';
-import { startOidcIdp, type TestOidcIdp } from './support/oidc-idp.js';
+import type { TestOidcIdp } from './support/oidc-idp.js';
 import { makeSamlIdp } from './support/saml-idp.js';
-import { cli, oidcLogin, tenantWithOidc } from './support/sso-fixtures.js';
+import { cli, oidcLogin, tenantWithOidc, useAppWithOidcIdp } from './support/sso-fixtures.js';
 import { addSamlConnection } from '../../src/sso/connections/add-saml-connection.js';
 
 const hostileReturnTo = ['https://evil.example/x', '//evil.example/x', '/\\evil.example/x', '\\\\evil.example', 'javascript:alert(1)', '/ok\r\nSet-Cookie: x=y', 'evil', ''];
@@ -34,14 +34,9 @@ describe('return_to and the template helper', () => {
 describe.each(testDbKinds)('login routing (%s)', (kind) => {
   let app: TestApp;
   let idp: TestOidcIdp;
-  beforeAll(async () => {
-    app = await startTestApp(kind);
-    idp = await startOidcIdp();
-    idp.allowOrigin(app.url);
-  });
-  afterAll(async () => {
-    await idp?.close();
-    await app?.close();
+  useAppWithOidcIdp(kind, (a, i) => {
+    app = a;
+    idp = i;
   });
 
   it('says so (naming the tenant) when no IdP is connected', async () => {

@@ -1,21 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import type { TestApp } from '../support/test-app.js';
 import { Browser, me } from './support/browser.js';
 import { startOidcIdp, type TestOidcIdp } from './support/oidc-idp.js';
-import { cli } from './support/sso-fixtures.js';
+import { cli, useAppWithOidcIdp } from './support/sso-fixtures.js';
 
 describe.each(testDbKinds)('OIDC relying party (%s)', (kind) => {
   let app: TestApp;
   let idp: TestOidcIdp;
-  beforeAll(async () => {
-    app = await startTestApp(kind);
-    idp = await startOidcIdp();
-    idp.allowOrigin(app.url);
-  });
-  afterAll(async () => {
-    await idp?.close();
-    await app?.close();
+  useAppWithOidcIdp(kind, (a, i) => {
+    app = a;
+    idp = i;
   });
 
   async function tenantWithOidc(extra: Record<string, unknown> = {}) {

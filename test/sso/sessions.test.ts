@@ -1,26 +1,21 @@
 import type { Response } from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setSessionCookie, sessionCookieName } from '../../src/sessions/session-cookie.js';
 import type { Services } from '../../src/services.js';
 import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import type { TestApp } from '../support/test-app.js';
 import { Browser, me } from './support/browser.js';
-import { startOidcIdp, type TestOidcIdp } from './support/oidc-idp.js';
-import { oidcLogin, tenantWithOidc } from './support/sso-fixtures.js';
+import type { TestOidcIdp } from './support/oidc-idp.js';
+import { oidcLogin, tenantWithOidc, useAppWithOidcIdp } from './support/sso-fixtures.js';
 
 const MIN = 60_000;
 
 describe.each(testDbKinds)('browser sessions (%s)', (kind) => {
   let app: TestApp;
   let idp: TestOidcIdp;
-  beforeAll(async () => {
-    app = await startTestApp(kind);
-    idp = await startOidcIdp();
-    idp.allowOrigin(app.url);
-  });
-  afterAll(async () => {
-    await idp?.close();
-    await app?.close();
+  useAppWithOidcIdp(kind, (a, i) => {
+    app = a;
+    idp = i;
   });
 
   it('sets an HttpOnly, SameSite=Lax, host-wide cookie (no Secure on plain-http PUBLIC_URL)', async () => {

@@ -9,7 +9,10 @@ export async function cli(s: Services, name: string, opts: Options): Promise<Rec
   return (await command.run(s, opts)) as Record<string, unknown>;
 }
 
-import type { TestApp } from '../../support/test-app.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startOidcIdp } from './oidc-idp.js';
+import type { TestDbKind } from '../../support/databases.js';
+import { startTestApp, type TestApp } from '../../support/test-app.js';
 import type { TenantCtx } from '../../../src/tenants/tenant-context.js';
 import { Browser } from './browser.js';
 import type { TestAccount, TestOidcIdp } from './oidc-idp.js';
@@ -60,4 +63,22 @@ export async function samlLogin(app: TestApp, t: TenantCtx, idp: TestSamlIdp, sp
   const req = await startSpInitiated(app, t, browser);
   const response = await idp.response(spMetadata, { ...o, inResponseTo: req.id });
   return { res: await postToAcs(app, t, browser, response, req.relayState), browser, requestId: req.id, response };
+}
+
+/** Registers the hooks of a suite that needs the app and a corporate OIDC IdP, and hands both to `use`. */
+export function useAppWithOidcIdp(kind: TestDbKind, use: (app: TestApp, idp: TestOidcIdp) => void): void {
+  let app: TestApp | undefined;
+  let idp: TestOidcIdp | undefined;
+  beforeAll(async () => {
+    const started = await startTestApp(kind);
+    app = started;
+    const corp = await startOidcIdp();
+    idp = corp;
+    corp.allowOrigin(started.url);
+    use(started, corp);
+  });
+  afterAll(async () => {
+    await idp?.close();
+    await app?.close();
+  });
 }
