@@ -30,7 +30,9 @@ export interface Command {
   run(s: Services, opts: Options): Promise<unknown>;
 }
 
-const tenantOpt: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+/** The `--tenant SLUG` option every tenant command takes. */
+export const tenantOption: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const tenantOpt = tenantOption;
 
 export async function tenantArg(s: Services, opts: Options): Promise<TenantCtx> {
   const slug = String(opts.tenant ?? '');
@@ -40,6 +42,26 @@ export async function tenantArg(s: Services, opts: Options): Promise<TenantCtx> 
 }
 
 const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
+
+/** A repeatable option's values (one given value, several, or none). */
+export const optionList = (v: OptionValue): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
+
+/**
+ * A tenant command whose successful result (which carries the target's `id`) is recorded in the tenant's audit log as
+ * `action` by the admin CLI: every state-changing admin command is audited the same way.
+ */
+export function audited(
+  action: string,
+  targetKind: string,
+  run: (s: Services, t: TenantCtx, o: Options) => Promise<{ id: string } & object>,
+): Command['run'] {
+  return async (s, o) => {
+    const t = await tenantArg(s, o);
+    const result = await run(s, t, o);
+    await s.audit.record(t, { actor: { kind: 'admin-cli' }, action, target: { kind: targetKind, id: result.id }, outcome: 'success' });
+    return result;
+  };
+}
 
 function onOff(v: OptionValue, name: string): boolean {
   if (v === 'on' || v === 'true') return true;
@@ -120,12 +142,7 @@ export const foundationCommands: Command[] = [
     summary: 'create a SCIM bearer token (shown once)',
     options: { tenant: tenantOpt, label: { type: 'string', description: 'a note, e.g. "Okta provisioning"' } },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
-      const created = await createScimToken(t, s.config.publicUrl, str(o.label));
-      await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'scim-token.create', target: { kind: 'scim-token', id: created.id }, outcome: 'success' });
-      return created;
-    },
+    run: audited('scim-token.create', 'scim-token', (s, t, o) => createScimToken(t, s.config.publicUrl, str(o.label))),
   },
   {
     name: 'scim-token list',
@@ -139,13 +156,11 @@ export const foundationCommands: Command[] = [
     summary: 'revoke a SCIM token',
     options: { tenant: tenantOpt, id: { type: 'string', required: true, description: 'token id (stk_…)' } },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
+    run: audited('scim-token.revoke', 'scim-token', async (s, t, o) => {
       const result = await revokeScimToken(t, str(o.id) ?? '', s.clock);
       await s.bus.publish({ type: 'scim-token.revoked', tenantId: t.id, tokenId: result.id });
-      await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'scim-token.revoke', target: { kind: 'scim-token', id: result.id }, outcome: 'success' });
       return result;
-    },
+    }),
   },
   {
     name: 'vault rotate',

@@ -1,20 +1,11 @@
-import { tenantArg, type Command, type OptionSpec, type Options, type OptionValue } from '../cli/command-table.js';
-import type { Services } from '../services.js';
-import type { TenantCtx } from '../tenants/tenant-context.js';
+import { audited, optionList, tenantArg, tenantOption, type Command, type OptionValue } from '../cli/command-table.js';
 import { addClient, listClients, removeClient } from './manage-clients.js';
 import { rotateSigningKeys } from './signing-keys.js';
 
-const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const tenant = tenantOption;
 const str = (v: OptionValue) => (typeof v === 'string' ? v : '');
-const list = (v: OptionValue): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
+const list = optionList;
 
-const audited = (action: string, run: (s: Services, t: TenantCtx, o: Options) => Promise<{ id: string } & object>) =>
-  async (s: Services, o: Options) => {
-    const t = await tenantArg(s, o);
-    const result = await run(s, t, o);
-    await s.audit.record(t, { actor: { kind: 'admin-cli' }, action, target: { kind: 'oauth-client', id: result.id }, outcome: 'success' });
-    return result;
-  };
 
 /** `client …` and `oauth rotate-keys` admin commands (docs/oauth.md). */
 export const oauthCommands: Command[] = [
@@ -30,7 +21,7 @@ export const oauthCommands: Command[] = [
       'token-auth': { type: 'string', description: 'client_secret_basic or client_secret_post (SCIM default: post)' },
     },
     forwardable: true,
-    run: audited('oauth.client.add', (s, t, o) => {
+    run: audited('oauth.client.add', 'oauth-client', (s, t, o) => {
       const auth = str(o['token-auth']);
       return addClient(s, t, {
         name: str(o.name),
@@ -53,13 +44,13 @@ export const oauthCommands: Command[] = [
     summary: 'remove an OAuth client and end every grant and token it holds',
     options: { tenant, 'client-id': { type: 'string', required: true, description: 'client_id' } },
     forwardable: true,
-    run: audited('oauth.client.remove', (s, t, o) => removeClient(s, t, str(o['client-id']))),
+    run: audited('oauth.client.remove', 'oauth-client', (s, t, o) => removeClient(s, t, str(o['client-id']))),
   },
   {
     name: 'oauth rotate-keys',
     summary: "rotate the tenant's token signing key (previous keys stay published for verification)",
     options: { tenant },
     forwardable: true,
-    run: audited('oauth.keys.rotate', async (s, t) => ({ id: t.id, ...(await rotateSigningKeys(s, t)) })),
+    run: audited('oauth.keys.rotate', 'oauth-client', async (s, t) => ({ id: t.id, ...(await rotateSigningKeys(s, t)) })),
   },
 ];

@@ -1,5 +1,5 @@
-import type { Command, OptionSpec } from '../cli/command-table.js';
-import { tenantArg } from '../cli/command-table.js';
+import type { Command } from '../cli/command-table.js';
+import { audited, tenantArg, tenantOption } from '../cli/command-table.js';
 import { badRequest } from '../lib/errors.js';
 import { grantAdmin } from './admin/tenant-admins.js';
 import { addOidcConnection } from './connections/add-oidc-connection.js';
@@ -10,10 +10,8 @@ import { showSsoTrace } from './traces/sso-traces.js';
 import { commonInput, commonOptions, list, mappingOption, matchByOption, onOff, str } from './cli-options.js';
 import { updateConnection } from './connections/update-connection.js';
 
-const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const tenant = tenantOption;
 const common = commonOptions;
-
-const audit = (action: string, id: string | undefined) => ({ actor: { kind: 'admin-cli' as const }, action, target: { kind: 'idp-connection', id }, outcome: 'success' as const });
 
 /** SSO commands: IdP connections, admin bootstrap, SSO traces. */
 export const ssoCommands: Command[] = [
@@ -22,12 +20,9 @@ export const ssoCommands: Command[] = [
     summary: 'trust a SAML IdP (its metadata from a URL, refreshed periodically, or a file)',
     options: { tenant, 'metadata-url': { type: 'string', description: 'IdP metadata URL' }, 'metadata-file': { type: 'string', description: 'IdP metadata XML file' }, ...common },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
-      const c = await addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']) });
-      await s.audit.record(t, audit('idp.add', c.id));
-      return c;
-    },
+    run: audited('idp.add', 'idp-connection', (s, t, o) =>
+      addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']) }),
+    ),
   },
   {
     name: 'idp add-oidc',
@@ -43,8 +38,7 @@ export const ssoCommands: Command[] = [
       ...common,
     },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
+    run: audited('idp.add', 'idp-connection', async (s, t, o) => {
       const requiredClaims = Object.fromEntries(
         list(o['require-claim']).map((kv) => {
           const i = kv.indexOf('=');
@@ -52,7 +46,7 @@ export const ssoCommands: Command[] = [
           return [kv.slice(0, i), kv.slice(i + 1)];
         }),
       );
-      const c = await addOidcConnection(s, t, {
+      return addOidcConnection(s, t, {
         ...commonInput(o),
         issuer: str(o.issuer) ?? '',
         clientId: str(o['client-id']) ?? '',
@@ -61,21 +55,16 @@ export const ssoCommands: Command[] = [
         sharedCallback: o['shared-callback'] === true,
         requiredClaims,
       });
-      await s.audit.record(t, audit('idp.add', c.id));
-      return c;
-    },
+    }),
   },
   {
     name: 'idp refresh',
     summary: "re-read a SAML connection's metadata now (from its URL, or from --metadata-file)",
     options: { tenant, id: { type: 'string', required: true, description: 'connection id (idp_…)' }, 'metadata-file': { type: 'string', description: 'new IdP metadata XML file' } },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
-      const result = await refreshFromCli(s, t, str(o.id) ?? '', str(o['metadata-file']));
-      await s.audit.record(t, audit('idp.refresh', result.id));
-      return result;
-    },
+    run: audited('idp.refresh', 'idp-connection', (s, t, o) =>
+      refreshFromCli(s, t, str(o.id) ?? '', str(o['metadata-file'])),
+    ),
   },
   {
     name: 'idp update',
@@ -91,10 +80,9 @@ export const ssoCommands: Command[] = [
       map: common.map!,
     },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
+    run: audited('idp.update', 'idp-connection', async (s, t, o) => {
       const domains = list(o['allowed-domain']);
-      const c = await updateConnection(s, t, str(o.id) ?? '', {
+      return updateConnection(s, t, str(o.id) ?? '', {
         name: str(o.name),
         enabled: onOff(o, 'enabled'),
         jitEnabled: onOff(o, 'jit'),
@@ -102,9 +90,7 @@ export const ssoCommands: Command[] = [
         matchBy: matchByOption(o),
         mapping: mappingOption(o),
       });
-      await s.audit.record(t, audit('idp.update', c.id));
-      return c;
-    },
+    }),
   },
   {
     name: 'idp list',
@@ -118,12 +104,9 @@ export const ssoCommands: Command[] = [
     summary: 'remove an IdP connection (its user links and stored secret go with it)',
     options: { tenant, id: { type: 'string', required: true, description: 'connection id (idp_…)' } },
     forwardable: true,
-    run: async (s, o) => {
-      const t = await tenantArg(s, o);
-      const result = await removeConnection(s, t, str(o.id) ?? '');
-      await s.audit.record(t, audit('idp.remove', result.id));
-      return result;
-    },
+    run: audited('idp.remove', 'idp-connection', (s, t, o) =>
+      removeConnection(s, t, str(o.id) ?? ''),
+    ),
   },
   {
     name: 'admin grant',

@@ -1,26 +1,17 @@
-import type { Command, OptionSpec, Options, OptionValue } from '../cli/command-table.js';
-import { tenantArg } from '../cli/command-table.js';
-import type { Services } from '../services.js';
-import type { TenantCtx } from '../tenants/tenant-context.js';
+import type { Command, OptionSpec, OptionValue } from '../cli/command-table.js';
+import { audited, optionList, tenantArg, tenantOption } from '../cli/command-table.js';
 import { approveTool, listTools, revokeTool } from './approve-tools.js';
 import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
 import { parseHeaderArgs } from './upstream-headers.js';
 
-const tenant: OptionSpec = { type: 'string', required: true, description: 'tenant slug' };
+const tenant = tenantOption;
 const upstreamName: OptionSpec = { type: 'string', required: true, description: 'upstream name (tools are named NAME__tool)' };
 const toolName: OptionSpec = { type: 'string', required: true, description: 'tool name as clients see it (see: tool list)' };
 const groups: OptionSpec = { type: 'string', multiple: true, description: 'group display name (repeatable); none = everyone' };
 
 const str = (v: OptionValue) => (typeof v === 'string' ? v : '');
-const list = (v: OptionValue): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
+const list = optionList;
 
-const audited = (action: string, targetKind: string, run: (s: Services, t: TenantCtx, o: Options) => Promise<{ id: string } & object>) =>
-  async (s: Services, o: Options) => {
-    const t = await tenantArg(s, o);
-    const result = await run(s, t, o);
-    await s.audit.record(t, { actor: { kind: 'admin-cli' }, action, target: { kind: targetKind, id: result.id }, outcome: 'success', detail: { name: str(o.tool) || str(o.name), groups: list(o.group) } });
-    return result;
-  };
 
 /** `upstream …` and `tool …` admin commands (docs/tools.md). */
 export const toolCommands: Command[] = [
