@@ -32,9 +32,13 @@ function oid(dotted: string): Buffer {
   return der(0x06, Buffer.from(bytes));
 }
 
-function integer(value: Buffer): Buffer {
-  // DER integers are signed: a leading 1 bit needs a zero byte in front.
-  return der(0x02, value[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+/** A non-negative DER INTEGER (X.690 §8.3.2): minimal length — OpenSSL refuses leading zero bytes it did not need. */
+export function derUnsignedInteger(value: Buffer): Buffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const minimal = value.subarray(start);
+  // Signed encoding: a leading 1 bit needs a zero byte in front.
+  return der(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function time(d: Date): Buffer {
@@ -45,15 +49,23 @@ function time(d: Date): Buffer {
 
 const name = (cn: string) => seq(set(seq(oid('2.5.4.3'), der(0x0c, Buffer.from(cn, 'utf8')))));
 
-export function selfSignedCertificate(opts: { privateKey: KeyObject; publicKey: KeyObject; commonName: string; notBefore: Date; years: number }): string {
+export function selfSignedCertificate(opts: {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  commonName: string;
+  notBefore: Date;
+  years: number;
+  /** Tests only: a fixed serial number; otherwise 16 random bytes. */
+  serial?: Buffer;
+}): string {
   const sha256WithRsa = seq(oid('1.2.840.113549.1.1.11'), nullValue);
   const notAfter = new Date(opts.notBefore);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + opts.years);
-  const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets; randomness keeps (issuer, serial) unique.
+  const serial = opts.serial ?? randomBytes(16);
   const tbs = seq(
-    der(0xa0, integer(Buffer.from([2]))), // version v3
-    integer(serial),
+    der(0xa0, derUnsignedInteger(Buffer.from([2]))), // version v3
+    derUnsignedInteger(serial),
     sha256WithRsa,
     name(opts.commonName),
     seq(time(opts.notBefore), time(notAfter)),
