@@ -40,7 +40,10 @@ export async function serve(): Promise<void> {
     }, 10_000);
     deadline.unref();
     server.close(9_000).then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'error during shutdown');
         process.exit(1);

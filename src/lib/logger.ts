@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { stdoutLogDestination } from './log-destination.js';
 
 /** Paths pino replaces by "[redacted]": credentials must never reach a log line. */
 export const redactPaths = [
@@ -29,7 +30,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    // Default: stdout, written in batches (log-destination.ts) rather than one syscall per line.
+    destination ?? stdoutLogDestination(),
   );
 }
 

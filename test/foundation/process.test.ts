@@ -52,7 +52,7 @@ describe('the real processes', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-proc-'));
     const port = await freePort();
     const env = { DATA_DIR: dataDir, PORT: String(port), MASTER_KEY: testMasterKey() };
-    const server = run('src/server.ts', [], env);
+    const server = run('src/server.ts', [], { ...env, LOG_LEVEL: 'info' });
     await waitForHealth(`http://127.0.0.1:${port}`, server.exited);
 
     const second = run('src/server.ts', [], { ...env, PORT: String(await freePort()) });
@@ -69,6 +69,10 @@ describe('the real processes', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.err()).not.toMatch(/error/i);
+    // Log lines are written in batches (src/lib/log-destination.ts); the last ones still reach stdout on exit.
+    const messages = server.out().trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).toContain('sso-bridge listening');
+    expect(messages.at(-1)).toBe('stopped');
   }, 180_000);
 
   it('generates a development master key once, mode 0600, with a warning', async () => {
