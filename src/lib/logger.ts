@@ -46,9 +46,3 @@ export function redactUrl(url: string): string {
   for (const key of [...params.keys()]) if (secretParams.test(key)) params.set(key, '[redacted]');
   return `${url.slice(0, q)}?${params.toString()}`;
 }
-
-/** The same for a parsed query object. */
-export function redactQuery(query: unknown): unknown {
-  if (!query || typeof query !== 'object') return query;
-  return Object.fromEntries(Object.entries(query as Record<string, unknown>).map(([k, v]) => [k, secretParams.test(k) ? '[redacted]' : v]));
-}

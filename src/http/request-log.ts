@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { redactUrl } from '../lib/logger.js';
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** The request id: a sane incoming X-Request-Id, else a UUID; echoed in the response and in every log line. */
+    id?: string;
+    /** A logger whose lines carry `reqId`; created on first use. */
+    log?: Logger;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Request ids and one log line per request. The line names only what an operator needs — method, path with
+ * secret-bearing query values redacted, status, time, client address and user agent — and never headers, so no
+ * credential can reach it. (It replaces pino-http, whose per-request child logger and header-carrying line cost
+ * ~60 µs of CPU per MCP tools/call.)
+ */
+export function requestLog(logger: Logger, opts: { ignore?: (url: string) => boolean } = {}): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = id;
+    res.setHeader('X-Request-Id', id);
+    let child: Logger | undefined;
+    Object.defineProperty(req, 'log', { configurable: true, enumerable: false, get: () => (child ??= logger.child({ reqId: id })) });
+    if (!opts.ignore?.(req.url)) {
+      const done = () => {
+        res.off('finish', done);
+        res.off('close', done);
+        const line = {
+          req: { id, method: req.method, url: redactUrl(req.originalUrl), remoteAddress: req.ip, userAgent: req.headers['user-agent']?.slice(0, 256) },
+          res: { statusCode: res.statusCode },
+          responseTime: Math.round(performance.now() - started),
+        };
+        if (!res.writableFinished) logger.info(line, 'request aborted');
+        else if (res.statusCode >= 500) logger.error(line, 'request failed');
+        else logger.info(line, 'request completed');
+      };
+      res.on('finish', done);
+      res.on('close', done);
+    }
+    next();
+  };
+}
