@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AuditLog } from './audit/audit-log.js';
+import { AuditLog, type AuditLogOptions } from './audit/audit-log.js';
 import type { Config } from './config/config.js';
 import { openDatabase, targetFromConfig, type Database, type Db } from './db/open-database.js';
 import { cleanupExpired } from './jobs/cleanup-expired.js';
@@ -52,6 +52,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** An already-open database (tests); otherwise opened from the configuration. */
   database?: Database;
+  /** Audit batching overrides (tests inject the linger timer). */
+  audit?: Omit<AuditLogOptions, 'logger'>;
 }
 
 export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
@@ -65,7 +67,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   );
   const database = opts.database ?? (await openDatabase(targetFromConfig(config)));
   const db = database.prisma;
-  const audit = new AuditLog(db, clock);
+  const audit = new AuditLog(db, clock, { logger, ...opts.audit });
   const bus = new EventBus(database.raw, logger);
   const tenants = new TenantDirectory(db, bus);
   const scimTokens = new ScimTokenCache(clock, bus);

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Db } from '../db/open-database.js';
 import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/clock.js';
@@ -5,6 +6,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { redactDetail } from './redact.js';
 import { insertAuditRows } from './insert-audit-rows.js';
+import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
 export type ActorKind = 'user' | 'admin-cli' | 'scim-token' | 'oauth-client' | 'system' | 'idp';
 export type Outcome = 'success' | 'failure' | 'denied';
@@ -22,29 +24,37 @@ export interface AuditInput {
 
 export type AuditRow = Omit<Prisma.AuditEventCreateManyInput, 'tenantId'> & { id: string; createdAt: Date };
 
-interface Queue {
-  t: TenantCtx;
-  items: { row: AuditRow; done: (err?: unknown) => void }[];
-  writing: boolean;
+export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger'>> {
+  /** Where failed background writes and dropped events are reported. */
+  logger: Logger;
 }
-
-const MAX_BATCH = 500;
 
 /**
  * Append-only audit trail. Nothing in the code base updates or deletes AuditEvent rows.
  *
- * Tenant events are written with group commit: every event recorded while the previous INSERT of its tenant runs
- * joins the next one, so a burst of SCIM writes or tool calls costs one statement per batch instead of one per event.
- * Each `record()` still resolves only once its own row is committed (and rejects if it is not): callers that await
- * it keep "audited before answered". At low load a batch is one event, written at once — nothing waits for a timer.
+ * Tenant events are written with group commit (src/audit/audit-batches.ts): every event recorded while the previous
+ * INSERT of its tenant runs joins the next one. `record()` resolves only once its own row is committed (and rejects
+ * if it is not): callers that await it keep "audited before answered"; at low load its batch is written at once.
+ * `recordInBackground()` is for events nobody waits for (the tool gateway): they linger up to
+ * {@link BACKGROUND_LINGER_MS} so a busy tenant pays one INSERT per window; failures are logged here. `flush()`
+ * writes everything pending — the server's graceful stop calls it before the database closes.
  */
 export class AuditLog {
-  readonly #queues = new Map<string, Queue>();
+  readonly #batches: AuditBatches;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+    opts: AuditLogOptions,
+  ) {
+    this.#batches = new AuditBatches({
+      logger: opts.logger,
+      insertRows: opts.insertRows ?? insertAuditRows,
+      schedule: opts.schedule ?? unrefTimer,
+      lingerMs: opts.lingerMs ?? BACKGROUND_LINGER_MS,
+      maxPendingBackground: opts.maxPendingBackground ?? MAX_PENDING_BACKGROUND,
+    });
+  }
 
   async record(t: TenantCtx | null, e: AuditInput): Promise<string> {
     const row = this.#toRow(e);
@@ -52,8 +62,26 @@ export class AuditLog {
       await this.db.auditEvent.create({ data: row });
       return row.id;
     }
-    await this.#enqueue(t, row);
+    await this.#batches.write(t, row);
     return row.id;
+  }
+
+  /**
+   * Records a tenant event that nobody waits for; it is written within the linger window. Normally resolves at once;
+   * when the database falls far behind it resolves once there is room again (back-pressure: await it). Never rejects.
+   */
+  recordInBackground(t: TenantCtx, e: AuditInput): Promise<void> {
+    return this.#batches.writeInBackground(t, this.#toRow(e));
+  }
+
+  /** Writes every pending event now; resolves when all are committed (or failed and logged). */
+  flush(): Promise<void> {
+    return this.#batches.flush();
+  }
+
+  /** Background events dropped because the queue was full (the database far behind); should stay 0. */
+  get droppedBackgroundEvents(): number {
+    return this.#batches.droppedBackground;
   }
 
   #toRow(e: AuditInput): AuditRow {
@@ -71,32 +99,5 @@ export class AuditLog {
       detail: redactDetail(e.detail ?? {}) as Prisma.InputJsonValue,
       createdAt: this.clock.now(),
     };
-  }
-
-  #enqueue(t: TenantCtx, row: AuditRow): Promise<void> {
-    let queue = this.#queues.get(t.id);
-    if (!queue) this.#queues.set(t.id, (queue = { t, items: [], writing: false }));
-    const q = queue;
-    const written = new Promise<void>((resolve, reject) => q.items.push({ row, done: (err) => (err ? reject(err) : resolve()) }));
-    if (!q.writing) {
-      q.writing = true;
-      // setImmediate: events recorded in this turn of the event loop join the same INSERT.
-      setImmediate(() => void this.#drain(q));
-    }
-    return written;
-  }
-
-  async #drain(queue: Queue): Promise<void> {
-    while (queue.items.length > 0) {
-      const batch = queue.items.splice(0, MAX_BATCH);
-      try {
-        await insertAuditRows(queue.t, batch.map((p) => p.row));
-        for (const p of batch) p.done();
-      } catch (err) {
-        for (const p of batch) p.done(err);
-      }
-    }
-    queue.writing = false;
-    this.#queues.delete(queue.t.id);
   }
 }

@@ -15,7 +15,7 @@ describe.each(testDbKinds)('audit events written with group commit (%s)', (kind)
   it('writes every event of concurrent calls, each row exactly as AuditLog.record would, bound to its own tenant', async () => {
     const a = await app.createTenant();
     const b = await app.createTenant();
-    const audit = new AuditLog(app.services.db, app.services.clock);
+    const audit = new AuditLog(app.services.db, app.services.clock, { logger: app.services.logger });
     const event = (i: number) => ({
       actor: { kind: 'user' as const, id: `usr_${i}` },
       action: 'mcp.tool.call',
@@ -46,7 +46,7 @@ describe.each(testDbKinds)('audit events written with group commit (%s)', (kind)
 
   it('rejects the promise of every event of a batch that could not be written', async () => {
     const gone = { ...(await app.createTenant()), id: 'tnt_does_not_exist' };
-    const audit = new AuditLog(app.services.db, app.services.clock);
+    const audit = new AuditLog(app.services.db, app.services.clock, { logger: app.services.logger });
     const e = { actor: { kind: 'user' as const, id: 'u' }, action: 'mcp.tool.call', outcome: 'success' as const };
     // tenantId references Tenant: a foreign-key violation fails the whole INSERT.
     const results = await Promise.allSettled([audit.record(gone, e), audit.record(gone, e)]);

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { queryAuditEvents } from '../../src/audit/query-events.js';
@@ -20,7 +21,7 @@ describe.each(testDbKinds)('audit log (%s)', (kind) => {
     await createTenant(database.prisma, { slug: 'audit-b', name: 'B' });
     t = (await findTenantBySlug(database.prisma, 'audit-a'))!;
     other = (await findTenantBySlug(database.prisma, 'audit-b'))!;
-    audit = new AuditLog(database.prisma, clock);
+    audit = new AuditLog(database.prisma, clock, { logger: pino({ level: 'silent' }) });
     for (let i = 0; i < 7; i++) {
       clock.advance(60_000);
       await audit.record(t, {

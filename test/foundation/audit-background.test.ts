@@ -1,0 +1,222 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKGROUND_LINGER_MS, MAX_BATCH, type Schedule } from '../../src/audit/audit-batches.js';
+import { AuditLog, type AuditInput, type AuditRow } from '../../src/audit/audit-log.js';
+import { insertAuditRows } from '../../src/audit/insert-audit-rows.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/** Linger timers that fire only when the test says so. */
+function manualTimers() {
+  const timers: { run: () => void; ms: number; cancelled: boolean }[] = [];
+  const schedule: Schedule = (run, ms) => {
+    const timer = { run, ms, cancelled: false };
+    timers.push(timer);
+    return () => void (timer.cancelled = true);
+  };
+  const armed = () => timers.filter((x) => !x.cancelled);
+  return {
+    schedule,
+    /** Delays of the timers still armed. */
+    armed: () => armed().map((x) => x.ms),
+    fire() {
+      const due = armed();
+      timers.length = 0;
+      for (const x of due) x.run();
+    },
+  };
+}
+
+/** The real INSERT, counted per statement, optionally held before it runs; tests await its progress, never sleep. */
+function countedInserts() {
+  const batches: { tenantId: string; size: number }[] = [];
+  let committed = 0;
+  let gate: { promise: Promise<void>; open: () => void } | undefined;
+  const wake: (() => void)[] = [];
+  const changed = () => wake.splice(0).forEach((w) => w());
+  const until = async (ready: () => boolean) => {
+    while (!ready()) await new Promise<void>((resolve) => wake.push(resolve));
+  };
+  return {
+    batches,
+    insertRows: async (t: TenantCtx, rows: AuditRow[]) => {
+      batches.push({ tenantId: t.id, size: rows.length });
+      await gate?.promise;
+      try {
+        await insertAuditRows(t, rows);
+      } finally {
+        committed++;
+        changed();
+      }
+    },
+    hold() {
+      let open!: () => void;
+      gate = { promise: new Promise<void>((resolve) => (open = resolve)), open };
+    },
+    release() {
+      gate?.open();
+      gate = undefined;
+    },
+    committed: (n: number) => until(() => committed >= n),
+  };
+}
+
+/** One turn of the event loop: a write AuditLog decided on (setImmediate) has begun, or has been settled after its commit. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+function capturedLogs() {
+  const lines: string[] = [];
+  return { lines, logger: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }) };
+}
+
+const event = (requestId: string, detail: Record<string, unknown> = {}): AuditInput => ({
+  actor: { kind: 'user', id: 'usr_1' },
+  action: 'mcp.tool.call',
+  target: { kind: 'tool', id: 'tool_1' },
+  outcome: 'success',
+  request: { requestId },
+  detail,
+});
+
+describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const setUp = (opts: { maxPendingBackground?: number } = {}) => {
+    const timers = manualTimers();
+    const inserts = countedInserts();
+    const logs = capturedLogs();
+    const audit = new AuditLog(app.services.db, app.services.clock, { logger: logs.logger, schedule: timers.schedule, insertRows: inserts.insertRows, ...opts });
+    return { audit, timers, inserts, logs };
+  };
+  const requestIds = async (t: TenantCtx) => (await t.db.auditEvent.findMany({ orderBy: { requestId: 'asc' } })).map((e) => e.requestId);
+
+  it('holds a tenant’s background events for the linger window, then writes them in one INSERT', async () => {
+    const t = await app.createTenant();
+    const { audit, timers, inserts } = setUp();
+    for (let i = 0; i < 5; i++) await audit.recordInBackground(t, event(`req_${i}`));
+    expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]);
+    await settled();
+    expect(inserts.batches).toEqual([]);
+    expect(await t.db.auditEvent.count()).toBe(0);
+
+    timers.fire();
+    await settled();
+    expect(inserts.batches).toEqual([{ tenantId: t.id, size: 5 }]);
+    await inserts.committed(1);
+    expect(await requestIds(t)).toEqual(['req_0', 'req_1', 'req_2', 'req_3', 'req_4']);
+    expect(timers.armed()).toEqual([]);
+  });
+
+  it('writes at once, without waiting for the window, when a batch is full', async () => {
+    const t = await app.createTenant();
+    const { audit, timers, inserts } = setUp();
+    for (let i = 0; i <= MAX_BATCH; i++) void audit.recordInBackground(t, event(`req_${String(i).padStart(4, '0')}`));
+    await settled();
+    expect(inserts.batches).toEqual([{ tenantId: t.id, size: MAX_BATCH }]);
+    await inserts.committed(1);
+    expect(await t.db.auditEvent.count()).toBe(MAX_BATCH);
+    await settled();
+    // The one event past the bound lingers in a new window.
+    expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]);
+    timers.fire();
+    await settled();
+    expect(inserts.batches[1]).toEqual({ tenantId: t.id, size: 1 });
+    await inserts.committed(2);
+  });
+
+  it('an awaited event is written at once, takes pending background events along, and resolves only after its commit', async () => {
+    const t = await app.createTenant();
+    const { audit, timers, inserts } = setUp();
+    void audit.recordInBackground(t, event('bg_1'));
+    void audit.recordInBackground(t, event('bg_2'));
+    inserts.hold();
+    let resolved = false;
+    const awaited = audit.record(t, event('awaited')).then((id) => ((resolved = true), id));
+    await settled();
+    expect(inserts.batches).toEqual([{ tenantId: t.id, size: 3 }]);
+    expect(resolved).toBe(false);
+    expect(timers.armed()).toEqual([]);
+
+    inserts.release();
+    const id = await awaited;
+    expect(await t.db.auditEvent.findUnique({ where: { id } })).toMatchObject({ requestId: 'awaited' });
+    expect(inserts.batches).toHaveLength(1);
+    expect(await requestIds(t)).toEqual(['awaited', 'bg_1', 'bg_2']);
+  });
+
+  it('flush() writes everything pending of every tenant and resolves when it is committed', async () => {
+    const a = await app.createTenant();
+    const b = await app.createTenant();
+    const { audit, timers, inserts } = setUp();
+    await audit.flush(); // nothing pending: resolves at once
+    void audit.recordInBackground(a, event('a_1'));
+    void audit.recordInBackground(b, event('b_1'));
+    void audit.recordInBackground(a, event('a_2'));
+    await audit.flush();
+    expect(await requestIds(a)).toEqual(['a_1', 'a_2']);
+    expect(await requestIds(b)).toEqual(['b_1']);
+    expect(inserts.batches).toHaveLength(2);
+    expect(timers.armed()).toEqual([]);
+  });
+
+  it('binds every batch to its own tenant: each tenant reads exactly its own events, never the other’s', async () => {
+    const a = await app.createTenant();
+    const b = await app.createTenant();
+    const { audit, timers, inserts } = setUp();
+    for (const [t, id] of [[a, 'a_1'], [b, 'b_1'], [a, 'a_2'], [b, 'b_2'], [b, 'b_3']] as const) void audit.recordInBackground(t, event(id));
+    expect(timers.armed()).toHaveLength(2);
+    timers.fire();
+    await settled();
+    expect(inserts.batches).toEqual(expect.arrayContaining([{ tenantId: a.id, size: 2 }, { tenantId: b.id, size: 3 }]));
+    await inserts.committed(2);
+    expect(await requestIds(a)).toEqual(['a_1', 'a_2']);
+    expect(await requestIds(b)).toEqual(['b_1', 'b_2', 'b_3']);
+    expect(await a.db.auditEvent.count({ where: { requestId: { startsWith: 'b_' } } })).toBe(0);
+    expect(await b.db.auditEvent.count({ where: { requestId: { startsWith: 'a_' } } })).toBe(0);
+  });
+
+  it('logs a failed background write without the event’s contents, and never rejects', async () => {
+    const gone = { ...(await app.createTenant()), id: 'tnt_does_not_exist' };
+    const { audit, logs } = setUp();
+    // tenantId references Tenant: a foreign-key violation fails the whole INSERT.
+    await audit.recordInBackground(gone, event('req_secret', { note: 'contents-marker' }));
+    await audit.flush();
+    expect(logs.lines).toHaveLength(1);
+    expect(JSON.parse(logs.lines[0]!)).toMatchObject({ msg: 'could not write background audit events', tenantId: gone.id, events: 1, actions: ['mcp.tool.call'] });
+    expect(logs.lines[0]).not.toMatch(/contents-marker|req_secret/);
+  });
+
+  it('over the pending cap: writes at once and holds callers back until the backlog drains; past twice the cap drops, counts and logs', async () => {
+    const t = await app.createTenant();
+    const { audit, timers, inserts, logs } = setUp({ maxPendingBackground: 4 });
+    inserts.hold(); // a slow database
+    const accepted = new Set<number>();
+    const record = (i: number) => audit.recordInBackground(t, event(`req_${i}`)).then(() => void accepted.add(i));
+    const calls = [0, 1, 2, 3, 4].map(record);
+    await settled();
+    expect(inserts.batches).toEqual([{ tenantId: t.id, size: 5 }]); // over the cap: no lingering
+    calls.push(...[5, 6, 7, 8].map(record));
+    await Promise.resolve();
+    // Under the cap accepted at once; the fifth to eighth wait (back-pressure); the ninth, past twice the cap, is dropped.
+    expect([...accepted].sort()).toEqual([0, 1, 2, 3, 8]);
+    expect(audit.droppedBackgroundEvents).toBe(1);
+    expect(logs.lines.map((l) => JSON.parse(l) as object)).toEqual([
+      expect.objectContaining({ msg: 'audit queue full: dropped a background audit event', tenantId: t.id, dropped: 1 }),
+    ]);
+
+    inserts.release();
+    await Promise.all(calls); // the first batch committed: room again
+    expect(await t.db.auditEvent.count()).toBe(5);
+    await settled();
+    expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]); // the rest lingers as usual
+    await audit.flush();
+    expect(await t.db.auditEvent.count()).toBe(8);
+  });
+});
