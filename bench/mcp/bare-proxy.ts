@@ -1,0 +1,16 @@
+// The floor of one extra hop, in a process of its own like the gateway: pipes requests and responses to TARGET with a
+// keep-alive agent, no parsing, no logic. Prints its URL on stdout.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const target = process.env.TARGET!;
+const agent = new http.Agent({ keepAlive: true });
+const server = http.createServer((req, res) => {
+  const forward = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers, agent }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  forward.on('error', () => res.writeHead(502).end());
+  req.pipe(forward);
+});
+server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
