@@ -62,6 +62,7 @@ async function execute(config: Config, command: Command, opts: Options): Promise
     await s.database.migrate();
     return await command.run(s, opts);
   } finally {
+    await s.audit.flush();
     await s.database.close();
   }
 }

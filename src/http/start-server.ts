@@ -7,7 +7,10 @@ import { createApp } from './app.js';
 export interface RunningServer {
   url: string;
   port: number;
-  /** Graceful stop: no new connections, in-flight requests finish (forced after `graceMs`), then the database closes. */
+  /**
+   * Graceful stop: no new connections, in-flight requests finish (forced after `graceMs`), pending audit events are
+   * written, then the database closes.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -42,6 +45,8 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
         await admin?.close();
         await s.jobs.stop();
         await s.bus.stop();
+        // Background audit events (tool calls) linger before they are written: write them while the database is open.
+        await s.audit.flush();
         await s.database.close();
       })();
       return closing;

@@ -1,11 +1,19 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKGROUND_LINGER_MS, MAX_BATCH, type Schedule } from '../../src/audit/audit-batches.js';
 import { AuditLog, type AuditInput, type AuditRow } from '../../src/audit/audit-log.js';
 import { insertAuditRows } from '../../src/audit/insert-audit-rows.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startServer } from '../../src/http/start-server.js';
+import { createServices } from '../../src/services.js';
+import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
+import { createTenant } from '../../src/tenants/manage-tenants.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
-import { testDbKinds } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { openTestDatabase, testDbKinds } from '../support/databases.js';
+import { freePort, startTestApp, testMasterKey, type TestApp } from '../support/test-app.js';
 
 /** Linger timers that fire only when the test says so. */
 function manualTimers() {
@@ -218,5 +226,31 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]); // the rest lingers as usual
     await audit.flush();
     expect(await t.db.auditEvent.count()).toBe(8);
+  });
+
+  it('a clean server stop writes the pending background events before the database closes', async () => {
+    const database = await openTestDatabase(kind);
+    const port = await freePort();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-bridge-audit-'));
+    const config = loadConfig({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, MASTER_KEY: testMasterKey(), NODE_ENV: 'test' });
+    const steps: string[] = [];
+    const insertRows = async (t: TenantCtx, rows: AuditRow[]) => {
+      await insertAuditRows(t, rows);
+      steps.push(`${rows.length} rows committed`);
+    };
+    // Linger timers that never fire: only the stop can write these events.
+    const services = await createServices(config, { logger: pino({ level: 'silent' }), database, audit: { schedule: manualTimers().schedule, insertRows } });
+    const server = await startServer(services, { port, host: '127.0.0.1', adminEndpoint: false });
+    await createTenant(services.db, { slug: 'stopping', name: 'Stopping' });
+    const t = (await findTenantBySlug(services.db, 'stopping'))!;
+    void services.audit.recordInBackground(t, event('req_1'));
+    void services.audit.recordInBackground(t, event('req_2'));
+    const close = database.close.bind(database);
+    database.close = async () => {
+      steps.push(`database closed with ${await t.db.auditEvent.count()} rows`);
+      await close();
+    };
+    await server.close(1000);
+    expect(steps).toEqual(['2 rows committed', 'database closed with 2 rows']);
   });
 });
