@@ -27,7 +27,7 @@ const errorResult = (text: string): CallToolResult => ({ isError: true, content:
 const firstLine = (message: string) => (message.split('\n')[0] ?? '').replace(/^MCP error -?\d+: /, '').slice(0, 200);
 
 /** Maps every failure of an upstream call to an MCP tool error result (MCP 2025-11-25 tools, "isError"). */
-function mapFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { failure: Failure; result: CallToolResult } {
+export function mapFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { failure: Failure; result: CallToolResult } {
   if (signal.aborted) return { failure: 'cancelled', result: errorResult('The call was cancelled.') };
   if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
     return { failure: 'timeout', result: errorResult(`The tool did not answer within ${Math.round(timeoutMs / 1000)} s.`) };
@@ -81,10 +81,11 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
   const ran: { result?: CallToolResult; failure?: Failure } = tool ? await runTool(s, t, ctx, tool, args) : {};
   const { result, failure } = ran;
   const error = !tool ? 'denied' : (failure ?? (result?.isError ? 'tool_error' : undefined));
-  // Written off the response path (and group-committed with concurrent events by AuditLog): the INSERT's commit
-  // would otherwise dominate every call's latency. The event carries the call's own timing; a failed write is
-  // logged (without contents) rather than failing the call.
-  const audit = s.audit.record(t, {
+  // Written off the response path, batched with the tenant's other calls within AuditLog's linger window: one INSERT
+  // per call would otherwise cost more CPU than the rest of the gateway. The event carries the call's own timing; a
+  // failed write is logged by AuditLog (without contents). Awaiting only applies back-pressure when the database has
+  // fallen far behind (resolves at once otherwise).
+  await s.audit.recordInBackground(t, {
     actor: { kind: 'user', id: ctx.userId },
     action: 'mcp.tool.call',
     target: { kind: 'tool', id: tool?.id ?? null },
@@ -99,7 +100,6 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
       ...(error && { error }),
     },
   });
-  audit.catch((err: unknown) => s.logger.error({ err, tenantId: t.id, tool: name.slice(0, 128) }, 'could not write the audit event of a tool call'));
   if (!result) throw new UnknownToolError(name);
   return result;
 }

@@ -72,8 +72,9 @@ describe.each(testDbKinds)('MCP fast path answers exactly like the SDK (%s)', (k
     const { t, user, url, headers } = await setUp();
     const r = await post(url, headers, { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'up__echo', arguments: { text: 'secret-text' } } });
     expect(r.status).toBe(200);
-    await expect.poll(() => t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } })).toMatchObject({ outcome: 'success' });
+    await app.services.audit.flush();
     const row = await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } });
+    expect(row).toMatchObject({ outcome: 'success' });
     expect(JSON.stringify(row?.detail)).not.toContain('secret-text');
     expect(row?.detail).toMatchObject({ tool: 'up__echo', clientId: 'client-a', argumentBytes: expect.any(Number) });
   });

@@ -47,8 +47,9 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     expect(await names(inside.client)).toEqual(['gh__echo', 'gh__explode', 'whoami']);
     expect(await names(outside.client)).toEqual(['gh__explode', 'whoami']);
     await expect(outside.client.callTool({ name: 'gh__echo', arguments: { text: 'x' } })).rejects.toThrow(/Unknown tool/);
-    // Audit events are written just after the response: poll for them.
-    await expect.poll(() => t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: outsider } })).toMatchObject({ outcome: 'denied' });
+    // Tool-call audit events are queued before the response and written in the background: flush, then read.
+    await app.services.audit.flush();
+    expect(await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: outsider } })).toMatchObject({ outcome: 'denied' });
 
     const group = await t.db.group.findFirst({ where: { displayNameKey: 'engineering' } });
     // A membership change as SCIM and SSO group sync make it: write, then announce user.changed (permission cache).
@@ -108,9 +109,9 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
       expect(JSON.stringify(h)).not.toContain(token);
       expect(h['x-api-key']).toBe('secret-key');
     }
-    const audited = () => t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } });
-    await expect.poll(audited).toMatchObject({ outcome: 'success', actorKind: 'user', targetKind: 'tool' });
-    const event = await audited();
+    await app.services.audit.flush();
+    const event = await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } });
+    expect(event).toMatchObject({ outcome: 'success', actorKind: 'user', targetKind: 'tool' });
     const detail = event!.detail as Record<string, unknown>;
     expect(detail).toMatchObject({ tool: 'up__echo', clientId: 'claude' });
     expect(detail.argumentBytes).toBe(JSON.stringify({ text: 'confidential words' }).length);
@@ -142,9 +143,9 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
       pool.callTimeoutMs = saved;
     }
     await expect.poll(() => upstream.cancelled.length).toBeGreaterThan(0);
-    const outcomes = async () =>
-      (await t.db.auditEvent.findMany({ where: { action: 'mcp.tool.call', actorId: user } })).map((e) => [e.outcome, (e.detail as { error?: string }).error]);
-    await expect.poll(outcomes).toEqual(
+    await app.services.audit.flush();
+    const outcomes = (await t.db.auditEvent.findMany({ where: { action: 'mcp.tool.call', actorId: user } })).map((e) => [e.outcome, (e.detail as { error?: string }).error]);
+    expect(outcomes).toEqual(
       expect.arrayContaining([
         ['failure', 'tool_error'],
         ['failure', 'timeout'],
@@ -166,9 +167,12 @@ describe.each(testDbKinds)('MCP tools: registry, approval, proxy (%s)', (kind) =
     controller.abort('user pressed stop');
     await expect(call).rejects.toThrow();
     await expect.poll(() => upstream.cancelled.length).toBeGreaterThan(before.cancelled);
-    await expect
-      .poll(async () => (await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } }))?.detail)
-      .toMatchObject({ tool: 'slow__hang', error: 'cancelled' });
+    // The server side of a cancelled call finishes (and is audited) after the client has given up: poll, flushing.
+    const audited = async () => {
+      await app.services.audit.flush();
+      return (await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: user } }))?.detail;
+    };
+    await expect.poll(audited).toMatchObject({ tool: 'slow__hang', error: 'cancelled' });
     await client.close();
   });
 
