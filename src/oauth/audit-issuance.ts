@@ -5,27 +5,26 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 
 /**
  * One audit event per successful token response: who (user or machine client), which client, which grant type and
- * resource. Never the tokens. Written after the response, so a slow audit write never delays a client.
+ * resource. Never the tokens. Nobody waits for it: it is batched in the background (AuditLog.recordInBackground, which
+ * logs a failed write), so a slow audit write never delays a client.
  */
 export function auditIssuance(s: Services, t: TenantCtx, provider: Provider): void {
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const { client, entities, params } = ctx.oidc;
     const token = entities.AccessToken ?? entities.ClientCredentials;
     const accountId = entities.AccessToken?.accountId ?? null;
-    void s.audit
-      .record(t, {
-        actor: accountId ? { kind: 'user', id: accountId } : { kind: 'oauth-client', id: client?.clientId ?? null },
-        action: 'oauth.token.issue',
-        target: { kind: 'oauth-client', id: client?.clientId ?? null },
-        outcome: 'success',
-        request: { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined },
-        detail: {
-          grantType: String(params?.grant_type ?? ''),
-          resource: token?.aud ?? null,
-          scope: token?.scope ?? null,
-          grantId: entities.Grant?.jti ?? entities.AccessToken?.grantId ?? null,
-        },
-      })
-      .catch((err: unknown) => s.logger.error({ err, tenantId: t.id }, 'could not audit a token issuance'));
+    void s.audit.recordInBackground(t, {
+      actor: accountId ? { kind: 'user', id: accountId } : { kind: 'oauth-client', id: client?.clientId ?? null },
+      action: 'oauth.token.issue',
+      target: { kind: 'oauth-client', id: client?.clientId ?? null },
+      outcome: 'success',
+      request: { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined },
+      detail: {
+        grantType: String(params?.grant_type ?? ''),
+        resource: token?.aud ?? null,
+        scope: token?.scope ?? null,
+        grantId: entities.Grant?.jti ?? entities.AccessToken?.grantId ?? null,
+      },
+    });
   });
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { authorize, createUser, mcpUrl, pkce, registerClient, signedInBrowser, tokenRequest } from './support/oauth-client.js';
@@ -39,13 +39,13 @@ describe.each(testDbKinds)('authorization code flow with PKCE (%s)', (kind) => {
     const info = await app.services.accessTokens.verify(t, tokens.body.access_token!, mcpUrl(app, t));
     expect(info).toMatchObject({ tenantId: t.id, userId: user.id, clientId: client.client_id, audience: mcpUrl(app, t) });
     expect(info!.scopes).toContain('mcp:tools');
-    await vi.waitFor(async () => {
-      const events = await t.db.auditEvent.findMany({ where: { action: 'oauth.token.issue' } });
-      expect(events).toHaveLength(1);
-      expect(events[0]).toMatchObject({ actorKind: 'user', actorId: user.id, targetId: client.client_id });
-      expect(events[0]!.detail).toMatchObject({ grantType: 'authorization_code', resource: mcpUrl(app, t), scope: 'mcp:tools' });
-      expect(JSON.stringify(events[0])).not.toContain(tokens.body.access_token!.slice(-20));
-    }, { timeout: 5000, interval: 50 });
+    // The issuance event is queued before the token response and written in the background: flush, then read.
+    await app.services.audit.flush();
+    const events = await t.db.auditEvent.findMany({ where: { action: 'oauth.token.issue' } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actorKind: 'user', actorId: user.id, targetId: client.client_id });
+    expect(events[0]!.detail).toMatchObject({ grantType: 'authorization_code', resource: mcpUrl(app, t), scope: 'mcp:tools' });
+    expect(JSON.stringify(events[0])).not.toContain(tokens.body.access_token!.slice(-20));
   });
 
   it('grants the known subset when a client asks for scopes we never advertised, and still issues a refresh token', async () => {
