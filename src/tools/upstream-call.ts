@@ -1,0 +1,301 @@
+import http from 'node:http';
+import https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import { urlToHttpOptions } from 'node:url';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, JSONRPCRequestSchema, McpError, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SseParser } from './sse-parser.js';
+
+/** Largest answer one call reads: the JSON body, or everything on its SSE stream(s). */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** Pooled sockets are closed after this long idle, before the usual 5 s server keep-alive timeout can race a write. */
+const IDLE_SOCKET_MS = 4_000;
+/** How long a stream may keep going after our response arrived before its socket is given up. */
+const DRAIN_MS = 1_000;
+/** Reconnection delay when the stream did not set `retry` (the SDK client's initial delay). */
+const DEFAULT_RETRY_MS = 1_000;
+/** Resumed streams in a row that bring no new event before the call fails. */
+const MAX_IDLE_RESUMES = 2;
+/** Server→client requests per call handed on; more are dropped (a hostile stream must not make us flood it). */
+const MAX_SERVER_REQUESTS = 16;
+/** Headers this hop sets itself; an admin-configured one of the same name is not sent (upstream-headers.ts refuses them). */
+const OWN_HEADERS = new Set(['content-type', 'accept', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'host']);
+
+/** An HTTP answer that is not an MCP answer (status, redirect, content type): the upstream counts as unreachable. */
+export class UpstreamHttpError extends Error {
+  override name = 'UpstreamHttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An answer that breaks JSON-RPC or MCP: not JSON, no response to the request, too large, a result that is no object. */
+export class UpstreamProtocolError extends Error {
+  override name = 'UpstreamProtocolError';
+}
+
+export interface UpstreamCallerOptions {
+  url: URL;
+  /** The admin-configured headers of the upstream: never anything of the end user's (no token passthrough). */
+  headers: Record<string, string>;
+  /** From the SDK client's initialize handshake: the session (if the upstream gave one) and the negotiated version. */
+  sessionId?: string;
+  protocolVersion?: string;
+  /** Sends `notifications/cancelled` for one of our request ids (through the SDK client). */
+  cancel(requestId: string, reason: string): void;
+  /** A server→client request seen on a response stream, handed to the SDK client, which answers it. */
+  onServerRequest?(request: JSONRPCRequest): void;
+  maxSockets?: number;
+  maxResponseBytes?: number;
+}
+
+export interface CallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+interface Target {
+  options: http.RequestOptions;
+  request: typeof http.request;
+  post: Record<string, string>;
+  get: Record<string, string>;
+  hasSession: boolean;
+  maxBytes: number;
+  cancel: UpstreamCallerOptions['cancel'];
+  onServerRequest: UpstreamCallerOptions['onServerRequest'];
+}
+
+/**
+ * Sends JSON-RPC requests of one pooled upstream session over Streamable HTTP (MCP 2025-11-25 and 2025-06-18,
+ * "Transports") with node:http(s) and a keep-alive Agent of its own, and returns each request's `result`. The SDK
+ * client keeps the handshake, notifications and session close; this is the per-call hop only (decision 0009).
+ */
+export class UpstreamCaller {
+  readonly #agent: http.Agent;
+  readonly #target: Target;
+  #seq = 0;
+
+  constructor(o: UpstreamCallerOptions) {
+    const tls = o.url.protocol === 'https:';
+    const maxSockets = o.maxSockets ?? 64;
+    this.#agent = new (tls ? https : http).Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' });
+    const { protocol, hostname, port, path } = urlToHttpOptions(o.url);
+    const common: Record<string, string> = {};
+    for (const [name, value] of Object.entries(o.headers)) if (!OWN_HEADERS.has(name.toLowerCase())) common[name] = value;
+    if (o.sessionId) common['mcp-session-id'] = o.sessionId;
+    if (o.protocolVersion) common['mcp-protocol-version'] = o.protocolVersion;
+    this.#target = {
+      options: { protocol, hostname, port, path, agent: this.#agent },
+      request: tls ? https.request : http.request,
+      post: { ...common, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      get: { ...common, accept: 'text/event-stream' },
+      hasSession: Boolean(o.sessionId),
+      maxBytes: o.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+      cancel: o.cancel,
+      onServerRequest: o.onServerRequest,
+    };
+  }
+
+  /** One request; rejects with McpError (JSON-RPC error, timeout), StreamableHTTPError 404 (session gone), or another error. */
+  call(method: string, params: Record<string, unknown>, options: CallOptions): Promise<Record<string, unknown>> {
+    // Strings, so they never collide with the SDK client's numeric ids on the same session (JSON-RPC ids are unique
+    // per session: MCP "Base protocol", requests).
+    const id = `gw-${++this.#seq}`;
+    return new Promise((resolve, reject) => new Exchange(this.#target, id, options, resolve, reject).start(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
+  }
+
+  /** Closes the pooled sockets; calls still running fail. */
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+const mediaType = (value: string | undefined) => value?.split(';')[0]?.trim().toLowerCase();
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** One call: its POST, the SSE stream(s) answering it, its timer and its abort listener. */
+class Exchange {
+  #req: http.ClientRequest | undefined;
+  #res: http.IncomingMessage | undefined;
+  #settled = false;
+  #bytes = 0;
+  #serverRequests = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #resumeTimer: NodeJS.Timeout | undefined;
+  #lastEventId = '';
+  #retryMs = DEFAULT_RETRY_MS;
+  #idleResumes = 0;
+
+  constructor(
+    private readonly t: Target,
+    private readonly id: string,
+    private readonly o: CallOptions,
+    private readonly resolve: (result: Record<string, unknown>) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  start(body: string): void {
+    if (this.o.signal.aborted) return this.reject(this.o.signal.reason);
+    this.o.signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = setTimeout(this.#onTimeout, this.o.timeoutMs);
+    this.#send('POST', { ...this.t.post, 'content-length': String(Buffer.byteLength(body)) }, body);
+  }
+
+  #send(method: 'POST' | 'GET', headers: Record<string, string>, body?: string): void {
+    const req = this.t.request({ ...this.t.options, method, headers });
+    this.#req = req;
+    req.on('response', (res) => this.#onResponse(req, res, method === 'POST'));
+    req.on('error', (err) => {
+      if (req === this.#req) this.#fail(err);
+    });
+    req.end(body);
+  }
+
+  #onResponse(req: http.ClientRequest, res: http.IncomingMessage, isPost: boolean): void {
+    if (req !== this.#req || this.#settled) return void res.destroy();
+    this.#res = res;
+    const status = res.statusCode ?? 0;
+    const type = mediaType(res.headers['content-type']);
+    if (status < 200 || status > 299) {
+      // 404 to a request carrying a session id: the session is gone and the call never ran; the pool starts a new
+      // session (Transports, "Session Management" 4). Redirects are refused: an upstream that moves is re-registered.
+      if (status === 404 && isPost && this.t.hasSession) return this.#fail(new StreamableHTTPError(404, 'Session not found'));
+      return this.#fail(new UpstreamHttpError(status, status >= 300 && status < 400 ? `Redirect refused (HTTP ${status})` : `HTTP ${status}`));
+    }
+    if (Number(res.headers['content-length']) > this.t.maxBytes) return this.#fail(this.#tooLarge());
+    if (type === 'text/event-stream') return this.#readSse(req, res);
+    if (type === 'application/json' && isPost) return this.#readJson(res);
+    this.#fail(new UpstreamHttpError(status, `Unexpected content type: ${type ?? 'none'}`));
+  }
+
+  #readJson(res: http.IncomingMessage): void {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => {
+      if (this.#count(chunk)) chunks.push(chunk);
+    });
+    res.on('end', () => {
+      if (this.#settled) return;
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return this.#fail(new UpstreamProtocolError('The answer is not JSON'));
+      }
+      // One message, or a JSON-RPC batch from a 2025-03-26 server.
+      for (const message of Array.isArray(body) ? body : [body]) this.#onMessage(message);
+      if (!this.#settled) this.#fail(new UpstreamProtocolError('The answer has no response to the request'));
+    });
+    res.on('error', () => undefined); // a cut connection is reported by 'close'
+    res.on('close', () => {
+      if (!this.#settled) this.#fail(new UpstreamProtocolError('The connection closed before the answer ended'));
+    });
+  }
+
+  #readSse(req: http.ClientRequest, res: http.IncomingMessage): void {
+    const decoder = new StringDecoder('utf8');
+    const parser = new SseParser((type, data) => {
+      if (type !== 'message' || this.#settled) return;
+      let message: unknown;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return; // like the SDK client: a bad event is skipped, the stream goes on (priming events have empty data)
+      }
+      this.#onMessage(message);
+    }, this.#lastEventId);
+    res.on('data', (chunk: Buffer) => {
+      if (!this.#settled && this.#count(chunk)) parser.push(decoder.write(chunk));
+    });
+    res.on('error', () => undefined); // a cut connection is reported by 'close'
+    res.on('close', () => {
+      if (!this.#settled && req === this.#req) this.#streamEnded(parser);
+    });
+  }
+
+  /**
+   * The stream ended without our response. If it had event ids, the server may close a stream and expect the client
+   * to poll it: reconnect with GET and Last-Event-ID after the `retry` delay (Transports, "Resumability and
+   * Redelivery"; clients MUST respect `retry`). Otherwise the response cannot come any more.
+   */
+  #streamEnded(parser: SseParser): void {
+    if (parser.lastEventId === '') return this.#fail(new UpstreamProtocolError('The stream ended without a response'));
+    this.#idleResumes = parser.lastEventId === this.#lastEventId ? this.#idleResumes + 1 : 0;
+    if (this.#idleResumes > MAX_IDLE_RESUMES) return this.#fail(new UpstreamProtocolError('The resumed stream brought no new event'));
+    this.#lastEventId = parser.lastEventId;
+    this.#retryMs = parser.retryMs ?? this.#retryMs;
+    this.#req = undefined;
+    this.#res = undefined;
+    this.#resumeTimer = setTimeout(() => this.#send('GET', { ...this.t.get, 'last-event-id': this.#lastEventId }), this.#retryMs);
+  }
+
+  #onMessage(message: unknown): void {
+    if (!isObject(message) || this.#settled) return;
+    if (typeof message.method === 'string') {
+      // Notifications (progress, logs) are not for the gateway's client. Requests (ping, or ones for capabilities we
+      // did not declare) go to the SDK client, which answers like on its own streams: {} or -32601.
+      if ('id' in message && this.#serverRequests++ < MAX_SERVER_REQUESTS) {
+        const request = JSONRPCRequestSchema.safeParse(message);
+        if (request.success) this.t.onServerRequest?.(request.data);
+      }
+      return;
+    }
+    if (message.id !== this.id) return;
+    const { error, result } = message;
+    if (isObject(error)) {
+      const ok = Number.isSafeInteger(error.code) && typeof error.message === 'string';
+      return this.#fail(ok ? McpError.fromError(error.code as number, error.message as string, error.data) : new UpstreamProtocolError('Malformed JSON-RPC error'));
+    }
+    if (!isObject(result)) return this.#fail(new UpstreamProtocolError('The result is not an object'));
+    this.#finish();
+    this.#release();
+    this.resolve(result);
+  }
+
+  #count(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.#bytes <= this.t.maxBytes) return true;
+    this.#fail(this.#tooLarge());
+    return false;
+  }
+
+  #tooLarge = () => new UpstreamProtocolError(`The answer is larger than ${this.t.maxBytes} bytes`);
+
+  /** After a response on SSE the server normally ends the stream at once; the socket returns to the pool then. */
+  #release(): void {
+    const req = this.#req;
+    const res = this.#res;
+    if (!req || !res || res.complete) return;
+    const giveUp = setTimeout(() => req.destroy(), DRAIN_MS);
+    giveUp.unref();
+    res.once('close', () => clearTimeout(giveUp));
+  }
+
+  #onAbort = () => {
+    const reason: unknown = this.o.signal.reason;
+    this.#fail(reason, true);
+  };
+
+  #onTimeout = () => this.#fail(McpError.fromError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: this.o.timeoutMs }), true);
+
+  /**
+   * Ends the call with `err`. On cancellation and timeout the upstream is told with `notifications/cancelled`
+   * (MCP "Cancellation"; the SDK client did the same): closing the HTTP request alone is not a cancellation (Transports).
+   */
+  #fail(err: unknown, cancelUpstream = false): void {
+    if (this.#settled) return;
+    this.#finish();
+    this.#req?.destroy();
+    if (cancelUpstream) this.t.cancel(this.id, String(err));
+    this.reject(err);
+  }
+
+  #finish(): void {
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#resumeTimer);
+    this.o.signal.removeEventListener('abort', this.#onAbort);
+  }
+}
