@@ -1,8 +1,9 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Vault } from '../vault/vault.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamProtocolError } from './upstream-call.js';
 import { connectUpstream } from './upstream-client.js';
 
 export interface UpstreamRef {
@@ -12,10 +13,19 @@ export interface UpstreamRef {
   updatedAt: Date;
 }
 
+/** The SDK client holds the session (handshake, notifications, DELETE); the caller sends its tools/call requests. */
+interface Session {
+  client: Client;
+  caller: UpstreamCaller;
+}
+
 interface Entry {
   version: string;
-  client: Promise<Client>;
+  session: Promise<Session>;
 }
+
+/** Time a session's DELETE may take when it is dropped before the client closes anyway. */
+const TERMINATE_TIMEOUT_MS = 2_000;
 
 /**
  * One open MCP session per upstream and node, reused by every call (an initialize handshake per call would double
@@ -26,55 +36,103 @@ export class UpstreamPool {
   /** Upper bound for one upstream tools/call; the client's own cancellation ends it sooner. */
   callTimeoutMs = 60_000;
   connectTimeoutMs = 10_000;
+  /** Largest upstream answer to one call (sessions opened after a change use the new value). */
+  maxResponseBytes = MAX_RESPONSE_BYTES;
   readonly #entries = new Map<string, Entry>();
 
   constructor(private readonly vault: Vault) {}
 
   async callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
     const attempt = async () => {
-      const client = await this.#client(t, up);
-      return (await client.callTool({ name, arguments: args }, undefined, { signal, timeout: this.callTimeoutMs })) as CallToolResult;
+      const { caller } = await this.#session(t, up);
+      return toolResult(await caller.call('tools/call', { name, arguments: args }, { signal, timeoutMs: this.callTimeoutMs }));
     };
     try {
       return await attempt();
     } catch (err) {
       // Only failures that mean the upstream never ran the call are retried (its session expired: 404), so a tool
-      // with side effects is never run twice. Other transport failures drop the session for the next call.
+      // with side effects is never run twice. Other transport failures drop the session for the next call; the
+      // caller's own cancellation and JSON-RPC errors leave it in use.
       if (err instanceof StreamableHTTPError && err.code === 404) {
         this.drop(up.id);
         return attempt();
       }
-      if (!isProtocolError(err)) this.drop(up.id);
+      if (!signal.aborted && !isProtocolError(err)) this.drop(up.id);
       throw err;
     }
   }
 
   drop(upstreamId: string): void {
+    void this.#drop(upstreamId);
+  }
+
+  /** Closes every session (DELETE included) and its sockets. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#entries.keys()].map((id) => this.#drop(id)));
+  }
+
+  async #drop(upstreamId: string): Promise<void> {
     const entry = this.#entries.get(upstreamId);
     this.#entries.delete(upstreamId);
-    void entry?.client.then((c) => c.close()).catch(() => undefined);
+    await entry?.session.then(closeSession).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    for (const id of [...this.#entries.keys()]) this.drop(id);
-  }
-
-  #client(t: TenantCtx, up: UpstreamRef): Promise<Client> {
+  #session(t: TenantCtx, up: UpstreamRef): Promise<Session> {
     const version = `${up.url}|${up.headersSecretId ?? ''}|${up.updatedAt.getTime()}`;
     const entry = this.#entries.get(up.id);
-    if (entry && entry.version === version) return entry.client;
+    if (entry && entry.version === version) return entry.session;
     if (entry) this.drop(up.id);
-    const client = (async () => {
+    const session = (async () => {
       const headers = up.headersSecretId ? (JSON.parse(await this.vault.getString(t, up.headersSecretId)) as Record<string, string>) : {};
-      return connectUpstream(up.url, headers, this.connectTimeoutMs);
+      return openSession(up.url, headers, this.connectTimeoutMs, this.maxResponseBytes);
     })();
-    this.#entries.set(up.id, { version, client });
+    this.#entries.set(up.id, { version, session });
     // A failed connection must not stay cached.
-    client.catch(() => {
-      if (this.#entries.get(up.id)?.client === client) this.#entries.delete(up.id);
+    session.catch(() => {
+      if (this.#entries.get(up.id)?.session === session) this.#entries.delete(up.id);
     });
-    return client;
+    return session;
   }
+}
+
+/** The SDK client's handshake, then a caller that reuses its session id, negotiated version and admin headers. */
+async function openSession(url: string, headers: Record<string, string>, connectTimeoutMs: number, maxResponseBytes: number): Promise<Session> {
+  const client = await connectUpstream(url, headers, connectTimeoutMs);
+  const transport = client.transport;
+  if (!(transport instanceof StreamableHTTPClientTransport)) throw new Error('The upstream client has no Streamable HTTP transport');
+  const caller = new UpstreamCaller({
+    url: new URL(url),
+    headers,
+    sessionId: transport.sessionId,
+    protocolVersion: transport.protocolVersion,
+    maxResponseBytes,
+    cancel: (requestId, reason) => void client.notification({ method: 'notifications/cancelled', params: { requestId, reason } }).catch(() => undefined),
+    // Delivered like a message of the client's own streams: its Protocol answers ping with {} and the rest with -32601.
+    onServerRequest: (request) => transport.onmessage?.(request),
+  });
+  return { client, caller };
+}
+
+/** Clients that no longer need a session SHOULD end it with DELETE (Transports, "Session Management" 5). */
+async function closeSession({ client, caller }: Session): Promise<void> {
+  caller.close();
+  const transport = client.transport as StreamableHTTPClientTransport | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, TERMINATE_TIMEOUT_MS)));
+  await Promise.race([transport?.terminateSession().catch(() => undefined), deadline]);
+  clearTimeout(timer);
+  await client.close();
+}
+
+/**
+ * The hop returns any JSON object; fast-path.ts and the SDK Server's tools/call wrapper validate the final result
+ * with CallToolResultSchema. Checked here is only what call-tool.ts reads before that: `content` is a list (absent
+ * means empty, the schema's default).
+ */
+function toolResult(result: Record<string, unknown>): CallToolResult {
+  if (result.content === undefined) return { ...result, content: [] } as CallToolResult;
+  if (!Array.isArray(result.content)) throw new UpstreamProtocolError('The tools/call result has no content list');
+  return result as CallToolResult;
 }
 
 /** A JSON-RPC error answered by the upstream (it is alive; the session stays usable). */
