@@ -21,6 +21,10 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
  * ~60 µs of CPU per MCP tools/call.)
  */
 export function requestLog(logger: Logger, opts: { ignore?: (url: string) => boolean } = {}): RequestHandler {
+  // The line is built field by field from values that cannot hold a credential (the URL's secret query values are
+  // redacted by redactUrl), so it skips the root logger's path redaction, which cost more than the rest of the line
+  // (~12 µs of ~14 µs per line, measured). req.log keeps the redaction: handlers log arbitrary objects through it.
+  const lines = logger.child({}, { redact: [] });
   return (req, res, next) => {
     const started = performance.now();
     const incoming = req.headers['x-request-id'];
@@ -38,9 +42,9 @@ export function requestLog(logger: Logger, opts: { ignore?: (url: string) => boo
           res: { statusCode: res.statusCode },
           responseTime: Math.round(performance.now() - started),
         };
-        if (!res.writableFinished) logger.info(line, 'request aborted');
-        else if (res.statusCode >= 500) logger.error(line, 'request failed');
-        else logger.info(line, 'request completed');
+        if (!res.writableFinished) lines.info(line, 'request aborted');
+        else if (res.statusCode >= 500) lines.error(line, 'request failed');
+        else lines.info(line, 'request completed');
       };
       res.on('finish', done);
       res.on('close', done);

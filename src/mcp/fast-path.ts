@@ -8,6 +8,7 @@ import {
   ListToolsRequestSchema,
   McpError,
   SUPPORTED_PROTOCOL_VERSIONS,
+  type CallToolRequest,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Services } from '../services.js';
@@ -26,7 +27,9 @@ const mediaType = (value: string | undefined) => value?.split(';')[0]?.trim().to
  * notifications, responses, GET/DELETE, a header or params the SDK would refuse — returns null and goes through the
  * SDK, which renders its own error.
  */
-function fastRequest(req: Request, body: unknown): JSONRPCRequest | null {
+type FastRequest = { request: JSONRPCRequest; call?: CallToolRequest['params'] };
+
+function fastRequest(req: Request, body: unknown): FastRequest | null {
   if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return null;
   const method = (body as { method?: unknown }).method;
   if (method !== 'tools/call' && method !== 'tools/list') return null;
@@ -38,9 +41,9 @@ function fastRequest(req: Request, body: unknown): JSONRPCRequest | null {
   const message = JSONRPCMessageSchema.safeParse(body);
   if (!message.success || !isJSONRPCRequest(message.data)) return null;
   const request = message.data;
-  if (method === 'tools/list') return ListToolsRequestSchema.safeParse(request).success ? request : null;
+  if (method === 'tools/list') return ListToolsRequestSchema.safeParse(request).success ? { request } : null;
   const call = CallToolRequestSchema.safeParse(request);
-  return call.success && call.data.params.task === undefined ? request : null;
+  return call.success && call.data.params.task === undefined ? { request, call: call.data.params } : null;
 }
 
 /**
@@ -60,8 +63,9 @@ export async function tryFastPath(
   res: Response,
   body: unknown,
 ): Promise<boolean> {
-  const request = fastRequest(req, body);
-  if (!request) return false;
+  const fast = fastRequest(req, body);
+  if (!fast) return false;
+  const { request } = fast;
   // Like the SDK transport's close on a dropped connection: the handler's signal aborts and nothing is sent.
   const aborted = new AbortController();
   res.on('close', () => {
@@ -69,10 +73,9 @@ export async function tryFastPath(
   });
   let response: Record<string, unknown>;
   try {
-    const result =
-      request.method === 'tools/list'
-        ? await listToolsResult(s, t, who)
-        : await validatedCall(s, t, who, inFlight, request, aborted.signal);
+    const result = fast.call
+      ? await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal)
+      : await listToolsResult(s, t, who);
     response = { result, jsonrpc: '2.0', id: request.id };
   } catch (error) {
     // The SDK's Protocol renders handler errors this way (shared/protocol.js, _onrequest).
@@ -96,8 +99,15 @@ export async function tryFastPath(
 }
 
 /** tools/call with the SDK server's own result validation (server/index.js wraps tools/call handlers the same way). */
-async function validatedCall(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls, request: JSONRPCRequest, signal: AbortSignal) {
-  const { params } = CallToolRequestSchema.parse(request);
+async function validatedCall(
+  s: Services,
+  t: TenantCtx,
+  who: McpPrincipal,
+  inFlight: InFlightCalls,
+  request: JSONRPCRequest,
+  params: CallToolRequest['params'],
+  signal: AbortSignal,
+) {
   const result = await callToolResult(s, t, who, inFlight, request.id, signal, params);
   const checked = CallToolResultSchema.safeParse(result);
   if (!checked.success) throw new McpError(ErrorCode.InvalidParams, `Invalid tools/call result: ${checked.error.message}`);
