@@ -11,7 +11,7 @@ export function createApp(s: Services): Express {
   app.disable('x-powered-by');
   // Behind a load balancer PUBLIC_URL is what clients see; req.ip comes from the first proxy hop only.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.use(requestLog(s.logger, { ignore: (url) => url === '/healthz' }));
+  app.use(requestLog(app, s.logger, { ignore: (url) => url === '/healthz' }));
   app.use(
     helmet({
       contentSecurityPolicy: {
