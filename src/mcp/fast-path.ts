@@ -3,8 +3,7 @@ import {
   CallToolRequestSchema,
   CallToolResultSchema,
   ErrorCode,
-  isJSONRPCRequest,
-  JSONRPCMessageSchema,
+  JSONRPCRequestSchema,
   ListToolsRequestSchema,
   McpError,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -38,8 +37,10 @@ function fastRequest(req: Request, body: unknown): FastRequest | null {
   if (mediaType(req.headers['content-type']) !== 'application/json') return null;
   const version = req.headers['mcp-protocol-version'];
   if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) return null;
-  const message = JSONRPCMessageSchema.safeParse(body);
-  if (!message.success || !isJSONRPCRequest(message.data)) return null;
+  // What the transport's JSONRPCMessageSchema union accepts as a request is exactly what its request member accepts
+  // (the union tries that member first); parsing with it alone spares the union and isJSONRPCRequest's second pass.
+  const message = JSONRPCRequestSchema.safeParse(body);
+  if (!message.success) return null;
   const request = message.data;
   if (method === 'tools/list') return ListToolsRequestSchema.safeParse(request).success ? { request } : null;
   const call = CallToolRequestSchema.safeParse(request);
