@@ -1,4 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Services } from '../services.js';
@@ -14,22 +14,15 @@ import { McpSessionIds } from './mcp-session-id.js';
 import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.js';
 import { watchStream } from './watch-stream.js';
 import { tryFastPath } from './fast-path.js';
+import { readJsonBody } from './read-json-body.js';
 
 export interface McpRouteOptions {
   /** Access-token verifier; defaults to the tenant authorization server's (`s.accessTokens`), read per request. */
   verifier?: AccessTokenVerifier;
 }
 
-const MAX_BODY = '4mb';
-const parseJson = express.json({ limit: MAX_BODY, type: ['application/json'] });
-
 const rpcError = (res: Response, status: number, code: number, message: string, data?: Record<string, unknown>) =>
   res.status(status).json({ jsonrpc: '2.0', error: { code, message, ...(data && { data }) }, id: null });
-
-async function readBody(req: Request, res: Response): Promise<unknown> {
-  await new Promise<void>((resolve, reject) => parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
-  return req.body;
-}
 
 /**
  * `/t/{slug}/mcp`: the tenant's MCP endpoint (Streamable HTTP, MCP 2025-11-25). Every request — POST, GET, DELETE —
@@ -96,7 +89,7 @@ async function serve(
     return;
   }
   if (typeof sessionId === 'string') who.sessionId = sessionId;
-  const body = req.method === 'POST' ? await readBody(req, res) : undefined;
+  const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
   if (req.method === 'POST' && sessionId === undefined && isInitializeRequest(body)) {
     res.setHeader('Mcp-Session-Id', await sessions.issue(t, who));
   }
