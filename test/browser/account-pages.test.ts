@@ -42,8 +42,8 @@ describeInBrowser('connected apps and device pages in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Disconnect Notes App' }).count()).toBe(1);
 
     await tabTo(page, /^Disconnect Notes App$/);
-    await page.keyboard.press('Enter');
-    await page.getByRole('listitem').filter({ hasText: 'Notes App' }).waitFor({ state: 'detached' });
+    // The POST redirects back to this page: wait for the new document's load, not just for the old list to go.
+    await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
     expect(await page.getByRole('listitem').allInnerTexts()).toEqual([expect.stringContaining('Mail App')]);
     const refresh = await tokenRequest(app, t, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: one!.client_id });
     expect(refresh.status).toBe(400);

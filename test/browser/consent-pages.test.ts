@@ -55,7 +55,8 @@ describeInBrowser('OAuth consent page in Chromium', () => {
     await page.goto(url); // no session yet: the tenant's only IdP asks for the e-mail
     await page.getByLabel('Work e-mail').fill('carol@corp.example');
     const consent = page.waitForResponse(isConsentPage(t));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The response arrives before its document is loaded: wait for that too before reading the page.
+    await Promise.all([page.waitForURL(`${app.url}/t/${t.slug}/oauth/interaction/**`), page.getByRole('button', { name: 'Sign in' }).click()]);
     const headers = (await consent).headers();
     expect(headers['x-frame-options']).toBe('DENY');
     expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);

@@ -124,8 +124,10 @@ describeInBrowser('SSO pages in Chromium', () => {
     const { t, conn } = await tenantWithOidc({}, 'Globex <Corp>');
     const page = await newPage();
     await page.goto(`${app.url}/t/${t.slug}/login`);
-    const callback = page.waitForResponse((r) => r.url().startsWith(`${app.url}/t/${t.slug}/oidc/callback?`));
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    const isCallback = (u: string) => u.startsWith(`${app.url}/t/${t.slug}/oidc/callback?`);
+    const callback = page.waitForResponse((r) => isCallback(r.url()));
+    // The response arrives before its document is loaded: wait for that too before reading the page.
+    await Promise.all([page.waitForURL((u) => isCallback(u.href)), page.getByRole('button', { name: 'Cancel' }).click()]);
     const res = await callback;
     expect(res.status()).toBeGreaterThanOrEqual(400);
     expect(res.headers()['content-security-policy']).toContain("frame-ancestors 'none'");

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
+import { waitForFocus } from '../browser/support/pages.js';
 import { chromiumAvailable, launchChromium } from '../support/browser.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -50,7 +51,9 @@ describe.skipIf(!chromiumAvailable).each(testDbKinds)('consent in a real browser
       code_challenge_method: 'S256', state: 'kb', resource: mcpUrl(app, t),
     })}`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain('Keyboard App');
-    expect(await page.evaluate(() => (document.activeElement as HTMLButtonElement | null)?.textContent)).toBe('Allow');
+    // Autofocus is applied by the next rendering update (HTML "update the rendering": flush autofocus candidates),
+    // which may come after `load`, when goto returns: wait for the focus instead of reading it once.
+    await waitForFocus(page, 'Allow');
     await Promise.all([page.waitForURL(/\/callback\?/), page.keyboard.press('Enter')]);
     const last = received.filter((u) => u.pathname === '/callback').at(-1)!;
     expect(last.searchParams.get('state')).toBe('kb');
