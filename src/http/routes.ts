@@ -3,6 +3,7 @@ import type { Services } from '../services.js';
 import { jsonBody } from './body.js';
 import { healthRoutes } from './health.js';
 import { resolveTenant } from './resolve-tenant.js';
+import { apiSecurityHeaders, pageSecurityHeaders } from './security-headers.js';
 import { mcpRoutes } from '../mcp/mcp-routes.js';
 import { protectedResourceMetadataRoutes } from '../mcp/prm-routes.js';
 import { scimRoutes } from '../scim/scim-routes.js';
@@ -22,7 +23,9 @@ export function buildRoutes(s: Services): Router {
   const root = Router();
   // The tenant's MCP endpoint first: it takes nearly every request of a busy deployment, and each router it would
   // otherwise pass through costs routing time on every tool call.
-  root.use('/t/:slug/mcp', resolveTenant(s.tenants), mcpRoutes(s));
+  root.use('/t/:slug/mcp', apiSecurityHeaders(), resolveTenant(s.tenants), mcpRoutes(s));
+  // Everything below (and the 404 and error answers after the table) gets the full page set.
+  root.use(pageSecurityHeaders());
   root.use(healthRoutes(s));
   root.use(protectedResourceMetadataRoutes(s));
   root.use(oauthRootRoutes(s));

@@ -149,6 +149,28 @@ describe.each(testDbKinds)('MCP endpoint authorization (%s)', (kind) => {
     await client.close();
   });
 
+  it('sends the API security headers (OWASP REST set) on every answer, helmet\'s page set only elsewhere', async () => {
+    const t = await app.createTenant();
+    const user = await createUser(t, 'headers@example.com');
+    const ok = await post(mcpResourceUrl(app.url, t), { authorization: `Bearer ${fake.issue(t, user)}` }, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const refused = await post(mcpResourceUrl(app.url, t), {});
+    const unknownTenant = await post(`${app.url}/t/no-such-tenant/mcp`, {});
+    expect([ok.status, refused.status, unknownTenant.status]).toEqual([200, 401, 404]);
+    for (const res of [ok, refused, unknownTenant]) {
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      expect(res.headers.get('cross-origin-opener-policy')).toBeNull();
+    }
+    // A page of the same tenant keeps the full set.
+    const page = await fetch(`${app.url}/t/${t.slug}/login`, { redirect: 'manual' });
+    expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  });
+
   it('answers malformed JSON with a JSON-RPC parse error, never a stack', async () => {
     const t = await app.createTenant();
     const user = await createUser(t, 'json@example.com');
