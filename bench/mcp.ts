@@ -9,7 +9,7 @@
 // over both. "CPU per call" of the hop process (from /proc) is the steadiest measure of what the gateway itself costs.
 // BENCH_MCP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,10 +53,29 @@ function startProcess(command: string, args: string[], env: Record<string, strin
   return { child, url };
 }
 
-/** CPU time (user + system) a child process has used so far, in µs, from /proc (Linux). */
-function cpuUs(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in USER_HZ (100 on Linux)
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
+function procCpuUs(pid: number | string): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in USER_HZ (100 on Linux)
+  } catch {
+    return 0; // the process ended meanwhile
+  }
+}
+const cpuUs = (child: ChildProcess) => procCpuUs(child.pid!);
+
+/** CPU of every PostgreSQL process on this machine (the server may run elsewhere: then 0). */
+function postgresCpuUs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += procCpuUs(pid);
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }
 
 async function stop(child: ChildProcess) {
@@ -77,6 +96,8 @@ async function callMany(url: string, tool: string, hop: ChildProcess, headers: R
   const latencies: number[] = [];
   let next = 0;
   const cpu0 = cpuUs(hop);
+  const pg0 = postgresCpuUs();
+  const own0 = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -89,8 +110,10 @@ async function callMany(url: string, tool: string, hop: ChildProcess, headers: R
   );
   const ms = performance.now() - started;
   const hopCpu = (cpuUs(hop) - cpu0) / CALLS;
+  const own = process.cpuUsage(own0);
+  const pgCpu = (postgresCpuUs() - pg0) / CALLS;
   await client.close();
-  return { latencies, perSec: (CALLS / ms) * 1000, hopCpuUs: hopCpu };
+  return { latencies, perSec: (CALLS / ms) * 1000, hopCpuUs: hopCpu, clientCpuUs: (own.user + own.system) / CALLS, pgCpuUs: pgCpu };
 }
 
 type Run = Awaited<ReturnType<typeof callMany>>;
@@ -99,7 +122,14 @@ type Run = Awaited<ReturnType<typeof callMany>>;
 function summary(runs: Run[]) {
   const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const mean = (f: (r: Run) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
-  return { p50: pct(all, 50), p99: pct(all, 99), perSec: mean((r) => r.perSec), hopCpuUs: mean((r) => r.hopCpuUs) };
+  return {
+    p50: pct(all, 50),
+    p99: pct(all, 99),
+    perSec: mean((r) => r.perSec),
+    hopCpuUs: mean((r) => r.hopCpuUs),
+    clientCpuUs: mean((r) => r.clientCpuUs),
+    pgCpuUs: mean((r) => r.pgCpuUs),
+  };
 }
 
 export async function main(databaseUrl: string): Promise<void> {
@@ -162,6 +192,14 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(row('gateway (/t/bench/mcp)', viaGateway, `${viaGateway.hopCpuUs.toFixed(0)} µs`, 'p50 ≤ 1.25×, throughput ≥ 0.8×'));
     console.log(`| bearer check (verify), cached | ${cachedUs.toFixed(1)} µs per call | | | | | | ≤ 50 µs |`);
     console.log(`| bearer check (verify), after cache drop | ${firstUs.toFixed(0)} µs (one call) | | | | | | |`);
+    const cpuRow = (label: string, r: typeof direct) =>
+      `| ${label} | ${r.clientCpuUs.toFixed(0)} µs | ${r.hopCpuUs.toFixed(0)} µs | ${r.pgCpuUs.toFixed(0)} µs |`;
+    console.log('\nCPU per call by process (the machine is shared by all of them: their sum bounds the throughput)');
+    console.log('| path | load generator (MCP SDK client) | hop (upstream when direct) | PostgreSQL |');
+    console.log('|---|---:|---:|---:|');
+    console.log(cpuRow('direct', direct));
+    console.log(cpuRow('bare reverse proxy', proxied));
+    console.log(cpuRow('gateway', viaGateway));
   } finally {
     await Promise.all([stop(gateway.child), stop(bare.child), stop(upstream.child)]);
     await services.bus.stop();
