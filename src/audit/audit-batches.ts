@@ -4,8 +4,12 @@ import type { AuditRow } from './audit-log.js';
 
 /** Rows per INSERT: enough to amortise a round trip, few enough for one JSON parameter. */
 export const MAX_BATCH = 500;
-/** How long a background event may wait for company before its tenant's batch is written (after the previous one). */
-export const BACKGROUND_LINGER_MS = 25;
+/**
+ * How long a background event may wait for company before its tenant's batch is written (after the previous one):
+ * 100 ms fills batches of ~100 rows at 1,000 tool calls/s, which measurably cuts the database's work per event
+ * (decision 0007).
+ */
+export const BACKGROUND_LINGER_MS = 100;
 /** Background rows (all tenants, queued or being written) above which background callers are held back. */
 export const MAX_PENDING_BACKGROUND = 10_000;
 
