@@ -29,7 +29,7 @@ import { scratchDatabase } from './support.js';
 
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_MCP_CONCURRENCY ?? 8);
-const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 3);
 const VERIFIES = Number(process.env.BENCH_MCP_VERIFIES ?? 20000);
 const root = path.resolve(import.meta.dirname, '..');
 
