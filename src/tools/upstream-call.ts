@@ -1,14 +1,13 @@
-import http from 'node:http';
-import https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
-import { urlToHttpOptions } from 'node:url';
+import { Pool, type Dispatcher } from 'undici';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, JSONRPCRequestSchema, McpError, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { SseParser } from './sse-parser.js';
 
 /** Largest answer one call reads: the JSON body, or everything on its SSE stream(s). */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-/** Pooled sockets are closed after this long idle, before the usual 5 s server keep-alive timeout can race a write. */
+/** Pooled sockets are closed after this long idle, before the usual 5 s server keep-alive timeout can race a write
+ * (also when the server's `Keep-Alive: timeout=` hint says more). */
 const IDLE_SOCKET_MS = 4_000;
 /** How long a stream may keep going after our response arrived before its socket is given up. */
 const DRAIN_MS = 1_000;
@@ -19,7 +18,7 @@ const MAX_IDLE_RESUMES = 2;
 /** Server→client requests per call handed on; more are dropped (a hostile stream must not make us flood it). */
 const MAX_SERVER_REQUESTS = 16;
 /** Headers this hop sets itself; an admin-configured one of the same name is not sent (upstream-headers.ts refuses them). */
-const OWN_HEADERS = new Set(['content-type', 'accept', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'host']);
+const OWN_HEADERS = new Set(['content-type', 'accept', 'content-length', 'transfer-encoding', 'connection', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'host']);
 
 /** An HTTP answer that is not an MCP answer (status, redirect, content type): the upstream counts as unreachable. */
 export class UpstreamHttpError extends Error {
@@ -58,8 +57,8 @@ export interface CallOptions {
 }
 
 interface Target {
-  options: http.RequestOptions;
-  request: typeof http.request;
+  pool: Pool;
+  path: string;
   post: Record<string, string>;
   get: Record<string, string>;
   hasSession: boolean;
@@ -70,26 +69,31 @@ interface Target {
 
 /**
  * Sends JSON-RPC requests of one pooled upstream session over Streamable HTTP (MCP 2025-11-25 and 2025-06-18,
- * "Transports") with node:http(s) and a keep-alive Agent of its own, and returns each request's `result`. The SDK
- * client keeps the handshake, notifications and session close; this is the per-call hop only (decision 0009).
+ * "Transports") through an undici `Pool` of its own (keep-alive, dispatcher API with handlers: no streams, no fetch
+ * objects), and returns each request's `result`. The SDK client keeps the handshake, notifications and session close;
+ * this is the per-call hop only (decision 0009).
  */
 export class UpstreamCaller {
-  readonly #agent: http.Agent;
   readonly #target: Target;
   #seq = 0;
 
   constructor(o: UpstreamCallerOptions) {
-    const tls = o.url.protocol === 'https:';
-    const maxSockets = o.maxSockets ?? 64;
-    this.#agent = new (tls ? https : http).Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' });
-    const { protocol, hostname, port, path } = urlToHttpOptions(o.url);
+    // No headers/body timeouts of undici's own: the call's timer bounds the whole exchange, and an SSE stream may be
+    // silent for longer than any fixed socket timeout while a tool runs. undici never follows redirects unless told.
+    const pool = new Pool(o.url.origin, {
+      connections: o.maxSockets ?? 64,
+      keepAliveTimeout: IDLE_SOCKET_MS,
+      keepAliveMaxTimeout: IDLE_SOCKET_MS,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     const common: Record<string, string> = {};
     for (const [name, value] of Object.entries(o.headers)) if (!OWN_HEADERS.has(name.toLowerCase())) common[name] = value;
     if (o.sessionId) common['mcp-session-id'] = o.sessionId;
     if (o.protocolVersion) common['mcp-protocol-version'] = o.protocolVersion;
     this.#target = {
-      options: { protocol, hostname, port, path, agent: this.#agent },
-      request: tls ? https.request : http.request,
+      pool,
+      path: o.url.pathname + o.url.search,
       post: { ...common, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       get: { ...common, accept: 'text/event-stream' },
       hasSession: Boolean(o.sessionId),
@@ -107,19 +111,68 @@ export class UpstreamCaller {
     return new Promise((resolve, reject) => new Exchange(this.#target, id, options, resolve, reject).start(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
   }
 
-  /** Closes the pooled sockets; calls still running fail. */
+  /** Closes the pooled connections; calls still running fail. */
   close(): void {
-    this.#agent.destroy();
+    this.#target.pool.destroy().catch(() => undefined);
   }
 }
 
-const mediaType = (value: string | undefined) => value?.split(';')[0]?.trim().toLowerCase();
+const mediaType = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.split(';')[0]?.trim().toLowerCase();
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const callEnded = () => new Error('The call ended');
+
+/** One HTTP request of a call (its POST, or a GET resuming its stream): an undici dispatch handler. */
+class Leg implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #abandoned = false;
+  started = false;
+  complete = false;
+  /** Called with each body chunk once the response is accepted; set by the exchange. */
+  onChunk: ((chunk: Buffer) => void) | undefined;
+  /** Called once when the body ended (`cut`: the connection broke first). */
+  onEnd: ((cut: boolean) => void) | undefined;
+
+  constructor(
+    private readonly x: Exchange,
+    readonly isPost: boolean,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // Given up while it waited for a connection: it is never written.
+    if (this.#abandoned) controller.abort(callEnded());
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return; // 1xx informational: the real answer follows
+    this.started = true;
+    this.x.onResponse(this, status, headers);
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.onChunk?.(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.complete = true;
+    this.onEnd?.(false);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.started) this.onEnd?.(true);
+    else this.x.onLegError(this, err);
+  }
+
+  /** Aborts the request; its connection is closed (the server sees the call go), unless the response had ended. */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#controller?.abort(callEnded());
+  }
+}
 
 /** One call: its POST, the SSE stream(s) answering it, its timer and its abort listener. */
 class Exchange {
-  #req: http.ClientRequest | undefined;
-  #res: http.IncomingMessage | undefined;
+  #leg: Leg | undefined;
   #settled = false;
   #bytes = 0;
   #serverRequests = 0;
@@ -141,43 +194,43 @@ class Exchange {
     if (this.o.signal.aborted) return this.reject(this.o.signal.reason);
     this.o.signal.addEventListener('abort', this.#onAbort, { once: true });
     this.#timer = setTimeout(this.#onTimeout, this.o.timeoutMs);
-    this.#send('POST', { ...this.t.post, 'content-length': String(Buffer.byteLength(body)) }, body);
+    this.#send('POST', this.t.post, body); // undici sets Content-Length for a string body
   }
 
   #send(method: 'POST' | 'GET', headers: Record<string, string>, body?: string): void {
-    const req = this.t.request({ ...this.t.options, method, headers });
-    this.#req = req;
-    req.on('response', (res) => this.#onResponse(req, res, method === 'POST'));
-    req.on('error', (err) => {
-      if (req === this.#req) this.#fail(err);
-    });
-    req.end(body);
+    const leg = new Leg(this, method === 'POST');
+    this.#leg = leg; // before dispatch: a closed pool reports its error synchronously
+    this.t.pool.dispatch({ path: this.t.path, method, headers, body }, leg);
   }
 
-  #onResponse(req: http.ClientRequest, res: http.IncomingMessage, isPost: boolean): void {
-    if (req !== this.#req || this.#settled) return void res.destroy();
-    this.#res = res;
-    const status = res.statusCode ?? 0;
-    const type = mediaType(res.headers['content-type']);
+  /** A request failed before any response (connection refused or reset, pool closed). */
+  onLegError(leg: Leg, err: Error): void {
+    if (leg === this.#leg) this.#fail(err);
+  }
+
+  onResponse(leg: Leg, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (leg !== this.#leg || this.#settled) return leg.abandon();
+    const type = mediaType(headers['content-type']);
     if (status < 200 || status > 299) {
       // 404 to a request carrying a session id: the session is gone and the call never ran; the pool starts a new
       // session (Transports, "Session Management" 4). Redirects are refused: an upstream that moves is re-registered.
-      if (status === 404 && isPost && this.t.hasSession) return this.#fail(new StreamableHTTPError(404, 'Session not found'));
+      if (status === 404 && leg.isPost && this.t.hasSession) return this.#fail(new StreamableHTTPError(404, 'Session not found'));
       return this.#fail(new UpstreamHttpError(status, status >= 300 && status < 400 ? `Redirect refused (HTTP ${status})` : `HTTP ${status}`));
     }
-    if (Number(res.headers['content-length']) > this.t.maxBytes) return this.#fail(this.#tooLarge());
-    if (type === 'text/event-stream') return this.#readSse(req, res);
-    if (type === 'application/json' && isPost) return this.#readJson(res);
+    if (Number(headers['content-length']) > this.t.maxBytes) return this.#fail(this.#tooLarge());
+    if (type === 'text/event-stream') return this.#readSse(leg);
+    if (type === 'application/json' && leg.isPost) return this.#readJson(leg);
     this.#fail(new UpstreamHttpError(status, `Unexpected content type: ${type ?? 'none'}`));
   }
 
-  #readJson(res: http.IncomingMessage): void {
+  #readJson(leg: Leg): void {
     const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => {
-      if (this.#count(chunk)) chunks.push(chunk);
-    });
-    res.on('end', () => {
+    leg.onChunk = (chunk) => {
+      if (!this.#settled && this.#count(chunk)) chunks.push(chunk);
+    };
+    leg.onEnd = (cut) => {
       if (this.#settled) return;
+      if (cut) return this.#fail(new UpstreamProtocolError('The connection closed before the answer ended'));
       let body: unknown;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -187,14 +240,10 @@ class Exchange {
       // One message, or a JSON-RPC batch from a 2025-03-26 server.
       for (const message of Array.isArray(body) ? body : [body]) this.#onMessage(message);
       if (!this.#settled) this.#fail(new UpstreamProtocolError('The answer has no response to the request'));
-    });
-    res.on('error', () => undefined); // a cut connection is reported by 'close'
-    res.on('close', () => {
-      if (!this.#settled) this.#fail(new UpstreamProtocolError('The connection closed before the answer ended'));
-    });
+    };
   }
 
-  #readSse(req: http.ClientRequest, res: http.IncomingMessage): void {
+  #readSse(leg: Leg): void {
     const decoder = new StringDecoder('utf8');
     const parser = new SseParser((type, data) => {
       if (type !== 'message' || this.#settled) return;
@@ -206,13 +255,12 @@ class Exchange {
       }
       this.#onMessage(message);
     }, this.#lastEventId);
-    res.on('data', (chunk: Buffer) => {
+    leg.onChunk = (chunk) => {
       if (!this.#settled && this.#count(chunk)) parser.push(decoder.write(chunk));
-    });
-    res.on('error', () => undefined); // a cut connection is reported by 'close'
-    res.on('close', () => {
-      if (!this.#settled && req === this.#req) this.#streamEnded(parser);
-    });
+    };
+    leg.onEnd = () => {
+      if (!this.#settled && leg === this.#leg) this.#streamEnded(parser);
+    };
   }
 
   /**
@@ -226,8 +274,7 @@ class Exchange {
     if (this.#idleResumes > MAX_IDLE_RESUMES) return this.#fail(new UpstreamProtocolError('The resumed stream brought no new event'));
     this.#lastEventId = parser.lastEventId;
     this.#retryMs = parser.retryMs ?? this.#retryMs;
-    this.#req = undefined;
-    this.#res = undefined;
+    this.#leg = undefined;
     this.#resumeTimer = setTimeout(() => this.#send('GET', { ...this.t.get, 'last-event-id': this.#lastEventId }), this.#retryMs);
   }
 
@@ -265,12 +312,11 @@ class Exchange {
 
   /** After a response on SSE the server normally ends the stream at once; the socket returns to the pool then. */
   #release(): void {
-    const req = this.#req;
-    const res = this.#res;
-    if (!req || !res || res.complete) return;
-    const giveUp = setTimeout(() => req.destroy(), DRAIN_MS);
+    const leg = this.#leg;
+    if (!leg || leg.complete) return;
+    const giveUp = setTimeout(() => leg.abandon(), DRAIN_MS);
     giveUp.unref();
-    res.once('close', () => clearTimeout(giveUp));
+    leg.onEnd = () => clearTimeout(giveUp);
   }
 
   #onAbort = () => {
@@ -287,7 +333,7 @@ class Exchange {
   #fail(err: unknown, cancelUpstream = false): void {
     if (this.#settled) return;
     this.#finish();
-    this.#req?.destroy();
+    this.#leg?.abandon();
     if (cancelUpstream) this.t.cancel(this.id, String(err));
     this.reject(err);
   }

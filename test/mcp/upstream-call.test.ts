@@ -201,8 +201,10 @@ describe.each(['json', 'sse'] as const)('UpstreamPool tools/call over the lean h
       expect(c.body?.id).toMatch(/^gw-\d+$/);
     }
     expect(new Set(calls.map((c) => c.body?.id)).size).toBe(3);
-    // A JSON answer is read to its end before the call resolves, so its socket is back in the pool for the next one.
-    if (mode === 'json') expect(new Set(calls.map((c) => c.port)).size).toBe(1);
+    // A JSON answer is read to its end before the call resolves, so its socket is back in the pool for a next call.
+    // undici waits one event-loop turn before it reuses a socket (a server may close despite keep-alive), so
+    // back-to-back calls alternate between two kept-alive sockets instead of opening one per call.
+    if (mode === 'json') expect(new Set(calls.map((c) => c.port)).size).toBeLessThanOrEqual(2);
     expect(initialize.headers['x-api-key']).toBe('k-admin');
   });
 
