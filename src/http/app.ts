@@ -1,18 +1,36 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Services } from '../services.js';
+import { mcpEndpoint, mcpSlugOf } from '../mcp/mcp-endpoint.js';
+import { TRUST_PROXY } from './client-ip.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { buildRoutes } from './routes.js';
 import { requestLog } from './request-log.js';
 
 /**
+ * The server's request listener: the tenant's MCP endpoint `/t/{slug}/mcp` (nearly every request of a busy
+ * deployment) on plain node:http (mcp-endpoint.ts: Express's routing and helpers cost measurable CPU per tool call),
+ * everything else to the Express application.
+ */
+export function createApp(s: Services): RequestListener {
+  const app = createExpressApp(s);
+  const mcp = mcpEndpoint(s);
+  return (req, res) => {
+    const slug = mcpSlugOf(req.url ?? '/');
+    if (slug === undefined) app(req, res);
+    else mcp(req, res, slug);
+  };
+}
+
+/**
  * The Express application: request ids and logs, the route table (routes.ts, which also sets the security headers:
  * security-headers.ts), then the error handlers.
  */
-export function createApp(s: Services): Express {
+function createExpressApp(s: Services): Express {
   const app = express();
   app.disable('x-powered-by');
   // Behind a load balancer PUBLIC_URL is what clients see; req.ip comes from the first proxy hop only.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', TRUST_PROXY);
   app.use(requestLog(app, s.logger, { ignore: (url) => url === '/healthz' }));
   app.use(buildRoutes(s));
   app.use(notFoundHandler);

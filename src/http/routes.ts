@@ -3,8 +3,7 @@ import type { Services } from '../services.js';
 import { jsonBody } from './body.js';
 import { healthRoutes } from './health.js';
 import { resolveTenant } from './resolve-tenant.js';
-import { apiSecurityHeaders, pageSecurityHeaders } from './security-headers.js';
-import { mcpRoutes } from '../mcp/mcp-routes.js';
+import { pageSecurityHeaders } from './security-headers.js';
 import { protectedResourceMetadataRoutes } from '../mcp/prm-routes.js';
 import { scimRoutes } from '../scim/scim-routes.js';
 import { oauthRootRoutes, oauthTenantRoutes } from '../oauth/oauth-routes.js';
@@ -16,15 +15,13 @@ import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
 
 /**
- * The whole route table: the MCP endpoint, root-level routes (health, path-inserted well-known metadata), then the
- * tenant space `/t/:slug/…`, whose tenant is resolved once here and handed to each capability's router.
+ * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
+ * `/t/:slug/…`, whose tenant is resolved once here and handed to each capability's router. The tenant's MCP endpoint
+ * `/t/:slug/mcp` is not here: app.ts sends it to src/mcp/mcp-endpoint.ts on plain node:http, in front of Express.
  */
 export function buildRoutes(s: Services): Router {
   const root = Router();
-  // The tenant's MCP endpoint first: it takes nearly every request of a busy deployment, and each router it would
-  // otherwise pass through costs routing time on every tool call.
-  root.use('/t/:slug/mcp', apiSecurityHeaders(), resolveTenant(s.tenants), mcpRoutes(s));
-  // Everything below (and the 404 and error answers after the table) gets the full page set.
+  // Everything here (and the 404 and error answers after the table) gets the full page set.
   root.use(pageSecurityHeaders());
   root.use(healthRoutes(s));
   root.use(protectedResourceMetadataRoutes(s));

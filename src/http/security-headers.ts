@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 
@@ -29,7 +30,6 @@ const apiHeaders: [string, string][] = [
   ['X-Frame-Options', 'DENY'],
 ];
 
-export const apiSecurityHeaders = (): RequestHandler => (_req, res, next) => {
+export function setApiSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of apiHeaders) res.setHeader(name, value);
-  next();
-};
+}

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { AccessTokenInfo, AccessTokenVerifier } from '../oauth/access-token.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -38,13 +38,13 @@ function fail(status: 400 | 401 | 403, c: Challenge) {
  * for exactly this resource (RFC 8707 audience), for a user, unexpired, with the baseline scope.
  */
 export async function checkBearer(
-  req: Request,
+  req: IncomingMessage,
   t: TenantCtx,
   verifier: AccessTokenVerifier | undefined,
   opts: { resource: string; resourceMetadataUrl: string; clock: Clock },
 ): Promise<BearerOutcome> {
   const base = { resourceMetadataUrl: opts.resourceMetadataUrl };
-  if (new URL(req.originalUrl, 'http://x').searchParams.has('access_token')) {
+  if (new URL(req.url ?? '/', 'http://x').searchParams.has('access_token')) {
     // RFC 6750 §3.1: invalid_request is a 400.
     return fail(400, { ...base, error: 'invalid_request', description: 'Send the access token in the Authorization header, never in the URL' });
   }

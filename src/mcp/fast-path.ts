@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   CallToolRequestSchema,
   CallToolResultSchema,
@@ -28,7 +28,7 @@ const mediaType = (value: string | undefined) => value?.split(';')[0]?.trim().to
  */
 type FastRequest = { request: JSONRPCRequest; call?: CallToolRequest['params'] };
 
-function fastRequest(req: Request, body: unknown): FastRequest | null {
+function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
   if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return null;
   const method = (body as { method?: unknown }).method;
   if (method !== 'tools/call' && method !== 'tools/list') return null;
@@ -60,8 +60,8 @@ export async function tryFastPath(
   t: TenantCtx,
   who: McpPrincipal,
   inFlight: InFlightCalls,
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   body: unknown,
 ): Promise<boolean> {
   const fast = fastRequest(req, body);
@@ -92,7 +92,7 @@ export async function tryFastPath(
     };
   }
   if (aborted.signal.aborted) return true;
-  // setHeader, not res.set: Express would append "; charset=utf-8", which the SDK transport does not send.
+  // Exactly the SDK transport's Content-Type (no "; charset=utf-8").
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify(response));

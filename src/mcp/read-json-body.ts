@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 
 /** Largest MCP request body (a tools/call with large arguments fits; anything bigger is refused with 413). */
@@ -17,11 +17,12 @@ const bodyError = (type: 'entity.too.large' | 'entity.parse.failed' | 'request.a
  * body, another media type) goes through body-parser exactly as before, which decodes, inflates or ignores it.
  * Returns undefined when the body is not JSON (the SDK transport then answers 415).
  */
-export async function readJsonBody(req: Request, res: Response): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
   const type = req.headers['content-type']?.toLowerCase().replace(/\s+/g, '');
   const plain = (type === 'application/json' || type === 'application/json;charset=utf-8') && !req.headers['content-encoding'];
   if (!plain) {
-    await new Promise<void>((resolve, reject) => parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+    // body-parser's middleware needs nothing of Express's request or response beyond node's.
+    await new Promise<void>((resolve, reject) => parseJson(req as Parameters<typeof parseJson>[0], res as Parameters<typeof parseJson>[1], (err?: unknown) => (err ? reject(err) : resolve())));
     return req.body;
   }
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Services } from '../services.js';
@@ -12,7 +12,7 @@ const MAX_TIMER = 2 ** 31 - 1;
  * approve or revoke tools or the user's groups change, and ends the stream when the user or grant is revoked or the
  * token expires — the client must then come back with a valid token. Events reach every node through the bus.
  */
-export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, server: Server, transport: StreamableHTTPServerTransport, res: Response): void {
+export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, server: Server, transport: StreamableHTTPServerTransport, res: ServerResponse): void {
   const end = () => void transport.close();
   const unsubscribe = s.bus.subscribe((e) => {
     if (e.tenantId !== t.id) return;

@@ -1,0 +1,161 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Services } from '../services.js';
+import type { AccessTokenInfo, AccessTokenVerifier } from '../oauth/access-token.js';
+import { clientIp } from '../http/client-ip.js';
+import { classifyBodyError } from '../http/error-handler.js';
+import { requestLogger } from '../http/request-log.js';
+import { setApiSecurityHeaders } from '../http/security-headers.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { checkBearer } from './bearer-auth.js';
+import { buildMcpServer, type McpPrincipal } from './build-mcp-server.js';
+import { originCheck } from './check-origin.js';
+import { mcpResourceUrl, protectedResourceMetadataUrl } from './mcp-resource.js';
+import { McpSessionIds } from './mcp-session-id.js';
+import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.js';
+import { watchStream } from './watch-stream.js';
+import { tryFastPath } from './fast-path.js';
+import { readJsonBody } from './read-json-body.js';
+
+export interface McpEndpointOptions {
+  /** Access-token verifier; defaults to the tenant authorization server's (`s.accessTokens`), read per request. */
+  verifier?: AccessTokenVerifier;
+}
+
+/** Handles one request to `/t/{slug}/mcp`; `slug` is still percent-encoded, as mcpSlugOf returns it. */
+export type McpEndpoint = (req: IncomingMessage, res: ServerResponse, slug: string) => void;
+
+// What Express matched for router.all('/') mounted at '/t/:slug/mcp' (case-insensitive, any trailing slashes,
+// any query); '/t/x/mcp/extra' and '/t/x/mcpfoo' are not the endpoint.
+const MCP_PATH = /^\/t\/([^/?]+)\/mcp\/*(?:\?|$)/i;
+
+/** The tenant slug (percent-encoded) when `url` addresses the MCP endpoint, else undefined. */
+export function mcpSlugOf(url: string): string | undefined {
+  return MCP_PATH.exec(url)?.[1];
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+const rpcError = (res: ServerResponse, status: number, code: number, message: string, data?: Record<string, unknown>) =>
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message, ...(data && { data }) }, id: null });
+
+/**
+ * `/t/{slug}/mcp`: the tenant's MCP endpoint (Streamable HTTP, MCP 2025-11-25), served on plain node:http in front
+ * of Express (app.ts), because Express's routing and response helpers were a measurable part of the CPU per tool call.
+ * It does what the Express stack did for it: request id and log line, API security headers, the tenant (unknown or
+ * disabled: the same 404 as everywhere), then Origin and bearer token before anything else, on every request. The SDK
+ * transport runs in stateless mode with a fresh server per request, so any node can serve any request; the optional
+ * session id is bound to (tenant, user, client) by an HMAC (mcp-session-id.ts). The client's token never leaves this
+ * process.
+ */
+export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndpoint {
+  const sessions = new McpSessionIds(s);
+  const inFlight = new InFlightCalls();
+  s.bus.subscribe((e) => {
+    if (e.type === 'mcp.cancelled') inFlight.cancel(e.callKey);
+  });
+  const begin = requestLogger(s.logger, { ipOf: clientIp });
+  const originAllowed = originCheck(s.config.publicUrl);
+  // Read per request, so tests (and a future verifier swap) can replace `s.accessTokens` on a running app.
+  const verifier = () => opts.verifier ?? s.accessTokens;
+
+  async function handle(req: IncomingMessage, res: ServerResponse, slug: string) {
+    const t = await findTenant(s, slug);
+    if (!t) {
+      // As resolve-tenant.ts and the error handler answer: unknown, malformed and disabled slugs look the same.
+      req.log?.info({ status: 404, error: 'not_found' }, 'client error');
+      sendJson(res, 404, { error: 'not_found', message: 'Not found' });
+      return;
+    }
+    if (!originAllowed(req.headers.origin)) {
+      rpcError(res, 403, -32000, 'Forbidden: Origin not allowed');
+      return;
+    }
+    const auth = await checkBearer(req, t, verifier(), {
+      resource: mcpResourceUrl(s.config.publicUrl, t),
+      resourceMetadataUrl: protectedResourceMetadataUrl(s.config.publicUrl, t),
+      clock: s.clock,
+    });
+    if (!auth.ok) {
+      res.setHeader('WWW-Authenticate', auth.challenge);
+      sendJson(res, auth.status, auth.body);
+      return;
+    }
+    await serve(s, t, { sessions, inFlight }, auth.info, req, res);
+  }
+
+  return (req, res, slug) => {
+    begin(req, res);
+    setApiSecurityHeaders(res);
+    handle(req, res, slug).catch((err: unknown) => {
+      const body = classifyBodyError(err);
+      if (body) {
+        rpcError(res, body.status, -32700, body.reason === 'too_large' ? 'Request body too large' : 'Parse error: invalid JSON');
+        return;
+      }
+      // Details only in the log; the client gets the trace id (the request id), never a stack trace.
+      const traceId = String(req.id ?? '');
+      req.log?.error({ err, traceId }, 'MCP request failed');
+      if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error', { traceId });
+      else res.end();
+    });
+  };
+}
+
+async function findTenant(s: Services, slug: string): Promise<TenantCtx | null> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(slug);
+  } catch {
+    return null; // malformed percent-encoding names no tenant
+  }
+  return s.tenants.findActive(decoded);
+}
+
+async function serve(
+  s: Services,
+  t: TenantCtx,
+  { sessions, inFlight }: { sessions: McpSessionIds; inFlight: InFlightCalls },
+  info: AccessTokenInfo & { userId: string },
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
+  const who: McpPrincipal = {
+    userId: info.userId,
+    clientId: info.clientId,
+    request: { ip: clientIp(req), userAgent: req.headers['user-agent'], requestId: String(req.id ?? '') },
+  };
+  const sessionId = req.headers['mcp-session-id'];
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || !(await sessions.matches(t, who, sessionId)))) {
+    // Unknown, forged, or created by another user or client: indistinguishable (MCP transports: 404).
+    rpcError(res, 404, -32001, 'Session not found');
+    return;
+  }
+  if (typeof sessionId === 'string') who.sessionId = sessionId;
+  const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
+  if (req.method === 'POST' && sessionId === undefined && isInitializeRequest(body)) {
+    res.setHeader('Mcp-Session-Id', await sessions.issue(t, who));
+  }
+  for (const id of cancelledRequestIds(body)) {
+    const key = callKey(t, who, who.sessionId, id);
+    if (!inFlight.cancel(key)) await s.bus.publish({ type: 'mcp.cancelled', tenantId: t.id, callKey: key });
+  }
+  if (await tryFastPath(s, t, who, inFlight, req, res, body)) return;
+  const server = buildMcpServer(s, t, who, inFlight);
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  res.on('close', () => {
+    // Ends in-flight handlers too: their abort signal cancels upstream calls (notifications/cancelled upstream).
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport);
+  if (req.method === 'GET') watchStream(s, t, info, server, transport, res);
+  await transport.handleRequest(req, res, body);
+}
