@@ -31,7 +31,7 @@ function createExpressApp(s: Services): Express {
   app.disable('x-powered-by');
   // Behind a load balancer PUBLIC_URL is what clients see; req.ip comes from the first proxy hop only.
   app.set('trust proxy', TRUST_PROXY);
-  app.use(requestLog(app, s.logger, { ignore: (url) => url === '/healthz' }));
+  app.use(requestLog(s.logger, { ignore: (url) => url === '/healthz' }));
   app.use(buildRoutes(s));
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import type { Express, Request, RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { redactUrl } from '../lib/logger.js';
 
@@ -71,8 +71,8 @@ export function requestLogger(logger: Logger, opts: RequestLogOptions): (req: In
   };
 }
 
-/** The Express middleware: requestLogger with Express's `req.ip`. (`app` is unused; req.log lives on the prototype.) */
-export function requestLog(_app: Express, logger: Logger, opts: { ignore?: (url: string) => boolean } = {}): RequestHandler {
+/** The Express middleware: requestLogger with Express's `req.ip`. */
+export function requestLog(logger: Logger, opts: { ignore?: (url: string) => boolean } = {}): RequestHandler {
   const begin = requestLogger(logger, { ...opts, ipOf: (req) => (req as Request).ip });
   return (req, res, next) => {
     begin(req, res);

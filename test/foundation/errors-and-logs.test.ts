@@ -32,7 +32,7 @@ describe('the error handler', () => {
   const { lines, logger } = captureLogger();
   beforeAll(async () => {
     const app = express();
-    app.use(requestLog(app, logger));
+    app.use(requestLog(logger));
     app.get('/boom', () => {
       throw new Error('database password=hunter2 at 10.0.0.5 exploded');
     });
