@@ -8,9 +8,8 @@
 // only for the machine's cores, not for one event loop. Proxy and gateway rounds alternate to spread background noise
 // over both. "CPU per call" of the hop process (from /proc) is the steadiest measure of what the gateway itself costs.
 // BENCH_MCP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -25,64 +24,14 @@ import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { approveTool } from '../src/tools/approve-tools.js';
 import { createUser, obtainTokens } from '../test/oauth/support/oauth-client.js';
 import { freePort, testMasterKey } from '../test/support/test-app.js';
-import { scratchDatabase } from './support.js';
+import { cpuUs, postgresCpuUs, scratchDatabase, startProcess, stop } from './support.js';
 
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_MCP_CONCURRENCY ?? 8);
 const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 3);
 const VERIFIES = Number(process.env.BENCH_MCP_VERIFIES ?? 20000);
-const root = path.resolve(import.meta.dirname, '..');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-/** Starts a child process and resolves with its first stdout line (its URL), or with null when `ready` says so. */
-function startProcess(command: string, args: string[], env: Record<string, string>, ready?: () => Promise<boolean>) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', ready ? 'ignore' : 'pipe', 'inherit'] });
-  const url = ready
-    ? (async () => {
-        while (!(await ready())) {
-          if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        return '';
-      })()
-    : new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-      });
-  return { child, url };
-}
-
-/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
-function procCpuUs(pid: number | string): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in USER_HZ (100 on Linux)
-  } catch {
-    return 0; // the process ended meanwhile
-  }
-}
-const cpuUs = (child: ChildProcess) => procCpuUs(child.pid!);
-
-/** CPU of every PostgreSQL process on this machine (the server may run elsewhere: then 0). */
-function postgresCpuUs(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += procCpuUs(pid);
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
-
-async function stop(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-}
 
 /** CALLS tools/call at CONCURRENCY through one MCP SDK client; `hop` is the process whose CPU is measured. */
 async function callMany(url: string, tool: string, hop: ChildProcess, headers: Record<string, string> = {}) {

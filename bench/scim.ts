@@ -1,17 +1,24 @@
 // SCIM benchmark (`npm run bench scim`): user creates/s and filter latency at 100,000 users on PostgreSQL, each beside
 // a bare Express + pg endpoint doing the same insert and the same indexed select (the floor without SCIM logic).
 // Goals (issue #3): ≥ 1,000 creates/s and ≥ 0.5× the bare endpoint; `userName eq` / `externalId eq` p99 < 20 ms.
-import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
+// Topology as deployed: the load generator (this process), the application (`node dist/server.js`, logging at info)
+// and the bare endpoint are separate processes; "CPU per create" of each server process comes from /proc.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
+import { loadConfig } from '../src/config/config.js';
+import { createServices } from '../src/services.js';
 import { parseFilter } from '../src/scim/filter-parse.js';
 import { FilterCompiler } from '../src/scim/filter-sql.js';
 import { userKind } from '../src/scim/resource-kinds.js';
 import { createScimToken } from '../src/scim/scim-tokens.js';
 import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
-import { startBenchApp } from './support.js';
+import { freePort, testMasterKey } from '../test/support/test-app.js';
+import { cpuUs, postgresCpuUs, scratchDatabase, startProcess, stop } from './support.js';
 
 const CREATES = Number(process.env.BENCH_SCIM_CREATES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_SCIM_CONCURRENCY ?? 16);
@@ -43,32 +50,12 @@ async function must(res: Response, status: number) {
   return res.json() as Promise<{ totalResults?: number }>;
 }
 
-/** The floor: the same insert (with the same unique index) and the same indexed select, nothing else. */
-async function startBare(pool: pg.Pool) {
+/** The floor's table: the same columns that matter, the same unique index and the same external-id index. */
+async function createBareTable(pool: pg.Pool) {
   await pool.query(`CREATE TABLE bare_user (id text PRIMARY KEY, tenant_id text NOT NULL, user_name text NOT NULL,
     user_name_key text NOT NULL, external_id text, attributes jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
   await pool.query('CREATE UNIQUE INDEX bare_user_key ON bare_user (tenant_id, user_name_key)');
   await pool.query('CREATE INDEX bare_user_ext ON bare_user (tenant_id, external_id)');
-  const app = express();
-  app.use(express.json({ type: ['application/json', 'application/*+json'] }));
-  app.post('/users', async (req, res) => {
-    const b = req.body as { userName: string; externalId?: string };
-    const id = `usr_${randomBytes(16).toString('hex')}`;
-    await pool.query('INSERT INTO bare_user (id, tenant_id, user_name, user_name_key, external_id, attributes) VALUES ($1,$2,$3,$4,$5,$6)', [
-      id, 'ten', b.userName, b.userName.toLowerCase(), b.externalId ?? null, JSON.stringify(b),
-    ]);
-    res.status(201).json({ id, ...b });
-  });
-  app.get('/users', async (req, res) => {
-    const { userName, externalId } = req.query as Record<string, string | undefined>;
-    const { rows } = userName
-      ? await pool.query('SELECT * FROM bare_user WHERE tenant_id = $1 AND user_name_key = $2', ['ten', userName.toLowerCase()])
-      : await pool.query('SELECT * FROM bare_user WHERE tenant_id = $1 AND external_id = $2', ['ten', externalId]);
-    res.json({ totalResults: rows.length, Resources: rows });
-  });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
 async function fill(pool: pg.Pool, table: 'scim' | 'bare', tenantId: string, n: number) {
@@ -87,12 +74,29 @@ async function fill(pool: pg.Pool, table: 'scim' | 'bare', tenantId: string, n: 
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const app = await startBenchApp(databaseUrl, 'scim');
-  const { config, services } = app;
-  const pool = new pg.Pool({ connectionString: app.databaseUrl, max: 10 });
+  const db = await scratchDatabase(databaseUrl, 'scim');
+  const port = await freePort();
+  const env = {
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    DATABASE_URL: db.url,
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'sso-bench-scim-')),
+    MASTER_KEY: testMasterKey(),
+  };
+  const pool = new pg.Pool({ connectionString: db.url, max: 10 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
-  const bare = await startBare(pool);
+  // The application exactly as `npm start` runs it (built by bench/run.ts), logging one line per request.
+  const server = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'dist/server.js'], { ...env, LOG_LEVEL: 'info' }, () =>
+    fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
+  );
+  await server.url; // migrations applied
+  await createBareTable(pool);
+  const bareProcess = startProcess(process.execPath, ['--import', 'tsx', 'bench/scim/bare-endpoint.ts'], { DATABASE_URL: db.url });
+  // This process's own services on the same database set the tenant and its token up.
+  const services = await createServices(loadConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) });
+  const config = services.config;
   try {
+    const bare = { url: await bareProcess.url };
     await createTenant(services.db, { slug: 'bench', name: 'Bench' });
     const t = (await findTenantBySlug(services.db, 'bench'))!;
     const { token, baseUrl } = await createScimToken(t, config.publicUrl);
@@ -111,10 +115,16 @@ export async function main(databaseUrl: string): Promise<void> {
     await drive(200, CONCURRENCY, async (i) => void (await must(await fetch(`${baseUrl}/Users`, { method: 'POST', headers, body: userBody(i, 'warm') }), 201)));
     await drive(200, CONCURRENCY, async (i) => void (await must(await fetch(`${bare.url}/users`, { method: 'POST', headers, body: userBody(i, 'warm') }), 201)));
 
-    const scimCreate = await drive(CREATES, CONCURRENCY, async (i) => {
+    const measured = async (child: ChildProcess, one: (i: number) => Promise<void>) => {
+      const cpu0 = cpuUs(child);
+      const pg0 = postgresCpuUs();
+      const run = await drive(CREATES, CONCURRENCY, one);
+      return { ...run, cpuUs: (cpuUs(child) - cpu0) / CREATES, pgCpuUs: Math.max(0, postgresCpuUs() - pg0) / CREATES };
+    };
+    const scimCreate = await measured(server.child, async (i) => {
       await must(await fetch(`${baseUrl}/Users`, { method: 'POST', headers, body: userBody(i, 'c') }), 201);
     });
-    const bareCreate = await drive(CREATES, CONCURRENCY, async (i) => {
+    const bareCreate = await measured(bareProcess.child, async (i) => {
       await must(await fetch(`${bare.url}/users`, { method: 'POST', headers, body: userBody(i, 'c') }), 201);
     });
 
@@ -141,6 +151,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log('| measure | SCIM | bare Express + pg | SCIM ÷ bare | goal |');
     console.log('|---|---:|---:|---:|---|');
     console.log(`| user creates/s | ${perSec(scimCreate).toFixed(0)} | ${perSec(bareCreate).toFixed(0)} | ${(perSec(scimCreate) / perSec(bareCreate)).toFixed(2)}× | ≥ 1,000/s and ≥ 0.5× |`);
+    console.log(`| CPU per create: server process / PostgreSQL | ${scimCreate.cpuUs.toFixed(0)} / ${scimCreate.pgCpuUs.toFixed(0)} µs | ${bareCreate.cpuUs.toFixed(0)} / ${bareCreate.pgCpuUs.toFixed(0)} µs | | |`);
     console.log(`| create p50 / p99 | ${pct(scimCreate.latencies, 50).toFixed(1)} / ${pct(scimCreate.latencies, 99).toFixed(1)} ms | ${pct(bareCreate.latencies, 50).toFixed(1)} / ${pct(bareCreate.latencies, 99).toFixed(1)} ms | | |`);
     for (const [kind, scim, b] of rows) {
       console.log(`| \`${kind} eq\` p50 / p99 | ${pct(scim.latencies, 50).toFixed(1)} / ${pct(scim.latencies, 99).toFixed(1)} ms | ${pct(b.latencies, 50).toFixed(1)} / ${pct(b.latencies, 99).toFixed(1)} ms | ${(pct(scim.latencies, 99) / pct(b.latencies, 99)).toFixed(1)}× (p99) | p99 < 20 ms |`);
@@ -153,8 +164,10 @@ export async function main(databaseUrl: string): Promise<void> {
       console.log(`\n\`${filter}\` → \`${where}\`\n${plan.map((r: Record<string, string>) => `    ${r['QUERY PLAN']}`).join('\n')}`);
     }
   } finally {
-    bare.close();
+    await Promise.all([stop(server.child), stop(bareProcess.child)]);
     await pool.end();
-    await app.close();
+    await services.bus.stop();
+    await services.database.close();
+    await db.drop();
   }
 }

@@ -1,12 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import pg from 'pg';
-import pino from 'pino';
-import { loadConfig, type Config } from '../src/config/config.js';
-import { startServer, type RunningServer } from '../src/http/start-server.js';
-import { createServices, type Services } from '../src/services.js';
-import { freePort, testMasterKey } from '../test/support/test-app.js';
 
 /** A database of its own on the benchmark's PostgreSQL server, dropped afterwards. */
 export async function scratchDatabase(serverUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -26,36 +22,53 @@ export async function scratchDatabase(serverUrl: string, label: string): Promise
   };
 }
 
-export interface BenchApp {
-  config: Config;
-  services: Services;
-  server: RunningServer;
-  databaseUrl: string;
-  close(): Promise<void>;
+const root = path.resolve(import.meta.dirname, '..');
+
+/** Starts a child process and resolves with its first stdout line (its URL), or with null when `ready` says so. */
+export function startProcess(command: string, args: string[], env: Record<string, string>, ready?: () => Promise<boolean>) {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', ready ? 'ignore' : 'pipe', 'inherit'] });
+  const url = ready
+    ? (async () => {
+        while (!(await ready())) {
+          if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return '';
+      })()
+    : new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+      });
+  return { child, url };
 }
 
-/** The real application on PostgreSQL (a scratch database), silent, on an ephemeral port. */
-export async function startBenchApp(serverUrl: string, label: string): Promise<BenchApp> {
-  const db = await scratchDatabase(serverUrl, label);
-  const port = await freePort();
-  const config = loadConfig({
-    PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: db.url,
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
-    MASTER_KEY: testMasterKey(),
-    LOG_LEVEL: 'silent',
-  });
-  const services = await createServices(config, { logger: pino({ level: 'silent' }) });
-  const server = await startServer(services, { port, host: '127.0.0.1', adminEndpoint: false });
-  return {
-    config,
-    services,
-    server,
-    databaseUrl: db.url,
-    close: async () => {
-      await server.close(1000);
-      await db.drop();
-    },
-  };
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
+export function procCpuUs(pid: number | string): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in USER_HZ (100 on Linux)
+  } catch {
+    return 0; // the process ended meanwhile
+  }
+}
+export const cpuUs = (child: ChildProcess) => procCpuUs(child.pid!);
+
+/** CPU of every PostgreSQL process on this machine (the server may run elsewhere: then 0). */
+export function postgresCpuUs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += procCpuUs(pid);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+export async function stop(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
 }
