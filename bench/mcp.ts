@@ -9,22 +9,16 @@
 // over both. "CPU per call" of the hop process (from /proc) is the steadiest measure of what the gateway itself costs.
 // BENCH_MCP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config.js';
 import { mcpResourceUrl } from '../src/mcp/mcp-resource.js';
-import { createServices } from '../src/services.js';
 import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
 import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { approveTool } from '../src/tools/approve-tools.js';
 import { createUser, obtainTokens } from '../test/oauth/support/oauth-client.js';
-import { freePort, testMasterKey } from '../test/support/test-app.js';
-import { cpuUs, postgresCpuUs, scratchDatabase, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_MCP_CONCURRENCY ?? 8);
@@ -83,36 +77,25 @@ function summary(runs: Run[]) {
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const db = await scratchDatabase(databaseUrl, 'mcp');
-  const port = await freePort();
-  const env = {
-    PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: db.url,
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'sso-bench-mcp-')),
-    MASTER_KEY: testMasterKey(),
-  };
+  const gateway = await startAppProcess(databaseUrl, 'mcp', process.env.BENCH_MCP_NODE_ARGS?.split(' ').filter(Boolean));
+  const { db, publicUrl } = gateway;
   const upstream = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/upstream.ts'], {});
   const upstreamUrl = await upstream.url;
   const bare = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/bare-proxy.ts'], { TARGET: upstreamUrl.replace(/\/mcp$/, '') });
-  // The gateway exactly as `npm start` runs it (built by bench/run.ts), logging one line per request like production.
-  const gateway = startProcess(process.execPath, [...(process.env.BENCH_MCP_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--disable-warning=ExperimentalWarning', 'dist/server.js'], { ...env, LOG_LEVEL: 'info' }, () =>
-    fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
-  );
   // This process's own services on the same database: it sets the tenant up (the gateway learns of changes through
   // the event bus) and measures the bearer check in isolation.
-  const services = await createServices(loadConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) });
+  const services = await gateway.services();
   try {
     const proxyUrl = `${await bare.url}/mcp`;
-    await gateway.url;
+    await gateway.ready;
     await createTenant(services.db, { slug: 'bench', name: 'Bench' });
     const t = (await findTenantBySlug(services.db, 'bench'))!;
     await addUpstream(services, t, { name: 'up', url: upstreamUrl, headers: {} });
     await approveTool(services, t, 'up__echo', []);
     const user = await createUser(t);
-    const app = { url: env.PUBLIC_URL, services } as Parameters<typeof obtainTokens>[0];
+    const app = { url: publicUrl, services } as Parameters<typeof obtainTokens>[0];
     const token = (await obtainTokens(app, t, user.id)).tokens.body.access_token!;
-    const resource = mcpResourceUrl(env.PUBLIC_URL, t);
+    const resource = mcpResourceUrl(publicUrl, t);
 
     const runs = { direct: [] as Run[], proxied: [] as Run[], gateway: [] as Run[] };
     for (let round = 0; round < ROUNDS; round++) {
@@ -155,8 +138,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(cpuRow('gateway', viaGateway));
   } finally {
     await Promise.all([stop(gateway.child), stop(bare.child), stop(upstream.child)]);
-    await services.bus.stop();
-    await services.database.close();
+    await closeServices(services);
     await db.drop();
   }
 }

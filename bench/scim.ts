@@ -4,21 +4,14 @@
 // Topology as deployed: the load generator (this process), the application (`node dist/server.js`, logging at info)
 // and the bare endpoint are separate processes; "CPU per create" of each server process comes from /proc.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config.js';
-import { createServices } from '../src/services.js';
 import { parseFilter } from '../src/scim/filter-parse.js';
 import { FilterCompiler } from '../src/scim/filter-sql.js';
 import { userKind } from '../src/scim/resource-kinds.js';
 import { createScimToken } from '../src/scim/scim-tokens.js';
 import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
-import { freePort, testMasterKey } from '../test/support/test-app.js';
-import { cpuUs, postgresCpuUs, scratchDatabase, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CREATES = Number(process.env.BENCH_SCIM_CREATES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_SCIM_CONCURRENCY ?? 16);
@@ -74,26 +67,15 @@ async function fill(pool: pg.Pool, table: 'scim' | 'bare', tenantId: string, n: 
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const db = await scratchDatabase(databaseUrl, 'scim');
-  const port = await freePort();
-  const env = {
-    PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: db.url,
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'sso-bench-scim-')),
-    MASTER_KEY: testMasterKey(),
-  };
+  const server = await startAppProcess(databaseUrl, 'scim');
+  const { db } = server;
   const pool = new pg.Pool({ connectionString: db.url, max: 10 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
-  // The application exactly as `npm start` runs it (built by bench/run.ts), logging one line per request.
-  const server = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'dist/server.js'], { ...env, LOG_LEVEL: 'info' }, () =>
-    fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
-  );
-  await server.url; // migrations applied
+  await server.ready;
   await createBareTable(pool);
   const bareProcess = startProcess(process.execPath, ['--import', 'tsx', 'bench/scim/bare-endpoint.ts'], { DATABASE_URL: db.url });
   // This process's own services on the same database set the tenant and its token up.
-  const services = await createServices(loadConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) });
+  const services = await server.services();
   const config = services.config;
   try {
     const bare = { url: await bareProcess.url };
@@ -166,8 +148,7 @@ export async function main(databaseUrl: string): Promise<void> {
   } finally {
     await Promise.all([stop(server.child), stop(bareProcess.child)]);
     await pool.end();
-    await services.bus.stop();
-    await services.database.close();
+    await closeServices(services);
     await db.drop();
   }
 }

@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
+import { loadConfig } from '../src/config/config.js';
+import { createServices, type Services } from '../src/services.js';
+import { freePort, testMasterKey } from '../test/support/test-app.js';
 
 /** A database of its own on the benchmark's PostgreSQL server, dropped afterwards. */
 export async function scratchDatabase(serverUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -71,4 +76,37 @@ export async function stop(child: ChildProcess) {
   if (child.exitCode !== null) return;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+}
+
+/**
+ * The application exactly as `npm start` runs it (`node dist/server.js`, built by bench/run.ts, logging one line per
+ * request like production) on a scratch database; `ready` resolves once /readyz answers (migrations applied).
+ * `services` opens this process's own services on the same database, to set data up (the application learns of
+ * changes through the event bus); close them with `closeServices`.
+ */
+export async function startAppProcess(serverUrl: string, label: string, nodeArgs: string[] = []) {
+  const db = await scratchDatabase(serverUrl, label);
+  const port = await freePort();
+  const env = {
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    DATABASE_URL: db.url,
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
+    MASTER_KEY: testMasterKey(),
+  };
+  const app = startProcess(process.execPath, [...nodeArgs, '--disable-warning=ExperimentalWarning', 'dist/server.js'], { ...env, LOG_LEVEL: 'info' }, () =>
+    fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
+  );
+  return {
+    db,
+    publicUrl: env.PUBLIC_URL,
+    child: app.child,
+    ready: app.url,
+    services: () => createServices(loadConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) }),
+  };
+}
+
+export async function closeServices(s: Services): Promise<void> {
+  await s.bus.stop();
+  await s.database.close();
 }
