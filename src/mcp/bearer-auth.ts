@@ -44,7 +44,9 @@ export async function checkBearer(
   opts: { resource: string; resourceMetadataUrl: string; clock: Clock },
 ): Promise<BearerOutcome> {
   const base = { resourceMetadataUrl: opts.resourceMetadataUrl };
-  if (new URL(req.url ?? '/', 'http://x').searchParams.has('access_token')) {
+  // Parsed only when a query string could carry one: this check runs on every MCP request.
+  const url = req.url ?? '/';
+  if (url.includes('access_token') && new URL(url, 'http://x').searchParams.has('access_token')) {
     // RFC 6750 §3.1: invalid_request is a 400.
     return fail(400, { ...base, error: 'invalid_request', description: 'Send the access token in the Authorization header, never in the URL' });
   }

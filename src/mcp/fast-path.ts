@@ -10,13 +10,11 @@ import {
   type CallToolRequest,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
+import { mediaType } from '../lib/media-type.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callToolResult, listToolsResult, type McpPrincipal } from './build-mcp-server.js';
 import type { InFlightCalls } from './in-flight-calls.js';
-
-/** `type/subtype` of a Content-Type, parsed (never a substring match), as the SDK's transport checks it. */
-const mediaType = (value: string | undefined) => value?.split(';')[0]?.trim().toLowerCase();
 
 /**
  * The request, validated by the SDK's own schemas, if it is one the fast path answers exactly as the SDK's

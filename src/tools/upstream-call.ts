@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Pool, type Dispatcher } from 'undici';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, JSONRPCRequestSchema, McpError, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { mediaType } from '../lib/media-type.js';
 import { SseParser } from './sse-parser.js';
 
 /** Largest answer one call reads: the JSON body, or everything on its SSE stream(s). */
@@ -117,7 +118,6 @@ export class UpstreamCaller {
   }
 }
 
-const mediaType = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.split(';')[0]?.trim().toLowerCase();
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const callEnded = () => new Error('The call ended');
 
