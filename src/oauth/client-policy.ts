@@ -1,4 +1,5 @@
 import { errors } from 'oidc-provider';
+import { JWT_BEARER, TOKEN_EXCHANGE } from './cross-app/grant-types.js';
 
 /** Our own client metadata: `x_sb_purpose: "scim"` marks a CLI-registered machine client for Entra/Okta provisioning. */
 export const PURPOSE = 'x_sb_purpose';
@@ -43,8 +44,8 @@ export function validateClientMetadata(ctx: { oidc?: { route?: string } } | unde
     for (const own of [PURPOSE, ADMIN_REGISTERED] as const) {
       if (m[own] !== undefined) throw new errors.InvalidClientMetadata(`${own} cannot be self-registered`);
     }
-    if (m.grant_types?.includes('client_credentials')) {
-      throw new errors.InvalidClientMetadata('client_credentials is only available to clients registered by an administrator');
+    for (const adminOnly of ['client_credentials', JWT_BEARER, TOKEN_EXCHANGE]) {
+      if (m.grant_types?.includes(adminOnly)) throw new errors.InvalidClientMetadata(`${adminOnly} is only available to clients registered by an administrator`);
     }
   }
 }
