@@ -5,7 +5,8 @@ import pino from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { JWKS_REFETCH_COOLDOWN_MS } from '../../src/oauth/cross-app/idp-keys.js';
 import { createApp } from '../../src/http/app.js';
 import { createServices, type Services } from '../../src/services.js';
 import { addToGroup, cli, startUpstream, type Upstream } from '../mcp/support.js';
@@ -194,6 +195,28 @@ describe.each(testDbKinds)('ID-JAG (jwt-bearer) grant at the tenant AS (%s)', (k
     expect(await app.services.accessTokens.verify(b.t, tokenA, b.mcp)).toBeNull();
     const res = await fetch(b.mcp, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     expect(res.status).toBe(401);
+  });
+
+  it('follows an IdP key rollover (unknown kid → one JWKS refetch), but refetches at most once per cooldown', async () => {
+    const rolling = await startIdJagIdp();
+    try {
+      const c = await crossAppTenant(app, rolling);
+      await linkedUser(c, 'kim');
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      expect((await redeem(c, await rolling.idJag(claimsFor(c, 'kim')))).status).toBe(200);
+      const fetched = rolling.jwksFetches;
+      await rolling.rotate();
+      // Within the cooldown an unknown kid costs the IdP nothing: a flood of forged kids is no amplifier.
+      for (let i = 0; i < 3; i++) expect((await redeem(c, await rolling.idJag(claimsFor(c, 'kim')))).body.error).toBe('invalid_grant');
+      expect(rolling.jwksFetches).toBe(fetched);
+      vi.advanceTimersByTime(JWKS_REFETCH_COOLDOWN_MS + 1000);
+      app.clock.advance(JWKS_REFETCH_COOLDOWN_MS + 1000);
+      expect((await redeem(c, await rolling.idJag(claimsFor(c, 'kim')))).status).toBe(200);
+      expect(rolling.jwksFetches).toBe(fetched + 1);
+    } finally {
+      vi.useRealTimers();
+      await rolling.close();
+    }
   });
 
   describe('two nodes over one database', () => {

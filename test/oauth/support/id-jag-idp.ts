@@ -14,6 +14,8 @@ export interface IdJagIdp {
   idToken(claims: JWTPayload & Record<string, unknown>): Promise<string>;
   /** The public key as published (for alg-confusion attempts). */
   publicJwk: JWK;
+  /** Key rollover: a new signing key (new kid), published next to the old one. */
+  rotate(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,9 +24,13 @@ export interface IdJagIdp {
  * HTTP, RS256 keys, and a signer. Our app finds it the way SSO does (OIDC discovery at the connection's issuer).
  */
 export async function startIdJagIdp(): Promise<IdJagIdp> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const kid = `k-${randomBytes(4).toString('hex')}`;
-  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const newKey = async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    const kid = `k-${randomBytes(4).toString('hex')}`;
+    return { privateKey: pair.privateKey, kid, publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' } };
+  };
+  let { privateKey, kid, publicJwk } = await newKey();
+  const published: JWK[] = [publicJwk];
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -33,6 +39,10 @@ export async function startIdJagIdp(): Promise<IdJagIdp> {
     clientId: 'sso-bridge-at-idp',
     jwksFetches: 0,
     publicJwk,
+    async rotate() {
+      ({ privateKey, kid, publicJwk } = await newKey());
+      published.push(publicJwk);
+    },
     async idJag(claims, header = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ iss: issuer, iat: now, exp: now + 300, jti: randomBytes(8).toString('hex'), ...claims })
@@ -60,7 +70,7 @@ export async function startIdJagIdp(): Promise<IdJagIdp> {
     }
     if (req.url === '/jwks') {
       idp.jwksFetches++;
-      return json({ keys: [publicJwk] });
+      return json({ keys: published });
     }
     res.writeHead(404).end();
   });
