@@ -4,7 +4,7 @@ import { newId } from '../lib/ids.js';
 import { newSecretToken } from '../lib/secrets.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { ADMIN_REGISTERED, PURPOSE } from './client-policy.js';
+import { ADMIN_REGISTERED, ID_JAG_IDPS, PURPOSE } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { CROSS_APP_GRANTS, type CrossAppGrantName } from './cross-app/grant-types.js';
 import { prismaAdapterFactory } from './prisma-adapter.js';
@@ -20,6 +20,8 @@ export interface NewClient {
   tokenAuthMethod?: 'client_secret_basic' | 'client_secret_post';
   /** Cross-app grants (docs/cross-app-access.md); they make the client confidential. */
   grants?: CrossAppGrantName[];
+  /** Only these ID-JAG issuer connections may vouch for the client (default: any of the tenant's). */
+  idJagIdps?: string[];
 }
 
 /**
@@ -32,6 +34,13 @@ export async function addClient(s: Services, t: TenantCtx, input: NewClient) {
   if (input.scim && extraGrants.length) throw badRequest('--grant is for MCP clients, not SCIM clients');
   // IDJAG §5 and RFC 8693 §2.1: these grants are for clients that authenticate.
   const confidential = input.scim || input.confidential || extraGrants.length > 0;
+  if (input.idJagIdps?.length) {
+    if (!input.grants?.includes('jwt-bearer')) throw badRequest('--id-jag-idp needs --grant jwt-bearer');
+    for (const id of input.idJagIdps) {
+      const conn = await t.db.idpConnection.findFirst({ where: { id, kind: 'oidc' } });
+      if (!conn) throw badRequest(`No OIDC connection ${id}`);
+    }
+  }
   const clientId = newId('cli');
   const secret = confidential ? newSecretToken('sbc') : undefined;
   const metadata: Record<string, unknown> = input.scim
@@ -57,6 +66,7 @@ export async function addClient(s: Services, t: TenantCtx, input: NewClient) {
         redirect_uris: input.redirectUris,
         token_endpoint_auth_method: confidential ? (input.tokenAuthMethod ?? 'client_secret_basic') : 'none',
         [ADMIN_REGISTERED]: true,
+        ...(input.idJagIdps?.length && { [ID_JAG_IDPS]: input.idJagIdps }),
       };
   if (secret) metadata.client_secret = secret;
   const provider = await s.oauthProviders.get(t);

@@ -22,6 +22,7 @@ export const oauthCommands: Command[] = [
       confidential: { type: 'boolean', description: 'issue a client secret (interactive clients are public by default)' },
       'token-auth': { type: 'string', description: 'client_secret_basic or client_secret_post (SCIM default: post)' },
       grant: { type: 'string', multiple: true, description: 'jwt-bearer (ID-JAG) or token-exchange (RFC 8693), repeatable; makes the client confidential' },
+      'id-jag-idp': { type: 'string', multiple: true, description: 'connection id (idp_…) whose ID-JAGs may name this client, repeatable (default: any --id-jag on connection)' },
     },
     forwardable: true,
     run: audited('oauth.client.add', 'oauth-client', (s, t, o) => {
@@ -36,6 +37,7 @@ export const oauthCommands: Command[] = [
           if (!Object.hasOwn(CROSS_APP_GRANTS, g)) throw badRequest(`--grant takes ${Object.keys(CROSS_APP_GRANTS).join(' or ')}`);
           return g as CrossAppGrantName;
         }),
+        idJagIdps: list(o['id-jag-idp']),
       });
     }),
   },

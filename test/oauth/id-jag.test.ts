@@ -168,6 +168,20 @@ describe.each(testDbKinds)('ID-JAG (jwt-bearer) grant at the tenant AS (%s)', (k
     expect(((await dcr.json()) as { error: string }).error).toBe('invalid_client_metadata');
   });
 
+  it('a client may name the IdPs that vouch for it (--id-jag-idp): another trusted IdP of the tenant is refused', async () => {
+    const c = await crossAppTenant(app, idp);
+    const second = await cli(app, 'idp add-oidc', { tenant: c.t.slug, issuer: otherIdp.issuer, 'client-id': 'x', 'client-secret': 'idp-secret-0123456789' });
+    await cli(app, 'idp update', { tenant: c.t.slug, id: String(second.id), 'id-jag': 'on' });
+    const pinned = (await cli(app, 'client add', { tenant: c.t.slug, name: 'Pinned', grant: ['jwt-bearer'], 'id-jag-idp': [c.connId] })) as CrossAppTenant['client'];
+    const p = { ...c, client: pinned };
+    await linkedUser(c, 'jo');
+    const viaOther = await otherIdp.idJag(claimsFor(p, 'jo'));
+    expect((await redeem(p, viaOther)).body.error).toBe('invalid_grant');
+    expect(await lastAudit(app, c.t, 'oauth.id-jag.redeem')).toMatchObject({ detail: { reason: 'this IdP may not vouch for this client' } });
+    expect((await redeem(p, await idp.idJag(claimsFor(p, 'jo')))).status).toBe(200);
+    await expect(cli(app, 'client add', { tenant: c.t.slug, name: 'Bad', grant: ['jwt-bearer'], 'id-jag-idp': ['idp_nope'] })).rejects.toThrow(/No OIDC connection/);
+  });
+
   it('per tenant switch: off → unsupported_grant_type and the grants leave the metadata; a disabled tenant answers 404', async () => {
     const c = await crossAppTenant(app, idp);
     await linkedUser(c, 'gus');

@@ -2,6 +2,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../../services.js';
 import { findConnectionByIssuer } from '../../sso/connections/manage-connections.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { ID_JAG_IDPS } from '../client-policy.js';
 import { issuerUrl, mcpResourceUrl } from '../oauth-urls.js';
 import { auditRedemption } from './audit-redemption.js';
 import { idpKeys } from './idp-keys.js';
@@ -10,6 +11,12 @@ import { MAX_JWT_LENGTH, RefusedToken } from './jwt-checks.js';
 import { rememberJti } from './remember-jti.js';
 import { resolveSubject } from './resolve-subject.js';
 import { ID_JAG_SKEW_S, verifyIdJag, type TrustedIdp } from './verify-id-jag.js';
+
+/** `client add --id-jag-idp`: a client may restrict which of the tenant's trusted IdPs can vouch for it. */
+function checkClientIdp(client: object, connectionId: string): void {
+  const allowed = (client as Record<string, unknown>)[ID_JAG_IDPS];
+  if (Array.isArray(allowed) && allowed.length && !allowed.includes(connectionId)) throw new RefusedToken('this IdP may not vouch for this client');
+}
 
 /** The tenant's enabled OIDC connection for `iss`, if the admin marked it as an ID-JAG issuer (`idp update --id-jag on`). */
 export function trustedIdJagIssuer(s: Services, t: TenantCtx) {
@@ -50,6 +57,7 @@ export function redeemIdJag(s: Services, t: TenantCtx) {
       const jag = await verifyIdJag(assertion, { issuer: issuerUrl(s.config.publicUrl, t), resource, clientId: client.clientId, now, trustedIdp });
       const { iss, sub, jti, exp } = jag.claims;
       seen = { connectionId: jag.conn.id, iss, jti };
+      checkClientIdp(client, jag.conn.id);
       const keepUntil = new Date((exp + ID_JAG_SKEW_S) * 1000);
       if (!(await rememberJti(s, t, iss, sub, jti, keepUntil))) throw new RefusedToken('jti already used');
       const user = await resolveSubject(t, jag.conn, jag.claims, now);

@@ -18,9 +18,9 @@ export interface CrossAppTenant {
 }
 
 /** A tenant with an OIDC connection to `idp` (ID-JAG issuer unless `idJag: false`) and a confidential client with `grants`. */
-export async function crossAppTenant(app: TestApp, idp: IdJagIdp, o: { idJag?: boolean; grants?: string[] } = {}): Promise<CrossAppTenant> {
+export async function crossAppTenant(app: TestApp, idp: IdJagIdp, o: { idJag?: boolean; grants?: string[]; name?: string } = {}): Promise<CrossAppTenant> {
   const t = await app.createTenant();
-  const conn = await cli(app, 'idp add-oidc', { tenant: t.slug, issuer: idp.issuer, 'client-id': idp.clientId, 'client-secret': 'idp-secret-0123456789', name: 'Corp' });
+  const conn = await cli(app, 'idp add-oidc', { tenant: t.slug, issuer: idp.issuer, 'client-id': idp.clientId, 'client-secret': 'idp-secret-0123456789', name: o.name ?? 'Corp' });
   if (o.idJag !== false) await cli(app, 'idp update', { tenant: t.slug, id: String(conn.id), 'id-jag': 'on' });
   const client = (await cli(app, 'client add', { tenant: t.slug, name: 'Agent', grant: o.grants ?? ['jwt-bearer'] })) as { client_id: string; client_secret: string };
   return { t, connId: String(conn.id), client, issuer: `${app.url}/t/${t.slug}`, mcp: `${app.url}/t/${t.slug}/mcp` };
