@@ -11,10 +11,11 @@ describe.each(testDbKinds)('RFC 8693 token exchange at the tenant AS (%s)', (kin
   let app: TestApp;
   let idp: IdJagIdp;
   let otherIdp: IdJagIdp;
+  const appNow = () => app.clock.now().getTime();
   beforeAll(async () => {
     app = await startTestApp(kind);
-    idp = await startIdJagIdp();
-    otherIdp = await startIdJagIdp();
+    idp = await startIdJagIdp(appNow);
+    otherIdp = await startIdJagIdp(appNow);
   });
   afterAll(async () => {
     await idp?.close();
@@ -56,7 +57,7 @@ describe.each(testDbKinds)('RFC 8693 token exchange at the tenant AS (%s)', (kin
     const other = await crossAppTenant(app, otherIdp, { grants: ['token-exchange'] });
     await linkedUser(c, 'carol');
     await linkedUser(c, 'dan', { active: false });
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(app.clock.now().getTime() / 1000);
     const cases: [string, string, RegExp][] = [
       ['wrong audience (an ID token for another app)', await idp.idToken({ sub: 'carol', aud: 'some-other-app' }), /aud/],
       ['several audiences without azp', await idp.idToken({ sub: 'carol', aud: [idp.clientId, 'x'] }), /azp/],

@@ -21,9 +21,9 @@ export interface IdJagIdp {
 
 /**
  * A corporate IdP that mints ID-JAGs and ID tokens, as Okta does after its own token exchange: discovery + JWKS over
- * HTTP, RS256 keys, and a signer. Our app finds it the way SSO does (OIDC discovery at the connection's issuer).
+ * HTTP, RS256 keys, and a signer (times from `nowMs`: pass the app's clock). Our app finds it the way SSO does (OIDC discovery at the connection's issuer).
  */
-export async function startIdJagIdp(): Promise<IdJagIdp> {
+export async function startIdJagIdp(nowMs: () => number = Date.now): Promise<IdJagIdp> {
   const newKey = async () => {
     const pair = await generateKeyPair('RS256', { extractable: true });
     const kid = `k-${randomBytes(4).toString('hex')}`;
@@ -44,13 +44,13 @@ export async function startIdJagIdp(): Promise<IdJagIdp> {
       published.push(publicJwk);
     },
     async idJag(claims, header = {}) {
-      const now = Math.floor(Date.now() / 1000);
+      const now = Math.floor(nowMs() / 1000);
       return new SignJWT({ iss: issuer, iat: now, exp: now + 300, jti: randomBytes(8).toString('hex'), ...claims })
         .setProtectedHeader({ alg: 'RS256', kid, typ: 'oauth-id-jag+jwt', ...header } as never)
         .sign(privateKey);
     },
     async idToken(claims) {
-      const now = Math.floor(Date.now() / 1000);
+      const now = Math.floor(nowMs() / 1000);
       return new SignJWT({ iss: issuer, aud: idp.clientId, iat: now, exp: now + 600, ...claims }).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' }).sign(privateKey);
     },
     close: () => new Promise((r) => server.close(() => r())),
