@@ -8,11 +8,14 @@ import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadat
 import { vaultClientSecrets } from './client-secrets.js';
 import { deviceFlowPages } from './device-pages.js';
 import { issuerUrl, MCP_SCOPE, mcpResourceUrl, oauthRoutes, SCIM_SCOPE, scimResourceUrl } from './oauth-urls.js';
+import { carriedClaims, registerCrossAppGrants } from './cross-app/register-cross-app-grants.js';
+import { isCrossAppGrant, TOKEN_EXCHANGE } from './cross-app/grant-types.js';
 import { prismaAdapterFactory } from './prisma-adapter.js';
 import { shouldRotate } from './refresh-rotation.js';
+import { ACCESS_TOKEN_TTL_S, mcpResourceServer } from './resource-servers.js';
 import { loadSigningKeys } from './signing-keys.js';
 
-export const ACCESS_TOKEN_TTL_S = 3600; // user tokens ≤ 1 h (issue 5); revocation reaches them sooner via the verifier
+export { ACCESS_TOKEN_TTL_S } from './resource-servers.js';
 export const SCIM_TOKEN_TTL_S = 2 * 3600; // Entra's provisioning service expects 1–6 h client-credentials tokens
 const DAY = 24 * 3600;
 
@@ -84,13 +87,14 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     // user's access ends through our revocation (SCIM, consent withdrawal, grant revocation), not a session timeout.
     expiresWithSession: async () => false,
     rotateRefreshToken: () => shouldRotate(),
-    extraTokenClaims: async (_ctx, token) => ({ tid: t.id, ...('grantId' in token && token.grantId ? { gid: token.grantId } : {}) }),
+    extraTokenClaims: async (_ctx, token) => ({ ...carriedClaims(token), tid: t.id, ...('grantId' in token && token.grantId ? { gid: token.grantId } : {}) }),
     ttl: {
       AccessToken: ACCESS_TOKEN_TTL_S,
       AuthorizationCode: 60,
       ClientCredentials: SCIM_TOKEN_TTL_S,
       DeviceCode: 600,
-      Grant: 90 * DAY,
+      // A cross-app grant backs one access token (no refresh token): it ends with it.
+      Grant: (ctx) => (isCrossAppGrant(ctx?.oidc?.params?.grant_type) ? ACCESS_TOKEN_TTL_S : 90 * DAY),
       IdToken: 3600,
       Interaction: 1800,
       RefreshToken: 14 * DAY,
@@ -128,7 +132,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
           const c = client as unknown as Client;
           const machine = ctx.oidc.params?.grant_type === 'client_credentials';
           if (resource === mcp && !isScimClient(c) && !machine) {
-            return { scope: MCP_SCOPE, audience: mcp, accessTokenTTL: ACCESS_TOKEN_TTL_S, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+            return mcpResourceServer(mcp);
           }
           if (resource === scim && isScimClient(c) && machine) {
             return { scope: SCIM_SCOPE, audience: scim, accessTokenTTL: SCIM_TOKEN_TTL_S, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
@@ -141,8 +145,10 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
         ack: 'draft-02',
         allowFetch: async (_ctx: KoaContextWithOIDC, clientId: string) => allowCimdFetch(s.config, clientId),
         // Documents may not claim what only administrators grant.
+        // jwt-bearer stays open to documents: the IdP's policy names the client in each ID-JAG (EMA §5).
         allowClient: async (_ctx: KoaContextWithOIDC, client: Client) =>
-          client[PURPOSE] === undefined && client[ADMIN_REGISTERED] === undefined && !client.grantTypeAllowed('client_credentials'),
+          client[PURPOSE] === undefined && client[ADMIN_REGISTERED] === undefined && !client.grantTypeAllowed('client_credentials') &&
+          !client.grantTypeAllowed(TOKEN_EXCHANGE),
         cacheDuration: { min: 30, max: 3600 },
       },
     } as Configuration['features'],
@@ -156,5 +162,6 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   provider.proxyIpHeader = 'x-sso-bridge-unused';
   provider.on('server_error', (_ctx, err) => s.logger.error({ err, tenantId: t.id }, 'oauth server error'));
   auditIssuance(s, t, provider);
+  registerCrossAppGrants(s, t, provider);
   return provider;
 }

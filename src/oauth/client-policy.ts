@@ -1,10 +1,13 @@
 import { errors } from 'oidc-provider';
+import { JWT_BEARER, TOKEN_EXCHANGE } from './cross-app/grant-types.js';
 
 /** Our own client metadata: `x_sb_purpose: "scim"` marks a CLI-registered machine client for Entra/Okta provisioning. */
 export const PURPOSE = 'x_sb_purpose';
 /** Set on clients an administrator registered with the CLI; the consent page says so. */
 export const ADMIN_REGISTERED = 'x_sb_admin_registered';
-export const extraClientProperties = [PURPOSE, ADMIN_REGISTERED];
+/** Connection ids of the ID-JAG issuers that may vouch for this client (`client add --id-jag-idp`); absent = any. */
+export const ID_JAG_IDPS = 'x_sb_id_jag_idps';
+export const extraClientProperties = [PURPOSE, ADMIN_REGISTERED, ID_JAG_IDPS];
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -14,6 +17,7 @@ interface ClientSchemaLike {
   application_type?: string;
   [PURPOSE]?: unknown;
   [ADMIN_REGISTERED]?: unknown;
+  [ID_JAG_IDPS]?: unknown;
 }
 
 function checkRedirectUri(uri: string): 'loopback' | 'https' | 'private-use' {
@@ -40,11 +44,11 @@ export function validateClientMetadata(ctx: { oidc?: { route?: string } } | unde
   if (kinds.length > 0 && kinds.every((k) => k === 'loopback')) m.application_type = 'native';
   const selfRegistered = ctx?.oidc?.route === 'registration' || ctx?.oidc?.route === 'client_update';
   if (selfRegistered) {
-    for (const own of [PURPOSE, ADMIN_REGISTERED] as const) {
+    for (const own of [PURPOSE, ADMIN_REGISTERED, ID_JAG_IDPS] as const) {
       if (m[own] !== undefined) throw new errors.InvalidClientMetadata(`${own} cannot be self-registered`);
     }
-    if (m.grant_types?.includes('client_credentials')) {
-      throw new errors.InvalidClientMetadata('client_credentials is only available to clients registered by an administrator');
+    for (const adminOnly of ['client_credentials', JWT_BEARER, TOKEN_EXCHANGE]) {
+      if (m.grant_types?.includes(adminOnly)) throw new errors.InvalidClientMetadata(`${adminOnly} is only available to clients registered by an administrator`);
     }
   }
 }

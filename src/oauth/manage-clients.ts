@@ -4,8 +4,9 @@ import { newId } from '../lib/ids.js';
 import { newSecretToken } from '../lib/secrets.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { ADMIN_REGISTERED, PURPOSE } from './client-policy.js';
+import { ADMIN_REGISTERED, ID_JAG_IDPS, PURPOSE } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
+import { CROSS_APP_GRANTS, type CrossAppGrantName } from './cross-app/grant-types.js';
 import { prismaAdapterFactory } from './prisma-adapter.js';
 import { revokeGrants } from './revoke-grants.js';
 
@@ -17,6 +18,10 @@ export interface NewClient {
   /** A confidential client (gets a secret). SCIM clients always are. */
   confidential?: boolean;
   tokenAuthMethod?: 'client_secret_basic' | 'client_secret_post';
+  /** Cross-app grants (docs/cross-app-access.md); they make the client confidential. */
+  grants?: CrossAppGrantName[];
+  /** Only these ID-JAG issuer connections may vouch for the client (default: any of the tenant's). */
+  idJagIdps?: string[];
 }
 
 /**
@@ -25,7 +30,17 @@ export interface NewClient {
  */
 export async function addClient(s: Services, t: TenantCtx, input: NewClient) {
   if (!input.name.trim()) throw badRequest('--name is required');
-  const confidential = input.scim || input.confidential;
+  const extraGrants = (input.grants ?? []).map((g) => CROSS_APP_GRANTS[g]);
+  if (input.scim && extraGrants.length) throw badRequest('--grant is for MCP clients, not SCIM clients');
+  // IDJAG §5 and RFC 8693 §2.1: these grants are for clients that authenticate.
+  const confidential = input.scim || input.confidential || extraGrants.length > 0;
+  if (input.idJagIdps?.length) {
+    if (!input.grants?.includes('jwt-bearer')) throw badRequest('--id-jag-idp needs --grant jwt-bearer');
+    for (const id of input.idJagIdps) {
+      const conn = await t.db.idpConnection.findFirst({ where: { id, kind: 'oidc' } });
+      if (!conn) throw badRequest(`No OIDC connection ${id}`);
+    }
+  }
   const clientId = newId('cli');
   const secret = confidential ? newSecretToken('sbc') : undefined;
   const metadata: Record<string, unknown> = input.scim
@@ -42,11 +57,16 @@ export async function addClient(s: Services, t: TenantCtx, input: NewClient) {
     : {
         client_id: clientId,
         client_name: input.name,
-        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
-        response_types: ['code'],
+        // A client that only redeems assertions has no redirect URI, hence no browser flow.
+        grant_types: [
+          ...(extraGrants.length && !input.redirectUris.length ? [] : ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']),
+          ...extraGrants,
+        ],
+        response_types: extraGrants.length && !input.redirectUris.length ? [] : ['code'],
         redirect_uris: input.redirectUris,
         token_endpoint_auth_method: confidential ? (input.tokenAuthMethod ?? 'client_secret_basic') : 'none',
         [ADMIN_REGISTERED]: true,
+        ...(input.idJagIdps?.length && { [ID_JAG_IDPS]: input.idJagIdps }),
       };
   if (secret) metadata.client_secret = secret;
   const provider = await s.oauthProviders.get(t);

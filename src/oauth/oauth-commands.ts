@@ -1,4 +1,6 @@
 import { audited, optionList, tenantArg, tenantOption, type Command, type OptionValue } from '../cli/command-table.js';
+import { badRequest } from '../lib/errors.js';
+import { CROSS_APP_GRANTS, type CrossAppGrantName } from './cross-app/grant-types.js';
 import { addClient, listClients, removeClient } from './manage-clients.js';
 import { rotateSigningKeys } from './signing-keys.js';
 
@@ -19,6 +21,8 @@ export const oauthCommands: Command[] = [
       scim: { type: 'boolean', description: 'machine client for SCIM provisioning (client credentials, scope scim)' },
       confidential: { type: 'boolean', description: 'issue a client secret (interactive clients are public by default)' },
       'token-auth': { type: 'string', description: 'client_secret_basic or client_secret_post (SCIM default: post)' },
+      grant: { type: 'string', multiple: true, description: 'jwt-bearer (ID-JAG) or token-exchange (RFC 8693), repeatable; makes the client confidential' },
+      'id-jag-idp': { type: 'string', multiple: true, description: 'connection id (idp_…) whose ID-JAGs may name this client, repeatable (default: any --id-jag on connection)' },
     },
     forwardable: true,
     run: audited('oauth.client.add', 'oauth-client', (s, t, o) => {
@@ -29,6 +33,11 @@ export const oauthCommands: Command[] = [
         scim: o.scim === true,
         confidential: o.confidential === true,
         tokenAuthMethod: auth === 'client_secret_basic' || auth === 'client_secret_post' ? auth : undefined,
+        grants: list(o.grant).map((g) => {
+          if (!Object.hasOwn(CROSS_APP_GRANTS, g)) throw badRequest(`--grant takes ${Object.keys(CROSS_APP_GRANTS).join(' or ')}`);
+          return g as CrossAppGrantName;
+        }),
+        idJagIdps: list(o['id-jag-idp']),
       });
     }),
   },

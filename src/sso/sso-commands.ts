@@ -78,6 +78,7 @@ export const ssoCommands: Command[] = [
       'allowed-domain': common['allowed-domain']!,
       'match-by': common['match-by']!,
       map: common.map!,
+      'id-jag': { type: 'string', description: 'on or off — trust this OIDC IdP as an ID-JAG issuer (docs/cross-app-access.md)' },
     },
     forwardable: true,
     run: audited('idp.update', 'idp-connection', async (s, t, o) => {
@@ -89,6 +90,7 @@ export const ssoCommands: Command[] = [
         allowedDomains: domains.length ? domains : undefined,
         matchBy: matchByOption(o),
         mapping: mappingOption(o),
+        idJag: onOff(o, 'id-jag'),
       });
     }),
   },

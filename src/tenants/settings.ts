@@ -8,6 +8,8 @@ export const TenantSettingsSchema = z.looseObject({
   reconsentOnNewTools: z.boolean().default(false),
   /** Display name of the IdP group whose members administer the tenant. */
   adminGroup: z.string().optional(),
+  /** Cross-app access (docs/cross-app-access.md): the ID-JAG and token-exchange grants of the tenant's AS. */
+  crossAppAccess: z.boolean().default(true),
 });
 
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;

@@ -42,6 +42,8 @@ export const ConnectionConfigSchema = z.looseObject({
   mapping: MappingSchema.default({}),
   saml: SamlSettingsSchema.optional(),
   oidc: OidcSettingsSchema.optional(),
+  /** OIDC only: this IdP may vouch for users with ID-JAGs at the tenant's AS (docs/cross-app-access.md). */
+  idJag: z.boolean().default(false),
 });
 export type ConnectionConfig = z.output<typeof ConnectionConfigSchema>;
 
