@@ -145,6 +145,8 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     expect(page).toContain('domain is not allowed for this sign-in method');
     expect(page).not.toContain('linked to another sign-in method');
     expect(reason).toMatch(/^domain_not_allowed:/);
+    expect(reason).toContain('e***@corp.example'); // the detail names the account, masked like every trace e-mail
+    expect(reason).not.toContain('eve@');
     // With JIT off and a foreign domain the page used to say "no account yet": it names the domain rule too.
     const strictIdp = makeSamlIdp();
     const strict = await tenantWithSaml(app, strictIdp, { allowedDomains: ['corp.example'], jitEnabled: false });
