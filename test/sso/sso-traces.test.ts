@@ -4,7 +4,8 @@ import { describeIdpError, redactSummary, safeText } from '../../src/sso/traces/
 import { testDbKinds } from '../support/databases.js';
 import type { TestApp } from '../support/test-app.js';
 import { Browser } from './support/browser.js';
-import { cli, useAppWithOidcIdp } from './support/sso-fixtures.js';
+import { makeSamlIdp } from './support/saml-idp.js';
+import { cli, tenantWithSaml, useAppWithOidcIdp } from './support/sso-fixtures.js';
 import type { TestOidcIdp } from './support/oidc-idp.js';
 
 /** Issue 8 §6: traces mask e-mails and subjects everywhere, never keep an IdP's text verbatim, and expire. */
@@ -98,5 +99,35 @@ describe.each(testDbKinds)('SSO traces over HTTP (%s)', (kind) => {
     await app.services.db.jobLease.deleteMany({ where: { name: 'sso-trace-retention' } });
     expect(await app.services.jobs.tick('sso-trace-retention')).toBe(true);
     expect((await t.db.ssoTrace.findMany({ orderBy: { id: 'asc' } })).map((r) => r.id)).toEqual([`trc_edge_${t.id}`, `trc_new_${t.id}`]);
+  });
+
+  it('stops storing failed logins from a network over its limit: 429 with Retry-After, on the ACS and OIDC callback', async () => {
+    const { t } = await tenantWithSaml(app, makeSamlIdp());
+    const acs = (ip: string) =>
+      fetch(`${app.url}/t/${t.slug}/saml/acs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        body: new URLSearchParams({ SAMLResponse: Buffer.from('<not-saml/>').toString('base64') }).toString(),
+      });
+    for (let i = 0; i < 30; i++) expect((await acs(`2001:db8:5:6::${i + 1}`)).status).toBe(400);
+    expect(await t.db.ssoTrace.count()).toBe(30);
+    const limited = await acs('2001:db8:5:6::abcd');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await limited.text()).toContain('Too many failed sign-in attempts');
+    const callback = await fetch(`${app.url}/t/${t.slug}/oidc/callback?state=x`, { headers: { 'x-forwarded-for': '2001:db8:5:6::1' } });
+    expect(callback.status).toBe(429);
+    expect(await t.db.ssoTrace.count()).toBe(30);
+    // Another network, and the same network at another tenant, still get a trace.
+    expect((await acs('198.51.100.1')).status).toBe(400);
+    expect(await t.db.ssoTrace.count()).toBe(31);
+    const other = await tenantWithSaml(app, makeSamlIdp());
+    const elsewhere = await fetch(`${app.url}/t/${other.t.slug}/saml/acs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '2001:db8:5:6::1' },
+      body: new URLSearchParams({ SAMLResponse: 'AAAA' }).toString(),
+    });
+    expect(elsewhere.status).toBe(400);
+    expect(await other.t.db.ssoTrace.count()).toBe(1);
   });
 });
