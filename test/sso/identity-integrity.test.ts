@@ -134,6 +134,29 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     expect((await me(ok.browser, app.url, t.slug)).body).toMatchObject({ id: bo.id });
   });
 
+  it('`user bind`: the admin chooses the connection; the other one is refused, `none` unbinds', async () => {
+    const a = makeSamlIdp();
+    const b = makeSamlIdp();
+    const { t, conn, spMetadata } = await tenantWithSaml(app, a, { allowedDomains: ['corp.example'] });
+    const second = await addSamlConnection(app.services, t, { metadataXml: b.metadata(), allowedDomains: ['corp.example'] });
+    const cy = await scimUser(t, 'cy@corp.example');
+    expect(await cli(app.services, 'user bind', { tenant: t.slug, email: 'CY@corp.example', connection: String(second.id) })).toEqual({ id: cy.id, email: 'cy@corp.example', ssoConnectionId: second.id });
+    const viaA = await idpInitiated(t, a, spMetadata, 'a-cy', { email: ['cy@corp.example'] });
+    expect((await refusal(viaA.res)).reason).toMatch(/^bound_elsewhere:/);
+    const viaB = await idpInitiated(t, b, spMetadata, 'b-cy', { email: ['cy@corp.example'] });
+    expect((await me(viaB.browser, app.url, t.slug)).body).toMatchObject({ id: cy.id });
+    // Rebinding to A reports the identity that now stops working, and B's next login is refused.
+    expect(await cli(app.services, 'user bind', { tenant: t.slug, email: 'cy@corp.example', connection: String(conn.id) })).toMatchObject({ identitiesNowRefused: [second.id] });
+    expect((await refusal((await idpInitiated(t, b, spMetadata, 'b-cy', { email: ['cy@corp.example'] })).res)).reason).toMatch(/^bound_elsewhere:/);
+    expect(await cli(app.services, 'user bind', { tenant: t.slug, email: 'cy@corp.example', connection: 'none' })).toMatchObject({ ssoConnectionId: null });
+    expect((await idpInitiated(t, b, spMetadata, 'b-cy', { email: ['cy@corp.example'] })).res.status).toBe(303);
+    expect(await t.db.auditEvent.count({ where: { action: 'user.bind', targetId: cy.id } })).toBe(3);
+    // Paired: a connection of another tenant cannot be chosen.
+    const other = await tenantWithSaml(app, makeSamlIdp());
+    await expect(cli(app.services, 'user bind', { tenant: t.slug, email: 'cy@corp.example', connection: String(other.conn.id) })).rejects.toThrow(/No IdP connection/);
+    await expect(cli(app.services, 'user bind', { tenant: other.t.slug, email: 'cy@corp.example', connection: String(other.conn.id) })).rejects.toThrow(/No user/);
+  });
+
   it('says "domain not allowed", not "linked to another sign-in method", when that is the reason', async () => {
     const idp = makeSamlIdp();
     // No allowed domains: this connection may create users but never link an existing one.
