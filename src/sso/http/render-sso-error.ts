@@ -30,7 +30,13 @@ export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorReq
     let traceId: string | null = null;
     // Failures write a trace and an audit line: per (tenant, client network) and per tenant they are bounded; over
     // the limit the page says so (429, Retry-After) and nothing is stored (issue 8 §6). Successes are never counted.
-    const limited = t ? await limiter.hit(tenantAndNetwork(rateRules.ssoFailNet, rateRules.ssoFailTenant, t.id, req.ip)) : ({ ok: true } as const);
+    const limited = t
+      ? await limiter.hit(tenantAndNetwork(rateRules.ssoFailNet, rateRules.ssoFailTenant, t.id, req.ip)).catch((limitErr: unknown) => {
+          // The page must still render when the database is what failed (the trace below will fail and say so).
+          req.log?.error({ err: limitErr }, 'could not count the failed login');
+          return { ok: true } as const;
+        })
+      : ({ ok: true } as const);
     if (!limited.ok) {
       if (res.headersSent) return void res.end();
       tooManyRequests(res, limited);
