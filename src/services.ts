@@ -3,6 +3,8 @@ import { AuditLog, type AuditLogOptions } from './audit/audit-log.js';
 import type { Config } from './config/config.js';
 import { openDatabase, targetFromConfig, type Database, type Db } from './db/open-database.js';
 import { cleanupExpired } from './jobs/cleanup-expired.js';
+import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
+import { RateLimiter } from './http/rate-limit.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger } from './lib/logger.js';
@@ -80,6 +82,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
   // SAML IdP metadata URLs (certificate rollover); `s` is complete by the time a job runs.
   jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
+  jobs.add({ name: 'rate-limit-sweep', everyMs: 10 * 60_000, run: () => new RateLimiter(db, clock).sweep() });
+  jobs.add({ name: 'sso-trace-retention', everyMs: 3_600_000, run: () => deleteOldSsoTraces(db, clock, config.ssoTraceRetentionDays) });
   const upstreams = new UpstreamPool(vault);
   revocation.register(oauthRevocationStore({ bus }));
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);

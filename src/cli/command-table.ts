@@ -142,9 +142,13 @@ export const foundationCommands: Command[] = [
   {
     name: 'scim-token create',
     summary: 'create a SCIM bearer token (shown once)',
-    options: { tenant: tenantOpt, label: { type: 'string', description: 'a note, e.g. "Okta provisioning"' } },
+    options: {
+      tenant: tenantOpt,
+      label: { type: 'string', description: 'a note, e.g. "Okta provisioning"' },
+      connection: { type: 'string', description: 'IdP connection (idp_…) of the same app: users this token creates sign in only through it' },
+    },
     forwardable: true,
-    run: audited('scim-token.create', 'scim-token', (s, t, o) => createScimToken(t, s.config.publicUrl, str(o.label))),
+    run: audited('scim-token.create', 'scim-token', (s, t, o) => createScimToken(t, s.config.publicUrl, str(o.label), str(o.connection))),
   },
   {
     name: 'scim-token list',

@@ -19,6 +19,8 @@ const EnvSchema = z
     DANGEROUSLY_ALLOW_CIMD_HOSTS: z.string().optional(),
     /** Test only: PEM CA trusted for DANGEROUSLY_ALLOW_CIMD_HOSTS (refused in production). */
     DANGEROUSLY_CIMD_CA_FILE: z.string().optional(),
+    /** Days a failed-login trace is kept (issue 8 §6). */
+    SSO_TRACE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   })
   .transform((env, ctx) => {
     const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -45,6 +47,7 @@ const EnvSchema = z
       nodeEnv: env.NODE_ENV,
       dangerouslyAllowCimdHosts: (env.DANGEROUSLY_ALLOW_CIMD_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
       dangerouslyCimdCaFile: env.DANGEROUSLY_CIMD_CA_FILE,
+      ssoTraceRetentionDays: env.SSO_TRACE_RETENTION_DAYS,
     };
   });
 

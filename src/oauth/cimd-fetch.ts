@@ -13,10 +13,16 @@ const blocked = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  // Documentation, AS112, 6to4 relay and AMT ranges: oidc-provider's guard refuses them too.
+  ['192.0.2.0', 24], ['198.51.100.0', 24], ['203.0.113.0', 24], ['192.31.196.0', 24], ['192.52.193.0', 24],
+  ['192.88.99.0', 24], ['192.175.48.0', 24],
 ] as const) blocked.addSubnet(net, prefix, 'ipv4');
 // Not ::ffff:0:0/96: Node's BlockList matches IPv4 addresses against IPv4-mapped rules, so that rule would block all of
 // IPv4. Mapped addresses are unwrapped below and judged as the IPv4 address they carry.
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2001:db8::', 32]] as const) {
+for (const [net, prefix] of [
+  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64],
+  ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['2620:4f:8000::', 48], ['3fff::', 20], ['5f00::', 16],
+] as const) {
   blocked.addSubnet(net, prefix, 'ipv6');
 }
 
@@ -51,32 +57,42 @@ export async function allowCimdFetch(config: Config, clientId: string): Promise<
 }
 
 type FetchOptions = RequestInit & { dispatcher?: unknown };
-type AgentCtor = new (opts: { connect: { ca: string } }) => unknown;
+type Dispatcher = { on(event: 'connect', fn: (origin: unknown, targets: object[]) => void): unknown };
+type AgentCtor = new (opts: { connect?: { ca: string } }) => Dispatcher;
 
 /**
- * oidc-provider's `fetch` hook. Outside tests it is plain fetch with the library's guarded dispatcher, redirect
- * refusal, timeout and size cap untouched. A host on DANGEROUSLY_ALLOW_CIMD_HOSTS (refused in production by
- * loadConfig) is reached with a dispatcher that trusts DANGEROUSLY_CIMD_CA_FILE instead, so tests can serve CIMD
- * documents over https from 127.0.0.1.
+ * oidc-provider's `fetch` hook: one code path in production and in tests. The library's options — redirect refusal
+ * (`redirect: 'manual'`), the 2.5 s timeout signal — pass through untouched, the 5 KB body limit is applied by the
+ * library on the response; the dispatcher is replaced by ours, which does what the library's does (destroys a socket
+ * connected to a special-use address, which also defeats DNS rebinding) with our list of special-use ranges. The
+ * test allow-list (DANGEROUSLY_ALLOW_CIMD_HOSTS, refused in production by loadConfig) is data inside that dispatcher:
+ * a socket to exactly an allow-listed `ip:port` is kept, and DANGEROUSLY_CIMD_CA_FILE is trusted — so tests exercise
+ * the same function, options and socket check as production.
  */
 export function cimdFetch(config: Config): (url: string | URL, options: FetchOptions) => Promise<Response> {
-  let testAgent: unknown;
+  let dispatcher: Dispatcher | undefined;
   return (url, options) => {
-    const target = new URL(String(url));
-    if (config.dangerouslyAllowCimdHosts.length > 0 && isAllowListed(config, target)) {
-      testAgent ??= makeTestAgent(config);
-      return fetch(target, { ...options, dispatcher: testAgent } as RequestInit);
-    }
-    return fetch(target, options as RequestInit);
+    dispatcher ??= guardedDispatcher(config);
+    return fetch(new URL(String(url)), { ...options, dispatcher } as RequestInit);
   };
 }
 
-function makeTestAgent(config: Config): unknown {
+function guardedDispatcher(config: Config): Dispatcher {
   // Node's bundled undici: the global dispatcher's constructor is its Agent (the same trick oidc-provider uses).
   void Response;
   const global = globalThis as unknown as Record<symbol, { constructor: AgentCtor } | undefined>;
   const Agent = (global[Symbol.for('undici.globalDispatcher.2')] ?? global[Symbol.for('undici.globalDispatcher.1')])?.constructor;
-  if (!Agent) throw new Error('cannot build the test CIMD dispatcher');
-  const ca = config.dangerouslyCimdCaFile ? readFileSync(config.dangerouslyCimdCaFile, 'utf8') : '';
-  return new Agent({ connect: { ca } });
+  if (!Agent) throw new Error('cannot build the CIMD fetch dispatcher');
+  const ca = config.dangerouslyCimdCaFile ? readFileSync(config.dangerouslyCimdCaFile, 'utf8') : undefined;
+  const agent = new Agent(ca ? { connect: { ca } } : {});
+  agent.on('connect', (_origin, targets) => {
+    const client = targets[targets.length - 1] as Record<symbol, unknown> | undefined;
+    const key = client && Object.getOwnPropertySymbols(client).find((sym) => sym.description === 'socket');
+    const socket = key ? (client[key] as { remoteAddress?: string; remotePort?: number; destroy(err: Error): void } | undefined) : undefined;
+    if (!socket) return;
+    const address = socket.remoteAddress ?? '';
+    const exempt = config.dangerouslyAllowCimdHosts.includes(`${address.includes(':') ? `[${address}]` : address}:${socket.remotePort}`);
+    if (!exempt && isSpecialUseAddress(address)) socket.destroy(new Error('CIMD fetch refused: connected to a special-use address'));
+  });
+  return agent;
 }

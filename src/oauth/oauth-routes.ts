@@ -3,6 +3,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import type Provider from 'oidc-provider';
 import { formBody } from '../http/body.js';
 import { classifyBodyError } from '../http/error-handler.js';
+import { RateLimiter, rateRules, tenantAndNetwork, tooManyRequests } from '../http/rate-limit.js';
 import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -48,8 +49,17 @@ function tokenBodyError(err: unknown, _req: Request, res: Response, next: NextFu
 
 /** Token endpoint: refresh rotation is planned (and serialized in the database) before oidc-provider runs. */
 function tokenEndpoint(s: Services): RequestHandler {
+  const limiter = new RateLimiter(s.db, s.clock);
   return async (req, res) => {
     const t = tenantOf(res);
+    // Failed token requests write rows (audit, revocations): a network, or the tenant as a whole, that failed too
+    // often in the window is answered 429 before anything runs (issue 8 §6).
+    const limits = tenantAndNetwork(rateRules.tokenFailNet, rateRules.tokenFailTenant, t.id, req.ip);
+    const verdict = await limiter.check(limits);
+    if (!verdict.ok) {
+      tooManyRequests(res, verdict).set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: 'Too many failed token requests; try again later' });
+      return;
+    }
     const body = (req.body ?? {}) as Record<string, unknown>;
     let plan: RotationPlan = { kind: 'none' };
     if (body.grant_type === 'refresh_token') plan = await planRefresh(t, s.clock, body);
@@ -67,6 +77,18 @@ function tokenEndpoint(s: Services): RequestHandler {
     }
     await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
     if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
+    if (res.statusCode >= 400) await limiter.hit(limits);
+    if (plan.kind === 'grace') {
+      // The client got the successor of a token already used: harmless for a retry, but the only trace a thief
+      // racing the client within the window would leave (issue 8 §6).
+      await s.audit.record(t, {
+        actor: { kind: 'oauth-client', id: typeof body.client_id === 'string' ? body.client_id : null },
+        action: 'oauth.refresh.grace_replay',
+        target: { kind: 'oauth-grant', id: plan.grantId },
+        outcome: res.statusCode === 200 ? 'success' : 'failure',
+        request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
+      });
+    }
   };
 }
 
@@ -89,7 +111,7 @@ export function oauthTenantRoutes(s: Services): Router {
   const router = Router({ mergeParams: true });
   router.post('/oauth/token', formBody('64kb'), tokenEndpoint(s), tokenBodyError);
   router.post('/oauth/device_authorization', formBody('64kb'), deviceAuthorization(s), tokenBodyError);
-  router.post('/oauth/register', registrationLimit(s.clock));
+  router.post('/oauth/register', registrationLimit(s));
   router.use(async (req, res, next) => {
     if (!req.path.startsWith('/oauth/') && req.path !== '/.well-known/openid-configuration') return next();
     const t = tenantOf(res);

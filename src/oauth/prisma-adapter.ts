@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { unusedClientExpiry } from './registration-limit.js';
 import { recordSuccessor } from './refresh-rotation.js';
 import { protectClientSecret, revealClientSecret, type ClientSecretStore } from './client-secrets.js';
 
@@ -37,7 +38,7 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
       async upsert(id, payload, expiresIn) {
         let stored: AdapterPayload = payload;
         if (model === 'Client') stored = await protectClientSecret(t, deps.secrets, id, payload);
-        const expiresAt = expiresIn ? new Date(now().getTime() + expiresIn * 1000) : null;
+        const expiresAt = expiresIn ? new Date(now().getTime() + expiresIn * 1000) : model === 'Client' ? unusedClientExpiry(payload, now()) : null;
         const columns = {
           payload: stored as Prisma.InputJsonValue,
           grantId: payload.grantId ?? null,
@@ -53,6 +54,10 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
           update: columns,
         });
         if (model === 'RefreshToken') await recordSuccessor(t, deps.clock, id, payload.grantId);
+        // A self-registered client that a user has granted is in use: it no longer expires (registration-limit.ts).
+        if (model === 'Grant' && typeof payload.clientId === 'string') {
+          await db.updateMany({ where: { model: 'Client', id: payload.clientId, expiresAt: { not: null } }, data: { expiresAt: null } });
+        }
       },
 
       async find(id) {

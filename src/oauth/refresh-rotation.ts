@@ -20,7 +20,8 @@ const WAIT_MAX_MS = 3_000;
 
 export type RotationPlan =
   | { kind: 'rotate'; tenantId: string; id: string; grantId: string | null }
-  | { kind: 'grace' }
+  /** A used token within the grace window: answered with its successor, and recorded in the audit log. */
+  | { kind: 'grace'; grantId: string | null }
   /** A used token presented again outside the grace window: oidc-provider will revoke its grant. */
   | { kind: 'replay'; grantId: string | null }
   | { kind: 'none' };
@@ -77,7 +78,7 @@ export async function planRefresh(t: TenantCtx, clock: Clock, body: Record<strin
     const withinGrace = started - row.consumedAt.getTime() <= REFRESH_GRACE_MS;
     if (withinGrace && successor) {
       body.refresh_token = successor;
-      return { kind: 'grace' };
+      return { kind: 'grace', grantId: row.grantId };
     }
     if (!withinGrace || waited >= WAIT_MAX_MS) {
       await markUsed(t, id, row.payload, row.consumedAt);

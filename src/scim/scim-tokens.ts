@@ -6,17 +6,23 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 
 export const scimBaseUrl = (publicUrl: string, t: TenantCtx) => `${publicUrl}/t/${t.slug}/scim/v2`;
 
-/** Creates a SCIM bearer token. The token is returned once; only its SHA-256 is stored. */
-export async function createScimToken(t: TenantCtx, publicUrl: string, label?: string) {
+/**
+ * Creates a SCIM bearer token. The token is returned once; only its SHA-256 is stored. With `connectionId` (the IdP
+ * connection of the same Okta/Entra app), users the token creates may link only through that connection (issue 8 §4).
+ */
+export async function createScimToken(t: TenantCtx, publicUrl: string, label?: string, connectionId?: string) {
+  if (connectionId && !(await t.db.idpConnection.findFirst({ where: { id: connectionId }, select: { id: true } }))) {
+    throw notFound(`No IdP connection ${connectionId} in tenant ${t.slug}`);
+  }
   const token = newSecretToken('scim');
   const id = newId('stk');
-  await t.db.scimToken.create({ data: { id, tenantId: t.id, label: label ?? null, tokenHash: hashToken(token) } });
-  return { id, token, baseUrl: scimBaseUrl(publicUrl, t) };
+  await t.db.scimToken.create({ data: { id, tenantId: t.id, label: label ?? null, tokenHash: hashToken(token), connectionId: connectionId ?? null } });
+  return { id, token, baseUrl: scimBaseUrl(publicUrl, t), ...(connectionId && { connectionId }) };
 }
 
 export async function listScimTokens(t: TenantCtx) {
   return t.db.scimToken.findMany({
-    select: { id: true, label: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+    select: { id: true, label: true, connectionId: true, createdAt: true, lastUsedAt: true, revokedAt: true },
     orderBy: { createdAt: 'asc' },
   });
 }

@@ -39,6 +39,7 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const doc = canonicalResource(userKind, body);
   const cols = userColumns(doc);
   const now = c.s.clock.now();
+  const ssoConnectionId = await provisioningConnection(c);
   const row = await mapUniqueViolation(taken, () =>
     c.t.db.user.create({
       data: {
@@ -46,6 +47,7 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
         tenantId: c.t.id,
         ...cols,
         source: 'scim',
+        ssoConnectionId,
         attributes: doc as Prisma.InputJsonObject,
         createdAt: now,
         updatedAt: now,
@@ -98,4 +100,11 @@ export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Prom
   await c.s.revocation.revokeUser(c.t, id, 'scim.deleted', { kind: c.principal.kind, id: c.principal.id });
   await c.t.db.user.deleteMany({ where: { id } });
   await auditWrite(c, 'scim.user.delete', { kind: 'user', id }, { groupsLeft: groups.length });
+}
+
+/** The IdP connection the calling SCIM token provisions for, if any: new users may link only through it (issue 8 §4). */
+async function provisioningConnection(c: ScimCtx): Promise<string | null> {
+  if (c.principal.kind !== 'scim-token') return null;
+  const token = await c.t.db.scimToken.findFirst({ where: { id: c.principal.id }, select: { connectionId: true } });
+  return token?.connectionId ?? null;
 }

@@ -7,6 +7,7 @@ import { addSamlConnection } from './connections/add-saml-connection.js';
 import { listConnections, removeConnection } from './connections/manage-connections.js';
 import { refreshFromCli } from './saml/refresh-metadata.js';
 import { showSsoTrace } from './traces/sso-traces.js';
+import { bindUser } from './users/bind-user.js';
 import { commonInput, commonOptions, list, mappingOption, matchByOption, onOff, str } from './cli-options.js';
 import { updateConnection } from './connections/update-connection.js';
 
@@ -121,6 +122,17 @@ export const ssoCommands: Command[] = [
       await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'admin.grant', target: { kind: 'user', id: result.id }, outcome: 'success' });
       return result;
     },
+  },
+  {
+    name: 'user bind',
+    summary: 'let only one IdP connection link and sign in a user (`--connection none` unbinds)',
+    options: {
+      tenant,
+      email: { type: 'string', required: true, description: "the user's e-mail or userName" },
+      connection: { type: 'string', required: true, description: 'connection id (idp_…), or none' },
+    },
+    forwardable: true,
+    run: audited('user.bind', 'user', (s, t, o) => bindUser(t, str(o.email) ?? '', str(o.connection) ?? '')),
   },
   {
     name: 'sso-trace show',

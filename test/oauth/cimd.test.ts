@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { allowCimdFetch, isSpecialUseAddress } from '../../src/oauth/cimd-fetch.js';
+import { allowCimdFetch, cimdFetch, isSpecialUseAddress } from '../../src/oauth/cimd-fetch.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { authorize, createUser, mcpUrl, pkce, signedInBrowser, tokenRequest } from './support/oauth-client.js';
-import { createTestCa, startCimdServer, type CimdServer } from './support/test-ca.js';
+import { createTestCa, startCimdServer, type CimdServer, type TestCa } from './support/test-ca.js';
 
 describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
   let app: TestApp;
   let cimd: CimdServer;
+  let ca: TestCa;
   beforeAll(async () => {
-    const ca = createTestCa();
+    ca = createTestCa();
     cimd = await startCimdServer(ca);
     app = await startTestApp(kind, { DANGEROUSLY_ALLOW_CIMD_HOSTS: cimd.host, DANGEROUSLY_CIMD_CA_FILE: ca.caFile });
   });
@@ -124,5 +125,47 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
     expect(await allowCimdFetch(config, 'https://10.0.0.1/app.json')).toBe(false);
     expect(await allowCimdFetch(config, 'https://localhost/app.json')).toBe(false);
     expect(await allowCimdFetch(config, 'https://no-such-host.invalid/app.json')).toBe(false);
+  });
+
+  // The fetch options of the production code path (issue 8 §6): each test fails if its guard is removed.
+  it('the fetch dispatcher refuses a socket to a special-use address that is not exactly on the allow-list', async () => {
+    const other = await startCimdServer(ca); // same CA, same 127.0.0.1, another port: not allow-listed
+    try {
+      other.route('/doc.json', { body: { client_id: 'x' } });
+      cimd.route('/apps/direct.json', { body: { client_id: 'y' } });
+      const config = loadConfig({ NODE_ENV: 'test', DANGEROUSLY_ALLOW_CIMD_HOSTS: cimd.host, DANGEROUSLY_CIMD_CA_FILE: ca.caFile });
+      const fetchDoc = cimdFetch(config);
+      // The allowFetch pre-check is bypassed here (as DNS rebinding would): only the dispatcher stands in the way.
+      await expect(fetchDoc(`${other.origin}/doc.json`, { redirect: 'manual' })).rejects.toThrow();
+      await expect(fetchDoc(`https://localhost:${other.host.split(':')[1]}/doc.json`, { redirect: 'manual' })).rejects.toThrow();
+      expect(other.hits.get('/doc.json')).toBeUndefined();
+      // Control: the allow-listed ip:port is reached through the very same dispatcher.
+      expect((await fetchDoc(`${cimd.origin}/apps/direct.json`, { redirect: 'manual' })).status).toBe(200);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('gives up on a document server that does not answer (timeout)', async () => {
+    cimd.route('/apps/hang.json', { hang: true });
+    const started = Date.now();
+    const { redirect, pages } = await tryClient(`${cimd.origin}/apps/hang.json`);
+    expect(redirect).toBeNull();
+    expect(pages[0]!.status).toBe(400);
+    expect(cimd.hits.get('/apps/hang.json')).toBeGreaterThanOrEqual(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('refuses a document over 5 KB, with or without Content-Length', async () => {
+    const big = (clientId: string) => doc(clientId, { client_name: 'x'.repeat(6 * 1024) });
+    const declared = `${cimd.origin}/apps/big.json`;
+    cimd.route('/apps/big.json', { body: big(declared) });
+    const streamed = `${cimd.origin}/apps/big-chunked.json`;
+    cimd.route('/apps/big-chunked.json', { chunked: JSON.stringify(big(streamed)) });
+    for (const clientId of [declared, streamed]) {
+      const { redirect, pages } = await tryClient(clientId);
+      expect(redirect, clientId).toBeNull();
+      expect(pages[0]!.status, clientId).toBe(400);
+    }
   });
 });

@@ -44,6 +44,24 @@ describe.each(testDbKinds)('refresh rotation and the access-token verifier (%s)'
     expect((await refresh(results[0]!.body.refresh_token!)).status).toBe(200);
   });
 
+  it('records a replay answered within the grace window in the audit log (never the token)', async () => {
+    const { t, tokens, refresh, client } = await setup();
+    const r1 = await refresh(tokens.refresh_token!);
+    expect(await t.db.auditEvent.count({ where: { action: 'oauth.refresh.grace_replay' } })).toBe(0);
+    app.clock.advance(9_000);
+    const late = await refresh(tokens.refresh_token!);
+    expect(late.status).toBe(200);
+    expect(late.body.refresh_token).toBe(r1.body.refresh_token);
+    const events = await t.db.auditEvent.findMany({ where: { action: 'oauth.refresh.grace_replay' } });
+    expect(events).toHaveLength(1);
+    const grant = await t.db.oidcPayload.findFirstOrThrow({ where: { model: 'RefreshToken', id: tokens.refresh_token! } });
+    expect(events[0]).toMatchObject({ outcome: 'success', actorId: client.client_id, targetKind: 'oauth-grant', targetId: grant.grantId });
+    expect(JSON.stringify(events[0])).not.toContain(tokens.refresh_token!);
+    // Another tenant's log is untouched.
+    const other = await app.createTenant();
+    expect(await other.db.auditEvent.count({ where: { action: 'oauth.refresh.grace_replay' } })).toBe(0);
+  });
+
   it('revokes the whole grant when a used refresh token is replayed after the grace window', async () => {
     const { t, tokens, refresh } = await setup();
     const r1 = await refresh(tokens.refresh_token!);

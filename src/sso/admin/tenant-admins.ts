@@ -1,4 +1,4 @@
-import { notFound } from '../../lib/errors.js';
+import { findUserByLogin } from '../users/bind-user.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 
 /**
@@ -17,9 +17,7 @@ export async function isTenantAdmin(t: TenantCtx, userId: string): Promise<boole
 
 /** `admin grant --tenant S --email E`. */
 export async function grantAdmin(t: TenantCtx, email: string) {
-  const key = email.trim().toLowerCase();
-  const user = await t.db.user.findFirst({ where: { OR: [{ email: key }, { userNameKey: key }] } });
-  if (!user) throw notFound(`No user with e-mail ${email} in tenant ${t.slug}`);
+  const user = await findUserByLogin(t, email);
   await t.db.user.updateMany({ where: { id: user.id }, data: { isAdmin: true } });
   return { id: user.id, email: user.email, userName: user.userName, isAdmin: true };
 }

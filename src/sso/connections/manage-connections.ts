@@ -40,6 +40,9 @@ export async function removeConnection(s: Services, t: TenantCtx, id: string) {
   const row = await t.db.idpConnection.findFirst({ where: { id } });
   if (!row) throw notFound(`No IdP connection ${id}`);
   await t.db.idpConnection.deleteMany({ where: { id } });
+  // Bindings to a connection that no longer exists would lock its users out of every other connection for good.
+  await t.db.user.updateMany({ where: { ssoConnectionId: id }, data: { ssoConnectionId: null } });
+  await t.db.scimToken.updateMany({ where: { connectionId: id }, data: { connectionId: null } });
   if (row.secretId) await s.vault.remove(t, row.secretId);
   return { id, removed: true };
 }

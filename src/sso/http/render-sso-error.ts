@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { classifyBodyError } from '../../http/error-handler.js';
+import { RateLimiter, rateRules, tenantAndNetwork, tooManyRequests } from '../../http/rate-limit.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { html } from '../../views/html.js';
@@ -14,6 +15,7 @@ import { requestFacts } from './complete-login.js';
  * generic message; details stay in the log and the trace, never in the page.
  */
 export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorRequestHandler>[2]) => TenantCtx | null): ErrorRequestHandler {
+  const limiter = new RateLimiter(s.db, s.clock);
   return async (err, req, res, _next) => {
     const body = classifyBodyError(err);
     const sso =
@@ -26,6 +28,21 @@ export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorReq
     if (sso.status >= 500) req.log?.error({ err }, 'SSO login failed unexpectedly');
     else req.log?.info({ stage: sso.stage, code: sso.code, detail: sso.detail }, 'SSO login refused');
     let traceId: string | null = null;
+    // Failures write a trace and an audit line: per (tenant, client network) and per tenant they are bounded; over
+    // the limit the page says so (429, Retry-After) and nothing is stored (issue 8 §6). Successes are never counted.
+    const limited = t
+      ? await limiter.hit(tenantAndNetwork(rateRules.ssoFailNet, rateRules.ssoFailTenant, t.id, req.ip)).catch((limitErr: unknown) => {
+          // The page must still render when the database is what failed (the trace below will fail and say so).
+          req.log?.error({ err: limitErr }, 'could not count the failed login');
+          return { ok: true } as const;
+        })
+      : ({ ok: true } as const);
+    if (!limited.ok) {
+      if (res.headersSent) return void res.end();
+      tooManyRequests(res, limited);
+      const busy = html`<div role="alert"><p>Too many failed sign-in attempts from your network. Try again in ${String(limited.retryAfterS)} seconds.</p></div>`;
+      return void sendPage(res, 429, layout({ tenantName: t!.name, title: 'Sign-in failed', body: busy }));
+    }
     if (t) {
       try {
         traceId = await recordSsoTrace(s, t, sso);

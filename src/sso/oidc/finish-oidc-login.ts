@@ -5,7 +5,7 @@ import { defaultOidcMapping } from '../connections/connection-config.js';
 import { findConnection, type Connection } from '../connections/manage-connections.js';
 import { consumeLoginState } from '../login-state.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
-import { maskEmail } from '../traces/sso-traces.js';
+import { describeIdpError, maskEmail } from '../traces/redact-trace.js';
 import { mapProfile, type SsoProfile } from '../users/map-profile.js';
 import { oidcConfig, oidcRedirectUri, rememberJwks } from './oidc-config.js';
 import { verifySignedState } from './signed-state.js';
@@ -44,7 +44,7 @@ export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null,
   const arrivedAt = pathTenant ? `${s.config.publicUrl}/t/${t.slug}/oidc/callback` : `${s.config.publicUrl}/oidc/callback`;
   if (expectedRedirect !== arrivedAt || expectedRedirect !== oidcRedirectUri(s, t, conn)) throw fail('oidc.state', 'wrong_callback', `login started for ${expectedRedirect}, came back to ${arrivedAt}`);
   const idpError = query.get('error');
-  if (idpError) throw fail('oidc.authorize', 'idp_error', `${idpError}: ${query.get('error_description') ?? ''}`.slice(0, 500), { error: idpError });
+  if (idpError) throw fail('oidc.authorize', 'idp_error', describeIdpError(idpError, query.get('error_description')), { error: idpError.slice(0, 64) });
 
   const config = await oidcConfig(s, t, conn).catch((err: Error) => {
     throw Object.assign(new SsoError('oidc.discovery', 'discovery_failed', ssoMessages.failed, err.message, 502, { issuer: conn.issuer }, conn.id), { tenant: t });
@@ -65,7 +65,8 @@ export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null,
   }
   rememberJwks(conn, config);
   const claims = tokens.claims()!;
-  const summary = { sub: `${String(claims.sub).slice(0, 4)}…`, email: maskEmail(claims.email), aud: claims.aud, claimNames: Object.keys(claims) };
+  // Masked by recordSsoTrace like every subject and e-mail of a trace.
+  const summary = { sub: String(claims.sub), email: maskEmail(claims.email), aud: claims.aud, claimNames: Object.keys(claims) };
   for (const [name, value] of Object.entries(conn.config.oidc!.requiredClaims)) {
     if (String(claims[name] ?? '').toLowerCase() !== value.toLowerCase()) {
       throw fail('oidc.claims', 'tenant_mismatch', `claim ${name} is ${String(claims[name] ?? '(missing)')}, the connection requires ${value}`, summary);

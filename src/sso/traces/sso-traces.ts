@@ -3,6 +3,9 @@ import { notFound } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { SsoError } from '../sso-error.js';
+import { redactSummary, safeText } from './redact-trace.js';
+
+export { maskEmail } from './redact-trace.js';
 
 /**
  * Stores a failed login (issue 4 §8): when, which connection, the stage, the private reason, and a redacted summary
@@ -16,8 +19,9 @@ export async function recordSsoTrace(s: Services, t: TenantCtx, err: SsoError): 
       tenantId: t.id,
       connectionId: err.connectionId,
       stage: err.stage,
-      reason: `${err.code}: ${err.detail ?? err.message}`.slice(0, 2000),
-      summary: JSON.parse(JSON.stringify(err.summary)) as object,
+      // Masked and escaped here, whatever the caller put in: a trace never holds an e-mail or subject in clear.
+      reason: safeText(`${err.code}: ${err.detail ?? err.message}`, 2000),
+      summary: redactSummary(JSON.parse(JSON.stringify(err.summary))) as object,
       createdAt: s.clock.now(),
     },
   });
@@ -30,11 +34,4 @@ export async function showSsoTrace(s: Services, id: string) {
   if (!row) throw notFound(`No SSO trace ${id}`);
   const tenant = await s.db.tenant.findUnique({ where: { id: row.tenantId }, select: { slug: true } });
   return { id: row.id, tenant: tenant?.slug ?? null, connectionId: row.connectionId, stage: row.stage, reason: row.reason, summary: row.summary, createdAt: row.createdAt };
-}
-
-/** `alice@example.com` → `a***@example.com`: enough to recognise, not enough to harvest. */
-export function maskEmail(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const [local, domain] = value.split('@');
-  return domain ? `${local!.slice(0, 1)}***@${domain}` : `${value.slice(0, 2)}***`;
 }

@@ -5,6 +5,8 @@ export interface SsoProfile {
   /** SAML NameID or OIDC `sub`: the only stable key of the user at this IdP. */
   subject: string;
   email?: string;
+  /** False only when the IdP says so (OIDC `email_verified`): such an e-mail links and changes nothing. */
+  emailVerified?: boolean;
   displayName?: string;
   givenName?: string;
   familyName?: string;
@@ -42,7 +44,10 @@ export function mapProfile(subject: string, attrs: Attrs, defaults: Required<Map
   const groupKey = names('groups').find((n) => attrs[n] !== undefined);
   // Capped: a group per row is created for JIT, and no real user is in thousands of groups the IdP chose to send.
   const groups = groupKey ? [...new Set(strings(attrs[groupKey]).map((g) => g.trim().slice(0, 256)).filter(Boolean))].slice(0, MAX_GROUPS) : undefined;
-  return { subject, email, displayName, givenName, familyName, groups };
+  // OIDC Core §5.1: `email_verified` false means the IdP did not verify the address. Some IdPs send it as a string.
+  const verifiedClaim = attrs.email_verified;
+  const emailVerified = verifiedClaim === false || String(verifiedClaim).toLowerCase() === 'false' ? false : undefined;
+  return { subject, email, ...(emailVerified === false && { emailVerified }), displayName, givenName, familyName, groups };
 }
 
 export const emailDomain = (email: string | undefined) => email?.split('@')[1]?.toLowerCase();

@@ -1,17 +1,24 @@
 import { newId } from '../../lib/ids.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
-import type { Connection } from '../connections/manage-connections.js';
+import { enabledConnections, type Connection } from '../connections/manage-connections.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
+import { identityMessages } from './identity-refusals.js';
 import { emailDomain, type SsoProfile } from './map-profile.js';
 import { syncIdpGroups } from './sync-idp-groups.js';
 
+type Refuse = (code: string, message: string, detail: string) => SsoError;
+type UserRow = NonNullable<Awaited<ReturnType<TenantCtx['db']['user']['findFirst']>>>;
+
 /**
- * Finds (or links, or creates) the local user for a successful IdP login (issue 4 §5):
+ * Finds (or links, or creates) the local user for a successful IdP login (issue 4 §5, issue 8 §4):
  * 1. by (connection, subject) — the only key an IdP owns;
- * 2. first login: link an existing user only through the connection's matching rule, only for an e-mail domain the
- *    connection may assert, and never a user already linked to any identity (another IdP's or a recycled account's);
+ * 2. first login: link an existing user only through the connection's matching rule, only for a verified e-mail of a
+ *    domain the connection may assert, never a user already linked to any identity, never a user bound to another
+ *    connection, and never an unbound user whose domain another enabled connection of the tenant may also assert;
  * 3. otherwise JIT-create when the connection allows it, else "ask your admin".
- * Inactive users are always refused. Group memberships of IdP-sourced groups follow the assertion.
+ * The domain rule of step 3 also holds for every later e-mail change of a JIT user; an e-mail the IdP marks
+ * `email_verified=false` links nothing and changes nothing. Inactive users are always refused. Group memberships of
+ * IdP-sourced groups follow the assertion.
  */
 export async function resolveSsoUser(
   t: TenantCtx,
@@ -20,32 +27,35 @@ export async function resolveSsoUser(
   now: Date,
   onGroupsChanged: (userId: string) => Promise<void> = async () => {},
 ) {
-  const refuse = (code: string, message: string, detail: string) => new SsoError('user', code, message, detail, 403, {}, conn.id);
+  const refuse: Refuse = (code, message, detail) => new SsoError('user', code, message, detail, 403, {}, conn.id);
+  const verified = p.emailVerified !== false;
+  const domain = emailDomain(p.email);
+  const domainAllowed = !!domain && conn.config.allowedDomains.includes(domain);
+  // The rule JIT creation has always applied: with allowed domains set, the e-mail must be in one of them.
+  const domainRuleHolds = conn.config.allowedDomains.length === 0 || domainAllowed;
   const identity = await t.db.userIdentity.findUnique({ where: { connectionId_subject: { connectionId: conn.id, subject: p.subject } }, include: { user: true } });
-  let user;
+  let user: UserRow;
   if (identity) {
     user = identity.user;
+    if (user.ssoConnectionId && user.ssoConnectionId !== conn.id) {
+      throw refuse('bound_elsewhere', identityMessages.boundElsewhere, `user ${user.id} is bound to connection ${user.ssoConnectionId}`);
+    }
     await t.db.userIdentity.updateMany({ where: { id: identity.id }, data: { lastLoginAt: now } });
     // Users the IdP created (JIT) follow the IdP's profile; SCIM-managed users are updated only by SCIM.
-    const fresh = { email: p.email ?? user.email, displayName: p.displayName ?? user.displayName };
-    if (user.source === 'jit' && (fresh.email !== user.email || fresh.displayName !== user.displayName)) {
-      await t.db.user.updateMany({ where: { id: user.id }, data: fresh });
-      user = { ...user, ...fresh };
-    }
+    if (user.source === 'jit') user = await followIdpProfile(t, user, p, verified, domainRuleHolds, refuse);
   } else {
-    const domain = emailDomain(p.email);
-    const domainAllowed = !!domain && conn.config.allowedDomains.includes(domain);
-    const candidate = domainAllowed ? await matchExisting(t, conn, p) : null;
+    if (p.email && !verified && conn.config.allowedDomains.length > 0) {
+      throw refuse('email_unverified', identityMessages.emailUnverified, `email_verified=false for ${domain} e-mail; it may not link or create a user`);
+    }
+    const email = verified ? p.email : undefined;
+    const candidate = email && domainAllowed ? await matchExisting(t, conn, email, p.subject) : null;
     if (candidate) {
-      const linked = await t.db.userIdentity.count({ where: { userId: candidate.id } });
-      if (linked > 0) throw refuse('link_refused', ssoMessages.linkRefused, `user ${candidate.id} is already linked to another identity`);
+      await checkLinkable(t, conn, candidate, domain!, refuse);
       user = candidate;
     } else {
+      if (!domainRuleHolds) throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `e-mail domain ${domain ?? '(none)'} is not allowed for this connection`);
       if (!conn.config.jitEnabled) throw refuse('not_provisioned', ssoMessages.notProvisioned, 'no linked or matching user and JIT is off');
-      if (conn.config.allowedDomains.length > 0 && !domainAllowed) {
-        throw refuse('domain_not_allowed', ssoMessages.notProvisioned, `e-mail domain ${domain ?? '(none)'} is not allowed for this connection`);
-      }
-      user = await createJitUser(t, p, refuse);
+      user = await createJitUser(t, { ...p, email }, domainAllowed, refuse);
     }
     await t.db.userIdentity.create({ data: { id: newId('uid'), tenantId: t.id, userId: user.id, connectionId: conn.id, subject: p.subject, lastLoginAt: now } });
   }
@@ -54,22 +64,53 @@ export async function resolveSsoUser(
   return user;
 }
 
-async function matchExisting(t: TenantCtx, conn: Connection, p: SsoProfile) {
-  if (!p.email) return null;
-  if (conn.config.matchBy === 'email') return t.db.user.findFirst({ where: { email: p.email } });
+/** A JIT user's e-mail and name follow the IdP, but the e-mail only to a verified address the connection may assert. */
+async function followIdpProfile(t: TenantCtx, user: UserRow, p: SsoProfile, verified: boolean, domainRuleHolds: boolean, refuse: Refuse) {
+  const emailChanges = !!p.email && p.email !== user.email && verified;
+  if (emailChanges && !domainRuleHolds) {
+    throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `the IdP moved user ${user.id} to an e-mail of domain ${emailDomain(p.email)}, which is not allowed for this connection`);
+  }
+  const fresh = { email: emailChanges ? p.email! : user.email, displayName: p.displayName ?? user.displayName };
+  if (fresh.email === user.email && fresh.displayName === user.displayName) return user;
+  await t.db.user.updateMany({ where: { id: user.id }, data: fresh });
+  return { ...user, ...fresh };
+}
+
+/** Bound elsewhere, already linked, or claimable by another connection: the first IdP to log in must not win. */
+async function checkLinkable(t: TenantCtx, conn: Connection, candidate: UserRow, domain: string, refuse: Refuse) {
+  if (candidate.ssoConnectionId && candidate.ssoConnectionId !== conn.id) {
+    throw refuse('bound_elsewhere', identityMessages.boundElsewhere, `user ${candidate.id} is bound to connection ${candidate.ssoConnectionId}`);
+  }
+  const linked = await t.db.userIdentity.count({ where: { userId: candidate.id } });
+  if (linked > 0) throw refuse('link_refused', ssoMessages.linkRefused, `user ${candidate.id} is already linked to another identity`);
+  if (candidate.ssoConnectionId === conn.id) return;
+  const rivals = (await enabledConnections(t)).filter((c) => c.id !== conn.id && c.config.allowedDomains.includes(domain));
+  if (rivals.length > 0) {
+    throw refuse('ambiguous_domain', identityMessages.ambiguousDomain, `user ${candidate.id} is not bound to a connection and ${domain} is also allowed for ${rivals.map((c) => c.id).join(', ')}`);
+  }
+}
+
+async function matchExisting(t: TenantCtx, conn: Connection, email: string, subject: string) {
+  if (conn.config.matchBy === 'email') return t.db.user.findFirst({ where: { email } });
   if (conn.config.matchBy === 'userName') {
     // SCIM userName is often the UPN / NameID: try it too, but only when its domain is one the IdP may assert.
-    const subjectDomain = emailDomain(p.subject.toLowerCase());
-    const keys = [p.email, ...(subjectDomain && conn.config.allowedDomains.includes(subjectDomain) ? [p.subject.toLowerCase()] : [])];
+    const subjectDomain = emailDomain(subject.toLowerCase());
+    const keys = [email, ...(subjectDomain && conn.config.allowedDomains.includes(subjectDomain) ? [subject.toLowerCase()] : [])];
     return t.db.user.findFirst({ where: { userNameKey: { in: keys } } });
   }
   return null;
 }
 
-async function createJitUser(t: TenantCtx, p: SsoProfile, refuse: (c: string, m: string, d: string) => SsoError) {
+async function createJitUser(t: TenantCtx, p: SsoProfile, domainAllowed: boolean, refuse: Refuse) {
   const userName = p.email ?? p.subject;
   const clash = await t.db.user.findFirst({ where: { userNameKey: userName.toLowerCase() } });
-  if (clash) throw refuse('link_refused', ssoMessages.linkRefused, `userName ${userName} exists and may not be linked by this connection`);
+  if (clash) {
+    // Name the real reason: linking needs an allowed domain; with one, the matching rule or an existing link said no.
+    const linked = await t.db.userIdentity.count({ where: { userId: clash.id } });
+    if (!domainAllowed) throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `user ${clash.id} has userName ${userName}; this connection may not link e-mails of its domain (no allowed domain matches)`);
+    if (linked > 0) throw refuse('link_refused', ssoMessages.linkRefused, `userName ${userName} belongs to user ${clash.id}, already linked to another identity`);
+    throw refuse('not_linkable', identityMessages.notLinkable, `userName ${userName} belongs to user ${clash.id}, which the matching rule does not link`);
+  }
   return t.db.user.create({
     data: {
       id: newId('usr'),

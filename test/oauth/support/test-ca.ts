@@ -25,22 +25,41 @@ export function createTestCa(): TestCa {
   return { caFile: f('ca.pem'), key: readFileSync(f('srv.key'), 'utf8'), cert: readFileSync(f('srv.pem'), 'utf8') };
 }
 
+export interface CimdRoute {
+  body?: unknown;
+  redirectTo?: string;
+  hang?: boolean;
+  /** Raw body sent chunked, without Content-Length. */
+  chunked?: string;
+}
+
 export interface CimdServer {
   /** https://127.0.0.1:PORT */
   origin: string;
   /** host:port, for DANGEROUSLY_ALLOW_CIMD_HOSTS. */
   host: string;
   /** Serve `body` (JSON) at `path`, or a redirect when `redirectTo` is set. */
-  route(path: string, response: { body?: unknown; redirectTo?: string }): void;
+  route(path: string, response: CimdRoute): void;
+  /** Requests received, by path (proves a refused fetch never reached the server, or did). */
+  hits: Map<string, number>;
   close(): Promise<void>;
 }
 
 /** An https server for Client ID Metadata Documents, with a certificate from the test CA. */
 export async function startCimdServer(ca: TestCa): Promise<CimdServer> {
-  const routes = new Map<string, { body?: unknown; redirectTo?: string }>();
+  const routes = new Map<string, CimdRoute>();
+  const hits = new Map<string, number>();
   const server = https.createServer({ key: ca.key, cert: ca.cert }, (req, res) => {
+    hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
     const r = routes.get(req.url ?? '');
     if (!r) return void res.writeHead(404).end();
+    if (r.hang) return; // never answers: only the client's timeout ends the request
+    if (r.chunked !== undefined) {
+      // No Content-Length: the size limit must be enforced while reading, not from the header.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(r.chunked);
+      return void res.end();
+    }
     if (r.redirectTo) return void res.writeHead(302, { location: r.redirectTo }).end();
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' }).end(JSON.stringify(r.body));
   });
@@ -50,6 +69,10 @@ export async function startCimdServer(ca: TestCa): Promise<CimdServer> {
     origin: `https://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     route: (p, r) => routes.set(p, r),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    hits,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }

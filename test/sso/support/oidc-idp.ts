@@ -9,6 +9,8 @@ export interface TestAccount {
   name?: string;
   groups?: string[];
   tid?: string;
+  /** Defaults to true; false or "false" as an IdP that did not verify the address sends it. */
+  email_verified?: boolean | string;
 }
 
 export interface TestOidcIdp {
@@ -40,7 +42,7 @@ export async function startOidcIdp(opts: { tokenAuth?: 'client_secret_basic' | '
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', 'tid'] },
     findAccount: async (_ctx, id) => {
       const a = accounts.get(id);
-      return a ? { accountId: id, claims: async () => ({ ...a, email_verified: true }) } : undefined;
+      return a ? { accountId: id, claims: async () => ({ email_verified: true, ...a }) } : undefined;
     },
     conformIdTokenClaims: false, // put profile claims into the ID token, as Entra and Google do
     features: { devInteractions: { enabled: false } },

@@ -1,0 +1,5 @@
+-- AlterTable
+ALTER TABLE "ScimToken" ADD COLUMN     "connectionId" TEXT;
+
+-- AlterTable
+ALTER TABLE "User" ADD COLUMN     "ssoConnectionId" TEXT;

@@ -1,0 +1,108 @@
+import { isIP } from 'node:net';
+import type { Response } from 'express';
+import type { Db } from '../db/open-database.js';
+import type { Clock } from '../lib/clock.js';
+
+/** At most `limit` counted events per fixed window of `windowMs`, per key. */
+export interface RateRule {
+  name: string;
+  limit: number;
+  windowMs: number;
+}
+
+export type RateVerdict = { ok: true } | { ok: false; rule: string; retryAfterS: number };
+
+const MIN = 60_000;
+
+/**
+ * The limits on unauthenticated endpoints that write rows (issue 8 §6). `net` rules count per (tenant, client
+ * network), `tenant` rules per tenant: one network cannot fill a tenant's tables, and many networks together are
+ * bounded by the tenant-wide cap (a short window, so a flood only delays the tenant's own failures briefly).
+ */
+export const rateRules = {
+  dcrNet: { name: 'dcr.net', limit: 20, windowMs: 10 * MIN },
+  dcrTenant: { name: 'dcr.tenant', limit: 100, windowMs: 10 * MIN },
+  tokenFailNet: { name: 'token-fail.net', limit: 60, windowMs: 10 * MIN },
+  tokenFailTenant: { name: 'token-fail.tenant', limit: 600, windowMs: MIN },
+  ssoFailNet: { name: 'sso-fail.net', limit: 30, windowMs: 10 * MIN },
+  ssoFailTenant: { name: 'sso-fail.tenant', limit: 300, windowMs: MIN },
+} satisfies Record<string, RateRule>;
+
+/**
+ * The network a client address is counted under: an IPv4 address as is (IPv4-mapped IPv6 unwrapped), an IPv6
+ * address by its /64 — one host or site usually holds a whole /64, so counting single addresses would let it rotate
+ * through 2^64 keys.
+ */
+export function clientNetwork(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (isIP(ip) !== 6) return ip;
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
+}
+
+/**
+ * Fixed-window counters in the database (`RateLimitCounter`, docs/decisions/0013): every node counts against the same
+ * row, so a limit holds across nodes; the embedded database has one process, where the same code is simply local.
+ * One upsert per counted event (INSERT … ON CONFLICT DO UPDATE, atomic), one read per check.
+ */
+export class RateLimiter {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  #window(rule: RateRule, scope: string) {
+    const now = this.clock.now().getTime();
+    const index = Math.floor(now / rule.windowMs);
+    const end = (index + 1) * rule.windowMs;
+    return { key: `${rule.name}|${scope}|${index}`, expiresAt: new Date(end), retryAfterS: Math.max(1, Math.ceil((end - now) / 1000)) };
+  }
+
+  /** Whether the next event would be within every rule (counts nothing). */
+  async check(checks: [RateRule, string][]): Promise<RateVerdict> {
+    for (const [rule, scope] of checks) {
+      const w = this.#window(rule, scope);
+      const row = await this.db.rateLimitCounter.findUnique({ where: { key: w.key }, select: { count: true } });
+      if (row && row.count >= rule.limit) return { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
+    }
+    return { ok: true };
+  }
+
+  /** Counts one event under every rule; refused when any rule is now over its limit. */
+  async hit(checks: [RateRule, string][]): Promise<RateVerdict> {
+    let verdict: RateVerdict = { ok: true };
+    for (const [rule, scope] of checks) {
+      const w = this.#window(rule, scope);
+      const row = await this.db.rateLimitCounter.upsert({
+        where: { key: w.key },
+        create: { key: w.key, count: 1, expiresAt: w.expiresAt },
+        update: { count: { increment: 1 } },
+        select: { count: true },
+      });
+      if (row.count > rule.limit && verdict.ok) verdict = { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
+    }
+    return verdict;
+  }
+
+  /** Deletes counters whose window has passed (a job). */
+  async sweep() {
+    const { count } = await this.db.rateLimitCounter.deleteMany({ where: { expiresAt: { lt: this.clock.now() } } });
+    return { rateLimitCounters: count };
+  }
+}
+
+/** The pair of rules every limited endpoint applies: per (tenant, client network) and per tenant. */
+export const tenantAndNetwork = (net: RateRule, tenant: RateRule, tenantId: string, ip: string | undefined): [RateRule, string][] => [
+  [net, `${tenantId}|${clientNetwork(ip)}`],
+  [tenant, tenantId],
+];
+
+/** 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3); the body is the caller's protocol's error format. */
+export function tooManyRequests(res: Response, verdict: Extract<RateVerdict, { ok: false }>): Response {
+  return res.status(429).set('Retry-After', String(verdict.retryAfterS));
+}

@@ -1,0 +1,146 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.js';
+import { clientNetwork } from '../../src/http/rate-limit.js';
+import { MAX_UNUSED_CLIENTS, UNUSED_CLIENT_TTL_MS } from '../../src/oauth/registration-limit.js';
+import { cleanupExpired } from '../../src/jobs/cleanup-expired.js';
+import { createServices } from '../../src/services.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { createUser, obtainTokens, tokenRequest } from './support/oauth-client.js';
+
+/** Issue 8 §6: unauthenticated writes are limited per tenant and client network, across nodes, with 429 + Retry-After. */
+describe('client networks (unit)', () => {
+  it.each([
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::9', '2001:db8:1:2::/64'],
+    ['2001:0DB8:0001:0002:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['::ffff:203.0.113.9', '203.0.113.9'],
+    ['203.0.113.9', '203.0.113.9'],
+    [undefined, 'unknown'],
+  ])('%s counts as %s', (ip, net) => {
+    expect(clientNetwork(ip)).toBe(net);
+  });
+
+  it('keeps different /64s apart', () => {
+    expect(clientNetwork('2001:db8:1:2::1')).not.toBe(clientNetwork('2001:db8:1:3::1'));
+  });
+});
+
+describe.each(testDbKinds)('rate limits across nodes (%s)', (kind) => {
+  let app: TestApp;
+  let nodeB: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+    // A second node over the same database, with its own in-memory state.
+    const s = await createServices(app.config, { clock: app.clock, logger: pino({ level: 'silent' }), database: app.services.database });
+    const server = http.createServer(createApp(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    nodeB = {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  });
+  afterAll(async () => {
+    await nodeB?.close();
+    await app?.close();
+  });
+  afterEach(() => app.clock.set(new Date()));
+
+  // The test client connects over loopback, a trusted proxy: X-Forwarded-For sets the client address.
+  const register = (base: string, t: TenantCtx, ip: string) =>
+    fetch(`${base}/t/${t.slug}/oauth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' }),
+    });
+
+  it('counts registrations from one address on both nodes together', async () => {
+    const t = await app.createTenant();
+    for (let i = 0; i < 20; i++) expect((await register(i % 2 ? nodeB.url : app.url, t, '198.51.100.7')).status).toBe(201);
+    for (const base of [app.url, nodeB.url]) {
+      const limited = await register(base, t, '198.51.100.7');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(600);
+    }
+    expect((await register(nodeB.url, t, '198.51.100.8')).status).toBe(201);
+    // Paired: the same address is not limited at another tenant.
+    expect((await register(app.url, await app.createTenant(), '198.51.100.7')).status).toBe(201);
+    app.clock.advance(10 * 60_000);
+    expect((await register(app.url, t, '198.51.100.7')).status).toBe(201);
+  });
+
+  it('counts IPv6 clients by their /64, whatever address in it they use', async () => {
+    const t = await app.createTenant();
+    for (let i = 1; i <= 20; i++) expect((await register(app.url, t, `2001:db8:aa:bb::${i.toString(16)}`)).status).toBe(201);
+    expect((await register(nodeB.url, t, '2001:db8:aa:bb:ffff:1:2:3')).status).toBe(429);
+    expect((await register(nodeB.url, t, '2001:db8:aa:bc::1')).status).toBe(201);
+  });
+
+  it('caps registrations per tenant, whatever the number of client addresses', async () => {
+    const t = await app.createTenant();
+    for (let i = 0; i < 100; i++) expect((await register(i % 2 ? nodeB.url : app.url, t, `203.0.113.${i}`)).status).toBe(201);
+    const limited = await register(app.url, t, '192.0.2.200');
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ error: 'too_many_requests' });
+    expect((await register(app.url, await app.createTenant(), '192.0.2.200')).status).toBe(201);
+  });
+
+  it('expires self-registered clients nobody granted; a granted one stays', async () => {
+    const t = await app.createTenant();
+    const unused = (await (await register(app.url, t, '198.51.100.20')).json()) as { client_id: string };
+    const row = await t.db.oidcPayload.findFirstOrThrow({ where: { model: 'Client', id: unused.client_id } });
+    expect(row.expiresAt!.getTime()).toBe(app.clock.now().getTime() + UNUSED_CLIENT_TTL_MS);
+    const { client } = await obtainTokens(app, t, (await createUser(t)).id);
+    expect((await t.db.oidcPayload.findFirstOrThrow({ where: { model: 'Client', id: client.client_id } })).expiresAt).toBeNull();
+    app.clock.advance(UNUSED_CLIENT_TTL_MS + 25 * 3_600_000);
+    await cleanupExpired(app.services.db, app.clock);
+    expect((await t.db.oidcPayload.findMany({ where: { model: 'Client' } })).map((c) => c.id)).toEqual([client.client_id]);
+  });
+
+  it(`refuses registration while ${MAX_UNUSED_CLIENTS} unused clients wait in the tenant`, async () => {
+    const t = await app.createTenant();
+    const expiresAt = new Date(app.clock.now().getTime() + 3_600_000);
+    await t.db.oidcPayload.createMany({
+      data: Array.from({ length: MAX_UNUSED_CLIENTS }, (_, i) => ({ tenantId: t.id, model: 'Client', id: `dcr_${i}`, payload: {}, expiresAt })),
+    });
+    const res = await register(app.url, t, '198.51.100.30');
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('3600');
+    expect((await register(app.url, await app.createTenant(), '198.51.100.30')).status).toBe(201);
+  });
+
+  it('answers 429 to a network whose token requests failed too often, on every node; others are served', async () => {
+    const t = await app.createTenant();
+    const bad = (base: string, ip: string) =>
+      fetch(`${base}/t/${t.slug}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'nope', client_id: 'nobody' }).toString(),
+      });
+    for (let i = 0; i < 60; i++) expect((await bad(i % 2 ? nodeB.url : app.url, '2001:db8:77:1::5')).status).toBeGreaterThanOrEqual(400);
+    const limited = await bad(nodeB.url, '2001:db8:77:1::99');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await limited.json()).toMatchObject({ error: 'too_many_requests' });
+    expect((await bad(app.url, '2001:db8:77:2::5')).status).toBe(401);
+    // Another tenant is not affected; successful requests are never counted.
+    const other = await app.createTenant();
+    const { tokens, client } = await obtainTokens(app, other, (await createUser(other)).id);
+    let rt = tokens.body.refresh_token!;
+    for (let i = 0; i < 3; i++) {
+      const ok = await tokenRequest(app, other, { grant_type: 'refresh_token', refresh_token: rt, client_id: client.client_id }, { 'x-forwarded-for': '2001:db8:77:1::5' });
+      expect(ok.status).toBe(200);
+      rt = ok.body.refresh_token!;
+    }
+  });
+});
