@@ -1,0 +1,62 @@
+import { RefusedToken } from '../oauth/cross-app/jwt-checks.js';
+import { rememberJti } from '../oauth/cross-app/remember-jti.js';
+import { issuerUrl } from '../oauth/oauth-urls.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { findSubIdUsers, parseSubId, type SubjectId } from './find-sub-id-users.js';
+import { GtrError } from './gtr-error.js';
+import { GTR_SKEW_S, verifyGtrToken } from './verify-gtr-token.js';
+
+export const GTR_PATH = 'global-token-revocation';
+export const GTR_REASON = 'idp.universal-logout';
+
+export interface GtrRequest {
+  /** The `Authorization` header as received. */
+  authorization: string | undefined;
+  /** The raw request body (JSON text). */
+  body: string;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/**
+ * Okta Universal Logout / Global Token Revocation (draft-parecki-oauth-global-token-revocation §2): the tenant's IdP
+ * tells us to sign a user out everywhere. Authentication first (401 before anything about the body is revealed),
+ * then the subject; the effect is the revocation hub's — sessions, MCP grants and tokens, stored upstream
+ * credentials, `revokedBefore` stamped — exactly what SCIM deactivation triggers, but the user stays active and may
+ * sign in again. Every call is audited with its outcome. Throws GtrError; returns the users revoked.
+ */
+export async function revokeGlobalTokens(s: Services, t: TenantCtx, req: GtrRequest): Promise<string[]> {
+  const seen: { iss?: string; jti?: string; connectionId?: string; subId?: SubjectId } = {};
+  const audit = (outcome: 'success' | 'failure' | 'denied', userIds: string[], reason?: string) =>
+    s.audit.record(t, {
+      actor: { kind: 'idp', id: seen.connectionId ?? null },
+      action: 'idp.global-token-revocation',
+      target: { kind: 'user', id: userIds[0] ?? null },
+      outcome,
+      request: { ip: req.ip, userAgent: req.userAgent },
+      detail: { ...seen, userIds, ...(reason && { reason }) },
+    });
+  try {
+    const token = /^Bearer +(\S+)$/i.exec(req.authorization ?? '')?.[1];
+    if (!token) throw new GtrError(401, 'no Bearer token');
+    const now = s.clock.now();
+    const issuer = issuerUrl(s.config.publicUrl, t);
+    const verified = await verifyGtrToken(s, t, token, { endpoint: `${issuer}/${GTR_PATH}`, issuer }, now).catch((err: unknown) => {
+      throw err instanceof RefusedToken ? new GtrError(401, err.reason) : err;
+    });
+    const { iss, jti, exp } = verified.claims;
+    Object.assign(seen, { iss, jti, connectionId: verified.conn.id });
+    // Single use across nodes (RFC 7519 §4.1.7): a captured request must not sign the user out again and again.
+    if (!(await rememberJti(s, t, iss, '', jti, new Date((exp + GTR_SKEW_S) * 1000), 'gtr'))) throw new GtrError(401, 'jti already used');
+    seen.subId = parseSubId(req.body);
+    const userIds = await findSubIdUsers(t, seen.subId);
+    for (const userId of userIds) await s.revocation.revokeUser(t, userId, GTR_REASON, { kind: 'idp', id: verified.conn.id });
+    await audit('success', userIds);
+    return userIds;
+  } catch (err) {
+    if (!(err instanceof GtrError)) throw err;
+    await audit(err.status === 401 || err.status === 403 ? 'denied' : 'failure', [], err.reason);
+    throw err;
+  }
+}
