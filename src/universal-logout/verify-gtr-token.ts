@@ -23,11 +23,16 @@ export const GTR_MAX_LIFETIME_S = 3600;
  */
 const OTHER_PURPOSE = new Set(['oauth-id-jag+jwt', 'logout+jwt', 'secevent+jwt']);
 
+/** A SET usually carries no `exp` (RFC 8417 §2.2); one older than this is not acted on. */
+export const SET_MAX_AGE_S = 600;
+
 export interface GtrAudiences {
   /** The endpoint URL itself (what Okta puts in `aud`). */
   endpoint: string;
   /** The tenant's issuer, also accepted. */
   issuer: string;
+  /** `set`: a Security Event Token pushed by SSF (RFC 8417, RFC 8935): `typ` must be `secevent+jwt`, `exp` optional. */
+  kind?: 'gtr' | 'set';
 }
 
 export interface VerifiedGtrToken {
@@ -45,7 +50,9 @@ export async function verifyGtrToken(s: Services, t: TenantCtx, token: string, a
   const header = readHeader(token);
   checkAlg(header);
   const typ = String(header.typ ?? '').toLowerCase().replace(/^application\//, '');
-  if (OTHER_PURPOSE.has(typ)) throw new RefusedToken(`typ ${typ} is not a revocation request`);
+  const isSet = aud.kind === 'set';
+  // RFC 8417 §2.3, SSF 1.0: SETs are explicitly typed; anything else is not a SET, and a SET is not a GTR request.
+  if (isSet ? typ !== 'secevent+jwt' : OTHER_PURPOSE.has(typ)) throw new RefusedToken(`typ ${typ || '(none)'} is not ${isSet ? 'secevent+jwt' : 'a revocation request'}`);
   const conn = await findConnectionByIssuer(t, 'oidc', unverifiedIssuer(token));
   if (!conn) throw new RefusedToken('issuer is not an OIDC IdP of this tenant');
   const claims = await verifySignature(token, await idpKeys(s, t, conn));
@@ -53,6 +60,7 @@ export async function verifyGtrToken(s: Services, t: TenantCtx, token: string, a
   requireStrings(claims, ['jti']);
   const a = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud;
   if (a !== aud.endpoint && a !== aud.issuer) throw new RefusedToken(`aud ${JSON.stringify(claims.aud ?? null)} is not this tenant`);
-  checkTimes(claims, { now, skewS: GTR_SKEW_S, maxLifetimeS: GTR_MAX_LIFETIME_S });
-  return { claims: claims as VerifiedGtrToken['claims'], conn };
+  const exp = isSet && claims.exp === undefined && typeof claims.iat === 'number' ? claims.iat + SET_MAX_AGE_S : claims.exp;
+  checkTimes({ ...claims, exp }, { now, skewS: GTR_SKEW_S, maxLifetimeS: GTR_MAX_LIFETIME_S });
+  return { claims: { ...claims, exp } as VerifiedGtrToken['claims'], conn };
 }
