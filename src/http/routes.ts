@@ -13,6 +13,7 @@ import { connectedAppsPage } from '../consent/connected-apps-page.js';
 import { meRoutes } from '../sso/http/me-route.js';
 import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
+import { gtrRoutes } from '../universal-logout/gtr-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -35,6 +36,7 @@ export function buildRoutes(s: Services): Router {
   tenant.use(connectedAppsPage(s));
   tenant.use(oauthTenantRoutes(s));
   tenant.use(ssoRoutes(s)); // login, logout, saml/*, oidc/*
+  tenant.use(gtrRoutes(s)); // POST global-token-revocation (Okta Universal Logout)
   // The tenant JSON API (api/me, later the admin console's API): bodies parsed with the default limits.
   const api = Router({ mergeParams: true });
   api.use(jsonBody());
