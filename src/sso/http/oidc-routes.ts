@@ -15,7 +15,7 @@ export function oidcRoutes(s: Services): Router {
 
   /**
    * SP-initiated login (`?connection=ID&return_to=/path`) and OIDC third-party-initiated login (OIDC Core §4:
-   * `iss` names the IdP, `login_hint` is passed on, `target_link_uri` must point back into this deployment).
+   * `iss` names the IdP, `login_hint` is passed on, `target_link_uri` is absolute and must point back into PUBLIC_URL: it passes the same `safeReturnTo` as `return_to`).
    */
   r.get('/login', async (req, res) => {
     const t = tenantOf(res);
@@ -28,7 +28,7 @@ export function oidcRoutes(s: Services): Router {
       conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
     }
     if (!conn) throw new SsoError('oidc.login', 'unknown_connection', ssoMessages.noConnection, `no OIDC connection for ${iss ?? q(req, 'connection') ?? '(default)'}`, 404, { iss });
-    const returnTo = safeReturnTo(targetLinkPath(s.config.publicUrl, q(req, 'target_link_uri')) ?? q(req, 'return_to'), defaultReturnTo(t.slug));
+    const returnTo = safeReturnTo(q(req, 'target_link_uri') ?? q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
     const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint') });
     res.redirect(303, url);
   });
@@ -38,16 +38,4 @@ export function oidcRoutes(s: Services): Router {
     await completeLogin(s, req, res, ok);
   });
   return r;
-}
-
-/** `target_link_uri` is absolute (OIDC Core §4): accept it only when it points into PUBLIC_URL, as a relative path. */
-export function targetLinkPath(publicUrl: string, target: string | undefined): string | undefined {
-  if (!target) return undefined;
-  try {
-    const u = new URL(target);
-    const base = new URL(publicUrl);
-    return u.origin === base.origin ? u.pathname + u.search : undefined;
-  } catch {
-    return undefined;
-  }
 }

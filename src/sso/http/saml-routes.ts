@@ -25,7 +25,7 @@ export function samlRoutes(s: Services): Router {
     const id = q(req, 'connection');
     const conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
     if (!conn) throw new SsoError('saml.login', 'unknown_connection', ssoMessages.noConnection, `no SAML connection ${id ?? '(default)'}`, 404);
-    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug));
+    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
     res.redirect(303, await startSamlLogin(s, t, conn, returnTo));
   });
 
