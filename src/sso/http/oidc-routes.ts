@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
 import { enabledConnections, findConnectionByIssuer, type Connection } from '../connections/manage-connections.js';
+import { browserBindingProblem, bindBrowser } from '../browser-binding.js';
 import { finishOidcLogin } from '../oidc/finish-oidc-login.js';
 import { startOidcLogin } from '../oidc/start-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
@@ -29,12 +30,12 @@ export function oidcRoutes(s: Services): Router {
     }
     if (!conn) throw new SsoError('oidc.login', 'unknown_connection', ssoMessages.noConnection, `no OIDC connection for ${iss ?? q(req, 'connection') ?? '(default)'}`, 404, { iss });
     const returnTo = safeReturnTo(q(req, 'target_link_uri') ?? q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
-    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint') });
+    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint'), browser: bindBrowser(s, req, res) });
     res.redirect(303, url);
   });
 
   r.get('/callback', async (req, res) => {
-    const ok = await finishOidcLogin(s, tenantOf(res), new URLSearchParams(req.url.split('?')[1] ?? ''));
+    const ok = await finishOidcLogin(s, tenantOf(res), new URLSearchParams(req.url.split('?')[1] ?? ''), (b) => browserBindingProblem(s, req, b));
     await completeLogin(s, req, res, ok);
   });
   return r;
