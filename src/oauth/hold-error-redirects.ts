@@ -50,7 +50,7 @@ export function holdErrorRedirects() {
       provider.on('server_error', hold as never);
     },
     /** The page for an error whose redirect was held back, or null for every other error. */
-    page(tenantName: string, out: Record<string, unknown>, err: unknown): string | null {
+    page(tenantName: string, out: { error?: string; error_description?: string }, err: unknown): string | null {
       const h = err && typeof err === 'object' ? held.get(err) : undefined;
       if (!h) return null;
       return page(

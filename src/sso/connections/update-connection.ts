@@ -1,4 +1,4 @@
-import { notFound } from '../../lib/errors.js';
+import { badRequest, notFound } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { CommonConnectionInput, describeConnection } from './shared-options.js';
@@ -10,6 +10,8 @@ export interface ConnectionPatch {
   allowedDomains?: string[];
   matchBy?: 'email' | 'userName' | 'none';
   mapping?: Record<string, string[]>;
+  /** SAML only: accept IdP-initiated responses (dashboard tiles). */
+  idpInitiated?: boolean;
 }
 
 /** `idp update`: changes only what is given (e.g. turn JIT off once SCIM provisions the users). */
@@ -17,6 +19,7 @@ export async function updateConnection(s: Services, t: TenantCtx, id: string, pa
   const row = await t.db.idpConnection.findFirst({ where: { id } });
   if (!row) throw notFound(`No IdP connection ${id}`);
   const current = (row.config ?? {}) as Record<string, unknown>;
+  if (patch.idpInitiated !== undefined && row.kind !== 'saml') throw badRequest('--idp-initiated applies to SAML connections only');
   // Validate only what was given: defaults must not overwrite settings the admin did not mention.
   const shape = CommonConnectionInput.shape;
   const checked = {
@@ -32,6 +35,7 @@ export async function updateConnection(s: Services, t: TenantCtx, id: string, pa
     ...(checked.jitEnabled !== undefined && { jitEnabled: checked.jitEnabled }),
     ...(checked.matchBy && { matchBy: checked.matchBy }),
     ...(checked.mapping && { mapping: checked.mapping }),
+    ...(patch.idpInitiated !== undefined && { saml: { ...(current.saml as Record<string, unknown>), idpInitiated: patch.idpInitiated } }),
   };
   await t.db.idpConnection.updateMany({
     where: { id },
