@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Request, Response } from 'express';
+import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { bindBrowser, browserBindingProblem } from '../../src/sso/browser-binding.js';
 import type { Services } from '../../src/services.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
@@ -15,7 +15,7 @@ import { cli, oidcLogin, postToAcs, samlLogin, startSpInitiated, tenantWithOidc,
 const fakeServices = (publicUrl: string) => ({ config: { publicUrl } }) as Services;
 function fakeExchange(cookie?: string) {
   const set: string[] = [];
-  return { req: { headers: cookie ? { cookie } : {} } as Request, res: { append: (_n: string, v: string) => void set.push(v) } as unknown as Response, set };
+  return { req: { headers: cookie ? { cookie } : {} } as ExpressRequest, res: { append: (_n: string, v: string) => void set.push(v) } as unknown as ExpressResponse, set };
 }
 
 describe('the login binding cookie', () => {
@@ -203,7 +203,7 @@ describe.each(testDbKinds)('login CSRF: SAML (%s)', (kind) => {
     // As a connection added before this release was stored: no idpInitiated key at all.
     const row = await t.db.idpConnection.findFirstOrThrow({ where: { id: String(conn.id) } });
     const { idpInitiated: _gone, ...legacySaml } = (row.config as { saml: Record<string, unknown> }).saml;
-    await t.db.idpConnection.updateMany({ where: { id: row.id }, data: { config: { ...(row.config as object), saml: legacySaml } } });
+    await t.db.idpConnection.updateMany({ where: { id: row.id }, data: { config: JSON.parse(JSON.stringify({ ...(row.config as object), saml: legacySaml })) as object } });
     const sql = readFileSync(new URL('../../prisma/migrations/20261205150000_saml_idp_initiated_off/migration.sql', import.meta.url), 'utf8');
     await app.services.db.$executeRawUnsafe(sql);
     const after = await t.db.idpConnection.findFirstOrThrow({ where: { id: row.id } });
