@@ -19,9 +19,10 @@ const attr = (o: Obj | undefined, name: string) => (o?.$ as Obj | undefined)?.[n
 
 /**
  * The ACS (HTTP-POST binding). Order: raw-XML refusals (DOCTYPE, comments, SHA-1) → connection by Issuer →
- * Destination = our ACS → IdP-initiated only if the connection allows it → node-saml (signature with the metadata certificates, audience, time window ±2 min,
- * InResponseTo) → on the validated assertion: Issuer = connection, bearer Recipient = our ACS, assertion-ID replay
- * cache → the AuthnRequest state consumed (SP-initiated) or RelayState (IdP-initiated) for the return path.
+ * Destination = our ACS → IdP-initiated only if the connection allows it → node-saml (signature with the metadata
+ * certificates, audience, time window ±2 min, InResponseTo) → on the validated assertion: Issuer = connection, bearer
+ * Recipient = our ACS, assertion-ID replay cache → the AuthnRequest state consumed (SP-initiated: its return path and
+ * browser binding, checked at /saml/complete) or RelayState (IdP-initiated) for the return path.
  */
 export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess & { browser: string | null }> {
   const acs = spAcsUrl(s, t);
