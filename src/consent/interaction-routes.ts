@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import { formBody } from '../http/body.js';
 import { tenantOf } from '../http/resolve-tenant.js';
 import { ADMIN_REGISTERED } from '../oauth/client-policy.js';
+import { USER_DECISION } from '../oauth/hold-error-redirects.js';
 import { loadSigningKeys } from '../oauth/signing-keys.js';
 import type { Services } from '../services.js';
 import { currentSession } from '../sessions/session-cookie.js';
@@ -135,8 +136,10 @@ export function interactionRoutes(s: Services): Router {
     const request = { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') };
     if (body.decision !== 'approve') {
       await s.audit.record(t, { actor, action: 'oauth.consent.deny', target: { kind: 'oauth-client', id: clientId }, outcome: 'success', request });
-      // RFC 6749 §4.1.2.1: the client learns only that the user said no.
-      return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user denied the request' }, { mergeWithLastSubmission: false });
+      // RFC 6749 §4.1.2.1: the client learns only that the user said no. Marked as the user's decision: the one error
+      // a self-registered client gets by redirect (hold-error-redirects.ts).
+      const denied = { error: 'access_denied', error_description: 'The user denied the request', [USER_DECISION]: 'deny' };
+      return provider.interactionFinished(req, res, denied, { mergeWithLastSubmission: false });
     }
     const tools = (await listCallableTools(s, t, session.userId)).map((x) => x.name);
     await recordConsent(t, s.clock, session.userId, clientId, tools);

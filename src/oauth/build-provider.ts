@@ -7,6 +7,7 @@ import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
 import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { deviceFlowPages } from './device-pages.js';
+import { holdErrorRedirects } from './hold-error-redirects.js';
 import { issuerUrl, MCP_SCOPE, mcpResourceUrl, oauthRoutes, SCIM_SCOPE, scimResourceUrl } from './oauth-urls.js';
 import { carriedClaims, registerCrossAppGrants } from './cross-app/register-cross-app-grants.js';
 import { isCrossAppGrant, TOKEN_EXCHANGE } from './cross-app/grant-types.js';
@@ -43,6 +44,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   const { keys, cookieKeys } = await loadSigningKeys(s, t);
   const secure = s.config.publicUrl.startsWith('https://');
   const isScimClient = (client: Client) => client[PURPOSE] === 'scim' && !client.clientIdMetadataDocument;
+  const heldRedirects = holdErrorRedirects();
 
   const configuration: Configuration = {
     adapter: prismaAdapterFactory(t, {
@@ -100,10 +102,10 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
       RefreshToken: 14 * DAY,
       Session: 3600,
     },
-    renderError: async (ctx, out) => {
+    renderError: async (ctx, out, err) => {
       ctx.type = 'html';
       const rows = Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`);
-      ctx.body = page(t.name, 'Sign-in could not continue', rows.join('\n'));
+      ctx.body = heldRedirects.page(t.name, out, err) ?? page(t.name, 'Sign-in could not continue', rows.join('\n'));
     },
     features: {
       devInteractions: { enabled: false },
@@ -161,6 +163,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   provider.proxy = true;
   provider.proxyIpHeader = 'x-sso-bridge-unused';
   provider.on('server_error', (_ctx, err) => s.logger.error({ err, tenantId: t.id }, 'oauth server error'));
+  heldRedirects.listen(provider);
   auditIssuance(s, t, provider);
   registerCrossAppGrants(s, t, provider);
   return provider;

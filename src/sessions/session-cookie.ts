@@ -20,7 +20,10 @@ export function setSessionCookie(s: Services, t: TenantCtx, res: Response, token
     serialize(sessionCookieName(s.config.publicUrl, t), token, {
       httpOnly: true,
       secure,
-      sameSite: 'lax', // the SAML POST back from the IdP is cross-site: Lax still lets top-level navigations carry it
+      // Lax: sent on top-level GET navigations (the OIDC callback) but NOT on the IdP's cross-site POST to the SAML ACS.
+      // That is why the ACS redirects to GET /saml/complete, which carries this cookie, before the session is swapped
+      // (the previous one revoked): see src/sso/http/saml-complete.ts and docs/decisions/0011.
+      sameSite: 'lax',
       path: '/',
       expires: expiresAt,
     }),

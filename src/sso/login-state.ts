@@ -10,10 +10,10 @@ const TTL_MS = 10 * 60_000;
  * unguessable value the browser carries (`state`, the request ID). The row names its tenant, so the shared
  * PUBLIC_URL/oidc/callback recovers the tenant from it; consuming deletes it, so each value works once, on any node.
  */
-export async function saveLoginState(s: Services, t: TenantCtx, connectionId: string, key: string, data: Prisma.InputJsonObject): Promise<void> {
+export async function saveLoginState(s: Services, t: TenantCtx, connectionId: string, key: string, data: Prisma.InputJsonObject, ttlMs = TTL_MS): Promise<void> {
   const now = s.clock.now();
   await t.db.loginState.create({
-    data: { id: hashToken(key), tenantId: t.id, connectionId, data, createdAt: now, expiresAt: new Date(now.getTime() + TTL_MS) },
+    data: { id: hashToken(key), tenantId: t.id, connectionId, data, createdAt: now, expiresAt: new Date(now.getTime() + ttlMs) },
   });
 }
 

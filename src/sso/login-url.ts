@@ -7,8 +7,8 @@ import { safeReturnTo } from './return-to.js';
  * `returnTo` must be a same-origin relative path (for example the OAuth consent page); anything else is dropped
  * and the user lands on the tenant's default page instead.
  */
-export function loginUrl(_s: Services, t: TenantCtx, returnTo: string): string {
+export function loginUrl(s: Services, t: TenantCtx, returnTo: string): string {
   const base = `/t/${encodeURIComponent(t.slug)}/login`;
-  const safe = safeReturnTo(returnTo, '');
+  const safe = safeReturnTo(returnTo, '', s.config.publicUrl);
   return safe ? `${base}?return_to=${encodeURIComponent(safe)}` : base;
 }

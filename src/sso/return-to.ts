@@ -1,20 +1,53 @@
+/** Resolution base when the caller gives no origin: only relative references can stay on it. */
+const NO_ORIGIN = 'https://return-to.invalid';
+const MAX_DECODE_ROUNDS = 4;
+
 /**
- * Where a login may send the browser back to. Only a same-origin relative path is accepted, so `return_to`,
- * RelayState and `target_link_uri` can never become an open redirect (OWASP "Unvalidated Redirects").
- * Refused: absolute URLs, scheme-relative `//host`, backslash tricks (`/\host`, browsers treat `\` as `/`),
- * control characters, and anything that does not start with a single `/`.
+ * Where a login may send the browser back to (`return_to`, SAML RelayState, OIDC `target_link_uri`), as a normalised
+ * path on `origin` (PUBLIC_URL's origin), or `fallback`. An open redirect (RFC 9700 §4.11.1, OWASP "Unvalidated
+ * Redirects") must be impossible whatever the encoding, so the value is first *resolved* the way a browser would
+ * (WHATWG URL: dot segments, `\` as `/`, tabs and newlines removed), then:
+ * - the result must be on `origin` (without `origin`, only a relative reference starting with `/` can be);
+ * - only its path, query and fragment are emitted, never scheme, host or userinfo;
+ * - the path may not start with `//` (a protocol-relative Location), and no path segment — percent-decoded up to
+ *   four times and NFKC-normalised, so `%2F`, `%5C`, `%252F`, fullwidth `／` count — may hold a slash, backslash,
+ *   control character, or be a dot segment; a proxy or router that decodes once more must not find a way out either.
+ * Control characters in the raw value are refused outright (they are how header injection and parser stripping start).
  */
-export function safeReturnTo(value: unknown, fallback: string): string {
+export function safeReturnTo(value: unknown, fallback: string, origin?: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return fallback;
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what we refuse
-  if (/[\u0000-\u001f\u007f\\]/.test(value)) return fallback;
-  // Resolve against a dummy origin: if the result leaves that origin the input was not a plain path.
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return fallback;
+  const absolute = /^https?:\/\//i.test(value);
+  if (!value.startsWith('/') && !(absolute && origin)) return fallback;
+  const base = origin ? new URL(origin).origin : NO_ORIGIN;
+  let resolved: URL;
   try {
-    const resolved = new URL(value, 'https://return-to.invalid');
-    if (resolved.origin !== 'https://return-to.invalid') return fallback;
-    return resolved.pathname + resolved.search + resolved.hash;
+    resolved = new URL(value, base);
   } catch {
     return fallback;
   }
+  if (resolved.origin !== base || resolved.username || resolved.password) return fallback;
+  const path = resolved.pathname;
+  if (path.startsWith('//') || !path.split('/').slice(1).every(safeSegment)) return fallback;
+  return path + resolved.search + resolved.hash;
+}
+
+function safeSegment(segment: string): boolean {
+  let decoded = segment;
+  for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(decoded);
+    } catch {
+      return false; // malformed escapes: some decoder downstream would guess
+    }
+    if (next === decoded) break;
+    decoded = next;
+  }
+  if (/%[0-9a-f]{2}/i.test(decoded)) return false; // still encoded after four rounds
+  const normalised = decoded.normalize('NFKC');
+  // eslint-disable-next-line no-control-regex -- see above
+  if (/[/\\\u0000-\u001f\u007f-\u009f]/.test(normalised)) return false;
+  return normalised !== '.' && normalised !== '..';
 }

@@ -69,13 +69,14 @@ export const ssoCommands: Command[] = [
   },
   {
     name: 'idp update',
-    summary: 'change a connection: name, on/off, JIT, allowed domains (replaced), matching rule, mapping (replaced)',
+    summary: 'change a connection: name, on/off, JIT, IdP-initiated (SAML), allowed domains (replaced), matching rule, mapping (replaced)',
     options: {
       tenant,
       id: { type: 'string', required: true, description: 'connection id (idp_…)' },
       name: common.name!,
       enabled: { type: 'string', description: 'on or off' },
       jit: { type: 'string', description: 'on or off' },
+      'idp-initiated': { type: 'string', description: 'SAML: on or off — accept IdP-initiated sign-in (dashboard tiles; cannot be bound to the browser)' },
       'allowed-domain': common['allowed-domain']!,
       'match-by': common['match-by']!,
       map: common.map!,
@@ -92,6 +93,7 @@ export const ssoCommands: Command[] = [
         matchBy: matchByOption(o),
         mapping: mappingOption(o),
         idJag: onOff(o, 'id-jag'),
+        idpInitiated: onOff(o, 'idp-initiated'),
       });
     }),
   },

@@ -24,6 +24,8 @@ export class SsoError extends Error {
 export const ssoMessages = {
   failed: 'Sign-in failed. Try again, or contact your administrator with the trace id below.',
   expired: 'This sign-in attempt has expired or was already used. Start again from the sign-in page.',
+  otherBrowser: 'This sign-in was started in another browser, or your browser did not keep its sign-in cookie. Start again from the sign-in page in this browser.',
+  idpInitiatedOff: 'Signing in from your company\'s app dashboard is turned off for this organisation. Start from the sign-in page below.',
   notProvisioned: 'You do not have an account here yet. Ask your administrator to give you access.',
   inactive: 'Your account is deactivated. Ask your administrator if you think this is a mistake.',
   linkRefused: 'An account with your e-mail already exists but is linked to another sign-in method. Ask your administrator.',

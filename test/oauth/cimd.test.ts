@@ -51,6 +51,18 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
     expect((await app.services.accessTokens.verify(t, tokens.body.access_token!, mcpUrl(app, t)))?.clientId).toBe(clientId);
   });
 
+  it('answers an authorization error for a document client with a page naming it, never a redirect (RFC 9700 §4.11.2)', async () => {
+    const clientId = `${cimd.origin}/apps/errors.json`;
+    cimd.route('/apps/errors.json', { body: doc(clientId, { client_name: 'Doc App', redirect_uris: ['https://landing.example/cb'] }) });
+    const t = await app.createTenant();
+    const res = await fetch(`${app.url}/t/${t.slug}/oauth/authorize?${new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: 'https://landing.example/cb', state: 'x', prompt: 'none' })}`, { redirect: 'manual' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const body = await res.text();
+    expect(body).toContain('<strong>Doc App</strong>');
+    expect(body).toContain('<strong>landing.example</strong>');
+  });
+
   it('refuses a document whose client_id differs from its URL', async () => {
     const clientId = `${cimd.origin}/apps/mismatch.json`;
     cimd.route('/apps/mismatch.json', { body: doc('https://attacker.example/app.json') });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { addClient } from '../../src/oauth/manage-clients.js';
 import { authorize, Browser, createUser, mcpUrl, pkce, registerClient, signedInBrowser, tokenRequest } from './support/oauth-client.js';
 
 describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hostile input (%s)', (kind) => {
@@ -19,8 +20,10 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
     return { t, user, client, b, base };
   }
 
-  it('refuses a request without PKCE, and one with the plain method, by redirecting with an error and iss', async () => {
-    const { t, b, base } = await setup();
+  it('refuses a request without PKCE, and one with the plain method (an admin-registered client gets the error and iss)', async () => {
+    const { t, b, base: dcr } = await setup();
+    const admin = await addClient(app.services, t, { name: 'Admin app', redirectUris: [dcr.redirect_uri] });
+    const base = { ...dcr, client_id: admin.client_id };
     const missing = await authorize(app, b, base, t);
     expect(missing.redirect?.searchParams.get('error')).toBe('invalid_request');
     expect(missing.redirect?.searchParams.get('iss')).toBe(`${app.url}/t/${t.slug}`);
@@ -28,6 +31,10 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
     const plain = await authorize(app, b, { ...base, code_challenge: verifier, code_challenge_method: 'plain' }, t);
     expect(plain.redirect?.searchParams.get('error')).toBe('invalid_request');
     expect(plain.redirect?.searchParams.has('code')).toBe(false);
+    // A self-registered client gets a page instead (test/oauth/error-redirects.test.ts).
+    const self = await authorize(app, b, dcr, t);
+    expect(self.redirect).toBeNull();
+    expect(self.pages[0]!.status).toBe(400);
   });
 
   it('never redirects to an unregistered redirect URI: an error page instead', async () => {
@@ -50,7 +57,9 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
   });
 
   it('answers an unknown resource with invalid_target (RFC 8707)', async () => {
-    const { t, b, base } = await setup();
+    const { t, b, base: dcr } = await setup();
+    const admin = await addClient(app.services, t, { name: 'Admin app', redirectUris: [dcr.redirect_uri] });
+    const base = { ...dcr, client_id: admin.client_id };
     const other = await app.createTenant();
     const { challenge } = pkce();
     for (const resource of ['https://elsewhere.example/mcp', mcpUrl(app, other), `${app.url}/t/${t.slug}/scim/v2`]) {

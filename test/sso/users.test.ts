@@ -42,7 +42,8 @@ describe.each(testDbKinds)('SSO users: linking, JIT, groups, admins (%s)', (kind
     const idpB = makeSamlIdp();
     const { t, spMetadata } = await tenantWithSaml(app, idpA, { allowedDomains: ['corp.example'] });
     const { addSamlConnection } = await import('../../src/sso/connections/add-saml-connection.js');
-    await addSamlConnection(app.services, t, { metadataXml: idpB.metadata(), allowedDomains: ['corp.example'] });
+    const connB = await addSamlConnection(app.services, t, { metadataXml: idpB.metadata(), allowedDomains: ['corp.example'] });
+    await cli(app.services, 'idp update', { tenant: t.slug, id: connB.id, 'idp-initiated': 'on' });
     // IdP-initiated: with two IdPs the ACS picks the connection by the response's Issuer.
     const first = await postToAcs(app, t, new Browser(), await idpA.response(spMetadata, { nameId: 'a-1', attributes: { email: ['bo@corp.example'] } }));
     expect(first.status).toBe(303);

@@ -22,6 +22,8 @@ export const SamlSettingsSchema = z.object({
   /** Base64 DER bodies of every signing certificate the metadata lists (several during rollover). */
   signingCerts: z.array(z.string()).min(1),
   nameIdFormats: z.array(z.string()).default([]),
+  /** IdP-initiated SSO (no AuthnRequest) cannot be bound to a browser (login CSRF): off unless the admin turns it on. */
+  idpInitiated: z.boolean().default(false),
 });
 
 export const OidcSettingsSchema = z.object({

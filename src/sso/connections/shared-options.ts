@@ -41,6 +41,7 @@ export function describeConnection(row: {
       ssoUrl: saml.ssoUrl,
       signingCertificates: Array.isArray(saml.signingCerts) ? saml.signingCerts.length : 0,
       metadataRefreshedAt: row.metadataRefreshedAt,
+      idpInitiated: saml.idpInitiated === true,
     }),
     ...(oidc && { clientId: oidc.clientId, clientAuth: oidc.clientAuth, callback: oidc.callback, requiredClaims: oidc.requiredClaims }),
     hasSecret: row.secretId !== null,

@@ -12,6 +12,8 @@ export interface ConnectionPatch {
   mapping?: Record<string, string[]>;
   /** Trust this OIDC connection's IdP as an ID-JAG issuer (docs/cross-app-access.md). */
   idJag?: boolean;
+  /** SAML only: accept IdP-initiated responses (dashboard tiles). */
+  idpInitiated?: boolean;
 }
 
 /** `idp update`: changes only what is given (e.g. turn JIT off once SCIM provisions the users). */
@@ -21,6 +23,7 @@ export async function updateConnection(s: Services, t: TenantCtx, id: string, pa
   const current = (row.config ?? {}) as Record<string, unknown>;
   // ID-JAG keys come from OIDC discovery (jwks_uri): a SAML IdP has none to verify a JWT with.
   if (patch.idJag && row.kind !== 'oidc') throw badRequest('--id-jag applies to OIDC connections only');
+  if (patch.idpInitiated !== undefined && row.kind !== 'saml') throw badRequest('--idp-initiated applies to SAML connections only');
   // Validate only what was given: defaults must not overwrite settings the admin did not mention.
   const shape = CommonConnectionInput.shape;
   const checked = {
@@ -37,6 +40,7 @@ export async function updateConnection(s: Services, t: TenantCtx, id: string, pa
     ...(checked.matchBy && { matchBy: checked.matchBy }),
     ...(checked.mapping && { mapping: checked.mapping }),
     ...(patch.idJag !== undefined && { idJag: patch.idJag }),
+    ...(patch.idpInitiated !== undefined && { saml: { ...(current.saml as Record<string, unknown>), idpInitiated: patch.idpInitiated } }),
   };
   await t.db.idpConnection.updateMany({
     where: { id },

@@ -32,7 +32,7 @@ export async function completeLogin(s: Services, req: Request, res: Response, ok
     request: requestFacts(req),
     detail: { connectionId: conn.id, protocol: conn.kind },
   });
-  res.redirect(303, safeReturnTo(ok.returnTo, defaultReturnTo(t.slug)));
+  res.redirect(303, safeReturnTo(ok.returnTo, defaultReturnTo(t.slug), s.config.publicUrl));
 }
 
 /** Where a login lands without a return path: the login page, which then shows "signed in as …". */

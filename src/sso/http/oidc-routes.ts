@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
 import { enabledConnections, findConnectionByIssuer, type Connection } from '../connections/manage-connections.js';
+import { browserBindingProblem, bindBrowser } from '../browser-binding.js';
 import { finishOidcLogin } from '../oidc/finish-oidc-login.js';
 import { startOidcLogin } from '../oidc/start-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
@@ -15,7 +16,7 @@ export function oidcRoutes(s: Services): Router {
 
   /**
    * SP-initiated login (`?connection=ID&return_to=/path`) and OIDC third-party-initiated login (OIDC Core §4:
-   * `iss` names the IdP, `login_hint` is passed on, `target_link_uri` must point back into this deployment).
+   * `iss` names the IdP, `login_hint` is passed on, `target_link_uri` is absolute and must point back into PUBLIC_URL: it passes the same `safeReturnTo` as `return_to`).
    */
   r.get('/login', async (req, res) => {
     const t = tenantOf(res);
@@ -28,26 +29,14 @@ export function oidcRoutes(s: Services): Router {
       conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
     }
     if (!conn) throw new SsoError('oidc.login', 'unknown_connection', ssoMessages.noConnection, `no OIDC connection for ${iss ?? q(req, 'connection') ?? '(default)'}`, 404, { iss });
-    const returnTo = safeReturnTo(targetLinkPath(s.config.publicUrl, q(req, 'target_link_uri')) ?? q(req, 'return_to'), defaultReturnTo(t.slug));
-    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint') });
+    const returnTo = safeReturnTo(q(req, 'target_link_uri') ?? q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
+    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint'), browser: bindBrowser(s, req, res) });
     res.redirect(303, url);
   });
 
   r.get('/callback', async (req, res) => {
-    const ok = await finishOidcLogin(s, tenantOf(res), new URLSearchParams(req.url.split('?')[1] ?? ''));
+    const ok = await finishOidcLogin(s, tenantOf(res), new URLSearchParams(req.url.split('?')[1] ?? ''), (b) => browserBindingProblem(s, req, b));
     await completeLogin(s, req, res, ok);
   });
   return r;
-}
-
-/** `target_link_uri` is absolute (OIDC Core §4): accept it only when it points into PUBLIC_URL, as a relative path. */
-export function targetLinkPath(publicUrl: string, target: string | undefined): string | undefined {
-  if (!target) return undefined;
-  try {
-    const u = new URL(target);
-    const base = new URL(publicUrl);
-    return u.origin === base.origin ? u.pathname + u.search : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -3,12 +3,14 @@ import { formBody } from '../../http/body.js';
 import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
 import { enabledConnections } from '../connections/manage-connections.js';
+import { bindBrowser } from '../browser-binding.js';
 import { safeReturnTo } from '../return-to.js';
 import { consumeSamlResponse } from '../saml/consume-saml-response.js';
 import { spMetadata } from '../saml/sp-metadata.js';
 import { startSamlLogin } from '../saml/start-saml-login.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { completeLogin, defaultReturnTo } from './complete-login.js';
+import { parkSamlLogin, takeSamlLogin } from './saml-complete.js';
 
 const q = (req: Request, name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
 
@@ -25,15 +27,19 @@ export function samlRoutes(s: Services): Router {
     const id = q(req, 'connection');
     const conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
     if (!conn) throw new SsoError('saml.login', 'unknown_connection', ssoMessages.noConnection, `no SAML connection ${id ?? '(default)'}`, 404);
-    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug));
-    res.redirect(303, await startSamlLogin(s, t, conn, returnTo));
+    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
+    res.redirect(303, await startSamlLogin(s, t, conn, returnTo, bindBrowser(s, req, res)));
   });
 
   // The IdP's POST is a cross-site top-level navigation: no CSRF token is possible; the signed, audience- and
-  // recipient-bound, single-use assertion is what authenticates it.
+  // recipient-bound, single-use assertion is what authenticates it. It carries no SameSite=Lax cookie, so the session
+  // swap and the browser-binding check happen at /complete (saml-complete.ts).
   r.post('/acs', formBody(), async (req, res) => {
-    const ok = await consumeSamlResponse(s, tenantOf(res), (req.body ?? {}) as Record<string, unknown>);
-    await completeLogin(s, req, res, ok);
+    await parkSamlLogin(s, res, await consumeSamlResponse(s, tenantOf(res), (req.body ?? {}) as Record<string, unknown>));
+  });
+
+  r.get('/complete', async (req, res) => {
+    await completeLogin(s, req, res, await takeSamlLogin(s, tenantOf(res), req, res));
   });
   return r;
 }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Services } from '../../services.js';
+import { browserBindingProblem } from '../browser-binding.js';
 import { finishOidcLogin } from '../oidc/finish-oidc-login.js';
 import { completeLogin } from './complete-login.js';
 import { ssoErrorHandler } from './render-sso-error.js';
@@ -12,7 +13,7 @@ import { ssoErrorHandler } from './render-sso-error.js';
 export function sharedOidcCallbackRoutes(s: Services): Router {
   const r = Router();
   r.get('/oidc/callback', async (req, res) => {
-    const ok = await finishOidcLogin(s, null, new URLSearchParams(req.url.split('?')[1] ?? ''));
+    const ok = await finishOidcLogin(s, null, new URLSearchParams(req.url.split('?')[1] ?? ''), (b) => browserBindingProblem(s, req, b));
     await completeLogin(s, req, res, ok);
   });
   r.use('/oidc/callback', ssoErrorHandler(s, () => null));

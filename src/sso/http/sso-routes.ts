@@ -27,7 +27,7 @@ export function ssoRoutes(s: Services): Router {
 
   r.get('/login', async (req, res) => {
     const t = tenantOf(res);
-    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug));
+    const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
     const session = await currentSession(s, t, req);
     if (session) {
       if (returnTo !== defaultReturnTo(t.slug)) return void res.redirect(303, returnTo);

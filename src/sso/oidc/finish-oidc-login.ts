@@ -21,11 +21,17 @@ const GOOGLE = 'https://accounts.google.com';
 
 /**
  * The OIDC callback, per-tenant (`pathTenant` set) or shared (`PUBLIC_URL/oidc/callback`, tenant from the state).
- * Order: signed, single-use state → tenant and callback URL must be the ones the login started with → IdP error →
+ * Order: signed, single-use state → same browser as the login started in (`browserProblem`, login CSRF) → tenant and
+ * callback URL must be the ones the login started with → IdP error →
  * code exchange with PKCE, full ID token validation (iss, aud, azp, exp, iat, nonce, signature) by openid-client →
  * the tenant claims the connection requires (Entra `tid`, Google `hd`).
  */
-export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null, query: URLSearchParams): Promise<SsoSuccess> {
+export async function finishOidcLogin(
+  s: Services,
+  pathTenant: TenantCtx | null,
+  query: URLSearchParams,
+  browserProblem: (expectedBinding: unknown) => string | null,
+): Promise<SsoSuccess> {
   const state = query.get('state');
   // The trace goes to the tenant of the URL, else (shared callback) to the tenant the verified state names.
   const bad = (detail: string, tenant = pathTenant) => Object.assign(new SsoError('oidc.state', 'bad_state', ssoMessages.expired, detail, 400, { hasState: !!state }), { tenant });
@@ -36,6 +42,9 @@ export async function finishOidcLogin(s: Services, pathTenant: TenantCtx | null,
   if (!row || row.data.kind !== 'oidc' || row.tenantId !== signedFor.id) throw bad('state unknown, already used, or expired', pathTenant ?? signedFor);
   if (pathTenant && pathTenant.id !== signedFor.id) throw bad('state belongs to another tenant');
   const t = signedFor;
+  // A callback URL captured in one browser must not sign another browser in (issue 8 §2): the state is spent either way.
+  const problem = browserProblem(row.data.browser);
+  if (problem) throw Object.assign(new SsoError('oidc.state', 'browser_mismatch', ssoMessages.otherBrowser, problem, 400, { protocol: 'oidc' }, row.connectionId), { tenant: t });
   const conn = await findConnection(t, row.connectionId);
   const fail = (stage: string, code: string, detail: string, summary: Record<string, unknown> = {}) =>
     Object.assign(new SsoError(stage, code, ssoMessages.failed, detail, 400, { protocol: 'oidc', issuer: conn?.issuer, ...summary }, conn?.id ?? null), { tenant: t });

@@ -9,10 +9,10 @@ import { issueSignedState } from './signed-state.js';
 
 /**
  * Starts an authorization-code login (OIDC Core §3.1.2.1) with PKCE S256 (RFC 7636), `state` (RFC 6749 §10.12) and
- * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce and verifier stay server-side in
- * LoginState, keyed by the state's hash.
+ * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce, verifier and `browser` (the hash of the
+ * browser's binding nonce, browser-binding.ts) stay server-side in LoginState, keyed by the state's hash.
  */
-export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string }): Promise<string> {
+export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; browser: string }): Promise<string> {
   let config: oidc.Configuration;
   try {
     config = await oidcConfig(s, t, conn);
@@ -23,7 +23,7 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
   const nonce = oidc.randomNonce();
   const verifier = oidc.randomPKCECodeVerifier();
   const redirectUri = oidcRedirectUri(s, t, conn);
-  await saveLoginState(s, t, conn.id, state, { kind: 'oidc', nonce, verifier, redirectUri, returnTo: opts.returnTo });
+  await saveLoginState(s, t, conn.id, state, { kind: 'oidc', nonce, verifier, redirectUri, returnTo: opts.returnTo, browser: opts.browser });
   const params: Record<string, string> = {
     response_type: 'code',
     redirect_uri: redirectUri,

@@ -19,11 +19,12 @@ const attr = (o: Obj | undefined, name: string) => (o?.$ as Obj | undefined)?.[n
 
 /**
  * The ACS (HTTP-POST binding). Order: raw-XML refusals (DOCTYPE, comments, SHA-1) → connection by Issuer →
- * Destination = our ACS → node-saml (signature with the metadata certificates, audience, time window ±2 min,
- * InResponseTo) → on the validated assertion: Issuer = connection, bearer Recipient = our ACS, assertion-ID replay
- * cache → the AuthnRequest state consumed (SP-initiated) or RelayState (IdP-initiated) for the return path.
+ * Destination = our ACS → IdP-initiated only if the connection allows it → node-saml (signature with the metadata
+ * certificates, audience, time window ±2 min, InResponseTo) → on the validated assertion: Issuer = connection, bearer
+ * Recipient = our ACS, assertion-ID replay cache → the AuthnRequest state consumed (SP-initiated: its return path and
+ * browser binding, checked at /saml/complete) or RelayState (IdP-initiated) for the return path.
  */
-export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess> {
+export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess & { browser: string | null }> {
   const acs = spAcsUrl(s, t);
   const summary: Obj = { protocol: 'saml' };
   const fail = (code: string, detail: string, connectionId: string | null = null) =>
@@ -46,6 +47,10 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   if (!conn) throw fail('unknown_issuer', `no SAML connection for issuer ${facts.issuer ?? '(none)'}`);
   // SAML bindings §3.5.5.2: a signed response must name where it was sent; an unsigned one may, and must then be us.
   if ((facts.destination ?? (facts.responseSigned ? '' : acs)) !== acs) throw fail('wrong_destination', `Destination ${facts.destination ?? '(missing)'} is not ${acs}`, conn.id);
+  // IdP-initiated SSO cannot be bound to the browser (login CSRF, issue 8 §2): only where the admin turned it on.
+  if (!facts.inResponseTo && !conn.config.saml!.idpInitiated) {
+    throw Object.assign(new SsoError('saml.acs', 'idp_initiated_off', ssoMessages.idpInitiatedOff, 'response without InResponseTo (IdP-initiated) and the connection has --idp-initiated off', 400, summary, conn.id), { tenant: t });
+  }
 
   const saml = await samlInstance(s, t, conn);
   let profile: Profile | null;
@@ -74,12 +79,14 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   if (!(await rememberAssertion(s, t, conn.issuer, assertionId, keepUntil))) throw fail('replayed', `assertion ${assertionId} was already used`, conn.id);
 
   let returnTo = typeof body.RelayState === 'string' ? body.RelayState : '';
+  let browser: string | null = null; // IdP-initiated: nothing to bind to
   if (facts.inResponseTo) {
     const state = await consumeLoginState(s, facts.inResponseTo);
     if (!state || state.tenantId !== t.id || state.connectionId !== conn.id) throw fail('bad_in_response_to', 'InResponseTo already used or unknown', conn.id);
     returnTo = String(state.data.returnTo ?? '');
+    browser = String(state.data.browser ?? '');
   }
   const attrs = (profile.attributes as Obj | undefined) ?? {};
   const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
-  return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo };
+  return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo, browser };
 }

@@ -19,10 +19,11 @@ export const spAcsUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/
  * accepted for a request this tenant sent through this connection. node-saml only peeks; we consume the row
  * ourselves once the whole response is valid (see consume-saml-response.ts), so removeAsync is a no-op.
  */
-function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string): CacheProvider {
+function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string, browser: string | undefined): CacheProvider {
   return {
     saveAsync: async (key, value) => {
-      await saveLoginState(s, t, conn.id, key, { kind: 'saml', createdAt: value, returnTo });
+      // `browser`: hash of the browser's login-binding nonce (browser-binding.ts), checked at /saml/complete.
+      await saveLoginState(s, t, conn.id, key, { kind: 'saml', createdAt: value, returnTo, ...(browser && { browser }) });
       return { value, createdAt: Date.now() };
     },
     getAsync: async (key) => {
@@ -38,7 +39,7 @@ function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: str
  * SHA-1), audience = our entity ID, InResponseTo checked whenever present (IdP-initiated logins have none), our key
  * for encrypted assertions, and only the IdP's currently valid metadata certificates.
  */
-export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = ''): Promise<SAML> {
+export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = '', browser?: string): Promise<SAML> {
   const keys = await spKeys(s, t);
   const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
   if (certs.length === 0) {
@@ -61,7 +62,7 @@ export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, 
     acceptedClockSkewMs: SAML_SKEW_MS,
     validateInResponseTo: ValidateInResponseTo.ifPresent,
     requestIdExpirationPeriodMs: 10 * 60_000,
-    cacheProvider: requestCache(s, t, conn, returnTo),
+    cacheProvider: requestCache(s, t, conn, returnTo, browser),
     // Okta has no NameID-format field: ask for none, accept unspecified and emailAddress.
     identifierFormat: null,
     disableRequestedAuthnContext: true,

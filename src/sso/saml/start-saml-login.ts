@@ -5,9 +5,10 @@ import { samlInstance } from './saml-instance.js';
 
 /**
  * SP-initiated login (HTTP-Redirect binding): a SHA-256-signed AuthnRequest whose ID is stored as LoginState (for the
- * InResponseTo check) together with the return path; RelayState carries the return path too (SAML bindings §3.4.3).
+ * InResponseTo check) together with the return path and the browser binding (login CSRF); RelayState carries the
+ * return path too (SAML bindings §3.4.3).
  */
-export async function startSamlLogin(s: Services, t: TenantCtx, conn: Connection, returnTo: string): Promise<string> {
-  const saml = await samlInstance(s, t, conn, returnTo);
+export async function startSamlLogin(s: Services, t: TenantCtx, conn: Connection, returnTo: string, browser: string): Promise<string> {
+  const saml = await samlInstance(s, t, conn, returnTo, browser);
   return saml.getAuthorizeUrlAsync(returnTo, undefined, {});
 }

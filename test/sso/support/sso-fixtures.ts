@@ -36,11 +36,15 @@ export async function oidcLogin(app: TestApp, idp: TestOidcIdp, t: TenantCtx, ac
 import type { TestSamlIdp, ResponseOptions } from './saml-idp.js';
 import { readAuthnRequest } from './saml-idp.js';
 
-/** A tenant trusting `idp` (metadata given inline, as `--metadata-file` would). */
-export async function tenantWithSaml(app: TestApp, idp: TestSamlIdp, extra: { allowedDomains?: string[]; jitEnabled?: boolean; metadata?: string } = {}) {
+/**
+ * A tenant trusting `idp` (metadata given inline, as `--metadata-file` would). IdP-initiated sign-in is turned ON here
+ * (`idpInitiated: false` to keep the product default, off): most SAML tests post unsolicited responses.
+ */
+export async function tenantWithSaml(app: TestApp, idp: TestSamlIdp, extra: { allowedDomains?: string[]; jitEnabled?: boolean; metadata?: string; idpInitiated?: boolean } = {}) {
   const { addSamlConnection } = await import('../../../src/sso/connections/add-saml-connection.js');
   const t = await app.createTenant();
-  const conn = await addSamlConnection(app.services, t, { metadataXml: extra.metadata ?? idp.metadata(), allowedDomains: extra.allowedDomains, jitEnabled: extra.jitEnabled });
+  let conn = await addSamlConnection(app.services, t, { metadataXml: extra.metadata ?? idp.metadata(), allowedDomains: extra.allowedDomains, jitEnabled: extra.jitEnabled });
+  if (extra.idpInitiated ?? true) conn = (await cli(app.services, 'idp update', { tenant: t.slug, id: conn.id, 'idp-initiated': 'on' })) as typeof conn;
   const spMetadata = await (await fetch(`${app.url}/t/${t.slug}/saml/metadata`)).text();
   return { t, conn, spMetadata };
 }
@@ -54,8 +58,14 @@ export async function startSpInitiated(app: TestApp, t: TenantCtx, browser: Brow
   return { ...req, location, relayState: req.params.get('RelayState') ?? '' };
 }
 
-export async function postToAcs(app: TestApp, t: TenantCtx, browser: Browser, samlResponse: string, relayState?: string) {
-  return browser.postForm(`${app.url}/t/${t.slug}/saml/acs`, { SAMLResponse: samlResponse, ...(relayState !== undefined && { RelayState: relayState }) });
+/**
+ * The IdP's POST to the ACS, then (unless `raw`) the hop the ACS sends the browser on: `GET /saml/complete`, where the
+ * session starts (docs/decisions/0011). Returns the last answer: the redirect to the return path, or a refusal page.
+ */
+export async function postToAcs(app: TestApp, t: TenantCtx, browser: Browser, samlResponse: string, relayState?: string, raw = false) {
+  const res = await browser.postForm(`${app.url}/t/${t.slug}/saml/acs`, { SAMLResponse: samlResponse, ...(relayState !== undefined && { RelayState: relayState }) });
+  if (raw || res.status !== 303 || res.headers.get('location') !== `/t/${t.slug}/saml/complete`) return res;
+  return browser.request(`${app.url}/t/${t.slug}/saml/complete`);
 }
 
 /** The whole SP-initiated login; returns the ACS answer. */
