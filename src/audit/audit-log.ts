@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { redactDetail } from './redact.js';
-import { insertAuditRows } from './insert-audit-rows.js';
+import { insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
 export type ActorKind = 'user' | 'admin-cli' | 'scim-token' | 'oauth-client' | 'system' | 'idp';
@@ -22,7 +22,8 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
-export type AuditRow = Omit<Prisma.AuditEventCreateManyInput, 'tenantId'> & { id: string; createdAt: Date };
+/** A row as the application builds it; audit_append() adds the tenant, its place in the chain (`seq`) and `hash`. */
+export type AuditRow = Omit<Prisma.AuditEventCreateManyInput, 'tenantId' | 'seq' | 'hash'> & { id: string; createdAt: Date };
 
 export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger'>> {
   /** Where failed background writes and dropped events are reported. */
@@ -30,7 +31,8 @@ export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger
 }
 
 /**
- * Append-only audit trail. Nothing in the code base updates or deletes AuditEvent rows.
+ * Append-only audit trail: the database refuses to update or delete AuditEvent rows, and every row extends its tenant's
+ * hash chain (docs/decisions/0015); `audit verify` checks it.
  *
  * Tenant events are written with group commit (src/audit/audit-batches.ts): every event recorded while the previous
  * INSERT of its tenant runs joins the next one. `record()` resolves only once its own row is committed (and rejects
@@ -59,7 +61,7 @@ export class AuditLog {
   async record(t: TenantCtx | null, e: AuditInput): Promise<string> {
     const row = this.#toRow(e);
     if (!t) {
-      await this.db.auditEvent.create({ data: row });
+      await insertGlobalAuditRows(this.db, [row]);
       return row.id;
     }
     await this.#batches.write(t, row);
