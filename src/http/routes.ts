@@ -13,6 +13,7 @@ import { connectedAppsPage } from '../consent/connected-apps-page.js';
 import { meRoutes } from '../sso/http/me-route.js';
 import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
+import { auditAdminRoutes } from '../audit/audit-admin-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -41,6 +42,7 @@ export function buildRoutes(s: Services): Router {
   tenant.use('/api', api);
   api.use('/connected-apps', connectedAppsRoutes(s));
   api.use(meRoutes(s));
+  api.use('/admin/audit', auditAdminRoutes(s));
 
   root.use('/t/:slug', resolveTenant(s.tenants), tenant);
   return root;
