@@ -4,6 +4,7 @@ import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/clock.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import './bigint-json.js';
 import { redactDetail } from './redact.js';
 import { insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
@@ -55,6 +56,13 @@ export class AuditLog {
       schedule: opts.schedule ?? unrefTimer,
       lingerMs: opts.lingerMs ?? BACKGROUND_LINGER_MS,
       maxPendingBackground: opts.maxPendingBackground ?? MAX_PENDING_BACKGROUND,
+      isAvailable:
+        opts.isAvailable ??
+        (() =>
+          db.$queryRaw`SELECT 1`.then(
+            () => true,
+            () => false,
+          )),
     });
   }
 
@@ -81,25 +89,33 @@ export class AuditLog {
     return this.#batches.flush();
   }
 
-  /** Background events dropped because the queue was full (the database far behind); should stay 0. */
-  get droppedBackgroundEvents(): number {
-    return this.#batches.droppedBackground;
+  /** Background events the database refused while it was up (each logged as an error); should stay 0. */
+  get failedBackgroundEvents(): number {
+    return this.#batches.failedBackground;
+  }
+
+  /** Background events accepted and not yet committed: the audit backlog (metrics). */
+  get pendingBackgroundEvents(): number {
+    return this.#batches.pendingBackground;
   }
 
   #toRow(e: AuditInput): AuditRow {
     return {
       id: newId('evt'),
       actorKind: e.actor.kind,
-      actorId: e.actor.id ?? null,
+      actorId: storable(e.actor.id),
       action: e.action,
-      targetKind: e.target?.kind ?? null,
-      targetId: e.target?.id ?? null,
+      targetKind: storable(e.target?.kind),
+      targetId: storable(e.target?.id),
       outcome: e.outcome,
-      ip: e.request?.ip ?? null,
-      userAgent: e.request?.userAgent?.slice(0, 512) ?? null,
-      requestId: e.request?.requestId ?? null,
+      ip: storable(e.request?.ip),
+      userAgent: storable(e.request?.userAgent?.slice(0, 512)),
+      requestId: storable(e.request?.requestId),
       detail: redactDetail(e.detail ?? {}) as Prisma.InputJsonValue,
       createdAt: this.clock.now(),
     };
   }
 }
+
+/** Values a client may choose (a tool name, a request id) without NUL, which PostgreSQL text refuses: one would fail its whole batch. */
+const storable = (v: string | null | undefined): string | null => (v == null ? null : v.includes('\0') ? v.replace(/\0/g, '') : v);

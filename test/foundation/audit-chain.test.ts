@@ -174,6 +174,15 @@ describe.each(testDbKinds)('audit hash chain and append-only table (%s)', (kind)
     expect((await verifyAuditChain(t)).ok).toBe(false);
   });
 
+  it('stores client-chosen values with NUL characters (which PostgreSQL refuses) without failing the batch', async () => {
+    const t = await tenantWithEvents(0);
+    void audit.recordInBackground(t, { ...event(1), target: { kind: 'tool', id: 'evil\0tool' }, detail: { name: 'a\0b' } });
+    await audit.record(t, event(2));
+    const rows = await t.db.auditEvent.findMany({ orderBy: { seq: 'asc' } });
+    expect(rows.map((r) => r.targetId)).toEqual(['eviltool', 'usr_2']);
+    expect(rows[0]!.detail).toEqual({ name: 'ab' });
+  });
+
   it('refuses a cut-off in the future', async () => {
     const t = await tenantWithEvents(1);
     await expect(pruneAuditLog(t, new Date(clock.now().getTime() + 60_000), clock, { kind: 'admin-cli' })).rejects.toThrow(/future/);
