@@ -1,8 +1,9 @@
-import { optionList, tenantArg, tenantOption as tenant, type Command, type OptionValue } from '../cli/command-table.js';
+import { audited, optionList, tenantArg, tenantOption as tenant, type Command, type OptionValue } from '../cli/command-table.js';
 import { Lines } from '../cli/line-output.js';
 import { AppError } from '../lib/errors.js';
 import { AuditFilterSchema, exportAuditEvents, exportLines } from './export-events.js';
 import { pruneAuditLog } from './prune-audit.js';
+import { addSink, listSinks, removeSink, retrySink } from './sinks/manage-sinks.js';
 import { verifyAuditChain } from './verify-chain.js';
 
 const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
@@ -52,5 +53,38 @@ export const auditCommands: Command[] = [
       const { since: before } = AuditFilterSchema.parse({ since: str(o.before) });
       return { tenant: t.slug, ...(await pruneAuditLog(t, before!, s.clock, { kind: 'admin-cli' })) };
     },
+  },
+  {
+    name: 'audit sink add',
+    summary: "stream a tenant's audit events to a SIEM webhook (HMAC-SHA256-signed POSTs, at least once, in order); prints the signing secret once",
+    options: {
+      tenant,
+      url: { type: 'string', required: true, description: 'https URL of the receiver (http only to localhost)' },
+      secret: { type: 'string', secret: true, description: 'HMAC key, at least 32 characters (default: generated and printed once)' },
+      'from-start': { type: 'boolean', description: 'also deliver the events already in the log (default: from now on)' },
+    },
+    forwardable: true,
+    run: audited('audit.sink.add', 'audit-sink', (s, t, o) => addSink(s, t, { url: str(o.url) ?? '', secret: str(o.secret), fromStart: o['from-start'] === true })),
+  },
+  {
+    name: 'audit sink list',
+    summary: "a tenant's audit sinks: status (active or dead-letter), last acknowledged event, failures, last error",
+    options: { tenant },
+    forwardable: true,
+    run: async (s, o) => ({ sinks: await listSinks(await tenantArg(s, o)) }),
+  },
+  {
+    name: 'audit sink remove',
+    summary: 'stop streaming to a sink and delete it',
+    options: { tenant, id: { type: 'string', required: true, description: 'sink id (snk_…)' } },
+    forwardable: true,
+    run: audited('audit.sink.remove', 'audit-sink', (s, t, o) => removeSink(s, t, str(o.id) ?? '')),
+  },
+  {
+    name: 'audit sink retry',
+    summary: 'take a sink out of dead-letter (or retry now): delivery resumes after its last acknowledged event',
+    options: { tenant, id: { type: 'string', required: true, description: 'sink id (snk_…)' } },
+    forwardable: true,
+    run: audited('audit.sink.retry', 'audit-sink', (s, t, o) => retrySink(s, t, str(o.id) ?? '')),
   },
 ];

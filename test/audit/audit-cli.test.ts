@@ -46,6 +46,15 @@ function auditScenario(envFor: () => Record<string, string>) {
     expect(after.map((r) => [r.seq, r.action])).toEqual([[4, 'audit.prune']]);
     expect(JSON.parse((await cli(env, 'audit', 'verify', '--tenant', 'audit-one')).out[0]!)).toMatchObject({ ok: true, prunedThroughSeq: 3 });
 
+    const sink = JSON.parse((await cli(env, 'audit', 'sink', 'add', '--tenant', 'audit-one', '--url', 'https://siem.example.com/in')).out[0]!) as { id: string; secret: string };
+    expect(sink.secret.length).toBeGreaterThanOrEqual(43);
+    const listed = JSON.parse((await cli(env, 'audit', 'sink', 'list', '--tenant', 'audit-one')).out[0]!) as { sinks: object[] };
+    expect(listed.sinks).toEqual([expect.objectContaining({ id: sink.id, status: 'active', url: 'https://siem.example.com/in', failures: 0 })]);
+    expect(JSON.stringify(listed)).not.toContain(sink.secret);
+    expect(JSON.parse((await cli(env, 'audit', 'sink', 'retry', '--tenant', 'audit-one', '--id', sink.id)).out[0]!)).toMatchObject({ status: 'active' });
+    expect((await cli(env, 'audit', 'sink', 'remove', '--tenant', 'audit-two', '--id', sink.id)).code).toBe(1);
+    expect(JSON.parse((await cli(env, 'audit', 'sink', 'remove', '--tenant', 'audit-one', '--id', sink.id)).out[0]!)).toEqual({ id: sink.id, removed: true });
+
     // The other tenant is untouched by all of it.
     expect((await cli(env, 'audit', 'export', '--tenant', 'audit-two')).out).toHaveLength(1);
   });
