@@ -5,6 +5,7 @@ import { openDatabase, targetFromConfig, type Database, type Db } from './db/ope
 import { cleanupExpired } from './jobs/cleanup-expired.js';
 import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
 import { RateLimiter } from './http/rate-limit.js';
+import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger } from './lib/logger.js';
@@ -84,6 +85,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
   jobs.add({ name: 'rate-limit-sweep', everyMs: 10 * 60_000, run: () => new RateLimiter(db, clock).sweep() });
   jobs.add({ name: 'sso-trace-retention', everyMs: 3_600_000, run: () => deleteOldSsoTraces(db, clock, config.ssoTraceRetentionDays) });
+  // Audit events to the tenants' SIEM webhooks (src/audit/sinks): one node at a time, resumed from each sink's cursor.
+  jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
   const upstreams = new UpstreamPool(vault);
   revocation.register(oauthRevocationStore({ bus }));
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);

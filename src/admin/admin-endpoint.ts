@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AppError } from '../lib/errors.js';
 import { safeEqual } from '../lib/secrets.js';
+import { writeLines } from '../lib/write-lines.js';
 import type { Services } from '../services.js';
 import { commands } from '../cli/commands.js';
 import { describeError } from '../cli/describe-error.js';
+import { Lines, LINES_HEADER } from '../cli/line-output.js';
 
 /**
  * PGlite lets one process open a data directory, so while the server runs in embedded mode the CLI cannot open the
@@ -51,8 +53,13 @@ export async function startAdminEndpoint(s: Services): Promise<{ url: string; cl
         const command = commands.find((c) => c.name === name && c.forwardable);
         if (!command) return reply(400, { ok: false, error: `unknown command ${name}` });
         const result = await command.run(s, options ?? {});
+        if (result instanceof Lines) {
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', [LINES_HEADER]: '1' });
+          return void (await writeLines(res, result.lines));
+        }
         reply(200, { ok: true, result });
       } catch (err) {
+        if (res.headersSent) return void res.destroy(); // mid-stream: the CLI sees a broken body, not a short export
         const { message, status } = describeError(err);
         if (status >= 500) s.logger.error({ err }, 'admin command failed');
         reply(status, { ok: false, error: message });
@@ -93,7 +100,20 @@ export async function forwardToServer(dataDir: string, command: string, options:
   } catch {
     throw new Error(`Could not reach the running server's admin endpoint at ${endpoint.url}`);
   }
+  if (res.headers.get(LINES_HEADER) && res.body) return new Lines(readLines(res.body));
   const body = (await res.json()) as { ok: boolean; result?: unknown; error?: string };
   if (!body.ok) throw new AppError(res.status, 'remote', body.error ?? `server answered ${res.status}`);
   return body.result;
+}
+
+/** The lines of a streamed body, split on LF only (a CR inside a quoted CSV field is data). */
+async function* readLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of body) {
+    const parts = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest) yield rest;
 }

@@ -12,6 +12,9 @@ export const MAX_BATCH = 500;
 export const BACKGROUND_LINGER_MS = 100;
 /** Background rows (all tenants, queued or being written) above which background callers are held back. */
 export const MAX_PENDING_BACKGROUND = 10_000;
+/** Retry delays of a tenant's background rows while the database cannot be reached: doubling, capped. */
+export const RETRY_FIRST_MS = 100;
+export const RETRY_MAX_MS = 5_000;
 
 /** Runs `run` once after `ms`; returns a cancel function. */
 export type Schedule = (run: () => void, ms: number) => () => void;
@@ -30,6 +33,8 @@ export interface AuditBatchOptions {
   schedule: Schedule;
   lingerMs: number;
   maxPendingBackground: number;
+  /** Whether the database answers: a batch that failed while it does not is kept and retried, not given up. */
+  isAvailable: () => Promise<boolean>;
 }
 
 /** A queued row; `done` is absent for background rows, whose failures are logged here instead. */
@@ -48,6 +53,10 @@ interface TenantQueue {
   /** Rows queued before this count are written without lingering: an awaited event, an expired window, flush(). */
   urgentUntil: number;
   writing: boolean;
+  /** Consecutive failed writes while the database was unreachable; a retry is armed while > 0. */
+  failures: number;
+  /** Cancels the armed retry; set while one is armed. */
+  cancelRetry: (() => void) | undefined;
   cancelLinger: (() => void) | undefined;
   flushes: { until: number; resolve: () => void }[];
 }
@@ -63,38 +72,38 @@ export class AuditBatches {
   readonly #queues = new Map<string, TenantQueue>();
   #pendingBackground = 0;
   #room: (() => void)[] = [];
-  #dropped = 0;
+  #failed = 0;
 
   constructor(private readonly opts: AuditBatchOptions) {}
 
-  /** Background events dropped since start because the queue was at its hard cap (see {@link writeInBackground}). */
-  get droppedBackground(): number {
-    return this.#dropped;
+  /** Background events the database refused while it was up (a bug, not load: each failure is logged as an error). */
+  get failedBackground(): number {
+    return this.#failed;
+  }
+
+  /** Background events accepted and not yet committed (all tenants). */
+  get pendingBackground(): number {
+    return this.#pendingBackground;
   }
 
   write(t: TenantCtx, row: AuditRow): Promise<void> {
     const q = this.#queue(t);
     const written = new Promise<void>((resolve, reject) => q.items.push({ row, done: (err) => (err ? reject(err) : resolve()) }));
     q.urgentUntil = ++q.queued;
+    // Its caller is waiting: try at once rather than after the retry delay (it fails fast if the database is still away).
+    q.cancelRetry?.();
+    q.cancelRetry = undefined;
     this.#schedule(q);
     return written;
   }
 
   /**
-   * Queues a row nobody waits for. Above `maxPendingBackground` pending rows (a slow database) the returned promise
-   * resolves only once the backlog is back under it: callers that await it are slowed to the database's pace
-   * (back-pressure) and their events are still written. Only past twice the cap — callers that do not await — is a
-   * row dropped, counted and logged, so memory stays bounded when the database is down.
+   * Queues a row nobody waits for. Above `maxPendingBackground` pending rows (a slow or unreachable database) the
+   * returned promise resolves only once the backlog is back under it: every caller awaits it, so producers are slowed
+   * to the database's pace (back-pressure) and memory stays bounded by the callers in flight. A row is never dropped
+   * for lack of room, and a batch that fails while the database is unreachable is kept and retried in order.
    */
   writeInBackground(t: TenantCtx, row: AuditRow): Promise<void> {
-    if (this.#pendingBackground >= 2 * this.opts.maxPendingBackground) {
-      this.#dropped++;
-      // Loud but bounded: the first drop and every 1000th after it.
-      if (this.#dropped % 1000 === 1) {
-        this.opts.logger.error({ tenantId: t.id, action: row.action, dropped: this.#dropped }, 'audit queue full: dropped a background audit event');
-      }
-      return ACCEPTED;
-    }
     const q = this.#queue(t);
     q.items.push({ row });
     q.queued++;
@@ -118,7 +127,7 @@ export class AuditBatches {
   #queue(t: TenantCtx): TenantQueue {
     let q = this.#queues.get(t.id);
     if (!q) {
-      q = { t, items: [], queued: 0, taken: 0, settled: 0, urgentUntil: 0, writing: false, cancelLinger: undefined, flushes: [] };
+      q = { t, items: [], queued: 0, taken: 0, settled: 0, urgentUntil: 0, writing: false, failures: 0, cancelRetry: undefined, cancelLinger: undefined, flushes: [] };
       this.#queues.set(t.id, q);
     }
     return q;
@@ -130,7 +139,7 @@ export class AuditBatches {
 
   /** Decides what an idle queue does next: write now, linger, or go away. A writing queue decides after its batch. */
   #schedule(q: TenantQueue): void {
-    if (q.writing) return;
+    if (q.writing || q.cancelRetry) return;
     if (q.items.length === 0) {
       this.#queues.delete(q.t.id);
       return;
@@ -157,13 +166,41 @@ export class AuditBatches {
       let failure: unknown;
       try {
         await this.opts.insertRows(q.t, batch.map((i) => i.row));
+        q.failures = 0;
       } catch (err) {
         failure = err ?? new Error('audit batch failed');
+      }
+      if (failure && batch.some((i) => !i.done) && !(await this.opts.isAvailable())) {
+        this.#retryLater(q, batch, failure);
+        break;
       }
       this.#settle(q, batch, failure);
     }
     q.writing = false;
     this.#schedule(q);
+  }
+
+  /**
+   * The database is unreachable: awaited rows fail now (their callers answer an error), background rows go back to
+   * the head of the queue, in order, and are tried again after a doubling delay — acknowledged events are not lost.
+   */
+  #retryLater(q: TenantQueue, batch: Item[], failure: unknown): void {
+    const background = batch.filter((i) => !i.done);
+    for (const item of batch) item.done?.(failure);
+    q.items.unshift(...background);
+    q.taken -= background.length;
+    q.settled += batch.length - background.length;
+    q.urgentUntil = Math.max(q.urgentUntil, q.taken + background.length);
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** q.failures, RETRY_MAX_MS);
+    q.failures++;
+    // Once per outage and then every tenth retry: loud, not a flood.
+    if (q.failures % 10 === 1) {
+      this.opts.logger.error({ err: failure, tenantId: q.t.id, events: background.length, retryInMs: delay }, 'database unreachable: keeping background audit events to retry');
+    }
+    q.cancelRetry = this.opts.schedule(() => {
+      q.cancelRetry = undefined;
+      this.#schedule(q);
+    }, delay);
   }
 
   #settle(q: TenantQueue, batch: Item[], failure: unknown): void {
@@ -173,6 +210,7 @@ export class AuditBatches {
       else background++;
     }
     if (failure && background > 0) {
+      this.#failed += background;
       // Never the rows: who and what kind of events, and the database's error.
       const actions = [...new Set(batch.map((i) => i.row.action))].slice(0, 10);
       this.opts.logger.error({ err: failure, tenantId: q.t.id, events: background, actions }, 'could not write background audit events');

@@ -4,8 +4,9 @@ import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/clock.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import './bigint-json.js';
 import { redactDetail } from './redact.js';
-import { insertAuditRows } from './insert-audit-rows.js';
+import { insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
 export type ActorKind = 'user' | 'admin-cli' | 'scim-token' | 'oauth-client' | 'system' | 'idp';
@@ -22,7 +23,8 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
-export type AuditRow = Omit<Prisma.AuditEventCreateManyInput, 'tenantId'> & { id: string; createdAt: Date };
+/** A row as the application builds it; audit_append() adds the tenant, its place in the chain (`seq`) and `hash`. */
+export type AuditRow = Omit<Prisma.AuditEventCreateManyInput, 'tenantId' | 'seq' | 'hash'> & { id: string; createdAt: Date };
 
 export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger'>> {
   /** Where failed background writes and dropped events are reported. */
@@ -30,7 +32,8 @@ export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger
 }
 
 /**
- * Append-only audit trail. Nothing in the code base updates or deletes AuditEvent rows.
+ * Append-only audit trail: the database refuses to update or delete AuditEvent rows, and every row extends its tenant's
+ * hash chain (docs/decisions/0015); `audit verify` checks it.
  *
  * Tenant events are written with group commit (src/audit/audit-batches.ts): every event recorded while the previous
  * INSERT of its tenant runs joins the next one. `record()` resolves only once its own row is committed (and rejects
@@ -53,13 +56,20 @@ export class AuditLog {
       schedule: opts.schedule ?? unrefTimer,
       lingerMs: opts.lingerMs ?? BACKGROUND_LINGER_MS,
       maxPendingBackground: opts.maxPendingBackground ?? MAX_PENDING_BACKGROUND,
+      isAvailable:
+        opts.isAvailable ??
+        (() =>
+          db.$queryRaw`SELECT 1`.then(
+            () => true,
+            () => false,
+          )),
     });
   }
 
   async record(t: TenantCtx | null, e: AuditInput): Promise<string> {
     const row = this.#toRow(e);
     if (!t) {
-      await this.db.auditEvent.create({ data: row });
+      await insertGlobalAuditRows(this.db, [row]);
       return row.id;
     }
     await this.#batches.write(t, row);
@@ -79,25 +89,33 @@ export class AuditLog {
     return this.#batches.flush();
   }
 
-  /** Background events dropped because the queue was full (the database far behind); should stay 0. */
-  get droppedBackgroundEvents(): number {
-    return this.#batches.droppedBackground;
+  /** Background events the database refused while it was up (each logged as an error); should stay 0. */
+  get failedBackgroundEvents(): number {
+    return this.#batches.failedBackground;
+  }
+
+  /** Background events accepted and not yet committed: the audit backlog (metrics). */
+  get pendingBackgroundEvents(): number {
+    return this.#batches.pendingBackground;
   }
 
   #toRow(e: AuditInput): AuditRow {
     return {
       id: newId('evt'),
       actorKind: e.actor.kind,
-      actorId: e.actor.id ?? null,
+      actorId: storable(e.actor.id),
       action: e.action,
-      targetKind: e.target?.kind ?? null,
-      targetId: e.target?.id ?? null,
+      targetKind: storable(e.target?.kind),
+      targetId: storable(e.target?.id),
       outcome: e.outcome,
-      ip: e.request?.ip ?? null,
-      userAgent: e.request?.userAgent?.slice(0, 512) ?? null,
-      requestId: e.request?.requestId ?? null,
+      ip: storable(e.request?.ip),
+      userAgent: storable(e.request?.userAgent?.slice(0, 512)),
+      requestId: storable(e.request?.requestId),
       detail: redactDetail(e.detail ?? {}) as Prisma.InputJsonValue,
       createdAt: this.clock.now(),
     };
   }
 }
+
+/** Values a client may choose (a tool name, a request id) without NUL, which PostgreSQL text refuses: one would fail its whole batch. */
+const storable = (v: string | null | undefined): string | null => (v == null ? null : v.includes('\0') ? v.replace(/\0/g, '') : v);

@@ -8,7 +8,8 @@ const MAX_DEPTH = 4;
  */
 export function redactDetail(value: unknown, depth = 0): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+  // NUL cannot be stored in PostgreSQL text or jsonb: one would make the whole batch fail, forever.
+  if (typeof value === 'string') return (value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value).replace(/\0/g, '');
   if (depth >= MAX_DEPTH) return '[…]';
   if (Array.isArray(value)) return value.slice(0, 100).map((v) => redactDetail(v, depth + 1));
   if (typeof value === 'object') {

@@ -9,6 +9,7 @@ import pino from 'pino';
 import type { Command, Options } from './command-table.js';
 import { commands, findCommand } from './commands.js';
 import { describeError } from './describe-error.js';
+import { Lines } from './line-output.js';
 import { parseCommandArgs, usage, UsageError } from './parse-args.js';
 
 export interface CliIo {
@@ -42,8 +43,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const opts = await parseCommandArgs(found.command, argv.slice(found.command.name.split(' ').length), io.stdin);
     const config = loadConfig(io.env);
-    const result = await execute(config, found.command, opts);
-    io.stdout(JSON.stringify(result));
+    await execute(config, found.command, opts, async (result) => {
+      if (!(result instanceof Lines)) return io.stdout(JSON.stringify(result));
+      for await (const line of result.lines) io.stdout(line);
+    });
     return 0;
   } catch (err) {
     io.stderr(`error: ${describeError(err).message}`);
@@ -51,16 +54,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function execute(config: Config, command: Command, opts: Options): Promise<unknown> {
+/** Runs the command here or on the server holding the embedded database, and prints its result while it is usable. */
+async function execute(config: Config, command: Command, opts: Options, print: (result: unknown) => Promise<void>): Promise<void> {
   if (!config.databaseUrl && command.forwardable && lockHolder(config.dataDir) !== undefined) {
-    return forwardToServer(config.dataDir, command.name, opts);
+    return print(await forwardToServer(config.dataDir, command.name, opts));
   }
   // stdout is reserved for the one JSON result: logs go to stderr, warnings and up only.
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
   const s = await createServices(config, { logger });
   try {
     await s.database.migrate();
-    return await command.run(s, opts);
+    // Printed before the database closes: streamed lines are read from it as they are printed.
+    await print(await command.run(s, opts));
   } finally {
     await s.audit.flush();
     await s.database.close();

@@ -4,6 +4,7 @@ import type { Client as PgClient } from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock } from './pglite-lock.js';
 import { applyMigrations } from './migrate.js';
+import { wholeScriptPg } from './whole-script-adapter.js';
 
 export type Db = PrismaClient;
 
@@ -87,7 +88,7 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }
         // The engine gets its own small pool, ended afterwards (the engine does not close it).
         const enginePool = new pg.Pool({ connectionString: target.url, max: 2 });
         try {
-          return await applyMigrations(new PrismaPg(enginePool), (sql) => pool.query(sql));
+          return await applyMigrations(await wholeScriptPg(enginePool), (sql) => pool.query(sql));
         } finally {
           await enginePool.end();
         }

@@ -14,6 +14,7 @@ import { meRoutes } from '../sso/http/me-route.js';
 import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
 import { gtrRoutes } from '../universal-logout/gtr-routes.js';
+import { auditAdminRoutes } from '../audit/audit-admin-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -43,6 +44,7 @@ export function buildRoutes(s: Services): Router {
   tenant.use('/api', api);
   api.use('/connected-apps', connectedAppsRoutes(s));
   api.use(meRoutes(s));
+  api.use('/admin/audit', auditAdminRoutes(s));
 
   root.use('/t/:slug', resolveTenant(s.tenants), tenant);
   return root;

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKGROUND_LINGER_MS, MAX_BATCH, type Schedule } from '../../src/audit/audit-batches.js';
+import { BACKGROUND_LINGER_MS, MAX_BATCH, RETRY_FIRST_MS, type Schedule } from '../../src/audit/audit-batches.js';
 import { AuditLog, type AuditInput, type AuditRow } from '../../src/audit/audit-log.js';
 import { insertAuditRows } from '../../src/audit/insert-audit-rows.js';
+import { verifyAuditChain } from '../../src/audit/verify-chain.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer } from '../../src/http/start-server.js';
 import { createServices } from '../../src/services.js';
@@ -201,31 +202,66 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(logs.lines[0]).not.toMatch(/contents-marker|req_secret/);
   });
 
-  it('over the pending cap: writes at once and holds callers back until the backlog drains; past twice the cap drops, counts and logs', async () => {
+  it('over the pending cap: writes at once and holds every caller back until the backlog drains; nothing is dropped', async () => {
     const t = await app.createTenant();
     const { audit, timers, inserts, logs } = setUp({ maxPendingBackground: 4 });
     inserts.hold(); // a slow database
     const accepted = new Set<number>();
-    const record = (i: number) => audit.recordInBackground(t, event(`req_${i}`)).then(() => void accepted.add(i));
+    const record = (i: number) => audit.recordInBackground(t, event(`req_${String(i).padStart(2, '0')}`)).then(() => void accepted.add(i));
     const calls = [0, 1, 2, 3, 4].map(record);
     await settled();
     expect(inserts.batches).toEqual([{ tenantId: t.id, size: 5 }]); // over the cap: no lingering
-    calls.push(...[5, 6, 7, 8].map(record));
+    // Sustained overload: far past twice the cap, every producer waits, none is turned away.
+    calls.push(...[5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map(record));
     await Promise.resolve();
-    // Under the cap accepted at once; the fifth to eighth wait (back-pressure); the ninth, past twice the cap, is dropped.
-    expect([...accepted].sort()).toEqual([0, 1, 2, 3, 8]);
-    expect(audit.droppedBackgroundEvents).toBe(1);
-    expect(logs.lines.map((l) => JSON.parse(l) as object)).toEqual([
-      expect.objectContaining({ msg: 'audit queue full: dropped a background audit event', tenantId: t.id, dropped: 1 }),
-    ]);
+    expect([...accepted].sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    expect(audit.pendingBackgroundEvents).toBe(15);
 
     inserts.release();
-    await Promise.all(calls); // the first batch committed: room again
-    expect(await t.db.auditEvent.count()).toBe(5);
+    await Promise.all(calls); // every batch committed as room came back
     await settled();
-    expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]); // the rest lingers as usual
+    expect(timers.armed().every((ms) => ms === BACKGROUND_LINGER_MS)).toBe(true);
     await audit.flush();
-    expect(await t.db.auditEvent.count()).toBe(8);
+    expect(await requestIds(t)).toEqual([...Array(15).keys()].map((i) => `req_${String(i).padStart(2, '0')}`));
+    expect(audit.failedBackgroundEvents).toBe(0);
+    expect(logs.lines).toEqual([]);
+  });
+
+  it('keeps background events while the database is unreachable and writes them, in order, once it is back', async () => {
+    const t = await app.createTenant();
+    const timers = manualTimers();
+    const logs = capturedLogs();
+    let down = true;
+    const attempts: number[] = [];
+    const audit = new AuditLog(app.services.db, app.services.clock, {
+      logger: logs.logger,
+      schedule: timers.schedule,
+      isAvailable: async () => !down,
+      insertRows: async (tenant, rows) => {
+        attempts.push(rows.length);
+        if (down) throw new Error('connection refused');
+        await insertAuditRows(tenant, rows);
+      },
+    });
+    for (let i = 0; i < 3; i++) await audit.recordInBackground(t, event(`req_${i}`));
+    timers.fire(); // the linger window ends: the write fails
+    while (attempts.length < 1 || timers.armed().length === 0) await settled();
+    expect(timers.armed()).toEqual([RETRY_FIRST_MS]);
+    // An awaited event fails for its caller (it answers an error), and takes nothing down with it.
+    await expect(audit.record(t, event('req_awaited'))).rejects.toThrow(/connection refused/);
+    while (timers.armed().length === 0) await settled();
+    expect(timers.armed()).toEqual([RETRY_FIRST_MS * 2]); // it was tried at once, failed again: backing off
+    timers.fire();
+    while (timers.armed().length === 0) await settled();
+    expect(timers.armed()).toEqual([RETRY_FIRST_MS * 4]);
+    expect(logs.lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['database unreachable: keeping background audit events to retry']);
+
+    down = false;
+    timers.fire();
+    await audit.flush();
+    expect(await requestIds(t)).toEqual(['req_0', 'req_1', 'req_2']);
+    expect(audit.pendingBackgroundEvents).toBe(0);
+    expect(await verifyAuditChain(t)).toMatchObject({ ok: true, rows: 3 });
   });
 
   it('a clean server stop writes the pending background events before the database closes', async () => {

@@ -1,0 +1,115 @@
+import { createHmac } from 'node:crypto';
+import type { AuditSink } from '../../generated/prisma/client.js';
+import type { Services } from '../../services.js';
+import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
+import { auditEventsAfter, toExported } from '../export-events.js';
+
+/** Events per POST. */
+export const SINK_BATCH = 100;
+/** A receiver slower than this counts as failed (the batch is sent again later). */
+export const SINK_TIMEOUT_MS = 10_000;
+/** Consecutive failures after which a sink is dead-lettered (about 4 hours of doubling delays). */
+export const SINK_MAX_FAILURES = 10;
+/** Batches per sink per run, so that one busy sink does not hold the job forever. */
+const MAX_ROUNDS = 20;
+
+/** Delay before the n-th retry (n ≥ 1): 1 s, 2 s, 4 s… capped at 1 hour. */
+export const sinkBackoffMs = (failures: number) => Math.min(1000 * 2 ** (failures - 1), 3_600_000);
+
+/** `sha256=` + hex HMAC-SHA256 over `timestamp.body`: the receiver recomputes it and rejects stale timestamps (replay). */
+export const signSinkBody = (secret: string, timestamp: number, body: string) =>
+  `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+
+export interface DeliveryOptions {
+  timeoutMs?: number;
+  maxFailures?: number;
+}
+
+const running = new WeakSet<Services>();
+
+/**
+ * Runs every due webhook sink (the `audit-sinks` job; its lease makes one node run it at a time): POSTs the events
+ * after the sink's cursor, oldest first, in batches; a 2xx moves the cursor (`ackedSeq`) past the batch, anything else
+ * (status, network error, timeout) leaves it and schedules a retry with a doubling delay, and after too many the sink
+ * is dead-lettered until `audit sink retry`. At least once and in order: a batch is only ever followed by the next
+ * once acknowledged, and a node that crashes after the POST and before the cursor moved sends that batch again.
+ */
+export async function deliverAuditSinks(s: Services, opts: DeliveryOptions = {}): Promise<{ sinks: number; delivered: number; failed: number }> {
+  const totals = { sinks: 0, delivered: 0, failed: 0 };
+  if (running.has(s)) return totals; // the previous tick of this node is still delivering
+  running.add(s);
+  try {
+    const due = await s.db.auditSink.findMany({
+      where: { status: 'active', nextAttemptAt: { lte: s.clock.now() } },
+      include: { tenant: true },
+      orderBy: { nextAttemptAt: 'asc' },
+      take: 100,
+    });
+    for (const { tenant, ...sink } of due) {
+      if (tenant.status !== 'active') continue;
+      totals.sinks++;
+      const r = await deliverSink(s, tenantContext(s.db, tenant), sink, opts);
+      totals.delivered += r.delivered;
+      if (r.failed) totals.failed++;
+    }
+    return totals;
+  } finally {
+    running.delete(s);
+  }
+}
+
+async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: DeliveryOptions): Promise<{ delivered: number; failed: boolean }> {
+  const secret = await s.vault.getString(t, sink.secretId);
+  let acked = sink.ackedSeq;
+  let delivered = 0;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const events = await auditEventsAfter(t, { types: [] }, acked, SINK_BATCH);
+    if (events.length === 0) break;
+    const last = events.at(-1)!.seq;
+    const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
+    const timestamp = Math.floor(s.clock.now().getTime() / 1000);
+    const error = await post(sink.url, body, {
+      'x-sso-bridge-timestamp': String(timestamp),
+      'x-sso-bridge-signature': signSinkBody(secret, timestamp, body),
+      'x-sso-bridge-delivery': `${sink.id}:${events[0]!.seq}-${last}`,
+    }, opts.timeoutMs ?? SINK_TIMEOUT_MS);
+    if (error) {
+      const failures = sink.failures + 1;
+      const dead = failures >= (opts.maxFailures ?? SINK_MAX_FAILURES);
+      await t.db.auditSink.updateMany({
+        where: { id: sink.id, ackedSeq: acked },
+        data: { failures, status: dead ? 'dead-letter' : 'active', lastError: error, nextAttemptAt: new Date(s.clock.now().getTime() + sinkBackoffMs(failures)) },
+      });
+      s.logger.warn({ tenantId: t.id, sinkId: sink.id, failures, deadLetter: dead, error }, 'audit sink delivery failed');
+      return { delivered, failed: true };
+    }
+    // Conditional on the cursor we read: if another node moved it meanwhile, stop rather than go back.
+    const { count } = await t.db.auditSink.updateMany({
+      where: { id: sink.id, ackedSeq: acked },
+      data: { ackedSeq: last, failures: 0, lastError: null, lastSuccessAt: s.clock.now() },
+    });
+    delivered += events.length;
+    sink.failures = 0;
+    if (count === 0) break;
+    acked = last;
+  }
+  return { delivered, failed: false };
+}
+
+/** One POST; the failure as a short message (never the body), or undefined on a 2xx. Redirects are not followed. */
+async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body?.cancel();
+    return res.status >= 200 && res.status < 300 ? undefined : `HTTP ${res.status}`;
+  } catch (err) {
+    const e = err as Error;
+    return e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `${e.name}: ${(e.cause as Error | undefined)?.message ?? e.message}`.slice(0, 300);
+  }
+}
