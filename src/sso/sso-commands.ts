@@ -6,6 +6,7 @@ import { addOidcConnection } from './connections/add-oidc-connection.js';
 import { addSamlConnection } from './connections/add-saml-connection.js';
 import { listConnections, removeConnection } from './connections/manage-connections.js';
 import { refreshFromCli } from './saml/refresh-metadata.js';
+import { DEFAULT_OVERLAP_DAYS, rotateSpKey } from './saml/rotate-sp-key.js';
 import { showSsoTrace } from './traces/sso-traces.js';
 import { commonInput, commonOptions, list, mappingOption, matchByOption, onOff, str } from './cli-options.js';
 import { updateConnection } from './connections/update-connection.js';
@@ -78,6 +79,7 @@ export const ssoCommands: Command[] = [
       'allowed-domain': common['allowed-domain']!,
       'match-by': common['match-by']!,
       map: common.map!,
+      'accept-unsigned-assertions': { type: 'string', description: 'SAML: on = a signed Response with an unsigned assertion is accepted (default off)' },
     },
     forwardable: true,
     run: audited('idp.update', 'idp-connection', async (s, t, o) => {
@@ -89,6 +91,7 @@ export const ssoCommands: Command[] = [
         allowedDomains: domains.length ? domains : undefined,
         matchBy: matchByOption(o),
         mapping: mappingOption(o),
+        acceptUnsignedAssertions: onOff(o, 'accept-unsigned-assertions'),
       });
     }),
   },
@@ -107,6 +110,16 @@ export const ssoCommands: Command[] = [
     run: audited('idp.remove', 'idp-connection', (s, t, o) =>
       removeConnection(s, t, str(o.id) ?? ''),
     ),
+  },
+  {
+    name: 'idp rotate-sp-key',
+    summary: "rotate the tenant's SAML SP keys: the next ones are published now, signing switches after the overlap",
+    options: { tenant, 'overlap-days': { type: 'string', description: `days both keys are published (default ${DEFAULT_OVERLAP_DAYS}; 0 = switch now)` } },
+    forwardable: true,
+    run: audited('saml.sp-key.rotate', 'tenant', async (s, t, o) => ({
+      id: t.id,
+      ...(await rotateSpKey(s, t, o['overlap-days'] === undefined ? undefined : Number(str(o['overlap-days'])))),
+    })),
   },
   {
     name: 'admin grant',

@@ -22,6 +22,12 @@ export const SamlSettingsSchema = z.object({
   /** Base64 DER bodies of every signing certificate the metadata lists (several during rollover). */
   signingCerts: z.array(z.string()).min(1),
   nameIdFormats: z.array(z.string()).default([]),
+  /**
+   * Off (absent) = the assertion itself must be signed, as our SP metadata says (WantAssertionsSigned="true"). On =
+   * a signed Response with an unsigned assertion is accepted too, for IdPs that can only do that (`idp update
+   * --accept-unsigned-assertions on`).
+   */
+  acceptUnsignedAssertions: z.boolean().default(false),
 });
 
 export const OidcSettingsSchema = z.object({

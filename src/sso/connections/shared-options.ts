@@ -40,6 +40,7 @@ export function describeConnection(row: {
       metadataUrl: saml.metadataUrl ?? null,
       ssoUrl: saml.ssoUrl,
       signingCertificates: Array.isArray(saml.signingCerts) ? saml.signingCerts.length : 0,
+      acceptUnsignedAssertions: saml.acceptUnsignedAssertions === true,
       metadataRefreshedAt: row.metadataRefreshedAt,
     }),
     ...(oidc && { clientId: oidc.clientId, clientAuth: oidc.clientAuth, callback: oidc.callback, requiredClaims: oidc.requiredClaims }),

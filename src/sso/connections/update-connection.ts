@@ -1,4 +1,4 @@
-import { notFound } from '../../lib/errors.js';
+import { badRequest, notFound } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { CommonConnectionInput, describeConnection } from './shared-options.js';
@@ -10,6 +10,8 @@ export interface ConnectionPatch {
   allowedDomains?: string[];
   matchBy?: 'email' | 'userName' | 'none';
   mapping?: Record<string, string[]>;
+  /** SAML only: accept a signed Response whose assertion is unsigned (see connection-config.ts). */
+  acceptUnsignedAssertions?: boolean;
 }
 
 /** `idp update`: changes only what is given (e.g. turn JIT off once SCIM provisions the users). */
@@ -32,10 +34,17 @@ export async function updateConnection(s: Services, t: TenantCtx, id: string, pa
     ...(checked.jitEnabled !== undefined && { jitEnabled: checked.jitEnabled }),
     ...(checked.matchBy && { matchBy: checked.matchBy }),
     ...(checked.mapping && { mapping: checked.mapping }),
+    ...samlPatch(row.kind, current.saml, patch),
   };
   await t.db.idpConnection.updateMany({
     where: { id },
     data: { config, ...(checked.name && { name: checked.name }), ...(patch.enabled !== undefined && { enabled: patch.enabled }), updatedAt: s.clock.now() },
   });
   return describeConnection((await t.db.idpConnection.findFirst({ where: { id } }))!);
+}
+
+function samlPatch(kind: string, saml: unknown, patch: ConnectionPatch) {
+  if (patch.acceptUnsignedAssertions === undefined) return {};
+  if (kind !== 'saml') throw badRequest('--accept-unsigned-assertions applies to SAML connections only');
+  return { saml: { ...(saml as object), acceptUnsignedAssertions: patch.acceptUnsignedAssertions } };
 }

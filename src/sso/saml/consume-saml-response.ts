@@ -20,7 +20,8 @@ const attr = (o: Obj | undefined, name: string) => (o?.$ as Obj | undefined)?.[n
 /**
  * The ACS (HTTP-POST binding). Order: raw-XML refusals (DOCTYPE, comments, SHA-1) → connection by Issuer →
  * Destination = our ACS → node-saml (signature with the metadata certificates, audience, time window ±2 min,
- * InResponseTo) → on the validated assertion: Issuer = connection, bearer Recipient = our ACS, assertion-ID replay
+ * InResponseTo) → on the validated assertion: Issuer = connection, a bearer confirmation for our ACS still within its
+ * NotOnOrAfter, assertion-ID replay
  * cache → the AuthnRequest state consumed (SP-initiated) or RelayState (IdP-initiated) for the return path.
  */
 export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess> {
@@ -32,7 +33,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const keys = await spKeys(s, t);
   let facts;
   try {
-    facts = await inspectResponse(body.SAMLResponse, keys.privateKeyPem);
+    facts = await inspectResponse(body.SAMLResponse, keys.encryption.map((k) => k.privateKeyPem));
   } catch (err) {
     if (err instanceof ResponseRefused) throw fail('refused', err.message);
     throw err;
@@ -47,7 +48,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   // SAML bindings §3.5.5.2: a signed response must name where it was sent; an unsigned one may, and must then be us.
   if ((facts.destination ?? (facts.responseSigned ? '' : acs)) !== acs) throw fail('wrong_destination', `Destination ${facts.destination ?? '(missing)'} is not ${acs}`, conn.id);
 
-  const saml = await samlInstance(s, t, conn);
+  const saml = await samlInstance(s, t, conn, '', facts.decryptionKey ?? undefined);
   let profile: Profile | null;
   try {
     ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: body.SAMLResponse }));
@@ -60,9 +61,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   Object.assign(summary, { assertionId, nameId: maskEmail(profile.nameID), attributeNames: Object.keys((profile.attributes as Obj) ?? {}) });
   if (profile.issuer !== conn.issuer) throw fail('wrong_issuer', `assertion issuer ${profile.issuer} is not ${conn.issuer}`, conn.id);
   const confirmations = arr(arr(assertion?.Subject)[0]?.SubjectConfirmation).filter((c) => attr(c, 'Method') === 'urn:oasis:names:tc:SAML:2.0:cm:bearer');
-  const recipients = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'Recipient'));
-  // SAML profiles §4.1.4.3: the bearer SubjectConfirmationData Recipient must be our ACS (node-saml does not check).
-  if (!recipients.includes(acs)) throw fail('wrong_recipient', `Recipient ${recipients.join(', ') || '(missing)'} is not ${acs}`, conn.id);
+  checkBearerConfirmation(confirmations.map((c) => arr(c.SubjectConfirmationData)[0]), acs, s.clock.now(), (code, detail) => fail(code, detail, conn.id));
   if (!assertionId || !profile.nameID) throw fail('invalid_response', 'assertion without ID or NameID', conn.id);
   // The signed assertion names the request it answers: an unsigned Response may not drop or change that (which would
   // turn an SP-initiated response into an IdP-initiated one, skipping the InResponseTo check).
@@ -82,4 +81,21 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const attrs = (profile.attributes as Obj | undefined) ?? {};
   const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
   return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo };
+}
+
+/**
+ * SAML profiles §4.1.4.2-3: a bearer SubjectConfirmationData must name our ACS as Recipient and carry NotOnOrAfter;
+ * the assertion may only be delivered before then (± skew). node-saml checks the time only for SP-initiated responses
+ * and never the Recipient, so this runs for every response, IdP-initiated included.
+ */
+export function checkBearerConfirmation(data: (Obj | undefined)[], acs: string, now: Date, fail: (code: string, detail: string) => Error): void {
+  const forUs = data.filter((d) => attr(d, 'Recipient') === acs);
+  if (forUs.length === 0) throw fail('wrong_recipient', `Recipient ${data.map((d) => attr(d, 'Recipient')).join(', ') || '(missing)'} is not ${acs}`);
+  const at = now.getTime();
+  const inWindow = forUs.some((d) => {
+    const notOnOrAfter = Date.parse(attr(d, 'NotOnOrAfter') ?? '');
+    const notBefore = attr(d, 'NotBefore') === undefined ? -Infinity : Date.parse(attr(d, 'NotBefore')!);
+    return at < notOnOrAfter + SAML_SKEW_MS && notBefore - SAML_SKEW_MS <= at;
+  });
+  if (!inWindow) throw fail('expired_confirmation', `bearer SubjectConfirmationData NotOnOrAfter ${forUs.map((d) => attr(d, 'NotOnOrAfter') ?? '(missing)').join(', ')} has passed (now ${now.toISOString()})`);
 }

@@ -35,10 +35,11 @@ function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: str
 
 /**
  * node-saml configured with everything it does not default safely: SHA-256 request signatures (its default is
- * SHA-1), audience = our entity ID, InResponseTo checked whenever present (IdP-initiated logins have none), our key
- * for encrypted assertions, and only the IdP's currently valid metadata certificates.
+ * SHA-1), audience = our entity ID, InResponseTo checked whenever present (IdP-initiated logins have none), a signed
+ * assertion required unless the connection accepts a signed Response alone, the SP key that decrypted the assertion
+ * (`decryptionKey`, found by inspect-response.ts), and only the IdP's currently valid metadata certificates.
  */
-export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = ''): Promise<SAML> {
+export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = '', decryptionKey?: string): Promise<SAML> {
   const keys = await spKeys(s, t);
   const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
   if (certs.length === 0) {
@@ -51,12 +52,13 @@ export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, 
     callbackUrl: spAcsUrl(s, t),
     entryPoint: conn.config.saml!.ssoUrl,
     idpCert: certs.map(certPem),
-    privateKey: keys.privateKeyPem,
-    decryptionPvk: keys.privateKeyPem,
+    privateKey: keys.signing.privateKeyPem,
+    decryptionPvk: decryptionKey ?? keys.encryption[0]!.privateKeyPem,
     signatureAlgorithm: 'sha256',
     digestAlgorithm: 'sha256',
-    // Either a signed response or a signed assertion is enough; node-saml refuses a response with neither.
-    wantAssertionsSigned: false,
+    // Our metadata says WantAssertionsSigned="true": the assertion's own signature is required. With
+    // acceptUnsignedAssertions a signed Response covering it is enough (node-saml refuses a response with neither).
+    wantAssertionsSigned: !conn.config.saml!.acceptUnsignedAssertions,
     wantAuthnResponseSigned: false,
     acceptedClockSkewMs: SAML_SKEW_MS,
     validateInResponseTo: ValidateInResponseTo.ifPresent,
