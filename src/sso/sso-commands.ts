@@ -19,10 +19,16 @@ export const ssoCommands: Command[] = [
   {
     name: 'idp add-saml',
     summary: 'trust a SAML IdP (its metadata from a URL, refreshed periodically, or a file)',
-    options: { tenant, 'metadata-url': { type: 'string', description: 'IdP metadata URL' }, 'metadata-file': { type: 'string', description: 'IdP metadata XML file' }, ...common },
+    options: {
+      tenant,
+      'metadata-url': { type: 'string', description: 'IdP metadata URL (https in production)' },
+      'metadata-file': { type: 'string', description: 'IdP metadata XML file' },
+      'metadata-cert': { type: 'string', description: 'PEM file: the certificate that signs the metadata (a signature is then required)' },
+      ...common,
+    },
     forwardable: true,
     run: audited('idp.add', 'idp-connection', (s, t, o) =>
-      addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']) }),
+      addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']), metadataCertFile: str(o['metadata-cert']) }),
     ),
   },
   {

@@ -28,6 +28,8 @@ export const SamlSettingsSchema = z.object({
    * --accept-unsigned-assertions on`).
    */
   acceptUnsignedAssertions: z.boolean().default(false),
+  /** Base64 DER certificates the admin pinned for the metadata's own signature (a signature is then required). */
+  metadataCerts: z.array(z.string()).optional(),
 });
 
 export const OidcSettingsSchema = z.object({

@@ -41,6 +41,7 @@ export function describeConnection(row: {
       ssoUrl: saml.ssoUrl,
       signingCertificates: Array.isArray(saml.signingCerts) ? saml.signingCerts.length : 0,
       acceptUnsignedAssertions: saml.acceptUnsignedAssertions === true,
+      metadataSignatureRequired: Array.isArray(saml.metadataCerts) && saml.metadataCerts.length > 0,
       metadataRefreshedAt: row.metadataRefreshedAt,
     }),
     ...(oidc && { clientId: oidc.clientId, clientAuth: oidc.clientAuth, callback: oidc.callback, requiredClaims: oidc.requiredClaims }),

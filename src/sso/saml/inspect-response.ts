@@ -93,6 +93,12 @@ export async function inspectResponse(samlResponse: string, decryptionKeys: stri
   };
 }
 
+/** The first signature or digest algorithm under `node` weaker than SHA-256 (also used for signed IdP metadata). */
+export function weakSignatureAlgorithm(node: Parameters<typeof xpath.selectElements>[0]): string | null {
+  const weak = collectAlgorithms(node).find((a) => !allowed.has(a.uri));
+  return weak ? `${weak.kind} ${weak.uri || '(none)'}` : null;
+}
+
 function collectAlgorithms(doc: Parameters<typeof xpath.selectElements>[0]) {
   const pick = (kind: 'SignatureMethod' | 'DigestMethod') =>
     xpath.selectElements(doc, `//*[local-name()='Signature']//*[local-name()='${kind}']`).map((e) => ({ kind, uri: e.getAttribute('Algorithm') ?? '' }));
