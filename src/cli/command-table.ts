@@ -122,6 +122,7 @@ export const foundationCommands: Command[] = [
       'dynamic-client-registration': { type: 'string', description: 'on|off — RFC 7591 registration for MCP clients' },
       'reconsent-on-new-tools': { type: 'string', description: 'on|off — ask users again when admins approve new tools' },
       'admin-group': { type: 'string', description: 'display name of the IdP/SCIM group whose members administer the tenant ("" clears)' },
+      'idp-logout-revokes-grants': { type: 'string', description: "on|off — a logout at the IdP also revokes the user's MCP grants (default off: session only)" },
     },
     forwardable: true,
     run: async (s, o) => {
@@ -129,6 +130,7 @@ export const foundationCommands: Command[] = [
       if (o['dynamic-client-registration'] !== undefined) patch.dynamicClientRegistration = onOff(o['dynamic-client-registration'], 'dynamic-client-registration');
       if (o['reconsent-on-new-tools'] !== undefined) patch.reconsentOnNewTools = onOff(o['reconsent-on-new-tools'], 'reconsent-on-new-tools');
       if (o['admin-group'] !== undefined) patch.adminGroup = str(o['admin-group']) || undefined;
+      if (o['idp-logout-revokes-grants'] !== undefined) patch.idpLogoutRevokesGrants = onOff(o['idp-logout-revokes-grants'], 'idp-logout-revokes-grants');
       const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
       if (Object.keys(patch).length) {
         await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });

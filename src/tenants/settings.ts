@@ -8,6 +8,8 @@ export const TenantSettingsSchema = z.looseObject({
   reconsentOnNewTools: z.boolean().default(false),
   /** Display name of the IdP group whose members administer the tenant. */
   adminGroup: z.string().optional(),
+  /** A logout at the IdP (SAML SLO, OIDC back-channel) also revokes the user's MCP grants, not only the session (absent = off). */
+  idpLogoutRevokesGrants: z.boolean().optional(),
 });
 
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;
