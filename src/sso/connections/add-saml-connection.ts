@@ -41,7 +41,7 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
           allowedDomains: common.allowedDomains,
           matchBy: common.matchBy,
           mapping: common.mapping,
-          saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats, ...(metadataCerts.length && { metadataCerts }) },
+          saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats, sloUrl: md.sloUrl, ...(metadataCerts.length && { metadataCerts }) },
         },
       },
     });

@@ -19,6 +19,8 @@ export type Mapping = z.infer<typeof MappingSchema>;
 export const SamlSettingsSchema = z.object({
   metadataUrl: z.string().url().optional(),
   ssoUrl: z.string().url(),
+  /** The IdP's HTTP-Redirect SingleLogoutService, from its metadata (SAML single logout). */
+  sloUrl: z.string().url().optional(),
   /** Base64 DER bodies of every signing certificate the metadata lists (several during rollover). */
   signingCerts: z.array(z.string()).min(1),
   nameIdFormats: z.array(z.string()).default([]),

@@ -14,6 +14,8 @@ export interface IdpLogoutTarget {
 export interface IdpSessionFacts {
   idpSubject: string;
   idpSession?: string;
+  /** SAML: the NameID Format, repeated in our LogoutRequest (SAML core §3.7.1: the NameID must match exactly). */
+  idpNameIdFormat?: string;
 }
 
 /**

@@ -80,7 +80,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   }
   const attrs = (profile.attributes as Obj | undefined) ?? {};
   const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
-  const idpSession = { idpSubject: profile.nameID, ...(profile.sessionIndex && { idpSession: profile.sessionIndex }) };
+  const idpSession = { idpSubject: profile.nameID, ...(profile.sessionIndex && { idpSession: profile.sessionIndex }), ...(profile.nameIDFormat && { idpNameIdFormat: profile.nameIDFormat }) };
   return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo, idpSession };
 }
 

@@ -25,7 +25,7 @@ export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, 
     where: { id: row.id },
     data: {
       metadataRefreshedAt: s.clock.now(),
-      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } },
+      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } },
     },
   });
   return { id: row.id, issuer: row.issuer, signingCertificates: md.signingCerts.length, metadataRefreshedAt: s.clock.now() };

@@ -13,21 +13,23 @@ export const SAML_SKEW_MS = 2 * 60_000;
 
 export const spEntityId = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/metadata`;
 export const spAcsUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/acs`;
+export const spSloUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/slo`;
 
 /**
  * AuthnRequest ids live in LoginState (tenant-scoped, shared by every node), so a response's InResponseTo is only
  * accepted for a request this tenant sent through this connection. node-saml only peeks; we consume the row
  * ourselves once the whole response is valid (see consume-saml-response.ts), so removeAsync is a no-op.
  */
-function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string): CacheProvider {
+function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string, kind: 'saml' | 'saml-logout'): CacheProvider {
   return {
     saveAsync: async (key, value) => {
-      await saveLoginState(s, t, conn.id, key, { kind: 'saml', createdAt: value, returnTo });
+      await saveLoginState(s, t, conn.id, key, { kind, createdAt: value, returnTo });
       return { value, createdAt: Date.now() };
     },
+    // A LogoutRequest id ('saml-logout') never answers an AuthnRequest, nor the other way round.
     getAsync: async (key) => {
       const row = await peekLoginState(s, t, key);
-      return row && row.connectionId === conn.id && row.data.kind === 'saml' ? String(row.data.createdAt) : null;
+      return row && row.connectionId === conn.id && row.data.kind === kind ? String(row.data.createdAt) : null;
     },
     removeAsync: async (key) => key,
   };
@@ -39,7 +41,7 @@ function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: str
  * assertion required unless the connection accepts a signed Response alone, the SP key that decrypted the assertion
  * (`decryptionKey`, found by inspect-response.ts), and only the IdP's currently valid metadata certificates.
  */
-export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = '', decryptionKey?: string): Promise<SAML> {
+export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = '', decryptionKey?: string, purpose: 'login' | 'logout' = 'login'): Promise<SAML> {
   const keys = await spKeys(s, t);
   const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
   if (certs.length === 0) {
@@ -63,7 +65,10 @@ export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, 
     acceptedClockSkewMs: SAML_SKEW_MS,
     validateInResponseTo: ValidateInResponseTo.ifPresent,
     requestIdExpirationPeriodMs: 10 * 60_000,
-    cacheProvider: requestCache(s, t, conn, returnTo),
+    cacheProvider: requestCache(s, t, conn, returnTo, purpose === 'login' ? 'saml' : 'saml-logout'),
+    // Single logout (single-logout.ts): where our LogoutRequests/Responses go, and whose logout messages we accept.
+    logoutUrl: conn.config.saml!.sloUrl ?? '',
+    idpIssuer: conn.issuer,
     // Okta has no NameID-format field: ask for none, accept unspecified and emailAddress.
     identifierFormat: null,
     disableRequestedAuthnContext: true,

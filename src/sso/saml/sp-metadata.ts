@@ -1,7 +1,7 @@
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { escapeHtml as x } from '../../views/html.js';
-import { spAcsUrl, spEntityId } from './saml-instance.js';
+import { spAcsUrl, spEntityId, spSloUrl } from './saml-instance.js';
 import { pemBody, spKeys } from './sp-keys.js';
 
 const formats = [
@@ -13,7 +13,7 @@ const formats = [
 /**
  * The tenant's SP metadata (SAML metadata §2.4.4): one entity ID and ACS for every IdP the tenant trusts, the SP
  * certificates for signing (our AuthnRequests) and for encryption (assertions to us; the algorithms we accept), and
- * the NameID formats we accept.
+ * the NameID formats we accept, and our SingleLogoutService (both bindings, one URL).
  */
 export async function spMetadata(s: Services, t: TenantCtx): Promise<string> {
   const keys = await spKeys(s, t);
@@ -36,6 +36,8 @@ export async function spMetadata(s: Services, t: TenantCtx): Promise<string> {
 ${keys.publishedSigning.map((k) => keyDescriptor('signing', k.certPem)).join('\n')}
 ${keys.encryption.map((k) => keyDescriptor('encryption', k.certPem)).join('\n')}
 ${formats.map((f) => `    <md:NameIDFormat>${f}</md:NameIDFormat>`).join('\n')}
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${x(spSloUrl(s, t))}"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${x(spSloUrl(s, t))}"/>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${x(spAcsUrl(s, t))}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>

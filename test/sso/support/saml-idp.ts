@@ -37,6 +37,8 @@ export interface ResponseOptions {
 export interface TestSamlIdp {
   entityId: string;
   ssoUrl: string;
+  /** Its HTTP-Redirect SingleLogoutService. */
+  sloUrl: string;
   keys: { privateKeyPem: string; certPem: string };
   /** IdP metadata XML; `extraCerts` publishes further signing certificates (rollover). */
   metadata(extraCerts?: string[]): string;
@@ -49,10 +51,12 @@ const body = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g
 export function makeSamlIdp(entityId = `https://idp-${randomBytes(4).toString('hex')}.example.com/saml`): TestSamlIdp {
   const keys = keyPair();
   const ssoUrl = `${entityId.replace(/\/saml$/, '')}/sso`;
+  const sloUrl = `${entityId.replace(/\/saml$/, '')}/slo`;
   const metadataWith = (certs: string[]) => `<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${entityId}">
   <md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
 ${certs.map((c) => `    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${body(c)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`).join('\n')}
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${sloUrl}"/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${ssoUrl}"/>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${ssoUrl}"/>
@@ -63,6 +67,7 @@ ${certs.map((c) => `    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="ht
   return {
     entityId,
     ssoUrl,
+    sloUrl,
     keys,
     metadata,
     async response(spMetadataXml, o) {
