@@ -122,4 +122,17 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
     expect(await refreshWorks(grant2)).toBe(false);
     expect(await alive(t, b)).toBe(false);
   });
+
+  it('RP-initiated logout: our sign-out continues to the IdP end_session_endpoint with our client_id', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const b = await signedIn(t, `u${randomBytes(4).toString('hex')}`);
+    const page = await (await b.request(`${app.url}/t/${t.slug}/logout`)).text();
+    const res = await b.postForm(`${app.url}/t/${t.slug}/logout`, { csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]! });
+    expect(res.status).toBe(303);
+    const to = new URL(res.headers.get('location')!);
+    expect(to.origin).toBe(idp.issuer);
+    expect(to.searchParams.get('client_id')).toBe(idp.clientId);
+    expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${app.url}/t/${t.slug}/logout`);
+    expect(await alive(t, b)).toBe(false);
+  });
 });
