@@ -123,6 +123,7 @@ export const foundationCommands: Command[] = [
       'reconsent-on-new-tools': { type: 'string', description: 'on|off — ask users again when admins approve new tools' },
       'admin-group': { type: 'string', description: 'display name of the IdP/SCIM group whose members administer the tenant ("" clears)' },
       'cross-app-access': { type: 'string', description: 'on|off — ID-JAG (jwt-bearer) and token-exchange grants (docs/cross-app-access.md)' },
+      'idp-logout-revokes-grants': { type: 'string', description: "on|off — a logout at the IdP also revokes the user's MCP grants (default off: session only)" },
     },
     forwardable: true,
     run: async (s, o) => {
@@ -131,6 +132,7 @@ export const foundationCommands: Command[] = [
       if (o['reconsent-on-new-tools'] !== undefined) patch.reconsentOnNewTools = onOff(o['reconsent-on-new-tools'], 'reconsent-on-new-tools');
       if (o['admin-group'] !== undefined) patch.adminGroup = str(o['admin-group']) || undefined;
       if (o['cross-app-access'] !== undefined) patch.crossAppAccess = onOff(o['cross-app-access'], 'cross-app-access');
+      if (o['idp-logout-revokes-grants'] !== undefined) patch.idpLogoutRevokesGrants = onOff(o['idp-logout-revokes-grants'], 'idp-logout-revokes-grants');
       const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
       if (Object.keys(patch).length) {
         await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });

@@ -14,7 +14,7 @@ export async function startSession(
   t: TenantCtx,
   req: Request,
   res: Response,
-  login: { userId: string; connectionId: string },
+  login: { userId: string; connectionId: string; idp?: Record<string, string> },
 ): Promise<{ sessionId: string }> {
   const previous = parseCookies(req.headers.cookie ?? '')[sessionCookieName(s.config.publicUrl, t)];
   if (previous) {
@@ -26,7 +26,8 @@ export async function startSession(
     connectionId: login.connectionId,
     ip: req.ip ?? null,
     userAgent: req.get('user-agent') ?? null,
-    data: { authTime: s.clock.now().toISOString() },
+    // The IdP's subject and session (SAML SessionIndex / OIDC sid) let an IdP-initiated logout find this session.
+    data: { authTime: s.clock.now().toISOString(), ...login.idp },
   });
   setSessionCookie(s, t, res, created.token, created.expiresAt);
   return { sessionId: created.id };

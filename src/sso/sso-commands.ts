@@ -6,6 +6,7 @@ import { addOidcConnection } from './connections/add-oidc-connection.js';
 import { addSamlConnection } from './connections/add-saml-connection.js';
 import { listConnections, removeConnection } from './connections/manage-connections.js';
 import { refreshFromCli } from './saml/refresh-metadata.js';
+import { DEFAULT_OVERLAP_DAYS, rotateSpKey } from './saml/rotate-sp-key.js';
 import { showSsoTrace } from './traces/sso-traces.js';
 import { bindUser } from './users/bind-user.js';
 import { commonInput, commonOptions, list, mappingOption, matchByOption, onOff, str } from './cli-options.js';
@@ -19,10 +20,16 @@ export const ssoCommands: Command[] = [
   {
     name: 'idp add-saml',
     summary: 'trust a SAML IdP (its metadata from a URL, refreshed periodically, or a file)',
-    options: { tenant, 'metadata-url': { type: 'string', description: 'IdP metadata URL' }, 'metadata-file': { type: 'string', description: 'IdP metadata XML file' }, ...common },
+    options: {
+      tenant,
+      'metadata-url': { type: 'string', description: 'IdP metadata URL (https in production)' },
+      'metadata-file': { type: 'string', description: 'IdP metadata XML file' },
+      'metadata-cert': { type: 'string', description: 'PEM file: the certificate that signs the metadata (a signature is then required)' },
+      ...common,
+    },
     forwardable: true,
     run: audited('idp.add', 'idp-connection', (s, t, o) =>
-      addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']) }),
+      addSamlConnection(s, t, { ...commonInput(o), metadataUrl: str(o['metadata-url']), metadataFile: str(o['metadata-file']), metadataCertFile: str(o['metadata-cert']) }),
     ),
   },
   {
@@ -81,6 +88,7 @@ export const ssoCommands: Command[] = [
       'match-by': common['match-by']!,
       map: common.map!,
       'id-jag': { type: 'string', description: 'on or off — trust this OIDC IdP as an ID-JAG issuer (docs/cross-app-access.md)' },
+      'accept-unsigned-assertions': { type: 'string', description: 'SAML: on = a signed Response with an unsigned assertion is accepted (default off)' },
     },
     forwardable: true,
     run: audited('idp.update', 'idp-connection', async (s, t, o) => {
@@ -94,6 +102,7 @@ export const ssoCommands: Command[] = [
         mapping: mappingOption(o),
         idJag: onOff(o, 'id-jag'),
         idpInitiated: onOff(o, 'idp-initiated'),
+        acceptUnsignedAssertions: onOff(o, 'accept-unsigned-assertions'),
       });
     }),
   },
@@ -112,6 +121,16 @@ export const ssoCommands: Command[] = [
     run: audited('idp.remove', 'idp-connection', (s, t, o) =>
       removeConnection(s, t, str(o.id) ?? ''),
     ),
+  },
+  {
+    name: 'idp rotate-sp-key',
+    summary: "rotate the tenant's SAML SP keys: the next ones are published now, signing switches after the overlap",
+    options: { tenant, 'overlap-days': { type: 'string', description: `days both keys are published (default ${DEFAULT_OVERLAP_DAYS}; 0 = switch now)` } },
+    forwardable: true,
+    run: audited('saml.sp-key.rotate', 'tenant', async (s, t, o) => ({
+      id: t.id,
+      ...(await rotateSpKey(s, t, o['overlap-days'] === undefined ? undefined : Number(str(o['overlap-days'])))),
+    })),
   },
   {
     name: 'admin grant',

@@ -10,6 +10,8 @@ export const TenantSettingsSchema = z.looseObject({
   adminGroup: z.string().optional(),
   /** Cross-app access (docs/cross-app-access.md): the ID-JAG and token-exchange grants of the tenant's AS. */
   crossAppAccess: z.boolean().default(true),
+  /** A logout at the IdP (SAML SLO, OIDC back-channel) also revokes the user's MCP grants, not only the session (absent = off). */
+  idpLogoutRevokesGrants: z.boolean().optional(),
 });
 
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;

@@ -101,7 +101,9 @@ describe.each(testDbKinds)('browser sessions (%s)', (kind) => {
     expect((await me(b, app.url, t.slug)).status).toBe(200);
 
     const ok = await b.postForm(`${app.url}/t/${t.slug}/logout`, { csrf });
-    expect(ok.status).toBe(200);
+    // Our session ends here; the browser then continues to the IdP's end_session_endpoint (RP-initiated logout).
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')!.startsWith(idp.issuer)).toBe(true);
     expect(ok.headers.getSetCookie().join()).toMatch(/Expires=Thu, 01 Jan 1970/);
     expect((await me(b, app.url, t.slug)).status).toBe(401);
     const replay = new Browser();

@@ -4,6 +4,7 @@ import { newId } from '../../lib/ids.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { parseIdpMetadata } from '../saml/parse-idp-metadata.js';
+import { pemCertificates, trustedMetadataXml } from '../saml/verify-metadata.js';
 import { fetchMetadata } from './fetch-metadata.js';
 import { CommonConnectionInput, describeConnection } from './shared-options.js';
 
@@ -11,6 +12,8 @@ export interface AddSamlInput extends CommonConnectionInput {
   metadataUrl?: string;
   metadataFile?: string;
   metadataXml?: string;
+  /** PEM file: the certificate that must have signed the metadata (`--metadata-cert`). */
+  metadataCertFile?: string;
 }
 
 /** `idp add-saml`: trusts one more SAML IdP, identified by the entity ID its metadata declares. */
@@ -19,9 +22,10 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
   const sources = [input.metadataUrl, input.metadataFile, input.metadataXml].filter(Boolean).length;
   if (sources !== 1) throw badRequest('give exactly one of --metadata-url or --metadata-file');
   const xml = input.metadataUrl
-    ? await fetchMetadata(input.metadataUrl)
+    ? await fetchMetadata(input.metadataUrl, { allowHttp: s.config.nodeEnv !== 'production' })
     : (input.metadataXml ?? (await readFile(input.metadataFile!, 'utf8')));
-  const md = await parseIdpMetadata(xml);
+  const metadataCerts = input.metadataCertFile ? pemCertificates(await readFile(input.metadataCertFile, 'utf8')) : [];
+  const md = await parseIdpMetadata(await trustedMetadataXml(xml, { pinned: metadataCerts, known: [] }));
   const id = newId('idp');
   try {
     const row = await t.db.idpConnection.create({
@@ -37,7 +41,7 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
           allowedDomains: common.allowedDomains,
           matchBy: common.matchBy,
           mapping: common.mapping,
-          saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats },
+          saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats, sloUrl: md.sloUrl, ...(metadataCerts.length && { metadataCerts }) },
         },
       },
     });

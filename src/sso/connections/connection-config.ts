@@ -19,11 +19,21 @@ export type Mapping = z.infer<typeof MappingSchema>;
 export const SamlSettingsSchema = z.object({
   metadataUrl: z.string().url().optional(),
   ssoUrl: z.string().url(),
+  /** The IdP's HTTP-Redirect SingleLogoutService, from its metadata (SAML single logout). */
+  sloUrl: z.string().url().optional(),
   /** Base64 DER bodies of every signing certificate the metadata lists (several during rollover). */
   signingCerts: z.array(z.string()).min(1),
   nameIdFormats: z.array(z.string()).default([]),
   /** IdP-initiated SSO (no AuthnRequest) cannot be bound to a browser (login CSRF): off unless the admin turns it on. */
   idpInitiated: z.boolean().default(false),
+  /**
+   * Off (absent) = the assertion itself must be signed, as our SP metadata says (WantAssertionsSigned="true"). On =
+   * a signed Response with an unsigned assertion is accepted too, for IdPs that can only do that (`idp update
+   * --accept-unsigned-assertions on`).
+   */
+  acceptUnsignedAssertions: z.boolean().default(false),
+  /** Base64 DER certificates the admin pinned for the metadata's own signature (a signature is then required). */
+  metadataCerts: z.array(z.string()).optional(),
 });
 
 export const OidcSettingsSchema = z.object({

@@ -40,6 +40,8 @@ export function describeConnection(row: {
       metadataUrl: saml.metadataUrl ?? null,
       ssoUrl: saml.ssoUrl,
       signingCertificates: Array.isArray(saml.signingCerts) ? saml.signingCerts.length : 0,
+      acceptUnsignedAssertions: saml.acceptUnsignedAssertions === true,
+      metadataSignatureRequired: Array.isArray(saml.metadataCerts) && saml.metadataCerts.length > 0,
       metadataRefreshedAt: row.metadataRefreshedAt,
       idpInitiated: saml.idpInitiated === true,
     }),

@@ -14,6 +14,8 @@ export interface ConnectionPatch {
   idJag?: boolean;
   /** SAML only: accept IdP-initiated responses (dashboard tiles). */
   idpInitiated?: boolean;
+  /** SAML only: accept a signed Response whose assertion is unsigned (see connection-config.ts). */
+  acceptUnsignedAssertions?: boolean;
 }
 
 /** `idp update`: changes only what is given (e.g. turn JIT off once SCIM provisions the users). */
@@ -40,11 +42,24 @@ export async function updateConnection(s: Services, t: TenantCtx, id: string, pa
     ...(checked.matchBy && { matchBy: checked.matchBy }),
     ...(checked.mapping && { mapping: checked.mapping }),
     ...(patch.idJag !== undefined && { idJag: patch.idJag }),
-    ...(patch.idpInitiated !== undefined && { saml: { ...(current.saml as Record<string, unknown>), idpInitiated: patch.idpInitiated } }),
+    ...samlPatch(row.kind, current.saml, patch),
   };
   await t.db.idpConnection.updateMany({
     where: { id },
     data: { config, ...(checked.name && { name: checked.name }), ...(patch.enabled !== undefined && { enabled: patch.enabled }), updatedAt: s.clock.now() },
   });
   return describeConnection((await t.db.idpConnection.findFirst({ where: { id } }))!);
+}
+
+function samlPatch(kind: string, saml: unknown, patch: ConnectionPatch) {
+  const { acceptUnsignedAssertions, idpInitiated } = patch;
+  if (acceptUnsignedAssertions === undefined && idpInitiated === undefined) return {};
+  if (kind !== 'saml') throw badRequest(`--${acceptUnsignedAssertions !== undefined ? 'accept-unsigned-assertions' : 'idp-initiated'} applies to SAML connections only`);
+  return {
+    saml: {
+      ...(saml as object),
+      ...(acceptUnsignedAssertions !== undefined && { acceptUnsignedAssertions }),
+      ...(idpInitiated !== undefined && { idpInitiated }),
+    },
+  };
 }

@@ -23,7 +23,7 @@ export async function completeLogin(s: Services, req: Request, res: Response, ok
     }
     throw err;
   }
-  await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id });
+  await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id, idp: ok.idpSession ? { ...ok.idpSession } : undefined });
   await s.audit.record(t, {
     actor: { kind: 'user', id: user.id },
     action: 'sso.login',

@@ -3,6 +3,8 @@ import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
 import { enabledConnections, findConnectionByIssuer, type Connection } from '../connections/manage-connections.js';
 import { browserBindingProblem, bindBrowser } from '../browser-binding.js';
+import { formBody } from '../../http/body.js';
+import { LogoutTokenRefused, receiveLogoutToken } from '../oidc/backchannel-logout.js';
 import { finishOidcLogin } from '../oidc/finish-oidc-login.js';
 import { startOidcLogin } from '../oidc/start-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
@@ -37,6 +39,18 @@ export function oidcRoutes(s: Services): Router {
   r.get('/callback', async (req, res) => {
     const ok = await finishOidcLogin(s, tenantOf(res), new URLSearchParams(req.url.split('?')[1] ?? ''), (b) => browserBindingProblem(s, req, b));
     await completeLogin(s, req, res, ok);
+  });
+
+  // OIDC Back-Channel Logout 1.0 §2.5/§2.8: the IdP POSTs a logout token server to server; 200 or 400 + JSON.
+  r.post('/backchannel-logout', formBody(), async (req, res) => {
+    res.set('cache-control', 'no-store');
+    try {
+      await receiveLogoutToken(s, tenantOf(res), (req.body as Record<string, unknown> | undefined)?.logout_token);
+      res.status(200).end();
+    } catch (err) {
+      if (!(err instanceof LogoutTokenRefused)) throw err;
+      res.status(400).json({ error: 'invalid_request', error_description: err.message });
+    }
   });
   return r;
 }

@@ -24,7 +24,14 @@ export const samlCompleteUrl = (t: TenantCtx) => `/t/${t.slug}/saml/complete`;
  */
 export async function parkSamlLogin(s: Services, res: Response, ok: SsoSuccess & { browser: string | null }): Promise<void> {
   const key = randomBytes(32).toString('base64url');
-  const data = { kind: 'saml-complete', profile: JSON.parse(JSON.stringify(ok.profile)) as Prisma.InputJsonObject, returnTo: ok.returnTo, browser: ok.browser };
+  const data = {
+    kind: 'saml-complete',
+    profile: JSON.parse(JSON.stringify(ok.profile)) as Prisma.InputJsonObject,
+    returnTo: ok.returnTo,
+    browser: ok.browser,
+    // The IdP's subject and SessionIndex, kept on the session for single logout (single-logout.ts).
+    ...(ok.idpSession && { idpSession: { ...ok.idpSession } }),
+  };
   await saveLoginState(s, ok.t, ok.conn.id, key, data, TTL_S * 1000);
   setLoginCookie(s, res, COOKIE, key, TTL_S);
   res.redirect(303, samlCompleteUrl(ok.t));
@@ -45,5 +52,6 @@ export async function takeSamlLogin(s: Services, t: TenantCtx, req: Request, res
   }
   const conn = await findConnection(t, row.connectionId);
   if (!conn || conn.kind !== 'saml') throw fail('connection_gone', ssoMessages.failed, 'the connection was removed or disabled during login', row.connectionId);
-  return { t, conn, profile: row.data.profile as unknown as SsoProfile, returnTo: String(row.data.returnTo ?? '') };
+  const idpSession = row.data.idpSession as SsoSuccess['idpSession'] | undefined;
+  return { t, conn, profile: row.data.profile as unknown as SsoProfile, returnTo: String(row.data.returnTo ?? ''), ...(idpSession && { idpSession }) };
 }

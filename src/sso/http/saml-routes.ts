@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { formBody } from '../../http/body.js';
 import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
@@ -7,7 +7,11 @@ import { bindBrowser } from '../browser-binding.js';
 import { safeReturnTo } from '../return-to.js';
 import { consumeSamlResponse } from '../saml/consume-saml-response.js';
 import { spMetadata } from '../saml/sp-metadata.js';
+import { receiveSloMessage, type SloMessage } from '../saml/single-logout.js';
 import { startSamlLogin } from '../saml/start-saml-login.js';
+import { endSession } from '../../sessions/start-session.js';
+import { messagePage } from './login-page.js';
+import { sendPage } from '../../views/layout.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { completeLogin, defaultReturnTo } from './complete-login.js';
 import { parkSamlLogin, takeSamlLogin } from './saml-complete.js';
@@ -41,5 +45,18 @@ export function samlRoutes(s: Services): Router {
   r.get('/complete', async (req, res) => {
     await completeLogin(s, req, res, await takeSamlLogin(s, tenantOf(res), req, res));
   });
+
+  // Single logout, HTTP-Redirect (GET) and HTTP-POST bindings. No CSRF token is possible (the IdP sends the browser
+  // here); the IdP's signature, Destination, freshness and single-use ID authenticate it (single-logout.ts).
+  const slo = (binding: SloMessage['binding']) => async (req: Request, res: Response) => {
+    const t = tenantOf(res);
+    const fields = (binding === 'redirect' ? req.query : (req.body ?? {})) as Record<string, unknown>;
+    const outcome = await receiveSloMessage(s, t, { binding, fields, rawQuery: req.url.split('?')[1] ?? '' });
+    await endSession(s, t, req, res);
+    if ('redirect' in outcome) return void res.redirect(303, outcome.redirect);
+    sendPage(res, 200, messagePage(t, 'Signed out', 'You are signed out.'));
+  };
+  r.get('/slo', slo('redirect'));
+  r.post('/slo', formBody(), slo('post'));
   return r;
 }

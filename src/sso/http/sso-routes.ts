@@ -7,6 +7,7 @@ import { currentSession } from '../../sessions/session-cookie.js';
 import { endSession } from '../../sessions/start-session.js';
 import { sendPage } from '../../views/layout.js';
 import { enabledConnections } from '../connections/manage-connections.js';
+import { idpLogoutUrl } from '../logout/idp-logout-url.js';
 import { emailDomain } from '../users/map-profile.js';
 import { safeReturnTo } from '../return-to.js';
 import { defaultReturnTo } from './complete-login.js';
@@ -64,7 +65,11 @@ export function ssoRoutes(s: Services): Router {
     if (!checkCsrf(s, t, req, body.csrf)) {
       return void sendPage(res, 403, messagePage(t, 'Sign-out failed', 'This form has expired. Reload the page and try again.'));
     }
+    // Single logout: the IdP's session ends too when it offers a logout endpoint (idp-logout-url.ts).
+    const session = await currentSession(s, t, req);
+    const atIdp = session ? await idpLogoutUrl(s, t, session) : null;
     await endSession(s, t, req, res);
+    if (atIdp) return void res.redirect(303, atIdp);
     sendPage(res, 200, messagePage(t, 'Signed out', 'You are signed out.'));
   });
 

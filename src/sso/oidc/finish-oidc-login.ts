@@ -9,12 +9,15 @@ import { describeIdpError, maskEmail } from '../traces/redact-trace.js';
 import { mapProfile, type SsoProfile } from '../users/map-profile.js';
 import { oidcConfig, oidcRedirectUri, rememberJwks } from './oidc-config.js';
 import { verifySignedState } from './signed-state.js';
+import type { IdpSessionFacts } from '../logout/end-idp-sessions.js';
 
 export interface SsoSuccess {
   t: TenantCtx;
   conn: Connection;
   profile: SsoProfile;
   returnTo: string;
+  /** Kept in the session so a logout at the IdP can find it (logout/end-idp-sessions.ts). */
+  idpSession?: IdpSessionFacts;
 }
 
 const GOOGLE = 'https://accounts.google.com';
@@ -97,5 +100,6 @@ export async function finishOidcLogin(
   }
   const profile = mapProfile(claims.sub, attrs, defaultOidcMapping, conn.config.mapping);
   if (overage) delete profile.groups;
-  return { t, conn, profile, returnTo: String(row.data.returnTo) };
+  const idpSession = { idpSubject: String(claims.sub), ...(typeof claims.sid === 'string' && { idpSession: claims.sid }) };
+  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession };
 }

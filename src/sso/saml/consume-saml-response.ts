@@ -20,9 +20,10 @@ const attr = (o: Obj | undefined, name: string) => (o?.$ as Obj | undefined)?.[n
 /**
  * The ACS (HTTP-POST binding). Order: raw-XML refusals (DOCTYPE, comments, SHA-1) → connection by Issuer →
  * Destination = our ACS → IdP-initiated only if the connection allows it → node-saml (signature with the metadata
- * certificates, audience, time window ±2 min, InResponseTo) → on the validated assertion: Issuer = connection, bearer
- * Recipient = our ACS, assertion-ID replay cache → the AuthnRequest state consumed (SP-initiated: its return path and
- * browser binding, checked at /saml/complete) or RelayState (IdP-initiated) for the return path.
+ * certificates, audience, time window ±2 min, InResponseTo) → on the validated assertion: Issuer = connection, a
+ * bearer confirmation for our ACS still within its NotOnOrAfter, assertion-ID replay cache → the AuthnRequest state
+ * consumed (SP-initiated: its return path and browser binding, checked at /saml/complete) or RelayState
+ * (IdP-initiated) for the return path.
  */
 export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess & { browser: string | null }> {
   const acs = spAcsUrl(s, t);
@@ -33,7 +34,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const keys = await spKeys(s, t);
   let facts;
   try {
-    facts = await inspectResponse(body.SAMLResponse, keys.privateKeyPem);
+    facts = await inspectResponse(body.SAMLResponse, keys.encryption.map((k) => k.privateKeyPem));
   } catch (err) {
     if (err instanceof ResponseRefused) throw fail('refused', err.message);
     throw err;
@@ -52,7 +53,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
     throw Object.assign(new SsoError('saml.acs', 'idp_initiated_off', ssoMessages.idpInitiatedOff, 'response without InResponseTo (IdP-initiated) and the connection has --idp-initiated off', 400, summary, conn.id), { tenant: t });
   }
 
-  const saml = await samlInstance(s, t, conn);
+  const saml = await samlInstance(s, t, conn, '', facts.decryptionKey ?? undefined);
   let profile: Profile | null;
   try {
     ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: body.SAMLResponse }));
@@ -65,9 +66,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   Object.assign(summary, { assertionId, nameId: maskEmail(profile.nameID), attributeNames: Object.keys((profile.attributes as Obj) ?? {}) });
   if (profile.issuer !== conn.issuer) throw fail('wrong_issuer', `assertion issuer ${profile.issuer} is not ${conn.issuer}`, conn.id);
   const confirmations = arr(arr(assertion?.Subject)[0]?.SubjectConfirmation).filter((c) => attr(c, 'Method') === 'urn:oasis:names:tc:SAML:2.0:cm:bearer');
-  const recipients = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'Recipient'));
-  // SAML profiles §4.1.4.3: the bearer SubjectConfirmationData Recipient must be our ACS (node-saml does not check).
-  if (!recipients.includes(acs)) throw fail('wrong_recipient', `Recipient ${recipients.join(', ') || '(missing)'} is not ${acs}`, conn.id);
+  checkBearerConfirmation(confirmations.map((c) => arr(c.SubjectConfirmationData)[0]), acs, s.clock.now(), (code, detail) => fail(code, detail, conn.id));
   if (!assertionId || !profile.nameID) throw fail('invalid_response', 'assertion without ID or NameID', conn.id);
   // The signed assertion names the request it answers: an unsigned Response may not drop or change that (which would
   // turn an SP-initiated response into an IdP-initiated one, skipping the InResponseTo check).
@@ -88,5 +87,23 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   }
   const attrs = (profile.attributes as Obj | undefined) ?? {};
   const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
-  return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo, browser };
+  const idpSession = { idpSubject: profile.nameID, ...(profile.sessionIndex && { idpSession: profile.sessionIndex }), ...(profile.nameIDFormat && { idpNameIdFormat: profile.nameIDFormat }) };
+  return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo, idpSession, browser };
+}
+
+/**
+ * SAML profiles §4.1.4.2-3: a bearer SubjectConfirmationData must name our ACS as Recipient and carry NotOnOrAfter;
+ * the assertion may only be delivered before then (± skew). node-saml checks the time only for SP-initiated responses
+ * and never the Recipient, so this runs for every response, IdP-initiated included.
+ */
+export function checkBearerConfirmation(data: (Obj | undefined)[], acs: string, now: Date, fail: (code: string, detail: string) => Error): void {
+  const forUs = data.filter((d) => attr(d, 'Recipient') === acs);
+  if (forUs.length === 0) throw fail('wrong_recipient', `Recipient ${data.map((d) => attr(d, 'Recipient')).join(', ') || '(missing)'} is not ${acs}`);
+  const at = now.getTime();
+  const inWindow = forUs.some((d) => {
+    const notOnOrAfter = Date.parse(attr(d, 'NotOnOrAfter') ?? '');
+    const notBefore = attr(d, 'NotBefore') === undefined ? -Infinity : Date.parse(attr(d, 'NotBefore')!);
+    return at < notOnOrAfter + SAML_SKEW_MS && notBefore - SAML_SKEW_MS <= at;
+  });
+  if (!inWindow) throw fail('expired_confirmation', `bearer SubjectConfirmationData NotOnOrAfter ${forUs.map((d) => attr(d, 'NotOnOrAfter') ?? '(missing)').join(', ')} has passed (now ${now.toISOString()})`);
 }

@@ -10,12 +10,30 @@ const allowed = new Set([
   'http://www.w3.org/2001/04/xmlenc#sha512',
 ]);
 
+/**
+ * XML Encryption algorithms we decrypt (XML Encryption 1.1 §5). Key transport: RSA-OAEP only — RSA PKCS#1 v1.5 is
+ * open to Bleichenbacher's oracle (§5.5.1 of the spec warns). Content: AES-GCM (preferred, authenticated) or
+ * AES-CBC, which every IdP still uses and which is only reached with a key we RSA-OAEP-unwrapped; never 3DES.
+ * The OAEP digest may be SHA-1 (the default of rsa-oaep-mgf1p, what Okta, Entra and AD FS send): OAEP needs no
+ * collision resistance, unlike a signature (docs/decisions/0012).
+ */
+const keyTransport = new Set(['http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p']);
+const oaepDigests = new Set(['http://www.w3.org/2000/09/xmldsig#sha1', 'http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2000/09/xmldsig#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512', 'http://www.w3.org/2000/09/xmldsig#sha512']);
+const contentEncryption = new Set([
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+  'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
+]);
+
 export interface ResponseFacts {
   xml: string;
   issuer: string | null;
   destination: string | null;
   responseSigned: boolean;
   inResponseTo: string | null;
+  /** The SP key that decrypted the EncryptedAssertion, if there was one (several are tried during a key rotation). */
+  decryptionKey: string | null;
 }
 
 /** A refusal found before any signature check; `reason` goes to the SSO trace. */
@@ -25,11 +43,13 @@ export class ResponseRefused extends Error {}
  * Checks node-saml 5 leaves to us, run on the raw response before it is trusted at all:
  * - no DOCTYPE / entity declarations (XXE, billion laughs) and no XML comments (comment injection into NameID or
  *   attribute values survives exclusive canonicalization, CVE-2017-11427…11430);
+ * - at most one EncryptedAssertion, with one EncryptedKey, and only the algorithms above — all checked before any
+ *   RSA decryption, so a response cannot make us decrypt many copies or run a padding oracle;
  * - every SignatureMethod and DigestMethod — also inside an EncryptedAssertion, decrypted with our key — is SHA-256
  *   or better, and there is at least one signature (node-saml would accept SHA-1).
  * Also returns the Issuer (to pick the connection) and Destination (checked against our ACS by the caller).
  */
-export async function inspectResponse(samlResponse: string, decryptionKey: string): Promise<ResponseFacts> {
+export async function inspectResponse(samlResponse: string, decryptionKeys: string[]): Promise<ResponseFacts> {
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new ResponseRefused('DOCTYPE or ENTITY declaration in the response');
   if (xml.includes('<!--')) throw new ResponseRefused('XML comment in the response');
@@ -38,8 +58,21 @@ export async function inspectResponse(samlResponse: string, decryptionKey: strin
   const root = doc.documentElement;
   if (root?.localName !== 'Response') throw new ResponseRefused('not a samlp:Response');
   const algorithms = collectAlgorithms(doc);
-  for (const enc of xpath.selectElements(doc, "/*[local-name()='Response']/*[local-name()='EncryptedAssertion']")) {
-    const decrypted = await decryptXml(enc.toString(), decryptionKey).catch(() => null);
+  const encrypted = xpath.selectElements(doc, "//*[local-name()='EncryptedAssertion']");
+  if (encrypted.length > 1) throw new ResponseRefused(`${encrypted.length} EncryptedAssertion elements: exactly one assertion is allowed`);
+  let decryptionKey: string | null = null;
+  if (encrypted[0]) {
+    if (encrypted[0].parentNode !== root) throw new ResponseRefused('EncryptedAssertion outside the Response');
+    checkEncryptionAlgorithms(encrypted[0]);
+    const xmlEnc = encrypted[0].toString();
+    let decrypted: string | null = null;
+    for (const key of decryptionKeys) {
+      decrypted = await decryptXml(xmlEnc, key).catch(() => null);
+      if (decrypted !== null) {
+        decryptionKey = key;
+        break;
+      }
+    }
     if (decrypted === null) throw new ResponseRefused('encrypted assertion could not be decrypted with our key');
     if (/<!DOCTYPE|<!ENTITY/i.test(decrypted) || decrypted.includes('<!--')) throw new ResponseRefused('DOCTYPE, ENTITY or comment in the encrypted assertion');
     const inner = await parseDomFromString(decrypted).catch(() => null);
@@ -56,11 +89,39 @@ export async function inspectResponse(samlResponse: string, decryptionKey: strin
     destination: root.hasAttribute('Destination') ? root.getAttribute('Destination') : null,
     responseSigned: xpath.selectElements(doc, "/*[local-name()='Response']/*[local-name()='Signature']").length > 0,
     inResponseTo: root.getAttribute('InResponseTo') || null,
+    decryptionKey,
   };
+}
+
+/** The first signature or digest algorithm under `node` weaker than SHA-256 (also used for signed IdP metadata). */
+export function weakSignatureAlgorithm(node: Parameters<typeof xpath.selectElements>[0]): string | null {
+  const weak = collectAlgorithms(node).find((a) => !allowed.has(a.uri));
+  return weak ? `${weak.kind} ${weak.uri || '(none)'}` : null;
 }
 
 function collectAlgorithms(doc: Parameters<typeof xpath.selectElements>[0]) {
   const pick = (kind: 'SignatureMethod' | 'DigestMethod') =>
     xpath.selectElements(doc, `//*[local-name()='Signature']//*[local-name()='${kind}']`).map((e) => ({ kind, uri: e.getAttribute('Algorithm') ?? '' }));
   return [...pick('SignatureMethod'), ...pick('DigestMethod')];
+}
+
+type Element = ReturnType<typeof xpath.selectElements>[number];
+
+function checkEncryptionAlgorithms(enc: Element) {
+  const under = (path: string) => xpath.selectElements(enc, path);
+  const keys = under(".//*[local-name()='EncryptedKey']");
+  if (keys.length !== 1) throw new ResponseRefused(`${keys.length} EncryptedKey elements in the EncryptedAssertion: exactly one is allowed`);
+  const data = under("./*[local-name()='EncryptedData']");
+  if (data.length !== 1) throw new ResponseRefused('the EncryptedAssertion must hold exactly one EncryptedData');
+  const alg = (e: Element | undefined) => e?.getAttribute('Algorithm') ?? '(none)';
+  const content = alg(xpath.selectElements(data[0]!, "./*[local-name()='EncryptionMethod']")[0]);
+  if (!contentEncryption.has(content)) throw new ResponseRefused(`content encryption ${content} is not allowed: AES-GCM or AES-CBC required`);
+  const method = xpath.selectElements(keys[0]!, "./*[local-name()='EncryptionMethod']")[0];
+  if (!keyTransport.has(alg(method))) throw new ResponseRefused(`key transport ${alg(method)} is not allowed: RSA-OAEP required`);
+  for (const digest of xpath.selectElements(method!, "./*[local-name()='DigestMethod']")) {
+    if (!oaepDigests.has(alg(digest))) throw new ResponseRefused(`RSA-OAEP digest ${alg(digest)} is not allowed`);
+  }
+  // Anything else naming an algorithm (a second EncryptionMethod, an AgreementMethod…) is not something we decrypt.
+  const named = under(".//*[@Algorithm][local-name()='EncryptionMethod' or local-name()='AgreementMethod' or local-name()='KeyDerivationMethod']");
+  if (named.length !== 2) throw new ResponseRefused('unexpected encryption methods in the EncryptedAssertion');
 }

@@ -7,6 +7,8 @@ export interface IdpMetadata {
   ssoUrl: string;
   signingCerts: string[];
   nameIdFormats: string[];
+  /** HTTP-Redirect SingleLogoutService (where our LogoutRequests and LogoutResponses go), if the IdP has one. */
+  sloUrl?: string;
 }
 
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -44,7 +46,9 @@ export async function parseIdpMetadata(xml: string): Promise<IdpMetadata> {
   }
   if (signingCerts.length === 0) throw badRequest('IdP metadata lists no signing certificate');
   const nameIdFormats = xpath.selectElements(idp, "./*[local-name()='NameIDFormat']").map((n) => (n.textContent ?? '').trim());
-  return { entityId, ssoUrl: redirect.getAttribute('Location')!, signingCerts, nameIdFormats };
+  const slo = xpath.selectElements(idp, "./*[local-name()='SingleLogoutService']").find((e) => e.getAttribute('Binding') === REDIRECT);
+  const sloUrl = slo?.getAttribute('Location') || undefined;
+  return { entityId, ssoUrl: redirect.getAttribute('Location')!, signingCerts, nameIdFormats, ...(sloUrl && { sloUrl }) };
 }
 
 /**

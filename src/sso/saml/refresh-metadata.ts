@@ -5,10 +5,12 @@ import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
 import { parseConnectionConfig } from '../connections/connection-config.js';
 import { fetchMetadata } from '../connections/fetch-metadata.js';
 import { parseIdpMetadata } from './parse-idp-metadata.js';
+import { trustedMetadataXml } from './verify-metadata.js';
 
 /**
  * Stores a connection's current IdP metadata (SSO URL, signing certificates, NameID formats). The entity ID may not
- * change: new metadata for another entity is refused, so a compromised metadata URL cannot swap the IdP.
+ * change: new metadata for another entity is refused, so a compromised metadata URL cannot swap the IdP; signed
+ * metadata must be signed by a pinned or already trusted certificate (verify-metadata.ts).
  */
 export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, xml?: string) {
   const row = await t.db.idpConnection.findFirst({ where: { id, kind: 'saml' } });
@@ -16,13 +18,14 @@ export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, 
   const config = parseConnectionConfig(row.config);
   const url = config.saml?.metadataUrl;
   if (!xml && !url) throw badRequest('this connection has no metadata URL: give --metadata-file');
-  const md = await parseIdpMetadata(xml ?? (await fetchMetadata(url!)));
+  const raw = xml ?? (await fetchMetadata(url!, { allowHttp: s.config.nodeEnv !== 'production' }));
+  const md = await parseIdpMetadata(await trustedMetadataXml(raw, { pinned: config.saml?.metadataCerts ?? [], known: config.saml?.signingCerts ?? [] }));
   if (md.entityId !== row.issuer) throw badRequest(`metadata describes ${md.entityId}, not ${row.issuer}`);
   await t.db.idpConnection.updateMany({
     where: { id: row.id },
     data: {
       metadataRefreshedAt: s.clock.now(),
-      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } },
+      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } },
     },
   });
   return { id: row.id, issuer: row.issuer, signingCertificates: md.signingCerts.length, metadataRefreshedAt: s.clock.now() };

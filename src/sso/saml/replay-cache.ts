@@ -7,9 +7,14 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
  * Rows are kept until the assertion could no longer validate anyway, then the cleanup job removes them.
  */
 export async function rememberAssertion(s: Services, t: TenantCtx, issuer: string, assertionId: string, keepUntil: Date): Promise<boolean> {
+  return rememberOnce(s, t, 'saml-assertion', `${issuer}|${assertionId}`, keepUntil);
+}
+
+/** The same single-use guard for any IdP-issued id (e.g. an OIDC logout token's `jti`): false when already seen. */
+export async function rememberOnce(s: Services, t: TenantCtx, scope: string, key: string, keepUntil: Date): Promise<boolean> {
   try {
     await s.db.replayGuard.create({
-      data: { scope: 'saml-assertion', key: `${t.id}|${issuer}|${assertionId}`, tenantId: t.id, expiresAt: keepUntil, createdAt: s.clock.now() },
+      data: { scope, key: `${t.id}|${key}`, tenantId: t.id, expiresAt: keepUntil, createdAt: s.clock.now() },
     });
     return true;
   } catch (err) {

@@ -13,22 +13,24 @@ export const SAML_SKEW_MS = 2 * 60_000;
 
 export const spEntityId = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/metadata`;
 export const spAcsUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/acs`;
+export const spSloUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/slo`;
 
 /**
  * AuthnRequest ids live in LoginState (tenant-scoped, shared by every node), so a response's InResponseTo is only
  * accepted for a request this tenant sent through this connection. node-saml only peeks; we consume the row
  * ourselves once the whole response is valid (see consume-saml-response.ts), so removeAsync is a no-op.
  */
-function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string, browser: string | undefined): CacheProvider {
+function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string, kind: 'saml' | 'saml-logout', browser: string | undefined): CacheProvider {
   return {
     saveAsync: async (key, value) => {
       // `browser`: hash of the browser's login-binding nonce (browser-binding.ts), checked at /saml/complete.
-      await saveLoginState(s, t, conn.id, key, { kind: 'saml', createdAt: value, returnTo, ...(browser && { browser }) });
+      await saveLoginState(s, t, conn.id, key, { kind, createdAt: value, returnTo, ...(browser && { browser }) });
       return { value, createdAt: Date.now() };
     },
+    // A LogoutRequest id ('saml-logout') never answers an AuthnRequest, nor the other way round.
     getAsync: async (key) => {
       const row = await peekLoginState(s, t, key);
-      return row && row.connectionId === conn.id && row.data.kind === 'saml' ? String(row.data.createdAt) : null;
+      return row && row.connectionId === conn.id && row.data.kind === kind ? String(row.data.createdAt) : null;
     },
     removeAsync: async (key) => key,
   };
@@ -36,10 +38,19 @@ function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: str
 
 /**
  * node-saml configured with everything it does not default safely: SHA-256 request signatures (its default is
- * SHA-1), audience = our entity ID, InResponseTo checked whenever present (IdP-initiated logins have none), our key
- * for encrypted assertions, and only the IdP's currently valid metadata certificates.
+ * SHA-1), audience = our entity ID, InResponseTo checked whenever present (IdP-initiated logins have none), a signed
+ * assertion required unless the connection accepts a signed Response alone, the SP key that decrypted the assertion
+ * (`decryptionKey`, found by inspect-response.ts), and only the IdP's currently valid metadata certificates.
  */
-export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, returnTo = '', browser?: string): Promise<SAML> {
+export async function samlInstance(
+  s: Services,
+  t: TenantCtx,
+  conn: Connection,
+  returnTo = '',
+  decryptionKey?: string,
+  purpose: 'login' | 'logout' = 'login',
+  browser?: string,
+): Promise<SAML> {
   const keys = await spKeys(s, t);
   const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
   if (certs.length === 0) {
@@ -52,17 +63,21 @@ export async function samlInstance(s: Services, t: TenantCtx, conn: Connection, 
     callbackUrl: spAcsUrl(s, t),
     entryPoint: conn.config.saml!.ssoUrl,
     idpCert: certs.map(certPem),
-    privateKey: keys.privateKeyPem,
-    decryptionPvk: keys.privateKeyPem,
+    privateKey: keys.signing.privateKeyPem,
+    decryptionPvk: decryptionKey ?? keys.encryption[0]!.privateKeyPem,
     signatureAlgorithm: 'sha256',
     digestAlgorithm: 'sha256',
-    // Either a signed response or a signed assertion is enough; node-saml refuses a response with neither.
-    wantAssertionsSigned: false,
+    // Our metadata says WantAssertionsSigned="true": the assertion's own signature is required. With
+    // acceptUnsignedAssertions a signed Response covering it is enough (node-saml refuses a response with neither).
+    wantAssertionsSigned: !conn.config.saml!.acceptUnsignedAssertions,
     wantAuthnResponseSigned: false,
     acceptedClockSkewMs: SAML_SKEW_MS,
     validateInResponseTo: ValidateInResponseTo.ifPresent,
     requestIdExpirationPeriodMs: 10 * 60_000,
-    cacheProvider: requestCache(s, t, conn, returnTo, browser),
+    cacheProvider: requestCache(s, t, conn, returnTo, purpose === 'login' ? 'saml' : 'saml-logout', browser),
+    // Single logout (single-logout.ts): where our LogoutRequests/Responses go, and whose logout messages we accept.
+    logoutUrl: conn.config.saml!.sloUrl ?? '',
+    idpIssuer: conn.issuer,
     // Okta has no NameID-format field: ask for none, accept unspecified and emailAddress.
     identifierFormat: null,
     disableRequestedAuthnContext: true,

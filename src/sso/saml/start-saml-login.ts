@@ -9,6 +9,6 @@ import { samlInstance } from './saml-instance.js';
  * return path too (SAML bindings §3.4.3).
  */
 export async function startSamlLogin(s: Services, t: TenantCtx, conn: Connection, returnTo: string, browser: string): Promise<string> {
-  const saml = await samlInstance(s, t, conn, returnTo, browser);
+  const saml = await samlInstance(s, t, conn, returnTo, undefined, 'login', browser);
   return saml.getAuthorizeUrlAsync(returnTo, undefined, {});
 }

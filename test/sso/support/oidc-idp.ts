@@ -18,6 +18,8 @@ export interface TestOidcIdp {
   clientId: string;
   clientSecret: string;
   accounts: Map<string, TestAccount>;
+  /** The IdP's ID-token signing key (private JWK with its kid), for tests that mint logout tokens the IdP would send. */
+  signingJwk: Record<string, unknown>;
   /** Who signs in at the next interaction (login_hint wins when it names a known account). */
   nextAccount: string;
   /** Accept any redirect URI on this origin (our app): tenants are created per test, after the IdP starts. */
@@ -36,8 +38,9 @@ export async function startOidcIdp(opts: { tokenAuth?: 'client_secret_basic' | '
   const clientId = 'sso-bridge';
   const clientSecret = 'test-secret-0123456789abcdef0123456789';
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const signingJwk = { ...signingKey, kid: `k-${Date.now()}`, use: 'sig', alg: 'RS256' };
   const config: Configuration = {
-    jwks: { keys: [{ ...signingKey, kid: `k-${Date.now()}`, use: 'sig', alg: 'RS256' } as never] },
+    jwks: { keys: [signingJwk as never] },
     clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUris, token_endpoint_auth_method: opts.tokenAuth ?? 'client_secret_basic' }],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', 'tid'] },
     findAccount: async (_ctx, id) => {
@@ -61,6 +64,7 @@ export async function startOidcIdp(opts: { tokenAuth?: 'client_secret_basic' | '
     clientId,
     clientSecret,
     accounts,
+    signingJwk,
     nextAccount: '',
     allowOrigin: (origin) => void allowedOrigins.add(origin),
     close: () => new Promise((r) => server.close(() => r())),

@@ -1,4 +1,6 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, verify, X509Certificate } from 'node:crypto';
+import { promisify } from 'node:util';
+import xmlenc from 'xml-encryption';
 import { inflateRawSync } from 'node:zlib';
 import * as samlify from 'samlify';
 import { selfSignedCertificate } from '../../../src/sso/saml/self-signed-cert.js';
@@ -24,6 +26,9 @@ export interface ResponseOptions {
   /** Sign the whole response as well (default: only the assertion). */
   signResponse?: boolean;
   encrypt?: boolean;
+  /** XML Encryption algorithms of an encrypted assertion (default: samlify's AES-256-CBC with RSA-OAEP). */
+  dataEncryptionAlgorithm?: string;
+  keyEncryptionAlgorithm?: string;
   signatureAlgorithm?: string;
   /** Sign with these keys instead of the IdP's published ones. */
   signWith?: { privateKeyPem: string; certPem: string };
@@ -32,6 +37,8 @@ export interface ResponseOptions {
 export interface TestSamlIdp {
   entityId: string;
   ssoUrl: string;
+  /** Its HTTP-Redirect SingleLogoutService. */
+  sloUrl: string;
   keys: { privateKeyPem: string; certPem: string };
   /** IdP metadata XML; `extraCerts` publishes further signing certificates (rollover). */
   metadata(extraCerts?: string[]): string;
@@ -44,10 +51,12 @@ const body = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g
 export function makeSamlIdp(entityId = `https://idp-${randomBytes(4).toString('hex')}.example.com/saml`): TestSamlIdp {
   const keys = keyPair();
   const ssoUrl = `${entityId.replace(/\/saml$/, '')}/sso`;
+  const sloUrl = `${entityId.replace(/\/saml$/, '')}/slo`;
   const metadataWith = (certs: string[]) => `<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${entityId}">
   <md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
 ${certs.map((c) => `    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${body(c)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`).join('\n')}
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${sloUrl}"/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${ssoUrl}"/>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${ssoUrl}"/>
@@ -58,6 +67,7 @@ ${certs.map((c) => `    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="ht
   return {
     entityId,
     ssoUrl,
+    sloUrl,
     keys,
     metadata,
     async response(spMetadataXml, o) {
@@ -66,6 +76,8 @@ ${certs.map((c) => `    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="ht
         metadata: metadataWith([signer.certPem]),
         privateKey: signer.privateKeyPem,
         isAssertionEncrypted: o.encrypt ?? false,
+        ...(o.dataEncryptionAlgorithm && { dataEncryptionAlgorithm: o.dataEncryptionAlgorithm }),
+        ...(o.keyEncryptionAlgorithm && { keyEncryptionAlgorithm: o.keyEncryptionAlgorithm }),
         requestSignatureAlgorithm: o.signatureAlgorithm ?? RSA_SHA256,
         nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
       });
@@ -113,4 +125,28 @@ export function readAuthnRequest(location: string): { id: string; xml: string; p
   const url = new URL(location);
   const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
   return { id: /\sID="([^"]+)"/.exec(xml)![1]!, xml, params: url.searchParams };
+}
+
+const pemOf = (certBody: string) => `-----BEGIN CERTIFICATE-----\n${certBody.replace(/(.{64})/g, '$1\n').trim()}\n-----END CERTIFICATE-----\n`;
+
+/** The certificates of one use in SP metadata, in order (base64 bodies). */
+export const spCertificates = (spMetadata: string, use: 'signing' | 'encryption') =>
+  [...spMetadata.matchAll(new RegExp(`use="${use}">[\\s\\S]*?<ds:X509Certificate>([^<]+)<`, 'g'))].map((m) => m[1]!);
+
+/** Encrypts an assertion to one SP certificate with the algorithms given (as a hostile, outdated or pinned IdP would). */
+export async function encryptAssertionFor(certBody: string, assertion: string, encryptionAlgorithm: string, keyEncryptionAlgorithm = 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p') {
+  const cert = pemOf(certBody);
+  const rsaPub = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'pem' });
+  const options = { rsa_pub: Buffer.from(rsaPub), pem: Buffer.from(cert), encryptionAlgorithm, keyEncryptionAlgorithm, warnInsecureAlgorithm: false };
+  const encrypted = await promisify(xmlenc.encrypt)(assertion, options as never);
+  return `<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">${encrypted as string}</saml:EncryptedAssertion>`;
+}
+
+/** Verifies an HTTP-Redirect binding signature (SAML bindings §3.4.4.1) over the raw query, with one certificate. */
+export function redirectSignedBy(location: string, certBody: string): boolean {
+  const raw = new URL(location).search.slice(1).split('&');
+  const pick = (name: string) => raw.find((p) => p.startsWith(`${name}=`));
+  const signed = ['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg'].map(pick).filter(Boolean).join('&');
+  const signature = decodeURIComponent(pick('Signature')!.slice('Signature='.length));
+  return verify('sha256', Buffer.from(signed), new X509Certificate(pemOf(certBody)).publicKey, Buffer.from(signature, 'base64'));
 }

@@ -1,0 +1,119 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SignedXml } from 'xml-crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/services.js';
+import { addSamlConnection } from '../../src/sso/connections/add-saml-connection.js';
+import { refreshSamlMetadata } from '../../src/sso/saml/refresh-metadata.js';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { keyPair, makeSamlIdp, type TestSamlIdp } from './support/saml-idp.js';
+import { cli } from './support/sso-fixtures.js';
+
+const SHA256 = { signature: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', digest: 'http://www.w3.org/2001/04/xmlenc#sha256' };
+const SHA1 = { signature: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', digest: 'http://www.w3.org/2000/09/xmldsig#sha1' };
+
+/** Signs IdP metadata (enveloped signature on the EntityDescriptor), as Entra or Shibboleth publish it. */
+function signMetadata(xml: string, key: { privateKeyPem: string; certPem: string }, alg = SHA256): string {
+  const withId = xml.replace('<md:EntityDescriptor ', '<md:EntityDescriptor ID="_md1" ');
+  const sig = new SignedXml({ privateKey: key.privateKeyPem, publicCert: key.certPem, signatureAlgorithm: alg.signature, canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
+  sig.addReference({ xpath: "//*[local-name(.)='EntityDescriptor']", digestAlgorithm: alg.digest, transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'] });
+  sig.computeSignature(withId, { location: { reference: "//*[local-name(.)='EntityDescriptor']", action: 'prepend' } });
+  return sig.getSignedXml();
+}
+
+describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
+  let app: TestApp;
+  let idp: TestSamlIdp;
+  let dir: string;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+    idp = makeSamlIdp();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'md-trust-'));
+  });
+  afterAll(() => app?.close());
+  const file = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const add = async (o: { xml: string; certFile?: string }) => addSamlConnection(app.services, await app.createTenant(), { metadataXml: o.xml, metadataCertFile: o.certFile });
+
+  describe('metadata URL scheme', () => {
+    const production = () => ({ ...app.services, config: { ...app.services.config, nodeEnv: 'production' } }) as Services;
+
+    it('production refuses every metadata URL that is not https, before fetching', async () => {
+      const t = await app.createTenant();
+      for (const url of ['http://idp.example.com/metadata', 'HTTP://idp.example.com/md', 'ftp://idp.example.com/md', 'file:///etc/passwd', 'data:text/xml,<x/>']) {
+        await expect(addSamlConnection(production(), t, { metadataUrl: url })).rejects.toThrow(/must be https$/);
+      }
+      expect(await t.db.idpConnection.count()).toBe(0);
+    });
+
+    it('production stops refreshing a connection stored earlier with an http URL, keeping its certificates', async () => {
+      const { createServer } = await import('node:http');
+      const server = createServer((_req, res) => res.end(idp.metadata()));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/md`;
+        const t = await app.createTenant();
+        const conn = await addSamlConnection(app.services, t, { metadataUrl: url }); // development/test: http allowed
+        const before = await t.db.idpConnection.findFirstOrThrow({ where: { id: conn.id } });
+        const report = await refreshSamlMetadata(production());
+        expect(report.failed).toBeGreaterThanOrEqual(1);
+        expect((await t.db.idpConnection.findFirstOrThrow({ where: { id: conn.id } })).metadataRefreshedAt).toEqual(before.metadataRefreshedAt);
+      } finally {
+        server.close();
+      }
+    });
+  });
+
+  describe('metadata signature', () => {
+    it('accepts metadata signed with the IdP key it lists, and refuses it once tampered with', async () => {
+      const signed = signMetadata(idp.metadata(), idp.keys);
+      expect((await add({ xml: signed })).signingCertificates).toBe(1);
+      await expect(add({ xml: signed.replace(idp.ssoUrl, 'https://evil.example.com/sso') })).rejects.toThrow(/signature does not verify/);
+      const rogue = keyPair('Rogue');
+      await expect(add({ xml: signed.replace(/<ds:X509Certificate>[^<]+/, `<ds:X509Certificate>${rogue.certPem.replace(/-----[^-]+-----|\s/g, '')}`) })).rejects.toThrow(/signature does not verify/);
+    });
+
+    it('refuses SHA-1 metadata signatures', async () => {
+      await expect(add({ xml: signMetadata(idp.metadata(), idp.keys, SHA1) })).rejects.toThrow(/SHA-256 or better/);
+    });
+
+    it('with a pinned certificate (--metadata-cert), requires a signature by it', async () => {
+      const metadataKey = keyPair('Metadata signer');
+      const certFile = file('md-cert.pem', metadataKey.certPem);
+      const conn = await add({ xml: signMetadata(idp.metadata(), metadataKey), certFile });
+      expect(conn).toMatchObject({ metadataSignatureRequired: true });
+      await expect(add({ xml: idp.metadata(), certFile })).rejects.toThrow(/not signed/);
+      // Signed by the IdP's own key, or by an attacker who lists their key: not the pinned signer.
+      await expect(add({ xml: signMetadata(idp.metadata(), idp.keys), certFile })).rejects.toThrow(/configured metadata certificate/);
+      const rogue = keyPair('Rogue');
+      await expect(add({ xml: signMetadata(idp.metadata([rogue.certPem]), rogue), certFile })).rejects.toThrow(/configured metadata certificate/);
+      // Wrapping: the signed EntityDescriptor inside an unsigned EntitiesDescriptor next to an evil one.
+      const signed = signMetadata(idp.metadata(), metadataKey).replace(/^<\?xml[^>]*>/, '');
+      const evil = idp.metadata([rogue.certPem]).replace(/^<\?xml[^>]*>/, '');
+      const wrapped = `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">${evil}${signed}</md:EntitiesDescriptor>`;
+      await expect(add({ xml: wrapped, certFile })).rejects.toThrow(/not signed/);
+      await expect(cli(app.services, 'idp add-saml', { tenant: (await app.createTenant()).slug, 'metadata-file': file('md.xml', idp.metadata()), 'metadata-cert': file('junk.pem', 'not a certificate') })).rejects.toThrow(/no PEM certificate/);
+    });
+
+    it('a refresh must be signed by a certificate the connection already trusts (or the pinned one)', async () => {
+      const t = await app.createTenant();
+      const conn = await addSamlConnection(app.services, t, { metadataXml: signMetadata(idp.metadata(), idp.keys) });
+      const next = keyPair('Next');
+      // Rollover signed by the current key: accepted, the next certificate is trusted too.
+      const rolled = await cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file('rolled.xml', signMetadata(idp.metadata([next.certPem]), idp.keys)) });
+      expect(rolled.signingCertificates).toBe(2);
+      // An attacker's metadata listing only their key, signed by it: refused, certificates unchanged.
+      const rogue = keyPair('Rogue');
+      const swapped = makeSamlIdp(idp.entityId);
+      const attempt = cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file('swap.xml', signMetadata(swapped.metadata(), rogue).replace(/<ds:X509Certificate>[^<]+<\/ds:X509Certificate>(?=<\/ds:X509Data><\/ds:KeyInfo><\/md:KeyDescriptor>)/, `<ds:X509Certificate>${rogue.certPem.replace(/-----[^-]+-----|\s/g, '')}</ds:X509Certificate>`)) });
+      await expect(attempt).rejects.toThrow(/already trusts/);
+      const listed = (await cli(app.services, 'idp list', { tenant: t.slug })).connections as { signingCertificates: number }[];
+      expect(listed[0]!.signingCertificates).toBe(2);
+    });
+  });
+});
