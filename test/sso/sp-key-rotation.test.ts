@@ -105,7 +105,8 @@ describe.each(testDbKinds)('SAML SP key rotation (%s)', (kind) => {
     const legacy = newSpKey(t, app.clock.now());
     await app.services.vault.put(t, { kind: 'saml-sp', id: t.id }, JSON.stringify(legacy));
     const { addSamlConnection } = await import('../../src/sso/connections/add-saml-connection.js');
-    await addSamlConnection(app.services, t, { metadataXml: idp.metadata() });
+    const conn = await addSamlConnection(app.services, t, { metadataXml: idp.metadata() });
+    await cli(app.services, 'idp update', { tenant: t.slug, id: conn.id, 'idp-initiated': 'on' }); // unsolicited responses below
     const md = await metadata(t);
     expect(spCertificates(md, 'signing')).toEqual([body(legacy.certPem)]);
     expect(spCertificates(md, 'encryption')).toEqual([body(legacy.certPem)]);
