@@ -82,6 +82,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
   const upstreams = new UpstreamPool(vault);
   revocation.register(oauthRevocationStore({ bus }));
+  jobs.add({ name: 'revocation-retry', everyMs: 15_000, run: () => revocation.completeAbandoned(db) });
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);

@@ -59,20 +59,29 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
 /**
  * Stores a new document for an existing user (PUT and PATCH). The version check makes a concurrent write lose
  * instead of silently overwriting (returns null so the caller can retry or refuse). A user turning inactive loses
- * everything they hold BEFORE the response is sent (scim-dialects §2 "Deactivate").
+ * everything they hold BEFORE the response is sent (scim-dialects §2 "Deactivate"): the deactivation and the
+ * revocation's start are one UPDATE, so if a revocation step then fails the IdP gets an error, and its retry (or the
+ * revocation-retry job) completes the revocation even though the user is already inactive.
  */
 export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, action: string): Promise<UserRow | null> {
   const cols = userColumns(doc);
   const changed = changedAttributeNames(storedDoc(before), doc);
+  const deactivating = before.active && !cols.active;
   const { count } = await mapUniqueViolation(taken, () =>
     c.t.db.user.updateMany({
       where: { id: before.id, version: before.version },
-      data: { ...cols, attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
+      data: {
+        ...cols,
+        attributes: doc as Prisma.InputJsonObject,
+        version: { increment: 1 },
+        updatedAt: c.s.clock.now(),
+        ...(deactivating && c.s.revocation.stamp('scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
+      },
     }),
   );
   if (count === 0) return null;
-  if (before.active && !cols.active) {
-    await c.s.revocation.revokeUser(c.t, before.id, 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id });
+  if (deactivating || before.pendingRevocation) {
+    await c.s.revocation.complete(c.t, before.id);
   } else {
     // Profile caches on every node (claims, e-mail, display name) drop this user.
     await c.s.bus.publish({ type: 'user.changed', tenantId: c.t.id, userId: before.id });
@@ -92,6 +101,7 @@ export async function replaceUser(c: ScimCtx, id: string, body: unknown, ifMatch
 
 /** Hard delete (RFC 7644 §3.6). The user's access ends first; the audit trail stays. */
 export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Promise<void> {
+  // A retried DELETE whose revocation failed last time runs it again in full (revokeUser is idempotent).
   const before = await loadUser(c, id);
   checkIfMatch(ifMatch, before.version);
   const groups = await c.t.db.groupMembership.findMany({ where: { userId: id }, select: { groupId: true } });
