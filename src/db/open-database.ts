@@ -95,7 +95,8 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }
       listeners.push(client);
       return {
         ping: async () => {
-          await client.query('SELECT 1');
+          // Named, so an operator (and a test) can tell the bus's connection apart in pg_stat_activity.
+          await client.query('SELECT 1 AS sso_bridge_bus_heartbeat');
         },
         close: async () => {
           closed = true;
