@@ -4,7 +4,7 @@ import { canonicalResource, isObject, type Json, type JsonObject } from './canon
 import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
-import { auditWrite, type ScimCtx } from './scim-context.js';
+import { writeAudited, type ScimCtx } from './scim-context.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
 import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
@@ -40,19 +40,23 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const cols = userColumns(doc);
   const now = c.s.clock.now();
   const row = await mapUniqueViolation(taken, () =>
-    c.t.db.user.create({
-      data: {
-        id: newId('usr'),
-        tenantId: c.t.id,
-        ...cols,
-        source: 'scim',
-        attributes: doc as Prisma.InputJsonObject,
-        createdAt: now,
-        updatedAt: now,
-      },
-    }),
+    writeAudited(
+      c,
+      (db) =>
+        db.user.create({
+          data: {
+            id: newId('usr'),
+            tenantId: c.t.id,
+            ...cols,
+            source: 'scim',
+            attributes: doc as Prisma.InputJsonObject,
+            createdAt: now,
+            updatedAt: now,
+          },
+        }),
+      (created) => ({ action: 'scim.user.create', target: { kind: 'user', id: created.id }, detail: { changed: changedAttributeNames({}, doc) } }),
+    ),
   );
-  await auditWrite(c, 'scim.user.create', { kind: 'user', id: row.id }, { changed: changedAttributeNames({}, doc) });
   return renderUser(c, row, []);
 }
 
@@ -68,16 +72,21 @@ export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, act
   const changed = changedAttributeNames(storedDoc(before), doc);
   const deactivating = before.active && !cols.active;
   const { count } = await mapUniqueViolation(taken, () =>
-    c.t.db.user.updateMany({
-      where: { id: before.id, version: before.version },
-      data: {
-        ...cols,
-        attributes: doc as Prisma.InputJsonObject,
-        version: { increment: 1 },
-        updatedAt: c.s.clock.now(),
-        ...(deactivating && c.s.revocation.stamp('scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
-      },
-    }),
+    writeAudited(
+      c,
+      (db) =>
+        db.user.updateMany({
+          where: { id: before.id, version: before.version },
+          data: {
+            ...cols,
+            attributes: doc as Prisma.InputJsonObject,
+            version: { increment: 1 },
+            updatedAt: c.s.clock.now(),
+            ...(deactivating && c.s.revocation.stamp('scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
+          },
+        }),
+      (r) => (r.count ? { action, target: { kind: 'user', id: before.id }, detail: { changed } } : null),
+    ),
   );
   if (count === 0) return null;
   if (deactivating || before.pendingRevocation) {
@@ -86,7 +95,6 @@ export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, act
     // Profile caches on every node (claims, e-mail, display name) drop this user.
     await c.s.bus.publish({ type: 'user.changed', tenantId: c.t.id, userId: before.id });
   }
-  await auditWrite(c, action, { kind: 'user', id: before.id }, { changed });
   return loadUser(c, before.id);
 }
 
@@ -106,6 +114,9 @@ export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Prom
   checkIfMatch(ifMatch, before.version);
   const groups = await c.t.db.groupMembership.findMany({ where: { userId: id }, select: { groupId: true } });
   await c.s.revocation.revokeUser(c.t, id, 'scim.deleted', { kind: c.principal.kind, id: c.principal.id });
-  await c.t.db.user.deleteMany({ where: { id } });
-  await auditWrite(c, 'scim.user.delete', { kind: 'user', id }, { groupsLeft: groups.length });
+  await writeAudited(
+    c,
+    (db) => db.user.deleteMany({ where: { id } }),
+    () => ({ action: 'scim.user.delete', target: { kind: 'user', id }, detail: { groupsLeft: groups.length } }),
+  );
 }
