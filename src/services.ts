@@ -89,6 +89,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
   const upstreams = new UpstreamPool(vault);
   revocation.register(oauthRevocationStore({ bus }));
+  jobs.add({ name: 'revocation-retry', everyMs: 15_000, run: () => revocation.completeAbandoned(db) });
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);

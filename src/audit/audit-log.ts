@@ -77,6 +77,17 @@ export class AuditLog {
   }
 
   /**
+   * Writes a tenant event inside the caller's transaction (`db` is its client), so the event commits together with
+   * the change it records — a crash can leave neither without the other. Skips group commit: use it where that
+   * pairing matters more than the shared INSERT (SCIM user writes, docs/decisions/0014).
+   */
+  async recordIn(db: TenantCtx['db'], t: TenantCtx, e: AuditInput): Promise<string> {
+    const row = this.#toRow(e);
+    await insertAuditRows({ ...t, db }, [row]);
+    return row.id;
+  }
+
+  /**
    * Records a tenant event that nobody waits for; it is written within the linger window. Normally resolves at once;
    * when the database falls far behind it resolves once there is room again (back-pressure: await it). Never rejects.
    */

@@ -28,9 +28,21 @@ export interface Database {
 }
 
 export interface RawConnection {
+  /** PGlite: one process owns the database, so a notification can never be missed by another node. */
+  readonly inProcess: boolean;
   query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTENs on a dedicated connection. `onLost` is called once if that connection fails or ends (the listener is then
+   * dead: listen again); `ping` runs a query on the same connection, proving every notification committed before it
+   * was sent has been received (PostgreSQL delivers notifications ahead of the next ReadyForQuery).
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onLost?: (err: Error) => void): Promise<Listening>;
   notify(channel: string, payload: string): Promise<void>;
+}
+
+export interface Listening {
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export function targetFromConfig(config: { databaseUrl?: string | undefined; dataDir: string }): DatabaseTarget {
@@ -55,19 +67,45 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }
   const prisma = new PrismaClient({ adapter: adapterFactory });
   const listeners: PgClient[] = [];
   const raw: RawConnection = {
+    inProcess: false,
     query: (sql, params) => pool.query(sql, params as unknown[]),
-    async listen(channel, onMessage) {
-      const client = new pg.Client({ connectionString: target.url });
-      client.on('error', () => {});
-      await client.connect();
-      client.on('notification', (msg) => {
-        if (msg.channel === channel && msg.payload !== undefined) onMessage(msg.payload);
-      });
-      await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
-      listeners.push(client);
-      return async () => {
-        listeners.splice(listeners.indexOf(client), 1);
+    async listen(channel, onMessage, onLost) {
+      // TCP keepalive: a silently dropped connection errors eventually even if no heartbeat query is running.
+      const client = new pg.Client({ connectionString: target.url, keepAlive: true });
+      let closed = false;
+      const lost = (err: Error) => {
+        if (closed) return;
+        closed = true;
+        const i = listeners.indexOf(client);
+        if (i >= 0) listeners.splice(i, 1);
+        onLost?.(err);
+      };
+      client.on('error', lost);
+      client.on('end', () => lost(new Error('LISTEN connection ended')));
+      try {
+        await client.connect();
+        client.on('notification', (msg) => {
+          if (msg.channel === channel && msg.payload !== undefined) onMessage(msg.payload);
+        });
+        await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+      } catch (err) {
+        closed = true;
         await client.end().catch(() => {});
+        throw err;
+      }
+      listeners.push(client);
+      return {
+        ping: async () => {
+          // Named, so an operator (and a test) can tell the bus's connection apart in pg_stat_activity.
+          await client.query('SELECT 1 AS sso_bridge_bus_heartbeat');
+        },
+        close: async () => {
+          closed = true;
+          const i = listeners.indexOf(client);
+          if (i >= 0) listeners.splice(i, 1);
+          // end() waits for the server's goodbye, which a dead socket never sends.
+          await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+        },
       };
     },
     async notify(channel, payload) {
@@ -120,10 +158,11 @@ async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>): 
     const adapterFactory = new PrismaPGlite(pglite);
     const prisma = new PrismaClient({ adapter: adapterFactory });
     const raw: RawConnection = {
+      inProcess: true,
       query: async (sql, params) => ({ rows: (await pglite.query<Record<string, unknown>>(sql, params as unknown[])).rows }),
       listen: async (channel, onMessage) => {
         const unsubscribe = await pglite.listen(channel, onMessage);
-        return async () => unsubscribe();
+        return { ping: async () => {}, close: async () => unsubscribe() };
       },
       notify: async (channel, payload) => {
         await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);

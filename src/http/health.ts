@@ -7,15 +7,20 @@ export function healthRoutes(s: Services): Router {
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  // Readiness: the database answers within a bound.
+  // Readiness: the database answers within a bound, and the event bus is listening — a node that cannot hear
+  // revocations from other nodes should not take traffic (its caches are bounded meanwhile: docs/operations.md).
   r.get('/readyz', async (_req, res) => {
+    const bus = s.bus.state;
+    let database = true;
     try {
       await withTimeout(s.database.ping(), 2000);
-      res.json({ status: 'ok', database: s.database.kind });
     } catch (err) {
-      res.req.log?.warn({ err }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable', database: s.database.kind });
+      database = false;
+      res.req.log?.warn({ err }, 'readiness check failed: database');
     }
+    const ready = database && bus === 'listening';
+    if (database && !ready) res.req.log?.warn({ bus }, 'readiness check failed: event bus not listening');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', database: s.database.kind, bus });
   });
   return r;
 }

@@ -15,6 +15,8 @@ const MAX_TIMER = 2 ** 31 - 1;
 export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, server: Server, transport: StreamableHTTPServerTransport, res: ServerResponse): void {
   const end = () => void transport.close();
   const unsubscribe = s.bus.subscribe((e) => {
+    // After a gap in the bus a revocation of this user may have been missed: the client reconnects and is re-checked.
+    if (e.type === 'bus.resumed') return end();
     if (e.tenantId !== t.id) return;
     if (e.type === 'tools.changed' || (e.type === 'user.changed' && e.userId === info.userId)) {
       server.sendToolListChanged().catch(() => undefined);

@@ -4,6 +4,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 
 interface Entry {
   fingerprint: string;
+  loadedAt: number;
   provider: Promise<Provider>;
 }
 
@@ -17,25 +18,26 @@ export class ProviderCache {
 
   constructor(
     private readonly build: (t: TenantCtx) => Promise<Provider>,
-    bus: EventBus,
+    private readonly bus: EventBus,
     private readonly max = 200,
   ) {
     bus.subscribe((event) => {
       if (event.type === 'tenant.changed') this.#entries.delete(event.tenantId);
+      else if (event.type === 'bus.resumed') this.#entries.clear();
     });
   }
 
   get(t: TenantCtx): Promise<Provider> {
     const fingerprint = JSON.stringify([t.slug, t.name, t.settings]);
     const hit = this.#entries.get(t.id);
-    if (hit && hit.fingerprint === fingerprint) {
+    if (hit && hit.fingerprint === fingerprint && this.bus.trusts(hit.loadedAt)) {
       // Map iteration order is insertion order: re-inserting marks the entry most recently used.
       this.#entries.delete(t.id);
       this.#entries.set(t.id, hit);
       return hit.provider;
     }
     const provider = this.build(t);
-    const entry = { fingerprint, provider };
+    const entry = { fingerprint, provider, loadedAt: this.bus.now() };
     this.#entries.set(t.id, entry);
     provider.catch(() => {
       if (this.#entries.get(t.id) === entry) this.#entries.delete(t.id);

@@ -10,6 +10,7 @@ import { loadSigningKeys, publicJwk } from './signing-keys.js';
 interface Cached {
   info: AccessTokenInfo;
   userId: string | null;
+  loadedAt: number;
 }
 
 const MAX_CACHED = 10_000;
@@ -21,15 +22,17 @@ const MAX_CACHED = 10_000;
  *
  * A verified token is cached until it expires. The cache obeys the event bus: 'grant.revoked', 'user.revoked',
  * 'user.changed' and 'tenant.changed' drop the affected entries at once on every node, so a revocation is seen by
- * the very next request. A cache hit is a Map lookup and three comparisons.
+ * the very next request; after a gap in the bus (`bus.resumed`) everything is dropped, and while the bus is down an
+ * entry is served only within the bus's trust bound (`EventBus.trusts`). A cache hit is a Map lookup and a few
+ * comparisons.
  */
 export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #cache = new Map<string, Cached>();
-  readonly #keys = new Map<string, Promise<JWTVerifyGetKey>>();
+  readonly #keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; loadedAt: number }>();
 
   constructor(
     private readonly s: Pick<Services, 'config' | 'vault' | 'bus'> & { clock: Clock },
-    bus: EventBus,
+    private readonly bus: EventBus,
   ) {
     bus.subscribe((event) => {
       switch (event.type) {
@@ -44,6 +47,10 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
           this.#keys.delete(event.tenantId);
           this.#drop((c) => c.info.tenantId === event.tenantId);
           break;
+        case 'bus.resumed':
+          this.#keys.clear();
+          this.#cache.clear();
+          break;
         default:
       }
     });
@@ -56,7 +63,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   async verify(t: TenantCtx, token: string, audience: string): Promise<AccessTokenInfo | null> {
     const now = this.s.clock.now().getTime();
     const hit = this.#cache.get(token);
-    if (hit) {
+    if (hit && this.bus.trusts(hit.loadedAt)) {
       const { info } = hit;
       if (info.tenantId !== t.id || info.audience !== audience) return null;
       if (info.expiresAt.getTime() <= now) {
@@ -66,10 +73,11 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
       return info;
     }
     if (token.length > 8192 || token.split('.').length !== 3) return null;
+    const loadedAt = this.bus.now();
     const info = await this.#verifyFresh(t, token, audience, now).catch(() => null);
     if (!info) return null;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(token, { info, userId: info.userId });
+    this.#cache.set(token, { info, userId: info.userId, loadedAt });
     return info;
   }
 
@@ -116,12 +124,13 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   }
 
   #keySet(t: TenantCtx): Promise<JWTVerifyGetKey> {
-    let keys = this.#keys.get(t.id);
-    if (!keys) {
-      keys = loadSigningKeys(this.s as Services, t).then((m) => createLocalJWKSet({ keys: m.keys.map(publicJwk) }));
-      keys.catch(() => this.#keys.delete(t.id));
-      this.#keys.set(t.id, keys);
-    }
-    return keys;
+    const hit = this.#keys.get(t.id);
+    if (hit && this.bus.trusts(hit.loadedAt)) return hit.keys;
+    const entry = { keys: loadSigningKeys(this.s as Services, t).then((m) => createLocalJWKSet({ keys: m.keys.map(publicJwk) })), loadedAt: this.bus.now() };
+    entry.keys.catch(() => {
+      if (this.#keys.get(t.id) === entry) this.#keys.delete(t.id);
+    });
+    this.#keys.set(t.id, entry);
+    return entry.keys;
   }
 }

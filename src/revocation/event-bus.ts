@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { RawConnection } from '../db/open-database.js';
+import type { Listening, RawConnection } from '../db/open-database.js';
 
 /** Cache-invalidation events shared by every node serving the same database. */
 export type BusEvent =
@@ -13,38 +13,108 @@ export type BusEvent =
   /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */
   | { type: 'mcp.cancelled'; tenantId: string; callKey: string };
 
-type Listener = (event: BusEvent) => void;
+/**
+ * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in
+ * which notifications may have been lost, so "anything may have changed": every cache drops everything. Local only.
+ */
+export type BusSignal = BusEvent | { type: 'bus.resumed'; tenantId?: undefined };
+
+type Listener = (event: BusSignal) => void;
+
+export type BusState = 'stopped' | 'connecting' | 'listening' | 'down';
+
+export interface BusOptions {
+  /** Monotonic milliseconds (tests inject a manual one). */
+  now?: () => number;
+  /** A cache entry is never trusted longer than this after the bus last proved it was listening. */
+  trustMs?: number;
+  heartbeatMs?: number;
+  /** First and largest reconnect delay; the delay doubles between them, with jitter. */
+  backoffMs?: [first: number, max: number];
+}
 
 const CHANNEL = 'sso_bridge_events';
+/** How long a node may serve from a cache without proof that no invalidation was missed (docs/operations.md). */
+export const CACHE_TRUST_MS = 5_000;
 
 /**
  * Local listeners hear an event at once; other nodes hear it through PostgreSQL LISTEN/NOTIFY (no extra
  * infrastructure; delivery is typically a few milliseconds). Events from this node are not delivered twice.
+ *
+ * The LISTEN connection can die (PostgreSQL restart, `pg_terminate_backend`, a network cut). The bus then reconnects
+ * with backoff, LISTENs again and tells its subscribers `bus.resumed`, because notifications sent in the gap are lost
+ * for good. Caches ask {@link trusts} before serving an entry: while the bus is listening and a heartbeat on the
+ * LISTEN connection succeeded within {@link CACHE_TRUST_MS}, every entry loaded since the last resume is good; otherwise
+ * only entries loaded within the last {@link CACHE_TRUST_MS} are (so a missed revocation is obeyed within that bound).
+ * PGlite is one process, so its bus is always listening.
  */
 export class EventBus {
   readonly nodeId = randomUUID();
   readonly #listeners = new Set<Listener>();
-  #unlisten: (() => Promise<void>) | undefined;
+  readonly #now: () => number;
+  readonly #trustMs: number;
+  readonly #heartbeatMs: number;
+  readonly #backoff: [number, number];
+  #state: BusState = 'stopped';
+  #listening: Listening | undefined;
+  /** Bumped per connection attempt and loss, so a late callback of an old connection changes nothing. */
+  #generation = 0;
+  /** Entries loaded before this instant predate the last gap. */
+  #resumedAt = -Infinity;
+  /** Start of the last heartbeat that succeeded: every notification committed before it has been received. */
+  #provenAt = -Infinity;
+  #downSince = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly raw: RawConnection,
     private readonly logger: Logger,
-  ) {}
+    opts: BusOptions = {},
+  ) {
+    this.#now = opts.now ?? (() => performance.now());
+    this.#trustMs = opts.trustMs ?? CACHE_TRUST_MS;
+    this.#heartbeatMs = opts.heartbeatMs ?? 1_000;
+    this.#backoff = opts.backoffMs ?? [100, 5_000];
+  }
 
+  get state(): BusState {
+    return this.#state;
+  }
+
+  /** Monotonic time for cache entries' `loadedAt`. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** Whether a cache entry loaded at `loadedAt` (from {@link now}) may still be served. */
+  trusts(loadedAt: number): boolean {
+    const now = this.#now();
+    if (this.raw.inProcess) return true;
+    if (this.#state === 'listening' && loadedAt >= this.#resumedAt && now - this.#provenAt < this.#trustMs) return true;
+    return now - loadedAt < this.#trustMs;
+  }
+
+  /** First connection attempt; if it fails the bus keeps retrying in the background (and /readyz says so). */
   async start(): Promise<void> {
-    this.#unlisten = await this.raw.listen(CHANNEL, (payload) => {
-      try {
-        const { origin, event } = JSON.parse(payload) as { origin: string; event: BusEvent };
-        if (origin !== this.nodeId) this.#deliver(event);
-      } catch (err) {
-        this.logger.warn({ err }, 'ignored a malformed bus event');
-      }
-    });
+    if (this.#state !== 'stopped') return;
+    this.#state = 'connecting';
+    this.#downSince = this.#now();
+    await this.#connect(0);
+    if (!this.raw.inProcess) {
+      this.#heartbeat = setInterval(() => void this.#beat(), this.#heartbeatMs);
+      this.#heartbeat.unref();
+    }
   }
 
   async stop(): Promise<void> {
-    await this.#unlisten?.();
-    this.#unlisten = undefined;
+    this.#state = 'stopped';
+    this.#generation++;
+    clearTimeout(this.#timer);
+    clearInterval(this.#heartbeat);
+    const listening = this.#listening;
+    this.#listening = undefined;
+    await listening?.close();
   }
 
   subscribe(listener: Listener): () => void {
@@ -52,15 +122,115 @@ export class EventBus {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Delivers locally, then NOTIFYs other nodes, retrying briefly (a pooled connection may be one PostgreSQL just
+   * killed). Never rejects: a failure is logged (other nodes then rely on their trust bound).
+   */
   async publish(event: BusEvent): Promise<void> {
-    this.#deliver(event);
-    // NOTIFY payloads are limited to 8000 bytes; events are ids only.
-    await this.raw.notify(CHANNEL, JSON.stringify({ origin: this.nodeId, event })).catch((err: unknown) => {
-      this.logger.error({ err }, 'could not notify other nodes');
-    });
+    await this.#publish(event);
   }
 
-  #deliver(event: BusEvent): void {
+  /** As {@link publish}, but rejects when other nodes could not be told (revocation must then be retried). */
+  async publishOrThrow(event: BusEvent): Promise<void> {
+    if (!(await this.#publish(event))) throw new Error(`could not notify other nodes of ${event.type}`);
+  }
+
+  async #publish(event: BusEvent): Promise<boolean> {
+    this.#deliver(event);
+    // NOTIFY payloads are limited to 8000 bytes; events are ids only.
+    const payload = JSON.stringify({ origin: this.nodeId, event });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.raw.notify(CHANNEL, payload);
+        return true;
+      } catch (err) {
+        if (attempt >= 2) {
+          this.logger.error({ err, event: event.type }, 'could not notify other nodes');
+          return false;
+        }
+        await delay(100 * 4 ** attempt);
+      }
+    }
+  }
+
+  async #connect(attempt: number): Promise<void> {
+    if (this.#stopped()) return;
+    const generation = ++this.#generation;
+    try {
+      const listening = await this.raw.listen(CHANNEL, (payload) => this.#onPayload(payload), (err) => this.#lost(generation, err));
+      if (this.#stopped() || generation !== this.#generation) {
+        await listening.close();
+        return;
+      }
+      this.#listening = listening;
+      const wasDown = this.#state === 'down';
+      this.#state = 'listening';
+      // Whatever was loaded before this instant may have missed a notification of the gap.
+      this.#resumedAt = this.#provenAt = this.#now();
+      if (wasDown) {
+        this.logger.warn({ downMs: Math.round(this.#resumedAt - this.#downSince) }, 'event bus listening again; dropped every cache on this node');
+        this.#deliver({ type: 'bus.resumed' });
+      }
+    } catch (err) {
+      if (this.#stopped() || generation !== this.#generation) return;
+      if (this.#state !== 'down') {
+        this.#state = 'down';
+        this.logger.error({ err }, `event bus could not LISTEN; caches are trusted for at most ${this.#trustMs} ms until it is back`);
+      }
+      this.#retry(attempt + 1);
+    }
+  }
+
+  /** The LISTEN connection of `generation` died (or stopped answering): reconnect at once, then with backoff. */
+  #lost(generation: number, err: Error): void {
+    if (this.#state === 'stopped' || generation !== this.#generation) return;
+    this.#generation++;
+    const listening = this.#listening;
+    this.#listening = undefined;
+    if (this.#state !== 'down') {
+      this.#state = 'down';
+      this.#downSince = this.#now();
+      this.logger.error({ err }, `event bus lost its LISTEN connection; caches are trusted for at most ${this.#trustMs} ms until it is back`);
+    }
+    void listening?.close();
+    this.#retry(0);
+  }
+
+  #retry(attempt: number): void {
+    clearTimeout(this.#timer);
+    const [first, max] = this.#backoff;
+    const ms = Math.min(max, first * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+    this.#timer = setTimeout(() => void this.#connect(attempt), ms);
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    const listening = this.#listening;
+    if (this.#state !== 'listening' || !listening) return;
+    const generation = this.#generation;
+    const started = this.#now();
+    try {
+      await withTimeout(listening.ping(), Math.max(1_000, this.#trustMs / 2));
+      if (generation === this.#generation) this.#provenAt = started;
+    } catch (err) {
+      this.#lost(generation, err as Error);
+    }
+  }
+
+  #stopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  #onPayload(payload: string): void {
+    try {
+      const { origin, event } = JSON.parse(payload) as { origin: string; event: BusEvent };
+      if (origin !== this.nodeId) this.#deliver(event);
+    } catch (err) {
+      this.logger.warn({ err }, 'ignored a malformed bus event');
+    }
+  }
+
+  #deliver(event: BusSignal): void {
     for (const listener of this.#listeners) {
       try {
         listener(event);
@@ -69,4 +239,16 @@ export class EventBus {
       }
     }
   }
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -33,7 +33,11 @@ export async function patchUser(c: ScimCtx, id: string, body: unknown, ifMatch?:
     const patched = applyPatch(doc, normaliseUserOps(raw, doc));
     const next = canonicalResource(userKind, patched);
     // Idempotent writes (re-deactivating, setting the same value) change nothing and are not new events.
-    if (sameJson(next, doc)) return renderUserById(c, before);
+    if (sameJson(next, doc)) {
+      // The IdP retrying a deactivation whose revocation failed: the user is inactive already, finish the rest.
+      if (before.pendingRevocation) await c.s.revocation.complete(c.t, before.id);
+      return renderUserById(c, before);
+    }
     const saved = await saveUser(c, before, next, 'scim.user.patch');
     if (saved) return renderUserById(c, saved);
   }

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
+import type { ScopedDb } from '../tenants/scoped-db.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { principalOf, type ScimPrincipal } from './scim-auth.js';
 import { scimBaseUrl } from './scim-tokens.js';
@@ -23,6 +24,24 @@ export function scimCtx(s: Services, req: Request, res: Response): ScimCtx {
     baseUrl: scimBaseUrl(s.config.publicUrl, t),
     request: { ip: req.ip, userAgent: req.headers['user-agent'], requestId: String(req.id ?? '') },
   };
+}
+
+type AuditFacts = { action: string; target: { kind: 'user' | 'group'; id: string }; detail: Record<string, unknown> };
+
+/**
+ * Runs `write` and records its audit event (`facts(result)`, or none when it returns null) in ONE transaction: a
+ * process killed between the two can leave neither a change without its event nor an event without its change.
+ */
+export async function writeAudited<T>(c: ScimCtx, write: (db: ScopedDb) => Promise<T>, facts: (result: T) => AuditFacts | null): Promise<T> {
+  return c.t.db.$transaction(async (tx) => {
+    const db = tx as unknown as ScopedDb;
+    const result = await write(db);
+    const f = facts(result);
+    if (f) {
+      await c.s.audit.recordIn(db, c.t, { actor: { kind: c.principal.kind, id: c.principal.id }, outcome: 'success', request: c.request, ...f });
+    }
+    return result;
+  });
 }
 
 /** One audit event per SCIM write: who (token), what (action), which resource, and the NAMES of what changed. */

@@ -12,14 +12,15 @@ const MAX_ENTRIES = 10_000;
  * cached. Each entry is re-verified after `ttlMs`, which also keeps `lastUsedAt` current to about a minute.
  */
 export class ScimTokenCache {
-  readonly #byHash = new Map<string, { tenantId: string; id: string; until: number }>();
+  readonly #byHash = new Map<string, { tenantId: string; id: string; until: number; loadedAt: number }>();
 
   constructor(
     private readonly clock: Clock,
-    bus: EventBus,
+    private readonly bus: EventBus,
     private readonly ttlMs = 30_000,
   ) {
     bus.subscribe((e) => {
+      if (e.type === 'bus.resumed') this.#byHash.clear();
       if (e.type !== 'scim-token.revoked') return;
       for (const [hash, entry] of this.#byHash) if (entry.id === e.tokenId) this.#byHash.delete(hash);
     });
@@ -29,14 +30,15 @@ export class ScimTokenCache {
     const now = performance.now();
     const hit = this.#byHash.get(hash);
     // A token of another tenant never matches: entries are checked against the tenant they were verified for.
-    if (hit && hit.until > now && hit.tenantId === t.id) return { id: hit.id };
+    if (hit && hit.until > now && hit.tenantId === t.id && this.bus.trusts(hit.loadedAt)) return { id: hit.id };
+    const loadedAt = this.bus.now();
     const row = await verifyScimToken(t, presented, this.clock);
     if (!row) {
       this.#byHash.delete(hash);
       return null;
     }
     if (this.#byHash.size >= MAX_ENTRIES) this.#byHash.clear();
-    this.#byHash.set(hash, { tenantId: t.id, id: row.id, until: now + this.ttlMs });
+    this.#byHash.set(hash, { tenantId: t.id, id: row.id, until: now + this.ttlMs, loadedAt });
     return { id: row.id };
   }
 }

@@ -13,6 +13,8 @@ export interface UserRow {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  /** Set while a revocation has not completed (src/revocation/revocation-hub.ts); loaded by `loadUser`. */
+  pendingRevocation?: unknown;
 }
 
 /** Indexed columns derived from the stored document (filters on them never touch the JSON). */

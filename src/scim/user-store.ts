@@ -4,7 +4,7 @@ import { canonicalResource, isObject, type Json, type JsonObject } from './canon
 import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
-import { auditWrite, type ScimCtx } from './scim-context.js';
+import { writeAudited, type ScimCtx } from './scim-context.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
 import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
@@ -41,45 +41,62 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const now = c.s.clock.now();
   const ssoConnectionId = await provisioningConnection(c);
   const row = await mapUniqueViolation(taken, () =>
-    c.t.db.user.create({
-      data: {
-        id: newId('usr'),
-        tenantId: c.t.id,
-        ...cols,
-        source: 'scim',
-        ssoConnectionId,
-        attributes: doc as Prisma.InputJsonObject,
-        createdAt: now,
-        updatedAt: now,
-      },
-    }),
+    writeAudited(
+      c,
+      (db) =>
+        db.user.create({
+          data: {
+            id: newId('usr'),
+            tenantId: c.t.id,
+            ...cols,
+            source: 'scim',
+            ssoConnectionId,
+            attributes: doc as Prisma.InputJsonObject,
+            createdAt: now,
+            updatedAt: now,
+          },
+        }),
+      (created) => ({ action: 'scim.user.create', target: { kind: 'user', id: created.id }, detail: { changed: changedAttributeNames({}, doc) } }),
+    ),
   );
-  await auditWrite(c, 'scim.user.create', { kind: 'user', id: row.id }, { changed: changedAttributeNames({}, doc) });
   return renderUser(c, row, []);
 }
 
 /**
  * Stores a new document for an existing user (PUT and PATCH). The version check makes a concurrent write lose
  * instead of silently overwriting (returns null so the caller can retry or refuse). A user turning inactive loses
- * everything they hold BEFORE the response is sent (scim-dialects §2 "Deactivate").
+ * everything they hold BEFORE the response is sent (scim-dialects §2 "Deactivate"): the deactivation and the
+ * revocation's start are one UPDATE, so if a revocation step then fails the IdP gets an error, and its retry (or the
+ * revocation-retry job) completes the revocation even though the user is already inactive.
  */
 export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, action: string): Promise<UserRow | null> {
   const cols = userColumns(doc);
   const changed = changedAttributeNames(storedDoc(before), doc);
+  const deactivating = before.active && !cols.active;
   const { count } = await mapUniqueViolation(taken, () =>
-    c.t.db.user.updateMany({
-      where: { id: before.id, version: before.version },
-      data: { ...cols, attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
-    }),
+    writeAudited(
+      c,
+      (db) =>
+        db.user.updateMany({
+          where: { id: before.id, version: before.version },
+          data: {
+            ...cols,
+            attributes: doc as Prisma.InputJsonObject,
+            version: { increment: 1 },
+            updatedAt: c.s.clock.now(),
+            ...(deactivating && c.s.revocation.stamp('scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
+          },
+        }),
+      (r) => (r.count ? { action, target: { kind: 'user', id: before.id }, detail: { changed } } : null),
+    ),
   );
   if (count === 0) return null;
-  if (before.active && !cols.active) {
-    await c.s.revocation.revokeUser(c.t, before.id, 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id });
+  if (deactivating || before.pendingRevocation) {
+    await c.s.revocation.complete(c.t, before.id);
   } else {
     // Profile caches on every node (claims, e-mail, display name) drop this user.
     await c.s.bus.publish({ type: 'user.changed', tenantId: c.t.id, userId: before.id });
   }
-  await auditWrite(c, action, { kind: 'user', id: before.id }, { changed });
   return loadUser(c, before.id);
 }
 
@@ -94,12 +111,16 @@ export async function replaceUser(c: ScimCtx, id: string, body: unknown, ifMatch
 
 /** Hard delete (RFC 7644 §3.6). The user's access ends first; the audit trail stays. */
 export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Promise<void> {
+  // A retried DELETE whose revocation failed last time runs it again in full (revokeUser is idempotent).
   const before = await loadUser(c, id);
   checkIfMatch(ifMatch, before.version);
   const groups = await c.t.db.groupMembership.findMany({ where: { userId: id }, select: { groupId: true } });
   await c.s.revocation.revokeUser(c.t, id, 'scim.deleted', { kind: c.principal.kind, id: c.principal.id });
-  await c.t.db.user.deleteMany({ where: { id } });
-  await auditWrite(c, 'scim.user.delete', { kind: 'user', id }, { groupsLeft: groups.length });
+  await writeAudited(
+    c,
+    (db) => db.user.deleteMany({ where: { id } }),
+    () => ({ action: 'scim.user.delete', target: { kind: 'user', id }, detail: { groupsLeft: groups.length } }),
+  );
 }
 
 /** The IdP connection the calling SCIM token provisions for, if any: new users may link only through it (issue 8 §4). */

@@ -9,19 +9,20 @@ const MAX_ENTRIES = 10_000;
  * Resolves `/t/:slug` without a database round trip on every request: active tenants are cached for `ttlMs`, unknown
  * or disabled slugs for `negativeTtlMs`, and any `tenant.changed` event (create, disable, enable, settings — from
  * this node or, through LISTEN/NOTIFY, another) drops the whole cache, so a disabled tenant stops answering at once.
- * The TTLs are only a safety net for a missed notification.
+ * The TTLs are only a safety net for a missed notification; while the bus is down, entries are trusted only within
+ * its bound (`EventBus.trusts`).
  */
 export class TenantDirectory {
-  readonly #bySlug = new Map<string, { ctx: TenantCtx | null; until: number }>();
+  readonly #bySlug = new Map<string, { ctx: TenantCtx | null; until: number; loadedAt: number }>();
 
   constructor(
     private readonly db: Db,
-    bus: EventBus,
+    private readonly bus: EventBus,
     private readonly ttlMs = 10_000,
     private readonly negativeTtlMs = 2_000,
   ) {
     bus.subscribe((e) => {
-      if (e.type === 'tenant.changed') this.#bySlug.clear();
+      if (e.type === 'tenant.changed' || e.type === 'bus.resumed') this.#bySlug.clear();
     });
   }
 
@@ -29,10 +30,11 @@ export class TenantDirectory {
     // Monotonic time: a cache lifetime, unrelated to the business clock that tests move around.
     const now = performance.now();
     const hit = this.#bySlug.get(slug);
-    if (hit && hit.until > now) return hit.ctx;
+    if (hit && hit.until > now && this.bus.trusts(hit.loadedAt)) return hit.ctx;
+    const loadedAt = this.bus.now();
     const ctx = await findActiveTenant(this.db, slug);
     if (this.#bySlug.size >= MAX_ENTRIES) this.#bySlug.clear();
-    this.#bySlug.set(slug, { ctx, until: now + (ctx ? this.ttlMs : this.negativeTtlMs) });
+    this.#bySlug.set(slug, { ctx, until: now + (ctx ? this.ttlMs : this.negativeTtlMs), loadedAt });
     return ctx;
   }
 }

@@ -16,6 +16,8 @@ interface Entry {
   tenantId: string;
   userId: string;
   loadedAt: number;
+  /** Monotonic (`EventBus.now`), for the bus's trust bound; `loadedAt` is the business clock for the backstop. */
+  busLoadedAt: number;
   tools: Promise<Map<string, CallableToolWithUpstream>>;
 }
 
@@ -40,7 +42,8 @@ export class CallableToolsCache {
 
   constructor(private readonly s: Pick<Services, 'bus' | 'clock'>) {
     s.bus.subscribe((e) => {
-      if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
+      if (e.type === 'bus.resumed') this.#entries.clear();
+      else if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
       else if (e.type === 'user.changed' || e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
     });
   }
@@ -67,10 +70,10 @@ export class CallableToolsCache {
     const key = `${t.id}\u0000${userId}`;
     const now = this.s.clock.now().getTime();
     const hit = this.#entries.get(key);
-    if (hit && now - hit.loadedAt < MAX_AGE_MS) return hit.tools;
+    if (hit && now - hit.loadedAt < MAX_AGE_MS && this.s.bus.trusts(hit.busLoadedAt)) return hit.tools;
     if (hit) this.#entries.delete(key);
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
-    const entry: Entry = { tenantId: t.id, userId, loadedAt: now, tools: queryCallableTools(t, userId) };
+    const entry: Entry = { tenantId: t.id, userId, loadedAt: now, busLoadedAt: this.s.bus.now(), tools: queryCallableTools(t, userId) };
     this.#entries.set(key, entry);
     // A failed load must not stay cached.
     entry.tools.catch(() => {

@@ -18,10 +18,10 @@ describe.each(testDbKinds)('HTTP service (%s)', (kind) => {
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('reports readiness with the database kind', async () => {
+  it('reports readiness with the database kind and the event bus (PGlite counts as listening)', async () => {
     const res = await fetch(`${app.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', database: kind });
+    expect(await res.json()).toEqual({ status: 'ok', database: kind, bus: 'listening' });
   });
 
   it('keeps a sane incoming request id and replaces a hostile one', async () => {

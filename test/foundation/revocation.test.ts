@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/open-database.js';
 import { openDatabase } from '../../src/db/open-database.js';
 import { newId } from '../../src/lib/ids.js';
-import { EventBus, type BusEvent } from '../../src/revocation/event-bus.js';
+import { EventBus, type BusSignal } from '../../src/revocation/event-bus.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -30,7 +30,7 @@ describe.each(testDbKinds)('revocation hub (%s)', (kind) => {
     const session = await s.sessions.create(t, { userId });
     const other = await s.sessions.create(t, { userId: bystander });
     const credential = await s.vault.put(t, { kind: 'user-credential', id: `${userId}:up`, userId }, 'upstream-token');
-    const heard: BusEvent[] = [];
+    const heard: BusSignal[] = [];
     const unsubscribe = s.bus.subscribe((e) => heard.push(e));
 
     const result = await s.revocation.revokeUser(t, userId, 'scim.deactivated', { kind: 'scim-token', id: 'stk_x' });
@@ -85,8 +85,8 @@ describe.runIf(process.env.TEST_DATABASE_URL)('event bus across nodes (PostgreSQ
     const b = new EventBus(n2.raw, logger);
     await a.start();
     await b.start();
-    const atA: BusEvent[] = [];
-    const received = new Promise<BusEvent>((resolve) => b.subscribe(resolve));
+    const atA: BusSignal[] = [];
+    const received = new Promise<BusSignal>((resolve) => b.subscribe(resolve));
     a.subscribe((e) => atA.push(e));
     await a.publish({ type: 'user.revoked', tenantId: 'ten_1', userId: 'usr_1' });
     const event = await received;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BusEvent } from '../../src/revocation/event-bus.js';
+import type { BusSignal } from '../../src/revocation/event-bus.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { scimTenant } from './scim-client.js';
@@ -58,7 +58,7 @@ describe.each(testDbKinds)('SCIM deprovisioning bites at once (%s)', (kind) => {
     const s = await scimTenant(app);
     const [a, b, c] = [await s.createUser('a@x.com'), await s.createUser('b@x.com'), await s.createUser('c@x.com')];
     const g = await s.createGroup('Eng', [a.id, b.id]);
-    const seen: BusEvent[] = [];
+    const seen: BusSignal[] = [];
     const stop = app.services.bus.subscribe((e) => seen.push(e));
     try {
       await s.patch(`/Groups/${g.id}`, [
