@@ -4,6 +4,7 @@ import { updateTenantSettings } from '../tenants/update-settings.js';
 import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
 import { findTenantBySlug } from '../tenants/find-tenant.js';
 import { createScimToken, listScimTokens, revokeScimToken } from '../scim/scim-tokens.js';
+import { servedUrl } from '../http/served-url.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 
 export type OptionValue = string | boolean | string[] | undefined;
@@ -121,7 +122,7 @@ export const foundationCommands: Command[] = [
       tenant: tenantOpt,
       'dynamic-client-registration': { type: 'string', description: 'on|off — RFC 7591 registration for MCP clients' },
       'reconsent-on-new-tools': { type: 'string', description: 'on|off — ask users again when admins approve new tools' },
-      'admin-group': { type: 'string', description: 'display name of the IdP/SCIM group whose members administer the tenant ("" clears)' },
+      'admin-group': { type: 'string', description: 'id (or unambiguous display name) of the IdP/SCIM group whose members administer the tenant ("" clears)' },
     },
     forwardable: true,
     run: async (s, o) => {
@@ -142,7 +143,8 @@ export const foundationCommands: Command[] = [
     summary: 'create a SCIM bearer token (shown once)',
     options: { tenant: tenantOpt, label: { type: 'string', description: 'a note, e.g. "Okta provisioning"' } },
     forwardable: true,
-    run: audited('scim-token.create', 'scim-token', (s, t, o) => createScimToken(t, s.config.publicUrl, str(o.label))),
+    // The base URL is the one the server recorded (src/http/served-url.ts), not this process's PUBLIC_URL.
+    run: audited('scim-token.create', 'scim-token', async (s, t, o) => createScimToken(t, await servedUrl(s.db), str(o.label))),
   },
   {
     name: 'scim-token list',

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { startAdminEndpoint } from '../admin/admin-endpoint.js';
 import type { Services } from '../services.js';
 import { createApp } from './app.js';
+import { recordServedUrl } from './served-url.js';
 
 export interface RunningServer {
   url: string;
@@ -18,6 +19,7 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
   // Cheap when up to date (no schema engine is loaded); on PostgreSQL serialized across nodes by an advisory lock.
   const applied = await s.database.migrate();
   if (applied.length) s.logger.info({ applied }, 'applied database migrations');
+  await recordServedUrl(s.db, s.config.publicUrl);
   const app = createApp(s);
   const server = http.createServer(app);
   // Keep-alive longer than typical load-balancer idle timeouts so they close first (avoids 502 races).

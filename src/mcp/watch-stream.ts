@@ -16,7 +16,11 @@ export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, se
   const end = () => void transport.close();
   const unsubscribe = s.bus.subscribe((e) => {
     if (e.tenantId !== t.id) return;
-    if (e.type === 'tools.changed' || (e.type === 'user.changed' && e.userId === info.userId)) {
+    if (
+      e.type === 'tools.changed' ||
+      (e.type === 'user.changed' && e.userId === info.userId) ||
+      (e.type === 'members.changed' && info.userId !== null && (e.userIds === null || e.userIds.includes(info.userId)))
+    ) {
       server.sendToolListChanged().catch(() => undefined);
     } else if ((e.type === 'user.revoked' && e.userId === info.userId) || (e.type === 'grant.revoked' && e.grantId === info.grantId) || e.type === 'tenant.changed') {
       end();

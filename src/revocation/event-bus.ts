@@ -6,6 +6,8 @@ import type { RawConnection } from '../db/open-database.js';
 export type BusEvent =
   | { type: 'user.revoked'; tenantId: string; userId: string }
   | { type: 'user.changed'; tenantId: string; userId: string }
+  /** One group change set (src/scim): the users whose memberships changed, or null = too many to list, any user. */
+  | { type: 'members.changed'; tenantId: string; userIds: string[] | null }
   | { type: 'tenant.changed'; tenantId: string }
   | { type: 'scim-token.revoked'; tenantId: string; tokenId: string }
   | { type: 'tools.changed'; tenantId: string }
