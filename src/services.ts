@@ -4,7 +4,9 @@ import type { Config } from './config/config.js';
 import { openDatabase, targetFromConfig, type Database, type Db } from './db/open-database.js';
 import { cleanupExpired } from './jobs/cleanup-expired.js';
 import { JobRunner } from './jobs/job-runner.js';
+import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { Metrics } from './metrics/metrics.js';
 import { createLogger } from './lib/logger.js';
 import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
@@ -45,6 +47,8 @@ export interface Services {
   readonly accessTokens: AccessTokenVerifier;
   /** One oidc-provider per tenant, built lazily, bounded, rebuilt on 'tenant.changed' (src/oauth). */
   readonly oauthProviders: ProviderCache;
+  /** Prometheus metrics of this process (src/metrics), served on METRICS_PORT. */
+  readonly metrics: Metrics;
 }
 
 export interface ServiceOptions {
@@ -80,11 +84,18 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
   // SAML IdP metadata URLs (certificate rollover); `s` is complete by the time a job runs.
   jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
-  const upstreams = new UpstreamPool(vault);
+  const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
+  const metrics = new Metrics({
+    busListening: () => bus.listening,
+    auditBacklog: () => audit.backlog,
+    auditDropped: () => audit.droppedBackgroundEvents,
+    dbPool: () => database.poolStats?.(),
+    openCircuits: () => upstreams.breakers.openCount,
+  });
   revocation.register(oauthRevocationStore({ bus }));
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
-  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders };
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, metrics };
   return s;
 }

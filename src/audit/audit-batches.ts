@@ -68,6 +68,11 @@ export class AuditBatches {
   constructor(private readonly opts: AuditBatchOptions) {}
 
   /** Background events dropped since start because the queue was at its hard cap (see {@link writeInBackground}). */
+  /** Background events accepted and not yet written (for /metrics). */
+  get pendingBackground(): number {
+    return this.#pendingBackground;
+  }
+
   get droppedBackground(): number {
     return this.#dropped;
   }

@@ -79,6 +79,11 @@ export class AuditLog {
     return this.#batches.flush();
   }
 
+  /** Background events accepted and not yet written; /metrics reports it as the audit backlog. */
+  get backlog(): number {
+    return this.#batches.pendingBackground;
+  }
+
   /** Background events dropped because the queue was full (the database far behind); should stay 0. */
   get droppedBackgroundEvents(): number {
     return this.#batches.droppedBackground;

@@ -49,6 +49,11 @@ export class EventBus {
     this.#unlisten = undefined;
   }
 
+  /** Whether this node currently listens for other nodes' events (reported by /metrics). */
+  get listening(): boolean {
+    return this.#unlisten !== undefined;
+  }
+
   subscribe(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
