@@ -47,6 +47,8 @@ export interface Services {
   readonly accessTokens: AccessTokenVerifier;
   /** One oidc-provider per tenant, built lazily, bounded, rebuilt on 'tenant.changed' (src/oauth). */
   readonly oauthProviders: ProviderCache;
+  /** Circuit breakers around IdP fetches (OIDC discovery, SAML metadata URLs), keyed by issuer / URL. */
+  readonly idpFetches: CircuitBreakers;
   /** Prometheus metrics of this process (src/metrics), served on METRICS_PORT. */
   readonly metrics: Metrics;
 }
@@ -85,17 +87,18 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   // SAML IdP metadata URLs (certificate rollover); `s` is complete by the time a job runs.
   jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
+  const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({
     busListening: () => bus.listening,
     auditBacklog: () => audit.backlog,
     auditDropped: () => audit.droppedBackgroundEvents,
     dbPool: () => database.poolStats?.(),
-    openCircuits: () => upstreams.breakers.openCount,
+    openCircuits: () => upstreams.breakers.openCount + idpFetches.openCount,
   });
   revocation.register(oauthRevocationStore({ bus }));
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
-  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, metrics };
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, idpFetches, metrics };
   return s;
 }

@@ -16,7 +16,7 @@ export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, 
   const config = parseConnectionConfig(row.config);
   const url = config.saml?.metadataUrl;
   if (!xml && !url) throw badRequest('this connection has no metadata URL: give --metadata-file');
-  const md = await parseIdpMetadata(xml ?? (await fetchMetadata(url!)));
+  const md = await parseIdpMetadata(xml ?? (await s.idpFetches.run(`saml:${url}`, () => fetchMetadata(url!))));
   if (md.entityId !== row.issuer) throw badRequest(`metadata describes ${md.entityId}, not ${row.issuer}`);
   await t.db.idpConnection.updateMany({
     where: { id: row.id },
