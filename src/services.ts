@@ -7,7 +7,9 @@ import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
 import { JobRunner } from './jobs/job-runner.js';
+import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { Metrics } from './metrics/metrics.js';
 import { createLogger } from './lib/logger.js';
 import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
@@ -48,6 +50,10 @@ export interface Services {
   readonly accessTokens: AccessTokenVerifier;
   /** One oidc-provider per tenant, built lazily, bounded, rebuilt on 'tenant.changed' (src/oauth). */
   readonly oauthProviders: ProviderCache;
+  /** Circuit breakers around IdP fetches (OIDC discovery, SAML metadata URLs), keyed by issuer / URL. */
+  readonly idpFetches: CircuitBreakers;
+  /** Prometheus metrics of this process (src/metrics), served on METRICS_PORT. */
+  readonly metrics: Metrics;
 }
 
 export interface ServiceOptions {
@@ -87,12 +93,20 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'sso-trace-retention', everyMs: 3_600_000, run: () => deleteOldSsoTraces(db, clock, config.ssoTraceRetentionDays) });
   // Audit events to the tenants' SIEM webhooks (src/audit/sinks): one node at a time, resumed from each sink's cursor.
   jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
-  const upstreams = new UpstreamPool(vault);
+  const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
+  const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
+  const metrics = new Metrics({
+    busListening: () => bus.listening,
+    auditBacklog: () => audit.pendingBackgroundEvents,
+    auditFailed: () => audit.failedBackgroundEvents,
+    dbPool: () => database.poolStats?.(),
+    openCircuits: () => upstreams.breakers.openCount + idpFetches.openCount,
+  });
   revocation.register(oauthRevocationStore({ bus }));
   jobs.add({ name: 'revocation-retry', everyMs: 15_000, run: () => revocation.completeAbandoned(db) });
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
-  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders };
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, idpFetches, metrics };
   return s;
 }

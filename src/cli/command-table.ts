@@ -4,6 +4,7 @@ import { updateTenantSettings } from '../tenants/update-settings.js';
 import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
 import { findTenantBySlug } from '../tenants/find-tenant.js';
 import { createScimToken, listScimTokens, revokeScimToken } from '../scim/scim-tokens.js';
+import { servedUrl } from '../http/served-url.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 
 export type OptionValue = string | boolean | string[] | undefined;
@@ -121,7 +122,7 @@ export const foundationCommands: Command[] = [
       tenant: tenantOpt,
       'dynamic-client-registration': { type: 'string', description: 'on|off — RFC 7591 registration for MCP clients' },
       'reconsent-on-new-tools': { type: 'string', description: 'on|off — ask users again when admins approve new tools' },
-      'admin-group': { type: 'string', description: 'display name of the IdP/SCIM group whose members administer the tenant ("" clears)' },
+      'admin-group': { type: 'string', description: 'id (or unambiguous display name) of the IdP/SCIM group whose members administer the tenant ("" clears)' },
       'cross-app-access': { type: 'string', description: 'on|off — ID-JAG (jwt-bearer) and token-exchange grants (docs/cross-app-access.md)' },
       'idp-logout-revokes-grants': { type: 'string', description: "on|off — a logout at the IdP also revokes the user's MCP grants (default off: session only)" },
     },
@@ -150,7 +151,8 @@ export const foundationCommands: Command[] = [
       connection: { type: 'string', description: 'IdP connection (idp_…) of the same app: users this token creates sign in only through it' },
     },
     forwardable: true,
-    run: audited('scim-token.create', 'scim-token', (s, t, o) => createScimToken(t, s.config.publicUrl, str(o.label), str(o.connection))),
+    // The base URL is the one the server recorded (src/http/served-url.ts), not this process's PUBLIC_URL.
+    run: audited('scim-token.create', 'scim-token', async (s, t, o) => createScimToken(t, await servedUrl(s.db), str(o.label), str(o.connection))),
   },
   {
     name: 'scim-token list',

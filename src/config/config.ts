@@ -15,6 +15,13 @@ const EnvSchema = z
     MASTER_KEY: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(logLevels).default('info'),
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** Prometheus /metrics on its own listener (off when unset; never on the public port). */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+    /** Optional bearer token the metrics listener requires (scrapers send `Authorization: Bearer …`). */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** OpenTelemetry tracing over OTLP/HTTP (off when unset). */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     /** Test only: host[:port] list whose CIMD documents may be fetched from special-use addresses (refused in production). */
     DANGEROUSLY_ALLOW_CIMD_HOSTS: z.string().optional(),
     /** Test only: PEM CA trusted for DANGEROUSLY_ALLOW_CIMD_HOSTS (refused in production). */
@@ -48,6 +55,10 @@ const EnvSchema = z
       dangerouslyAllowCimdHosts: (env.DANGEROUSLY_ALLOW_CIMD_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
       dangerouslyCimdCaFile: env.DANGEROUSLY_CIMD_CA_FILE,
       ssoTraceRetentionDays: env.SSO_TRACE_RETENTION_DAYS,
+      metricsPort: env.METRICS_PORT,
+      metricsHost: env.METRICS_HOST,
+      metricsToken: env.METRICS_TOKEN,
+      otelEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     };
   });
 

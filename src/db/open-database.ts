@@ -23,6 +23,8 @@ export interface Database {
   migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** PostgreSQL only: the application pool's connections now (for /metrics). */
+  poolStats?: () => { total: number; idle: number; waiting: number; max: number };
   /** PGlite only: a snapshot of the data directory (tests clone a migrated database from it). */
   dumpDataDir: (() => Promise<File | Blob>) | undefined;
 }
@@ -138,6 +140,7 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }
     async ping() {
       await pool.query('SELECT 1');
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 }),
     async close() {
       await Promise.all(listeners.map((c) => c.end().catch(() => {})));
       await prisma.$disconnect();

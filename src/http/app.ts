@@ -4,6 +4,8 @@ import type { Services } from '../services.js';
 import { mcpEndpoint, mcpSlugOf } from '../mcp/mcp-endpoint.js';
 import { TRUST_PROXY } from './client-ip.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
+import { routeFamily } from '../metrics/metrics.js';
+import { traceRequest, tracingOn } from '../metrics/tracing.js';
 import { buildRoutes } from './routes.js';
 import { requestLog } from './request-log.js';
 
@@ -15,10 +17,17 @@ import { requestLog } from './request-log.js';
 export function createApp(s: Services): RequestListener {
   const app = createExpressApp(s);
   const mcp = mcpEndpoint(s);
+  const metrics = s.metrics;
   return (req, res) => {
-    const slug = mcpSlugOf(req.url ?? '/');
-    if (slug === undefined) app(req, res);
-    else mcp(req, res, slug);
+    const url = req.url ?? '/';
+    const slug = mcpSlugOf(url);
+    // Request rate and latency by route family (src/metrics): one listener and one histogram observe per request.
+    const started = performance.now();
+    const family = slug === undefined ? routeFamily(url) : 'mcp';
+    res.once('finish', () => metrics.http(family, res.statusCode, (performance.now() - started) / 1000));
+    if (slug !== undefined) mcp(req, res, slug);
+    else if (tracingOn && (family === 'scim' || family === 'oauth' || family === 'sso')) traceRequest(family, req.method, res, () => app(req, res));
+    else app(req, res);
   };
 }
 

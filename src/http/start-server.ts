@@ -2,11 +2,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startAdminEndpoint } from '../admin/admin-endpoint.js';
 import type { Services } from '../services.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
+import { startTracing } from '../metrics/tracing.js';
 import { createApp } from './app.js';
+import { recordServedUrl } from './served-url.js';
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** The Prometheus listener's base URL when METRICS_PORT is set (src/metrics/metrics-server.ts). */
+  metricsUrl?: string;
   /**
    * Graceful stop: no new connections, in-flight requests finish (forced after `graceMs`), pending audit events are
    * written, then the database closes.
@@ -18,6 +23,7 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
   // Cheap when up to date (no schema engine is loaded); on PostgreSQL serialized across nodes by an advisory lock.
   const applied = await s.database.migrate();
   if (applied.length) s.logger.info({ applied }, 'applied database migrations');
+  await recordServedUrl(s.db, s.config.publicUrl);
   const app = createApp(s);
   const server = http.createServer(app);
   // Keep-alive longer than typical load-balancer idle timeouts so they close first (avoids 502 races).
@@ -30,11 +36,14 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
   await s.bus.start();
   s.jobs.start();
   const admin = (opts.adminEndpoint ?? s.database.kind === 'pglite') ? await startAdminEndpoint(s) : undefined;
+  const metrics = s.config.metricsPort === undefined ? undefined : await startMetricsServer(s, s.config.metricsPort);
+  const tracing = await startTracing(s.config.otelEndpoint, s.logger);
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    ...(metrics && { metricsUrl: metrics.url }),
     close(graceMs = 10_000) {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -43,6 +52,8 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
         await closed;
         clearTimeout(force);
         await admin?.close();
+        await metrics?.close();
+        await tracing?.shutdown();
         await s.jobs.stop();
         await s.bus.stop();
         // Background audit events (tool calls) linger before they are written: write them while the database is open.

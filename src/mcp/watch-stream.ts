@@ -18,7 +18,11 @@ export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, se
     // After a gap in the bus a revocation of this user may have been missed: the client reconnects and is re-checked.
     if (e.type === 'bus.resumed') return end();
     if (e.tenantId !== t.id) return;
-    if (e.type === 'tools.changed' || (e.type === 'user.changed' && e.userId === info.userId)) {
+    if (
+      e.type === 'tools.changed' ||
+      (e.type === 'user.changed' && e.userId === info.userId) ||
+      (e.type === 'members.changed' && info.userId !== null && (e.userIds === null || e.userIds.includes(info.userId)))
+    ) {
       server.sendToolListChanged().catch(() => undefined);
     } else if ((e.type === 'user.revoked' && e.userId === info.userId) || (e.type === 'grant.revoked' && e.grantId === info.grantId) || e.type === 'tenant.changed') {
       end();

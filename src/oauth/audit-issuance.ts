@@ -20,6 +20,7 @@ export function auditIssuance(s: Services, t: TenantCtx, provider: Provider): vo
     const { client, entities, params } = ctx.oidc;
     const token = entities.AccessToken ?? entities.ClientCredentials;
     const accountId = entities.AccessToken?.accountId ?? null;
+    s.metrics.tokenIssued(String(params?.grant_type ?? ''));
     accepted.set(ctx, s.audit.recordInBackground(t, {
       actor: accountId ? { kind: 'user', id: accountId } : { kind: 'oauth-client', id: client?.clientId ?? null },
       action: 'oauth.token.issue',

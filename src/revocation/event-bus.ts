@@ -6,6 +6,8 @@ import type { Listening, RawConnection } from '../db/open-database.js';
 export type BusEvent =
   | { type: 'user.revoked'; tenantId: string; userId: string }
   | { type: 'user.changed'; tenantId: string; userId: string }
+  /** One group change set (src/scim): the users whose memberships changed, or null = too many to list, any user. */
+  | { type: 'members.changed'; tenantId: string; userIds: string[] | null }
   | { type: 'tenant.changed'; tenantId: string }
   | { type: 'scim-token.revoked'; tenantId: string; tokenId: string }
   | { type: 'tools.changed'; tenantId: string }
@@ -115,6 +117,11 @@ export class EventBus {
     const listening = this.#listening;
     this.#listening = undefined;
     await listening?.close();
+  }
+
+  /** Whether this node currently listens for other nodes' events (reported by /metrics). */
+  get listening(): boolean {
+    return this.#state === 'listening';
   }
 
   subscribe(listener: Listener): () => void {

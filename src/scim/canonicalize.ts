@@ -8,6 +8,19 @@ export type JsonObject = { [k: string]: Json };
 /** Attributes the client may send but the server owns or must never keep (RFC 7643 §3.1; `password` is write-only). */
 const serverOwned = new Set(['id', 'meta', 'groups', 'password']);
 
+/**
+ * Size limits of stored values (docs/scim.md "Limits"): a string attribute holds at most MAX_STRING characters
+ * (identifiers — userName, group displayName, externalId, member ids — at most MAX_KEY), a multi-valued attribute
+ * at most MAX_VALUES elements, an extension URN we do not describe at most MAX_OPAQUE bytes of JSON. Over a limit
+ * is 400 invalidValue naming the attribute: one user must not be able to store megabytes per row.
+ */
+export const limits = { MAX_STRING: 2048, MAX_KEY: 256, MAX_VALUES: 100, MAX_OPAQUE: 16_384 } as const;
+
+function checkString(v: string, where: string, max: number): string {
+  if (v.length > max) throw scimBadRequest('invalidValue', `${where} is longer than ${max} characters`);
+  return v;
+}
+
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** "True"/"False" (any case) as Entra's default mode sends them become booleans (scim-dialects §7 rule 3). */
@@ -22,6 +35,7 @@ export function canonicalValue(def: AttrDef, v: Json, where: string): Json | und
   if (v === null || v === '') return undefined;
   if (def.multiValued) {
     const items = Array.isArray(v) ? v : [v];
+    if (items.length > limits.MAX_VALUES) throw scimBadRequest('invalidValue', `${where} has more than ${limits.MAX_VALUES} values`);
     const out = items.map((item) => canonicalSingle(def, item, where)).filter((x): x is Json => x !== undefined);
     return out.length ? out : undefined;
   }
@@ -50,7 +64,7 @@ function canonicalSingle(def: AttrDef, v: Json, where: string): Json | undefined
       return v;
     default:
       if (typeof v !== 'string') throw scimBadRequest('invalidValue', `${where} must be a string`);
-      return v;
+      return checkString(v, where, def.name === 'externalId' ? limits.MAX_KEY : limits.MAX_STRING);
   }
 }
 
@@ -89,6 +103,9 @@ export function canonicalResource(kind: ResourceKind, body: unknown): JsonObject
     const path = resolvePath(kind, key);
     if (!path) continue;
     if (path.custom) {
+      if (value !== null && JSON.stringify(value).length > limits.MAX_OPAQUE) {
+        throw scimBadRequest('invalidValue', `${key} is larger than ${limits.MAX_OPAQUE} bytes`);
+      }
       if (value !== null) out[key] = value; // a custom extension object, kept and returned as sent
       continue;
     }

@@ -4,6 +4,7 @@ import type { Projection } from './project-attributes.js';
 import { groupKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { scimBadRequest } from './scim-error.js';
+import { limits } from './canonicalize.js';
 
 export interface GroupRow {
   id: string;
@@ -20,7 +21,7 @@ export function groupColumns(doc: JsonObject) {
   if (typeof displayName !== 'string' || displayName.trim() === '') {
     throw scimBadRequest('invalidValue', 'displayName is required');
   }
-  if (displayName.length > 256) throw scimBadRequest('invalidValue', 'displayName is too long');
+  if (displayName.length > limits.MAX_KEY) throw scimBadRequest('invalidValue', `displayName is longer than ${limits.MAX_KEY} characters`);
   return {
     displayName,
     displayNameKey: displayName.toLowerCase(),

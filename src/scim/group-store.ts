@@ -3,17 +3,20 @@ import { newId } from '../lib/ids.js';
 import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
 import { checkIfMatch } from './etag.js';
 import { changedAttributeNames } from './diff-attributes.js';
-import { addMembers, checkMemberIds, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
+import { addMembers, memberIds, noChange, publishMemberChanges, removeMembers, replaceMembers, reportSkipped } from './group-members.js';
 import { groupColumns, membersOf, renderGroup, type GroupRow } from './group-resource.js';
 import { groupKind } from './resource-kinds.js';
 import { auditWrite, type ScimCtx } from './scim-context.js';
 import { ScimError, scimNotFound } from './scim-error.js';
-import { mapUniqueViolation } from './unique-violation.js';
 
-const taken = 'A group with this displayName already exists';
+/**
+ * SCIM sees only the groups it may manage: groups created from SSO assertions (source idp) belong to the IdP's
+ * login flow and are neither listed nor writable here, so the two never rewrite each other's members.
+ */
+export const scimGroups = { source: { not: 'idp' as const } };
 
 export async function loadGroup(c: ScimCtx, id: string): Promise<GroupRow> {
-  const row = await c.t.db.group.findUnique({ where: { id } });
+  const row = await c.t.db.group.findFirst({ where: { id, ...scimGroups } });
   if (!row) throw scimNotFound(`Group ${id} not found`);
   return row;
 }
@@ -42,27 +45,28 @@ export async function createGroup(c: ScimCtx, body: unknown): Promise<JsonObject
   const doc = canonicalResource(groupKind, body);
   const cols = groupColumns(doc);
   const ids = memberIds(membersIn(body));
-  await checkMemberIds(c, ids); // before any write: a refused member must not leave a half-created group
   const now = c.s.clock.now();
-  const row = await mapUniqueViolation(taken, () =>
-    c.t.db.group.create({
-      data: { id: newId('grp'), tenantId: c.t.id, ...cols, attributes: doc as Prisma.InputJsonObject, createdAt: now, updatedAt: now },
-    }),
-  );
-  const added = ids.length ? await addMembers(c, row.id, ids) : [];
-  await publishMemberChanges(c, { added, removed: [] });
-  await auditWrite(c, 'scim.group.create', { kind: 'group', id: row.id }, { changed: changedAttributeNames({}, doc), membersAdded: added.length });
+  // displayName is not unique (RFC 7643 §4.2 does not say so, and Entra allows duplicates): no 409 here.
+  const row = await c.t.db.group.create({
+    data: { id: newId('grp'), tenantId: c.t.id, ...cols, attributes: doc as Prisma.InputJsonObject, createdAt: now, updatedAt: now },
+  });
+  const change = noChange();
+  if (ids.length) await addMembers(c, row.id, ids, change);
+  await publishMemberChanges(c, change);
+  await auditWrite(c, 'scim.group.create', { kind: 'group', id: row.id }, {
+    changed: changedAttributeNames({}, doc),
+    membersAdded: change.added.length,
+    ...reportSkipped(c, row.id, change),
+  });
   return renderGroupById(c, row);
 }
 
 /** Writes a group's document (not its members) with a version check; false when another writer won. */
 export async function saveGroupDoc(c: ScimCtx, before: GroupRow, doc: JsonObject): Promise<boolean> {
-  const { count } = await mapUniqueViolation(taken, () =>
-    c.t.db.group.updateMany({
-      where: { id: before.id, version: before.version },
-      data: { ...groupColumns(doc), attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
-    }),
-  );
+  const { count } = await c.t.db.group.updateMany({
+    where: { id: before.id, version: before.version },
+    data: { ...groupColumns(doc), attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
+  });
   return count === 1;
 }
 
@@ -78,15 +82,16 @@ export async function replaceGroup(c: ScimCtx, id: string, body: unknown, ifMatc
   const members = membersIn(body);
   const before = await loadGroup(c, id);
   checkIfMatch(ifMatch, before.version);
-  if (members !== undefined) await checkMemberIds(c, memberIds(members));
+  const ids = members === undefined ? undefined : memberIds(members);
   if (!(await saveGroupDoc(c, before, doc))) throw new ScimError(409, 'The group was modified concurrently; retry');
-  let change: MemberChange = { added: [], removed: [] };
-  if (members !== undefined) change = await replaceMembers(c, id, memberIds(members));
+  const change = noChange();
+  if (ids) await replaceMembers(c, id, ids, change);
   await publishMemberChanges(c, change);
   await auditWrite(c, 'scim.group.replace', { kind: 'group', id }, {
     changed: changedAttributeNames(storedGroupDoc(before), doc),
     membersAdded: change.added.length,
     membersRemoved: change.removed.length,
+    ...reportSkipped(c, id, change),
   });
   return renderGroupById(c, await loadGroup(c, id));
 }
@@ -96,6 +101,6 @@ export async function deleteGroup(c: ScimCtx, id: string, ifMatch?: string): Pro
   checkIfMatch(ifMatch, before.version);
   const removed = await removeMembers(c, id, 'all');
   await c.t.db.group.deleteMany({ where: { id } });
-  await publishMemberChanges(c, { added: [], removed });
+  await publishMemberChanges(c, { ...noChange(), removed });
   await auditWrite(c, 'scim.group.delete', { kind: 'group', id }, { membersRemoved: removed.length });
 }

@@ -33,7 +33,9 @@ export async function listResources(c: ScimCtx, kind: ResourceKind, query: Recor
   if (query.filter !== undefined && typeof query.filter !== 'string') throw scimBadRequest('invalidFilter', 'One filter, please');
   const compiler = new FilterCompiler(kind, c.t.id);
   const filter = typeof query.filter === 'string' && query.filter.trim() !== '' ? parseFilter(query.filter) : null;
-  const where = `r."tenantId" = $1${filter ? ` AND ${compiler.compile(filter)}` : ''}`;
+  // Groups created from SSO assertions are not SCIM resources (see scimGroups in group-store.ts).
+  const scope = kind.name === 'Group' ? ` AND r."source" <> 'idp'` : '';
+  const where = `r."tenantId" = $1${scope}${filter ? ` AND ${compiler.compile(filter)}` : ''}`;
   const params = compiler.params;
   const projection = projectionOf(query);
   let total: number | null = null;
@@ -79,7 +81,7 @@ async function userPage(c: ScimCtx, page: Page, params: string[]) {
       count(*) OVER ()::int AS "total",
       (SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId", 'displayName', g."displayName") ORDER BY gm."groupId"), '[]'::json)
          FROM "GroupMembership" gm JOIN "Group" g ON g."id" = gm."groupId"
-        WHERE gm."tenantId" = $1 AND gm."userId" = r."id") AS "groups"
+        WHERE gm."tenantId" = $1 AND gm."userId" = r."id" AND g."source" <> 'idp') AS "groups"
     FROM "User" r WHERE ${page.where} ORDER BY ${page.orderBy} LIMIT ${page.limit} OFFSET ${page.offset}`;
   const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as Record<string, unknown>[];
   const resources = rows.map((r) =>

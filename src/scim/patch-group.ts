@@ -4,7 +4,7 @@ import { checkIfMatch } from './etag.js';
 import { changedAttributeNames, sameJson } from './diff-attributes.js';
 import type { FilterNode } from './filter-parse.js';
 import { parseFilter } from './filter-parse.js';
-import { addMembers, checkMemberIds, memberIds, publishMemberChanges, removeMembers, replaceMembers, type MemberChange } from './group-members.js';
+import { addMembers, memberIds, noChange, publishMemberChanges, removeMembers, replaceMembers, reportSkipped, type MemberChange } from './group-members.js';
 import { loadGroup, saveGroupDoc, storedGroupDoc, touchGroup } from './group-store.js';
 import { canonicalPath, expandPathless, readPatchBody, type PatchOp } from './patch-normalize.js';
 import { groupKind } from './resource-kinds.js';
@@ -36,11 +36,9 @@ async function applyMemberOp(c: ScimCtx, groupId: string, op: PatchOp, change: M
   } else if (!/^members$/i.test(path)) {
     throw scimBadRequest('invalidPath', `Unsupported members path "${path}"`);
   } else if (op.op === 'add') {
-    change.added.push(...(await addMembers(c, groupId, memberIds(op.value))));
+    await addMembers(c, groupId, memberIds(op.value), change);
   } else if (op.op === 'replace') {
-    const r = await replaceMembers(c, groupId, memberIds(op.value));
-    change.added.push(...r.added);
-    change.removed.push(...r.removed);
+    await replaceMembers(c, groupId, memberIds(op.value), change);
   } else {
     const ids = op.value === undefined || op.value === null ? 'all' : memberIds(op.value);
     change.removed.push(...(await removeMembers(c, groupId, ids)));
@@ -48,10 +46,11 @@ async function applyMemberOp(c: ScimCtx, groupId: string, op: PatchOp, change: M
 }
 
 /**
- * RFC 7644 §3.5.2 makes a PATCH all-or-nothing: every member operation is checked (paths, filters, ids) before
- * anything is written, so a refused operation leaves the group as it was.
+ * RFC 7644 §3.5.2 makes a PATCH all-or-nothing: every member operation is checked (paths, filters, value shapes)
+ * before anything is written, so a refused operation leaves the group as it was. Member ids that name no user are
+ * not a refusal: they are skipped and audited (see knownMemberIds).
  */
-async function precheckMemberOps(c: ScimCtx, memberOps: PatchOp[]): Promise<void> {
+function precheckMemberOps(memberOps: PatchOp[]): void {
   for (const op of memberOps) {
     const bracket = /^members\[(.*)\]$/i.exec(op.path!);
     if (bracket) {
@@ -60,8 +59,7 @@ async function precheckMemberOps(c: ScimCtx, memberOps: PatchOp[]): Promise<void
     } else if (!/^members$/i.test(op.path!)) {
       throw scimBadRequest('invalidPath', `Unsupported members path "${op.path}"`);
     } else if (op.op !== 'remove' || (op.value !== undefined && op.value !== null)) {
-      const ids = memberIds(op.value);
-      if (op.op !== 'remove') await checkMemberIds(c, ids);
+      memberIds(op.value);
     }
   }
 }
@@ -73,7 +71,7 @@ export async function patchGroup(c: ScimCtx, id: string, body: unknown, ifMatch?
   const docOps = ops.filter((op) => !isMembers(op));
   let before = await loadGroup(c, id);
   checkIfMatch(ifMatch, before.version);
-  await precheckMemberOps(c, memberOps);
+  precheckMemberOps(memberOps);
   let changed: string[] = [];
   for (let attempt = 0; docOps.length; attempt++) {
     if (attempt === 4) throw new ScimError(409, 'The group is being modified concurrently; retry');
@@ -86,15 +84,16 @@ export async function patchGroup(c: ScimCtx, id: string, body: unknown, ifMatch?
     }
     before = await loadGroup(c, id);
   }
-  const change: MemberChange = { added: [], removed: [] };
+  const change = noChange();
   for (const op of memberOps) await applyMemberOp(c, id, op, change);
-  if (!changed.length && !change.added.length && !change.removed.length) return;
+  if (!changed.length && !change.added.length && !change.removed.length && !change.skipped.length) return;
   if (change.added.length || change.removed.length) await touchGroup(c, id);
   await publishMemberChanges(c, change);
   await auditWrite(c, 'scim.group.patch', { kind: 'group', id }, {
     changed: change.added.length || change.removed.length ? [...changed, 'members'] : changed,
     membersAdded: change.added.length,
     membersRemoved: change.removed.length,
+    ...reportSkipped(c, id, change),
   });
 }
 

@@ -132,7 +132,7 @@ export const groupSchema: SchemaDef = {
   name: 'Group',
   description: 'Group',
   attributes: [
-    str('displayName', { required: true, uniqueness: 'server' }),
+    str('displayName', { required: true }), // not unique: RFC 7643 §4.2 does not say so and Entra allows duplicates
     attr('members', 'complex', { multiValued: true }, [
       str('value', { mutability: 'immutable', caseExact: true }),
       attr('$ref', 'reference', { mutability: 'immutable', referenceTypes: ['User', 'Group'] }),

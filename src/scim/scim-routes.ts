@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { jsonBody } from '../http/body.js';
+import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
 import { resourceTypeById, resourceTypes, schemaById, schemas, serviceProviderConfig } from './discovery.js';
 import { groupRoutes } from './group-routes.js';
@@ -23,6 +24,12 @@ export function bodyOf(req: Request): unknown {
 /** PUBLIC_URL/t/{slug}/scim/v2 — RFC 7644 endpoints for one tenant. Unknown query parameters are ignored. */
 export function scimRoutes(s: Services): Router {
   const r = Router({ mergeParams: true });
+  // SCIM operations by tenant, resource, method and result — counted before authentication so 401s show too.
+  r.use((req, res, next) => {
+    const resource = /^\/(Users|Groups)\b/.exec(req.path)?.[1] ?? 'discovery';
+    res.once('finish', () => s.metrics.scim(tenantOf(res).slug, resource, req.method, res.statusCode));
+    next();
+  });
   r.use(scimAuth(scimVerifiers(s)));
   r.use(jsonBody(SCIM_BODY_LIMIT));
 

@@ -1,5 +1,5 @@
 import type { ScimCtx } from './scim-context.js';
-import { schemasOf, isObject, type Json, type JsonObject } from './canonicalize.js';
+import { schemasOf, isObject, limits, type Json, type JsonObject } from './canonicalize.js';
 import { etagOf } from './etag.js';
 import { userKind } from './resource-kinds.js';
 import { scimBadRequest } from './scim-error.js';
@@ -23,7 +23,7 @@ export function userColumns(doc: JsonObject) {
   if (typeof userName !== 'string' || userName.trim() === '') {
     throw scimBadRequest('invalidValue', 'userName is required');
   }
-  if (userName.length > 256) throw scimBadRequest('invalidValue', 'userName is too long');
+  if (userName.length > limits.MAX_KEY) throw scimBadRequest('invalidValue', `userName is longer than ${limits.MAX_KEY} characters`);
   const externalId = typeof doc.externalId === 'string' ? doc.externalId : null;
   const displayName = typeof doc.displayName === 'string' ? doc.displayName : null;
   return {
@@ -81,7 +81,7 @@ export async function groupsOfUsers(c: ScimCtx, userIds: string[]): Promise<Map<
   const map = new Map<string, GroupRef[]>();
   if (!userIds.length) return map;
   const rows = await c.t.db.groupMembership.findMany({
-    where: { userId: { in: userIds } },
+    where: { userId: { in: userIds }, group: { source: { not: 'idp' } } }, // SSO-asserted groups are not SCIM resources
     select: { userId: true, groupId: true, group: { select: { displayName: true } } },
     orderBy: [{ groupId: 'asc' }],
   });

@@ -6,7 +6,7 @@ export const TenantSettingsSchema = z.looseObject({
   dynamicClientRegistration: z.boolean().default(true),
   /** Ask users again when admins approve new tools (default: new tools join the consented profile). */
   reconsentOnNewTools: z.boolean().default(false),
-  /** Display name of the IdP group whose members administer the tenant. */
+  /** Id (or unambiguous display name) of the IdP/SCIM group whose members administer the tenant. */
   adminGroup: z.string().optional(),
   /** Cross-app access (docs/cross-app-access.md): the ID-JAG and token-exchange grants of the tenant's AS. */
   crossAppAccess: z.boolean().default(true),

@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import { notFound } from '../lib/errors.js';
+import { findGroups } from '../tenants/find-groups.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
 
@@ -10,17 +11,8 @@ async function getTool(t: TenantCtx, name: string) {
   return tool;
 }
 
-/** Groups by display name (case-insensitive, as SCIM displayName uniqueness is). Every name must exist. */
-async function findGroups(t: TenantCtx, names: string[]) {
-  const keys = [...new Set(names.map((n) => n.toLowerCase()))];
-  const groups = await t.db.group.findMany({ where: { displayNameKey: { in: keys } }, select: { id: true, displayName: true, displayNameKey: true } });
-  const missing = names.filter((n) => !groups.some((g) => g.displayNameKey === n.toLowerCase()));
-  if (missing.length > 0) throw notFound(`No group named ${missing.map((m) => `"${m}"`).join(', ')}`);
-  return groups;
-}
-
 /**
- * Approves a tool for everyone (no groups) or for the named groups only. A group grant follows current membership:
+ * Approves a tool for everyone (no groups) or for the given groups only (ids, or names that are not ambiguous). A group grant follows current membership:
  * who may call the tool is decided from GroupMembership on every request.
  */
 export async function approveTool(s: Services, t: TenantCtx, name: string, groupNames: string[]) {

@@ -1,4 +1,7 @@
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CircuitOpenError } from '../lib/circuit-breaker.js';
+import type { ToolOutcome } from '../metrics/metrics.js';
+import { traced, tracingOn } from '../metrics/tracing.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { builtinTools } from './builtin-tools.js';
@@ -29,6 +32,11 @@ const firstLine = (message: string) => (message.split('\n')[0] ?? '').replace(/^
 /** Maps every failure of an upstream call to an MCP tool error result (MCP 2025-11-25 tools, "isError"). */
 export function mapFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { failure: Failure; result: CallToolResult } {
   if (signal.aborted) return { failure: 'cancelled', result: errorResult('The call was cancelled.') };
+  if (err instanceof CircuitOpenError) {
+    // Failing fast: the upstream failed repeatedly, so calls are not sent until a probe succeeds (lib/circuit-breaker.ts).
+    const wait = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    return { failure: 'unreachable', result: errorResult(`The server behind this tool is unavailable (it failed repeatedly). Try again in ${wait} s.`) };
+  }
   if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
     return { failure: 'timeout', result: errorResult(`The tool did not answer within ${Math.round(timeoutMs / 1000)} s.`) };
   }
@@ -78,7 +86,15 @@ const byteSize = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null), 'u
 export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, name: string, args: Record<string, unknown> | undefined): Promise<CallToolResult> {
   const started = performance.now();
   const tool = await callableToolsCache(s).find(t, ctx.userId, name);
-  const ran: { result?: CallToolResult; failure?: Failure } = tool ? await runTool(s, t, ctx, tool, args) : {};
+  const ran: { result?: CallToolResult; failure?: Failure } = !tool
+    ? {}
+    : tracingOn
+      ? await traced('mcp tools/call', { 'mcp.tool.name': tool.name, 'sso_bridge.tenant_id': t.id }, async (span) => {
+          const r: { result?: CallToolResult; failure?: Failure } = await runTool(s, t, ctx, tool, args);
+          if (r.failure) span.setAttribute('sso_bridge.tool.failure', r.failure);
+          return r;
+        })
+      : await runTool(s, t, ctx, tool, args);
   const { result, failure } = ran;
   const error = !tool ? 'denied' : (failure ?? (result?.isError ? 'tool_error' : undefined));
   // Written off the response path, batched with the tenant's other calls within AuditLog's linger window: one INSERT
@@ -100,6 +116,15 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
       ...(error && { error }),
     },
   });
+  s.metrics.toolCall(tool ? (tool.upstreamId ?? 'builtin') : 'none', () => upstreamLabel(tool), (error ?? 'success') as ToolOutcome, (performance.now() - started) / 1000);
   if (!result) throw new UnknownToolError(name);
   return result;
+}
+
+/** The metrics label of a tool's upstream: its name (the tool name's `{upstream}__` prefix), read once per upstream. */
+function upstreamLabel(tool: Tool | null): string {
+  if (!tool) return 'none'; // denied: unknown, unapproved or not granted
+  if (!tool.upstreamId) return 'builtin';
+  const cut = tool.name.indexOf('__');
+  return cut > 0 ? tool.name.slice(0, cut) : tool.upstreamId;
 }

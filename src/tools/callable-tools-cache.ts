@@ -32,7 +32,7 @@ const MAX_AGE_MS = 60_000;
  *
  * The cache obeys the event bus exactly like the token cache: `tools.changed` (approve, revoke, upstream add /
  * refresh / remove), `tenant.changed` drop the tenant's entries; `user.changed` (SCIM user or group membership
- * change, SSO group sync) and `user.revoked` drop the user's. Publishers commit first and publish after, and an
+ * change, SSO group sync), `members.changed` (one SCIM group change set) and `user.revoked` drop the users'. Publishers commit first and publish after, and an
  * entry still loading is dropped too, so the first request after an event reads the database again: revocation
  * takes effect on the very next request on the node that made the change, and on the others when NOTIFY arrives.
  * Any new code path that changes approval, grants, membership or a user's `active` flag must publish one of these.
@@ -45,6 +45,7 @@ export class CallableToolsCache {
       if (e.type === 'bus.resumed') this.#entries.clear();
       else if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
       else if (e.type === 'user.changed' || e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
+      else if (e.type === 'members.changed') this.#drop((x) => x.tenantId === e.tenantId && (e.userIds === null || e.userIds.includes(x.userId)));
     });
   }
 

@@ -7,7 +7,7 @@ import { parseHeaderArgs } from './upstream-headers.js';
 const tenant = tenantOption;
 const upstreamName: OptionSpec = { type: 'string', required: true, description: 'upstream name (tools are named NAME__tool)' };
 const toolName: OptionSpec = { type: 'string', required: true, description: 'tool name as clients see it (see: tool list)' };
-const groups: OptionSpec = { type: 'string', multiple: true, description: 'group display name (repeatable); none = everyone' };
+const groups: OptionSpec = { type: 'string', multiple: true, description: 'group id, or a display name naming exactly one group (repeatable); none = everyone' };
 
 const str = (v: OptionValue) => (typeof v === 'string' ? v : '');
 const list = optionList;

@@ -1,6 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CircuitBreakers } from '../lib/circuit-breaker.js';
+import { systemClock } from '../lib/clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamProtocolError } from './upstream-call.js';
@@ -40,9 +42,22 @@ export class UpstreamPool {
   maxResponseBytes = MAX_RESPONSE_BYTES;
   readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly vault: Vault) {}
+  /**
+   * @param breakers one circuit per upstream: a dead upstream fails fast (a clear tool error) instead of every call
+   * waiting for the connect or call timeout, and a half-open probe closes it again once it answers; other upstreams'
+   * circuits are independent.
+   */
+  constructor(
+    private readonly vault: Vault,
+    readonly breakers = new CircuitBreakers(systemClock),
+  ) {}
 
-  async callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+  /** A tools/call through the upstream's circuit; the caller's own cancellation and JSON-RPC errors do not count. */
+  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+    return this.breakers.run(up.id, () => this.#callTool(t, up, name, args, signal), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
+  }
+
+  async #callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
     const attempt = async () => {
       const { caller } = await this.#session(t, up);
       return toolResult(await caller.call('tools/call', { name, arguments: args }, { signal, timeoutMs: this.callTimeoutMs }));
@@ -134,6 +149,9 @@ function toolResult(result: Record<string, unknown>): CallToolResult {
   if (!Array.isArray(result.content)) throw new UpstreamProtocolError('The tools/call result has no content list');
   return result as CallToolResult;
 }
+
+/** Our own deadline for the call passed: the upstream is alive enough to hold a socket but not answering. */
+const isTimeout = (err: unknown) => err instanceof McpError && err.code === ErrorCode.RequestTimeout;
 
 /** A JSON-RPC error answered by the upstream (it is alive; the session stays usable). */
 function isProtocolError(err: unknown): boolean {

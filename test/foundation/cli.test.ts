@@ -25,7 +25,7 @@ async function cli(env: Record<string, string>, ...argv: string[]) {
 }
 
 /** The same scenario in both database modes: every command prints exactly one JSON object. */
-function commandScenario(envFor: () => Record<string, string>) {
+function commandScenario(envFor: () => Record<string, string>, serverRan = false) {
   it('creates, lists, disables and re-enables tenants', async () => {
     const env = envFor();
     const created = await cli(env, 'tenant', 'create', '--slug', 'acme', '--name', 'Acme Corp');
@@ -41,9 +41,15 @@ function commandScenario(envFor: () => Record<string, string>) {
   it('creates a SCIM token shown once, lists it without the secret, revokes it', async () => {
     const env = envFor();
     await cli(env, 'tenant', 'create', '--slug', 'globex', '--name', 'Globex');
-    const created = await cli(env, 'scim-token', 'create', '--tenant', 'globex', '--label', 'Okta');
+    const created = await cli({ ...env, PUBLIC_URL: 'https://the-cli-machine.example' }, 'scim-token', 'create', '--tenant', 'globex', '--label', 'Okta');
+    if (!serverRan) {
+      // No server ever recorded the URL it serves: refused rather than printing the CLI's own PUBLIC_URL.
+      expect(created.code).toBe(1);
+      expect(created.err.join('\n')).toMatch(/No server has recorded its PUBLIC_URL/);
+      return;
+    }
     expect(Object.keys(created.json).sort()).toEqual(['baseUrl', 'id', 'token']);
-    // PUBLIC_URL of whoever ran it (the server's, when the command was forwarded) + /t/{slug}/scim/v2
+    // The server's PUBLIC_URL (as it recorded it) + /t/{slug}/scim/v2, never the CLI's environment
     expect(created.json.baseUrl).toMatch(/^http:\/\/localhost:\d+\/t\/globex\/scim\/v2$/);
     const listed = await cli(env, 'scim-token', 'list', '--tenant', 'globex');
     expect(JSON.stringify(listed.json)).not.toContain(created.json.token);
@@ -119,7 +125,7 @@ describe('CLI, embedded database, server running (commands go through the loopba
   });
   afterAll(() => server?.close(1000));
 
-  commandScenario(() => ({ DATA_DIR: dataDir, MASTER_KEY: masterKey }));
+  commandScenario(() => ({ DATA_DIR: dataDir, MASTER_KEY: masterKey }), true);
 
   it('refuses admin requests without the secret from DATA_DIR', async () => {
     const { url } = JSON.parse((await import('node:fs')).readFileSync(adminFiles(dataDir).endpoint, 'utf8')) as { url: string };
@@ -165,6 +171,30 @@ describe('restart keeps data', () => {
     await server.close(1000);
     const listed = await cli({ ...env, MASTER_KEY: masterKey }, 'tenant', 'list');
     expect(listed.json.tenants.map((t: { slug: string }) => t.slug)).toEqual(['persist']);
+  });
+
+  it('scim-token create prints the PUBLIC_URL the server recorded, not the CLI\'s own (embedded, server stopped)', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-served-'));
+    const server = await start({ DATA_DIR: dataDir, PUBLIC_URL: 'https://bridge.example.com' });
+    await server.close(1000);
+    const env = { DATA_DIR: dataDir, MASTER_KEY: masterKey };
+    expect((await cli(env, 'tenant', 'create', '--slug', 'served', '--name', 'S')).code).toBe(0);
+    const created = await cli({ ...env, PUBLIC_URL: 'http://localhost:9999' }, 'scim-token', 'create', '--tenant', 'served');
+    expect(created.json.baseUrl).toBe('https://bridge.example.com/t/served/scim/v2');
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL: scim-token create prints the running server\'s PUBLIC_URL', async () => {
+    const db = await openTestDatabase('postgres');
+    const env = { DATABASE_URL: db.url!, DATA_DIR: os.tmpdir() };
+    try {
+      const server = await start({ ...env, PUBLIC_URL: 'https://bridge-pg.example.com' });
+      expect((await cli({ ...env, MASTER_KEY: masterKey }, 'tenant', 'create', '--slug', 'served-pg', '--name', 'P')).code).toBe(0);
+      const created = await cli({ ...env, MASTER_KEY: masterKey, PUBLIC_URL: 'http://cli.local' }, 'scim-token', 'create', '--tenant', 'served-pg');
+      await server.close(1000);
+      expect(created.json.baseUrl).toBe('https://bridge-pg.example.com/t/served-pg/scim/v2');
+    } finally {
+      await db.close();
+    }
   });
 
   it.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL: a tenant created before a restart is still listed after it', async () => {

@@ -47,6 +47,22 @@ describe.each(testDbKinds)('MCP permission cache obeys the bus (%s)', (kind) => 
     await client.close();
   });
 
+  it('members.changed (one SCIM group change set) drops the named users’ entries, or every entry of the tenant when null', async () => {
+    const { t, user, client } = await setUp(['Eng']);
+    await client.close();
+    const cache = callableToolsCache(app.services);
+    expect((await cache.list(t, user)).map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    const group = await t.db.group.findFirst({ where: { displayNameKey: 'eng' } });
+    await t.db.groupMembership.deleteMany({ where: { groupId: group!.id, userId: user } });
+    await app.services.bus.publish({ type: 'members.changed', tenantId: t.id, userIds: ['usr_someoneelse'] });
+    expect((await cache.list(t, user)).map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    await app.services.bus.publish({ type: 'members.changed', tenantId: t.id, userIds: [user] });
+    expect((await cache.list(t, user)).map((x) => x.name)).toEqual(['whoami']);
+    await addToGroup(t, user, 'Eng');
+    await app.services.bus.publish({ type: 'members.changed', tenantId: t.id, userIds: null });
+    expect((await cache.list(t, user)).map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+  });
+
   it('user.revoked drops the entry: an inactive user may call nothing on the next decision', async () => {
     const { t, user, client } = await setUp(['Eng']);
     await client.close();

@@ -103,7 +103,7 @@ export interface Upstream {
 }
 
 /** A real upstream MCP server (the SDK's McpServer over Streamable HTTP, with sessions) on an ephemeral port. */
-export async function startUpstream(): Promise<Upstream> {
+export async function startUpstream(port = 0): Promise<Upstream> {
   const seen: http.IncomingHttpHeaders[] = [];
   const cancelled: string[] = [];
   const started: string[] = [];
@@ -144,10 +144,10 @@ export async function startUpstream(): Promise<Upstream> {
     }
     await transport.handleRequest(req, res);
   });
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-  const { port } = httpServer.address() as AddressInfo;
+  await new Promise<void>((resolve) => httpServer.listen(port, '127.0.0.1', resolve));
+  const bound = (httpServer.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: `http://127.0.0.1:${bound}/mcp`,
     seen,
     started,
     cancelled,

@@ -28,6 +28,8 @@ describe.each(testDbKinds)('SCIM with OAuth 2.0 client-credentials tokens (Entra
     const a = await app.createTenant();
     const b = await app.createTenant();
     const { token, clientId } = await machineToken(a);
+    // Token issuance is counted in /metrics by grant type.
+    expect(await app.services.metrics.registry.getSingleMetricAsString('sso_bridge_tokens_issued_total')).toMatch(/grant_type="client_credentials"\} [1-9]/);
     const res = await fetch(`${app.url}/t/${a.slug}/scim/v2/Users`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },

@@ -82,9 +82,11 @@ describe.each(testDbKinds)('SSO users: linking, JIT, groups, admins (%s)', (kind
     const { t, spMetadata } = await tenantWithSaml(app, idp);
     await t.db.group.create({ data: { id: 'grp_scim_' + t.id.slice(4, 12), tenantId: t.id, displayName: 'Finance', displayNameKey: 'finance', source: 'scim' } });
     const first = await samlLogin(app, t, idp, spMetadata, { nameId: 'gus@corp.example', attributes: { groups: ['Sales', 'EMEA', 'Finance'] } });
-    expect((await me(first.browser, app.url, t.slug)).body.groups).toEqual(['EMEA', 'Sales']);
-    const groups = await t.db.group.findMany({ orderBy: { displayNameKey: 'asc' } });
-    expect(groups.map((g) => [g.displayName, g.source])).toEqual([['EMEA', 'idp'], ['Finance', 'scim'], ['Sales', 'idp']]);
+    // The asserted "Finance" is the IdP's own group, separate from the SCIM group of the same name (left empty).
+    expect((await me(first.browser, app.url, t.slug)).body.groups).toEqual(['EMEA', 'Finance', 'Sales']);
+    const groups = await t.db.group.findMany({ orderBy: [{ displayNameKey: 'asc' }, { source: 'asc' }] });
+    expect(groups.map((g) => [g.displayName, g.source])).toEqual([['EMEA', 'idp'], ['Finance', 'scim'], ['Finance', 'idp'], ['Sales', 'idp']]);
+    expect(await t.db.groupMembership.count({ where: { groupId: 'grp_scim_' + t.id.slice(4, 12) } })).toBe(0);
     const heard: string[] = [];
     const unsubscribe = app.services.bus.subscribe((e) => {
       if (e.type === 'user.changed' && e.tenantId === t.id) heard.push(e.userId);

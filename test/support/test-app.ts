@@ -19,6 +19,8 @@ export interface TestApp {
   /** Base URL of the running server (= PUBLIC_URL). */
   url: string;
   config: Config;
+  /** The Prometheus listener when METRICS_PORT was given. */
+  metricsUrl?: string | undefined;
   createTenant(slug?: string, name?: string): Promise<TenantCtx>;
   close(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export async function startTestApp(kind: TestDbKind, env: Record<string, string>
     clock,
     url: config.publicUrl,
     config,
+    metricsUrl: server.metricsUrl,
     async createTenant(slug = `t${Date.now().toString(36)}${n++}`, name = `Tenant ${slug}`) {
       await createTenant(services.db, { slug, name });
       return (await findTenantBySlug(services.db, slug))!;

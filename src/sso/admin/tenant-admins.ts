@@ -3,7 +3,9 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
 
 /**
  * A tenant admin is a user granted with `admin grant` (bootstrap) or a member of the group named by the tenant's
- * `adminGroup` setting (issue 4 §7). Inactive users are never admins.
+ * `adminGroup` setting (issue 4 §7): a group id, or a display name naming exactly one group. A name that has become
+ * ambiguous (display names are not unique) makes nobody an admin through the group: fail closed, never pick one.
+ * Inactive users are never admins.
  */
 export async function isTenantAdmin(t: TenantCtx, userId: string): Promise<boolean> {
   const user = await t.db.user.findFirst({ where: { id: userId }, select: { active: true, isAdmin: true } });
@@ -11,7 +13,10 @@ export async function isTenantAdmin(t: TenantCtx, userId: string): Promise<boole
   if (user.isAdmin) return true;
   const group = t.settings.adminGroup?.trim();
   if (!group) return false;
-  const member = await t.db.groupMembership.count({ where: { userId, group: { displayNameKey: group.toLowerCase() } } });
+  const groups = await t.db.group.findMany({ where: { OR: [{ id: group }, { displayNameKey: group.toLowerCase() }] }, select: { id: true } });
+  const target = groups.find((g) => g.id === group) ?? (groups.length === 1 ? groups[0] : undefined);
+  if (!target) return false;
+  const member = await t.db.groupMembership.count({ where: { userId, groupId: target.id } });
   return member > 0;
 }
 

@@ -32,7 +32,11 @@ export async function oidcConfig(s: Services, t: TenantCtx, conn: Connection): P
     config = new oidc.Configuration(cached.metadata, settings.clientId, metadata, auth);
     if (cached.jwks) oidc.setJwksCache(config, cached.jwks);
   } else {
-    config = await oidc.discovery(new URL(conn.issuer), settings.clientId, metadata, auth, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    // Behind a circuit breaker: a dead IdP fails logins at once (and is probed again after a while) instead of every
+    // login waiting for its own timeout.
+    config = await s.idpFetches.run(`oidc:${conn.issuer}`, () =>
+      oidc.discovery(new URL(conn.issuer), settings.clientId, metadata, auth, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined),
+    );
     issuers.set(conn.issuer, { metadata: config.serverMetadata(), fetchedAt: Date.now() });
   }
   if (insecure) oidc.allowInsecureRequests(config);

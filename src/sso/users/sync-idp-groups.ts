@@ -3,26 +3,26 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
 
 /**
  * Makes the user's memberships of IdP-sourced groups (source 'idp') equal the groups the IdP just asserted. Groups
- * managed by SCIM or by hand are never touched: the IdP's word only counts for groups it created. Returns whether a
+ * managed by SCIM or by hand are never touched, even when they carry the same name: the IdP's word only counts for
+ * groups it created, and those are keyed by `idpKey` (one per name), separate from SCIM groups. Returns whether a
  * membership changed (then the caller tells the MCP gateway, whose open streams announce a new tool list).
  */
 export async function syncIdpGroups(t: TenantCtx, userId: string, names: string[], createMissing: boolean): Promise<boolean> {
   const keys = [...new Set(names.map((n) => n.toLowerCase()))];
-  const existing = await t.db.group.findMany({ where: { displayNameKey: { in: keys } } });
-  const wanted = existing.filter((g) => g.source === 'idp');
+  const wanted = await t.db.group.findMany({ where: { idpKey: { in: keys } } });
   if (createMissing) {
-    const known = new Set(existing.map((g) => g.displayNameKey));
+    const known = new Set(wanted.map((g) => g.idpKey));
     for (const name of names) {
       const key = name.toLowerCase();
       if (known.has(key)) continue;
       known.add(key);
       try {
-        wanted.push(await t.db.group.create({ data: { id: newId('grp'), tenantId: t.id, displayName: name, displayNameKey: key, source: 'idp' } }));
+        wanted.push(await t.db.group.create({ data: { id: newId('grp'), tenantId: t.id, displayName: name, displayNameKey: key, idpKey: key, source: 'idp' } }));
       } catch (err) {
         // Another login created it at the same moment: use theirs.
         if ((err as { code?: string }).code !== 'P2002') throw err;
-        const g = await t.db.group.findFirst({ where: { displayNameKey: key } });
-        if (g?.source === 'idp') wanted.push(g);
+        const g = await t.db.group.findFirst({ where: { idpKey: key } });
+        if (g) wanted.push(g);
       }
     }
   }
