@@ -19,6 +19,7 @@ export const tenantOwnedModels = new Set([
   'Tool',
   'ToolGrant',
   'Consent',
+  'Connector',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };
