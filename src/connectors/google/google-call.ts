@@ -31,7 +31,7 @@ function describeApiError(err: unknown): { status: number; reasons: string[]; me
   const headers = res.headers as { get?: (n: string) => string | null } | Record<string, string> | undefined;
   const ra = typeof headers?.get === 'function' ? headers.get('retry-after') : (headers as Record<string, string> | undefined)?.['retry-after'];
   const retryAfterS = ra && /^\d{1,5}$/.test(ra) ? Number(ra) : null;
-  return { status: res.status, reasons: (e?.errors ?? []).map((x) => x.reason ?? '').filter(Boolean), message: (e?.message ?? '').split('\n')[0]!.slice(0, 200), retryAfterS };
+  return { status: res.status, reasons: (e?.errors ?? []).map((x) => x.reason ?? '').filter(Boolean), message: (e?.message ?? '').split('\n')[0]!.slice(0, 200).replace(/\.+$/, ''), retryAfterS };
 }
 
 const RATE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);

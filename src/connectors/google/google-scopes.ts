@@ -9,7 +9,8 @@ const G = 'https://www.googleapis.com/auth/';
 export const GOOGLE_TOOL_SCOPES = {
   google__gmail_search: [`${G}gmail.readonly`],
   google__gmail_read: [`${G}gmail.readonly`],
-  google__gmail_create_draft: [`${G}gmail.compose`],
+  // Replies read the original's Message-ID (messages.get does not accept gmail.compose).
+  google__gmail_create_draft: [`${G}gmail.compose`, `${G}gmail.readonly`],
   google__gmail_send_draft: [`${G}gmail.compose`],
   google__gmail_list_labels: [`${G}gmail.labels`],
   google__calendar_list_calendars: [`${G}calendar.readonly`],
