@@ -31,6 +31,44 @@ export interface FakeServiceAccount {
   keyFile: string;
 }
 
+export interface FakeEvent {
+  id: string;
+  summary: string;
+  start: string;
+  end: string;
+  attendees?: string[];
+  description?: string;
+  location?: string;
+}
+
+export interface FakeFile {
+  id: string;
+  name: string;
+  mimeType: string;
+  content: string;
+  modifiedTime: string;
+  permissions?: { type: string; role: string; emailAddress?: string; domain?: string }[];
+}
+
+/** An Admin SDK user resource (the fields the connector reads). */
+export interface FakeDirectoryUser {
+  id: string;
+  primaryEmail: string;
+  name: { fullName: string; givenName?: string; familyName?: string };
+  suspended?: boolean;
+  archived?: boolean;
+  organizations?: { title?: string; department?: string; primary?: boolean }[];
+  relations?: { type: string; value: string }[];
+  etag?: string;
+}
+
+export interface FakeDirectoryGroup {
+  id: string;
+  email: string;
+  name: string;
+  members: string[];
+}
+
 interface IssuedToken {
   sub: string;
   scopes: string[];
@@ -64,6 +102,13 @@ export class GoogleFake {
   readonly mailboxes = new Map<string, FakeMessage[]>();
   readonly drafts = new Map<string, { owner: string; raw: string; threadId: string | null; sent: boolean }>();
   readonly tokens = new Map<string, IssuedToken>();
+  readonly calendars = new Map<string, FakeEvent[]>();
+  readonly busy = new Map<string, { start: string; end: string }[]>();
+  readonly files = new Map<string, FakeFile[]>();
+  readonly directory: FakeDirectoryUser[] = [];
+  readonly groups: FakeDirectoryGroup[] = [];
+  /** Page size the directory listing uses at most (small, so paging is exercised). */
+  directoryPageSize = 2;
   /** Every token request: the assertion's claims as verified. */
   readonly tokenRequests: { sub: string; scope: string; iss: string }[] = [];
   /** Every API request: method, path, impersonated user. */
@@ -238,7 +283,178 @@ export class GoogleFake {
         return { status: 200, body: { id: `m${String(body.id)}`, threadId: d.threadId ?? `t${String(body.id)}`, labelIds: ['SENT'] } };
       },
     },
+    ...this.#calendarRoutes(),
+    ...this.#driveRoutes(),
+    ...this.#directoryRoutes(),
   ];
+
+  #page<T>(url: URL, items: T[], sizeParam: string, max: number) {
+    const size = Math.min(Number(url.searchParams.get(sizeParam) ?? max), max);
+    const offset = Number(url.searchParams.get('pageToken') ?? 0);
+    return { page: items.slice(offset, offset + size), ...(offset + size < items.length && { nextPageToken: String(offset + size) }) };
+  }
+
+  #event(e: FakeEvent) {
+    return {
+      kind: 'calendar#event', id: e.id, status: 'confirmed', htmlLink: `https://calendar.google.com/event?eid=${e.id}`, summary: e.summary,
+      ...(e.description && { description: e.description }), ...(e.location && { location: e.location }),
+      start: { dateTime: e.start }, end: { dateTime: e.end }, attendees: (e.attendees ?? []).map((email) => ({ email, responseStatus: 'needsAction' })),
+    };
+  }
+
+  #calendarRoutes(): GoogleFake['routes'] {
+    const events = (sub: string) => this.calendars.get(sub) ?? [];
+    return [
+      { method: 'GET', path: /^\/calendar\/v3\/users\/me\/calendarList$/, run: ({ sub }) => ({ status: 200, body: { kind: 'calendar#calendarList', items: [{ id: sub, summary: sub, primary: true, accessRole: 'owner', timeZone: 'Europe/Berlin' }, { id: 'team@group.calendar.google.com', summary: 'Team', accessRole: 'reader', timeZone: 'UTC' }] } }) },
+      {
+        method: 'GET',
+        path: /^\/calendar\/v3\/calendars\/primary\/events$/,
+        run: ({ url, sub }) => {
+          if (url.searchParams.get('singleEvents') !== 'true') return { status: 400, body: googleError(400, 'singleEvents required by this fake', 'invalid', 'INVALID_ARGUMENT') };
+          const min = Date.parse(url.searchParams.get('timeMin') ?? ''), max = Date.parse(url.searchParams.get('timeMax') ?? '');
+          const q = (url.searchParams.get('q') ?? '').toLowerCase();
+          const hits = events(sub).filter((e) => Date.parse(e.end) > min && Date.parse(e.start) < max && e.summary.toLowerCase().includes(q)).sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+          const { page, ...next } = this.#page(url, hits, 'maxResults', 250);
+          return { status: 200, body: { kind: 'calendar#events', items: page.map((e) => this.#event(e)), ...next } };
+        },
+      },
+      { method: 'GET', path: /^\/calendar\/v3\/calendars\/primary\/events\/([^/]+)$/, run: ({ sub, params }) => { const e = events(sub).find((x) => x.id === params[0]); return e ? { status: 200, body: this.#event(e) } : null; } },
+      {
+        method: 'POST',
+        path: /^\/calendar\/v3\/calendars\/primary\/events$/,
+        run: ({ sub, body }) => {
+          const b = body as { summary?: string; start?: { dateTime?: string }; end?: { dateTime?: string }; attendees?: { email: string }[]; description?: string };
+          if (!b.start?.dateTime || !b.end?.dateTime) return { status: 400, body: googleError(400, 'Missing end time.', 'required', 'INVALID_ARGUMENT') };
+          const e: FakeEvent = { id: `ev${randomBytes(4).toString('hex')}`, summary: b.summary ?? '', start: b.start.dateTime, end: b.end.dateTime, attendees: (b.attendees ?? []).map((a) => a.email), ...(b.description && { description: b.description }) };
+          this.calendars.set(sub, [...events(sub), e]);
+          return { status: 200, body: this.#event(e) };
+        },
+      },
+      {
+        method: 'PATCH',
+        path: /^\/calendar\/v3\/calendars\/primary\/events\/([^/]+)$/,
+        run: ({ sub, body, params }) => {
+          const e = events(sub).find((x) => x.id === params[0]);
+          if (!e) return null;
+          const b = body as { summary?: string; start?: { dateTime?: string }; end?: { dateTime?: string } };
+          if (b.summary !== undefined) e.summary = b.summary;
+          if (b.start?.dateTime) e.start = b.start.dateTime;
+          if (b.end?.dateTime) e.end = b.end.dateTime;
+          return { status: 200, body: this.#event(e) };
+        },
+      },
+      {
+        method: 'DELETE',
+        path: /^\/calendar\/v3\/calendars\/primary\/events\/([^/]+)$/,
+        run: ({ sub, params }) => {
+          const list = events(sub);
+          if (!list.some((x) => x.id === params[0])) return { status: 410, body: googleError(410, 'Resource has been deleted', 'deleted', 'GONE') };
+          this.calendars.set(sub, list.filter((x) => x.id !== params[0]));
+          return { status: 204, body: null };
+        },
+      },
+      {
+        method: 'POST',
+        path: /^\/calendar\/v3\/freeBusy$/,
+        run: ({ body }) => {
+          const items = (body.items ?? []) as { id: string }[];
+          const calendars = Object.fromEntries(items.map((i) => [i.id, this.busy.has(i.id) ? { busy: this.busy.get(i.id) } : { busy: [], errors: [{ domain: 'global', reason: 'notFound' }] }]));
+          return { status: 200, body: { kind: 'calendar#freeBusy', timeMin: body.timeMin, timeMax: body.timeMax, calendars } };
+        },
+      },
+    ];
+  }
+
+  #fileResource(f: FakeFile) {
+    return { kind: 'drive#file', id: f.id, name: f.name, mimeType: f.mimeType, modifiedTime: f.modifiedTime, webViewLink: `https://drive.google.com/file/d/${f.id}/view`, shared: (f.permissions ?? []).length > 1, owners: [{ emailAddress: 'owner@acme.com', displayName: 'Owner' }], ...(!f.mimeType.startsWith('application/vnd.google-apps') && { size: String(Buffer.byteLength(f.content)) }) };
+  }
+
+  #driveRoutes(): GoogleFake['routes'] {
+    const files = (sub: string) => this.files.get(sub) ?? [];
+    const find = (sub: string, id: string) => files(sub).find((f) => f.id === id);
+    return [
+      {
+        method: 'GET',
+        path: /^\/drive\/v3\/files$/,
+        run: ({ url, sub }) => {
+          const q = url.searchParams.get('q') ?? '';
+          const text = /fullText contains '((?:[^'\\]|\\.)*)'/.exec(q)?.[1]?.replace(/\\(.)/g, '$1').toLowerCase();
+          const mime = /mimeType = '([^']*)'/.exec(q)?.[1];
+          let hits = files(sub).filter((f) => (!text || `${f.name} ${f.content}`.toLowerCase().includes(text)) && (!mime || f.mimeType === mime));
+          if (url.searchParams.get('orderBy') === 'modifiedTime desc') hits = [...hits].sort((a, b) => b.modifiedTime.localeCompare(a.modifiedTime));
+          const { page, ...next } = this.#page(url, hits, 'pageSize', 1000);
+          return { status: 200, body: { kind: 'drive#fileList', files: page.map((f) => this.#fileResource(f)), ...next } };
+        },
+      },
+      {
+        method: 'GET',
+        path: /^\/drive\/v3\/files\/([^/]+)$/,
+        run: ({ url, sub, params }) => {
+          const f = find(sub, params[0]!);
+          if (!f) return null;
+          if (url.searchParams.get('alt') !== 'media') return { status: 200, body: this.#fileResource(f) };
+          if (f.mimeType.startsWith('application/vnd.google-apps')) return { status: 403, body: googleError(403, 'Only files with binary content can be downloaded. Use Export with Docs Editors files.', 'fileNotDownloadable', 'PERMISSION_DENIED') };
+          return { status: 200, body: f.content, type: f.mimeType };
+        },
+      },
+      {
+        method: 'GET',
+        path: /^\/drive\/v3\/files\/([^/]+)\/export$/,
+        run: ({ url, sub, params }) => {
+          const f = find(sub, params[0]!);
+          if (!f) return null;
+          const want = url.searchParams.get('mimeType');
+          const ok = (f.mimeType.endsWith('.document') && want === 'text/plain') || (f.mimeType.endsWith('.spreadsheet') && want === 'text/csv') || (f.mimeType.endsWith('.presentation') && want === 'text/plain');
+          return ok ? { status: 200, body: f.content, type: want! } : { status: 400, body: googleError(400, 'Export only supports Docs Editors files.', 'badRequest', 'INVALID_ARGUMENT') };
+        },
+      },
+      {
+        method: 'GET',
+        path: /^\/drive\/v3\/files\/([^/]+)\/permissions$/,
+        run: ({ sub, params }) => {
+          const f = find(sub, params[0]!);
+          return f ? { status: 200, body: { kind: 'drive#permissionList', permissions: f.permissions ?? [] } } : null;
+        },
+      },
+    ];
+  }
+
+  #directoryRoutes(): GoogleFake['routes'] {
+    return [
+      {
+        method: 'GET',
+        path: /^\/admin\/directory\/v1\/users$/,
+        run: ({ url }) => {
+          if (!url.searchParams.get('customer') && !url.searchParams.get('domain')) return { status: 400, body: googleError(400, 'Bad Request', 'badRequest', 'INVALID_ARGUMENT') };
+          const query = url.searchParams.get('query') ?? '';
+          const email = /^email:(.+)\*$/.exec(query)?.[1]?.toLowerCase();
+          const name = /^name:'(.+)'$/.exec(query)?.[1]?.toLowerCase();
+          const hits = this.directory.filter((u) => (!email || u.primaryEmail.toLowerCase().startsWith(email)) && (!name || u.name.fullName.toLowerCase().includes(name)));
+          const { page, ...next } = this.#page(url, hits, 'maxResults', this.directoryPageSize);
+          return { status: 200, body: { kind: 'admin#directory#users', users: page.map((u) => ({ kind: 'admin#directory#user', etag: u.etag ?? `"e-${u.id}"`, ...u })), ...next } };
+        },
+      },
+      {
+        method: 'GET',
+        path: /^\/admin\/directory\/v1\/groups$/,
+        run: ({ url }) => {
+          const { page, ...next } = this.#page(url, this.groups, 'maxResults', this.directoryPageSize);
+          return { status: 200, body: { kind: 'admin#directory#groups', groups: page.map((g) => ({ kind: 'admin#directory#group', id: g.id, email: g.email, name: g.name, directMembersCount: String(g.members.length) })), ...next } };
+        },
+      },
+      {
+        method: 'GET',
+        path: /^\/admin\/directory\/v1\/groups\/([^/]+)\/members$/,
+        run: ({ url, params }) => {
+          const g = this.groups.find((x) => x.id === params[0] || x.email === params[0]);
+          if (!g) return null;
+          const members = g.members.map((id) => ({ kind: 'admin#directory#member', id, email: this.directory.find((u) => u.id === id)?.primaryEmail ?? `${id}@group`, role: 'MEMBER', type: this.directory.some((u) => u.id === id) ? 'USER' : 'GROUP', status: 'ACTIVE' }));
+          const { page, ...next } = this.#page(url, members, 'maxResults', this.directoryPageSize);
+          return { status: 200, body: { kind: 'admin#directory#members', ...(page.length && { members: page }), ...next } };
+        },
+      },
+    ];
+  }
 
   #listMessages(url: URL, sub: string) {
     const terms = (url.searchParams.get('q') ?? '').toLowerCase().split(/\s+/).filter(Boolean);
