@@ -3,6 +3,7 @@ import { AuditLog, type AuditLogOptions } from './audit/audit-log.js';
 import type { Config } from './config/config.js';
 import { openDatabase, targetFromConfig, type Database, type Db } from './db/open-database.js';
 import { cleanupExpired } from './jobs/cleanup-expired.js';
+import { syncDueDirectories } from './connectors/run-directory-sync.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger } from './lib/logger.js';
@@ -80,6 +81,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
   // SAML IdP metadata URLs (certificate rollover); `s` is complete by the time a job runs.
   jobs.add({ name: 'saml-metadata-refresh', everyMs: 6 * 3_600_000, run: () => refreshSamlMetadata(s) });
+  // Google directory sync for tenants provisioned by it; each tenant's own interval decides (src/connectors).
+  jobs.add({ name: 'directory-sync', everyMs: 60_000, run: () => syncDueDirectories(s) });
   const upstreams = new UpstreamPool(vault);
   revocation.register(oauthRevocationStore({ bus }));
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);

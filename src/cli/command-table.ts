@@ -122,6 +122,7 @@ export const foundationCommands: Command[] = [
       'dynamic-client-registration': { type: 'string', description: 'on|off — RFC 7591 registration for MCP clients' },
       'reconsent-on-new-tools': { type: 'string', description: 'on|off — ask users again when admins approve new tools' },
       'admin-group': { type: 'string', description: 'display name of the IdP/SCIM group whose members administer the tenant ("" clears)' },
+      provisioning: { type: 'string', description: 'scim|directory-sync — source of users and groups (SCIM push, or `connector sync-directory`)' },
     },
     forwardable: true,
     run: async (s, o) => {
@@ -129,6 +130,10 @@ export const foundationCommands: Command[] = [
       if (o['dynamic-client-registration'] !== undefined) patch.dynamicClientRegistration = onOff(o['dynamic-client-registration'], 'dynamic-client-registration');
       if (o['reconsent-on-new-tools'] !== undefined) patch.reconsentOnNewTools = onOff(o['reconsent-on-new-tools'], 'reconsent-on-new-tools');
       if (o['admin-group'] !== undefined) patch.adminGroup = str(o['admin-group']) || undefined;
+      if (o.provisioning !== undefined) {
+        if (o.provisioning !== 'scim' && o.provisioning !== 'directory-sync') throw new AppError(400, 'bad_request', '--provisioning takes scim or directory-sync');
+        patch.provisioning = o.provisioning;
+      }
       const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
       if (Object.keys(patch).length) {
         await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });

@@ -6,6 +6,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { getConnector, listConnectors, removeConnector, type ConnectorRow } from './connector-store.js';
 import { addGoogleConnector } from './google/add-google.js';
 import { testGoogleConnector } from './google/test-google.js';
+import { runDirectorySync } from './run-directory-sync.js';
 
 const tenant = tenantOption;
 const connectorId: OptionSpec = { type: 'string', description: 'connector id (con_…); optional when the tenant has one connector' };
@@ -64,5 +65,15 @@ export const connectorCommands: Command[] = [
     options: { tenant, id: connectorId },
     forwardable: true,
     run: audited('connector.remove', 'connector', (s, t, o) => removeConnector(s, t, str(o.id))),
+  },
+  {
+    name: 'connector sync-directory',
+    summary: "reconcile the tenant's users and groups with its Google directory now (as SCIM would); --dry-run prints the changes only",
+    options: { tenant, 'dry-run': { type: 'boolean', description: 'report the changes without making them' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      return runDirectorySync(s, t, { dryRun: o['dry-run'] === true });
+    },
   },
 ];

@@ -8,6 +8,11 @@ export const TenantSettingsSchema = z.looseObject({
   reconsentOnNewTools: z.boolean().default(false),
   /** Display name of the IdP group whose members administer the tenant. */
   adminGroup: z.string().optional(),
+  /**
+   * Where users and groups come from: pushed by the IdP over SCIM, or read by directory sync from a connector
+   * (Google-only companies). Never both: the other path refuses to write (docs/connectors/google.md).
+   */
+  provisioning: z.enum(['scim', 'directory-sync']).default('scim'),
 });
 
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;
