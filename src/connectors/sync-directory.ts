@@ -5,7 +5,7 @@ import { scimBaseUrl } from '../scim/scim-tokens.js';
 import { createUser, deleteUser, replaceUser } from '../scim/user-store.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import type { DirectoryGroup, DirectorySource, DirectoryUser } from './directory-source.js';
+import type { DirectorySource, DirectoryUser } from './directory-source.js';
 
 export interface SyncChange {
   op: 'create' | 'update' | 'deactivate' | 'reactivate' | 'delete';

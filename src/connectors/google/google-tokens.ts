@@ -46,11 +46,6 @@ export class GoogleTokenCache {
     return entry.token;
   }
 
-  /** Forgets every token of this user (by impersonated e-mail) in the tenant. */
-  dropSubject(tenantId: string, subject: string): void {
-    this.#drop((x) => x.tenantId === tenantId && x.subject === subject);
-  }
-
   get size(): number {
     return this.#entries.size;
   }
