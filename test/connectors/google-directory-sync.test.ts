@@ -59,6 +59,7 @@ describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
     await expect(cli(app, 'connector sync-directory', { tenant: t.slug })).rejects.toThrow(/provisioned by SCIM/);
     const settings = await cli(app, 'tenant settings', { tenant: t.slug });
     expect(settings.settings).toMatchObject({ provisioning: 'scim' });
+    await expect(cli(app, 'tenant settings', { tenant: t.slug, provisioning: 'both' })).rejects.toThrow(/scim or directory-sync/);
   });
 
   it('creates users and groups with members across pages, only of the connector domains; a second run changes nothing; SCIM writes are refused', async () => {

@@ -1,4 +1,4 @@
-import { google, type calendar_v3 } from 'googleapis';
+import type { calendar_v3 } from 'googleapis';
 import { toolResult, type ConnectorTool } from '../connector-tool.js';
 import { GoogleToolFailure, googleTool } from './google-call.js';
 import { GOOGLE_TOOL_SCOPES } from './google-scopes.js';
@@ -54,7 +54,7 @@ function requestBody(a: Record<string, unknown>): calendar_v3.Schema$Event {
   };
 }
 
-const client = async (g: Parameters<Parameters<typeof googleTool>[2]>[0]) => google.calendar({ version: 'v3', ...(await g.options()) });
+const client = async (g: Parameters<Parameters<typeof googleTool>[2]>[0]) => (await g.googleapis()).calendar({ version: 'v3', ...(await g.options()) });
 const cal = (a: Record<string, unknown>) => String(a.calendarId ?? 'primary');
 const sendUpdatesOf = (a: Record<string, unknown>) => String(a.sendUpdates ?? 'none');
 

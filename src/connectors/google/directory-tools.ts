@@ -1,4 +1,4 @@
-import { google, type admin_directory_v1 } from 'googleapis';
+import type { admin_directory_v1 } from 'googleapis';
 import { toolResult, type ConnectorTool } from '../connector-tool.js';
 import { googleTool } from './google-call.js';
 import { emailDomain } from './google-config.js';
@@ -25,7 +25,7 @@ export const directoryTools: ConnectorTool[] = [
     outputSchema: object({ people: { type: 'array', items: person } }, ['people']),
     annotations: readOnly('Look up a colleague'),
     run: googleTool('google__directory_lookup', GOOGLE_TOOL_SCOPES.google__directory_lookup, async (g, a) => {
-      const directory = google.admin({ version: 'directory_v1', ...(await g.options()) });
+      const directory = (await g.googleapis()).admin({ version: 'directory_v1', ...(await g.options()) });
       const q = term(String(a.query));
       // domain_public: what any employee may see of a colleague (the caller is impersonated, not the admin).
       const res = await g.api('admin.directory.users.list', (o) =>

@@ -1,4 +1,4 @@
-import { google, type drive_v3 } from 'googleapis';
+import type { drive_v3 } from 'googleapis';
 import { toolResult, type ConnectorTool } from '../connector-tool.js';
 import { GoogleToolFailure, googleTool, type GoogleSession } from './google-call.js';
 import { GOOGLE_TOOL_SCOPES } from './google-scopes.js';
@@ -42,7 +42,7 @@ const MAX_DOWNLOAD_BYTES = 5 * 1024 * 1024;
 // Drive query language: string literals in single quotes; backslash and quote are escaped with a backslash.
 const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-const drive = async (g: GoogleSession) => google.drive({ version: 'v3', ...(await g.options()) });
+const drive = async (g: GoogleSession) => (await g.googleapis()).drive({ version: 'v3', ...(await g.options()) });
 
 export const driveTools: ConnectorTool[] = [
   {

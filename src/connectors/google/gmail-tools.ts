@@ -1,4 +1,3 @@
-import { google } from 'googleapis';
 import { toolResult, type ConnectorTool } from '../connector-tool.js';
 import { GoogleToolFailure, googleTool } from './google-call.js';
 import { GOOGLE_TOOL_SCOPES } from './google-scopes.js';
@@ -26,7 +25,7 @@ const gmailSearch: ConnectorTool = {
   outputSchema: object({ messages: { type: 'array', items: summary }, nextPageToken: nullableStr }, ['messages', 'nextPageToken']),
   annotations: readOnly('Search Gmail'),
   run: googleTool('google__gmail_search', GOOGLE_TOOL_SCOPES.google__gmail_search, async (g, a) => {
-    const gmail = google.gmail({ version: 'v1', ...(await g.options()) });
+    const gmail = (await g.googleapis()).gmail({ version: 'v1', ...(await g.options()) });
     const list = await g.api('gmail.users.messages.list', (o) =>
       gmail.users.messages.list({ userId: 'me', q: String(a.query), maxResults: Number(a.maxResults ?? 10), ...(a.pageToken ? { pageToken: String(a.pageToken) } : {}) }, o),
     );
@@ -55,7 +54,7 @@ const gmailRead: ConnectorTool = {
   outputSchema: object({ messages: { type: 'array', items: fullMessage } }, ['messages']),
   annotations: readOnly('Read a Gmail message or thread'),
   run: googleTool('google__gmail_read', GOOGLE_TOOL_SCOPES.google__gmail_read, async (g, a) => {
-    const gmail = google.gmail({ version: 'v1', ...(await g.options()) });
+    const gmail = (await g.googleapis()).gmail({ version: 'v1', ...(await g.options()) });
     if (!a.messageId === !a.threadId) throw new GoogleToolFailure('bad_request', 'Give exactly one of messageId or threadId.');
     const limit = Number(a.maxChars ?? 20_000);
     const raw = a.messageId
@@ -92,7 +91,7 @@ const gmailCreateDraft: ConnectorTool = {
     } catch (err) {
       throw new GoogleToolFailure('bad_request', (err as Error).message);
     }
-    const gmail = google.gmail({ version: 'v1', ...(await g.options()) });
+    const gmail = (await g.googleapis()).gmail({ version: 'v1', ...(await g.options()) });
     let threadId: string | null = null;
     let inReplyTo: string | null = null;
     let references: string | null = null;
@@ -121,7 +120,7 @@ const gmailSendDraft: ConnectorTool = {
   outputSchema: object({ messageId: str(''), threadId: nullableStr }, ['messageId', 'threadId']),
   annotations: { title: 'Send a Gmail draft', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   run: googleTool('google__gmail_send_draft', GOOGLE_TOOL_SCOPES.google__gmail_send_draft, async (g, a) => {
-    const gmail = google.gmail({ version: 'v1', ...(await g.options()) });
+    const gmail = (await g.googleapis()).gmail({ version: 'v1', ...(await g.options()) });
     const sent = await g.api('gmail.users.drafts.send', (o) => gmail.users.drafts.send({ userId: 'me', requestBody: { id: String(a.draftId) } }, o), false);
     const out = { messageId: sent.id ?? '', threadId: sent.threadId ?? null };
     return toolResult(`Sent (message ${out.messageId}).`, out);
@@ -135,7 +134,7 @@ const gmailListLabels: ConnectorTool = {
   outputSchema: object({ labels: { type: 'array', items: object({ id: str(''), name: str(''), type: nullableStr }, ['id', 'name', 'type']) } }, ['labels']),
   annotations: readOnly('List Gmail labels'),
   run: googleTool('google__gmail_list_labels', GOOGLE_TOOL_SCOPES.google__gmail_list_labels, async (g) => {
-    const gmail = google.gmail({ version: 'v1', ...(await g.options()) });
+    const gmail = (await g.googleapis()).gmail({ version: 'v1', ...(await g.options()) });
     const res = await g.api('gmail.users.labels.list', (o) => gmail.users.labels.list({ userId: 'me' }, o));
     const labels = (res.labels ?? []).map((l) => ({ id: l.id ?? '', name: l.name ?? '', type: l.type ?? null }));
     return toolResult(labels.map((l) => `- ${l.name} (${l.id})`).join('\n') || 'No labels.', { labels });

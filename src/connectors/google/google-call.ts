@@ -1,10 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { google } from 'googleapis';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { GoogleApis } from 'googleapis';
 import { toolError, type ConnectorToolCall } from '../connector-tool.js';
 import { emailDomain, googleConfig, type GoogleConfig } from './google-config.js';
 import { GoogleTokenError } from './google-token.js';
 import { googleRuntime } from './google-tokens.js';
+
+/** googleapis is large (over a second of CPU to import): loaded on the first Google call, not at every start. */
+let googleapis: Promise<GoogleApis> | undefined;
+export const loadGoogleapis = () => (googleapis ??= import('googleapis').then((m) => m.google));
 
 /** A Google failure already phrased for the user (tool error text); `failure` is what the audit records. */
 export class GoogleToolFailure extends Error {
@@ -54,7 +58,13 @@ export class GoogleSession {
   }
 
   /** googleapis options for a service: an OAuth2 client holding the delegated token, our root URL, no gaxios retry. */
+  /** The googleapis entry point (loaded lazily). */
+  googleapis() {
+    return loadGoogleapis();
+  }
+
   async options() {
+    const google = await loadGoogleapis();
     const token = await googleRuntime(this.call.s).tokens.get(this.call.t, this.call.connector, this.subject, this.scopes, this.call.signal);
     const auth = new google.auth.OAuth2();
     auth.setCredentials({ access_token: token.accessToken, expiry_date: token.expiresAt.getTime() });

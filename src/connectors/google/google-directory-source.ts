@@ -1,4 +1,3 @@
-import { google } from 'googleapis';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { ConnectorRow } from '../connector-store.js';
@@ -18,7 +17,7 @@ const MAX_PAGES = 500;
 export function googleDirectorySource(s: Services, t: TenantCtx, connector: ConnectorRow, signal: AbortSignal): DirectorySource {
   const config = googleConfig(connector);
   const session = new GoogleSession({ s, t, connector, userId: 'directory-sync', clientId: 'directory-sync', signal }, config.adminEmail, DIRECTORY_SYNC_SCOPES);
-  const api = async () => google.admin({ version: 'directory_v1', ...(await session.options()) });
+  const api = async () => (await session.googleapis()).admin({ version: 'directory_v1', ...(await session.options()) });
 
   async function* pages<T>(label: string, fetchPage: (pageToken: string | undefined) => Promise<{ items: T[]; next: string | null | undefined }>) {
     let token: string | undefined;
