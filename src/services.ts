@@ -6,6 +6,7 @@ import { cleanupExpired } from './jobs/cleanup-expired.js';
 import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
+import { syncDueDirectories } from './connectors/run-directory-sync.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -93,6 +94,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'sso-trace-retention', everyMs: 3_600_000, run: () => deleteOldSsoTraces(db, clock, config.ssoTraceRetentionDays) });
   // Audit events to the tenants' SIEM webhooks (src/audit/sinks): one node at a time, resumed from each sink's cursor.
   jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
+  // Google directory sync for tenants provisioned by it; each tenant's own interval decides (src/connectors).
+  jobs.add({ name: 'directory-sync', everyMs: 60_000, run: () => syncDueDirectories(s) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({

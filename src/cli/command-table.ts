@@ -125,6 +125,7 @@ export const foundationCommands: Command[] = [
       'admin-group': { type: 'string', description: 'id (or unambiguous display name) of the IdP/SCIM group whose members administer the tenant ("" clears)' },
       'cross-app-access': { type: 'string', description: 'on|off — ID-JAG (jwt-bearer) and token-exchange grants (docs/cross-app-access.md)' },
       'idp-logout-revokes-grants': { type: 'string', description: "on|off — a logout at the IdP also revokes the user's MCP grants (default off: session only)" },
+      provisioning: { type: 'string', description: 'scim|directory-sync — source of users and groups (SCIM push, or `connector sync-directory`)' },
     },
     forwardable: true,
     run: async (s, o) => {
@@ -134,6 +135,10 @@ export const foundationCommands: Command[] = [
       if (o['admin-group'] !== undefined) patch.adminGroup = str(o['admin-group']) || undefined;
       if (o['cross-app-access'] !== undefined) patch.crossAppAccess = onOff(o['cross-app-access'], 'cross-app-access');
       if (o['idp-logout-revokes-grants'] !== undefined) patch.idpLogoutRevokesGrants = onOff(o['idp-logout-revokes-grants'], 'idp-logout-revokes-grants');
+      if (o.provisioning !== undefined) {
+        if (o.provisioning !== 'scim' && o.provisioning !== 'directory-sync') throw new AppError(400, 'bad_request', '--provisioning takes scim or directory-sync');
+        patch.provisioning = o.provisioning;
+      }
       const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
       if (Object.keys(patch).length) {
         await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });

@@ -14,6 +14,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
 import { callableToolsCache } from '../tools/callable-tools-cache.js';
 import type { CallableTool } from '../tools/list-callable-tools.js';
+import { connectorTool } from '../connectors/tool-providers.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
 
 export interface McpPrincipal {
@@ -33,6 +34,8 @@ function toMcpTool(tool: CallableTool): Tool {
     ...(typeof title === 'string' && { title }),
     ...(tool.description !== null && { description: tool.description }),
     inputSchema: inputSchema as Tool['inputSchema'],
+    // Connector tools are our own code, so their output schema comes from it (clients validate structuredContent).
+    ...(tool.kind === 'connector' && connectorTool(tool.name) && { outputSchema: connectorTool(tool.name)!.outputSchema as Tool['outputSchema'] }),
     ...(Object.keys(annotations).length > 0 && { annotations: annotations as Tool['annotations'] }),
   };
 }

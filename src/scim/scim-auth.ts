@@ -9,7 +9,8 @@ import { scimBaseUrl } from './scim-tokens.js';
 
 /** Who is calling the SCIM API: a tenant's SCIM bearer token, or an OAuth client holding a `scim` access token. */
 export interface ScimPrincipal {
-  kind: 'scim-token' | 'oauth-client';
+  /** 'system': directory sync (src/connectors) writing through the same store functions as a SCIM client. */
+  kind: 'scim-token' | 'oauth-client' | 'system';
   id: string;
 }
 

@@ -32,6 +32,11 @@ export function scimRoutes(s: Services): Router {
   });
   r.use(scimAuth(scimVerifiers(s)));
   r.use(jsonBody(SCIM_BODY_LIMIT));
+  // One source of truth per tenant: when directory sync provisions users, SCIM may read but not write.
+  r.use((req, res, next) => {
+    if (req.method === 'GET' || scimCtx(s, req, res).t.settings.provisioning !== 'directory-sync') return next();
+    throw new ScimError(409, "This tenant's users and groups come from directory sync (tenant settings: provisioning); SCIM writes are refused");
+  });
 
   r.get('/ServiceProviderConfig', (req, res) => sendScim(res, 200, serviceProviderConfig(scimCtx(s, req, res).baseUrl)));
   r.get('/ResourceTypes', (req, res) => sendScim(res, 200, resourceTypes(scimCtx(s, req, res).baseUrl)));

@@ -20,6 +20,7 @@ export const tenantOwnedModels = new Set([
   'ToolGrant',
   'Consent',
   'AuditSink',
+  'Connector',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };

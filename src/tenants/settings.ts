@@ -12,6 +12,11 @@ export const TenantSettingsSchema = z.looseObject({
   crossAppAccess: z.boolean().default(true),
   /** A logout at the IdP (SAML SLO, OIDC back-channel) also revokes the user's MCP grants, not only the session (absent = off). */
   idpLogoutRevokesGrants: z.boolean().optional(),
+  /**
+   * Where users and groups come from: pushed by the IdP over SCIM, or read by directory sync from a connector
+   * (Google-only companies). Never both: the other path refuses to write (docs/connectors/google.md).
+   */
+  provisioning: z.enum(['scim', 'directory-sync']).default('scim'),
 });
 
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;

@@ -4,6 +4,7 @@ import type { ToolOutcome } from '../metrics/metrics.js';
 import { traced, tracingOn } from '../metrics/tracing.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { runConnectorTool } from '../connectors/tool-providers.js';
 import { builtinTools } from './builtin-tools.js';
 import { callableToolsCache, type CallableToolWithUpstream } from './callable-tools-cache.js';
 
@@ -66,6 +67,8 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
       const granted = (await callableToolsCache(s).list(t, ctx.userId)).map((x) => x.name);
       return { result: await builtin.run(t, { userId: ctx.userId, clientId: ctx.clientId }, granted) };
     }
+    // Connector tools (src/connectors) run in the gateway against the SaaS API, as the caller.
+    if (tool.kind === 'connector') return { result: await runConnectorTool(s, t, ctx, tool.name, args) };
     if (!tool.upstream || !tool.upstreamToolName) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
     const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal);
     return { result: result.isError ? scrubStackFrames(result) : result };

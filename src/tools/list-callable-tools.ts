@@ -5,9 +5,9 @@ import { ensureBuiltinTools } from './ensure-builtin-tools.js';
 /** A tool a user may call right now, as the MCP endpoint lists it and the consent page shows it. */
 export interface CallableTool {
   id: string;
-  /** The name clients see: `whoami`, or `{upstream}__{tool}` for upstream tools. */
+  /** The name clients see: `whoami`, `{upstream}__{tool}` for upstream tools, `{kind}__{tool}` for connector tools. */
   name: string;
-  kind: 'builtin' | 'upstream';
+  kind: 'builtin' | 'upstream' | 'connector';
   description: string | null;
   inputSchema: Record<string, unknown>;
   annotations: Record<string, unknown>;
@@ -33,7 +33,7 @@ export function toCallableTool(row: ToolRow): CallableTool {
   return {
     id: row.id,
     name: row.name,
-    kind: row.kind === 'builtin' ? 'builtin' : 'upstream',
+    kind: row.kind === 'builtin' || row.kind === 'connector' ? row.kind : 'upstream',
     description: row.description,
     inputSchema: asObject(row.inputSchema),
     annotations: asObject(row.annotations),

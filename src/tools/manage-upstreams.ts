@@ -1,6 +1,7 @@
 import type { Services } from '../services.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
+import { CONNECTOR_KINDS } from '../connectors/connector-tool.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { fetchUpstreamTools } from './upstream-client.js';
 import { readUpstreamHeaders } from './upstream-headers.js';
@@ -31,6 +32,8 @@ export async function addUpstream(
   input: { name: string; url: string; headers: Record<string, string> },
 ): Promise<{ id: string; name: string; tools: string[] }> {
   if (!UPSTREAM_NAME.test(input.name)) throw badRequest('--name: 1–32 letters, digits or dashes (no leading/trailing dash)');
+  // Connector tools are named `{kind}__…` (src/connectors): an upstream of that name would shadow them.
+  if ((CONNECTOR_KINDS as readonly string[]).includes(input.name.toLowerCase())) throw badRequest(`--name "${input.name}" is reserved for the ${input.name.toLowerCase()} connector`);
   const url = checkUrl(input.url);
   if (await t.db.upstream.findFirst({ where: { name: input.name } })) throw conflict(`An upstream named "${input.name}" exists`);
   const listed = await fetchUpstreamTools(url, input.headers);

@@ -1,0 +1,79 @@
+import type { Command, OptionSpec, OptionValue } from '../cli/command-table.js';
+import { audited, optionList, tenantArg, tenantOption } from '../cli/command-table.js';
+import { badRequest } from '../lib/errors.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { getConnector, listConnectors, removeConnector, type ConnectorRow } from './connector-store.js';
+import { addGoogleConnector } from './google/add-google.js';
+import { testGoogleConnector } from './google/test-google.js';
+import { runDirectorySync } from './run-directory-sync.js';
+
+const tenant = tenantOption;
+const connectorId: OptionSpec = { type: 'string', description: 'connector id (con_…); optional when the tenant has one connector' };
+const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
+
+/** Per-kind test; Microsoft and Okta add theirs here. */
+async function testConnector(s: Services, t: TenantCtx, row: ConnectorRow) {
+  if (row.kind === 'google') return testGoogleConnector(s, t, row);
+  throw badRequest(`No test for ${row.kind} connectors yet`);
+}
+
+/** `connector …` admin commands (docs/connectors/). */
+export const connectorCommands: Command[] = [
+  {
+    name: 'connector add-google',
+    summary: 'connect Google Workspace via a service account with domain-wide delegation (key checked with Google, kept in the vault; prints the DWD scopes)',
+    options: {
+      tenant,
+      'service-account': { type: 'string', required: true, secret: true, description: 'service account key JSON (give it as --service-account-file key.json)' },
+      'admin-email': { type: 'string', required: true, description: 'a Google Workspace admin to act as for the key check and directory sync' },
+      'customer-id': { type: 'string', description: 'Google Workspace customer id (default my_customer)' },
+      domain: { type: 'string', multiple: true, description: 'domain whose users may use the tools (repeatable; default: the admin e-mail\'s domain)' },
+      'api-root': { type: 'string', description: 'Google API root URL (Private Service Connect); default https://<api>.googleapis.com/' },
+    },
+    forwardable: true,
+    run: audited('connector.add', 'connector', (s, t, o) =>
+      addGoogleConnector(s, t, {
+        serviceAccountKey: str(o['service-account']) ?? '',
+        adminEmail: str(o['admin-email']) ?? '',
+        customerId: str(o['customer-id']),
+        domains: optionList(o.domain),
+        apiRoot: str(o['api-root']),
+      }),
+    ),
+  },
+  {
+    name: 'connector list',
+    summary: "list a tenant's connectors (credentials are never shown)",
+    options: { tenant },
+    forwardable: true,
+    run: async (s, o) => ({ connectors: await listConnectors(await tenantArg(s, o)) }),
+  },
+  {
+    name: 'connector test',
+    summary: 'check a connector against its API: per scope, whether delegation/consent is granted',
+    options: { tenant, id: connectorId },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      return testConnector(s, t, await getConnector(t, str(o.id)));
+    },
+  },
+  {
+    name: 'connector remove',
+    summary: 'remove a connector with its tools, their grants and its stored credentials',
+    options: { tenant, id: connectorId },
+    forwardable: true,
+    run: audited('connector.remove', 'connector', (s, t, o) => removeConnector(s, t, str(o.id))),
+  },
+  {
+    name: 'connector sync-directory',
+    summary: "reconcile the tenant's users and groups with its Google directory now (as SCIM would); --dry-run prints the changes only",
+    options: { tenant, 'dry-run': { type: 'boolean', description: 'report the changes without making them' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      return runDirectorySync(s, t, { dryRun: o['dry-run'] === true });
+    },
+  },
+];

@@ -1,0 +1,32 @@
+/**
+ * A company directory read through its IdP's API (Google Admin SDK now; Okta and Entra reuse this for reconciliation).
+ * Adapters page internally and yield every record; a failure mid-way throws, so callers never mistake a partial
+ * listing for the truth (an outage must never look like "everyone left").
+ */
+export interface DirectoryUser {
+  /** The directory's immutable id (becomes User.externalId). */
+  externalId: string;
+  /** Primary e-mail, lower-cased: the userName and the SSO link. */
+  email: string;
+  displayName: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  title: string | null;
+  /** Suspended, archived or otherwise not allowed to sign in. */
+  active: boolean;
+}
+
+export interface DirectoryGroup {
+  externalId: string;
+  displayName: string;
+  email: string | null;
+}
+
+export interface DirectorySource {
+  /** For audit and reports, e.g. 'google'. */
+  readonly kind: string;
+  listUsers(): AsyncIterable<DirectoryUser>;
+  listGroups(): AsyncIterable<DirectoryGroup>;
+  /** Direct members of a group that are users (nested groups are not expanded), as user external ids. */
+  listMembers(groupExternalId: string): AsyncIterable<string>;
+}

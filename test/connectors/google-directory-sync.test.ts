@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { testDbKinds } from '../support/databases.js';
+import type { TestApp } from '../support/test-app.js';
+import { cli, connect, type FakeVerifier } from '../mcp/support.js';
+import { allGoogleScopes } from '../../src/connectors/google/google-scopes.js';
+import { syncDueDirectories } from '../../src/connectors/run-directory-sync.js';
+import { createScimToken } from '../../src/scim/scim-tokens.js';
+import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import type { FakeDirectoryUser, GoogleFake } from './support/google-fake.js';
+import { useGoogleApp } from './support/google-env.js';
+
+describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
+  let app: TestApp;
+  let verifier: FakeVerifier;
+  let google: GoogleFake;
+  useGoogleApp(kind, (a, v, g) => {
+    app = a;
+    verifier = v;
+    google = g;
+  });
+
+  const user = (id: string, email: string, over: Partial<FakeDirectoryUser> = {}): FakeDirectoryUser => ({ id, primaryEmail: email, name: { fullName: id.toUpperCase(), givenName: id, familyName: 'Acme' }, ...over });
+
+  /** A tenant with a Google connector; the fake directory reset to three users and two groups. */
+  async function setup(provisioning: 'scim' | 'directory-sync' = 'directory-sync') {
+    const t = await app.createTenant();
+    const sa = google.serviceAccount(t.slug);
+    google.delegate(sa.clientId, allGoogleScopes());
+    google.users.add('admin@acme.com');
+    google.directory.length = 0;
+    google.groups.length = 0;
+    google.directory.push(user('u1', 'ann@acme.com', { organizations: [{ title: 'Engineer', primary: true }] }), user('u2', 'ben@acme.com'), user('u3', 'cid@acme.com'), user('x1', 'ext@partner.example'));
+    google.groups.push({ id: 'g1', email: 'eng@acme.com', name: 'Engineering', members: ['u1', 'u2', 'x1'] }, { id: 'g2', email: 'sales@acme.com', name: 'Sales', members: ['u3'] });
+    await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': sa.keyFile, 'admin-email': 'admin@acme.com', 'api-root': google.url });
+    await cli(app, 'tenant settings', { tenant: t.slug, provisioning });
+    // Re-read: the settings changed after the context was made.
+    return { t: (await findTenantBySlug(app.services.db, t.slug))! };
+  }
+
+  const state = async (t: TenantCtx) => {
+    const users = await t.db.user.findMany({ orderBy: { userNameKey: 'asc' }, select: { userNameKey: true, active: true, displayName: true, externalId: true } });
+    const groups = await t.db.group.findMany({ orderBy: { displayNameKey: 'asc' }, include: { memberships: { include: { user: { select: { userNameKey: true } } } } } });
+    return { users, groups: groups.map((g) => ({ name: g.displayName, members: g.memberships.map((m) => m.user.userNameKey).sort() })) };
+  };
+
+  it('dry-run reports the changes without making them; applying needs provisioning = directory-sync', async () => {
+    const { t } = await setup('scim');
+    const dry = await cli(app, 'connector sync-directory', { tenant: t.slug, 'dry-run': true });
+    expect(dry).toMatchObject({ dryRun: true, users: 4, groups: 2, errors: 0 });
+    expect(dry.changes).toEqual([
+      { op: 'create', kind: 'user', name: 'ann@acme.com' },
+      { op: 'create', kind: 'user', name: 'ben@acme.com' },
+      { op: 'create', kind: 'user', name: 'cid@acme.com' },
+      { op: 'create', kind: 'group', name: 'Engineering', membersAdded: 2 },
+      { op: 'create', kind: 'group', name: 'Sales', membersAdded: 1 },
+    ]);
+    expect(await t.db.user.count()).toBe(0);
+    await expect(cli(app, 'connector sync-directory', { tenant: t.slug })).rejects.toThrow(/provisioned by SCIM/);
+    const settings = await cli(app, 'tenant settings', { tenant: t.slug });
+    expect(settings.settings).toMatchObject({ provisioning: 'scim' });
+    await expect(cli(app, 'tenant settings', { tenant: t.slug, provisioning: 'both' })).rejects.toThrow(/scim or directory-sync/);
+  });
+
+  it('creates users and groups with members across pages, only of the connector domains; a second run changes nothing; SCIM writes are refused', async () => {
+    const { t } = await setup();
+    const report = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(report).toMatchObject({ dryRun: false, errors: 0 });
+    expect(await state(t)).toEqual({
+      users: [
+        { userNameKey: 'ann@acme.com', active: true, displayName: 'U1', externalId: 'u1' },
+        { userNameKey: 'ben@acme.com', active: true, displayName: 'U2', externalId: 'u2' },
+        { userNameKey: 'cid@acme.com', active: true, displayName: 'U3', externalId: 'u3' },
+      ],
+      groups: [
+        { name: 'Engineering', members: ['ann@acme.com', 'ben@acme.com'] },
+        { name: 'Sales', members: ['cid@acme.com'] },
+      ],
+    });
+    // Pages of 2: users, groups and members were each followed through nextPageToken, as the admin.
+    const dirCalls = google.apiRequests.filter((r) => r.path.startsWith('/admin/directory'));
+    expect(dirCalls.every((r) => r.sub === 'admin@acme.com')).toBe(true);
+    expect(dirCalls.filter((r) => r.path === '/admin/directory/v1/users').length).toBeGreaterThanOrEqual(2);
+    expect((await cli(app, 'connector sync-directory', { tenant: t.slug })).changes).toEqual([]);
+    const listed = (await cli(app, 'connector list', { tenant: t.slug })).connectors as { lastSync: unknown; lastSyncAt: unknown }[];
+    expect(listed[0]).toMatchObject({ lastSync: { users: 4, created: 0, errors: 0 } });
+
+    const scim = await createScimToken(t, app.url);
+    const res = await fetch(`${app.url}/t/${t.slug}/scim/v2/Users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${scim.token}`, 'content-type': 'application/scim+json' },
+      body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'sneaky@acme.com' }),
+    });
+    expect(res.status).toBe(409);
+    expect((await fetch(`${app.url}/t/${t.slug}/scim/v2/Users`, { headers: { authorization: `Bearer ${scim.token}` } })).status).toBe(200);
+  });
+
+  it('a user suspended in Google loses MCP access at the next request after the sync; membership changes and deletions follow', async () => {
+    const { t } = await setup();
+    await cli(app, 'connector sync-directory', { tenant: t.slug });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'whoami', group: ['Engineering'] });
+    const ann = (await t.db.user.findFirst({ where: { userNameKey: 'ann@acme.com' } }))!;
+    const { client } = await connect(app, t, verifier.issue(t, ann.id));
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ groups: ['Engineering'] });
+
+    google.directory.find((u) => u.id === 'u1')!.suspended = true;
+    google.groups.find((g) => g.id === 'g1')!.members = ['u1'];
+    google.directory.splice(google.directory.findIndex((u) => u.id === 'u3'), 1);
+    const report = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(report.changes).toEqual([
+      { op: 'deactivate', kind: 'user', name: 'ann@acme.com' },
+      { op: 'update', kind: 'group', name: 'Engineering', membersAdded: 0, membersRemoved: 1 },
+      { op: 'update', kind: 'group', name: 'Sales', membersAdded: 0, membersRemoved: 1 },
+      { op: 'delete', kind: 'user', name: 'cid@acme.com' },
+    ]);
+    await expect(client.callTool({ name: 'whoami', arguments: {} })).rejects.toThrow();
+    const revoked = await t.db.auditEvent.findFirst({ where: { action: 'user.revoke', targetId: ann.id } });
+    expect(revoked?.detail).toMatchObject({ reason: 'scim.deactivated' });
+    expect(await state(t)).toMatchObject({
+      users: [{ userNameKey: 'ann@acme.com', active: false }, { userNameKey: 'ben@acme.com', active: true }],
+      groups: [{ name: 'Engineering', members: ['ann@acme.com'] }, { name: 'Sales', members: [] }],
+    });
+    await client.close().catch(() => undefined);
+  });
+
+  it('an outage mid-run or an empty listing changes nothing', async () => {
+    const { t } = await setup();
+    await cli(app, 'connector sync-directory', { tenant: t.slug });
+    const before = await state(t);
+    google.directory.find((u) => u.id === 'u2')!.suspended = true;
+    google.failures.push({ prefix: '/admin/directory/v1/groups', status: 503, reason: 'backendError', count: 10 });
+    await expect(cli(app, 'connector sync-directory', { tenant: t.slug })).rejects.toThrow(/unavailable/);
+    google.failures.length = 0;
+    expect(await state(t)).toEqual(before);
+
+    const saved = google.directory.splice(0);
+    await expect(cli(app, 'connector sync-directory', { tenant: t.slug })).rejects.toThrow(/listed no users/);
+    google.directory.push(...saved);
+    expect(await state(t)).toEqual(before);
+    expect(await t.db.auditEvent.count({ where: { action: 'connector.directory.sync', outcome: 'failure' } })).toBe(2);
+  });
+
+  it('the scheduled job syncs tenants provisioned by directory sync when their interval has elapsed, and never touches another tenant', async () => {
+    const { t } = await setup();
+    const scimTenant = await setup('scim');
+    await syncDueDirectories(app.services);
+    expect(await t.db.user.count()).toBe(3);
+    expect(await scimTenant.t.db.user.count()).toBe(0);
+    google.directory.push(user('u9', 'new@acme.com'));
+    app.clock.advance(5 * 60_000);
+    await syncDueDirectories(app.services);
+    expect(await t.db.user.count()).toBe(3);
+    app.clock.advance(10 * 60_000);
+    await syncDueDirectories(app.services);
+    expect(await t.db.user.count()).toBe(4);
+    expect(await scimTenant.t.db.user.count()).toBe(0);
+  });
+});
