@@ -13,7 +13,7 @@ export function exportFormat(v: string | undefined): 'jsonl' | 'csv' {
   throw new AppError(400, 'bad_request', 'format must be jsonl or csv');
 }
 
-/** `audit …` admin commands (docs/operations-audit.md). */
+/** `audit …` admin commands (docs/operations.md#audit-append-only-verify-export-streaming). */
 export const auditCommands: Command[] = [
   {
     name: 'audit export',
