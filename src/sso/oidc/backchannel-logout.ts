@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { idpKeys } from '../../oauth/cross-app/idp-keys.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { findConnectionByIssuer } from '../connections/manage-connections.js';
@@ -12,8 +13,6 @@ const MAX_AGE_S = 5 * 60;
 const SKEW_S = 60;
 /** Asymmetric only: `none` and HMAC (keyed with a client secret the IdP shares with others' copies) are refused. */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
-
-const jwksByUri = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
 /** A refused logout token; the message goes into the 400 answer's error_description (no secrets in it). */
 export class LogoutTokenRefused extends Error {}
@@ -40,8 +39,10 @@ export async function receiveLogoutToken(s: Services, t: TenantCtx, token: unkno
   const config = await oidcConfig(s, t, conn);
   const jwksUri = config.serverMetadata().jwks_uri;
   if (!jwksUri) throw new LogoutTokenRefused('the IdP publishes no jwks_uri');
-  let jwks = jwksByUri.get(jwksUri);
-  if (!jwks) jwksByUri.set(jwksUri, (jwks = createRemoteJWKSet(new URL(jwksUri))));
+  // The IdP's key set as ID-JAG and token exchange see it: one cache and one `jwks:<issuer>` circuit per IdP.
+  const jwks = await idpKeys(s, t, conn).catch((err: Error) => {
+    throw new LogoutTokenRefused(`the IdP's keys are unavailable: ${err.message}`.slice(0, 300));
+  });
   let claims: JWTPayload;
   try {
     ({ payload: claims } = await jwtVerify(token, jwks, {

@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client';
+import { CircuitOpenError } from '../../lib/circuit-breaker.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { defaultOidcMapping } from '../connections/connection-config.js';
@@ -73,6 +74,9 @@ export async function finishOidcLogin(
     });
   } catch (err) {
     const e = err as Error & { code?: string; error?: string };
+    // The IdP's token or JWKS endpoint failed repeatedly: refused at once, the trace says when it is tried again.
+    const open = e instanceof CircuitOpenError ? e : e.cause instanceof CircuitOpenError ? e.cause : null;
+    if (open) throw Object.assign(new SsoError('oidc.token', 'idp_unavailable', ssoMessages.failed, open.message, 502, { issuer: conn.issuer }, conn.id), { tenant: t });
     throw fail('oidc.token', 'token_rejected', `${e.code ?? e.error ?? e.name}: ${e.message}`.slice(0, 500));
   }
   rememberJwks(conn, config);

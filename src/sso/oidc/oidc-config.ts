@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { Connection } from '../connections/manage-connections.js';
+import { guardIdpFetch } from './guard-idp-fetch.js';
 
 interface CachedIssuer {
   metadata: oidc.ServerMetadata;
@@ -41,7 +42,20 @@ export async function oidcConfig(s: Services, t: TenantCtx, conn: Connection): P
   }
   if (insecure) oidc.allowInsecureRequests(config);
   oidc.enableNonRepudiationChecks(config);
+  config[oidc.customFetch] = idpHttp(s, conn.issuer, config.serverMetadata().jwks_uri);
   return config;
+}
+
+/**
+ * What openid-client fetches after discovery (token endpoint, JWKS, userinfo) goes through the IdP's circuits too, so
+ * a dead IdP fails the login at once instead of after openid-client's 30 s timeout. The JWKS has its own circuit,
+ * `jwks:<issuer>`, shared with ID-JAG / token exchange / logout-token checks (src/oauth/cross-app/idp-keys.ts), and
+ * falls back to the last good key set while it is open; the rest shares discovery's `oidc:<issuer>`.
+ */
+function idpHttp(s: Services, issuer: string, jwksUri: string | undefined): oidc.CustomFetch {
+  const jwks = guardIdpFetch(s, `jwks:${issuer}`, { staleJwks: true });
+  const other = guardIdpFetch(s, `oidc:${issuer}`);
+  return (url, options) => (url === jwksUri ? jwks : other)(url, options as RequestInit);
 }
 
 /** Keeps the JWKS openid-client fetched for the next login. */

@@ -20,7 +20,18 @@ export async function startEvilIdp() {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const state = { nonce: '', tamper: (m: Minted) => m, clientId: 'evil-client', sub: 'evil-user', email: 'evil@example.com', userinfo: {} as Record<string, unknown> };
+  const state = {
+    nonce: '',
+    tamper: (m: Minted) => m,
+    clientId: 'evil-client',
+    sub: 'evil-user',
+    email: 'evil@example.com',
+    userinfo: {} as Record<string, unknown>,
+    /** Status answered by the JWKS and token endpoints (a 503 plays an IdP that is down), and how often each was hit. */
+    jwksStatus: 200,
+    tokenStatus: 200,
+    hits: { jwks: 0, token: 0 },
+  };
 
   async function idToken(): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
@@ -57,7 +68,11 @@ export async function startEvilIdp() {
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       });
     }
-    if (url.pathname === '/jwks') return json({ keys: [jwk] });
+    if (url.pathname === '/jwks') {
+      state.hits.jwks++;
+      if (state.jwksStatus !== 200) return void ((res.statusCode = state.jwksStatus), res.end());
+      return json({ keys: [jwk] });
+    }
     if (url.pathname === '/userinfo') {
       if (req.headers.authorization !== 'Bearer at-123') return void ((res.statusCode = 401), res.end());
       return json({ sub: state.sub, ...state.userinfo });
@@ -73,6 +88,8 @@ export async function startEvilIdp() {
     }
     if (url.pathname === '/token' && req.method === 'POST') {
       for await (const _chunk of req) void _chunk;
+      state.hits.token++;
+      if (state.tokenStatus !== 200) return void ((res.statusCode = state.tokenStatus), res.end());
       return json({ access_token: 'at-123', token_type: 'Bearer', expires_in: 300, id_token: await idToken() });
     }
     res.statusCode = 404;
