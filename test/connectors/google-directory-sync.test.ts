@@ -188,6 +188,9 @@ describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
     });
     // A dry run previews against a full read.
     expect((await cli(app, 'connector sync-directory', { tenant: t.slug, 'dry-run': true })).reads).toMatchObject({ full: true, notModified: 0 });
+    // The ETags are the connector's: another tenant's first run against the same directory reads in full.
+    const other = await setup();
+    expect((await cli(app, 'connector sync-directory', { tenant: other.t.slug })).reads).toMatchObject({ full: true, notModified: 0 });
   });
 
   it('reads everything again once FULL_RESYNC_MS has passed since the last full read, repairing drift the ETags cannot show', async () => {
