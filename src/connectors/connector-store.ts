@@ -72,6 +72,13 @@ export async function syncConnectorTools(t: TenantCtx, provider: ToolProvider): 
   return { tools: provider.tools.map((x) => x.name) };
 }
 
+/** A sync summary without the directory state kept for the next run (ETags and the last listing: bulky, internal). */
+function withoutState(lastSync: unknown): unknown {
+  if (!lastSync || typeof lastSync !== 'object') return lastSync;
+  const { state: _state, ...summary } = lastSync as Record<string, unknown>;
+  return summary;
+}
+
 /** Connectors with their non-secret settings; credentials are never shown. */
 export async function listConnectors(t: TenantCtx) {
   const rows = await t.db.connector.findMany({ orderBy: { createdAt: 'asc' } });
@@ -86,7 +93,7 @@ export async function listConnectors(t: TenantCtx) {
       tools: mine.length,
       approvedTools: mine.filter((x) => x.approved).length,
       lastSyncAt: r.lastSyncAt,
-      lastSync: r.lastSync,
+      lastSync: withoutState(r.lastSync),
       createdAt: r.createdAt,
     };
   });

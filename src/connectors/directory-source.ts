@@ -29,4 +29,9 @@ export interface DirectorySource {
   listGroups(): AsyncIterable<DirectoryGroup>;
   /** Direct members of a group that are users (nested groups are not expanded), as user external ids. */
   listMembers(groupExternalId: string): AsyncIterable<string>;
+  /**
+   * After the listings were read: true when the directory answered that none of them changed since the run the
+   * source was given (e.g. every page 304 Not Modified), so there is nothing to reconcile.
+   */
+  unchanged?(): boolean;
 }

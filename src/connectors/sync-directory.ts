@@ -24,6 +24,8 @@ export interface SyncReport {
   groups: number;
   changes: SyncChange[];
   errors: number;
+  /** The directory said nothing changed since the last run (every listing 304): nothing was compared or written. */
+  unchanged?: true;
 }
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -76,6 +78,8 @@ export async function syncDirectory(s: Services, t: TenantCtx, source: Directory
   const dirGroups = await collect(source.listGroups());
   const members = new Map<string, string[]>();
   for (const g of dirGroups) members.set(g.externalId, await collect(source.listMembers(g.externalId)));
+  // Every listing equals the last run's, which applied it without errors: local drift is left to the periodic full read.
+  if (source.unchanged?.()) return { dryRun: opts.dryRun, source: source.kind, users: dirUsers.length, groups: dirGroups.length, changes: [], errors: 0, unchanged: true };
 
   const locals = await t.db.user.findMany({ select: { id: true, userNameKey: true, externalId: true, active: true, email: true, attributes: true } });
   const managed = locals.filter((u) => u.externalId && opts.domains.includes(domainOf(u.userNameKey)));
@@ -144,8 +148,8 @@ export async function syncDirectory(s: Services, t: TenantCtx, source: Directory
   return { dryRun: opts.dryRun, source: source.kind, users: dirUsers.length, groups: dirGroups.length, changes, errors: changes.filter((x) => x.error).length };
 }
 
-/** Stores the last run's summary on the connector (shown by `connector list`). */
-export async function recordSync(t: TenantCtx, connectorId: string, report: SyncReport, at: Date): Promise<void> {
+/** Stores the last run's summary on the connector (shown by `connector list`), with the source's state for the next run. */
+export async function recordSync(t: TenantCtx, connectorId: string, report: SyncReport, at: Date, state?: unknown): Promise<void> {
   const count = (op: string, kind: string) => report.changes.filter((x) => x.op === op && x.kind === kind).length;
   const summary = {
     users: report.users,
@@ -156,6 +160,8 @@ export async function recordSync(t: TenantCtx, connectorId: string, report: Sync
     deleted: count('delete', 'user'),
     groupChanges: report.changes.filter((x) => x.kind === 'group').length,
     errors: report.errors,
+    ...(report.unchanged && { unchanged: true }),
+    ...(state !== undefined && { state }),
   };
   await t.db.connector.updateMany({ where: { id: connectorId }, data: { lastSync: summary as Prisma.InputJsonValue, lastSyncAt: at } });
 }

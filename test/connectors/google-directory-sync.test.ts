@@ -3,7 +3,7 @@ import { testDbKinds } from '../support/databases.js';
 import type { TestApp } from '../support/test-app.js';
 import { cli, connect, type FakeVerifier } from '../mcp/support.js';
 import { allGoogleScopes } from '../../src/connectors/google/google-scopes.js';
-import { syncDueDirectories } from '../../src/connectors/run-directory-sync.js';
+import { FULL_RESYNC_MS, syncDueDirectories } from '../../src/connectors/run-directory-sync.js';
 import { createScimToken } from '../../src/scim/scim-tokens.js';
 import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
@@ -138,6 +138,86 @@ describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
     google.directory.push(...saved);
     expect(await state(t)).toEqual(before);
     expect(await t.db.auditEvent.count({ where: { action: 'connector.directory.sync', outcome: 'failure' } })).toBe(2);
+  });
+
+  const dirRequests = () => google.apiRequests.filter((r) => r.path.startsWith('/admin/directory')).length;
+
+  it('an unchanged directory answers 304 to every page (If-None-Match): nothing is compared or written; a change is read and reconciled', async () => {
+    const { t } = await setup();
+    const first = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(first.reads).toMatchObject({ full: true, notModified: 0 });
+    const seen = google.notModified.length;
+    const notModified = () => google.notModified.slice(seen);
+    const before = await state(t);
+    const touched = await t.db.user.findMany({ select: { userNameKey: true, updatedAt: true }, orderBy: { userNameKey: 'asc' } });
+    const audits = await t.db.auditEvent.count();
+
+    const requests = dirRequests();
+    const again = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(again).toMatchObject({ unchanged: true, changes: [], errors: 0, users: 4, groups: 2 });
+    // Users (2 pages), groups (1), members of Engineering (2) and Sales (1): every page asked with its ETag, all 304.
+    expect(again.reads).toEqual({ full: false, requests: 6, notModified: 6 });
+    expect(dirRequests() - requests).toBe(6);
+    expect(notModified().filter((p) => p === '/admin/directory/v1/users')).toHaveLength(2);
+    expect(notModified().filter((p) => p.endsWith('/members'))).toHaveLength(3);
+    expect(await state(t)).toEqual(before);
+    expect(await t.db.user.findMany({ select: { userNameKey: true, updatedAt: true }, orderBy: { userNameKey: 'asc' } })).toEqual(touched);
+    // Only the run's own audit event: no SCIM-store write happened.
+    expect((await t.db.auditEvent.findMany({ where: {}, orderBy: { seq: 'asc' }, skip: audits })).map((e) => e.action)).toEqual(['connector.directory.sync']);
+    const listed = (await cli(app, 'connector list', { tenant: t.slug })).connectors as { lastSync: Record<string, unknown> }[];
+    expect(listed[0]!.lastSync).toMatchObject({ users: 4, unchanged: true });
+    expect(listed[0]!.lastSync).not.toHaveProperty('state');
+
+    // Ben suspended (second users page) and a new member of Sales: those pages answer 200, the others still 304.
+    google.directory.find((u) => u.id === 'u2')!.suspended = true;
+    google.groups.find((g) => g.id === 'g2')!.members.push('u1');
+    const before304 = google.notModified.length;
+    const changed = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(changed.changes).toEqual([
+      { op: 'deactivate', kind: 'user', name: 'ben@acme.com' },
+      { op: 'update', kind: 'group', name: 'Sales', membersAdded: 1, membersRemoved: 0 },
+    ]);
+    const reads = changed.reads as { full: boolean; requests: number; notModified: number };
+    expect(reads).toMatchObject({ full: false, requests: 6 });
+    expect(reads.notModified).toBeGreaterThan(0);
+    expect(reads.notModified).toBeLessThan(6);
+    expect(google.notModified.length - before304).toBe(reads.notModified);
+    expect(await state(t)).toMatchObject({
+      users: [{ userNameKey: 'ann@acme.com', active: true }, { userNameKey: 'ben@acme.com', active: false }, { userNameKey: 'cid@acme.com', active: true }],
+      groups: [{ name: 'Engineering', members: ['ann@acme.com', 'ben@acme.com'] }, { name: 'Sales', members: ['ann@acme.com', 'cid@acme.com'] }],
+    });
+    // A dry run previews against a full read.
+    expect((await cli(app, 'connector sync-directory', { tenant: t.slug, 'dry-run': true })).reads).toMatchObject({ full: true, notModified: 0 });
+    // The ETags are the connector's: another tenant's first run against the same directory reads in full.
+    const other = await setup();
+    expect((await cli(app, 'connector sync-directory', { tenant: other.t.slug })).reads).toMatchObject({ full: true, notModified: 0 });
+  });
+
+  it('reads everything again once FULL_RESYNC_MS has passed since the last full read, repairing drift the ETags cannot show', async () => {
+    const { t } = await setup();
+    await cli(app, 'connector sync-directory', { tenant: t.slug });
+    // Drift on our side that Google's ETags cannot reveal (e.g. a manual change in the database).
+    await t.db.user.updateMany({ where: { userNameKey: 'cid@acme.com' }, data: { active: false } });
+    app.clock.advance(FULL_RESYNC_MS - 60_000);
+    const within = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(within).toMatchObject({ unchanged: true, reads: { full: false, notModified: 6 } });
+    app.clock.advance(60_000);
+    const full = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(full.reads).toMatchObject({ full: true, notModified: 0 });
+    expect(full.changes).toEqual([{ op: 'reactivate', kind: 'user', name: 'cid@acme.com' }]);
+    expect((await state(t)).users.find((u) => u.userNameKey === 'cid@acme.com')).toMatchObject({ active: true });
+    // The full read starts a new interval: the next run is conditional again.
+    expect((await cli(app, 'connector sync-directory', { tenant: t.slug })).reads).toMatchObject({ full: false, notModified: 6 });
+  });
+
+  it('a run with a failed item is never the base of a conditional one (the item is retried by a full read)', async () => {
+    const { t } = await setup();
+    // Two Google ids with one e-mail (a rename mid-listing): the second create clashes on userName.
+    google.directory.push(user('u4', 'ann@acme.com'));
+    const first = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(first.errors).toBeGreaterThan(0);
+    const next = await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect(next.reads).toMatchObject({ full: true, notModified: 0 });
   });
 
   it('the scheduled job syncs tenants provisioned by directory sync when their interval has elapsed, and never touches another tenant', async () => {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 
 /**
@@ -113,6 +113,8 @@ export class GoogleFake {
   readonly tokenRequests: { sub: string; scope: string; iss: string }[] = [];
   /** Every API request: method, path, impersonated user. */
   readonly apiRequests: { method: string; path: string; sub: string }[] = [];
+  /** Directory list requests answered 304 Not Modified (their If-None-Match matched the listing's ETag). */
+  readonly notModified: string[] = [];
   /** Answers to inject: the next `count` requests whose path starts with `prefix` get this status and reason. */
   readonly failures: { prefix: string; status: number; reason: string; count: number; retryAfter?: string }[] = [];
   readonly #server: http.Server;
@@ -200,6 +202,16 @@ export class GoogleFake {
     if (!answer) return this.#send(res, 404, googleError(404, 'Requested entity was not found.', 'notFound', 'NOT_FOUND'));
     if (answer.status === 204) return void res.writeHead(204).end();
     if (typeof answer.body === 'string') return void res.writeHead(answer.status, { 'content-type': answer.type ?? 'text/plain' }).end(answer.body);
+    if (req.method === 'GET' && answer.status === 200 && url.pathname.startsWith('/admin/directory/')) {
+      // As the Directory API does: a list response carries an ETag of its contents (the `etag` field and header), and a
+      // request whose If-None-Match names the current one gets 304 Not Modified without a body.
+      const etag = `"${createHash('sha256').update(JSON.stringify(answer.body)).digest('base64url').slice(0, 27)}/${url.searchParams.get('pageToken') ?? '0'}"`;
+      if (req.headers['if-none-match'] === etag) {
+        this.notModified.push(url.pathname);
+        return void res.writeHead(304, { etag }).end();
+      }
+      return this.#send(res, 200, { ...(answer.body as object), etag }, { etag });
+    }
     this.#send(res, answer.status, answer.body);
   }
 
