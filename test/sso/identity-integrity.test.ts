@@ -30,6 +30,13 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     return { page, reason: String(trace.reason ?? '') };
   }
 
+  /** A second SAML connection of `t`, with IdP-initiated sign-in on like tenantWithSaml's (the logins below are unsolicited). */
+  const addSecondSaml = async (t: TenantCtx, input: Parameters<typeof addSamlConnection>[2]) => {
+    const conn = await addSamlConnection(app.services, t, input);
+    await cli(app.services, 'idp update', { tenant: t.slug, id: conn.id, 'idp-initiated': 'on' });
+    return conn;
+  };
+
   /** IdP-initiated SAML login (the ACS picks the connection by Issuer). */
   const idpInitiated = async (t: TenantCtx, idp: TestSamlIdp, spMetadata: string, nameId: string, attributes: Record<string, string[]>, browser = new Browser()) =>
     ({ res: await postToAcs(app, t, browser, await idp.response(spMetadata, { nameId, attributes })), browser });
@@ -89,7 +96,7 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     const okta = makeSamlIdp();
     const rogue = makeSamlIdp();
     const { t, conn, spMetadata } = await tenantWithSaml(app, okta, { allowedDomains: ['corp.example'] });
-    await addSamlConnection(app.services, t, { metadataXml: rogue.metadata(), allowedDomains: ['corp.example'] });
+    await addSecondSaml(t, { metadataXml: rogue.metadata(), allowedDomains: ['corp.example'] });
     const token = await createScimToken(t, app.url, 'Okta', String(conn.id));
     expect(token.connectionId).toBe(conn.id);
     const created = await fetch(`${token.baseUrl}/Users`, {
@@ -118,7 +125,7 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     const a = makeSamlIdp();
     const b = makeSamlIdp();
     const { t, spMetadata } = await tenantWithSaml(app, a, { allowedDomains: ['corp.example'] });
-    const second = await addSamlConnection(app.services, t, { metadataXml: b.metadata(), allowedDomains: ['other.example', 'corp.example'] });
+    const second = await addSecondSaml(t, { metadataXml: b.metadata(), allowedDomains: ['other.example', 'corp.example'] });
     const bo = await scimUser(t, 'bo@corp.example');
     for (const idp of [a, b]) {
       const { res } = await idpInitiated(t, idp, spMetadata, `sub-${Math.random()}`, { email: ['BO@corp.example'] });
@@ -138,7 +145,7 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     const a = makeSamlIdp();
     const b = makeSamlIdp();
     const { t, conn, spMetadata } = await tenantWithSaml(app, a, { allowedDomains: ['corp.example'] });
-    const second = await addSamlConnection(app.services, t, { metadataXml: b.metadata(), allowedDomains: ['corp.example'] });
+    const second = await addSecondSaml(t, { metadataXml: b.metadata(), allowedDomains: ['corp.example'] });
     const cy = await scimUser(t, 'cy@corp.example');
     expect(await cli(app.services, 'user bind', { tenant: t.slug, email: 'CY@corp.example', connection: String(second.id) })).toEqual({ id: cy.id, email: 'cy@corp.example', ssoConnectionId: second.id });
     const viaA = await idpInitiated(t, a, spMetadata, 'a-cy', { email: ['cy@corp.example'] });
