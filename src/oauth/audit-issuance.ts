@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { currentRotationPlan } from './refresh-rotation.js';
 
 /**
  * One audit event per successful token response: who (user or machine client), which client, which grant type and
@@ -15,6 +16,9 @@ export function auditIssuance(s: Services, t: TenantCtx, provider: Provider): vo
   provider.use(async (ctx, next) => {
     await next();
     await accepted.get(ctx);
+    // Koa writes the response after this middleware resolves: the line is committed before the client sees it.
+    const plan = currentRotationPlan();
+    if (plan?.kind === 'grace') await auditGraceReplay(s, t, ctx as KoaContextWithOIDC, plan.grantId);
   });
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const { client, entities, params } = ctx.oidc;
@@ -34,5 +38,20 @@ export function auditIssuance(s: Services, t: TenantCtx, provider: Provider): vo
         grantId: entities.Grant?.jti ?? entities.AccessToken?.grantId ?? null,
       },
     }));
+  });
+}
+
+/**
+ * A used refresh token presented again within the grace window is answered with its successor: harmless for a
+ * client's retry, but the only trace a thief racing the client within the window would leave (issue 8 §6).
+ */
+async function auditGraceReplay(s: Services, t: TenantCtx, ctx: KoaContextWithOIDC, grantId: string | null) {
+  const clientId = ctx.oidc?.client?.clientId ?? null;
+  await s.audit.record(t, {
+    actor: { kind: 'oauth-client', id: clientId },
+    action: 'oauth.refresh.grace_replay',
+    target: { kind: 'oauth-grant', id: grantId },
+    outcome: ctx.status === 200 ? 'success' : 'failure',
+    request: { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: String((ctx.req as { id?: unknown }).id ?? '') },
   });
 }

@@ -78,17 +78,6 @@ function tokenEndpoint(s: Services): RequestHandler {
     await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
     if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
     if (res.statusCode >= 400) await limiter.hit(limits);
-    if (plan.kind === 'grace') {
-      // The client got the successor of a token already used: harmless for a retry, but the only trace a thief
-      // racing the client within the window would leave (issue 8 §6).
-      await s.audit.record(t, {
-        actor: { kind: 'oauth-client', id: typeof body.client_id === 'string' ? body.client_id : null },
-        action: 'oauth.refresh.grace_replay',
-        target: { kind: 'oauth-grant', id: plan.grantId },
-        outcome: res.statusCode === 200 ? 'success' : 'failure',
-        request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
-      });
-    }
   };
 }
 

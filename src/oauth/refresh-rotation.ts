@@ -30,6 +30,9 @@ const plans = new AsyncLocalStorage<RotationPlan>();
 
 export const runWithRotationPlan = <T>(plan: RotationPlan, fn: () => Promise<T>) => plans.run(plan, fn);
 
+/** The plan of the token request being served (read inside oidc-provider's middleware, see audit-issuance.ts). */
+export const currentRotationPlan = (): RotationPlan | undefined => plans.getStore();
+
 /** oidc-provider's rotateRefreshToken: always rotate, except when answering a grace-window duplicate. */
 export const shouldRotate = () => plans.getStore()?.kind !== 'grace';
 
