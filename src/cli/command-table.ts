@@ -157,7 +157,7 @@ export const foundationCommands: Command[] = [
     },
     forwardable: true,
     // The base URL is the one the server recorded (src/http/served-url.ts), not this process's PUBLIC_URL.
-    run: audited('scim-token.create', 'scim-token', async (s, t, o) => createScimToken(t, await servedUrl(s.db), str(o.label), str(o.connection))),
+    run: audited('scim-token.create', 'scim-token', async (s, t, o) => createScimToken(t, await servedUrl(s.db, s.config.publicUrl), str(o.label), str(o.connection))),
   },
   {
     name: 'scim-token list',

@@ -1,5 +1,4 @@
 import type { Db } from '../db/open-database.js';
-import { AppError } from '../lib/errors.js';
 
 const KEY = 'publicUrl';
 
@@ -9,14 +8,13 @@ export async function recordServedUrl(db: Db, publicUrl: string): Promise<void> 
 }
 
 /**
- * The PUBLIC_URL the server serves, as it recorded it. The CLI's own environment is not a substitute: on PostgreSQL
+ * The PUBLIC_URL the server serves, as it recorded it. The CLI's own environment is a poor substitute: on PostgreSQL
  * the CLI often runs elsewhere (a laptop, a job) with another PUBLIC_URL or none, and a wrong URL pasted into Okta
- * or Entra fails far from its cause.
+ * or Entra fails far from its cause. Only before any server has ever started on this database (nothing recorded) is
+ * the CLI's own PUBLIC_URL used: the CLI must work whether or not the server runs (the contract), and the first
+ * server, started with the same environment, serves exactly that URL.
  */
-export async function servedUrl(db: Db): Promise<string> {
+export async function servedUrl(db: Db, cliPublicUrl: string): Promise<string> {
   const row = await db.serverSetting.findUnique({ where: { key: KEY } });
-  if (!row) {
-    throw new AppError(409, 'no_server', 'No server has recorded its PUBLIC_URL in this database yet: start the server (sso-bridge serve) once, then retry');
-  }
-  return row.value;
+  return row?.value ?? cliPublicUrl;
 }

@@ -114,8 +114,11 @@ describeInBrowser('SSO pages in Chromium', () => {
 
     await page.goto(`${app.url}/t/${t.slug}/login`);
     await tabTo(page, /^Sign out$/);
-    await Promise.all([page.waitForURL(`${app.url}/t/${t.slug}/logout`), page.keyboard.press('Enter')]);
-    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Signed out');
+    // Our session ends, then RP-initiated logout continues to the IdP's end_session_endpoint (OIDC RP-Initiated
+    // Logout 1.0 §2) with our client_id and post-logout return path.
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${idp.issuer}/session/end`)), page.keyboard.press('Enter')]);
+    const endSession = new URL(page.url());
+    expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${app.url}/t/${t.slug}/logout`);
     expect((await page.goto(`${app.url}/t/${t.slug}/api/me`))?.status()).toBe(401);
     await page.context().close();
   });
