@@ -75,12 +75,18 @@ describe.runIf(postgresBinDir())('two processes on one PostgreSQL under faults',
     return { id, token };
   }
 
-  const toolsListOnB = async (token: string) =>
-    (await fetch(`${b.url}/t/${t.slug}/mcp`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
-    })).status;
+  const toolsListOnB = async (token: string) => {
+    try {
+      return (await fetch(`${b.url}/t/${t.slug}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+      })).status;
+    } catch (err) {
+      // Node B unreachable is never "refused in time": say why (its last log lines and stderr) instead of a bare fetch error.
+      throw new Error(`node B unreachable: ${String(err)}\nlast log lines: ${JSON.stringify(messagesOf(b).slice(-15))}\nstderr: ${b.stderr().slice(-2_000)}`, { cause: err });
+    }
+  };
 
   /** Deactivates through node A as an IdP would: retrying until it gets a 2xx. Returns when it got it. */
   async function deactivateOnA(userId: string): Promise<number> {
