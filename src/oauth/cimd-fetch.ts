@@ -73,7 +73,9 @@ export function cimdFetch(config: Config): (url: string | URL, options: FetchOpt
   let dispatcher: Dispatcher | undefined;
   return (url, options) => {
     dispatcher ??= guardedDispatcher(config);
-    return fetch(new URL(String(url)), { ...options, dispatcher } as RequestInit);
+    // Node's fetch is undici's and honours `dispatcher`; its RequestInit type (undici-types) names another copy of
+    // Dispatcher than the undici package, so the option is passed through `unknown`.
+    return fetch(new URL(String(url)), { ...options, dispatcher } as unknown as RequestInit);
   };
 }
 
