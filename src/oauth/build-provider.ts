@@ -3,6 +3,7 @@ import { escapeHtml, page } from '../consent/html.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { auditIssuance } from './audit-issuance.js';
+import { countTokenFailures } from './token-failure-limit.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
 import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
 import { vaultClientSecrets } from './client-secrets.js';
@@ -165,6 +166,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   provider.on('server_error', (_ctx, err) => s.logger.error({ err, tenantId: t.id }, 'oauth server error'));
   heldRedirects.listen(provider);
   auditIssuance(s, t, provider);
+  countTokenFailures(s, t, provider);
   registerCrossAppGrants(s, t, provider);
   return provider;
 }

@@ -3,13 +3,14 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import type Provider from 'oidc-provider';
 import { formBody } from '../http/body.js';
 import { classifyBodyError } from '../http/error-handler.js';
-import { RateLimiter, rateRules, tenantAndNetwork, tooManyRequests } from '../http/rate-limit.js';
+import { RateLimiter, tooManyRequests } from '../http/rate-limit.js';
 import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
 import { registrationLimit } from './registration-limit.js';
 import { planRefresh, releaseClaim, runWithRotationPlan, type RotationPlan } from './refresh-rotation.js';
+import { tokenFailureLimits } from './token-failure-limit.js';
 
 type Callback = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 const callbacks = new WeakMap<Provider, Callback>();
@@ -53,9 +54,9 @@ function tokenEndpoint(s: Services): RequestHandler {
   return async (req, res) => {
     const t = tenantOf(res);
     // Failed token requests write rows (audit, revocations): a network, or the tenant as a whole, that failed too
-    // often in the window is answered 429 before anything runs (issue 8 §6).
-    const limits = tenantAndNetwork(rateRules.tokenFailNet, rateRules.tokenFailTenant, t.id, req.ip);
-    const verdict = await limiter.check(limits);
+    // often in the window is answered 429 before anything runs (issue 8 §6). Failures are counted inside the
+    // provider, before their response is written (token-failure-limit.ts).
+    const verdict = await limiter.check(tokenFailureLimits(t, req.ip));
     if (!verdict.ok) {
       tooManyRequests(res, verdict).set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: 'Too many failed token requests; try again later' });
       return;
@@ -77,7 +78,6 @@ function tokenEndpoint(s: Services): RequestHandler {
     }
     await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
     if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
-    if (res.statusCode >= 400) await limiter.hit(limits);
   };
 }
 

@@ -119,6 +119,21 @@ describe.each(testDbKinds)('rate limits across nodes (%s)', (kind) => {
     expect((await register(app.url, await app.createTenant(), '198.51.100.30')).status).toBe(201);
   });
 
+  it('counts a failed token request before its response reaches the client', async () => {
+    const t = await app.createTenant();
+    const failures = () => app.services.db.rateLimitCounter.findMany({ where: { key: { startsWith: `token-fail.tenant|${t.id}|` } } });
+    for (let i = 1; i <= 5; i++) {
+      const res = await fetch(`${i % 2 ? nodeB.url : app.url}/t/${t.slug}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.77' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'nope', client_id: 'nobody' }).toString(),
+      });
+      expect(res.status).toBe(401);
+      // Read as soon as the answer arrives: a count written after the response would race this read.
+      expect((await failures()).reduce((sum, row) => sum + row.count, 0)).toBe(i);
+    }
+  });
+
   it('answers 429 to a network whose token requests failed too often, on every node; others are served', async () => {
     const t = await app.createTenant();
     const bad = (base: string, ip: string) =>

@@ -1,0 +1,25 @@
+import type { Request } from 'express';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { RateLimiter, rateRules, tenantAndNetwork, type RateRule } from '../http/rate-limit.js';
+import type { Services } from '../services.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+
+/** The counters a token request is checked against: its tenant and its client network (issue 8 §6). */
+export const tokenFailureLimits = (t: TenantCtx, ip: string | undefined): [RateRule, string][] =>
+  tenantAndNetwork(rateRules.tokenFailNet, rateRules.tokenFailTenant, t.id, ip);
+
+/**
+ * Counts every failed token request before its response is written: Koa writes the response only after this
+ * middleware resolves, so a client that sends its next request on reading the error is always checked against a
+ * count that includes it. Counting after the response raced that next request on another node.
+ */
+export function countTokenFailures(s: Services, t: TenantCtx, provider: Provider): void {
+  const limiter = new RateLimiter(s.db, s.clock);
+  provider.use(async (ctx, next) => {
+    await next();
+    if ((ctx as KoaContextWithOIDC).oidc?.route !== 'token' || ctx.status < 400) return;
+    // ctx.req is the Express request the route adapter handed over: its `ip` honours the trusted-proxy setting.
+    await limiter.hit(tokenFailureLimits(t, (ctx.req as Request).ip));
+  });
+}
