@@ -88,7 +88,7 @@ describe('audit CLI, embedded database, no server running', () => {
     expect(rows).toHaveLength(2);
     expect(rows[1]).toMatch(/^1,evt_.*,scim-token\.create,/);
     expect(JSON.parse((await cli(env, 'audit', 'verify', '--tenant', 'audit-solo')).out[0]!)).toMatchObject({ ok: true, rows: 1 });
-  }, 120_000);
+  }, 300_000); // four CLI processes, each opening the embedded database: slow on a loaded machine
 });
 
 describe('audit CLI, embedded database, server running (streamed through the admin endpoint)', () => {
