@@ -39,7 +39,7 @@ export function startAppProcess(env: Record<string, string>): AppProcess {
 }
 
 /** Polls `GET /readyz` until it answers 200 (or the process exits: then throws with its stderr). */
-export async function waitReady(p: AppProcess, timeoutMs = 60_000): Promise<void> {
+export async function waitReady(p: AppProcess, timeoutMs = 120_000): Promise<void> {
   let exited = false;
   void p.exited.then(() => (exited = true));
   const deadline = Date.now() + timeoutMs;
