@@ -61,7 +61,7 @@ export async function finishRun(s: Services, t: TenantCtx, id: string, end: { st
 
 /** The tenant's most recent reconciliation (for `reconcile --last`, `connector list` and the admin console), or null. */
 export async function lastReconcileRun(t: TenantCtx, opts: { withChanges?: boolean } = {}) {
-  const row = await t.db.reconcileRun.findFirst({ orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] });
+  const row = await t.db.reconcileRun.findFirst({ orderBy: { seq: 'desc' } });
   if (!row) return null;
   return {
     id: row.id,

@@ -120,7 +120,7 @@ export async function reconcileDueTenants(s: Services): Promise<{ reconciled: st
     const t = tenantContext(s.db, row);
     if (t.settings.provisioning !== 'scim' || !t.settings.reconcile.scheduled) continue;
     if (!(await directoryConnectorFor(t).catch(() => null))) continue;
-    const last = await t.db.reconcileRun.findFirst({ where: { dryRun: false }, orderBy: { startedAt: 'desc' }, select: { startedAt: true } });
+    const last = await t.db.reconcileRun.findFirst({ orderBy: { seq: 'desc' }, select: { startedAt: true } });
     if (last && last.startedAt.getTime() + t.settings.reconcile.intervalMinutes * 60_000 > now) continue;
     try {
       const report = await runReconcile(s, t, { dryRun: false, trigger: 'schedule' });

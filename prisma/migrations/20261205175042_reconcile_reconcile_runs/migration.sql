@@ -2,11 +2,11 @@
 CREATE TABLE "ReconcileRun" (
     "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
+    "seq" SERIAL NOT NULL,
     "runningKey" TEXT,
     "connectorId" TEXT,
     "source" TEXT NOT NULL,
     "trigger" TEXT NOT NULL,
-    "dryRun" BOOLEAN NOT NULL DEFAULT false,
     "status" TEXT NOT NULL,
     "summary" JSONB,
     "changes" JSONB,
@@ -22,3 +22,6 @@ CREATE UNIQUE INDEX "ReconcileRun_runningKey_key" ON "ReconcileRun"("runningKey"
 
 -- CreateIndex
 CREATE INDEX "ReconcileRun_tenantId_startedAt_idx" ON "ReconcileRun"("tenantId", "startedAt");
+
+-- CreateIndex
+CREATE INDEX "ReconcileRun_tenantId_seq_idx" ON "ReconcileRun"("tenantId", "seq");
