@@ -127,14 +127,10 @@ describe('reconciliation planner', () => {
     expect(verdict([lu('z', 'z@acme.com')])).toMatchObject({ deactivations: 1, held: true, reason: expect.stringMatching(/every active user/) });
     // Percent 0: every deactivation waits for --confirm.
     expect(verdict([lu('k', 'a@acme.com'), ...many(1)], { maxDeactivatePercent: 0, maxDeactivateCount: 50 })).toMatchObject({ limit: 0, held: true });
-    // A local group no directory group matches is left alone.
-    const stay = Array.from({ length: 20 }, (_, i) => lu(`m${i}`, 'a@acme.com'));
-    const emptied = verdict(stay, settings, [{ id: 'G', displayName: 'Other', externalId: null, source: 'scim', members: [] }]);
-    expect(emptied.held).toBe(false);
-    const group = { externalId: 'h', displayName: 'Empty now', email: null, members: [] as string[] };
-    const listing2 = await readDirectory(memorySource(Array.from({ length: 20 }, (_, i) => du(`d${i}`, `m${i}@acme.com`)), [{ ...group, members: [] }].map((g) => ({ ...g, members: ['d0'] }))));
+    // A group whose members came back short: 5 of 20 active users would lose it (limit 2).
+    const listing2 = await readDirectory(memorySource(Array.from({ length: 20 }, (_, i) => du(`d${i}`, `m${i}@acme.com`)), [{ externalId: 'h', displayName: 'Short now', email: null, members: ['d0'] }]));
     const users2 = Array.from({ length: 20 }, (_, i) => lu(`m${i}`, `m${i}@acme.com`));
-    const plan2 = planReconcile({ listing: listing2, users: users2, groups: [{ id: 'H', displayName: 'Empty now', externalId: 'h', source: 'scim', members: users2.slice(0, 6).map((u) => u.id) }], covers: everyone, createMissing: false });
+    const plan2 = planReconcile({ listing: listing2, users: users2, groups: [{ id: 'H', displayName: 'Short now', externalId: 'h', source: 'scim', members: users2.slice(0, 6).map((u) => u.id) }], covers: everyone, createMissing: false });
     expect(checkGuard(plan2, settings)).toMatchObject({ limit: 2, deactivations: 0, membershipLosses: 5, held: true, reason: expect.stringMatching(/memberships of 5 users/) });
   });
 });
