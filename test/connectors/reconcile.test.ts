@@ -165,6 +165,11 @@ describe.each(testDbKinds)('Reconciliation with the directory (%s)', (kind) => {
     await expect(cli(app, 'tenant settings', { tenant: t2.slug, 'reconcile-max-percent': '150' })).rejects.toThrow(/from 0 to 100/);
     await expect(cli(app, 'tenant settings', { tenant: t2.slug, 'reconcile-max-count': '-1' })).rejects.toThrow(/number/);
     await expect(cli(app, 'tenant settings', { tenant: t2.slug, 'reconcile-create-missing': 'maybe' })).rejects.toThrow(/on or off/);
+    await expect(cli(app, 'tenant settings', { tenant: t2.slug, 'reconcile-source': 'ldap' })).rejects.toThrow(/okta, microsoft, google or auto/);
+    await expect(cli(app, 'tenant settings', { tenant: t2.slug, 'reconcile-interval': '1' })).rejects.toThrow(/from 5 to/);
+    // A source the tenant has no connector for is refused, not silently replaced by another directory.
+    await cli(app, 'tenant settings', { tenant: t2.slug, 'reconcile-source': 'okta' });
+    await expect(reconcile((await findTenantBySlug(app.services.db, t2.slug))!)).rejects.toThrow(/reconcile source is okta/);
   });
 
   it('an IdP outage mid-run, or a listing with no users, changes nothing and is recorded as a failed run', async () => {
