@@ -7,6 +7,7 @@ import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
 import { syncDueDirectories } from './connectors/run-directory-sync.js';
+import { reconcileDueTenants } from './connectors/reconcile/run-reconcile.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -96,6 +97,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
   // Google directory sync for tenants provisioned by it; each tenant's own interval decides (src/connectors).
   jobs.add({ name: 'directory-sync', everyMs: 60_000, run: () => syncDueDirectories(s) });
+  // Reconciliation of SCIM-provisioned tenants with their directory connector (default hourly each; docs/reconciliation.md).
+  jobs.add({ name: 'reconcile', everyMs: 5 * 60_000, run: () => reconcileDueTenants(s) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({

@@ -6,6 +6,7 @@ import { findTenantBySlug } from '../tenants/find-tenant.js';
 import { createScimToken, listScimTokens, revokeScimToken } from '../scim/scim-tokens.js';
 import { servedUrl } from '../http/served-url.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { reconcileSettingOptions, reconcileSettingsPatch } from '../connectors/reconcile/reconcile-settings.js';
 
 export type OptionValue = string | boolean | string[] | undefined;
 export type Options = Record<string, OptionValue>;
@@ -126,6 +127,7 @@ export const foundationCommands: Command[] = [
       'cross-app-access': { type: 'string', description: 'on|off — ID-JAG (jwt-bearer) and token-exchange grants (docs/cross-app-access.md)' },
       'idp-logout-revokes-grants': { type: 'string', description: "on|off — a logout at the IdP also revokes the user's MCP grants (default off: session only)" },
       provisioning: { type: 'string', description: 'scim|directory-sync — source of users and groups (SCIM push, or `connector sync-directory`)' },
+      ...reconcileSettingOptions,
     },
     forwardable: true,
     run: async (s, o) => {
@@ -139,6 +141,9 @@ export const foundationCommands: Command[] = [
         if (o.provisioning !== 'scim' && o.provisioning !== 'directory-sync') throw new AppError(400, 'bad_request', '--provisioning takes scim or directory-sync');
         patch.provisioning = o.provisioning;
       }
+      const current = await findTenantBySlug(s.db, str(o.tenant) ?? '');
+      const reconcile = current && reconcileSettingsPatch(current.settings.reconcile, o);
+      if (reconcile) patch.reconcile = reconcile;
       const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
       if (Object.keys(patch).length) {
         await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });

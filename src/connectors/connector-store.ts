@@ -4,6 +4,7 @@ import { newId } from '../lib/ids.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { ConnectorKind, ToolProvider } from './connector-tool.js';
+import { lastReconcileRun } from './reconcile/reconcile-runs.js';
 
 export interface ConnectorRow {
   id: string;
@@ -83,6 +84,7 @@ function withoutState(lastSync: unknown): unknown {
 export async function listConnectors(t: TenantCtx) {
   const rows = await t.db.connector.findMany({ orderBy: { createdAt: 'asc' } });
   const tools = await t.db.tool.findMany({ where: { kind: 'connector' }, select: { name: true, approved: true } });
+  const reconciled = await lastReconcileRun(t);
   return rows.map((r) => {
     const mine = tools.filter((x) => x.name.startsWith(`${r.kind}__`));
     return {
@@ -94,6 +96,8 @@ export async function listConnectors(t: TenantCtx) {
       approvedTools: mine.filter((x) => x.approved).length,
       lastSyncAt: r.lastSyncAt,
       lastSync: withoutState(r.lastSync),
+      // The tenant's last reconciliation, on the connector it read (docs/reconciliation.md).
+      ...(reconciled?.connectorId === r.id && { lastReconcile: reconciled }),
       createdAt: r.createdAt,
     };
   });

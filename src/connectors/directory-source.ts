@@ -14,6 +14,10 @@ export interface DirectoryUser {
   title: string | null;
   /** Suspended, archived or otherwise not allowed to sign in. */
   active: boolean;
+  /** The sign-in name when it is not the e-mail (Okta `login`, Entra UPN): reconciliation also matches it to userName. */
+  userName?: string | null;
+  /** The directory's own word for the user's state (Okta SUSPENDED, Google suspended…), kept as audit evidence. */
+  status?: string | null;
 }
 
 export interface DirectoryGroup {

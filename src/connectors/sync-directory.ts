@@ -6,6 +6,7 @@ import { createUser, deleteUser, replaceUser } from '../scim/user-store.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { DirectorySource, DirectoryUser } from './directory-source.js';
+import { readDirectory } from './reconcile/read-directory.js';
 
 export interface SyncChange {
   op: 'create' | 'update' | 'deactivate' | 'reactivate' | 'delete';
@@ -33,7 +34,7 @@ const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
 
 /** The SCIM User document an IdP would push for this directory user (so the SCIM store applies it unchanged). */
-function userDoc(u: DirectoryUser) {
+export function userDoc(u: DirectoryUser) {
   return {
     schemas: [USER_SCHEMA],
     userName: u.email,
@@ -60,12 +61,6 @@ function unchanged(local: { userNameKey: string; externalId: string | null; acti
   );
 }
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
 /**
  * Reconciles the tenant's users and groups with a directory, exactly as SCIM would change them: it calls the SCIM
  * store functions (src/scim), so a suspension deactivates through the same code that revokes sessions, grants and
@@ -74,10 +69,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
  * directory created (an externalId) are deleted when they disappear. With `dryRun` the changes are only reported.
  */
 export async function syncDirectory(s: Services, t: TenantCtx, source: DirectorySource, opts: { dryRun: boolean; domains: string[] }): Promise<SyncReport> {
-  const dirUsers = await collect(source.listUsers());
-  const dirGroups = await collect(source.listGroups());
-  const members = new Map<string, string[]>();
-  for (const g of dirGroups) members.set(g.externalId, await collect(source.listMembers(g.externalId)));
+  const { users: dirUsers, groups: dirGroups, members } = await readDirectory(source);
   // Every listing equals the last run's, which applied it without errors: local drift is left to the periodic full read.
   if (source.unchanged?.()) return { dryRun: opts.dryRun, source: source.kind, users: dirUsers.length, groups: dirGroups.length, changes: [], errors: 0, unchanged: true };
 

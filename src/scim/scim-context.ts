@@ -13,6 +13,11 @@ export interface ScimCtx {
   principal: ScimPrincipal;
   baseUrl: string;
   request: { ip?: string | undefined; userAgent?: string | undefined; requestId?: string | undefined };
+  /**
+   * Writers other than an IdP's SCIM client (directory reconciliation) using the same store functions: extra audit
+   * detail on every event the write records (e.g. the IdP's evidence), and the revocation reason a deactivation logs.
+   */
+  origin?: { detail: Record<string, unknown>; revocationReason: string };
 }
 
 export function scimCtx(s: Services, req: Request, res: Response): ScimCtx {
@@ -38,7 +43,7 @@ export async function writeAudited<T>(c: ScimCtx, write: (db: ScopedDb) => Promi
     const result = await write(db);
     const f = facts(result);
     if (f) {
-      await c.s.audit.recordIn(db, c.t, { actor: { kind: c.principal.kind, id: c.principal.id }, outcome: 'success', request: c.request, ...f });
+      await c.s.audit.recordIn(db, c.t, { actor: { kind: c.principal.kind, id: c.principal.id }, outcome: 'success', request: c.request, ...f, detail: { ...f.detail, ...c.origin?.detail } });
     }
     return result;
   });
@@ -57,6 +62,6 @@ export async function auditWrite(
     target,
     outcome: 'success',
     request: c.request,
-    detail,
+    detail: { ...detail, ...c.origin?.detail },
   });
 }

@@ -84,7 +84,7 @@ export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, act
             attributes: doc as Prisma.InputJsonObject,
             version: { increment: 1 },
             updatedAt: c.s.clock.now(),
-            ...(deactivating && c.s.revocation.stamp('scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
+            ...(deactivating && c.s.revocation.stamp(c.origin?.revocationReason ?? 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
           },
         }),
       (r) => (r.count ? { action, target: { kind: 'user', id: before.id }, detail: { changed } } : null),

@@ -17,6 +17,21 @@ export const TenantSettingsSchema = z.looseObject({
    * (Google-only companies). Never both: the other path refuses to write (docs/connectors/google.md).
    */
   provisioning: z.enum(['scim', 'directory-sync']).default('scim'),
+  /** Reconciliation with the IdP's directory (docs/reconciliation.md). */
+  reconcile: z
+    .object({
+      /** Run it on a schedule (the tenant needs a directory connector); `reconcile` by hand works either way. */
+      scheduled: z.boolean().default(true),
+      intervalMinutes: z.number().int().min(5).max(7 * 24 * 60).default(60),
+      /** Users (and memberships) the IdP has but this tenant lacks are created; by default they are only reported. */
+      createMissing: z.boolean().default(false),
+      /** Mass-deactivation guard: a run deactivating more than min(count, percent of active users) waits for --confirm. */
+      maxDeactivatePercent: z.number().min(0).max(100).default(10),
+      maxDeactivateCount: z.number().int().min(0).default(50),
+      /** Which directory connector to read when the tenant has several (default: okta, then microsoft, then google). */
+      source: z.enum(['google', 'microsoft', 'okta']).optional(),
+    })
+    .prefault({}),
 });
 
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;

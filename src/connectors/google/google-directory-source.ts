@@ -65,6 +65,7 @@ export function googleDirectorySource(s: Services, t: TenantCtx, connector: Conn
                 familyName: u.name?.familyName ?? null,
                 title: org?.title ?? null,
                 active: u.suspended !== true && u.archived !== true,
+                status: u.suspended === true ? 'suspended' : u.archived === true ? 'archived' : 'active',
               };
             }),
         );
