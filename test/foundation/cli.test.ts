@@ -103,7 +103,8 @@ function commandScenario(envFor: () => Record<string, string>, serverRan = false
   });
 }
 
-describe('CLI, embedded database, no server running', () => {
+// A cold embedded database (migrations in process) takes tens of seconds on a machine loaded by the rest of the suite.
+describe('CLI, embedded database, no server running', { timeout: 180_000 }, () => {
   let dataDir: string;
   beforeAll(() => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-cli-'));
@@ -113,7 +114,7 @@ describe('CLI, embedded database, no server running', () => {
 
 const masterKey = testMasterKey();
 
-describe('CLI, embedded database, server running (commands go through the loopback admin endpoint)', () => {
+describe('CLI, embedded database, server running (commands go through the loopback admin endpoint)', { timeout: 180_000 }, () => {
   let dataDir: string;
   let server: RunningServer;
   beforeAll(async () => {
