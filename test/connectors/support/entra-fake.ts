@@ -243,7 +243,7 @@ export class EntraFake {
       const cert = this.certificates.find((c) => header['x5t#S256'] === Buffer.from(c.fingerprint256.replaceAll(':', ''), 'hex').toString('base64url'));
       if (!cert) return null;
       try {
-        await jwtVerify(assertion, cert.publicKey, { issuer: this.clientId, subject: this.clientId, audience: `${this.origin}/${tenant}/oauth2/v2.0/token`, algorithms: ['PS256', 'RS256'] });
+        await jwtVerify(assertion, cert.publicKey, { issuer: this.clientId, subject: this.clientId, audience: `${this.origin}/${tenant}/oauth2/v2.0/token`, algorithms: ['PS256', 'RS256'], clockTolerance: 300 });
         return 'private_key_jwt';
       } catch {
         return null;
