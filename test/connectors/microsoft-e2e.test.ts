@@ -120,7 +120,18 @@ describe.each(testDbKinds)('Microsoft connector end to end: Entra SSO → MCP cl
     const challenged = await b.client.callTool({ name: 'microsoft__calendar_list_events', arguments: { start: '2026-12-07T00:00:00Z', end: '2026-12-08T00:00:00Z' } });
     expect(challenged.isError).toBe(true);
     expect(text(challenged)).toMatch(/multi-factor|conditional access/);
-    expect(text(challenged)).toContain(`${app.url}/t/${t.slug}/oidc/login?connection=`);
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/t\/\S+)$/.exec((challenged.content as { text: string }[])[0]!.text)![1]!;
+    expect(link.startsWith(`${app.url}/t/${t.slug}/oidc/login?connection=`)).toBe(true);
+    // The link passes the challenge to Entra (`claims`); after that sign-in the next call starts from the new token.
+    bob.claimsChallenge = undefined;
+    entra.nextUser = bob.oid;
+    const { res: signedIn } = await b.provider.browser.follow(link);
+    expect(signedIn.status).toBe(200);
+    expect(entra.lastAuthorizeClaims).toBe(CLAIMS);
+    const n = entra.tokenRequests.length;
+    const retried = await b.client.callTool({ name: 'microsoft__calendar_list_events', arguments: { start: '2026-12-07T00:00:00Z', end: '2026-12-08T00:00:00Z' } });
+    expect(retried.isError).toBeFalsy();
+    expect(entra.tokenRequests.slice(n).map((r) => r.grant)).toEqual(['refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer']);
     await a.client.close();
     await b.client.close();
   });

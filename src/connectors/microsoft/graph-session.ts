@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ConnectorToolCall } from '../connector-tool.js';
 import { microsoftConfig, type MicrosoftConfig } from './microsoft-config.js';
 import { MicrosoftToolFailure } from './microsoft-failure.js';
-import { microsoftRuntime, type RemedyLinks } from './microsoft-tokens.js';
+import { microsoftRuntime, withClaims, type RemedyLinks } from './microsoft-tokens.js';
 
 /** No Graph call waits longer than this for an answer. */
 const GRAPH_TIMEOUT_MS = 30_000;
@@ -93,7 +93,9 @@ export class GraphSession {
         await delay(wait, undefined, { signal: this.call.signal }).catch(() => undefined);
         continue;
       }
-      throw graphFailure(res, body, label, retryAfterS, this.links);
+      const failure = graphFailure(res, body, label, retryAfterS, this.links);
+      if (failure.action?.kind === 'sign_in') microsoftRuntime(this.call.s).tokens.forget(this.call.t.id, this.call.userId);
+      throw failure;
     }
   }
 
@@ -132,7 +134,8 @@ function graphFailure(res: Response, body: GraphErrorBody, label: string, retryA
   // Continuous access evaluation: a 401 with a claims challenge (WWW-Authenticate: Bearer … claims="…").
   const challenge = /claims="([^"]{1,4096})"/.exec(res.headers.get('www-authenticate') ?? '')?.[1];
   if (res.status === 401 && challenge) {
-    return new MicrosoftToolFailure('claims_challenge', `Your organisation's sign-in policy requires you to sign in again before Microsoft 365 can be used. Sign in through your organisation's SSO, then retry: ${links.signIn}`, { kind: 'sign_in', url: links.signIn, claims: challenge });
+    const url = withClaims(links.signIn, challenge);
+    return new MicrosoftToolFailure('claims_challenge', `Your organisation's sign-in policy requires you to sign in again before Microsoft 365 can be used. Sign in through your organisation's SSO, then retry: ${url}`, { kind: 'sign_in', url, claims: challenge });
   }
   if (res.status >= 500) return new MicrosoftToolFailure('microsoft_unavailable', `Microsoft Graph is unavailable right now (${label}, HTTP ${res.status}). ${retryHint}`, { kind: 'retry' });
   if (res.status === 404) return new MicrosoftToolFailure('not_found', `Not found in Microsoft 365 (${label}): check the id.`);

@@ -54,11 +54,23 @@ export class MicrosoftTokenCache {
     const config = microsoftConfig(connector);
     const base = [t.id, connector.id, connector.updatedAt.getTime(), userId, row.id];
     const scopes = graphScopes(config.graphEndpoint, [...permissions].sort());
-    const token = await this.#cached([...base, ...scopes].join('\u0000'), t.id, userId, async () => {
-      const assertion = await this.#cached([...base, 'assertion'].join('\u0000'), t.id, userId, () => this.#assertion(t, connector, config, userId, links));
-      return this.#obo(t, connector, config, userId, assertion.accessToken, scopes, links);
-    });
-    return token.accessToken;
+    try {
+      const token = await this.#cached([...base, ...scopes].join('\u0000'), t.id, userId, async () => {
+        const assertion = await this.#cached([...base, 'assertion'].join('\u0000'), t.id, userId, () => this.#assertion(t, connector, config, userId, links));
+        return this.#obo(t, connector, config, userId, assertion.accessToken, scopes, links);
+      });
+      return token.accessToken;
+    } catch (err) {
+      // The user must sign in again: the next call starts from the refresh token that sign-in stores, not from an
+      // assertion cached before it (which would meet the same challenge again).
+      if (err instanceof MicrosoftToolFailure && err.action?.kind === 'sign_in') this.forget(t.id, userId);
+      throw err;
+    }
+  }
+
+  /** Drops the user's cached assertion and Graph tokens (a claims challenge: the next call starts afresh). */
+  forget(tenantId: string, userId: string): void {
+    this.#drop((x) => x.tenantId === tenantId && x.userId === userId);
   }
 
   get size(): number {
@@ -137,6 +149,22 @@ function notSignedIn(links: RemedyLinks): MicrosoftToolFailure {
 const AADSTS = /AADSTS(\d{5,6})/;
 
 /**
+ * The sign-in link carrying Entra's claims challenge (JSON; CAE sends it base64-encoded), which our login passes on as
+ * the `claims` request parameter so the interactive sign-in satisfies exactly what conditional access asked for.
+ */
+export function withClaims(signIn: string, claims: string | undefined): string {
+  if (!claims) return signIn;
+  let json = claims;
+  if (!claims.trimStart().startsWith('{')) json = Buffer.from(claims, 'base64').toString('utf8');
+  try {
+    if (typeof JSON.parse(json) !== 'object' || json.length > 2048) return signIn;
+  } catch {
+    return signIn;
+  }
+  return `${signIn}${signIn.includes('?') ? '&' : '?'}claims=${encodeURIComponent(json)}`;
+}
+
+/**
  * Entra's answers, as msal surfaces them, in words the user can act on: consent missing (AADSTS65001) → the admin
  * consent link; a conditional-access / MFA claims challenge (`interaction_required` + `claims`) or an expired or
  * revoked refresh token (`invalid_grant`) → sign in again through our SSO; our app's credentials refused → the admin.
@@ -156,7 +184,8 @@ export function tokenFailure(err: unknown, links: RemedyLinks, tid: string): Mic
   }
   const claims = err instanceof InteractionRequiredAuthError ? err.claims : '';
   if (claims || err.errorCode === 'interaction_required' || aadsts === '50076' || aadsts === '50079' || aadsts === '53003') {
-    return new MicrosoftToolFailure('claims_challenge', `Your organisation's sign-in policy (conditional access or multi-factor authentication) requires you to sign in again before Microsoft 365 can be used. Sign in through your organisation's SSO, then retry: ${links.signIn}`, { kind: 'sign_in', url: links.signIn, ...(claims && { claims }) });
+    const url = withClaims(links.signIn, claims);
+    return new MicrosoftToolFailure('claims_challenge', `Your organisation's sign-in policy (conditional access or multi-factor authentication) requires you to sign in again before Microsoft 365 can be used. Sign in through your organisation's SSO, then retry: ${url}`, { kind: 'sign_in', url, ...(claims && { claims }) });
   }
   if (err.errorCode === 'invalid_grant' || err instanceof InteractionRequiredAuthError) {
     return new MicrosoftToolFailure('reauth_required', `Your Microsoft sign-in has expired or was revoked. Sign in again through your organisation's SSO, then retry: ${links.signIn}`, { kind: 'sign_in', url: links.signIn });

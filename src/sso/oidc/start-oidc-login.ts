@@ -13,7 +13,7 @@ import { issueSignedState } from './signed-state.js';
  * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce, verifier and `browser` (the hash of the
  * browser's binding nonce, browser-binding.ts) stay server-side in LoginState, keyed by the state's hash.
  */
-export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; browser: string }): Promise<string> {
+export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; claims?: string; browser: string }): Promise<string> {
   let config: oidc.Configuration;
   try {
     config = await oidcConfig(s, t, conn);
@@ -36,5 +36,22 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
     code_challenge_method: 'S256',
   };
   if (opts.loginHint) params.login_hint = opts.loginHint.slice(0, 256);
+  // A conditional-access claims challenge to satisfy (OIDC Core §5.5 `claims`; the Microsoft tools' sign-in link).
+  const claims = claimsRequest(opts.claims);
+  if (claims) params.claims = claims;
   return oidc.buildAuthorizationUrl(config, params).href;
+}
+
+/**
+ * The `claims` request parameter (OIDC Core §5.5) from a login link: a JSON object of at most 2 KB, else ignored. It
+ * only asks the IdP for more (e.g. Entra's conditional-access `acrs`); the ID token is validated as always.
+ */
+export function claimsRequest(raw: string | undefined): string | null {
+  if (!raw || raw.length > 2048) return null;
+  try {
+    const v: unknown = JSON.parse(raw);
+    return v && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v) : null;
+  } catch {
+    return null;
+  }
 }

@@ -104,6 +104,8 @@ export class EntraFake {
   throttle = { count: 0, retryAfter: '1' };
   /** Scopes asked for at /authorize (last one). */
   lastAuthorizeScope = '';
+  /** The `claims` request parameter of the last /authorize (conditional-access challenge), if any. */
+  lastAuthorizeClaims: string | null = null;
   readonly #codes = new Map<string, PendingCode>();
   readonly #key: KeyObject;
   readonly #kid = `kid-${randomBytes(4).toString('hex')}`;
@@ -221,6 +223,7 @@ export class EntraFake {
     const user = this.users.get(this.nextUser);
     if (p.get('client_id') !== this.clientId || !user || user.tid !== tenant) return json(400, { error: 'invalid_request' });
     this.lastAuthorizeScope = p.get('scope') ?? '';
+    this.lastAuthorizeClaims = p.get('claims');
     const code = randomBytes(16).toString('base64url');
     this.#codes.set(code, { oid: user.oid, tid: tenant, clientId: this.clientId, redirectUri: p.get('redirect_uri')!, scope: p.get('scope') ?? '', nonce: p.get('nonce') ?? '', challenge: p.get('code_challenge') ?? '' });
     const back = new URL(p.get('redirect_uri')!);
