@@ -202,4 +202,44 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     expect(entra.graphRequests.filter((r) => r.oid === many.oid && r.path.startsWith('/v1.0/me/transitiveMemberOf'))).toHaveLength(3);
     expect(await loadEntraToken(app.services, t, manyId)).toMatchObject({ oid: many.oid, tid });
   });
+  it('mail draft (new and reply) and send, files search and read, people lookup: Graph as the user, audited without contents', { timeout: 60_000 }, async () => {
+    const t = await app.createTenant();
+    const conn = await addIdp(t);
+    await cli(app, 'connector add-microsoft', { tenant: t.slug, 'client-id': entra.clientId, 'client-secret': entra.clientSecret, ...hosts() });
+    const { user, userId } = await signedInUser(t, conn.id);
+    entra.grantConsent(tid, ['Mail.Read', 'Mail.ReadWrite', 'Mail.Send', 'Files.Read.All', 'Sites.Read.All', 'User.Read.All']);
+    entra.addMessage(user.oid, { id: 'q1', from: 'boss@contoso.com', to: user.email, subject: 'Quarterly numbers', body: 'SECRET-BODY-TEXT', received: '2026-12-01T00:00:00Z' });
+
+    const created = await call(t, userId, 'microsoft__mail_create_draft', { to: ['x@contoso.com'], subject: 'Hi', body: 'Hello there' });
+    expect(created.structuredContent).toMatchObject({ draftId: expect.stringMatching(/^draft-/) });
+    expect(text(await call(t, userId, 'microsoft__mail_create_draft', { body: 'no recipients' }))).toMatch(/at least one recipient/);
+    const reply = await call(t, userId, 'microsoft__mail_create_draft', { replyToMessageId: 'q1', body: 'Thanks!', replyAll: true });
+    expect(reply.structuredContent).toMatchObject({ draftId: 'draft-re-q1', conversationId: 'conv-q1' });
+    expect(entra.drafts.at(-1)).toMatchObject({ oid: user.oid, kind: 'createReplyAll', body: { comment: 'Thanks!' } });
+    expect(await call(t, userId, 'microsoft__mail_send_draft', { draftId: 'draft-re-q1' })).toMatchObject({ structuredContent: { sent: true } });
+    expect(entra.graphRequests.at(-1)).toMatchObject({ method: 'POST', path: '/v1.0/me/messages/draft-re-q1/send', oid: user.oid });
+    const read = await call(t, userId, 'microsoft__mail_read', { messageId: 'q1', maxChars: 100 });
+    expect(read.structuredContent).toMatchObject({ subject: 'Quarterly numbers', body: 'SECRET-BODY-TEXT', bodyTruncated: false });
+
+    entra.files.set('f1', { id: 'f1', driveId: 'b!drive1', oid: user.oid, name: 'notes.md', mimeType: 'text/markdown', content: '# Plan\nship it' });
+    entra.files.set('f2', { id: 'f2', driveId: 'b!drive1', oid: user.oid, name: 'notes.docx', mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', content: 'PK' });
+    const found = await call(t, userId, 'microsoft__files_search', { query: 'notes' });
+    expect((found.structuredContent as { files: { id: string; driveId: string }[] }).files).toEqual([expect.objectContaining({ id: 'f1', driveId: 'b!drive1' }), expect.objectContaining({ id: 'f2' })]);
+    expect(await call(t, userId, 'microsoft__files_read', { driveId: 'b!drive1', itemId: 'f1' })).toMatchObject({ structuredContent: { text: '# Plan\nship it', truncated: false } });
+    const docx = await call(t, userId, 'microsoft__files_read', { driveId: 'b!drive1', itemId: 'f2' });
+    expect(docx.isError).toBe(true);
+    expect(text(docx)).toMatch(/not a text file; open it at https:\/\/contoso\.sharepoint\.com\/notes\.docx/);
+
+    const boss = entra.addUser({ tid, email: 'grace@contoso.com', name: 'Grace Hopper', jobTitle: 'CTO' });
+    entra.addUser({ tid, email: 'ada@contoso.com', name: 'Ada Lovelace', jobTitle: 'Engineer', manager: boss.oid });
+    const people = await call(t, userId, 'microsoft__people_lookup', { query: 'Ada' });
+    expect(people.structuredContent).toMatchObject({ people: [{ name: 'Ada Lovelace', mail: 'ada@contoso.com', jobTitle: 'Engineer', manager: 'Grace Hopper <grace@contoso.com>' }] });
+    expect((await call(t, userId, 'microsoft__people_lookup', { query: 'Grace' })).structuredContent).toMatchObject({ people: [{ name: 'Grace Hopper', manager: null }] });
+
+    await app.services.audit.flush();
+    const rows = await t.db.auditEvent.findMany({ where: { action: 'connector.microsoft.call' } });
+    expect(rows.length).toBeGreaterThanOrEqual(9);
+    expect(JSON.stringify(rows)).not.toMatch(/SECRET-BODY-TEXT|Hello there|ship it|Thanks!/);
+    expect(rows.map((r) => (r.detail as { tool: string }).tool)).toEqual(expect.arrayContaining(['microsoft__mail_send_draft', 'microsoft__files_read', 'microsoft__people_lookup']));
+  });
 });

@@ -29,6 +29,18 @@ export interface EntraUser {
   groups?: string[];
   /** Conditional access: token requests for this user answer `interaction_required` with this claims value. */
   claimsChallenge?: string;
+  jobTitle?: string;
+  /** oid of the user's manager. */
+  manager?: string;
+}
+
+export interface DriveFile {
+  id: string;
+  driveId: string;
+  oid: string;
+  name: string;
+  mimeType: string;
+  content: string;
 }
 
 export interface Message {
@@ -95,6 +107,10 @@ export class EntraFake {
   readonly consent = new Map<string, Set<string>>();
   readonly messages = new Map<string, Message[]>();
   readonly refreshTokens = new Map<string, RefreshToken>();
+  /** Files by item id (each in one user's drive). */
+  readonly files = new Map<string, DriveFile>();
+  /** Reply drafts created (createReply / createReplyAll) with their request bodies. */
+  readonly drafts: { oid: string; kind: string; body: Record<string, unknown> }[] = [];
   readonly graphTokens = new Map<string, GraphToken>();
   /** Every token request: grant type, tenant path, client auth used. */
   readonly tokenRequests: { grant: string; tenant: string; clientAuth: string; scope: string }[] = [];
@@ -384,6 +400,43 @@ export class EntraFake {
       if (!need('Calendars.Read')) return;
       if (!q.get('startDateTime') || !q.get('endDateTime')) return gerr(400, 'ErrorInvalidParameter', 'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.');
       return json(200, { value: [{ id: 'ev1', subject: 'Standup', start: { dateTime: '2026-12-07T09:00:00.0000000', timeZone: 'UTC' }, end: { dateTime: '2026-12-07T09:15:00.0000000', timeZone: 'UTC' }, organizer: { emailAddress: { name: 'Lead', address: 'lead@contoso.com' } }, attendees: [] }] });
+    }
+    const reply = /^\/me\/messages\/([^/]+)\/(createReply|createReplyAll)$/.exec(path);
+    if (req.method === 'POST' && reply) {
+      if (!need('Mail.ReadWrite')) return;
+      const orig = mine.find((x) => x.id === decodeURIComponent(reply[1]!));
+      if (!orig) return gerr(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+      this.drafts.push({ oid: token.oid, kind: reply[2]!, body: JSON.parse(body) as Record<string, unknown> });
+      return json(201, { id: `draft-re-${orig.id}`, conversationId: `conv-${orig.id}`, subject: `RE: ${orig.subject}`, webLink: 'https://outlook.example/draft' });
+    }
+    if (req.method === 'POST' && path === '/search/query') {
+      if (!need('Files.Read.All')) return;
+      const r = (JSON.parse(body) as { requests: { query: { queryString: string }; size: number }[] }).requests[0]!;
+      const hits = [...this.files.values()].filter((f) => f.oid === token.oid && f.name.toLowerCase().includes(r.query.queryString.toLowerCase()));
+      return json(200, { value: [{ searchTerms: [r.query.queryString], hitsContainers: [{ total: hits.length, moreResultsAvailable: false, hits: hits.slice(0, r.size).map((f) => ({ hitId: f.id, resource: { '@odata.type': '#microsoft.graph.driveItem', id: f.id, name: f.name, size: f.content.length, webUrl: `https://contoso.sharepoint.com/${f.name}`, parentReference: { driveId: f.driveId }, file: { mimeType: f.mimeType } } })) }] }] });
+    }
+    const item = /^\/drives\/([^/]+)\/items\/([^/]+)(\/content)?$/.exec(path);
+    if (req.method === 'GET' && item) {
+      if (!need('Files.Read.All')) return;
+      const f = this.files.get(decodeURIComponent(item[2]!));
+      if (!f || f.oid !== token.oid || f.driveId !== decodeURIComponent(item[1]!)) return gerr(404, 'itemNotFound', 'The resource could not be found.');
+      if (item[3]) return void res.writeHead(200, { 'content-type': f.mimeType }).end(f.content);
+      return json(200, { id: f.id, name: f.name, size: Buffer.byteLength(f.content), webUrl: `https://contoso.sharepoint.com/${f.name}`, parentReference: { driveId: f.driveId }, file: { mimeType: f.mimeType } });
+    }
+    if (req.method === 'GET' && path === '/users') {
+      if (!need('User.Read.All')) return;
+      if (req.headers.consistencylevel !== 'eventual') return gerr(400, 'Request_UnsupportedQuery', "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'");
+      const term = /displayName:([^"]+)"/.exec(q.get('$search') ?? '')?.[1]?.toLowerCase() ?? '';
+      const people = [...this.users.values()].filter((u) => u.tid === token.tid && u.name.toLowerCase().includes(term));
+      return json(200, { value: people.map((u) => ({ id: u.oid, displayName: u.name, mail: u.email, jobTitle: u.jobTitle ?? null })) });
+    }
+    const manager = /^\/users\/([^/]+)\/manager$/.exec(path);
+    if (req.method === 'GET' && manager) {
+      if (!need('User.Read.All')) return;
+      const u = this.users.get(decodeURIComponent(manager[1]!));
+      const m = u?.manager ? this.users.get(u.manager) : undefined;
+      if (!m) return gerr(404, 'Request_ResourceNotFound', "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
+      return json(200, { id: m.oid, displayName: m.name, mail: m.email });
     }
     return gerr(400, 'BadRequest', `Unsupported request in the fake: ${req.method} ${path}`);
   }
