@@ -201,6 +201,22 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     expect(await t.db.groupMembership.count({ where: { userId: manyId, groupId: gid } })).toBe(1);
     expect(entra.graphRequests.filter((r) => r.oid === many.oid && r.path.startsWith('/v1.0/me/transitiveMemberOf'))).toHaveLength(3);
     expect(await loadEntraToken(app.services, t, manyId)).toMatchObject({ oid: many.oid, tid });
+
+    // Entra's back-channel logout for that user ends the session and deletes the stored token.
+    const bcl = await fetch(`${app.url}/t/${t.slug}/oidc/backchannel-logout`, { method: 'POST', body: new URLSearchParams({ logout_token: await entra.logoutToken(many) }) });
+    expect(bcl.status).toBe(200);
+    expect(await loadEntraToken(app.services, t, manyId)).toBeNull();
+
+    // A login link's `claims` goes to Entra only as a bounded JSON object (the Microsoft tools' claims challenge).
+    entra.nextUser = many.oid;
+    const wanted = '{"id_token":{"acrs":{"essential":true,"value":"c1"}}}';
+    await new Browser().follow(`${app.url}/t/${t.slug}/oidc/login?claims=${encodeURIComponent(wanted)}`);
+    expect(entra.lastAuthorizeClaims).toBe(wanted);
+    for (const hostile of ['[1]', 'not json', '"str"', 'null', `{"a":"${'x'.repeat(3000)}"}`]) {
+      entra.nextUser = many.oid;
+      await new Browser().follow(`${app.url}/t/${t.slug}/oidc/login?claims=${encodeURIComponent(hostile)}`);
+      expect(entra.lastAuthorizeClaims, hostile).toBeNull();
+    }
   });
   it('mail draft (new and reply) and send, files search and read, people lookup: Graph as the user, audited without contents', { timeout: 60_000 }, async () => {
     const t = await app.createTenant();

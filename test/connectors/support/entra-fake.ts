@@ -183,6 +183,19 @@ export class EntraFake {
       .sign(opts.key ?? this.#key);
   }
 
+  /** An OIDC back-channel logout token for the user, as Entra would POST it. */
+  async logoutToken(user: EntraUser) {
+    const now = Math.floor(this.now().getTime() / 1000);
+    return new SignJWT({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, jti: randomUUID() })
+      .setProtectedHeader({ alg: 'RS256', kid: this.#kid, typ: 'logout+jwt' })
+      .setIssuer(this.issuer(user.tid))
+      .setAudience(this.clientId)
+      .setSubject(user.oid)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 120)
+      .sign(this.#key);
+  }
+
   async #idToken(user: EntraUser, nonce: string | null) {
     const now = Math.floor(this.now().getTime() / 1000);
     const groups = user.groups ?? [];
