@@ -43,7 +43,7 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     runConnectorTool(app.services, t, { userId, clientId: 'c1', signal: new AbortController().signal }, name, args);
   const text = (r: { content: unknown }) => JSON.stringify(r.content);
 
-  it('add-microsoft refuses bad input and a secret Entra refuses; stores nothing then; clouds resolve to their hosts', { timeout: 60_000 }, async () => {
+  it('add-microsoft refuses bad input and a secret Entra refuses; stores nothing then; clouds resolve to their hosts', { timeout: 120_000 }, async () => {
     const t = await app.createTenant();
     await addIdp(t);
     const base = { tenant: t.slug, 'client-id': entra.clientId };
@@ -70,7 +70,7 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     expect(await gov.db.tool.count({ where: { name: 'microsoft__mail_send_draft' } })).toBe(1);
   });
 
-  it('a certificate credential signs client assertions (x5t#S256) for refresh and OBO; connector test reports it', { timeout: 60_000 }, async () => {
+  it('a certificate credential signs client assertions (x5t#S256) for refresh and OBO; connector test reports it', { timeout: 120_000 }, async () => {
     const t = await app.createTenant();
     const conn = await addIdp(t);
     const { pem, cert } = makeAppCertificate();
@@ -91,7 +91,7 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     expect(entra.tokenRequests.slice(n).map((r) => r.clientAuth)).toEqual(['private_key_jwt', 'private_key_jwt']);
   });
 
-  it('Graph: 429 Retry-After honoured; a longer Retry-After is reported; paging by nextLink, never to another host; ids cannot climb paths', { timeout: 60_000 }, async () => {
+  it('Graph: 429 Retry-After honoured; a longer Retry-After is reported; paging by nextLink, never to another host; ids cannot climb paths', { timeout: 120_000 }, async () => {
     const t = await app.createTenant();
     const conn = await addIdp(t);
     await cli(app, 'connector add-microsoft', { tenant: t.slug, 'client-id': entra.clientId, 'client-secret': entra.clientSecret, ...hosts() });
@@ -135,7 +135,7 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     expect(entra.graphRequests.at(-1)!.path).toBe('/v1.0/me/messages/..%2F..%2Fusers?%24select=id%2CconversationId%2Csubject%2Cfrom%2CtoRecipients%2CreceivedDateTime%2CbodyPreview%2CisRead%2ChasAttachments%2CwebLink%2CccRecipients%2Cbody');
   });
 
-  it('an expired refresh token → "sign in again" and the stored token is deleted; no stored token → sign-in link; cross-tenant users find nothing', { timeout: 60_000 }, async () => {
+  it('an expired refresh token → "sign in again" and the stored token is deleted; no stored token → sign-in link; cross-tenant users find nothing', { timeout: 120_000 }, async () => {
     const t = await app.createTenant();
     const conn = await addIdp(t);
     await cli(app, 'connector add-microsoft', { tenant: t.slug, 'client-id': entra.clientId, 'client-secret': entra.clientSecret, ...hosts() });
@@ -176,7 +176,7 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     expect(await loadEntraToken(app.services, other, otherUser)).toBeNull();
   });
 
-  it('SSO with a groups overage: memberships come from Graph (/me/transitiveMemberOf, paged); without the connector no API scope is asked', { timeout: 60_000 }, async () => {
+  it('SSO with a groups overage: memberships come from Graph (/me/transitiveMemberOf, paged); without the connector no API scope is asked', { timeout: 120_000 }, async () => {
     const t = await app.createTenant();
     await addIdp(t, { 'no-jit': true });
     const plain = new Browser();
@@ -218,7 +218,7 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
       expect(entra.lastAuthorizeClaims, hostile).toBeNull();
     }
   });
-  it('mail draft (new and reply) and send, files search and read, people lookup: Graph as the user, audited without contents', { timeout: 60_000 }, async () => {
+  it('mail draft (new and reply) and send, files search and read, people lookup: Graph as the user, audited without contents', { timeout: 120_000 }, async () => {
     const t = await app.createTenant();
     const conn = await addIdp(t);
     await cli(app, 'connector add-microsoft', { tenant: t.slug, 'client-id': entra.clientId, 'client-secret': entra.clientSecret, ...hosts() });

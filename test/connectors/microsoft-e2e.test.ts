@@ -57,7 +57,7 @@ describe.each(testDbKinds)('Microsoft connector end to end: Entra SSO → MCP cl
 
   const text = (r: unknown) => JSON.stringify((r as { content: unknown }).content);
 
-  it('mail search as the signed-in user through OBO (tenant authority, rotated refresh token); another user cannot read it', { timeout: 120_000 }, async () => {
+  it('mail search as the signed-in user through OBO (tenant authority, rotated refresh token); another user cannot read it', { timeout: 240_000 }, async () => {
     const { t, added } = await setup();
     expect(added).toMatchObject({ kind: 'microsoft', cloud: 'custom', credentialCheck: { result: 'accepted', tenant: tid } });
     const alice = entra.addUser({ tid, email: 'alice@contoso.com', name: 'Alice' });
@@ -136,7 +136,7 @@ describe.each(testDbKinds)('Microsoft connector end to end: Entra SSO → MCP cl
     await b.client.close();
   });
 
-  it('logout deletes the stored refresh token (next call: sign in again); SCIM deprovisioning deletes it and the next call fails', { timeout: 120_000 }, async () => {
+  it('logout deletes the stored refresh token (next call: sign in again); SCIM deprovisioning deletes it and the next call fails', { timeout: 240_000 }, async () => {
     const { t } = await setup();
     const carol = entra.addUser({ tid, email: 'carol@contoso.com', name: 'Carol' });
     const dave = entra.addUser({ tid, email: 'dave@contoso.com', name: 'Dave' });
