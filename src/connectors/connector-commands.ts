@@ -6,6 +6,8 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { getConnector, listConnectors, removeConnector, type ConnectorRow } from './connector-store.js';
 import { addGoogleConnector } from './google/add-google.js';
 import { testGoogleConnector } from './google/test-google.js';
+import { addMicrosoftConnector } from './microsoft/add-microsoft.js';
+import { testMicrosoftConnector } from './microsoft/test-microsoft.js';
 import { runDirectorySync } from './run-directory-sync.js';
 
 const tenant = tenantOption;
@@ -15,6 +17,7 @@ const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
 /** Per-kind test; Microsoft and Okta add theirs here. */
 async function testConnector(s: Services, t: TenantCtx, row: ConnectorRow) {
   if (row.kind === 'google') return testGoogleConnector(s, t, row);
+  if (row.kind === 'microsoft') return testMicrosoftConnector(s, t, row);
   throw badRequest(`No test for ${row.kind} connectors yet`);
 }
 
@@ -39,6 +42,32 @@ export const connectorCommands: Command[] = [
         customerId: str(o['customer-id']),
         domains: optionList(o.domain),
         apiRoot: str(o['api-root']),
+      }),
+    ),
+  },
+  {
+    name: 'connector add-microsoft',
+    summary: 'connect Microsoft 365 via Graph on-behalf-of: the Entra app registration used for SSO, with its certificate (preferred) or client secret kept in the vault; prints the permissions to consent',
+    options: {
+      tenant,
+      'client-id': { type: 'string', required: true, description: 'application (client) id of the Entra app registration (the same as the OIDC connection\'s)' },
+      'client-secret': { type: 'string', secret: true, description: 'client secret (give it as --client-secret-file F)' },
+      certificate: { type: 'string', secret: true, description: 'PEM certificate + unencrypted RSA private key (give it as --certificate-file F); preferred over a secret' },
+      cloud: { type: 'string', description: 'global (default), usgov (GCC High), usgovdod (DoD) or china (21Vianet)' },
+      'authority-host': { type: 'string', description: 'Entra authority origin, https (overrides --cloud; with --graph-endpoint)' },
+      'graph-endpoint': { type: 'string', description: 'Microsoft Graph origin, https (overrides --cloud; with --authority-host)' },
+      'api-scope': { type: 'string', description: 'scope of your exposed API used as the OBO assertion (default api://<client-id>/access_as_user)' },
+    },
+    forwardable: true,
+    run: audited('connector.add', 'connector', (s, t, o) =>
+      addMicrosoftConnector(s, t, {
+        clientId: str(o['client-id']) ?? '',
+        clientSecret: str(o['client-secret']),
+        certificate: str(o.certificate),
+        cloud: str(o.cloud),
+        authorityHost: str(o['authority-host']),
+        graphEndpoint: str(o['graph-endpoint']),
+        apiScope: str(o['api-scope']),
       }),
     ),
   },

@@ -5,6 +5,7 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { ConnectorKind, ToolProvider } from './connector-tool.js';
 import { lastReconcileRun } from './reconcile/reconcile-runs.js';
+import { deleteEntraTokens } from './microsoft/entra-token-store.js';
 
 export interface ConnectorRow {
   id: string;
@@ -109,6 +110,8 @@ export async function removeConnector(s: Services, t: TenantCtx, id: string | un
   await t.db.tool.deleteMany({ where: { kind: 'connector', name: { startsWith: `${row.kind}__` } } });
   await t.db.connector.deleteMany({ where: { id: row.id } });
   if (row.secretId) await s.vault.remove(t, row.secretId);
+  // Microsoft: the users' Entra refresh tokens exist only for this connector (disconnect).
+  if (row.kind === 'microsoft') await deleteEntraTokens(t);
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
   return { id: row.id, kind: row.kind, removed: true };
 }

@@ -5,9 +5,10 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { findConnector } from './connector-store.js';
 import { toolError, type ConnectorKind, type ConnectorTool, type ToolProvider } from './connector-tool.js';
 import { googleToolProvider } from './google/google-tools.js';
+import { microsoftToolProvider } from './microsoft/microsoft-tools.js';
 
 /** The built-in tool providers, one per connector kind (Microsoft and Okta join here). */
-export const toolProviders: readonly ToolProvider[] = [googleToolProvider];
+export const toolProviders: readonly ToolProvider[] = [googleToolProvider, microsoftToolProvider];
 
 const byName = new Map<string, { kind: ConnectorKind; tool: ConnectorTool }>(
   toolProviders.flatMap((p) => p.tools.map((tool) => [tool.name, { kind: p.kind, tool }] as const)),

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { saveEntraToken } from '../../connectors/microsoft/entra-token-store.js';
 import type { Services } from '../../services.js';
 import { startSession } from '../../sessions/start-session.js';
 import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
@@ -23,6 +24,8 @@ export async function completeLogin(s: Services, req: Request, res: Response, ok
     }
     throw err;
   }
+  // Microsoft connector hook: the Entra refresh token captured at this sign-in (rotates the stored one).
+  if (ok.entraToken) await saveEntraToken(s, t, user.id, conn.id, ok.entraToken);
   await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id, idp: ok.idpSession ? { ...ok.idpSession } : undefined });
   await s.audit.record(t, {
     actor: { kind: 'user', id: user.id },

@@ -1,4 +1,6 @@
 import * as oidc from 'openid-client';
+import { captureEntraSignIn } from '../../connectors/microsoft/entra-sign-in.js';
+import type { EntraUserToken } from '../../connectors/microsoft/entra-token-store.js';
 import { CircuitOpenError } from '../../lib/circuit-breaker.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -19,6 +21,8 @@ export interface SsoSuccess {
   returnTo: string;
   /** Kept in the session so a logout at the IdP can find it (logout/end-idp-sessions.ts). */
   idpSession?: IdpSessionFacts;
+  /** The user's Entra refresh token for the Microsoft connector, kept once the user is resolved (complete-login.ts). */
+  entraToken?: EntraUserToken;
 }
 
 const GOOGLE = 'https://accounts.google.com';
@@ -96,14 +100,15 @@ export async function finishOidcLogin(
   if (!claims.email && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
     attrs = { ...(await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)), ...claims };
   }
-  // Entra groups overage (more than ~200 groups): only a pointer to Graph is sent. Known gap: memberships untouched.
-  const overage = (claims._claim_names as Record<string, unknown> | undefined)?.groups !== undefined;
-  if (overage) {
-    delete attrs.groups;
-    s.logger.warn({ tenantId: t.id, connectionId: conn.id }, 'Entra groups overage: group memberships left unchanged (use SCIM groups)');
-  }
+  // Entra groups overage (more than ~200 groups): only a pointer to Graph is sent (`_claim_names`, or `hasgroups`).
+  const overage = (claims._claim_names as Record<string, unknown> | undefined)?.groups !== undefined || claims.hasgroups === true;
+  if (overage) delete attrs.groups;
+  // With the Microsoft connector: keep the user's Entra refresh token, and read an overage's groups from Graph.
+  const entra = await captureEntraSignIn(s, t, conn, tokens, claims, overage);
+  if (overage && entra.groups) attrs.groups = entra.groups;
+  else if (overage) s.logger.warn({ tenantId: t.id, connectionId: conn.id }, 'Entra groups overage: group memberships left unchanged (use SCIM groups or the Microsoft connector)');
   const profile = mapProfile(claims.sub, attrs, defaultOidcMapping, conn.config.mapping);
-  if (overage) delete profile.groups;
+  if (overage && !entra.groups) delete profile.groups;
   const idpSession = { idpSubject: String(claims.sub), ...(typeof claims.sid === 'string' && { idpSession: claims.sid }) };
-  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession };
+  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, ...(entra.token && { entraToken: entra.token }) };
 }
