@@ -21,6 +21,7 @@ export const tenantOwnedModels = new Set([
   'Consent',
   'AuditSink',
   'Connector',
+  'IdpGroupGrant',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };
