@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { badRequest } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -34,7 +34,7 @@ export function checkPrivateKey(text: string): string {
   if (!trimmed) throw badRequest('--private-key-file is empty');
   try {
     const key = trimmed.startsWith('{')
-      ? createPrivateKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' })
+      ? createPrivateKey({ key: JSON.parse(trimmed) as JsonWebKey, format: 'jwk' })
       : createPrivateKey(trimmed);
     // okta-sdk-nodejs signs the assertion with njwt, which does RS256 only (an EC key fails with "unsupported algorithm").
     if (key.asymmetricKeyType !== 'rsa') throw badRequest('--private-key-file: the Okta SDK signs client assertions with RSA keys (RS256) only');

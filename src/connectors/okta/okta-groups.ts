@@ -40,7 +40,7 @@ const failed = (err: unknown) => {
  */
 export async function searchIdpGroups(s: Services, t: TenantCtx, opts: { search?: string | undefined; limit?: number | undefined; signal?: AbortSignal }): Promise<{ groups: IdpGroup[]; truncated: boolean }> {
   const search = opts.search?.trim() ?? '';
-  if (search.length > 100 || /[\u0000-\u001f]/.test(search)) throw badRequest('--search: up to 100 printable characters');
+  if (search.length > 100 || [...search].some((ch) => ch.charCodeAt(0) < 0x20)) throw badRequest('--search: up to 100 printable characters');
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), MAX_RESULTS);
   const row = await oktaConnector(t);
   const { client } = await oktaClientFor(s, t, row, opts.signal);

@@ -1,5 +1,5 @@
 import type { OktaApi } from './okta-client.js';
-import { OktaError, toOktaError } from './okta-error.js';
+import { toOktaError, type OktaError } from './okta-error.js';
 
 export type ProbeState = 'ok' | 'denied' | 'error';
 

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
@@ -51,7 +52,7 @@ interface Fault {
   times: number;
 }
 
-const json = (res: import('node:http').ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 };
 
@@ -164,11 +165,11 @@ export class OktaFake {
     return out;
   }
 
-  private error(res: import('node:http').ServerResponse, status: number, errorCode: string, errorSummary: string, headers: Record<string, string> = {}) {
+  private error(res: ServerResponse, status: number, errorCode: string, errorSummary: string, headers: Record<string, string> = {}) {
     json(res, status, { errorCode, errorSummary, errorLink: errorCode, errorId: `oae${randomBytes(6).toString('hex')}`, errorCauses: [] }, headers);
   }
 
-  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: string): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const authz = req.headers.authorization ?? '';
     const auth: SeenRequest['auth'] = authz.startsWith('SSWS ') ? 'ssws' : authz.startsWith('Bearer ') ? 'bearer' : authz ? 'other' : 'none';
@@ -234,7 +235,7 @@ export class OktaFake {
   }
 
   /** RFC 7523 §2.2 client authentication (private_key_jwt) with the client_credentials grant, as Okta's org AS does it. */
-  private async token(res: import('node:http').ServerResponse, body: string): Promise<void> {
+  private async token(res: ServerResponse, body: string): Promise<void> {
     const form = new URLSearchParams(body);
     const bad = (status: number, error: string, description: string) => json(res, status, { error, error_description: description });
     if (form.get('grant_type') !== 'client_credentials') return bad(400, 'unsupported_grant_type', 'The authorization grant type is not supported.');
