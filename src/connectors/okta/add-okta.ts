@@ -67,7 +67,7 @@ export async function addOktaConnector(s: Services, t: TenantCtx, input: AddOkta
   const appId = input.appId?.trim() || (await discoverAppId(t, orgUrl));
   if (!OKTA_ID.test(appId)) throw badRequest('--app-id: letters and digits (the app integration\'s id, e.g. 0oa1b2c3d4)');
 
-  const api = oktaClient(s, { orgUrl, auth, clientId, keyId }, secret);
+  const api = await oktaClient(s, { orgUrl, auth, clientId, keyId }, secret);
   let probe;
   try {
     probe = await probeOkta(api, appId);

@@ -1,9 +1,9 @@
-import okta from '@okta/okta-sdk-nodejs';
+import type okta from '@okta/okta-sdk-nodejs';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { ConnectorRow } from '../connector-store.js';
 import { OKTA_SCOPES, oktaConfig, type OktaConfig, type OktaSecret } from './okta-config.js';
-import { connectorTransport, defaultSleep, OktaRequestExecutor, type OktaRetryPolicy } from './okta-http.js';
+import { connectorTransport, createOktaExecutor, defaultSleep, type OktaExecutor, type OktaRetryPolicy } from './okta-http.js';
 
 export interface OktaRuntime {
   retry: OktaRetryPolicy;
@@ -23,7 +23,7 @@ export function oktaRuntime(s: Pick<Services, 'bus'>): OktaRuntime {
 
 export interface OktaApi {
   client: okta.Client;
-  executor: OktaRequestExecutor;
+  executor: OktaExecutor;
   config: Pick<OktaConfig, 'orgUrl' | 'auth' | 'clientId' | 'keyId'>;
 }
 
@@ -31,19 +31,20 @@ export interface OktaApi {
  * An okta-sdk-nodejs client for one run (one access token per run in private-key mode), pointed at the org URL, with
  * our request executor (okta-http.ts). The SDK's response cache is off: a sync must see Okta's current answer.
  */
-export function oktaClient(
+export async function oktaClient(
   s: Pick<Services, 'bus' | 'config'>,
   config: Pick<OktaConfig, 'orgUrl' | 'auth' | 'clientId' | 'keyId'>,
   secret: OktaSecret,
   signal?: AbortSignal,
-): OktaApi {
+): Promise<OktaApi> {
   const origin = new URL(config.orgUrl);
-  const executor = new OktaRequestExecutor(origin, connectorTransport(s.config, origin), oktaRuntime(s).retry, signal);
+  const executor = await createOktaExecutor(origin, connectorTransport(s.config, origin), oktaRuntime(s).retry, signal);
+  const { Client } = (await import('@okta/okta-sdk-nodejs')).default;
   const common = { orgUrl: origin.origin, requestExecutor: executor, cacheMiddleware: null, userAgent: 'sso-bridge' };
   const client =
     'apiToken' in secret
-      ? new okta.Client({ ...common, authorizationMode: 'SSWS', token: secret.apiToken })
-      : new okta.Client({
+      ? new Client({ ...common, authorizationMode: 'SSWS', token: secret.apiToken })
+      : new Client({
           ...common,
           authorizationMode: 'PrivateKey',
           clientId: config.clientId,

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import okta from '@okta/okta-sdk-nodejs';
+import type okta from '@okta/okta-sdk-nodejs';
 import type { Config } from '../../config/config.js';
 import { isSpecialUseAddress } from '../../oauth/cimd-fetch.js';
 import { OktaError } from './okta-error.js';
@@ -87,6 +87,23 @@ export interface OktaTransport {
   allowSpecialUse: boolean;
 }
 
+/** What callers see of the executor: requests sent (tests and reports). */
+export interface OktaExecutor {
+  requests: number;
+}
+
+type ExecutorCtor = new (origin: URL, transport: OktaTransport, policy: OktaRetryPolicy, signal?: AbortSignal) => okta.RequestExecutor & OktaExecutor;
+let ctor: Promise<ExecutorCtor> | undefined;
+
+/**
+ * The executor for one client. The SDK is loaded on first use only: it is large (its generated API modules take
+ * about a second of CPU to load), and the CLI and the server start without needing it.
+ */
+export async function createOktaExecutor(origin: URL, transport: OktaTransport, policy: OktaRetryPolicy, signal?: AbortSignal) {
+  ctor ??= import('@okta/okta-sdk-nodejs').then((m) => executorClass(m.default));
+  return new (await ctor)(origin, transport, policy, signal);
+}
+
 /**
  * The SDK's request executor (its documented extension point), replacing DefaultRequestExecutor, which waits with
  * real timers, cannot be cancelled and follows a `Link: rel="next"` wherever it points. Every request of the client
@@ -97,68 +114,70 @@ export interface OktaTransport {
  *   our clock's skew does not matter; `Retry-After` as a fallback) and retries, at most `maxRetries` times;
  * - `X-Rate-Limit-Remaining: 0` on a success: the next request waits for the reset instead of earning a 429.
  */
-export class OktaRequestExecutor extends okta.RequestExecutor {
-  #pausedUntil = 0;
-  /** Requests sent (tests and `connector test` report it). */
-  requests = 0;
+function executorClass(sdk: typeof okta): ExecutorCtor {
+  return class OktaRequestExecutor extends sdk.RequestExecutor {
+    #pausedUntil = 0;
+    /** Requests sent (tests and `connector test` report it). */
+    requests = 0;
 
-  constructor(
-    private readonly origin: URL,
-    private readonly transport: OktaTransport,
-    private readonly policy: OktaRetryPolicy,
-    private readonly signal?: AbortSignal,
-  ) {
-    super();
-  }
+    constructor(
+      private readonly origin: URL,
+      private readonly transport: OktaTransport,
+      private readonly policy: OktaRetryPolicy,
+      private readonly signal?: AbortSignal,
+    ) {
+      super();
+    }
 
-  override async fetch(request: NodeFetchRequest): Promise<never> {
-    const url = new URL(request.url);
-    if (url.origin !== this.origin.origin) throw new OktaError(0, 'E_ORIGIN', `Okta pointed the client at another origin (${url.origin.slice(0, 100)}); refused`);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    // An IP literal is connected to without a lookup, so the agent's check does not see it.
-    if (isIP(host) && isSpecialUseAddress(host) && !this.transport.allowSpecialUse) throw new OktaError(0, 'E_ADDRESS', 'The org URL is a special-use address');
-    for (let attempt = 0; ; attempt++) {
-      const wait = this.#pausedUntil - Date.now();
-      if (wait > 0) await this.policy.sleep(Math.min(wait, this.policy.maxWaitMs), this.signal);
-      this.signal?.throwIfAborted();
-      const timeout = AbortSignal.timeout(this.policy.timeoutMs);
-      const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
-      this.requests++;
-      let res: NodeFetchResponse;
-      try {
-        res = (await super.fetch({ ...request, agent: this.transport.agent, signal, redirect: 'manual' } as never)) as unknown as NodeFetchResponse;
-      } catch (err) {
-        if (this.signal?.aborted) throw err;
-        const reason = timeout.aborted ? 'timed out' : (err as { code?: string }).code === 'ESPECIALUSE' ? 'resolves to a special-use address' : 'is unreachable';
-        throw new OktaError(0, 'E_NETWORK', `Okta (${this.origin.host}) ${reason}`);
-      }
-      const delay = this.#resetDelay(res);
-      if (res.status === 429 && attempt < this.policy.maxRetries) {
-        await res.text().catch(() => '');
-        if (delay === null || delay > this.policy.maxWaitMs) {
-          throw new OktaError(429, 'E0000047', `Okta's rate limit resets too late to wait for (${delay === null ? 'no reset header' : `${Math.ceil(delay / 1000)} s`})`);
+    override async fetch(request: NodeFetchRequest): Promise<never> {
+      const url = new URL(request.url);
+      if (url.origin !== this.origin.origin) throw new OktaError(0, 'E_ORIGIN', `Okta pointed the client at another origin (${url.origin.slice(0, 100)}); refused`);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      // An IP literal is connected to without a lookup, so the agent's check does not see it.
+      if (isIP(host) && isSpecialUseAddress(host) && !this.transport.allowSpecialUse) throw new OktaError(0, 'E_ADDRESS', 'The org URL is a special-use address');
+      for (let attempt = 0; ; attempt++) {
+        const wait = this.#pausedUntil - Date.now();
+        if (wait > 0) await this.policy.sleep(Math.min(wait, this.policy.maxWaitMs), this.signal);
+        this.signal?.throwIfAborted();
+        const timeout = AbortSignal.timeout(this.policy.timeoutMs);
+        const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
+        this.requests++;
+        let res: NodeFetchResponse;
+        try {
+          res = (await super.fetch({ ...request, agent: this.transport.agent, signal, redirect: 'manual' } as never)) as unknown as NodeFetchResponse;
+        } catch (err) {
+          if (this.signal?.aborted) throw err;
+          const reason = timeout.aborted ? 'timed out' : (err as { code?: string }).code === 'ESPECIALUSE' ? 'resolves to a special-use address' : 'is unreachable';
+          throw new OktaError(0, 'E_NETWORK', `Okta (${this.origin.host}) ${reason}`);
         }
-        await this.policy.sleep(delay, this.signal);
-        continue;
+        const delay = this.#resetDelay(res);
+        if (res.status === 429 && attempt < this.policy.maxRetries) {
+          await res.text().catch(() => '');
+          if (delay === null || delay > this.policy.maxWaitMs) {
+            throw new OktaError(429, 'E0000047', `Okta's rate limit resets too late to wait for (${delay === null ? 'no reset header' : `${Math.ceil(delay / 1000)} s`})`);
+          }
+          await this.policy.sleep(delay, this.signal);
+          continue;
+        }
+        if (res.status < 300 && res.headers.get('x-rate-limit-remaining') === '0' && delay !== null) this.#pausedUntil = Date.now() + delay;
+        if (res.status >= 400 && url.pathname === TOKEN_PATH) throw await tokenError(res);
+        if (res.status >= 300 && res.status < 400) throw new OktaError(res.status, 'E_REDIRECT', 'Okta answered with a redirect; check the org URL');
+        return res as never;
       }
-      if (res.status < 300 && res.headers.get('x-rate-limit-remaining') === '0' && delay !== null) this.#pausedUntil = Date.now() + delay;
-      if (res.status >= 400 && url.pathname === TOKEN_PATH) throw await tokenError(res);
-      if (res.status >= 300 && res.status < 400) throw new OktaError(res.status, 'E_REDIRECT', 'Okta answered with a redirect; check the org URL');
-      return res as never;
     }
-  }
 
-  /** Milliseconds until the rate-limit window resets, per the response's own clock; null without a usable header. */
-  #resetDelay(res: NodeFetchResponse): number | null {
-    const reset = res.headers.get('x-rate-limit-reset');
-    const date = Date.parse(res.headers.get('date') ?? '');
-    // Duplicate headers arrive joined by commas (the SDK refuses those too, OKTA-112507).
-    if (reset && /^\d{1,12}$/.test(reset.trim())) {
-      const base = Number.isNaN(date) ? Date.now() : date;
-      return Math.max(0, Number(reset) * 1000 - base) + this.policy.padMs;
+    /** Milliseconds until the rate-limit window resets, per the response's own clock; null without a usable header. */
+    #resetDelay(res: NodeFetchResponse): number | null {
+      const reset = res.headers.get('x-rate-limit-reset');
+      const date = Date.parse(res.headers.get('date') ?? '');
+      // Duplicate headers arrive joined by commas (the SDK refuses those too, OKTA-112507).
+      if (reset && /^\d{1,12}$/.test(reset.trim())) {
+        const base = Number.isNaN(date) ? Date.now() : date;
+        return Math.max(0, Number(reset) * 1000 - base) + this.policy.padMs;
+      }
+      const after = res.headers.get('retry-after');
+      if (after && /^\d{1,6}$/.test(after.trim())) return Number(after) * 1000 + this.policy.padMs;
+      return null;
     }
-    const after = res.headers.get('retry-after');
-    if (after && /^\d{1,6}$/.test(after.trim())) return Number(after) * 1000 + this.policy.padMs;
-    return null;
-  }
+  };
 }
