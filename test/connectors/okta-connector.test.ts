@@ -142,6 +142,8 @@ describe.each(testDbKinds)('Okta connector: add-okta, list, test, remove (%s)', 
     });
     okta.apiTokens.delete(token);
     expect(await cli(app, 'connector test', { tenant: t.slug })).toMatchObject({ ok: false, credential: 'refused', error: 'E0000011: Invalid token provided' });
+    okta.fail(/^\/api\/v1\/apps/, 302, {}, 1, { location: 'https://elsewhere.example/' });
+    expect(await cli(app, 'connector test', { tenant: t.slug })).toMatchObject({ ok: false, credential: 'unreachable', error: expect.stringMatching(/^E_REDIRECT/) });
   });
 
   it('the connector settings are test-only and refused in production', () => {

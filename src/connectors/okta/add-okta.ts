@@ -6,7 +6,7 @@ import { createConnector } from '../connector-store.js';
 import type { ToolProvider } from '../connector-tool.js';
 import { oktaClient } from './okta-client.js';
 import { OKTA_SCOPES, OktaConfigSchema, type OktaSecret } from './okta-config.js';
-import { toOktaError } from './okta-error.js';
+import { isTransportError, toOktaError } from './okta-error.js';
 import { discoverAppId } from './discover-app-id.js';
 import { probeOkta } from './okta-probe.js';
 import { parseOrgUrl } from './org-url.js';
@@ -73,6 +73,7 @@ export async function addOktaConnector(s: Services, t: TenantCtx, input: AddOkta
     probe = await probeOkta(api, appId);
   } catch (err) {
     const e = toOktaError(err);
+    if (isTransportError(e)) throw badRequest(`Cannot talk to Okta at ${orgUrl} (${e.errorCode}: ${e.message})`);
     throw badRequest(`Okta refused the ${auth === 'api_token' ? 'API token' : 'client assertion'} (${e.errorCode}: ${e.message})`);
   }
   const failed = Object.entries(probe.checks).filter(([, v]) => v !== 'ok');

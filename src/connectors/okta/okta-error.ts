@@ -26,3 +26,6 @@ export function toOktaError(err: unknown): OktaError {
   }
   return new OktaError(0, 'E_CLIENT', e && typeof e === 'object' && typeof e.message === 'string' ? e.message : String(err));
 }
+
+/** The org could not be talked to at all (as opposed to Okta refusing something): network, address, origin, redirect. */
+export const isTransportError = (e: OktaError) => ['E_NETWORK', 'E_ADDRESS', 'E_ORIGIN', 'E_REDIRECT'].includes(e.errorCode);

@@ -1,5 +1,5 @@
 import type { OktaApi } from './okta-client.js';
-import { toOktaError, type OktaError } from './okta-error.js';
+import { isTransportError, toOktaError, type OktaError } from './okta-error.js';
 
 export type ProbeState = 'ok' | 'denied' | 'error';
 
@@ -25,7 +25,7 @@ export async function probeOkta(api: OktaApi, appId: string): Promise<OktaProbe>
       checks[scope] = 'ok';
     } catch (err) {
       const e = toOktaError(err);
-      if (e.errorCode === 'E_ORIGIN' || e.errorCode === 'E_NETWORK' || e.errorCode === 'E_ADDRESS' || isCredentialRefused(e)) throw e;
+      if (isTransportError(e) || isCredentialRefused(e)) throw e;
       checks[scope] = e.status === 401 || e.status === 403 ? 'denied' : 'error';
       errors[scope] = `${e.errorCode}: ${e.message}`;
     }

@@ -3,7 +3,7 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { ConnectorRow } from '../connector-store.js';
 import { oktaClientFor } from './okta-client.js';
 import { oktaConfig } from './okta-config.js';
-import { toOktaError } from './okta-error.js';
+import { isTransportError, toOktaError } from './okta-error.js';
 import { probeOkta } from './okta-probe.js';
 
 /** `connector test` for Okta: the credential, then one read per scope (our app, users, groups). Never throws on Okta's answer. */
@@ -17,6 +17,8 @@ export async function testOktaConnector(s: Services, t: TenantCtx, row: Connecto
     return { ...base, ok, credential: 'accepted', checks: probe.checks, ...(Object.keys(probe.errors).length > 0 && { errors: probe.errors }), app: probe.app, directorySource: ok };
   } catch (err) {
     const e = toOktaError(err);
-    return { ...base, ok: false, credential: 'refused', error: `${e.errorCode}: ${e.message}`, directorySource: false };
+    // The probe throws only for a refused credential or an org it cannot talk to (network, address, origin, redirect).
+    const credential = isTransportError(e) ? 'unreachable' : 'refused';
+    return { ...base, ok: false, credential, error: `${e.errorCode}: ${e.message}`, directorySource: false };
   }
 }
