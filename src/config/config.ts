@@ -26,6 +26,10 @@ const EnvSchema = z
     DANGEROUSLY_ALLOW_CIMD_HOSTS: z.string().optional(),
     /** Test only: PEM CA trusted for DANGEROUSLY_ALLOW_CIMD_HOSTS (refused in production). */
     DANGEROUSLY_CIMD_CA_FILE: z.string().optional(),
+    /** Test only: host:port list a connector (Okta org URL) may reach on special-use addresses (refused in production). */
+    DANGEROUSLY_ALLOW_CONNECTOR_HOSTS: z.string().optional(),
+    /** Test only: PEM CA trusted by connector API calls besides the system roots (refused in production). */
+    DANGEROUSLY_CONNECTOR_CA_FILE: z.string().optional(),
     /** Days a failed-login trace is kept (issue 8 §6). */
     SSO_TRACE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   })
@@ -54,6 +58,8 @@ const EnvSchema = z
       nodeEnv: env.NODE_ENV,
       dangerouslyAllowCimdHosts: (env.DANGEROUSLY_ALLOW_CIMD_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
       dangerouslyCimdCaFile: env.DANGEROUSLY_CIMD_CA_FILE,
+      dangerouslyAllowConnectorHosts: (env.DANGEROUSLY_ALLOW_CONNECTOR_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+      dangerouslyConnectorCaFile: env.DANGEROUSLY_CONNECTOR_CA_FILE,
       ssoTraceRetentionDays: env.SSO_TRACE_RETENTION_DAYS,
       metricsPort: env.METRICS_PORT,
       metricsHost: env.METRICS_HOST,
@@ -88,8 +94,9 @@ function productionProblems(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   if (!env.MASTER_KEY) problems.push('MASTER_KEY: is required when NODE_ENV=production');
   if (!env.PUBLIC_URL?.startsWith('https://')) problems.push('PUBLIC_URL: must be https when NODE_ENV=production');
-  // Test-only switches that weaken the CIMD fetch guard (src/oauth/cimd-fetch.ts) never run in production.
-  for (const name of ['DANGEROUSLY_ALLOW_CIMD_HOSTS', 'DANGEROUSLY_CIMD_CA_FILE']) {
+  // Test-only switches that weaken the CIMD fetch guard (src/oauth/cimd-fetch.ts) or the connectors' outbound guard
+  // (src/connectors/okta/okta-http.ts) never run in production.
+  for (const name of ['DANGEROUSLY_ALLOW_CIMD_HOSTS', 'DANGEROUSLY_CIMD_CA_FILE', 'DANGEROUSLY_ALLOW_CONNECTOR_HOSTS', 'DANGEROUSLY_CONNECTOR_CA_FILE']) {
     if (env[name]) problems.push(`${name}: is a test-only setting, refused when NODE_ENV=production`);
   }
   return problems;

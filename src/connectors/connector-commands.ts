@@ -8,16 +8,20 @@ import { addGoogleConnector } from './google/add-google.js';
 import { testGoogleConnector } from './google/test-google.js';
 import { addMicrosoftConnector } from './microsoft/add-microsoft.js';
 import { testMicrosoftConnector } from './microsoft/test-microsoft.js';
+import { addOktaConnector } from './okta/add-okta.js';
+import { searchIdpGroups } from './okta/okta-groups.js';
+import { testOktaConnector } from './okta/test-okta.js';
 import { runDirectorySync } from './run-directory-sync.js';
 
 const tenant = tenantOption;
 const connectorId: OptionSpec = { type: 'string', description: 'connector id (con_…); optional when the tenant has one connector' };
 const str = (v: OptionValue) => (typeof v === 'string' ? v : undefined);
 
-/** Per-kind test; Microsoft and Okta add theirs here. */
+/** Per-kind test. */
 async function testConnector(s: Services, t: TenantCtx, row: ConnectorRow) {
   if (row.kind === 'google') return testGoogleConnector(s, t, row);
   if (row.kind === 'microsoft') return testMicrosoftConnector(s, t, row);
+  if (row.kind === 'okta') return testOktaConnector(s, t, row);
   throw badRequest(`No test for ${row.kind} connectors yet`);
 }
 
@@ -68,8 +72,48 @@ export const connectorCommands: Command[] = [
         authorityHost: str(o['authority-host']),
         graphEndpoint: str(o['graph-endpoint']),
         apiScope: str(o['api-scope']),
+        }),
+      ),
+    },
+    {
+    name: 'connector add-okta',
+    summary: 'connect an Okta org to read its users, groups and app assignments (OAuth service app with a private key, or an API token; checked with Okta, kept in the vault)',
+    options: {
+      tenant,
+      'org-url': { type: 'string', required: true, description: 'the Okta org URL, an https origin (e.g. https://acme.okta.com)' },
+      'client-id': { type: 'string', description: 'client id of the OAuth 2.0 service app (recommended mode; with --private-key-file)' },
+      'private-key': { type: 'string', secret: true, description: "the service app's private key, PEM or private JWK (give it as --private-key-file key.pem)" },
+      'key-id': { type: 'string', description: 'the kid of the public key registered with the service app (when it has several)' },
+      'api-token': { type: 'string', secret: true, description: 'an SSWS API token of a read-only admin (give it as --api-token-file token.txt)' },
+      'app-id': { type: 'string', description: 'id of the Okta app integration users sign in to this tenant with (default: found from the tenant\'s SSO connections)' },
+    },
+    forwardable: true,
+    run: audited('connector.add', 'connector', (s, t, o) =>
+      addOktaConnector(s, t, {
+        orgUrl: str(o['org-url']) ?? '',
+        apiToken: str(o['api-token']),
+        clientId: str(o['client-id']),
+        privateKey: str(o['private-key']),
+        keyId: str(o['key-id']),
+        appId: str(o['app-id']),
       }),
     ),
+  },
+  {
+    name: 'connector groups',
+    summary: "list or search the IdP's groups (Okta: name starts with --search), to grant tools to a group before anyone from it arrived (tool approve --idp-group ID)",
+    options: {
+      tenant,
+      search: { type: 'string', description: 'the start of the group name (case-insensitive)' },
+      limit: { type: 'string', description: 'at most this many groups (1–200, default 50)' },
+    },
+    forwardable: true,
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      const limit = str(o.limit);
+      if (limit !== undefined && !/^\d{1,3}$/.test(limit)) throw badRequest('--limit: a number from 1 to 200');
+      return searchIdpGroups(s, t, { search: str(o.search), limit: limit === undefined ? undefined : Number(limit) });
+    },
   },
   {
     name: 'connector list',

@@ -5,6 +5,7 @@ import type { ConnectorRow } from './connector-store.js';
 import type { DirectorySource } from './directory-source.js';
 import { googleConfig } from './google/google-config.js';
 import { googleDirectorySource } from './google/google-directory-source.js';
+import { oktaDirectorySource } from './okta/okta-directory-source.js';
 
 /** A tenant's directory as reconciliation reads it: the source, its connector, and which local users it speaks for. */
 export interface TenantDirectory {
@@ -36,8 +37,9 @@ function adapterFor(kind: string): Adapter | null {
         const domains = googleConfig(connector).domains;
         return { source: googleDirectorySource(s, t, connector, signal), covers: (email) => domains.includes(domainOf(email)) };
       };
-    // case 'okta': Okta lists every user of the org (issue 12 §1, branch okta):
-    //   return (s, t, connector, signal) => ({ source: oktaDirectorySource(s, t, connector, signal), covers: () => true });
+    case 'okta':
+      // Okta lists every user of the org, those not assigned to our app as inactive (docs/connectors/okta.md).
+      return (s, t, connector, signal) => ({ source: oktaDirectorySource(s, t, connector, signal), covers: () => true });
     // case 'microsoft': Entra through Graph /users and /groups (Microsoft connector issue), the same way.
     default:
       return null;

@@ -63,10 +63,17 @@ export async function createGroup(c: ScimCtx, body: unknown): Promise<JsonObject
 
 /** Writes a group's document (not its members) with a version check; false when another writer won. */
 export async function saveGroupDoc(c: ScimCtx, before: GroupRow, doc: JsonObject): Promise<boolean> {
+  const cols = groupColumns(doc);
   const { count } = await c.t.db.group.updateMany({
     where: { id: before.id, version: before.version },
-    data: { ...groupColumns(doc), attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
+    data: { ...cols, attributes: doc as Prisma.InputJsonObject, version: { increment: 1 }, updatedAt: c.s.clock.now() },
   });
+  // A new name or externalId may make the group stand for an IdP-group grant, or stop (src/tools/idp-group-grants.ts):
+  // its members' cached permissions are dropped like on a membership change.
+  if (count === 1 && (cols.displayNameKey !== before.displayName.toLowerCase() || cols.externalId !== before.externalId)) {
+    const members = await c.t.db.groupMembership.findMany({ where: { groupId: before.id }, select: { userId: true } });
+    await publishMemberChanges(c, { ...noChange(), added: members.map((m) => m.userId) });
+  }
   return count === 1;
 }
 

@@ -22,6 +22,7 @@ export const tenantOwnedModels = new Set([
   'AuditSink',
   'Connector',
   'ReconcileRun',
+  'IdpGroupGrant',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };

@@ -2,7 +2,10 @@ import type { Services } from '../services.js';
 import { notFound } from '../lib/errors.js';
 import { findGroups } from '../tenants/find-groups.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { getIdpGroups } from '../connectors/okta/okta-groups.js';
+import { badRequest } from '../lib/errors.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
+import { addIdpGroupGrants, describeIdpGroupGrants } from './idp-group-grants.js';
 
 async function getTool(t: TenantCtx, name: string) {
   await ensureBuiltinTools(t);
@@ -12,31 +15,42 @@ async function getTool(t: TenantCtx, name: string) {
 }
 
 /**
- * Approves a tool for everyone (no groups) or for the given groups only (ids, or names that are not ambiguous). A group grant follows current membership:
+ * Approves a tool for everyone (no groups) or for the given groups only (ids, or names that are not ambiguous), and/or
+ * for IdP groups named by the IdP's id (`idpGroupIds`: Okta group ids, looked up in Okta through the tenant's
+ * connector), which may have no member here yet (idp-group-grants.ts). A group grant follows current membership:
  * who may call the tool is decided from GroupMembership on every request.
  */
-export async function approveTool(s: Services, t: TenantCtx, name: string, groupNames: string[]) {
+export async function approveTool(s: Services, t: TenantCtx, name: string, groupNames: string[], idpGroupIds: string[] = []) {
   const tool = await getTool(t, name);
   const groups = groupNames.length > 0 ? await findGroups(t, groupNames) : [];
+  const idpGroups = idpGroupIds.length > 0 ? await getIdpGroups(s, t, idpGroupIds) : [];
   if (groups.length > 0) {
     await t.db.toolGrant.createMany({ data: groups.map((g) => ({ tenantId: t.id, toolId: tool.id, groupId: g.id })), skipDuplicates: true });
   }
+  await addIdpGroupGrants(t, tool.id, 'okta', idpGroups);
   await t.db.tool.updateMany({
     where: { id: tool.id },
-    data: { approved: true, everyone: groups.length === 0, approvedAt: tool.approvedAt ?? s.clock.now() },
+    data: { approved: true, everyone: groups.length === 0 && idpGroups.length === 0, approvedAt: tool.approvedAt ?? s.clock.now() },
   });
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
   return describeTool(t, name);
 }
 
-/** Revokes a tool entirely (no groups) or only the named groups' grants. Takes effect on the next MCP request. */
-export async function revokeTool(s: Services, t: TenantCtx, name: string, groupNames: string[]) {
+/** Revokes a tool entirely (no groups) or only the named groups' / IdP groups' grants. Takes effect on the next MCP request. */
+export async function revokeTool(s: Services, t: TenantCtx, name: string, groupNames: string[], idpGroupIds: string[] = []) {
   const tool = await getTool(t, name);
-  if (groupNames.length > 0) {
-    const groups = await findGroups(t, groupNames);
-    await t.db.toolGrant.deleteMany({ where: { toolId: tool.id, groupId: { in: groups.map((g) => g.id) } } });
+  if (groupNames.length > 0 || idpGroupIds.length > 0) {
+    if (groupNames.length > 0) {
+      const groups = await findGroups(t, groupNames);
+      await t.db.toolGrant.deleteMany({ where: { toolId: tool.id, groupId: { in: groups.map((g) => g.id) } } });
+    }
+    const ids = idpGroupIds.map((x) => x.trim());
+    const bad = ids.find((x) => !/^[A-Za-z0-9]{1,64}$/.test(x));
+    if (bad !== undefined) throw badRequest(`--idp-group "${bad.slice(0, 80)}" is not an IdP group id`);
+    if (ids.length > 0) await t.db.idpGroupGrant.deleteMany({ where: { toolId: tool.id, idpGroupId: { in: ids } } });
   } else {
     await t.db.toolGrant.deleteMany({ where: { toolId: tool.id } });
+    await t.db.idpGroupGrant.deleteMany({ where: { toolId: tool.id } });
     await t.db.tool.updateMany({ where: { id: tool.id }, data: { approved: false, everyone: false, approvedAt: null } });
   }
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
@@ -49,8 +63,9 @@ export async function describeTool(t: TenantCtx, name: string) {
   const grants = await t.db.toolGrant.findMany({ where: { toolId: tool.id }, select: { groupId: true } });
   const groups = await t.db.group.findMany({ where: { id: { in: grants.map((g) => g.groupId) } }, select: { displayName: true } });
   const groupNames = groups.map((g) => g.displayName).sort();
-  const access = !tool.approved ? 'nobody' : tool.everyone ? 'everyone' : groupNames.length > 0 ? 'groups' : 'nobody';
-  return { id: tool.id, name: tool.name, kind: tool.kind, approved: tool.approved, access, groups: groupNames, description: tool.description };
+  const idpGroups = await describeIdpGroupGrants(t, tool.id);
+  const access = !tool.approved ? 'nobody' : tool.everyone ? 'everyone' : groupNames.length > 0 || idpGroups.length > 0 ? 'groups' : 'nobody';
+  return { id: tool.id, name: tool.name, kind: tool.kind, approved: tool.approved, access, groups: groupNames, idpGroups, description: tool.description };
 }
 
 export async function listTools(t: TenantCtx) {

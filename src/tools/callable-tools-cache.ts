@@ -26,7 +26,8 @@ const MAX_ENTRIES = 10_000;
 const MAX_AGE_MS = 60_000;
 
 /**
- * The tools each user may call now — user active, tool approved, for everyone or for a group the user is in — as the
+ * The tools each user may call now — user active, tool approved, for everyone, for a group the user is in or for an
+ * IdP group one of the user's groups stands for (idp-group-grants.ts) — as the
  * MCP endpoint decides them for tools/list and tools/call. Cached per (tenant, user) on this node, because a
  * permission query per call was the largest database cost of the hot path.
  *
@@ -100,7 +101,15 @@ async function queryCallableTools(t: TenantCtx, userId: string): Promise<Map<str
        AND (tl."everyone" OR EXISTS (
              SELECT 1 FROM "ToolGrant" g
                JOIN "GroupMembership" m ON m."groupId" = g."groupId" AND m."tenantId" = ${t.id}
-              WHERE g."tenantId" = ${t.id} AND g."toolId" = tl."id" AND m."userId" = ${userId}))
+              WHERE g."tenantId" = ${t.id} AND g."toolId" = tl."id" AND m."userId" = ${userId})
+         OR EXISTS (
+             -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
+             -- or, having none, by the IdP group's name.
+             SELECT 1 FROM "IdpGroupGrant" ig
+               JOIN "Group" gr ON gr."tenantId" = ${t.id}
+                AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
+               JOIN "GroupMembership" m ON m."groupId" = gr."id" AND m."tenantId" = ${t.id}
+              WHERE ig."tenantId" = ${t.id} AND ig."toolId" = tl."id" AND m."userId" = ${userId}))
      ORDER BY tl."name" ASC`;
   const tools = new Map<string, CallableToolWithUpstream>();
   for (const row of rows) {

@@ -1,6 +1,7 @@
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
+import { currentGroupKeys } from './idp-group-grants.js';
 
 /** A tool a user may call right now, as the MCP endpoint lists it and the consent page shows it. */
 export interface CallableTool {
@@ -48,10 +49,17 @@ export async function currentGroupIds(t: TenantCtx, userId: string): Promise<str
   return rows.map((r) => r.groupId);
 }
 
-/** The Prisma filter for "approved, and for everyone or for one of these groups". */
-export const callableWhere = (groupIds: string[]) => ({
+/**
+ * The Prisma filter for "approved, and for everyone, for one of these groups, or for an IdP group one of them stands
+ * for" (idp-group-grants.ts: by external id, or by name for groups without one).
+ */
+export const callableWhere = (groupIds: string[], idp: { externalIds: string[]; nameKeys: string[] } = { externalIds: [], nameKeys: [] }) => ({
   approved: true,
-  OR: [{ everyone: true }, { grants: { some: { groupId: { in: groupIds } } } }],
+  OR: [
+    { everyone: true },
+    { grants: { some: { groupId: { in: groupIds } } } },
+    { idpGrants: { some: { OR: [{ idpGroupId: { in: idp.externalIds } }, { idpGroupNameKey: { in: idp.nameKeys } }] } } },
+  ],
 });
 
 /**
@@ -62,6 +70,7 @@ export async function listCallableTools(_s: Services, t: TenantCtx, userId: stri
   await ensureBuiltinTools(t);
   const user = await t.db.user.findFirst({ where: { id: userId, active: true }, select: { id: true } });
   if (!user) return [];
-  const rows = await t.db.tool.findMany({ where: callableWhere(await currentGroupIds(t, userId)), orderBy: { name: 'asc' } });
+  const groups = await currentGroupKeys(t, userId);
+  const rows = await t.db.tool.findMany({ where: callableWhere(groups.ids, groups), orderBy: { name: 'asc' } });
   return rows.map(toCallableTool);
 }

@@ -9,6 +9,12 @@ const upstreamName: OptionSpec = { type: 'string', required: true, description: 
 const toolName: OptionSpec = { type: 'string', required: true, description: 'tool name as clients see it (see: tool list)' };
 const groups: OptionSpec = { type: 'string', multiple: true, description: 'group id, or a display name naming exactly one group (repeatable); none = everyone' };
 
+const idpGroups: OptionSpec = {
+  type: 'string',
+  multiple: true,
+  description: 'IdP group id (Okta: 00g…, see: connector groups), granted before anyone from it arrived (repeatable)',
+};
+
 const str = (v: OptionValue) => (typeof v === 'string' ? v : '');
 const list = optionList;
 
@@ -51,16 +57,16 @@ export const toolCommands: Command[] = [
   {
     name: 'tool approve',
     summary: 'approve a tool for everyone, or only for the given groups (membership is checked on every call)',
-    options: { tenant, tool: toolName, group: groups },
+    options: { tenant, tool: toolName, group: groups, 'idp-group': idpGroups },
     forwardable: true,
-    run: audited('tool.approve', 'tool', (s, t, o) => approveTool(s, t, str(o.tool), list(o.group))),
+    run: audited('tool.approve', 'tool', (s, t, o) => approveTool(s, t, str(o.tool), list(o.group), list(o['idp-group']))),
   },
   {
     name: 'tool revoke',
     summary: 'revoke a tool entirely, or only the given groups',
-    options: { tenant, tool: toolName, group: groups },
+    options: { tenant, tool: toolName, group: groups, 'idp-group': idpGroups },
     forwardable: true,
-    run: audited('tool.revoke', 'tool', (s, t, o) => revokeTool(s, t, str(o.tool), list(o.group))),
+    run: audited('tool.revoke', 'tool', (s, t, o) => revokeTool(s, t, str(o.tool), list(o.group), list(o['idp-group']))),
   },
   {
     name: 'tool list',
