@@ -21,6 +21,9 @@ export const tenantOwnedModels = new Set([
   'Consent',
   'AuditSink',
   'Connector',
+  'UpstreamOAuthClient',
+  'UpstreamConnection',
+  'UpstreamConnectState',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };
