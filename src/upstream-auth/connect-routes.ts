@@ -32,7 +32,8 @@ export function upstreamConnectRoutes(s: Services): Router {
   const router = Router({ mergeParams: true });
 
   const refused = (res: Response, t: TenantCtx, err: unknown) => {
-    if (err instanceof AppError && err.status < 500) {
+    // Our own errors carry messages written for the user (never a token or a stack); anything else is a 500.
+    if (err instanceof AppError) {
       return send(res, err.status, page(t.name, 'Could not connect', `<p>${escapeHtml(err.message)}</p><p><a href="/t/${escapeHtml(t.slug)}/apps">Your connected apps</a></p>`));
     }
     throw err;

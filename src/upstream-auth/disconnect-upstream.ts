@@ -48,6 +48,16 @@ export async function disconnectUpstream(s: Services, t: TenantCtx, userId: stri
   return { removed: true, revokedAtUpstream: (await revokeRemoved(s, t, userId, removed)) > 0 };
 }
 
+/** Disconnect by upstream name, audited (the connected-apps page and its JSON twin). */
+export async function disconnectByName(s: Services, t: TenantCtx, userId: string, upstreamName: string, actor: { kind: 'user'; id: string }) {
+  const up = await t.db.upstream.findFirst({ where: { name: upstreamName }, select: { id: true } });
+  const result = up ? await disconnectUpstream(s, t, userId, up.id) : { removed: false, revokedAtUpstream: false };
+  if (up && result.removed) {
+    await s.audit.record(t, { actor, action: 'upstream.connection.disconnect', target: { kind: 'upstream', id: up.id }, outcome: 'success', detail: { revokedAtUpstream: result.revokedAtUpstream } });
+  }
+  return result;
+}
+
 /**
  * Revocation-hub store: a deprovisioned user's upstream connections end with the same immediacy as their grants
  * (deleted before the hub returns), then are revoked at the upstreams that offer RFC 7009. Registered before the

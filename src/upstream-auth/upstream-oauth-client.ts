@@ -98,7 +98,7 @@ export async function loadOAuthClient(s: Services, t: TenantCtx, upstreamId: str
     const secret = row.clientSecretId ? await s.vault.getString(t, row.clientSecretId) : undefined;
     clientInformation = { client_id: row.clientId!, ...(secret && { client_secret: secret }) };
   } else {
-    clientInformation = await registerDynamically(s, t, upstreamId, stored.authorizationServer, row.issuer, row.scope ?? undefined, row.clientSecretId);
+    clientInformation = await registerDynamically(s, t, upstreamId, stored.authorizationServer, row.issuer, row.clientSecretId);
   }
   return {
     upstreamId,
@@ -121,12 +121,13 @@ async function registerDynamically(
   upstreamId: string,
   metadata: AuthorizationServerMetadata,
   issuer: string,
-  scope: string | undefined,
   oldSecretId: string | null,
 ): Promise<OAuthClientInformationMixed> {
   let info;
   try {
-    info = await registerClient(issuer, { metadata, clientMetadata: gatewayClientMetadata(s, t), scope, fetchFn: asFetch });
+    // No `scope` in the registration (RFC 7591 §2 makes it optional): servers validate it against their own OP
+    // scopes, while ours are the protected resource's; the authorization request asks for them.
+    info = await registerClient(issuer, { metadata, clientMetadata: gatewayClientMetadata(s, t), fetchFn: asFetch });
   } catch (err) {
     throw new AppError(502, 'upstream_registration_failed', "Could not register with the upstream's authorization server", String(err).slice(0, 300));
   }
