@@ -6,7 +6,7 @@ import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, connect, createUser, startUpstream, useFakeVerifier, type FakeVerifier, type Upstream } from '../mcp/support.js';
-import { connectAccount, signedIn } from './support/connect-helpers.js';
+import { connectAccount, signedIn, startConnecting } from './support/connect-helpers.js';
 import { startUpstreamWithAs, type UpstreamWithAs } from './support/upstream-with-as.js';
 
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
@@ -189,5 +189,39 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
     expect(await (await again.request(`${app.url}/t/${t.slug}/apps`)).text()).toMatch(/needs to be reconnected/i);
     await connectAccount(app, t, again, 'gh', as, 'erin-gh');
     expect(text(await mcp.callTool({ name: 'gh__whoami', arguments: {} }))).toMatch(/^sub=erin-gh /);
+  });
+
+  it('connect at consent: the consent page offers the account, connecting returns to it, and it shows connected', { timeout: 60_000 }, async () => {
+    const t = await app.createTenant();
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'gh', url: as.url, auth: 'oauth-per-user', 'client-id': as.clientId, 'client-secret': as.clientSecret, 'connect-at-consent': true });
+    const fran = await createUser(t, 'fran@example.com');
+    const b = await signedIn(app, t, fran);
+    const reg = await fetch(`${app.url}/t/${t.slug}/oauth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'Assistant', redirect_uris: ['http://127.0.0.1:4567/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
+    });
+    const client = (await reg.json()) as { client_id: string };
+    const authorize = `${app.url}/t/${t.slug}/oauth/authorize?${new URLSearchParams({
+      client_id: client.client_id, response_type: 'code', redirect_uri: 'http://127.0.0.1:4567/callback', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', resource: `${app.url}/t/${t.slug}/mcp`,
+    })}`;
+    const consent = async () => {
+      const { res, url } = await b.follow(authorize);
+      return { body: await res.text(), url };
+    };
+    const first = await consent();
+    expect(first.body).toContain('Your accounts these tools use');
+    const link = /<a class="button" href="([^"]+)">Connect gh<\/a>/.exec(first.body)![1]!.replace(/&amp;/g, '&');
+    expect(link).toMatch(new RegExp(`^/t/${t.slug}/connect/gh\\?return_to=%2Ft%2F${t.slug}%2Foauth%2Finteraction%2F`));
+    // The connect page, the upstream's own sign-in, then back to the same consent interaction.
+    const callback = await startConnecting(app, t, b, 'gh', as, 'fran-gh', link.slice(`/t/${t.slug}/connect/gh`.length));
+    const back = await b.request(callback);
+    expect(back.status).toBe(303);
+    expect(back.headers.get('location')).toMatch(new RegExp(`^/t/${t.slug}/oauth/interaction/`));
+    const again = await b.request(new URL(back.headers.get('location')!, app.url).href);
+    const body = await again.text();
+    expect(body).toMatch(/<strong>gh<\/strong> \(<code>[^<]+<\/code>\) — connected/);
+    expect((body.match(/<form /g) ?? []).length).toBe(1);
+    expect(await t.db.upstreamConnection.count({ where: { userId: fran } })).toBe(1);
   });
 });
