@@ -4,7 +4,7 @@ import { AppError, badRequest } from '../lib/errors.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { asFetch } from './as-fetch.js';
-import { discoverUpstreamAs, type DiscoveredAs } from './discover-upstream-as.js';
+import type { DiscoveredAs } from './discover-upstream-as.js';
 import { clientMetadataDocumentUrl, upstreamCallbackUrl } from './upstream-oauth-urls.js';
 
 export type Registration = 'preregistered' | 'cimd' | 'dcr';
