@@ -138,6 +138,13 @@ export class UpstreamPool {
     }
   }
 
+  /** Open per-user sessions on this node (the LRU's current size). */
+  get userSessionCount(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.usedAt !== undefined) n++;
+    return n;
+  }
+
   /** Drops a session by its key: an upstream id (static), or a per-user credentials key. */
   drop(key: string): void {
     void this.#drop(key);
