@@ -137,9 +137,15 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
   it('deprovisioning deletes the connections at once and revokes them at the upstream', { timeout: 60_000 }, async () => {
     const { t } = await setUp();
     const carol = await createUser(t, 'carol@example.com');
-    await connectAccount(app, t, await signedIn(app, t, carol), 'gh', as, 'carol-gh');
+    const browser = await signedIn(app, t, carol);
+    await connectAccount(app, t, browser, 'gh', as, 'carol-gh');
     const conn = await t.db.upstreamConnection.findFirstOrThrow({ where: { userId: carol } });
     const tokens = await readTokens(app.services, t, conn.secretId);
+    // Her connected-apps JSON lists the account, never its tokens.
+    const api = await (await browser.request(`${app.url}/t/${t.slug}/api/connected-apps`)).text();
+    expect(JSON.parse(api)).toMatchObject({ accounts: [{ upstream: 'gh', status: 'connected', connectUrl: `${app.url}/t/${t.slug}/connect/gh` }] });
+    expect(api).not.toContain(tokens.access_token);
+    expect((await browser.request(`${app.url}/t/${t.slug}/api/connected-apps/upstreams/nope`, { method: 'DELETE' })).status).toBe(404);
     const result = await app.services.revocation.revokeUser(t, carol, 'scim.deactivated');
     expect(result.ended['upstream-connections']).toBe(1);
     expect(await t.db.upstreamConnection.count({ where: { userId: carol } })).toBe(0);
