@@ -1,4 +1,5 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { randomUUID } from 'node:crypto';
+import { UrlElicitationRequiredError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 export type AuthRequiredReason = 'not_connected' | 'needs_reconnection' | 'refresh_unavailable';
 
@@ -35,5 +36,16 @@ export class UpstreamAuthRequired extends Error {
       // Machine-readable twin for clients and UIs that want to render a button rather than parse the text.
       structuredContent: { error: this.reason, upstream: this.upstreamName, ...(this.needsUser && { connectUrl: this.connectUrl }) },
     };
+  }
+
+  /**
+   * The MCP 2025-11-25 URL-mode elicitation form of this error (JSON-RPC error -32042, "URLElicitationRequiredError"),
+   * for a client that declared `elicitation.url`: it opens our connect page for the user and may retry the call.
+   * Only when the user must act (a transient refresh failure stays a tool result). The caller decides from the
+   * client's declared capabilities; clients without them get {@link toolResult}.
+   */
+  toUrlElicitation(): UrlElicitationRequiredError | null {
+    if (!this.needsUser) return null;
+    return new UrlElicitationRequiredError([{ mode: 'url', message: this.message, elicitationId: randomUUID(), url: this.connectUrl }], this.message);
   }
 }
