@@ -19,6 +19,7 @@ import { TenantDirectory } from './tenants/tenant-directory.js';
 import { ScimTokenCache } from './scim/scim-token-cache.js';
 import { refreshSamlMetadata } from './sso/saml/refresh-metadata.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
+import { deleteExpiredConnectStates } from './upstream-auth/cleanup-connect-states.js';
 import { upstreamConnectionsRevocationStore } from './upstream-auth/disconnect-upstream.js';
 import { UpstreamTokens } from './upstream-auth/upstream-tokens.js';
 import type { AccessTokenVerifier } from './oauth/access-token.js';
@@ -100,6 +101,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
   // Google directory sync for tenants provisioned by it; each tenant's own interval decides (src/connectors).
   jobs.add({ name: 'directory-sync', everyMs: 60_000, run: () => syncDueDirectories(s) });
+  // Abandoned per-user upstream connect flows (src/upstream-auth).
+  jobs.add({ name: 'upstream-connect-states', everyMs: 10 * 60_000, run: () => deleteExpiredConnectStates(db, clock) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { deleteExpiredConnectStates } from '../../src/upstream-auth/cleanup-connect-states.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, connect, createUser, useFakeVerifier, type FakeVerifier } from '../mcp/support.js';
@@ -161,6 +162,27 @@ describe.each(testDbKinds)('per-user upstream: isolation between users, hostile 
     const forged = await b.postForm(`${app.url}/t/${t.slug}/connect/gh`, { csrf: 'forged' });
     expect(forged.status).toBe(403);
     expect(forged.headers.get('location')).toBeNull();
+  });
+
+  it('an abandoned connect flow expires: its callback is refused and the cleanup job deletes its state and verifier', { timeout: 60_000 }, async () => {
+    const t = await tenantWithUpstream();
+    const u = await createUser(t, 'slow@example.com');
+    const b = await signedIn(app, t, u);
+    const callback = await startConnecting(app, t, b, 'gh', as, 'slow-gh');
+    const state = await t.db.upstreamConnectState.findFirstOrThrow({ where: { userId: u } });
+    app.clock.advance(11 * 60_000);
+    const late = await (await signedIn(app, t, u)).request(callback);
+    expect(late.status).toBe(400);
+    expect(await late.text()).toContain('expired');
+    // Another abandoned one, never called back: the job removes it and its verifier.
+    await startConnecting(app, t, await signedIn(app, t, u), 'gh', as, 'slow-gh');
+    const abandoned = await t.db.upstreamConnectState.findFirstOrThrow({ where: { userId: u } });
+    expect(abandoned.id).not.toBe(state.id);
+    app.clock.advance(11 * 60_000);
+    expect(await deleteExpiredConnectStates(app.services.db, app.clock)).toBeGreaterThanOrEqual(1);
+    expect(await t.db.upstreamConnectState.count({ where: { userId: u } })).toBe(0);
+    expect(await t.db.vaultSecret.count({ where: { id: abandoned.verifierId } })).toBe(0);
+    expect(await t.db.upstreamConnection.count({ where: { userId: u } })).toBe(0);
   });
 
   it('serves our client metadata document with client_id equal to its own URL', async () => {
