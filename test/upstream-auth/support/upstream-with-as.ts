@@ -139,7 +139,6 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
     if (req.url?.startsWith('/interaction/')) {
       try {
         const details = await provider.interactionDetails(req, res);
-        if (process.env.DEBUG_AS) console.log('interaction', details.prompt.name, JSON.stringify(details.prompt.details), details.prompt.reasons);
         if (details.prompt.name === 'login') await provider.interactionFinished(req, res, { login: { accountId: up.nextAccount } }, { mergeWithLastSubmission: false });
         else {
           // The user consents to whatever was asked (as a user clicking "Allow" at the SaaS would).
