@@ -20,6 +20,9 @@ import { TenantDirectory } from './tenants/tenant-directory.js';
 import { ScimTokenCache } from './scim/scim-token-cache.js';
 import { refreshSamlMetadata } from './sso/saml/refresh-metadata.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
+import { deleteExpiredConnectStates } from './upstream-auth/cleanup-connect-states.js';
+import { upstreamConnectionsRevocationStore } from './upstream-auth/disconnect-upstream.js';
+import { UpstreamTokens } from './upstream-auth/upstream-tokens.js';
 import type { AccessTokenVerifier } from './oauth/access-token.js';
 import { buildProvider } from './oauth/build-provider.js';
 import { ProviderCache } from './oauth/provider-cache.js';
@@ -86,6 +89,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const sessions = new SessionStore(clock);
   const vault = new Vault(masterKeys);
   revocation.register(sessions);
+  // Before the vault's store: it needs the tokens to revoke them at the upstream (RFC 7009) once they are gone here.
+  revocation.register(upstreamConnectionsRevocationStore(() => s));
   revocation.register({ name: 'vault', revokeUser: (t, userId) => vault.removeForUser(t, userId) });
   const jobs = new JobRunner(db, clock, logger, bus.nodeId);
   jobs.add({ name: 'cleanup-expired', everyMs: 10 * 60_000, run: () => cleanupExpired(db, clock) });
@@ -99,6 +104,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'directory-sync', everyMs: 60_000, run: () => syncDueDirectories(s) });
   // Reconciliation of SCIM-provisioned tenants with their directory connector (default hourly each; docs/reconciliation.md).
   jobs.add({ name: 'reconcile', everyMs: 5 * 60_000, run: () => reconcileDueTenants(s) });
+  // Abandoned per-user upstream connect flows (src/upstream-auth).
+  jobs.add({ name: 'upstream-connect-states', everyMs: 10 * 60_000, run: () => deleteExpiredConnectStates(db, clock) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({
@@ -114,5 +121,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
   const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, idpFetches, metrics };
+  // Per-user upstream credentials (src/upstream-auth); static upstreams never reach them.
+  upstreams.credentials = new UpstreamTokens(s);
   return s;
 }

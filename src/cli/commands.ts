@@ -5,9 +5,13 @@ import { oauthCommands } from '../oauth/oauth-commands.js';
 import { auditCommands } from '../audit/audit-commands.js';
 import { connectorCommands } from '../connectors/connector-commands.js';
 import { reconcileCommands } from '../connectors/reconcile/reconcile-commands.js';
+import { upstreamConnectionCommands } from '../upstream-auth/connection-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
-export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...reconcileCommands];
+export const commands: Command[] = [
+  ...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...reconcileCommands,
+  ...upstreamConnectionCommands,
+];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
   let best: { command: Command; rest: string[] } | null = null;

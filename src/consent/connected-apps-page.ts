@@ -8,6 +8,8 @@ import { loginUrl } from '../sso/login-url.js';
 import { listConsents, withdrawConsent } from './consent-store.js';
 import { csrfToken, csrfValid } from './csrf.js';
 import { escapeHtml, page } from './html.js';
+import { renderConnectionsSection } from '../upstream-auth/connections-section.js';
+import { disconnectByName } from '../upstream-auth/disconnect-upstream.js';
 
 /**
  * `/t/{slug}/apps`: the browser page of "connected apps" (the JSON twin is /api/connected-apps). Each app has a
@@ -34,7 +36,8 @@ export function connectedAppsPage(s: Services): Router {
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="client_id" value="${escapeHtml(c.clientId)}">
 <button type="submit" aria-label="Disconnect ${c.name}">Disconnect</button>
 </form></li>`);
-    send(res, 200, page(t.name, 'Connected apps', items.length ? `<ul>\n${items.join('\n')}\n</ul>` : '<p>No apps are connected.</p>'));
+    const accounts = await renderConnectionsSection(t, session.userId, csrf);
+    send(res, 200, page(t.name, 'Connected apps', (items.length ? `<ul>\n${items.join('\n')}\n</ul>` : '<p>No apps are connected.</p>') + accounts));
   });
 
   router.post('/apps/disconnect', formBody('16kb'), async (req, res) => {
@@ -53,6 +56,18 @@ export function connectedAppsPage(s: Services): Router {
       outcome: 'success',
       detail: { revokedGrants: result.revokedGrants },
     });
+    res.redirect(303, `/t/${t.slug}/apps`);
+  });
+  // A per-user upstream connection (src/upstream-auth): ended here and revoked at the upstream.
+  router.post('/apps/disconnect-upstream', formBody('16kb'), async (req, res) => {
+    const t = tenantOf(res);
+    const session = await currentSession(s, t, req);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const { cookieKeys } = await loadSigningKeys(s, t);
+    if (!session || !csrfValid(cookieKeys[0]!, t.id, 'connected-apps', session.id, body.csrf) || typeof body.upstream !== 'string') {
+      return send(res, 403, page(t.name, 'Request refused', '<p>This form is no longer valid. Reload the page and try again.</p>'));
+    }
+    await disconnectByName(s, t, session.userId, body.upstream, { kind: 'user', id: session.userId });
     res.redirect(303, `/t/${t.slug}/apps`);
   });
   return router;

@@ -3,6 +3,9 @@ import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
 import { currentSession } from '../sessions/session-cookie.js';
 import { listConsents, withdrawConsent } from './consent-store.js';
+import { listConnections } from '../upstream-auth/connection-store.js';
+import { disconnectByName } from '../upstream-auth/disconnect-upstream.js';
+import { connectUrl } from '../upstream-auth/upstream-oauth-urls.js';
 
 /**
  * `/t/{slug}/api/connected-apps`: the signed-in user's consented clients, and withdrawal (DELETE …/:clientId), which
@@ -37,7 +40,25 @@ export function connectedAppsRoutes(s: Services): Router {
         tools: c.toolNames,
         connectedAt: c.grantedAt.toISOString(),
       })),
+      // Per-user upstream accounts (src/upstream-auth): status and dates, never a token.
+      accounts: (await listConnections(t, { userId: String(res.locals.userId) })).map((c) => ({
+        upstream: c.upstream,
+        status: c.status,
+        connectedAt: c.connectedAt.toISOString(),
+        connectUrl: connectUrl(s.config.publicUrl, t, c.upstream),
+      })),
     });
+  });
+
+  router.delete('/upstreams/:name', withUser, async (req, res) => {
+    const t = tenantOf(res);
+    const userId = String(res.locals.userId);
+    const result = await disconnectByName(s, t, userId, String(req.params.name), { kind: 'user', id: userId });
+    if (!result.removed) {
+      res.status(404).json({ error: 'not_found', message: 'No such connected account' });
+      return;
+    }
+    res.status(204).end();
   });
 
   router.delete('/:clientId', withUser, async (req, res) => {

@@ -16,6 +16,23 @@ export interface ConsentView {
   /** The user's connected-apps page, where a consent is withdrawn. */
   appsUrl: string;
   csrf: string;
+  /** Per-user upstream accounts offered at consent (src/upstream-auth/consent-accounts.ts). */
+  accounts?: { name: string; host: string; connected: boolean; connectUrl: string }[];
+}
+
+/** "Your accounts these tools use": connected ones ticked, the others with a Connect link back to this page. */
+function renderAccounts(accounts: NonNullable<ConsentView['accounts']>): string {
+  if (accounts.length === 0) return '';
+  const items = accounts.map((a) =>
+    a.connected
+      ? `<li><strong>${escapeHtml(a.name)}</strong> (<code>${escapeHtml(a.host)}</code>) — connected</li>`
+      : `<li><strong>${escapeHtml(a.name)}</strong> (<code>${escapeHtml(a.host)}</code>) — <a class="button" href="${escapeHtml(a.connectUrl)}">Connect ${escapeHtml(a.name)}</a></li>`,
+  );
+  return `<h2>Your accounts these tools use</h2>
+<p>Tools of these services act as you there. Connect them now, or the first time you use one.</p>
+<ul>
+${items.join('\n')}
+</ul>`;
 }
 
 /**
@@ -47,6 +64,7 @@ ${clientIdLine}
 ${warning}
 <h2 id="tools-heading">Tools this app will be able to call (${v.tools.length})</h2>
 ${tools}
+${renderAccounts(v.accounts ?? [])}
 <form method="post" action="${escapeHtml(v.formAction)}" aria-labelledby="tools-heading">
 <input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">
 <button type="submit" name="decision" value="approve" autofocus>Allow</button>

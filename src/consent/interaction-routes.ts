@@ -11,6 +11,7 @@ import { loginUrl } from '../sso/login-url.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { listCallableTools } from '../tools/list-callable-tools.js';
 import { renderConsentPage } from './consent-page.js';
+import { consentAccounts } from '../upstream-auth/consent-accounts.js';
 import { consentCovers, findConsent, recordConsent } from './consent-store.js';
 import { csrfToken, csrfValid } from './csrf.js';
 import { page } from './html.js';
@@ -115,6 +116,7 @@ export function interactionRoutes(s: Services): Router {
         formAction: selfPath(t, details.uid),
         appsUrl: `/t/${t.slug}/apps`,
         csrf: csrfToken(cookieKeys[0]!, t.id, details.uid, session.id),
+        accounts: await consentAccounts(t, session.userId, selfPath(t, details.uid)),
       }),
       redirect,
     );

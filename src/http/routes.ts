@@ -10,6 +10,7 @@ import { oauthRootRoutes, oauthTenantRoutes } from '../oauth/oauth-routes.js';
 import { interactionRoutes } from '../consent/interaction-routes.js';
 import { connectedAppsRoutes } from '../consent/connected-apps-routes.js';
 import { connectedAppsPage } from '../consent/connected-apps-page.js';
+import { upstreamConnectRoutes } from '../upstream-auth/connect-routes.js';
 import { meRoutes } from '../sso/http/me-route.js';
 import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
@@ -35,6 +36,7 @@ export function buildRoutes(s: Services): Router {
   tenant.use('/scim/v2', scimRoutes(s));
   tenant.use(interactionRoutes(s));
   tenant.use(connectedAppsPage(s));
+  tenant.use(upstreamConnectRoutes(s)); // connect/{upstream}, upstream-oauth/{callback,client-metadata.json}
   tenant.use(oauthTenantRoutes(s));
   tenant.use(ssoRoutes(s)); // login, logout, saml/*, oidc/*
   tenant.use(gtrRoutes(s)); // POST global-token-revocation (Okta Universal Logout)

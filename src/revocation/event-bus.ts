@@ -13,7 +13,9 @@ export type BusEvent =
   | { type: 'tools.changed'; tenantId: string }
   | { type: 'grant.revoked'; tenantId: string; grantId: string }
   /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */
-  | { type: 'mcp.cancelled'; tenantId: string; callKey: string };
+  | { type: 'mcp.cancelled'; tenantId: string; callKey: string }
+  /** A user's connection to a per-user upstream changed (tokens refreshed, reconnected, disconnected): src/upstream-auth. */
+  | { type: 'upstream-connection.changed'; tenantId: string; userId: string; upstreamId: string };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

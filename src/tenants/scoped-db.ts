@@ -23,6 +23,9 @@ export const tenantOwnedModels = new Set([
   'Connector',
   'ReconcileRun',
   'IdpGroupGrant',
+  'UpstreamOAuthClient',
+  'UpstreamConnection',
+  'UpstreamConnectState',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };

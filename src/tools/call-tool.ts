@@ -5,6 +5,7 @@ import { traced, tracingOn } from '../metrics/tracing.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { runConnectorTool } from '../connectors/tool-providers.js';
+import { UpstreamAuthRequired } from '../upstream-auth/upstream-auth-required.js';
 import { builtinTools } from './builtin-tools.js';
 import { callableToolsCache, type CallableToolWithUpstream } from './callable-tools-cache.js';
 
@@ -23,7 +24,7 @@ export class UnknownToolError extends McpError {
   }
 }
 
-type Failure = 'timeout' | 'cancelled' | 'upstream_error' | 'unreachable' | 'internal' | 'tool_error';
+type Failure = 'timeout' | 'cancelled' | 'upstream_error' | 'unreachable' | 'internal' | 'tool_error' | 'auth_required';
 
 const errorResult = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
 
@@ -33,6 +34,8 @@ const firstLine = (message: string) => (message.split('\n')[0] ?? '').replace(/^
 /** Maps every failure of an upstream call to an MCP tool error result (MCP 2025-11-25 tools, "isError"). */
 export function mapFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { failure: Failure; result: CallToolResult } {
   if (signal.aborted) return { failure: 'cancelled', result: errorResult('The call was cancelled.') };
+  // A per-user upstream the caller has not connected (or must reconnect): the result says so, with the link.
+  if (err instanceof UpstreamAuthRequired) return { failure: 'auth_required', result: err.toolResult() };
   if (err instanceof CircuitOpenError) {
     // Failing fast: the upstream failed repeatedly, so calls are not sent until a probe succeeds (lib/circuit-breaker.ts).
     const wait = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
@@ -70,7 +73,7 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
     // Connector tools (src/connectors) run in the gateway against the SaaS API, as the caller.
     if (tool.kind === 'connector') return { result: await runConnectorTool(s, t, ctx, tool.name, args) };
     if (!tool.upstream || !tool.upstreamToolName) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
-    const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal);
+    const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal, ctx.userId);
     return { result: result.isError ? scrubStackFrames(result) : result };
   } catch (err) {
     const mapped = mapFailure(err, ctx.signal, s.upstreams.callTimeoutMs);

@@ -10,6 +10,7 @@ interface Row extends ToolRow {
   upUrl: string | null;
   upHeadersSecretId: string | null;
   upUpdatedAt: Date | null;
+  upAuthMode: string | null;
 }
 
 interface Entry {
@@ -93,7 +94,7 @@ async function queryCallableTools(t: TenantCtx, userId: string): Promise<Map<str
   await ensureBuiltinTools(t);
   const rows = await t.db.$queryRaw<Row[]>`
     SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
-           up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt"
+           up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
       FROM "Tool" tl
       LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = ${t.id}
      WHERE tl."tenantId" = ${t.id} AND tl."approved"
@@ -114,7 +115,7 @@ async function queryCallableTools(t: TenantCtx, userId: string): Promise<Map<str
   const tools = new Map<string, CallableToolWithUpstream>();
   for (const row of rows) {
     const upstream = row.upstreamId && row.upUrl && row.upUpdatedAt
-      ? { id: row.upstreamId, url: row.upUrl, headersSecretId: row.upHeadersSecretId, updatedAt: new Date(row.upUpdatedAt) }
+      ? { id: row.upstreamId, url: row.upUrl, headersSecretId: row.upHeadersSecretId, updatedAt: new Date(row.upUpdatedAt), authMode: row.upAuthMode ?? 'static' }
       : null;
     tools.set(row.name, { ...toCallableTool(row), upstream });
   }

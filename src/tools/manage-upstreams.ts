@@ -6,6 +6,14 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { fetchUpstreamTools } from './upstream-client.js';
 import { readUpstreamHeaders } from './upstream-headers.js';
 import { syncUpstreamTools, type SyncReport } from './sync-upstream-tools.js';
+import {
+  addPerUserUpstream,
+  checkAuthOptions,
+  refreshPerUserUpstream,
+  removePerUserState,
+  type AuthMode,
+  type PerUserAuthOptions,
+} from '../upstream-auth/add-per-user-upstream.js';
 
 // Letters, digits, dash; no "__" so `{upstream}__{tool}` splits unambiguously.
 const UPSTREAM_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
@@ -29,13 +37,16 @@ function checkUrl(url: string): string {
 export async function addUpstream(
   s: Services,
   t: TenantCtx,
-  input: { name: string; url: string; headers: Record<string, string> },
+  input: { name: string; url: string; headers: Record<string, string>; auth?: AuthMode; authOptions?: PerUserAuthOptions },
 ): Promise<{ id: string; name: string; tools: string[] }> {
   if (!UPSTREAM_NAME.test(input.name)) throw badRequest('--name: 1–32 letters, digits or dashes (no leading/trailing dash)');
   // Connector tools are named `{kind}__…` (src/connectors): an upstream of that name would shadow them.
   if ((CONNECTOR_KINDS as readonly string[]).includes(input.name.toLowerCase())) throw badRequest(`--name "${input.name}" is reserved for the ${input.name.toLowerCase()} connector`);
   const url = checkUrl(input.url);
   if (await t.db.upstream.findFirst({ where: { name: input.name } })) throw conflict(`An upstream named "${input.name}" exists`);
+  checkAuthOptions(input.auth ?? 'static', input.authOptions ?? {});
+  // Per-user OAuth upstreams (src/upstream-auth) list no tools without a user's token.
+  if (input.auth === 'oauth-per-user') return addPerUserUpstream(s, t, { name: input.name, url, headers: input.headers }, input.authOptions ?? {});
   const listed = await fetchUpstreamTools(url, input.headers);
   const id = newId('ups');
   await t.db.upstream.create({ data: { id, tenantId: t.id, name: input.name, url, lastRefreshedAt: s.clock.now() } });
@@ -57,6 +68,7 @@ async function getUpstream(t: TenantCtx, name: string) {
 /** Re-lists an upstream's tools: new ones join unapproved, removed ones are deleted with their grants. */
 export async function refreshUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string } & SyncReport> {
   const row = await getUpstream(t, name);
+  if (row.authMode !== 'static') return { id: row.id, ...(await refreshPerUserUpstream(s, t, row)) };
   const listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));
   const report = await syncUpstreamTools(t, row, listed);
   await t.db.upstream.updateMany({ where: { id: row.id }, data: { lastRefreshedAt: s.clock.now() } });
@@ -66,11 +78,15 @@ export async function refreshUpstream(s: Services, t: TenantCtx, name: string): 
 
 /** Upstreams with their tool counts; headers are never shown (they may hold credentials). */
 export async function listUpstreams(t: TenantCtx) {
-  const rows = await t.db.upstream.findMany({ orderBy: { name: 'asc' }, include: { _count: { select: { tools: true } } } });
+  const rows = await t.db.upstream.findMany({ orderBy: { name: 'asc' }, include: { _count: { select: { tools: true, connections: true } } } });
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
     url: r.url,
+    auth: r.authMode,
+    // static: every user's calls reach the upstream as the one identity of the admin's headers.
+    identity: r.authMode === 'static' ? ('shared' as const) : ('per-user' as const),
+    ...(r.authMode !== 'static' && { connections: r._count.connections }),
     hasHeaders: r.headersSecretId !== null,
     tools: r._count.tools,
     lastRefreshedAt: r.lastRefreshedAt,
@@ -80,6 +96,7 @@ export async function listUpstreams(t: TenantCtx) {
 /** Removes an upstream, its tools and grants, and its stored headers. */
 export async function removeUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string; removed: true }> {
   const row = await getUpstream(t, name);
+  if (row.authMode !== 'static') await removePerUserState(s, t, row.id);
   await t.db.upstream.deleteMany({ where: { id: row.id } });
   if (row.headersSecretId) await s.vault.remove(t, row.headersSecretId);
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });

@@ -3,6 +3,7 @@ import { audited, optionList, tenantArg, tenantOption } from '../cli/command-tab
 import { approveTool, listTools, revokeTool } from './approve-tools.js';
 import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
 import { parseHeaderArgs } from './upstream-headers.js';
+import { upstreamAuthInput, upstreamAuthOptions } from '../upstream-auth/connection-commands.js';
 
 const tenant = tenantOption;
 const upstreamName: OptionSpec = { type: 'string', required: true, description: 'upstream name (tools are named NAME__tool)' };
@@ -29,9 +30,12 @@ export const toolCommands: Command[] = [
       name: upstreamName,
       url: { type: 'string', required: true, description: 'the upstream MCP endpoint URL' },
       header: { type: 'string', multiple: true, secret: true, description: '"Name: value" sent to the upstream (kept in the vault); repeatable, or one per line in --header-file' },
+      ...upstreamAuthOptions,
     },
     forwardable: true,
-    run: audited('upstream.add', 'upstream', (s, t, o) => addUpstream(s, t, { name: str(o.name), url: str(o.url), headers: parseHeaderArgs(list(o.header)) })),
+    run: audited('upstream.add', 'upstream', (s, t, o) =>
+      addUpstream(s, t, { name: str(o.name), url: str(o.url), headers: parseHeaderArgs(list(o.header)), ...upstreamAuthInput(o) }),
+    ),
   },
   {
     name: 'upstream refresh',

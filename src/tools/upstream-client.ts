@@ -1,5 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../lib/errors.js';
 import { upstreamFetch } from './upstream-fetch.js';
@@ -22,6 +22,8 @@ export async function connectUpstream(url: string, headers: Record<string, strin
     await client.connect(transport, { timeout: timeoutMs });
   } catch (err) {
     await client.close().catch(() => undefined);
+    // Per-user upstreams (src/upstream-auth): a refused token is renewed, not reported as an unreachable server.
+    if (err instanceof StreamableHTTPError && err.code === 401) throw new AppError(422, 'upstream_unauthorized', `The upstream MCP server at ${url} refused the credentials`);
     // 422, not 5xx: the admin's URL or headers do not work, and the CLI shows the message as is.
     throw new AppError(422, 'upstream_unreachable', `Could not connect to the upstream MCP server at ${url}`, String(err));
   }

@@ -5,7 +5,8 @@ import { CircuitBreakers } from '../lib/circuit-breaker.js';
 import { systemClock } from '../lib/clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamProtocolError } from './upstream-call.js';
+import { AppError } from '../lib/errors.js';
+import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamHttpError, UpstreamProtocolError } from './upstream-call.js';
 import { connectUpstream } from './upstream-client.js';
 
 export interface UpstreamRef {
@@ -13,6 +14,27 @@ export interface UpstreamRef {
   url: string;
   headersSecretId: string | null;
   updatedAt: Date;
+  /** 'static' (absent: the admin's headers, one shared session) or a per-user mode (src/upstream-auth). */
+  authMode?: string;
+}
+
+/**
+ * What a per-user upstream call adds (src/upstream-auth): the user's own credentials and the key of their own
+ * session, so no session, header or token is ever shared between users (issue 14 §3).
+ */
+export interface CallCredentials {
+  /** The pooled session's key: (upstream, user); never the upstream alone. */
+  key: string;
+  /** Changes when the credentials change (refresh, reconnect): the session is rebuilt with the new ones. */
+  version: string;
+  headers: Record<string, string>;
+}
+
+export interface CredentialsProvider {
+  /** This user's credentials for a per-user upstream; throws a tool-facing error when they have none usable. */
+  forCall(t: TenantCtx, up: UpstreamRef, userId: string): Promise<CallCredentials>;
+  /** The upstream refused `version` (HTTP 401): the next forCall must not return it again. */
+  rejected(t: TenantCtx, up: UpstreamRef, userId: string, version: string): Promise<void>;
 }
 
 /** The SDK client holds the session (handshake, notifications, DELETE); the caller sends its tools/call requests. */
@@ -24,6 +46,8 @@ interface Session {
 interface Entry {
   version: string;
   session: Promise<Session>;
+  /** Per-user sessions only: last use (ms), for the idle bound. */
+  usedAt?: number;
 }
 
 /** Time a session's DELETE may take when it is dropped before the client closes anyway. */
@@ -40,6 +64,12 @@ export class UpstreamPool {
   connectTimeoutMs = 10_000;
   /** Largest upstream answer to one call (sessions opened after a change use the new value). */
   maxResponseBytes = MAX_RESPONSE_BYTES;
+  /** Per-user sessions kept at most (least recently used closed first) and closed after this long unused. */
+  maxUserSessions = 2_000;
+  userSessionIdleMs = 10 * 60_000;
+  /** Set by the composition root: per-user credentials (src/upstream-auth); static upstreams never ask it. */
+  credentials: CredentialsProvider | undefined;
+  /** Keyed by upstream id (static, shared) or by the credentials' key (per user). */
   readonly #entries = new Map<string, Entry>();
 
   /**
@@ -53,13 +83,35 @@ export class UpstreamPool {
   ) {}
 
   /** A tools/call through the upstream's circuit; the caller's own cancellation and JSON-RPC errors do not count. */
-  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, userId?: string): Promise<CallToolResult> {
+    if (isPerUser(up)) return this.#callPerUser(t, up, name, args, signal, userId);
     return this.breakers.run(up.id, () => this.#callTool(t, up, name, args, signal), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
   }
 
-  async #callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+  /**
+   * A per-user upstream: the user's credentials are looked up first, outside the circuit (a user who has not
+   * connected is no upstream failure), then the call runs on that user's own session. A 401 means the upstream
+   * refused the token before running anything: the provider renews it once and the call is retried.
+   */
+  async #callPerUser(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, userId?: string): Promise<CallToolResult> {
+    const provider = this.credentials;
+    if (!provider || !userId) throw new Error('Per-user upstream called without a user or credentials provider');
+    const run = (creds: CallCredentials) =>
+      this.breakers.run(up.id, () => this.#callTool(t, up, name, args, signal, creds), (err) => !signal.aborted && !isUnauthorized(err) && (!isProtocolError(err) || isTimeout(err)));
+    const creds = await provider.forCall(t, up, userId);
+    try {
+      return await run(creds);
+    } catch (err) {
+      if (!isUnauthorized(err) || signal.aborted) throw err;
+      await provider.rejected(t, up, userId, creds.version);
+      return run(await provider.forCall(t, up, userId));
+    }
+  }
+
+  async #callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, creds?: CallCredentials): Promise<CallToolResult> {
+    const key = creds?.key ?? up.id;
     const attempt = async () => {
-      const { caller } = await this.#session(t, up);
+      const { caller } = await this.#session(t, up, creds);
       return toolResult(await caller.call('tools/call', { name, arguments: args }, { signal, timeoutMs: this.callTimeoutMs }));
     };
     try {
@@ -69,16 +121,33 @@ export class UpstreamPool {
       // with side effects is never run twice. Other transport failures drop the session for the next call; the
       // caller's own cancellation and JSON-RPC errors leave it in use.
       if (err instanceof StreamableHTTPError && err.code === 404) {
-        this.drop(up.id);
+        this.drop(key);
         return attempt();
       }
-      if (!signal.aborted && !isProtocolError(err)) this.drop(up.id);
+      if (!signal.aborted && !isProtocolError(err)) this.drop(key);
       throw err;
     }
   }
 
-  drop(upstreamId: string): void {
-    void this.#drop(upstreamId);
+  /** Closes every per-user session of this user (disconnect, deprovisioning), or of every user of an upstream. */
+  dropUserSessions(match: { userId?: string; upstreamId?: string }): void {
+    for (const key of this.#entries.keys()) {
+      const [upstreamId, userId] = key.split('\u0000');
+      if (userId === undefined) continue;
+      if ((match.userId === undefined || match.userId === userId) && (match.upstreamId === undefined || match.upstreamId === upstreamId)) this.drop(key);
+    }
+  }
+
+  /** Open per-user sessions on this node (the LRU's current size). */
+  get userSessionCount(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.usedAt !== undefined) n++;
+    return n;
+  }
+
+  /** Drops a session by its key: an upstream id (static), or a per-user credentials key. */
+  drop(key: string): void {
+    void this.#drop(key);
   }
 
   /** Closes every session (DELETE included) and its sockets. */
@@ -92,21 +161,53 @@ export class UpstreamPool {
     await entry?.session.then(closeSession).catch(() => undefined);
   }
 
-  #session(t: TenantCtx, up: UpstreamRef): Promise<Session> {
-    const version = `${up.url}|${up.headersSecretId ?? ''}|${up.updatedAt.getTime()}`;
-    const entry = this.#entries.get(up.id);
-    if (entry && entry.version === version) return entry.session;
-    if (entry) this.drop(up.id);
+  #session(t: TenantCtx, up: UpstreamRef, creds?: CallCredentials): Promise<Session> {
+    const key = creds?.key ?? up.id;
+    const version = `${up.url}|${up.headersSecretId ?? ''}|${up.updatedAt.getTime()}|${creds?.version ?? ''}`;
+    const entry = this.#entries.get(key);
+    if (entry && entry.version === version) {
+      if (creds) this.#touch(key, entry);
+      return entry.session;
+    }
+    if (entry) this.drop(key);
     const session = (async () => {
-      const headers = up.headersSecretId ? (JSON.parse(await this.vault.getString(t, up.headersSecretId)) as Record<string, string>) : {};
-      return openSession(up.url, headers, this.connectTimeoutMs, this.maxResponseBytes);
+      const stored = up.headersSecretId ? (JSON.parse(await this.vault.getString(t, up.headersSecretId)) as Record<string, string>) : {};
+      return openSession(up.url, { ...stored, ...creds?.headers }, this.connectTimeoutMs, this.maxResponseBytes);
     })();
-    this.#entries.set(up.id, { version, session });
+    const created: Entry = { version, session };
+    if (creds) this.#admitUserSession(key, created);
+    else this.#entries.set(key, created);
     // A failed connection must not stay cached.
     session.catch(() => {
-      if (this.#entries.get(up.id)?.session === session) this.#entries.delete(up.id);
+      if (this.#entries.get(key)?.session === session) this.#entries.delete(key);
     });
     return session;
+  }
+
+  /** Most recently used last (Map order), so the LRU bound closes the oldest first. */
+  #touch(key: string, entry: Entry): void {
+    entry.usedAt = Date.now();
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+  }
+
+  /** A new per-user session: idle ones are closed, and the least recently used beyond the bound. */
+  #admitUserSession(key: string, entry: Entry): void {
+    const now = Date.now();
+    let userSessions = 0;
+    for (const [k, e] of this.#entries) {
+      if (e.usedAt === undefined) continue;
+      if (now - e.usedAt > this.userSessionIdleMs) this.drop(k);
+      else userSessions++;
+    }
+    for (const [k, e] of this.#entries) {
+      if (userSessions < this.maxUserSessions) break;
+      if (e.usedAt === undefined) continue;
+      this.drop(k);
+      userSessions--;
+    }
+    entry.usedAt = now;
+    this.#entries.set(key, entry);
   }
 }
 
@@ -148,6 +249,13 @@ function toolResult(result: Record<string, unknown>): CallToolResult {
   if (result.content === undefined) return { ...result, content: [] } as CallToolResult;
   if (!Array.isArray(result.content)) throw new UpstreamProtocolError('The tools/call result has no content list');
   return result as CallToolResult;
+}
+
+const isPerUser = (up: UpstreamRef) => up.authMode !== undefined && up.authMode !== 'static';
+
+/** The upstream refused our credentials (HTTP 401), on the call or on the session's initialize. */
+function isUnauthorized(err: unknown): boolean {
+  return (err instanceof UpstreamHttpError && err.status === 401) || (err instanceof AppError && err.code === 'upstream_unauthorized');
 }
 
 /** Our own deadline for the call passed: the upstream is alive enough to hold a socket but not answering. */

@@ -1,0 +1,212 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
+import Provider, { errors, type Configuration } from 'oidc-provider';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+
+export interface SeenRequest {
+  /** `sub` of the bearer token the request carried ('' = none or invalid). */
+  sub: string;
+  sessionId: string | undefined;
+  method: string | undefined;
+}
+
+/**
+ * A per-user upstream as SaaS vendors run them: an MCP server (the SDK's, stateful) that accepts only JWT access
+ * tokens of its own authorization server (node-oidc-provider, RFC 8707 resource = the MCP URL), answers 401 with
+ * RFC 9728 metadata otherwise, binds each MCP session to the token's subject, and whose `whoami` tool returns the
+ * caller's identity.
+ */
+export interface UpstreamWithAs {
+  url: string;
+  issuer: string;
+  /** Pre-registered confidential client (for `--client-id/--client-secret`). */
+  clientId: string;
+  clientSecret: string;
+  /** Who signs in at the upstream's AS at its next authorization request. */
+  nextAccount: string;
+  seen: SeenRequest[];
+  /** Session id → subject it was created for. */
+  sessionOwners: Map<string, string>;
+  /** Token endpoint answers 503 while true (its "outage"). */
+  tokenEndpointDown: boolean;
+  /** Requests that reached the token endpoint, by grant_type (and 'revocation'). */
+  tokenRequests: string[];
+  /** Accepts redirect URIs on this origin (our app): tenants are created after the AS starts. */
+  allowOrigin(origin: string): void;
+  /** Refresh-token grant with this token, as the gateway would send it: the AS's verdict (status + error). */
+  tryRefresh(refreshToken: string): Promise<{ status: number; error?: string }>;
+  close(): Promise<void>;
+}
+
+export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number } = {}): Promise<UpstreamWithAs> {
+  const asServer = http.createServer();
+  await new Promise<void>((r) => asServer.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
+  const mcpServer = http.createServer();
+  await new Promise<void>((r) => mcpServer.listen(0, '127.0.0.1', r));
+  const mcpOrigin = `http://127.0.0.1:${(mcpServer.address() as AddressInfo).port}`;
+  const url = `${mcpOrigin}/mcp`;
+  const prmUrl = `${mcpOrigin}/.well-known/oauth-protected-resource/mcp`;
+
+  const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = `up-${randomBytes(4).toString('hex')}`;
+  const privateJwk = { ...key.privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  const publicJwks = createLocalJWKSet({ keys: [{ ...key.publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK] });
+  const allowedOrigins = new Set<string>();
+  const clientId = 'gateway-preregistered';
+  const clientSecret = randomBytes(24).toString('base64url');
+
+  const config: Configuration = {
+    jwks: { keys: [privateJwk as never] },
+    clients: [
+      { client_id: clientId, client_secret: clientSecret, redirect_uris: ['http://127.0.0.1/placeholder'], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'client_secret_basic' },
+    ],
+    findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      registration: { enabled: opts.dcr ?? true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => url,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resource) => {
+          if (resource !== url) throw new errors.InvalidTarget();
+          return { scope: 'tools', audience: url, accessTokenTTL: opts.accessTtl ?? 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
+    },
+    pkce: { required: () => true },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: { keys: ['upstream-as-cookie-key'] },
+    loadExistingGrant: async (ctx) => {
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+      grant.addResourceScope(url, 'tools');
+      await grant.save();
+      return grant;
+    },
+  };
+  const provider = new Provider(issuer, config);
+  const proto = provider.Client.prototype as unknown as { redirectUriAllowed(v: string): boolean };
+  const exact = proto.redirectUriAllowed;
+  proto.redirectUriAllowed = function (this: unknown, v: string) {
+    const u = URL.parse(v);
+    if (u && allowedOrigins.has(u.origin) && u.pathname.endsWith('/upstream-oauth/callback')) return true;
+    return exact.call(this, v);
+  };
+
+  const up: UpstreamWithAs = {
+    url,
+    issuer,
+    clientId,
+    clientSecret,
+    nextAccount: '',
+    seen: [],
+    sessionOwners: new Map(),
+    tokenEndpointDown: false,
+    tokenRequests: [],
+    allowOrigin: (origin) => void allowedOrigins.add(origin),
+    async tryRefresh(refreshToken) {
+      const res = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+      });
+      const body = (await res.json().catch(() => ({}))) as { error?: string };
+      return { status: res.status, error: body.error };
+    },
+    close: async () => {
+      for (const tr of sessions.values()) void tr.close();
+      for (const srv of [asServer, mcpServer]) srv.closeAllConnections();
+      await Promise.all([asServer, mcpServer].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    },
+  };
+
+  const callback = provider.callback();
+  asServer.on('request', async (req, res) => {
+    if (req.url?.startsWith('/token')) {
+      if (up.tokenEndpointDown) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('down for maintenance');
+        return;
+      }
+      if (req.url.startsWith('/token/revocation')) up.tokenRequests.push('revocation');
+    }
+    if (req.url?.startsWith('/interaction/')) {
+      try {
+        const details = await provider.interactionDetails(req, res);
+        if (details.prompt.name === 'login') await provider.interactionFinished(req, res, { login: { accountId: up.nextAccount } }, { mergeWithLastSubmission: false });
+        else {
+          // The user consents to whatever was asked (as a user clicking "Allow" at the SaaS would).
+          const grant = details.grantId ? (await provider.Grant.find(details.grantId))! : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+          const d = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+          if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+          for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+          await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+        }
+      } catch (err) {
+        res.writeHead(500).end(String(err));
+      }
+      return;
+    }
+    callback(req, res);
+  });
+  provider.on('grant.success', (ctx) => up.tokenRequests.push(String((ctx.oidc.params as { grant_type?: string }).grant_type)));
+
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const build = () => {
+    const server = new McpServer({ name: 'per-user-upstream', version: '1.0.0' });
+    server.registerTool('whoami', { description: 'Who the upstream thinks is calling' }, async (extra) => ({
+      content: [{ type: 'text', text: `sub=${String(extra.authInfo?.extra?.sub)} session=${extra.sessionId}` }],
+    }));
+    server.registerTool('echo', { description: 'Echoes text', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+    return server;
+  };
+  const challenge = (error?: string) => `Bearer resource_metadata="${prmUrl}", scope="tools"${error ? `, error="${error}"` : ''}`;
+  mcpServer.on('request', async (req, res) => {
+    if (req.url === '/.well-known/oauth-protected-resource/mcp') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ resource: url, authorization_servers: [issuer], scopes_supported: ['tools'], bearer_methods_supported: ['header'] }));
+      return;
+    }
+    const sid = req.headers['mcp-session-id'];
+    const sessionId = typeof sid === 'string' ? sid : undefined;
+    const auth = req.headers.authorization;
+    let sub = '';
+    if (auth?.startsWith('Bearer ')) {
+      try {
+        const { payload } = await jwtVerify(auth.slice(7), publicJwks, { issuer, audience: url });
+        sub = String(payload.sub);
+      } catch {
+        sub = '';
+      }
+    }
+    up.seen.push({ sub, sessionId, method: req.method });
+    if (!sub) {
+      res.writeHead(401, { 'www-authenticate': challenge(auth ? 'invalid_token' : undefined), 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+      return;
+    }
+    (req as unknown as { auth: unknown }).auth = { token: auth!.slice(7), clientId: 'gateway', scopes: ['tools'], extra: { sub } };
+    let transport = sessionId ? sessions.get(sessionId) : undefined;
+    if (sessionId && !transport) return void res.writeHead(404).end();
+    // A session belongs to the subject that opened it: another user's token on it is refused (as real servers do).
+    if (sessionId && up.sessionOwners.get(sessionId) !== sub) return void res.writeHead(403).end('session of another user');
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomBytes(12).toString('hex'),
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => {
+          sessions.set(id, created);
+          up.sessionOwners.set(id, sub);
+        },
+      });
+      await build().connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res);
+  });
+  return up;
+}
