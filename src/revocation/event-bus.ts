@@ -13,7 +13,9 @@ export type BusEvent =
   | { type: 'tools.changed'; tenantId: string }
   | { type: 'grant.revoked'; tenantId: string; grantId: string }
   /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */
-  | { type: 'mcp.cancelled'; tenantId: string; callKey: string };
+  | { type: 'mcp.cancelled'; tenantId: string; callKey: string }
+  /** An MCP client's answer to a relayed elicitation or sampling request whose call may run on another node (src/mcp). */
+  | { type: 'mcp.response'; tenantId: string; key: string; message: string };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

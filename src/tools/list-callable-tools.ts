@@ -51,6 +51,7 @@ export async function currentGroupIds(t: TenantCtx, userId: string): Promise<str
 /** The Prisma filter for "approved, and for everyone or for one of these groups". */
 export const callableWhere = (groupIds: string[]) => ({
   approved: true,
+  held: false,
   OR: [{ everyone: true }, { grants: { some: { groupId: { in: groupIds } } } }],
 });
 

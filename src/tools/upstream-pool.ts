@@ -5,7 +5,7 @@ import { CircuitBreakers } from '../lib/circuit-breaker.js';
 import { systemClock } from '../lib/clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamProtocolError } from './upstream-call.js';
+import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamProtocolError, type CallRelay } from './upstream-call.js';
 import { connectUpstream } from './upstream-client.js';
 
 export interface UpstreamRef {
@@ -52,15 +52,35 @@ export class UpstreamPool {
     readonly breakers = new CircuitBreakers(systemClock),
   ) {}
 
-  /** A tools/call through the upstream's circuit; the caller's own cancellation and JSON-RPC errors do not count. */
-  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
-    return this.breakers.run(up.id, () => this.#callTool(t, up, name, args, signal), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
+  /**
+   * A tools/call through the upstream's circuit; the caller's own cancellation and JSON-RPC errors do not count.
+   * `relay`: the calling client's side (progress, log messages, elicitation, sampling of this call).
+   */
+  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, relay?: CallRelay): Promise<CallToolResult> {
+    return this.#run(t, up, 'tools/call', { name, arguments: args }, signal, relay, toolResult);
   }
 
-  async #callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+  /** Any request of the upstream session (prompts, resources, completion), through the same circuit and retry rules. */
+  request(t: TenantCtx, up: UpstreamRef, method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
+    return this.#run(t, up, method, params, signal, undefined, (r) => r);
+  }
+
+  #run<T>(t: TenantCtx, up: UpstreamRef, method: string, params: Record<string, unknown>, signal: AbortSignal, relay: CallRelay | undefined, shape: (r: Record<string, unknown>) => T): Promise<T> {
+    return this.breakers.run(up.id, () => this.#request(t, up, method, params, signal, relay, shape), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
+  }
+
+  async #request<T>(
+    t: TenantCtx,
+    up: UpstreamRef,
+    method: string,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+    relay: CallRelay | undefined,
+    shape: (r: Record<string, unknown>) => T,
+  ): Promise<T> {
     const attempt = async () => {
       const { caller } = await this.#session(t, up);
-      return toolResult(await caller.call('tools/call', { name, arguments: args }, { signal, timeoutMs: this.callTimeoutMs }));
+      return shape(await caller.call(method, params, { signal, timeoutMs: this.callTimeoutMs, ...(relay && { relay }) }));
     };
     try {
       return await attempt();
@@ -124,6 +144,8 @@ async function openSession(url: string, headers: Record<string, string>, connect
     cancel: (requestId, reason) => void client.notification({ method: 'notifications/cancelled', params: { requestId, reason } }).catch(() => undefined),
     // Delivered like a message of the client's own streams: its Protocol answers ping with {} and the rest with -32601.
     onServerRequest: (request) => transport.onmessage?.(request),
+    // The calling client's answer to a relayed elicitation or sampling request, POSTed like any client message.
+    respond: (message) => void transport.send(message).catch(() => undefined),
   });
   return { client, caller };
 }
