@@ -15,7 +15,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, createUser, useFakeVerifier, type FakeVerifier } from './support.js';
 import { startRelayUpstream, type RelayUpstream } from './relay-upstream.js';
 
-const text = (r: { content?: unknown }) => ((r.content as { text?: string }[])[0]?.text ?? '');
+const text = (r: object) => (((r as { content?: { text?: string }[] }).content ?? [])[0]?.text ?? '');
 
 describe.each(testDbKinds)('MCP relay: progress, logs, elicitation, sampling through the gateway (%s)', (kind) => {
   let app: TestApp;
