@@ -35,7 +35,7 @@ async function checkPrefix(t: TenantCtx, name: string, prefix: string | undefine
   const effective = prefix === '' ? '' : prefix;
   if (effective && (CONNECTOR_KINDS as readonly string[]).includes(effective.toLowerCase())) throw badRequest(`--prefix "${prefix}" is reserved for the ${effective.toLowerCase()} connector`);
   const others = await t.db.upstream.findMany({ select: { name: true, prefix: true } });
-  if (effective && others.some((o) => upstreamPrefix(o).toLowerCase() === effective.toLowerCase())) throw conflict(`Another upstream already uses the prefix "${effective}"`);
+  if (effective && others.some((o) => upstreamPrefix(o).toLowerCase() === effective.toLowerCase())) throw conflict(`Another upstream already uses the prefix "${effective}" (prefixes are compared case-insensitively)`);
   return prefix === name ? null : prefix;
 }
 
@@ -92,7 +92,7 @@ export async function refreshUpstream(s: Services, t: TenantCtx, name: string): 
   const report = await syncUpstreamTools(t, row, listed);
   await t.db.upstream.updateMany({ where: { id: row.id }, data: { lastRefreshedAt: s.clock.now() } });
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
-  for (const held of report.held) {
+  for (const held of report.held.filter((h) => h.changedNow)) {
     await s.audit.record(t, {
       actor: { kind: 'system' },
       action: 'tool.held',

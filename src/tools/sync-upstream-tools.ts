@@ -7,7 +7,10 @@ import { gatewayName, upstreamPrefix, type NamedUpstream } from './upstream-name
 
 export interface HeldTool {
   tool: string;
+  /** Each changed field, as approved and as listed now. */
   changes: ToolFieldChange[];
+  /** This refresh changed it (false: it was already held and the upstream lists the same as last time). */
+  changedNow: boolean;
 }
 
 export interface SyncReport {
@@ -77,18 +80,22 @@ export async function syncUpstreamTools(t: TenantCtx, upstream: { id: string } &
       report.added.push(name);
       continue;
     }
-    if (toolChanges(row, fields).length === 0) continue;
-    report.updated.push(name);
+    const changed = toolChanges(row, fields).length > 0;
+    if (changed) report.updated.push(name);
     if (!row.approved) {
-      await t.db.tool.update({ where: { id: row.id }, data: fields });
+      if (changed) await t.db.tool.update({ where: { id: row.id }, data: fields });
       continue;
     }
+    // Compared with what the admin approved, not with the last listing: a held tool stays held (and reported) until
+    // approved again or back to exactly the approved definition.
     const changes = toolChanges(approvedFields(row), fields);
-    await t.db.tool.update({
-      where: { id: row.id },
-      data: { ...fields, held: changes.length > 0, heldChange: changes.length > 0 ? json(changes) : Prisma.DbNull },
-    });
-    if (changes.length > 0) report.held.push({ tool: name, changes });
+    if (changed || row.held) {
+      await t.db.tool.update({
+        where: { id: row.id },
+        data: { ...fields, held: changes.length > 0, heldChange: changes.length > 0 ? json(changes) : Prisma.DbNull },
+      });
+    }
+    if (changes.length > 0) report.held.push({ tool: name, changes, changedNow: changed });
   }
   const gone = existing.filter((r) => !seen.has(r.upstreamToolName ?? ''));
   if (gone.length > 0) await t.db.tool.deleteMany({ where: { id: { in: gone.map((r) => r.id) } } });
