@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CreateMessageResultSchema, ElicitResultSchema, type ProgressToken } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 
 export interface RelayUpstream {
   url: string;
