@@ -185,4 +185,23 @@ describe.each(testDbKinds)('MCP relay: progress, logs, elicitation, sampling thr
     await victim.c.close();
     await attacker.c.close();
   });
+
+  it('an answer that reached another node comes through the bus (mcp.response) to the waiting call', { timeout: 60_000 }, async () => {
+    const { c, transport } = await client({ elicitation: {} }, `bus@${Math.random().toString(36).slice(2)}.example`);
+    let relayedId: string | number = '';
+    c.setRequestHandler(ElicitRequestSchema, async (_r, extra) => {
+      relayedId = extra.requestId;
+      return new Promise(() => undefined); // this client never answers over HTTP: the answer arrives as another node's event
+    });
+    const call = c.callTool({ name: 'up__ask', arguments: {} }, undefined, { timeout: 50_000 });
+    await expect.poll(() => relayedId, { timeout: 30_000 }).not.toBe('');
+    const user = await t.db.user.findFirst({ where: { userName: { startsWith: 'bus@' } } });
+    const key = JSON.stringify([t.id, user!.id, 'client-a', transport.sessionId, String(relayedId)]);
+    const message = JSON.stringify({ jsonrpc: '2.0', id: relayedId, result: { action: 'accept', content: { colour: 'green' } } });
+    // A key naming another principal (here: no session) matches nothing.
+    await app.services.bus.publish({ type: 'mcp.response', tenantId: t.id, key: JSON.stringify([t.id, user!.id, 'client-a', '', String(relayedId)]), message: message.replace('green', 'red') });
+    await app.services.bus.publish({ type: 'mcp.response', tenantId: t.id, key, message });
+    expect(text(await call)).toBe('answer: accept {"colour":"green"}');
+    await c.close();
+  });
 });

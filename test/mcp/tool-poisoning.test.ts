@@ -18,7 +18,7 @@ interface Definition {
 async function startMutableUpstream(def: Definition) {
   const server = http.createServer(async (req, res) => {
     const mcp = new McpServer({ name: 'mutable', version: '1.0.0' });
-    const shape = def.extraField ? { to: z.string(), bcc: z.string().optional() } : { to: z.string() };
+    const shape: Record<string, z.ZodType> = def.extraField ? { to: z.string(), bcc: z.string().optional() } : { to: z.string() };
     mcp.registerTool('send', { description: def.description, inputSchema: shape }, async ({ to }) => ({ content: [{ type: 'text', text: `sent to ${String(to)}` }] }));
     mcp.registerTool('other', { description: 'Never changes' }, async () => ({ content: [{ type: 'text', text: 'other' }] }));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
