@@ -28,25 +28,37 @@ export function refusal(request: JSONRPCRequest, caps: RelayCapabilities): strin
  */
 export class ClientRelay implements CallRelay {
   #streaming = false;
-  /** Aborted when the call ends or the client goes away: relayed requests still waiting are answered with an error. */
-  readonly #done = new AbortController();
+  #closed = false;
+  /**
+   * Aborted when the call ends or the client goes away: relayed requests still waiting are answered with an error.
+   * Created with the first relayed request only — most calls relay nothing, and this object is made for every call.
+   */
+  #done: AbortController | undefined;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly progressToken: ProgressToken | undefined,
-    private readonly caps: RelayCapabilities,
+    /** Read when the upstream first asks something (decoded from the session id). */
+    private readonly capabilities: () => RelayCapabilities,
     private readonly pending: PendingClientRequests,
     /** The pending key of a relayed request id (tenant, user, client, session, id). */
     private readonly keyOf: (id: string) => string,
-    signal: AbortSignal,
-  ) {
-    if (signal.aborted) this.#done.abort();
-    else signal.addEventListener('abort', () => this.#done.abort(), { once: true, signal: this.#done.signal });
-  }
+    private readonly signal: AbortSignal,
+  ) {}
 
   /** The call is over: requests still waiting for the client are given up. */
   close(): void {
-    this.#done.abort();
+    this.#closed = true;
+    this.#done?.abort();
+  }
+
+  #doneSignal(): AbortSignal {
+    if (!this.#done) {
+      const done = (this.#done = new AbortController());
+      if (this.#closed || this.signal.aborted) done.abort();
+      else this.signal.addEventListener('abort', () => done.abort(), { once: true, signal: done.signal });
+    }
+    return this.#done.signal;
   }
 
   get wantsProgress(): boolean {
@@ -66,11 +78,12 @@ export class ClientRelay implements CallRelay {
   }
 
   async request(request: JSONRPCRequest): Promise<RelayAnswer> {
-    const refused = refusal(request, this.caps);
+    const refused = refusal(request, this.capabilities());
     if (refused) return { error: { code: ErrorCode.MethodNotFound, message: refused } };
-    if (this.#done.signal.aborted || this.res.writableEnded) return { error: { code: ErrorCode.InternalError, message: 'The client is gone' } };
+    const done = this.#doneSignal();
+    if (done.aborted || this.res.writableEnded) return { error: { code: ErrorCode.InternalError, message: 'The client is gone' } };
     const id = `${RELAYED_ID_PREFIX}${randomUUID()}`;
-    const answer = this.pending.wait(this.keyOf(id), this.#done.signal);
+    const answer = this.pending.wait(this.keyOf(id), done);
     this.#write({ jsonrpc: '2.0', id, method: request.method, params: request.params });
     return answer;
   }
@@ -84,7 +97,7 @@ export class ClientRelay implements CallRelay {
   }
 
   #write(message: unknown): void {
-    if (this.res.writableEnded || this.#done.signal.aborted) return;
+    if (this.res.writableEnded || this.#closed || this.signal.aborted) return;
     if (!this.#streaming) {
       this.#streaming = true;
       this.res.statusCode = 200;

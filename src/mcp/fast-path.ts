@@ -80,7 +80,7 @@ export async function tryFastPath(
     ? new ClientRelay(
         res,
         fast.call._meta?.progressToken,
-        who.sessionId ? McpSessionIds.capabilitiesOf(who.sessionId) : NO_CAPABILITIES,
+        () => (who.sessionId ? McpSessionIds.capabilitiesOf(who.sessionId) : NO_CAPABILITIES),
         pending,
         (id) => callKey(t, who, who.sessionId, id),
         aborted.signal,

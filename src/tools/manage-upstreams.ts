@@ -32,10 +32,11 @@ function checkUrl(url: string): string {
 async function checkPrefix(t: TenantCtx, name: string, prefix: string | undefined): Promise<string | null> {
   if (prefix === undefined) return null;
   if (prefix !== '' && !UPSTREAM_NAME.test(prefix)) throw badRequest('--prefix: empty, or 1–32 letters, digits or dashes (no leading/trailing dash)');
-  const effective = prefix === '' ? '' : prefix;
-  if (effective && (CONNECTOR_KINDS as readonly string[]).includes(effective.toLowerCase())) throw badRequest(`--prefix "${prefix}" is reserved for the ${effective.toLowerCase()} connector`);
+  if (prefix && (CONNECTOR_KINDS as readonly string[]).includes(prefix.toLowerCase())) throw badRequest(`--prefix "${prefix}" is reserved for the ${prefix.toLowerCase()} connector`);
   const others = await t.db.upstream.findMany({ select: { name: true, prefix: true } });
-  if (effective && others.some((o) => upstreamPrefix(o).toLowerCase() === effective.toLowerCase())) throw conflict(`Another upstream already uses the prefix "${effective}" (prefixes are compared case-insensitively)`);
+  if (prefix && others.some((o) => upstreamPrefix(o).toLowerCase() === prefix.toLowerCase())) {
+    throw conflict(`Another upstream already uses the prefix "${prefix}" (prefixes are compared case-insensitively)`);
+  }
   return prefix === name ? null : prefix;
 }
 
@@ -60,9 +61,11 @@ export async function addUpstream(
   const listed = await fetchUpstreamTools(url, input.headers);
   await ensureBuiltinTools(t);
   const names = listedToolNames({ name: input.name, prefix }, listed);
-  const clashes = await t.db.tool.findMany({ where: { name: { in: names } }, select: { name: true } });
+  const clashes = (await t.db.tool.findMany({ where: { name: { in: names } }, select: { name: true } })).map((c) => c.name);
+  // Connector tools (`{kind}__…`) may not exist yet: their names are reserved all the same.
+  clashes.push(...names.filter((n) => CONNECTOR_KINDS.some((kind) => n.toLowerCase().startsWith(`${kind}__`))));
   if (clashes.length > 0) {
-    throw conflict(`Tool names would collide with existing tools: ${clashes.map((c) => c.name).slice(0, 10).join(', ')}. Choose another --prefix.`);
+    throw conflict(`Tool names would collide with existing tools: ${clashes.slice(0, 10).join(', ')}. Choose another --prefix.`);
   }
   const id = newId('ups');
   await t.db.upstream.create({ data: { id, tenantId: t.id, name: input.name, url, prefix, lastRefreshedAt: s.clock.now() } });

@@ -1,5 +1,6 @@
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { CONNECTOR_KINDS } from '../connectors/connector-tool.js';
 import { newId } from '../lib/ids.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { toolChanges, type ToolFieldChange, type ToolFields } from './tool-change.js';
@@ -28,6 +29,9 @@ export interface SyncReport {
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 const json = (v: unknown) => (v ?? {}) as Prisma.InputJsonValue;
+
+/** Connector tools are `{kind}__…`, whether or not the connector exists yet: an unprefixed upstream may not take them. */
+const isReserved = (name: string) => CONNECTOR_KINDS.some((kind) => name.toLowerCase().startsWith(`${kind}__`));
 
 /** The gateway names an upstream's listed tools would take, for the collision check of `upstream add`. */
 export function listedToolNames(upstream: NamedUpstream, listed: McpTool[]): string[] {
@@ -62,7 +66,7 @@ export async function syncUpstreamTools(t: TenantCtx, upstream: { id: string } &
     const name = gatewayName(prefix, tool.name);
     if (!TOOL_NAME.test(name) || seen.has(tool.name)) continue;
     const row = byUpstreamName.get(tool.name);
-    if (!row && taken.has(name)) {
+    if (!row && (taken.has(name) || isReserved(name))) {
       report.conflicts.push(name);
       continue;
     }
