@@ -14,8 +14,10 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
 import { callableToolsCache } from '../tools/callable-tools-cache.js';
 import type { CallableTool } from '../tools/list-callable-tools.js';
+import type { CallRelay } from '../tools/upstream-call.js';
 import { connectorTool } from '../connectors/tool-providers.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
+import { contentCapabilities, registerContentHandlers } from './content-handlers.js';
 
 export interface McpPrincipal {
   userId: string;
@@ -54,10 +56,11 @@ export async function callToolResult(
   requestId: RequestId,
   signal: AbortSignal,
   params: CallToolRequest['params'],
+  relay?: CallRelay,
 ): Promise<CallToolResult> {
   const call = inFlight.track(callKey(t, who, who.sessionId, requestId), signal);
   try {
-    return await callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request }, params.name, params.arguments);
+    return await callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request, ...(relay && { relay }) }, params.name, params.arguments);
   } finally {
     call.done();
   }
@@ -75,11 +78,12 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
  */
 export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls): Server {
   const server = new Server(serverInfo, {
-    capabilities: { tools: { listChanged: true } },
+    capabilities: { tools: { listChanged: true }, ...contentCapabilities },
     jsonSchemaValidator,
     instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,
   });
   server.setRequestHandler(ListToolsRequestSchema, () => listToolsResult(s, t, who));
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => callToolResult(s, t, who, inFlight, extra.requestId, extra.signal, req.params));
+  registerContentHandlers(server, s, t, who);
   return server;
 }

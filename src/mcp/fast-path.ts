@@ -14,7 +14,11 @@ import { mediaType } from '../lib/media-type.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callToolResult, listToolsResult, type McpPrincipal } from './build-mcp-server.js';
-import type { InFlightCalls } from './in-flight-calls.js';
+import { ClientRelay } from './call-relay.js';
+import { NO_CAPABILITIES } from './client-capabilities.js';
+import { callKey, type InFlightCalls } from './in-flight-calls.js';
+import { McpSessionIds } from './mcp-session-id.js';
+import type { PendingClientRequests } from './pending-client-requests.js';
 
 /**
  * The request, validated by the SDK's own schemas, if it is one the fast path answers exactly as the SDK's
@@ -61,6 +65,7 @@ export async function tryFastPath(
   req: IncomingMessage,
   res: ServerResponse,
   body: unknown,
+  pending: PendingClientRequests,
 ): Promise<boolean> {
   const fast = fastRequest(req, body);
   if (!fast) return false;
@@ -70,10 +75,21 @@ export async function tryFastPath(
   res.on('close', () => {
     if (!res.writableFinished) aborted.abort();
   });
+  // What the upstream sends the caller during the call (progress, logs, elicitation, sampling) goes through this.
+  const relay = fast.call
+    ? new ClientRelay(
+        res,
+        fast.call._meta?.progressToken,
+        () => (who.sessionId ? McpSessionIds.capabilitiesOf(who.sessionId) : NO_CAPABILITIES),
+        pending,
+        (id) => callKey(t, who, who.sessionId, id),
+        aborted.signal,
+      )
+    : undefined;
   let response: Record<string, unknown>;
   try {
     const result = fast.call
-      ? await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal)
+      ? await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal, relay)
       : await listToolsResult(s, t, who);
     response = { result, jsonrpc: '2.0', id: request.id };
   } catch (error) {
@@ -90,6 +106,7 @@ export async function tryFastPath(
     };
   }
   if (aborted.signal.aborted) return true;
+  if (relay?.end(response)) return true;
   // Exactly the SDK transport's Content-Type (no "; charset=utf-8").
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
@@ -106,8 +123,9 @@ async function validatedCall(
   request: JSONRPCRequest,
   params: CallToolRequest['params'],
   signal: AbortSignal,
+  relay: ClientRelay | undefined,
 ) {
-  const result = await callToolResult(s, t, who, inFlight, request.id, signal, params);
+  const result = await callToolResult(s, t, who, inFlight, request.id, signal, params, relay);
   const checked = CallToolResultSchema.safeParse(result);
   if (!checked.success) throw new McpError(ErrorCode.InvalidParams, `Invalid tools/call result: ${checked.error.message}`);
   return checked.data;

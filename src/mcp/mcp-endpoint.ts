@@ -17,6 +17,16 @@ import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.j
 import { watchStream } from './watch-stream.js';
 import { tryFastPath } from './fast-path.js';
 import { readJsonBody } from './read-json-body.js';
+import { relayCapabilitiesOf } from './client-capabilities.js';
+import { MAX_BUS_MESSAGE, PendingClientRequests, relayedResponses } from './pending-client-requests.js';
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
 
 export interface McpEndpointOptions {
   /** Access-token verifier; defaults to the tenant authorization server's (`s.accessTokens`), read per request. */
@@ -58,8 +68,10 @@ const rpcError = (res: ServerResponse, status: number, code: number, message: st
 export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndpoint {
   const sessions = new McpSessionIds(s);
   const inFlight = new InFlightCalls();
+  const pending = new PendingClientRequests();
   s.bus.subscribe((e) => {
     if (e.type === 'mcp.cancelled') inFlight.cancel(e.callKey);
+    else if (e.type === 'mcp.response') pending.deliver(e.key, parseJson(e.message));
   });
   const begin = requestLogger(s.logger, { ipOf: clientIp });
   const originAllowed = originCheck(s.config.publicUrl);
@@ -88,7 +100,7 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
       sendJson(res, auth.status, auth.body);
       return;
     }
-    await serve(s, t, { sessions, inFlight }, auth.info, req, res);
+    await serve(s, t, { sessions, inFlight, pending }, auth.info, req, res);
   }
 
   return (req, res, slug) => {
@@ -122,7 +134,7 @@ async function findTenant(s: Services, slug: string): Promise<TenantCtx | null> 
 async function serve(
   s: Services,
   t: TenantCtx,
-  { sessions, inFlight }: { sessions: McpSessionIds; inFlight: InFlightCalls },
+  { sessions, inFlight, pending }: { sessions: McpSessionIds; inFlight: InFlightCalls; pending: PendingClientRequests },
   info: AccessTokenInfo & { userId: string },
   req: IncomingMessage,
   res: ServerResponse,
@@ -141,13 +153,21 @@ async function serve(
   if (typeof sessionId === 'string') who.sessionId = sessionId;
   const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
   if (req.method === 'POST' && sessionId === undefined && isInitializeRequest(body)) {
-    res.setHeader('Mcp-Session-Id', await sessions.issue(t, who));
+    res.setHeader('Mcp-Session-Id', await sessions.issue(t, who, relayCapabilitiesOf(body.params)));
   }
   for (const id of cancelledRequestIds(body)) {
     const key = callKey(t, who, who.sessionId, id);
     if (!inFlight.cancel(key)) await s.bus.publish({ type: 'mcp.cancelled', tenantId: t.id, callKey: key });
   }
-  if (await tryFastPath(s, t, who, inFlight, req, res, body)) return;
+  // Answers to relayed elicitation / sampling requests: to the call waiting for them, here or on another node.
+  for (const { id, message } of relayedResponses(body)) {
+    const key = callKey(t, who, who.sessionId, id);
+    if (pending.deliver(key, message)) continue;
+    const text = JSON.stringify(message);
+    if (text.length <= MAX_BUS_MESSAGE) await s.bus.publish({ type: 'mcp.response', tenantId: t.id, key, message: text });
+    else req.log?.warn({ bytes: text.length }, 'relayed answer too large to reach another node');
+  }
+  if (await tryFastPath(s, t, who, inFlight, req, res, body, pending)) return;
   const server = buildMcpServer(s, t, who, inFlight);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {

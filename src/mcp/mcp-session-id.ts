@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Services } from '../services.js';
 import { safeEqual } from '../lib/secrets.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { decodeCapabilities, encodeCapabilities, NO_CAPABILITIES, type RelayCapabilities } from './client-capabilities.js';
 
 export interface SessionPrincipal {
   userId: string;
@@ -10,6 +11,8 @@ export interface SessionPrincipal {
 
 const KEY_KIND = 'mcp-session-key';
 const MAX_VERIFIED = 10_000;
+/** Length of the random part of a nonce (18 bytes, base64url); what follows it is the capability code. */
+const RANDOM_CHARS = 24;
 
 /**
  * MCP session ids that need no server-side state, so any node can serve any request (no sticky sessions):
@@ -25,9 +28,18 @@ export class McpSessionIds {
 
   constructor(private readonly s: Services) {}
 
-  async issue(t: TenantCtx, p: SessionPrincipal): Promise<string> {
-    const nonce = randomBytes(18).toString('base64url');
+  /**
+   * A new session id. The nonce ends with the code of the capabilities the client declared (client-capabilities.ts),
+   * so the MAC covers them too.
+   */
+  async issue(t: TenantCtx, p: SessionPrincipal, capabilities: RelayCapabilities = NO_CAPABILITIES): Promise<string> {
+    const nonce = randomBytes(18).toString('base64url') + encodeCapabilities(capabilities);
     return `${nonce}.${await this.#mac(t, p, nonce)}`;
+  }
+
+  /** The capabilities recorded in a session id that {@link matches} accepted. */
+  static capabilitiesOf(sessionId: string): RelayCapabilities {
+    return decodeCapabilities(sessionId.slice(RANDOM_CHARS, sessionId.indexOf('.')));
   }
 
   async matches(t: TenantCtx, p: SessionPrincipal, sessionId: string): Promise<boolean> {

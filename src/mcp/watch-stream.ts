@@ -24,6 +24,11 @@ export function watchStream(s: Services, t: TenantCtx, info: AccessTokenInfo, se
       (e.type === 'members.changed' && info.userId !== null && (e.userIds === null || e.userIds.includes(info.userId)))
     ) {
       server.sendToolListChanged().catch(() => undefined);
+      // Content approval travels on the same event (approve-content.ts); a client re-lists what it uses.
+      if (e.type === 'tools.changed') {
+        server.sendPromptListChanged().catch(() => undefined);
+        server.sendResourceListChanged().catch(() => undefined);
+      }
     } else if ((e.type === 'user.revoked' && e.userId === info.userId) || (e.type === 'grant.revoked' && e.grantId === info.grantId) || e.type === 'tenant.changed') {
       end();
     }

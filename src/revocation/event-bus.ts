@@ -15,7 +15,9 @@ export type BusEvent =
   /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */
   | { type: 'mcp.cancelled'; tenantId: string; callKey: string }
   /** A user's connection to a per-user upstream changed (tokens refreshed, reconnected, disconnected): src/upstream-auth. */
-  | { type: 'upstream-connection.changed'; tenantId: string; userId: string; upstreamId: string };
+  | { type: 'upstream-connection.changed'; tenantId: string; userId: string; upstreamId: string }
+  /** An MCP client's answer to a relayed elicitation or sampling request whose call may run on another node (src/mcp). */
+  | { type: 'mcp.response'; tenantId: string; key: string; message: string };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

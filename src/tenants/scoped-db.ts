@@ -18,6 +18,7 @@ export const tenantOwnedModels = new Set([
   'Upstream',
   'Tool',
   'ToolGrant',
+  'UpstreamContentGrant',
   'Consent',
   'AuditSink',
   'Connector',

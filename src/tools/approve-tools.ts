@@ -1,5 +1,7 @@
 import type { Services } from '../services.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { notFound } from '../lib/errors.js';
+import { diffLines, type ToolFieldChange } from './tool-change.js';
 import { findGroups } from '../tenants/find-groups.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { getIdpGroups } from '../connectors/okta/okta-groups.js';
@@ -30,8 +32,18 @@ export async function approveTool(s: Services, t: TenantCtx, name: string, group
   await addIdpGroupGrants(t, tool.id, 'okta', idpGroups);
   await t.db.tool.updateMany({
     where: { id: tool.id },
-    data: { approved: true, everyone: groups.length === 0 && idpGroups.length === 0, approvedAt: tool.approvedAt ?? s.clock.now() },
+    // Approving again is how an admin accepts a held tool's change (tool-poisoning guard): the hold is lifted.
+    data: {
+      approved: true,
+      everyone: groups.length === 0 && idpGroups.length === 0,
+      approvedAt: tool.held ? s.clock.now() : (tool.approvedAt ?? s.clock.now()),
+      held: false,
+      heldChange: Prisma.DbNull,
+    },
   });
+  if (tool.held) {
+    await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'tool.change.approved', target: { kind: 'tool', id: tool.id }, outcome: 'success', detail: { tool: tool.name } });
+  }
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
   return describeTool(t, name);
 }
@@ -64,8 +76,20 @@ export async function describeTool(t: TenantCtx, name: string) {
   const groups = await t.db.group.findMany({ where: { id: { in: grants.map((g) => g.groupId) } }, select: { displayName: true } });
   const groupNames = groups.map((g) => g.displayName).sort();
   const idpGroups = await describeIdpGroupGrants(t, tool.id);
-  const access = !tool.approved ? 'nobody' : tool.everyone ? 'everyone' : groupNames.length > 0 || idpGroups.length > 0 ? 'groups' : 'nobody';
-  return { id: tool.id, name: tool.name, kind: tool.kind, approved: tool.approved, access, groups: groupNames, idpGroups, description: tool.description };
+  const access = !tool.approved || tool.held ? 'nobody' : tool.everyone ? 'everyone' : groupNames.length > 0 || idpGroups.length > 0 ? 'groups' : 'nobody';
+  const changes = tool.held && Array.isArray(tool.heldChange) ? (tool.heldChange as unknown as ToolFieldChange[]) : [];
+  return {
+    id: tool.id,
+    name: tool.name,
+    kind: tool.kind,
+    approved: tool.approved,
+    access,
+    groups: groupNames,
+    idpGroups,
+    description: tool.description,
+    // Held: the upstream changed the tool after approval; `tool approve` accepts the change (docs/tools.md).
+    ...(tool.held && { held: true, changes: changes.map((c) => ({ field: c.field, diff: diffLines(c) })) }),
+  };
 }
 
 export async function listTools(t: TenantCtx) {

@@ -7,6 +7,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { runConnectorTool } from '../connectors/tool-providers.js';
 import { UpstreamAuthRequired } from '../upstream-auth/upstream-auth-required.js';
 import { builtinTools } from './builtin-tools.js';
+import type { CallRelay } from './upstream-call.js';
 import { callableToolsCache, type CallableToolWithUpstream } from './callable-tools-cache.js';
 
 export interface ToolCallContext {
@@ -15,6 +16,8 @@ export interface ToolCallContext {
   /** Aborted when the MCP client cancels the request or goes away. */
   signal: AbortSignal;
   request?: { ip?: string; userAgent?: string; requestId?: string };
+  /** The calling client's side of an upstream call: progress, log messages, elicitation and sampling (src/mcp/call-relay.ts). */
+  relay?: CallRelay;
 }
 
 /** A tool the caller may not call (unknown, unapproved, not granted): one answer for all three, so nothing leaks. */
@@ -73,7 +76,7 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
     // Connector tools (src/connectors) run in the gateway against the SaaS API, as the caller.
     if (tool.kind === 'connector') return { result: await runConnectorTool(s, t, ctx, tool.name, args) };
     if (!tool.upstream || !tool.upstreamToolName) return { failure: 'internal' as Failure, result: errorResult('This tool is not available.') };
-    const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal, ctx.userId);
+    const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal, ctx.relay, ctx.userId);
     return { result: result.isError ? scrubStackFrames(result) : result };
   } catch (err) {
     const mapped = mapFailure(err, ctx.signal, s.upstreams.callTimeoutMs);

@@ -97,7 +97,7 @@ async function queryCallableTools(t: TenantCtx, userId: string): Promise<Map<str
            up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
       FROM "Tool" tl
       LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = ${t.id}
-     WHERE tl."tenantId" = ${t.id} AND tl."approved"
+     WHERE tl."tenantId" = ${t.id} AND tl."approved" AND NOT tl."held"
        AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = ${t.id} AND u."id" = ${userId} AND u."active")
        AND (tl."everyone" OR EXISTS (
              SELECT 1 FROM "ToolGrant" g

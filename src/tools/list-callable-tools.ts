@@ -55,6 +55,7 @@ export async function currentGroupIds(t: TenantCtx, userId: string): Promise<str
  */
 export const callableWhere = (groupIds: string[], idp: { externalIds: string[]; nameKeys: string[] } = { externalIds: [], nameKeys: [] }) => ({
   approved: true,
+  held: false,
   OR: [
     { everyone: true },
     { grants: { some: { groupId: { in: groupIds } } } },

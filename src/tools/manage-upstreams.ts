@@ -4,8 +4,10 @@ import { newId } from '../lib/ids.js';
 import { CONNECTOR_KINDS } from '../connectors/connector-tool.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { fetchUpstreamTools } from './upstream-client.js';
+import { ensureBuiltinTools } from './ensure-builtin-tools.js';
 import { readUpstreamHeaders } from './upstream-headers.js';
-import { syncUpstreamTools, type SyncReport } from './sync-upstream-tools.js';
+import { listedToolNames, syncUpstreamTools, type SyncReport } from './sync-upstream-tools.js';
+import { upstreamPrefix } from './upstream-names.js';
 import {
   addPerUserUpstream,
   checkAuthOptions,
@@ -31,32 +33,64 @@ function checkUrl(url: string): string {
 }
 
 /**
+ * The prefix of the names clients see: the upstream's name by default, another name, or "" for none. Two upstreams
+ * never share a prefix, and a prefix never names a connector (their tools are `{kind}__…`), so prefixed names
+ * cannot collide; unprefixed ones are checked tool by tool (addUpstream).
+ */
+async function checkPrefix(t: TenantCtx, name: string, prefix: string | undefined): Promise<string | null> {
+  if (prefix === undefined) return null;
+  if (prefix !== '' && !UPSTREAM_NAME.test(prefix)) throw badRequest('--prefix: empty, or 1–32 letters, digits or dashes (no leading/trailing dash)');
+  if (prefix && (CONNECTOR_KINDS as readonly string[]).includes(prefix.toLowerCase())) throw badRequest(`--prefix "${prefix}" is reserved for the ${prefix.toLowerCase()} connector`);
+  const others = await t.db.upstream.findMany({ select: { name: true, prefix: true } });
+  if (prefix && others.some((o) => upstreamPrefix(o).toLowerCase() === prefix.toLowerCase())) {
+    throw conflict(`Another upstream already uses the prefix "${prefix}" (prefixes are compared case-insensitively)`);
+  }
+  return prefix === name ? null : prefix;
+}
+
+/**
  * Registers an upstream MCP server: connects with the given headers, lists its tools, and stores them as
- * `{name}__{tool}`, none approved. Nothing is written when the upstream cannot be reached.
+ * `{prefix}__{tool}` (prefix: the upstream's name unless `--prefix` says otherwise; empty = the upstream's own
+ * names), none approved. Refused when a name would collide with a tool the tenant has. Nothing is written when the
+ * upstream cannot be reached.
  */
 export async function addUpstream(
   s: Services,
   t: TenantCtx,
-  input: { name: string; url: string; headers: Record<string, string>; auth?: AuthMode; authOptions?: PerUserAuthOptions },
-): Promise<{ id: string; name: string; tools: string[] }> {
+  input: { name: string; url: string; headers: Record<string, string>; prefix?: string; auth?: AuthMode; authOptions?: PerUserAuthOptions },
+): Promise<{ id: string; name: string; prefix: string; tools: string[] }> {
   if (!UPSTREAM_NAME.test(input.name)) throw badRequest('--name: 1–32 letters, digits or dashes (no leading/trailing dash)');
   // Connector tools are named `{kind}__…` (src/connectors): an upstream of that name would shadow them.
   if ((CONNECTOR_KINDS as readonly string[]).includes(input.name.toLowerCase())) throw badRequest(`--name "${input.name}" is reserved for the ${input.name.toLowerCase()} connector`);
   const url = checkUrl(input.url);
   if (await t.db.upstream.findFirst({ where: { name: input.name } })) throw conflict(`An upstream named "${input.name}" exists`);
   checkAuthOptions(input.auth ?? 'static', input.authOptions ?? {});
+  const prefix = await checkPrefix(t, input.name, input.prefix);
+  if (prefix === null && (await t.db.upstream.findFirst({ where: { prefix: input.name } }))) throw conflict(`Another upstream already uses the prefix "${input.name}": choose --prefix`);
   // Per-user OAuth upstreams (src/upstream-auth) list no tools without a user's token.
-  if (input.auth === 'oauth-per-user') return addPerUserUpstream(s, t, { name: input.name, url, headers: input.headers }, input.authOptions ?? {});
+  if (input.auth === 'oauth-per-user') {
+    const added = await addPerUserUpstream(s, t, { name: input.name, url, headers: input.headers }, input.authOptions ?? {});
+    if (prefix !== null) await t.db.upstream.updateMany({ where: { id: added.id }, data: { prefix } });
+    return { ...added, prefix: upstreamPrefix({ name: input.name, prefix }) };
+  }
   const listed = await fetchUpstreamTools(url, input.headers);
+  await ensureBuiltinTools(t);
+  const names = listedToolNames({ name: input.name, prefix }, listed);
+  const clashes = (await t.db.tool.findMany({ where: { name: { in: names } }, select: { name: true } })).map((c) => c.name);
+  // Connector tools (`{kind}__…`) may not exist yet: their names are reserved all the same.
+  clashes.push(...names.filter((n) => CONNECTOR_KINDS.some((kind) => n.toLowerCase().startsWith(`${kind}__`))));
+  if (clashes.length > 0) {
+    throw conflict(`Tool names would collide with existing tools: ${clashes.slice(0, 10).join(', ')}. Choose another --prefix.`);
+  }
   const id = newId('ups');
-  await t.db.upstream.create({ data: { id, tenantId: t.id, name: input.name, url, lastRefreshedAt: s.clock.now() } });
+  await t.db.upstream.create({ data: { id, tenantId: t.id, name: input.name, url, prefix, lastRefreshedAt: s.clock.now() } });
   if (Object.keys(input.headers).length > 0) {
     const secretId = await s.vault.put(t, { kind: 'upstream-headers', id }, JSON.stringify(input.headers));
     await t.db.upstream.updateMany({ where: { id }, data: { headersSecretId: secretId } });
   }
-  const report = await syncUpstreamTools(t, { id, name: input.name }, listed);
+  const report = await syncUpstreamTools(t, { id, name: input.name, prefix }, listed);
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
-  return { id, name: input.name, tools: report.tools };
+  return { id, name: input.name, prefix: upstreamPrefix({ name: input.name, prefix }), tools: report.tools };
 }
 
 async function getUpstream(t: TenantCtx, name: string) {
@@ -65,14 +99,27 @@ async function getUpstream(t: TenantCtx, name: string) {
   return row;
 }
 
-/** Re-lists an upstream's tools: new ones join unapproved, removed ones are deleted with their grants. */
+/**
+ * Re-lists an upstream's tools: new ones join unapproved, removed ones are deleted with their grants, approved ones
+ * the upstream changed are held (tool-poisoning guard) with an audit event per tool saying what changed.
+ */
 export async function refreshUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string } & SyncReport> {
   const row = await getUpstream(t, name);
   if (row.authMode !== 'static') return { id: row.id, ...(await refreshPerUserUpstream(s, t, row)) };
   const listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));
+  await ensureBuiltinTools(t);
   const report = await syncUpstreamTools(t, row, listed);
   await t.db.upstream.updateMany({ where: { id: row.id }, data: { lastRefreshedAt: s.clock.now() } });
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  for (const held of report.held.filter((h) => h.changedNow)) {
+    await s.audit.record(t, {
+      actor: { kind: 'system' },
+      action: 'tool.held',
+      target: { kind: 'tool', id: held.tool },
+      outcome: 'denied',
+      detail: { upstream: row.name, tool: held.tool, changedFields: held.changes.map((c) => c.field) },
+    });
+  }
   return { id: row.id, ...report };
 }
 
@@ -87,6 +134,8 @@ export async function listUpstreams(t: TenantCtx) {
     // static: every user's calls reach the upstream as the one identity of the admin's headers.
     identity: r.authMode === 'static' ? ('shared' as const) : ('per-user' as const),
     ...(r.authMode !== 'static' && { connections: r._count.connections }),
+    prefix: upstreamPrefix(r),
+    content: !r.contentApproved ? 'nobody' : r.contentEveryone ? 'everyone' : 'groups',
     hasHeaders: r.headersSecretId !== null,
     tools: r._count.tools,
     lastRefreshedAt: r.lastRefreshedAt,

@@ -1,5 +1,6 @@
 import type { Command, OptionSpec, OptionValue } from '../cli/command-table.js';
 import { audited, optionList, tenantArg, tenantOption } from '../cli/command-table.js';
+import { approveContent, revokeContent } from './approve-content.js';
 import { approveTool, listTools, revokeTool } from './approve-tools.js';
 import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
 import { parseHeaderArgs } from './upstream-headers.js';
@@ -31,15 +32,30 @@ export const toolCommands: Command[] = [
       url: { type: 'string', required: true, description: 'the upstream MCP endpoint URL' },
       header: { type: 'string', multiple: true, secret: true, description: '"Name: value" sent to the upstream (kept in the vault); repeatable, or one per line in --header-file' },
       ...upstreamAuthOptions,
+      prefix: { type: 'string', description: "prefix of the names clients see (PREFIX__tool); default the upstream's name; \"\" = none (refused if a name collides)" },
     },
     forwardable: true,
     run: audited('upstream.add', 'upstream', (s, t, o) =>
-      addUpstream(s, t, { name: str(o.name), url: str(o.url), headers: parseHeaderArgs(list(o.header)), ...upstreamAuthInput(o) }),
+      addUpstream(s, t, { name: str(o.name), url: str(o.url), headers: parseHeaderArgs(list(o.header)), ...upstreamAuthInput(o), ...(typeof o.prefix === 'string' && { prefix: o.prefix }) }),
     ),
   },
   {
+    name: 'upstream approve-content',
+    summary: "expose an upstream's prompts and resources (as one set) to everyone, or only to the given groups",
+    options: { tenant, name: upstreamName, group: groups },
+    forwardable: true,
+    run: audited('upstream.content.approve', 'upstream', (s, t, o) => approveContent(s, t, str(o.name), list(o.group))),
+  },
+  {
+    name: 'upstream revoke-content',
+    summary: "stop exposing an upstream's prompts and resources, entirely or only to the given groups",
+    options: { tenant, name: upstreamName, group: groups },
+    forwardable: true,
+    run: audited('upstream.content.revoke', 'upstream', (s, t, o) => revokeContent(s, t, str(o.name), list(o.group))),
+  },
+  {
     name: 'upstream refresh',
-    summary: "re-list an upstream's tools (new ones unapproved, removed ones deleted)",
+    summary: "re-list an upstream's tools (new ones unapproved, removed ones deleted, changed approved ones held until re-approved)",
     options: { tenant, name: upstreamName },
     forwardable: true,
     run: audited('upstream.refresh', 'upstream', (s, t, o) => refreshUpstream(s, t, str(o.name))),
@@ -60,7 +76,7 @@ export const toolCommands: Command[] = [
   },
   {
     name: 'tool approve',
-    summary: 'approve a tool for everyone, or only for the given groups (membership is checked on every call)',
+    summary: 'approve a tool for everyone, or only for the given groups (membership is checked on every call); also accepts the change of a held tool',
     options: { tenant, tool: toolName, group: groups, 'idp-group': idpGroups },
     forwardable: true,
     run: audited('tool.approve', 'tool', (s, t, o) => approveTool(s, t, str(o.tool), list(o.group), list(o['idp-group']))),
@@ -74,7 +90,7 @@ export const toolCommands: Command[] = [
   },
   {
     name: 'tool list',
-    summary: "list a tenant's tools with who may call them",
+    summary: "list a tenant's tools with who may call them (held tools with a diff of what their upstream changed)",
     options: { tenant },
     forwardable: true,
     run: async (s, o) => ({ tools: await listTools(await tenantArg(s, o)) }),

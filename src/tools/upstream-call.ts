@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Pool, type Dispatcher } from 'undici';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, JSONRPCRequestSchema, McpError, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, JSONRPCRequestSchema, McpError, type JSONRPCMessage, type JSONRPCNotification, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { mediaType } from '../lib/media-type.js';
 import { SseParser } from './sse-parser.js';
 
@@ -48,6 +48,8 @@ export interface UpstreamCallerOptions {
   cancel(requestId: string, reason: string): void;
   /** A server→client request seen on a response stream, handed to the SDK client, which answers it. */
   onServerRequest?(request: JSONRPCRequest): void;
+  /** Sends a JSON-RPC response to the upstream (the answer to a relayed server→client request). */
+  respond?(message: JSONRPCMessage): void;
   maxSockets?: number;
   maxResponseBytes?: number;
 }
@@ -55,6 +57,24 @@ export interface UpstreamCallerOptions {
 export interface CallOptions {
   signal: AbortSignal;
   timeoutMs: number;
+  /** Where the call's own notifications and server→client requests go (the calling user's client); none = dropped / answered here. */
+  relay?: CallRelay;
+}
+
+/** The answer to a relayed server→client request: a result, or a JSON-RPC error. */
+export type RelayAnswer = { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } };
+
+/**
+ * The calling client's side of one call (src/mcp/call-relay.ts). Only messages that arrive on THIS call's response
+ * stream reach it (Streamable HTTP sends messages related to a request on that request's stream), and progress only
+ * with this call's own token: on a session shared by many users, nothing another call caused, and nothing sent on the
+ * session's general stream, can reach this caller's client.
+ */
+export interface CallRelay {
+  /** The client asked for progress: the upstream gets our own token (the call's id), mapped back by the relay. */
+  readonly wantsProgress: boolean;
+  notification(message: JSONRPCNotification): void;
+  request(request: JSONRPCRequest): Promise<RelayAnswer>;
 }
 
 interface Target {
@@ -66,6 +86,7 @@ interface Target {
   maxBytes: number;
   cancel: UpstreamCallerOptions['cancel'];
   onServerRequest: UpstreamCallerOptions['onServerRequest'];
+  respond: UpstreamCallerOptions['respond'];
 }
 
 /**
@@ -101,6 +122,7 @@ export class UpstreamCaller {
       maxBytes: o.maxResponseBytes ?? MAX_RESPONSE_BYTES,
       cancel: o.cancel,
       onServerRequest: o.onServerRequest,
+      respond: o.respond,
     };
   }
 
@@ -109,7 +131,10 @@ export class UpstreamCaller {
     // Strings, so they never collide with the SDK client's numeric ids on the same session (JSON-RPC ids are unique
     // per session: MCP "Base protocol", requests).
     const id = `gw-${++this.#seq}`;
-    return new Promise((resolve, reject) => new Exchange(this.#target, id, options, resolve, reject).start(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
+    // Progress is asked with our own token (never the client's, which another user's client could also use on this
+    // shared session): "progressToken … MUST be unique across all active requests" (MCP "Progress").
+    const sent = options.relay?.wantsProgress ? { ...params, _meta: { ...(params._meta as object | undefined), progressToken: id } } : params;
+    return new Promise((resolve, reject) => new Exchange(this.#target, id, options, resolve, reject).start(JSON.stringify({ jsonrpc: '2.0', id, method, params: sent })));
   }
 
   /** Closes the pooled connections; calls still running fail. */
@@ -281,11 +306,16 @@ class Exchange {
   #onMessage(message: unknown): void {
     if (!isObject(message) || this.#settled) return;
     if (typeof message.method === 'string') {
-      // Notifications (progress, logs) are not for the gateway's client. Requests (ping, or ones for capabilities we
-      // did not declare) go to the SDK client, which answers like on its own streams: {} or -32601.
-      if ('id' in message && this.#serverRequests++ < MAX_SERVER_REQUESTS) {
+      if (!('id' in message)) return this.#onNotification(message);
+      // Requests: ping is answered here by the SDK client ({}), as on its own streams; elicitation and sampling go to
+      // the calling client through the relay (which refuses what the client did not declare); without a relay the
+      // SDK client answers -32601.
+      if (this.#serverRequests++ < MAX_SERVER_REQUESTS) {
         const request = JSONRPCRequestSchema.safeParse(message);
-        if (request.success) this.t.onServerRequest?.(request.data);
+        if (!request.success) return;
+        const relay = this.o.relay;
+        if (relay && request.data.method !== 'ping') this.#relayRequest(relay, request.data);
+        else this.t.onServerRequest?.(request.data);
       }
       return;
     }
@@ -299,6 +329,22 @@ class Exchange {
     this.#finish();
     this.#release();
     this.resolve(result);
+  }
+
+  /** Progress for this call (our token) and log messages go to the calling client; anything else is dropped. */
+  #onNotification(message: Record<string, unknown>): void {
+    const relay = this.o.relay;
+    if (!relay || !isObject(message.params)) return;
+    if (message.method === 'notifications/progress' && relay.wantsProgress && message.params.progressToken === this.id) {
+      relay.notification(message as JSONRPCNotification);
+    } else if (message.method === 'notifications/message') {
+      relay.notification(message as JSONRPCNotification);
+    }
+  }
+
+  #relayRequest(relay: CallRelay, request: JSONRPCRequest): void {
+    const answer = (a: RelayAnswer) => this.t.respond?.({ jsonrpc: '2.0', id: request.id, ...a } as JSONRPCMessage);
+    relay.request(request).then(answer, () => answer({ error: { code: ErrorCode.InternalError, message: 'The request could not be relayed' } }));
   }
 
   #count(chunk: Buffer): boolean {

@@ -15,7 +15,10 @@ export const LIST_TIMEOUT_MS = 15_000;
  * "token passthrough" is forbidden).
  */
 export async function connectUpstream(url: string, headers: Record<string, string>, timeoutMs = LIST_TIMEOUT_MS): Promise<Client> {
-  const client = new Client(gatewayClientInfo, { capabilities: {} });
+  // Declared so upstreams send elicitation and sampling requests at all: the gateway relays those that arrive on a
+  // call's own stream to that call's client, which must have declared the capability too (src/mcp/call-relay.ts);
+  // any other such request reaches this client, which has no handler for it and answers -32601.
+  const client = new Client(gatewayClientInfo, { capabilities: { elicitation: { form: {}, url: {} }, sampling: {} } });
   // Redirects are refused: an upstream that moves must be re-registered by an admin.
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers, redirect: 'error' }, fetch: upstreamFetch });
   try {

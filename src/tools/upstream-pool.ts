@@ -6,7 +6,7 @@ import { systemClock } from '../lib/clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { AppError } from '../lib/errors.js';
-import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamHttpError, UpstreamProtocolError } from './upstream-call.js';
+import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamHttpError, UpstreamProtocolError, type CallRelay } from './upstream-call.js';
 import { connectUpstream } from './upstream-client.js';
 
 export interface UpstreamRef {
@@ -82,22 +82,53 @@ export class UpstreamPool {
     readonly breakers = new CircuitBreakers(systemClock),
   ) {}
 
-  /** A tools/call through the upstream's circuit; the caller's own cancellation and JSON-RPC errors do not count. */
-  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, userId?: string): Promise<CallToolResult> {
-    if (isPerUser(up)) return this.#callPerUser(t, up, name, args, signal, userId);
-    return this.breakers.run(up.id, () => this.#callTool(t, up, name, args, signal), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
+  /**
+   * A tools/call through the upstream's circuit; the caller's own cancellation and JSON-RPC errors do not count.
+   * `relay`: the calling client's side (progress, log messages, elicitation, sampling of this call); `userId`: the
+   * caller, whose own credentials and session a per-user upstream is reached with.
+   */
+  callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, relay?: CallRelay, userId?: string): Promise<CallToolResult> {
+    return this.#run(t, up, 'tools/call', { name, arguments: args }, signal, relay, toolResult, userId);
+  }
+
+  /** Any request of the upstream session (prompts, resources, completion), through the same circuit and retry rules. */
+  request(t: TenantCtx, up: UpstreamRef, method: string, params: Record<string, unknown>, signal: AbortSignal, userId?: string): Promise<Record<string, unknown>> {
+    return this.#run(t, up, method, params, signal, undefined, (r) => r, userId);
+  }
+
+  #run<T>(
+    t: TenantCtx,
+    up: UpstreamRef,
+    method: string,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+    relay: CallRelay | undefined,
+    shape: (r: Record<string, unknown>) => T,
+    userId: string | undefined,
+  ): Promise<T> {
+    if (isPerUser(up)) return this.#runPerUser(t, up, method, params, signal, relay, shape, userId);
+    return this.breakers.run(up.id, () => this.#request(t, up, method, params, signal, relay, shape), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
   }
 
   /**
    * A per-user upstream: the user's credentials are looked up first, outside the circuit (a user who has not
-   * connected is no upstream failure), then the call runs on that user's own session. A 401 means the upstream
-   * refused the token before running anything: the provider renews it once and the call is retried.
+   * connected is no upstream failure), then the request runs on that user's own session. A 401 means the upstream
+   * refused the token before running anything: the provider renews it once and the request is retried.
    */
-  async #callPerUser(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, userId?: string): Promise<CallToolResult> {
+  async #runPerUser<T>(
+    t: TenantCtx,
+    up: UpstreamRef,
+    method: string,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+    relay: CallRelay | undefined,
+    shape: (r: Record<string, unknown>) => T,
+    userId: string | undefined,
+  ): Promise<T> {
     const provider = this.credentials;
     if (!provider || !userId) throw new Error('Per-user upstream called without a user or credentials provider');
     const run = (creds: CallCredentials) =>
-      this.breakers.run(up.id, () => this.#callTool(t, up, name, args, signal, creds), (err) => !signal.aborted && !isUnauthorized(err) && (!isProtocolError(err) || isTimeout(err)));
+      this.breakers.run(up.id, () => this.#request(t, up, method, params, signal, relay, shape, creds), (err) => !signal.aborted && !isUnauthorized(err) && (!isProtocolError(err) || isTimeout(err)));
     const creds = await provider.forCall(t, up, userId);
     try {
       return await run(creds);
@@ -108,11 +139,20 @@ export class UpstreamPool {
     }
   }
 
-  async #callTool(t: TenantCtx, up: UpstreamRef, name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, creds?: CallCredentials): Promise<CallToolResult> {
+  async #request<T>(
+    t: TenantCtx,
+    up: UpstreamRef,
+    method: string,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+    relay: CallRelay | undefined,
+    shape: (r: Record<string, unknown>) => T,
+    creds?: CallCredentials,
+  ): Promise<T> {
     const key = creds?.key ?? up.id;
     const attempt = async () => {
       const { caller } = await this.#session(t, up, creds);
-      return toolResult(await caller.call('tools/call', { name, arguments: args }, { signal, timeoutMs: this.callTimeoutMs }));
+      return shape(await caller.call(method, params, { signal, timeoutMs: this.callTimeoutMs, ...(relay && { relay }) }));
     };
     try {
       return await attempt();
@@ -225,6 +265,8 @@ async function openSession(url: string, headers: Record<string, string>, connect
     cancel: (requestId, reason) => void client.notification({ method: 'notifications/cancelled', params: { requestId, reason } }).catch(() => undefined),
     // Delivered like a message of the client's own streams: its Protocol answers ping with {} and the rest with -32601.
     onServerRequest: (request) => transport.onmessage?.(request),
+    // The calling client's answer to a relayed elicitation or sampling request, POSTed like any client message.
+    respond: (message) => void transport.send(message).catch(() => undefined),
   });
   return { client, caller };
 }

@@ -243,7 +243,8 @@ describe.each(['json', 'sse'] as const)('UpstreamPool tools/call over the lean h
     expect(failure(err)).toBe('timeout');
     const id = upstream.calls().at(-1)!.body!.id;
     await expect.poll(() => upstream.cancelled.length).toBeGreaterThan(before);
-    expect(upstream.seen.some((s) => s.body?.method === 'notifications/cancelled' && s.body.params?.requestId === id)).toBe(true);
+    // The upstream may see the connection close (JSON mode) before the notification's own POST arrives: wait for it.
+    await expect.poll(() => upstream.seen.some((s) => s.body?.method === 'notifications/cancelled' && s.body.params?.requestId === id)).toBe(true);
   });
 
   it('starts a new session once when the upstream answers 404 (session expired), and not a second time', async () => {

@@ -31,7 +31,7 @@ describe('UpstreamPool per-user sessions (issue 14 §3)', () => {
     const tokens = new Tokens();
     pool.credentials = tokens;
     const up: UpstreamRef = { id: `up_${Math.random().toString(36).slice(2)}`, url: upstream.url, headersSecretId: null, updatedAt: new Date(0), authMode: 'oauth-per-user' };
-    const call = (userId: string) => pool.callTool(tenant, up, 'echo', { text: userId }, new AbortController().signal, userId);
+    const call = (userId: string) => pool.callTool(tenant, up, 'echo', { text: userId }, new AbortController().signal, undefined, userId);
     return { pool, tokens, up, call };
   };
 
