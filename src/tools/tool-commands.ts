@@ -1,8 +1,8 @@
 import type { Command, OptionSpec, OptionValue } from '../cli/command-table.js';
-import { audited, optionList, tenantArg, tenantOption } from '../cli/command-table.js';
-import { approveTool, listTools, revokeTool } from './approve-tools.js';
-import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
-import { parseHeaderArgs } from './upstream-headers.js';
+import { audited, optionList, tenantArg, tenantOption, viaAction } from '../cli/command-table.js';
+import { addUpstreamAction, approveToolAction, refreshUpstreamAction, revokeToolAction } from '../admin/actions/tool-actions.js';
+import { listTools } from './approve-tools.js';
+import { listUpstreams, removeUpstream } from './manage-upstreams.js';
 
 const tenant = tenantOption;
 const upstreamName: OptionSpec = { type: 'string', required: true, description: 'upstream name (tools are named NAME__tool)' };
@@ -25,14 +25,14 @@ export const toolCommands: Command[] = [
       header: { type: 'string', multiple: true, secret: true, description: '"Name: value" sent to the upstream (kept in the vault); repeatable, or one per line in --header-file' },
     },
     forwardable: true,
-    run: audited('upstream.add', 'upstream', (s, t, o) => addUpstream(s, t, { name: str(o.name), url: str(o.url), headers: parseHeaderArgs(list(o.header)) })),
+    run: viaAction(addUpstreamAction, (o) => ({ name: str(o.name), url: str(o.url), headers: list(o.header) })),
   },
   {
     name: 'upstream refresh',
     summary: "re-list an upstream's tools (new ones unapproved, removed ones deleted)",
     options: { tenant, name: upstreamName },
     forwardable: true,
-    run: audited('upstream.refresh', 'upstream', (s, t, o) => refreshUpstream(s, t, str(o.name))),
+    run: viaAction(refreshUpstreamAction, (o) => ({ name: str(o.name) })),
   },
   {
     name: 'upstream list',
@@ -53,14 +53,14 @@ export const toolCommands: Command[] = [
     summary: 'approve a tool for everyone, or only for the given groups (membership is checked on every call)',
     options: { tenant, tool: toolName, group: groups },
     forwardable: true,
-    run: audited('tool.approve', 'tool', (s, t, o) => approveTool(s, t, str(o.tool), list(o.group))),
+    run: viaAction(approveToolAction, (o) => ({ tool: str(o.tool), groups: list(o.group) })),
   },
   {
     name: 'tool revoke',
     summary: 'revoke a tool entirely, or only the given groups',
     options: { tenant, tool: toolName, group: groups },
     forwardable: true,
-    run: audited('tool.revoke', 'tool', (s, t, o) => revokeTool(s, t, str(o.tool), list(o.group))),
+    run: viaAction(revokeToolAction, (o) => ({ tool: str(o.tool), groups: list(o.group) })),
   },
   {
     name: 'tool list',

@@ -12,7 +12,7 @@ import { issueSignedState } from './signed-state.js';
  * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce, verifier and `browser` (the hash of the
  * browser's binding nonce, browser-binding.ts) stay server-side in LoginState, keyed by the state's hash.
  */
-export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; browser: string }): Promise<string> {
+export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; browser: string; forceLogin?: boolean }): Promise<string> {
   let config: oidc.Configuration;
   try {
     config = await oidcConfig(s, t, conn);
@@ -34,5 +34,7 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
     code_challenge_method: 'S256',
   };
   if (opts.loginHint) params.login_hint = opts.loginHint.slice(0, 256);
+  // The admin console's re-authentication and "Test sign-in": the IdP must ask again, not reuse its session (OIDC Core §3.1.2.1).
+  if (opts.forceLogin) params.prompt = 'login';
   return oidc.buildAuthorizationUrl(config, params).href;
 }
