@@ -5,7 +5,7 @@
  */
 export const consoleStyles = `
 *,*::before,*::after{box-sizing:border-box}
-body{margin:0;font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;background:#f5f7fa}
+body{margin:0;overflow-wrap:break-word;font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;background:#f5f7fa}
 a{color:#1d4ed8}a:hover{text-decoration:none}
 :focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
@@ -13,7 +13,8 @@ a{color:#1d4ed8}a:hover{text-decoration:none}
 .top{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem 1rem;padding:.75rem 1.5rem;background:#fff;border-bottom:1px solid #d9e2ec}
 .brand{font-weight:650;color:#102a43}.brand span{color:#52606d;font-weight:400}
 .who{display:flex;align-items:center;gap:.75rem;color:#52606d;font-size:.9rem}
-.shell{display:grid;grid-template-columns:13.5rem minmax(0,1fr);min-height:calc(100vh - 3.5rem)}
+.shell{display:grid;grid-template-columns:13.5rem minmax(0,1fr);min-height:calc(100vh - 3.5rem)}.shell>*{min-width:0}
+.who,.brand{min-width:0;overflow-wrap:anywhere}
 nav.side{background:#fff;border-right:1px solid #d9e2ec;padding:1rem .5rem}
 nav.side ul{list-style:none;margin:0;padding:0}
 nav.side a{display:block;padding:.5rem .75rem;border-radius:6px;color:#243b53;text-decoration:none}

@@ -34,8 +34,8 @@ export const defineAction = <I, R extends { id: string }>(a: AdminAction<I, R>):
 
 /**
  * Validates `raw`, runs the action and records it in the tenant's audit log before returning: "audited before
- * answered", so a response never precedes its audit row. A refused or failed attempt is recorded too (outcome
- * `failure`, the public reason only), then the error is rethrown for the caller's error handler.
+ * answered", so a response never precedes its audit row. A console admin's refused or failed attempt is recorded too
+ * (outcome `failure`, the public reason only), then the error is rethrown for the caller's error handler.
  */
 export async function runAdminAction<I, R extends { id: string }>(s: Services, t: TenantCtx, actor: AdminActor, action: AdminAction<I, R>, raw: unknown): Promise<R> {
   const who = actor.kind === 'user' ? { kind: 'user' as const, id: actor.id } : { kind: 'admin-cli' as const };
@@ -53,6 +53,9 @@ export async function runAdminAction<I, R extends { id: string }>(s: Services, t
       ...(action.detail && { detail: action.detail(input, result) }),
     });
   } catch (err) {
+    // The CLI's operator sees a failure on stderr and has changed nothing; a console admin's failed attempt is a fact
+    // the tenant's security team may need (probing, mistakes), so it is kept.
+    if (actor.kind !== 'user') throw err;
     const reason = err instanceof AppError && err.expose ? err.message : (err as { name?: string })?.name === 'ZodError' ? 'invalid input' : 'internal error';
     await s.audit.record(t, { actor: who, action: action.name, target: { kind: action.targetKind }, outcome: 'failure', ...(request && { request }), detail: { reason } });
     throw err;

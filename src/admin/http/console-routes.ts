@@ -53,7 +53,7 @@ export function consoleRoutes(s: Services): Router {
     const t = tenantOf(res);
     const a = admin(res);
     const section = sectionOfPath(path);
-    if (!section) return refuse(res, t, 404, 'Page not found', 'This console page does not exist.');
+    if (section === undefined) return refuse(res, t, 404, 'Page not found', 'This console page does not exist.');
     const url = new URL(path, 'http://x');
     const content = await renderSection(s, t, a, section, url.searchParams, extra);
     const page: ConsolePage = { tenant: { slug: t.slug, name: t.name }, admin: { name: a.name }, csrf: a.csrf, section, title: content.title, lead: content.lead, notice: notice ?? noticeOf(req), body: content.body };

@@ -22,7 +22,7 @@ function userSection(v: AccessView, a: NonNullable<AccessView['user']>): SafeHtm
 ${table('Clients', ['Client', 'Grants', 'Since', ''], a.clients.map((c) => [
   c.name, String(c.grants), when(c.since),
   html`${buttonForm({ slug: v.slug, action: 'user-client-revoke', csrf: v.csrf, returnTo, fields: { userId: a.user.id, clientId: c.clientId }, label: 'Revoke', ariaLabel: `Revoke ${c.name} for ${who}`, danger: true, confirm: `End ${c.name}'s access for ${who}?` })}
-${buttonForm({ slug: v.slug, action: 'client-remove', csrf: v.csrf, returnTo, fields: { clientId: c.clientId }, label: 'Remove client for everyone', ariaLabel: `Remove ${c.name} for everyone`, danger: true, confirm: `Remove ${c.name} for every user? Every token it holds ends.` })}`,
+${buttonForm({ slug: v.slug, action: 'client-remove', csrf: v.csrf, returnTo, fields: { clientId: c.clientId }, label: 'Remove client for everyone', ariaLabel: `Remove client for everyone: ${c.name}`, danger: true, confirm: `Remove ${c.name} for every user? Every token it holds ends.` })}`,
 ]), 'No client holds a grant for this user.')}
 <h3>Tools this user can call</h3>
 ${table('Tools', ['Tool', 'Through'], a.tools.map((x) => [html`<code>${x.name}</code>`, x.via.join(', ')]), 'No tool.')}

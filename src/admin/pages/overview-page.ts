@@ -29,6 +29,6 @@ ${o.provisioning.activeTokens} active SCIM token${o.provisioning.activeTokens ==
 Errors in 24 h: ${o.provisioning.scimErrors24h}.</p>
 <p><a href="${base}/provisioning">Manage provisioning</a></p></section>
 <section class="card" aria-labelledby="conn-h"><h2 id="conn-h">Connectors</h2>
-${table('Connectors', ['Connector', 'Last directory sync'], o.connectors.map((c) => [c.kind, when(c.lastSyncAt)]), 'No connector. Connectors (Google, Microsoft, Okta) are set up by your operator with `connector add-…`.')}
+${table('Connectors', ['Connector', 'Last directory sync'], o.connectors.map((c) => [c.kind, when(c.lastSyncAt)]), 'No connector. Connectors (Google, Microsoft, Okta) are set up by your operator with the connector add commands.')}
 </section>`;
 }

@@ -33,7 +33,7 @@ function toolCard(slug: string, csrf: string, t: Tool, groups: PickableGroup[], 
 <form method="post" action="${actionUrl(slug, 'tool-approve')}">${formFields(csrf, returnTo)}<input type="hidden" name="tool" value="${t.name}">
 ${groupPicker(`p${i}`, groups, t)}
 <p><button type="submit" aria-label="Approve ${t.name}">Approve</button></p></form></details>
-${t.approved ? buttonForm({ slug, action: 'tool-revoke', csrf, returnTo, fields: { tool: t.name }, label: 'Revoke for everyone', ariaLabel: `Revoke ${t.name} for everyone`, danger: true, confirm: `Revoke ${t.name}? Nobody can call it from the next request on.` }) : ''}
+${t.approved ? buttonForm({ slug, action: 'tool-revoke', csrf, returnTo, fields: { tool: t.name }, label: 'Revoke for everyone', ariaLabel: `Revoke for everyone: ${t.name}`, danger: true, confirm: `Revoke ${t.name}? Nobody can call it from the next request on.` }) : ''}
 <p class="hint">Last changed ${when(t.updatedAt)} · <a href="/t/${slug}/admin/access?tool=${encodeURIComponent(t.name)}">Who can call it</a></p>
 </section>`;
 }

@@ -1,6 +1,7 @@
 import type { Services } from '../../services.js';
 import { listConnectors } from '../../connectors/connector-store.js';
 import { listConnections } from '../../sso/connections/manage-connections.js';
+import { ensureBuiltinTools } from '../../tools/ensure-builtin-tools.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { tenantCertificates } from './certificates.js';
 
@@ -18,6 +19,7 @@ export interface Alert {
 
 /** The Overview page and `GET …/api/admin/overview`: the tenant's state at a glance, with alerts. */
 export async function consoleOverview(s: Services, t: TenantCtx) {
+  await ensureBuiltinTools(t);
   const now = s.clock.now();
   const dayAgo = new Date(now.getTime() - DAY);
   const connections = await Promise.all(
