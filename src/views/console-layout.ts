@@ -46,6 +46,17 @@ export const consoleCsp = (nonce: string) =>
     "base-uri 'none'",
   ].join('; ');
 
+const head = (title: string, nonce: string, csrf?: string): SafeHtml => html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+${csrf ? html`<meta name="csrf-token" content="${csrf}">` : ''}
+<title>${title}</title>
+<style nonce="${nonce}">${raw(consoleStyles)}</style>
+</head>`;
+
 /** The console's one layout: skip link, header (tenant, admin, sign-out), section navigation, one h1 in `main`. */
 export function consoleLayout(p: ConsolePage, nonce: string): SafeHtml {
   const base = `/t/${p.tenant.slug}/admin`;
@@ -56,16 +67,7 @@ export function consoleLayout(p: ConsolePage, nonce: string): SafeHtml {
   const notice = p.notice
     ? html`<div class="notice${p.notice.kind === 'ok' ? '' : ` ${p.notice.kind}`}" role="${p.notice.kind === 'ok' ? 'status' : 'alert'}"><p>${p.notice.text}${p.notice.link ? html` <a class="button" href="${p.notice.link.href}">${p.notice.link.text}</a>` : ''}</p></div>`
     : '';
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<meta name="csrf-token" content="${p.csrf}">
-<title>${p.title} · ${p.tenant.name} admin</title>
-<style nonce="${nonce}">${raw(consoleStyles)}</style>
-</head>
+  return html`${head(`${p.title} · ${p.tenant.name} admin`, nonce, p.csrf)}
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
@@ -91,15 +93,7 @@ ${p.body}
 
 /** A bare page (sign-in problems, refusals) in the console's look, without navigation. */
 export function consoleMessage(p: { tenantName: string; title: string; body: SafeHtml }, nonce: string): SafeHtml {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${p.title} · ${p.tenantName} admin</title>
-<style nonce="${nonce}">${raw(consoleStyles)}</style>
-</head>
+  return html`${head(`${p.title} · ${p.tenantName} admin`, nonce)}
 <body>
 <header class="top"><div class="brand">SSO Bridge <span>· ${p.tenantName}</span></div></header>
 <main id="main"><h1>${p.title}</h1>${p.body}</main>

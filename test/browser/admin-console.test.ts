@@ -93,6 +93,15 @@ describeInBrowser('admin console in Chromium', () => {
     await page.goto(`${app.url}/t/${t.slug}/admin/provisioning`);
     expect(await page.content()).not.toContain(token);
     expect((await fetch(`${app.url}/t/${t.slug}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+
+    // "Test sign-in" runs a real login through the connection in a new window and shows what it mapped to.
+    await page.goto(`${app.url}/t/${t.slug}/admin/sso`);
+    const [popup] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('link', { name: /^Test sign-in with Corp IdP/ }).click()]);
+    await ssoLogin(popup, 'carol@corp.example');
+    expect(popup.url()).toMatch(new RegExp(`/t/${t.slug}/admin/sso/test-result\\?connection=`));
+    const result = await popup.locator('main').innerText();
+    expect(result).toContain('Signed in through Corp IdP');
+    expect(result).toContain('carol@corp.example');
     await page.context().close();
   }, 120_000);
 
