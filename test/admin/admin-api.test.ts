@@ -6,6 +6,7 @@ import { ADMIN_IDLE_MS, REAUTH_WINDOW_MS } from '../../src/admin/http/admin-sess
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { adminApi, createGroup, signIn } from './support.js';
+import { makeSamlIdp } from '../sso/support/saml-idp.js';
 
 /** The admin console's JSON API (issue 15): the gate, CSRF, re-authentication, idle timeout, audit, cross-tenant. */
 describe.each(testDbKinds)('admin JSON API /t/{slug}/api/admin (%s)', (kind) => {
@@ -165,5 +166,22 @@ describe.each(testDbKinds)('admin JSON API /t/{slug}/api/admin (%s)', (kind) => 
     app.clock.advance(REAUTH_WINDOW_MS + 60_000);
     expect((await adminApi(app, t, admin).act('user-revoke-all', { userId: carol.userId })).status).toBe(401);
     expect((await fetch(`${app.url}/t/${t.slug}/api/me`, { headers: { cookie: carol.cookie } })).status).toBe(200);
+  }, 60_000);
+
+  it('SSO: our SP values, a SAML IdP added from metadata XML with its certificate expiry; never a server file path', async () => {
+    const t = await app.createTenant();
+    const admin = await signIn(app, t, { admin: true });
+    const api = adminApi(app, t, admin);
+    const hostile = await api.act('idp-add-saml', { metadataFile: '/etc/passwd' });
+    expect(hostile.status).toBe(400);
+    expect(await t.db.idpConnection.count()).toBe(0);
+    const idp = makeSamlIdp();
+    const added = await api.act('idp-add-saml', { metadataXml: idp.metadata(), name: 'Okta SAML', allowedDomains: ['corp.example'], jitEnabled: false });
+    expect(added.status).toBe(200);
+    const sso = (await (await api.get('/sso')).json()) as { sp: Record<string, string>; connections: { name: string; kind: string }[]; certificates: { owner: { kind: string }; daysLeft: number }[] };
+    expect(sso.sp).toMatchObject({ acsUrl: `${app.url}/t/${t.slug}/saml/acs`, entityId: `${app.url}/t/${t.slug}/saml/metadata` });
+    expect(sso.connections).toEqual([expect.objectContaining({ name: 'Okta SAML', kind: 'saml' })]);
+    expect(sso.certificates.find((c) => c.owner.kind === 'idp')?.daysLeft).toBeGreaterThan(0);
+    expect(await auditRows(t, 'idp.add')).toEqual([expect.objectContaining({ outcome: 'failure' }), expect.objectContaining({ outcome: 'success', actorId: admin.userId, detail: { kind: 'saml', metadataUrl: null } })]);
   }, 60_000);
 });
