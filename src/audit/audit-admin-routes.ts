@@ -1,10 +1,9 @@
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { requireAdminApi } from '../admin/http/require-admin.js';
 import { tenantOf } from '../http/resolve-tenant.js';
 import { writeLines } from '../lib/write-lines.js';
 import type { Services } from '../services.js';
-import { currentSession } from '../sessions/session-cookie.js';
-import { isTenantAdmin } from '../sso/admin/tenant-admins.js';
 import { exportFormat } from './audit-commands.js';
 import { auditEventsAfter, AuditFilterSchema, exportAuditEvents, exportLines, toExported } from './export-events.js';
 import { verifyAuditChain } from './verify-chain.js';
@@ -14,11 +13,15 @@ const PageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-/** `?type=a&type=b` or `?type=a`: Express gives a string or an array. */
-const filterOf = (req: Request) => {
-  const types = req.query.type === undefined ? [] : ([] as unknown[]).concat(req.query.type);
-  return AuditFilterSchema.parse({ since: req.query.since, until: req.query.until, types });
+const one = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** `?type=a&type=b` or `?type=a`: Express gives a string or an array. Empty fields (a submitted form) mean "any". */
+export const auditFilterOf = (req: Request) => {
+  const types = req.query.type === undefined ? [] : ([] as unknown[]).concat(req.query.type).filter((v) => v !== '');
+  const q = req.query;
+  return AuditFilterSchema.parse({ since: one(q.since), until: one(q.until), types, actor: one(q.actor), target: one(q.target), outcome: one(q.outcome) });
 };
+const filterOf = auditFilterOf;
 
 /**
  * `/t/{slug}/api/admin/audit…`: the tenant's audit log for its admins — a tenant admin's browser session (the admin
@@ -29,16 +32,7 @@ const filterOf = (req: Request) => {
 export function auditAdminRoutes(s: Services): Router {
   const r = Router({ mergeParams: true });
 
-  const requireAdmin: RequestHandler = async (req, res, next) => {
-    const t = tenantOf(res);
-    const session = await currentSession(s, t, req);
-    res.set('Cache-Control', 'no-store');
-    if (!session) return void res.status(401).json({ error: 'unauthorized', message: 'Sign in first' });
-    if (!(await isTenantAdmin(t, session.userId))) return void res.status(403).json({ error: 'forbidden', message: 'Tenant admins only' });
-    res.locals.adminId = session.userId;
-    next();
-  };
-  r.use(requireAdmin);
+  r.use(requireAdminApi(s));
 
   r.get('/', async (req, res) => {
     const t = tenantOf(res);
@@ -64,7 +58,7 @@ export function auditAdminRoutes(s: Services): Router {
       target: { kind: 'audit-log', id: t.id },
       outcome: 'success',
       request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
-      detail: { format, since: filter.since?.toISOString() ?? null, until: filter.until?.toISOString() ?? null, types: filter.types },
+      detail: { format, since: filter.since?.toISOString() ?? null, until: filter.until?.toISOString() ?? null, types: filter.types, actor: filter.actor ?? null, target: filter.target ?? null, outcome: filter.outcome ?? null },
     });
     res.writeHead(200, {
       'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',

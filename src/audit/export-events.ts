@@ -13,6 +13,11 @@ export const AuditFilterSchema = z.object({
   until: isoDate.optional(),
   /** Exact actions ('scim.user.create') or prefixes ending in '.*' ('scim.*'). */
   types: z.array(z.string().min(1).max(200)).max(50).default([]),
+  /** Who acted (a user id, a SCIM token id, an OAuth client id…): the console's "user" and "client" filters. */
+  actor: z.string().min(1).max(300).optional(),
+  /** What was acted on (a user id, a tool id, a client id…). */
+  target: z.string().min(1).max(300).optional(),
+  outcome: z.enum(['success', 'failure', 'denied']).optional(),
 });
 /** A parsed filter: callers parse first, so a bad date is refused before any row is sent. */
 export type AuditFilter = z.output<typeof AuditFilterSchema>;
@@ -52,10 +57,13 @@ export const toExported = (e: AuditEvent): ExportedEvent => ({
   hash: e.hash,
 });
 
-function whereOf(filter: AuditFilter, afterSeq: bigint): Prisma.AuditEventWhereInput {
+export function whereOf(filter: AuditFilter, afterSeq: bigint): Prisma.AuditEventWhereInput {
   const types = filter.types.map((a): Prisma.AuditEventWhereInput => (a.endsWith('.*') ? { action: { startsWith: a.slice(0, -1) } } : { action: a }));
   return {
     seq: { gt: afterSeq },
+    ...(filter.actor && { actorId: filter.actor }),
+    ...(filter.target && { targetId: filter.target }),
+    ...(filter.outcome && { outcome: filter.outcome }),
     ...((filter.since || filter.until) && { createdAt: { ...(filter.since && { gte: filter.since }), ...(filter.until && { lt: filter.until }) } }),
     ...(types.length > 0 && { OR: types }),
   };

@@ -1,12 +1,13 @@
 import type { Services } from '../services.js';
-import { AppError, notFound } from '../lib/errors.js';
-import { updateTenantSettings } from '../tenants/update-settings.js';
+import { notFound } from '../lib/errors.js';
 import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
 import { findTenantBySlug } from '../tenants/find-tenant.js';
-import { createScimToken, listScimTokens, revokeScimToken } from '../scim/scim-tokens.js';
-import { servedUrl } from '../http/served-url.js';
+import { listScimTokens } from '../scim/scim-tokens.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { reconcileSettingOptions, reconcileSettingsPatch } from '../connectors/reconcile/reconcile-settings.js';
+import { cliActor, runAdminAction, type AdminAction } from '../admin/actions/admin-action.js';
+import { createScimTokenAction, revokeScimTokenAction } from '../admin/actions/scim-token-actions.js';
+import { updateSettingsAction } from '../admin/actions/settings-actions.js';
 
 export type OptionValue = string | boolean | string[] | undefined;
 export type Options = Record<string, OptionValue>;
@@ -65,11 +66,15 @@ export function audited(
   };
 }
 
-function onOff(v: OptionValue, name: string): boolean {
-  if (v === 'on' || v === 'true') return true;
-  if (v === 'off' || v === 'false') return false;
-  throw new AppError(400, 'bad_request', `--${name} takes on or off`);
+/**
+ * A tenant command that runs one of the admin actions (src/admin/actions) as the CLI: the same validation, side
+ * effects and audit row as the console and its JSON API; `toInput` maps the command's options to the action's input.
+ */
+export function viaAction<I, R extends { id: string }>(action: AdminAction<I, R>, toInput: (o: Options) => unknown): Command['run'] {
+  return async (s, o) => runAdminAction(s, await tenantArg(s, o), cliActor, action, toInput(o));
 }
+
+const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** Every CLI command. Capabilities add theirs to this table (see commands registered in cli/commands.ts). */
 export const foundationCommands: Command[] = [
@@ -130,25 +135,19 @@ export const foundationCommands: Command[] = [
       ...reconcileSettingOptions,
     },
     forwardable: true,
+    // Recorded in the tenant's own audit log (it was the global one before the console: its admins see their changes).
     run: async (s, o) => {
-      const patch: Record<string, unknown> = {};
-      if (o['dynamic-client-registration'] !== undefined) patch.dynamicClientRegistration = onOff(o['dynamic-client-registration'], 'dynamic-client-registration');
-      if (o['reconsent-on-new-tools'] !== undefined) patch.reconsentOnNewTools = onOff(o['reconsent-on-new-tools'], 'reconsent-on-new-tools');
-      if (o['admin-group'] !== undefined) patch.adminGroup = str(o['admin-group']) || undefined;
-      if (o['cross-app-access'] !== undefined) patch.crossAppAccess = onOff(o['cross-app-access'], 'cross-app-access');
-      if (o['idp-logout-revokes-grants'] !== undefined) patch.idpLogoutRevokesGrants = onOff(o['idp-logout-revokes-grants'], 'idp-logout-revokes-grants');
-      if (o.provisioning !== undefined) {
-        if (o.provisioning !== 'scim' && o.provisioning !== 'directory-sync') throw new AppError(400, 'bad_request', '--provisioning takes scim or directory-sync');
-        patch.provisioning = o.provisioning;
-      }
-      const current = await findTenantBySlug(s.db, str(o.tenant) ?? '');
-      const reconcile = current && reconcileSettingsPatch(current.settings.reconcile, o);
-      if (reconcile) patch.reconcile = reconcile;
-      const result = await updateTenantSettings(s.db, str(o.tenant) ?? '', patch);
-      if (Object.keys(patch).length) {
-        await s.bus.publish({ type: 'tenant.changed', tenantId: result.id });
-        await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: 'tenant.settings', target: { kind: 'tenant', id: result.id }, outcome: 'success', detail: { changed: Object.keys(patch) } });
-      }
+      const t = await tenantArg(s, o);
+      const reconcile = reconcileSettingsPatch(t.settings.reconcile, o);
+      const result = await runAdminAction(s, t, cliActor, updateSettingsAction, defined({
+        dynamicClientRegistration: o['dynamic-client-registration'],
+        reconsentOnNewTools: o['reconsent-on-new-tools'],
+        adminGroup: o['admin-group'],
+        crossAppAccess: o['cross-app-access'],
+        idpLogoutRevokesGrants: o['idp-logout-revokes-grants'],
+        provisioning: o.provisioning,
+        ...(reconcile && { reconcile }),
+      }));
       return { slug: result.slug, settings: result.settings };
     },
   },
@@ -161,8 +160,7 @@ export const foundationCommands: Command[] = [
       connection: { type: 'string', description: 'IdP connection (idp_…) of the same app: users this token creates sign in only through it' },
     },
     forwardable: true,
-    // The base URL is the one the server recorded (src/http/served-url.ts), not this process's PUBLIC_URL.
-    run: audited('scim-token.create', 'scim-token', async (s, t, o) => createScimToken(t, await servedUrl(s.db, s.config.publicUrl), str(o.label), str(o.connection))),
+    run: viaAction(createScimTokenAction, (o) => ({ label: str(o.label), connectionId: str(o.connection) })),
   },
   {
     name: 'scim-token list',
@@ -176,11 +174,7 @@ export const foundationCommands: Command[] = [
     summary: 'revoke a SCIM token',
     options: { tenant: tenantOpt, id: { type: 'string', required: true, description: 'token id (stk_…)' } },
     forwardable: true,
-    run: audited('scim-token.revoke', 'scim-token', async (s, t, o) => {
-      const result = await revokeScimToken(t, str(o.id) ?? '', s.clock);
-      await s.bus.publish({ type: 'scim-token.revoked', tenantId: t.id, tokenId: result.id });
-      return result;
-    }),
+    run: viaAction(revokeScimTokenAction, (o) => ({ id: str(o.id) ?? '' })),
   },
   {
     name: 'vault rotate',

@@ -16,6 +16,8 @@ import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
 import { gtrRoutes } from '../universal-logout/gtr-routes.js';
 import { auditAdminRoutes } from '../audit/audit-admin-routes.js';
+import { adminApiRoutes } from '../admin/http/admin-api-routes.js';
+import { consoleRoutes } from '../admin/http/console-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -40,6 +42,7 @@ export function buildRoutes(s: Services): Router {
   tenant.use(oauthTenantRoutes(s));
   tenant.use(ssoRoutes(s)); // login, logout, saml/*, oidc/*
   tenant.use(gtrRoutes(s)); // POST global-token-revocation (Okta Universal Logout)
+  tenant.use(consoleRoutes(s)); // admin, admin/* (the tenant admin console)
   // The tenant JSON API (api/me, later the admin console's API): bodies parsed with the default limits.
   const api = Router({ mergeParams: true });
   api.use(jsonBody());
@@ -47,6 +50,7 @@ export function buildRoutes(s: Services): Router {
   api.use('/connected-apps', connectedAppsRoutes(s));
   api.use(meRoutes(s));
   api.use('/admin/audit', auditAdminRoutes(s));
+  api.use('/admin', adminApiRoutes(s));
 
   root.use('/t/:slug', resolveTenant(s.tenants), tenant);
   return root;

@@ -13,7 +13,7 @@ import { issueSignedState } from './signed-state.js';
  * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce, verifier and `browser` (the hash of the
  * browser's binding nonce, browser-binding.ts) stay server-side in LoginState, keyed by the state's hash.
  */
-export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; claims?: string; browser: string }): Promise<string> {
+export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; claims?: string; browser: string; forceLogin?: boolean }): Promise<string> {
   let config: oidc.Configuration;
   try {
     config = await oidcConfig(s, t, conn);
@@ -39,6 +39,8 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
   // A conditional-access claims challenge to satisfy (OIDC Core §5.5 `claims`; the Microsoft tools' sign-in link).
   const claims = claimsRequest(opts.claims);
   if (claims) params.claims = claims;
+  // The admin console's re-authentication and "Test sign-in": the IdP must ask again, not reuse its session (OIDC Core §3.1.2.1).
+  if (opts.forceLogin) params.prompt = 'login';
   return oidc.buildAuthorizationUrl(config, params).href;
 }
 

@@ -1,0 +1,59 @@
+/**
+ * Console form fields → admin action input (src/admin/actions). Forms post `application/x-www-form-urlencoded`; the
+ * action's own schema validates the result exactly as for the CLI and the JSON API.
+ */
+import { badRequest } from '../../lib/errors.js';
+
+type Body = Record<string, unknown>;
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+const bool = (v: unknown) => (v === 'on' ? true : v === 'off' ? false : undefined);
+const words = (v: unknown) => (str(v) ?? '').split(/[\s,]+/).filter(Boolean);
+
+function mapping(b: Body) {
+  const out: Record<string, string[]> = {};
+  for (const field of ['email', 'groups', 'displayName', 'givenName', 'familyName']) {
+    const names = words(b[`map_${field}`]);
+    if (names.length) out[field] = names;
+  }
+  return out;
+}
+
+const commonIdp = (b: Body) => ({ name: str(b.name), allowedDomains: words(b.allowedDomains), jitEnabled: bool(b.jitEnabled) ?? true, matchBy: str(b.matchBy), mapping: mapping(b) });
+
+export const formInputs: Record<string, (b: Body) => unknown> = {
+  'scim-token-create': (b) => ({ label: str(b.label), connectionId: str(b.connectionId) }),
+  'scim-token-revoke': (b) => ({ id: str(b.id) }),
+  // "Everyone" ignores ticked groups; "only these groups" with none ticked is refused rather than read as everyone.
+  'tool-approve': (b) => {
+    if (b.scope === 'groups' && list(b.group).length === 0) throw badRequest('Choose at least one group, or "Everyone".');
+    return { tool: str(b.tool), groups: b.scope === 'groups' ? list(b.group) : [] };
+  },
+  'tool-revoke': (b) => ({ tool: str(b.tool), groups: list(b.group) }),
+  'upstream-add': (b) => ({ name: str(b.name), url: str(b.url), headers: (str(b.headers) ?? '').split(/\r?\n/).filter((l) => l.trim()) }),
+  'upstream-refresh': (b) => ({ name: str(b.name) }),
+  'settings-update': (b) => Object.fromEntries(['adminGroup', 'dynamicClientRegistration', 'reconsentOnNewTools', 'crossAppAccess', 'idpLogoutRevokesGrants', 'provisioning'].filter((k) => typeof b[k] === 'string').map((k) => [k, b[k]])),
+  'user-client-revoke': (b) => ({ userId: str(b.userId), clientId: str(b.clientId) }),
+  'client-remove': (b) => ({ clientId: str(b.clientId) }),
+  'user-revoke-all': (b) => ({ userId: str(b.userId) }),
+  'idp-add-saml': (b) => ({ ...commonIdp(b), metadataUrl: str(b.metadataUrl), metadataXml: str(b.metadataXml) }),
+  'idp-add-oidc': (b) => ({ ...commonIdp(b), issuer: str(b.issuer), clientId: str(b.clientId), clientSecret: str(b.clientSecret), clientAuth: str(b.clientAuth) }),
+  'idp-update': (b) => ({ id: str(b.id), enabled: bool(b.enabled), jitEnabled: bool(b.jitEnabled), idpInitiated: bool(b.idpInitiated) }),
+};
+
+/** What the console says after a successful action (fixed texts: nothing from the request is reflected). */
+export const doneMessages: Record<string, string> = {
+  'scim-token-revoke': 'SCIM token revoked. Provisioning with it stops now.',
+  'tool-approve': 'Tool access saved. It applies from the next request.',
+  'tool-revoke': 'Tool revoked. Nobody can call it from the next request on.',
+  'upstream-add': 'Upstream server added. Its tools arrive unapproved.',
+  'upstream-refresh': 'Upstream tools refreshed.',
+  'settings-update': 'Settings saved.',
+  'user-client-revoke': "The client's access for this user has ended.",
+  'client-remove': 'Client removed. Every token it held has ended.',
+  'user-revoke-all': "Everything for this user has been revoked.",
+  'idp-add-saml': 'SAML identity provider added. Try "Test sign-in".',
+  'idp-add-oidc': 'OIDC identity provider added. Try "Test sign-in".',
+  'idp-update': 'Connection updated.',
+};
