@@ -4,9 +4,10 @@ import { ssoCommands } from '../sso/sso-commands.js';
 import { oauthCommands } from '../oauth/oauth-commands.js';
 import { auditCommands } from '../audit/audit-commands.js';
 import { connectorCommands } from '../connectors/connector-commands.js';
+import { manifestCommands } from '../catalog/manifest-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
-export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands];
+export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...manifestCommands];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
   let best: { command: Command; rest: string[] } | null = null;
