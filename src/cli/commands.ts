@@ -5,9 +5,10 @@ import { oauthCommands } from '../oauth/oauth-commands.js';
 import { auditCommands } from '../audit/audit-commands.js';
 import { connectorCommands } from '../connectors/connector-commands.js';
 import { manifestCommands } from '../catalog/manifest-commands.js';
+import { onboardingCommands } from '../onboarding/onboarding-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
-export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...manifestCommands];
+export const commands: Command[] = [...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...manifestCommands, ...onboardingCommands];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {
   let best: { command: Command; rest: string[] } | null = null;

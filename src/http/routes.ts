@@ -15,6 +15,7 @@ import { sharedOidcCallbackRoutes } from '../sso/http/shared-callback-route.js';
 import { ssoRoutes } from '../sso/http/sso-routes.js';
 import { gtrRoutes } from '../universal-logout/gtr-routes.js';
 import { auditAdminRoutes } from '../audit/audit-admin-routes.js';
+import { onboardingRoutes } from '../onboarding/onboarding-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -29,6 +30,7 @@ export function buildRoutes(s: Services): Router {
   root.use(protectedResourceMetadataRoutes(s));
   root.use(oauthRootRoutes(s));
   root.use(sharedOidcCallbackRoutes(s));
+  root.use(onboardingRoutes(s)); // /signup, /setup/{token}, /onboarding/entra/*, /onboarding/google/*
 
   const tenant = Router({ mergeParams: true });
   // Capability routers mount here, one line each, e.g. tenant.use('/scim/v2', scimRoutes(s)).

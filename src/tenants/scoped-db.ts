@@ -21,6 +21,8 @@ export const tenantOwnedModels = new Set([
   'Consent',
   'AuditSink',
   'Connector',
+  'TenantBinding',
+  'SetupLink',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };
