@@ -7,6 +7,7 @@ import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
 import { syncDueDirectories } from './connectors/run-directory-sync.js';
+import { checkGoogleLicenses } from './onboarding/google-onboarding.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -96,6 +97,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'audit-sinks', everyMs: 5_000, run: () => deliverAuditSinks(s) });
   // Google directory sync for tenants provisioned by it; each tenant's own interval decides (src/connectors).
   jobs.add({ name: 'directory-sync', everyMs: 60_000, run: () => syncDueDirectories(s) });
+  // Google Workspace Marketplace: a domain that uninstalled the app or lost its licence is disabled (src/onboarding).
+  jobs.add({ name: 'google-license-check', everyMs: 6 * 3_600_000, run: () => checkGoogleLicenses(s) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({

@@ -18,7 +18,7 @@ export function buildGoogle({ base, catalog }: BuildInput): Artifact[] {
     appVisibility: c.google.visibility,
     installationSettings: c.google.installation === 'admin_only' ? 'ADMIN_ONLY_INSTALL' : 'INDIVIDUAL_AND_ADMIN_INSTALL',
     appIntegrations: [{ type: 'WEB_APP', universalNavigationUrl: urlOf(base, 'googleLaunch') }],
-    oauthScopes: scopes,
+    oauthScopes: [...scopes],
     developer: { name: c.google.developerName, websiteUrl: c.publisher.website, email: c.publisher.supportEmail },
     // Apps Marketplace API v2 customerLicense: how the deployment checks that a domain still has the app.
     licenseCheck: { api: 'appsmarket.googleapis.com', scope: 'https://www.googleapis.com/auth/appsmarketplace.license' },
@@ -43,7 +43,7 @@ export function buildGoogle({ base, catalog }: BuildInput): Artifact[] {
     termsOfServiceUrl: c.publisher.termsUrl,
     authorizedDomains: [...new Set([new URL(c.publisher.website).hostname.split('.').slice(-2).join('.'), new URL(base).hostname])].sort(),
     developerContactEmails: [c.publisher.supportEmail],
-    scopes,
+    scopes: [...scopes],
     // Workspace data scopes (Gmail, Drive) are sensitive or restricted: OAuth app verification (and CASA for restricted).
     oauthClient: { type: 'Web application', authorizedRedirectUris: [urlOf(base, 'googleCallback'), urlOf(base, 'sharedOidcCallback')] },
   };

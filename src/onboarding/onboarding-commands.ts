@@ -5,6 +5,9 @@ import { AppError } from '../lib/errors.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { createSetupLink } from './setup-links.js';
+import { checkGoogleLicenses } from './google-onboarding.js';
+import { PUBLISHER_KEY } from '../connectors/google/publisher-key.js';
+import { parseServiceAccountKey } from '../connectors/google/service-account-key.js';
 
 interface SignupFacts {
   status?: string;
@@ -67,5 +70,24 @@ export const onboardingCommands: Command[] = [
     options: { tenant: tenantOption },
     forwardable: true,
     run: audited('signup.reject', 'tenant', async (s, t) => decide(s, t, 'rejected')),
+  },
+  {
+    name: 'marketplace set-service-account',
+    summary: "store the Google Marketplace publisher's service-account key (deployment-level, encrypted under the master key)",
+    options: { key: { type: 'string', required: true, secret: true, description: 'the service-account JSON key (use --key-file PATH)' } },
+    forwardable: true,
+    run: async (s, o) => {
+      const key = parseServiceAccountKey(String(o.key ?? ''));
+      await s.vault.putDeployment(s.db, PUBLISHER_KEY, String(o.key));
+      await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: 'marketplace.service-account', outcome: 'success', detail: { clientId: key.client_id } });
+      return { name: PUBLISHER_KEY, clientId: key.client_id, clientEmail: key.client_email };
+    },
+  },
+  {
+    name: 'marketplace check-licenses',
+    summary: 'disable Google-installed tenants whose domain uninstalled the app or lost its licence (also a job every 6 h)',
+    options: {},
+    forwardable: true,
+    run: async (s) => checkGoogleLicenses(s),
   },
 ];

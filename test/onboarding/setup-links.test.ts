@@ -14,7 +14,7 @@ describe.each(testDbKinds)('setup links and sign-up policy (%s)', (kind) => {
   }, 120_000);
   afterAll(() => app?.close());
 
-  const run = async (name: string, opts: Options) => (await onboardingCommands.find((c) => c.name === name)!.run(app.services, opts)) as Record<string, string>;
+  const run = async (name: string, opts: Options) => (await onboardingCommands.find((c) => c.name === name)!.run(app.services, opts)) as Record<string, string> & { url: string; id: string };
   const policy = (p: 'open' | 'invite-only' | 'approval') => void ((app.services.config as { signupPolicy: string }).signupPolicy = p);
   const link = async (slug: string, ttlHours?: string) => run('tenant setup-link', { tenant: slug, ...(ttlHours && { 'ttl-hours': ttlHours }) });
   const use = (b: Browser, url: string, email: string) => b.postForm(url, { email, name: 'Olga Okta' });

@@ -12,6 +12,9 @@ export interface EntraAccount {
   wids?: string[];
   /** Overrides the token's `tid` (a token from another directory). */
   tid?: string;
+  /** Google-style claims when this directory plays Google's issuer (`hd`, `email_verified`). */
+  hd?: string;
+  emailVerified?: boolean;
 }
 
 export const GLOBAL_ADMIN = '62e90394-69f5-4237-9190-012177145e10';
@@ -35,18 +38,18 @@ export async function startFakeEntra(opts: { clientId: string; clientSecret: str
     consentRequests: [] as URLSearchParams[],
     /** Our app's consent callback (known once the app has a port); set before addDirectory. */
     redirectUri: opts.redirectUri ?? '',
-    addDirectory(tid: string) {
+    addDirectory(tid: string, redirectUri?: string) {
       const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
       const accounts = new Map<string, EntraAccount>();
       const dir = { accounts, next: '' };
       directories.set(tid, dir);
       const config: Configuration = {
         jwks: { keys: [{ ...signingKey, kid: `k-${tid.slice(0, 8)}`, use: 'sig', alg: 'RS256' } as never] },
-        clients: [{ client_id: opts.clientId, client_secret: opts.clientSecret, redirect_uris: [fake.redirectUri], token_endpoint_auth_method: 'client_secret_post' }],
-        claims: { openid: ['sub', 'tid', 'wids'], email: ['email'], profile: ['name', 'preferred_username'] },
+        clients: [{ client_id: opts.clientId, client_secret: opts.clientSecret, redirect_uris: [redirectUri ?? fake.redirectUri], token_endpoint_auth_method: 'client_secret_post' }],
+        claims: { openid: ['sub', 'tid', 'wids', 'hd'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
         findAccount: async (_ctx, id) => {
           const a = accounts.get(id);
-          return a ? { accountId: id, claims: async () => ({ sub: a.sub, email: a.email, name: a.name, preferred_username: a.email, tid: a.tid ?? tid, wids: a.wids ?? [] }) } : undefined;
+          return a ? { accountId: id, claims: async () => ({ sub: a.sub, email: a.email, email_verified: a.emailVerified ?? true, name: a.name, preferred_username: a.email, tid: a.tid ?? tid, wids: a.wids ?? [], ...(a.hd && { hd: a.hd }) }) } : undefined;
         },
         conformIdTokenClaims: false,
         pkce: { required: () => true },
@@ -80,7 +83,7 @@ export async function startFakeEntra(opts: { clientId: string; clientSecret: str
     fake.consentRequests.push(q);
     const back = new URL(q.get('redirect_uri')!);
     if (q.get('client_id') !== opts.clientId || back.href !== fake.redirectUri) return res.status(400).send('AADSTS50011: redirect URI mismatch');
-    const answer = fake.consent.error
+    const answer: Record<string, string> = fake.consent.error
       ? { error: fake.consent.error, error_description: `AADSTS65004: ${fake.consent.error}`, state: q.get('state')! }
       : { tenant: fake.consent.tenant, admin_consent: 'True', scope: 'https://graph.microsoft.com/.default', state: q.get('state')! };
     back.search = new URLSearchParams(answer).toString();
