@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/catalog/artifact.js';
-import { artifactBytes, buildArtifacts, buildManifests } from '../../src/catalog/build-manifests.js';
+import { buildArtifacts, buildManifests } from '../../src/catalog/build-manifests.js';
 import { loadCatalogConfig } from '../../src/catalog/catalog-config.js';
 import { checkManifests } from '../../src/catalog/check-manifests.js';
 import { allGoogleScopes } from '../../src/connectors/google/google-scopes.js';
