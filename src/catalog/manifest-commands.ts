@@ -1,7 +1,5 @@
 import { UsageError } from '../cli/parse-args.js';
 import type { Command, OptionValue } from '../cli/command-table.js';
-import { buildManifests } from './build-manifests.js';
-import { checkManifests } from './check-manifests.js';
 
 const str = (v: OptionValue, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
 const configOption = { type: 'string', description: 'catalog config (default manifests/catalog.config.json)' } as const;
@@ -17,8 +15,9 @@ export const manifestCommands: Command[] = [
     options: { out: { type: 'string', description: 'output folder (default manifests/dist)' }, config: configOption },
     forwardable: false,
     run: noDb,
+    // Loaded on use: the check pulls in the whole HTTP application, which other commands never need.
     local: async (config, o) =>
-      buildManifests({ configFile: str(o.config, 'manifests/catalog.config.json'), outDir: str(o.out, 'manifests/dist'), base: config.publicUrl, production: config.nodeEnv === 'production' }),
+      (await import('./build-manifests.js')).buildManifests({ configFile: str(o.config, 'manifests/catalog.config.json'), outDir: str(o.out, 'manifests/dist'), base: config.publicUrl, production: config.nodeEnv === 'production' }),
   },
   {
     name: 'manifests check',
@@ -34,6 +33,7 @@ export const manifestCommands: Command[] = [
     local: async (config, o) => {
       const baseUrl = typeof o['base-url'] === 'string' ? o['base-url'] : undefined;
       if (baseUrl && typeof o.tenant !== 'string') throw new UsageError('--base-url needs --tenant SLUG (an existing tenant of that server)');
+      const { checkManifests } = await import('./check-manifests.js');
       return checkManifests({
         configFile: str(o.config, 'manifests/catalog.config.json'),
         dir: str(o.dir, 'manifests/dist'),
