@@ -8,6 +8,7 @@ import { RateLimiter } from './http/rate-limit.js';
 import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
 import { syncDueDirectories } from './connectors/run-directory-sync.js';
 import { reconcileDueTenants } from './connectors/reconcile/run-reconcile.js';
+import { checkGoogleLicenses } from './onboarding/google-onboarding.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -106,6 +107,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'reconcile', everyMs: 5 * 60_000, run: () => reconcileDueTenants(s) });
   // Abandoned per-user upstream connect flows (src/upstream-auth).
   jobs.add({ name: 'upstream-connect-states', everyMs: 10 * 60_000, run: () => deleteExpiredConnectStates(db, clock) });
+  // Google Workspace Marketplace: a domain that uninstalled the app or lost its licence is disabled (src/onboarding).
+  jobs.add({ name: 'google-license-check', everyMs: 6 * 3_600_000, run: () => checkGoogleLicenses(s) });
   const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({

@@ -1,3 +1,4 @@
+import type { Config } from '../config/config.js';
 import type { Services } from '../services.js';
 import { notFound } from '../lib/errors.js';
 import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
@@ -31,6 +32,8 @@ export interface Command {
   /** False for commands that must run in this process (serve). */
   forwardable: boolean;
   run(s: Services, opts: Options): Promise<unknown>;
+  /** Set for commands that need no database (`manifests build|check`): run instead of `run`, without Services. */
+  local?: (config: Config, opts: Options) => Promise<unknown>;
 }
 
 /** The `--tenant SLUG` option every tenant command takes. */

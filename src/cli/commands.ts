@@ -6,11 +6,13 @@ import { auditCommands } from '../audit/audit-commands.js';
 import { connectorCommands } from '../connectors/connector-commands.js';
 import { reconcileCommands } from '../connectors/reconcile/reconcile-commands.js';
 import { upstreamConnectionCommands } from '../upstream-auth/connection-commands.js';
+import { manifestCommands } from '../catalog/manifest-commands.js';
+import { onboardingCommands } from '../onboarding/onboarding-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
 export const commands: Command[] = [
   ...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...reconcileCommands,
-  ...upstreamConnectionCommands,
+  ...upstreamConnectionCommands, ...manifestCommands, ...onboardingCommands,
 ];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {

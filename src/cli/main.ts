@@ -43,6 +43,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const opts = await parseCommandArgs(found.command, argv.slice(found.command.name.split(' ').length), io.stdin);
     const config = loadConfig(io.env);
+    if (found.command.local) {
+      io.stdout(JSON.stringify(await found.command.local(config, opts)));
+      return 0;
+    }
     await execute(config, found.command, opts, async (result) => {
       if (!(result instanceof Lines)) return io.stdout(JSON.stringify(result));
       for await (const line of result.lines) io.stdout(line);

@@ -32,6 +32,22 @@ const EnvSchema = z
     DANGEROUSLY_CONNECTOR_CA_FILE: z.string().optional(),
     /** Days a failed-login trace is kept (issue 8 §6). */
     SSO_TRACE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    /** Who may create a tenant (docs/catalogs/README.md): anyone (`open`), operators only (`invite-only`), or anyone, held for approval. */
+    SIGNUP_POLICY: z.enum(['open', 'invite-only', 'approval']).default('invite-only'),
+    /** The deployment's multi-tenant Entra app registration (manifests/dist/entra-gallery): admin consent and sign-in. */
+    ENTRA_CLIENT_ID: z.string().regex(/^[0-9a-f-]{36}$/i, 'must be the Application (client) ID GUID').optional(),
+    ENTRA_CLIENT_SECRET: z.string().min(1).optional(),
+    /** Microsoft identity platform host (national clouds; tests point it at a local fake). */
+    ENTRA_AUTHORITY_HOST: z.url().default('https://login.microsoftonline.com'),
+    /** The deployment's Google OAuth web client (Marketplace sign-in of the installing domain's admins). */
+    GOOGLE_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    GOOGLE_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    /** Google's OIDC issuer (tests point it at a local fake). */
+    GOOGLE_ISSUER: z.url().default('https://accounts.google.com'),
+    /** The Marketplace app id (Cloud project number) for the Apps Marketplace license check. */
+    GOOGLE_MARKETPLACE_APP_ID: z.string().regex(/^\d{1,20}$/).optional(),
+    /** Google API root for the license and Directory calls (Private Service Connect; tests). */
+    GOOGLE_API_ROOT: z.url().optional(),
   })
   .transform((env, ctx) => {
     const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -65,6 +81,15 @@ const EnvSchema = z
       metricsHost: env.METRICS_HOST,
       metricsToken: env.METRICS_TOKEN,
       otelEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      signupPolicy: env.SIGNUP_POLICY,
+      entra: { clientId: env.ENTRA_CLIENT_ID?.toLowerCase(), clientSecret: env.ENTRA_CLIENT_SECRET, authorityHost: env.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },
+      google: {
+        clientId: env.GOOGLE_OAUTH_CLIENT_ID,
+        clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET,
+        issuer: env.GOOGLE_ISSUER.replace(/\/+$/, ''),
+        marketplaceAppId: env.GOOGLE_MARKETPLACE_APP_ID,
+        apiRoot: env.GOOGLE_API_ROOT?.replace(/\/*$/, '/'),
+      },
     };
   });
 

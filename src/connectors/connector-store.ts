@@ -40,12 +40,13 @@ export async function getConnector(t: TenantCtx, id: string | undefined, kind?: 
 export async function createConnector(
   s: Services,
   t: TenantCtx,
-  input: { kind: ConnectorKind; config: Record<string, unknown>; secret: string },
+  /** `secret: null`: the credential is deployment-level (Google Marketplace publisher key), not the tenant's. */
+  input: { kind: ConnectorKind; config: Record<string, unknown>; secret: string | null },
   provider: ToolProvider,
 ): Promise<ConnectorRow> {
   if (await findConnector(t, input.kind)) throw conflict(`This tenant already has a ${input.kind} connector: remove it first`);
   const id = newId('con');
-  const secretId = await s.vault.put(t, { kind: 'connector', id }, input.secret);
+  const secretId = input.secret === null ? null : await s.vault.put(t, { kind: 'connector', id }, input.secret);
   const row = await t.db.connector.create({ data: { id, tenantId: t.id, kind: input.kind, config: json(input.config), secretId } });
   await syncConnectorTools(t, provider);
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });

@@ -18,6 +18,7 @@ import { gtrRoutes } from '../universal-logout/gtr-routes.js';
 import { auditAdminRoutes } from '../audit/audit-admin-routes.js';
 import { adminApiRoutes } from '../admin/http/admin-api-routes.js';
 import { consoleRoutes } from '../admin/http/console-routes.js';
+import { onboardingRoutes } from '../onboarding/onboarding-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -32,6 +33,7 @@ export function buildRoutes(s: Services): Router {
   root.use(protectedResourceMetadataRoutes(s));
   root.use(oauthRootRoutes(s));
   root.use(sharedOidcCallbackRoutes(s));
+  root.use(onboardingRoutes(s)); // /signup, /setup/{token}, /onboarding/entra/*, /onboarding/google/*
 
   const tenant = Router({ mergeParams: true });
   // Capability routers mount here, one line each, e.g. tenant.use('/scim/v2', scimRoutes(s)).

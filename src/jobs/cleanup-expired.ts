@@ -11,5 +11,6 @@ export async function cleanupExpired(db: Db, clock: Clock) {
     db.loginState.deleteMany({ where: { expiresAt: { lt: now } } }),
     db.oidcPayload.deleteMany({ where: { expiresAt: { lt: graceCutoff } } }),
   ]);
+  await db.onboardingState.deleteMany({ where: { expiresAt: { lt: now } } });
   return { sessions: sessions.count, replay: replay.count, loginStates: loginStates.count, oidc: oidc.count };
 }

@@ -14,7 +14,7 @@ export async function startSession(
   t: TenantCtx,
   req: Request,
   res: Response,
-  login: { userId: string; connectionId: string; idp?: Record<string, string> },
+  login: { userId: string; connectionId: string | null; idp?: Record<string, string> },
 ): Promise<{ sessionId: string }> {
   const previous = parseCookies(req.headers.cookie ?? '')[sessionCookieName(s.config.publicUrl, t)];
   if (previous) {

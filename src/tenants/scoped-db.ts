@@ -27,6 +27,8 @@ export const tenantOwnedModels = new Set([
   'UpstreamOAuthClient',
   'UpstreamConnection',
   'UpstreamConnectState',
+  'TenantBinding',
+  'SetupLink',
 ]);
 
 type Args = Record<string, unknown> & { where?: Record<string, unknown>; data?: unknown; create?: unknown };

@@ -24,6 +24,7 @@ export interface RotationReport {
 }
 
 const keyAad = (tenantId: string, keyId: string) => `vault-key:${tenantId}:${keyId}`;
+const deploymentAad = (name: string, masterKeyId: string) => `vault-deployment:${name}:${masterKeyId}`;
 const secretAad = (tenantId: string, secretId: string, keyId: string) => `vault-secret:${tenantId}:${secretId}:${keyId}`;
 
 /**
@@ -75,6 +76,25 @@ export class Vault {
 
   async remove(t: TenantCtx, secretId: string): Promise<void> {
     await t.db.vaultSecret.deleteMany({ where: { id: secretId } });
+  }
+
+  /**
+   * Deployment-level secrets (the Google Marketplace publisher's service account): no tenant owns them, so they are
+   * sealed directly under the active master key (AES-256-GCM, bound to their name and key id) and kept in
+   * ServerSetting as `vault:<name>` = `<masterKeyId>:<base64>`. Readable while the keyring lists that master key.
+   */
+  async putDeployment(db: Pick<Db, 'serverSetting'>, name: string, plaintext: string | Buffer): Promise<void> {
+    const { masterKeyId, wrapped } = await this.masterKeys.wrap(toBuffer(plaintext), deploymentAad(name, this.masterKeys.activeKeyId));
+    const value = `${masterKeyId}:${wrapped.toString('base64')}`;
+    await db.serverSetting.upsert({ where: { key: `vault:${name}` }, create: { key: `vault:${name}`, value }, update: { value } });
+  }
+
+  async getDeployment(db: Pick<Db, 'serverSetting'>, name: string): Promise<Buffer | null> {
+    const row = await db.serverSetting.findUnique({ where: { key: `vault:${name}` } });
+    if (!row) return null;
+    const colon = row.value.indexOf(':');
+    const keyId = row.value.slice(0, colon);
+    return this.masterKeys.unwrap(keyId, Buffer.from(row.value.slice(colon + 1), 'base64'), deploymentAad(name, keyId));
   }
 
   /** Revocation-hub store: drops every per-user credential of this user. */

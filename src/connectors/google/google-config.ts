@@ -13,6 +13,8 @@ export const GoogleConfigSchema = z.object({
   apiRoot: z.string().optional(),
   /** Minutes between scheduled directory syncs, when the tenant's provisioning source is this directory. */
   syncIntervalMinutes: z.number().int().min(5).max(1440).default(15),
+  /** `publisher`: a Google Workspace Marketplace install signing with the deployment's key (publisher-key.ts). */
+  keySource: z.enum(['tenant', 'publisher']).default('tenant'),
 });
 
 export type GoogleConfig = z.output<typeof GoogleConfigSchema>;

@@ -2,7 +2,7 @@ import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { ConnectorRow } from '../connector-store.js';
 import { requestGoogleToken, type GoogleAccessToken } from './google-token.js';
-import { parseServiceAccountKey } from './service-account-key.js';
+import { connectorKey } from './publisher-key.js';
 
 /** A token is used until this long before it expires, so no call starts with one that dies in flight. */
 const EXPIRY_MARGIN_MS = 120_000;
@@ -55,8 +55,7 @@ export class GoogleTokenCache {
   }
 
   async #request(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[], signal?: AbortSignal) {
-    if (!connector.secretId) throw new Error('Google connector without a stored key');
-    const key = parseServiceAccountKey(await this.s.vault.getString(t, connector.secretId));
+    const key = await connectorKey(this.s.vault, t, connector);
     return requestGoogleToken(key, subject, scopes, this.s.clock, signal);
   }
 }

@@ -4,7 +4,7 @@ import type { ConnectorRow } from '../connector-store.js';
 import { googleConfig } from './google-config.js';
 import { allGoogleScopes, DIRECTORY_SYNC_SCOPES, GOOGLE_TOOL_SCOPES } from './google-scopes.js';
 import { GoogleTokenError, requestGoogleToken } from './google-token.js';
-import { parseServiceAccountKey } from './service-account-key.js';
+import { connectorKey } from './publisher-key.js';
 
 type ScopeState = 'granted' | 'not_granted' | 'error';
 
@@ -14,7 +14,7 @@ type ScopeState = 'granted' | 'not_granted' | 'error';
  */
 export async function testGoogleConnector(s: Services, t: TenantCtx, row: ConnectorRow) {
   const config = googleConfig(row);
-  const key = parseServiceAccountKey(await s.vault.getString(t, row.secretId ?? ''));
+  const key = await connectorKey(s.vault, t, row);
   const scopes: Record<string, ScopeState> = {};
   const errors: Record<string, string> = {};
   for (const scope of allGoogleScopes()) {

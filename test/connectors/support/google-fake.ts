@@ -87,6 +87,7 @@ const SCOPES_FOR: [RegExp, string[]][] = [
   [/^\/admin\/directory\/v1\/users/, [`${G}admin.directory.user.readonly`]],
   [/^\/admin\/directory\/v1\/groups\/[^/]+\/members/, [`${G}admin.directory.group.member.readonly`]],
   [/^\/admin\/directory\/v1\/groups/, [`${G}admin.directory.group.readonly`]],
+  [/^\/appsmarket\/v2\//, [`${G}appsmarketplace.license`]],
 ];
 
 export function googleError(code: number, message: string, reason: string, status: string) {

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDbKinds } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { Browser, me } from '../sso/support/browser.js';
+import { GLOBAL_ADMIN, startFakeEntra } from './support/fake-entra.js';
+
+const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
+const CLIENT_SECRET = 'entra-app-secret-0123456789abcdef';
+
+describe.each(testDbKinds)('Entra admin-consent install (%s)', (kind) => {
+  let app: TestApp;
+  let entra: Awaited<ReturnType<typeof startFakeEntra>>;
+  beforeAll(async () => {
+    entra = await startFakeEntra({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    app = await startTestApp(kind, { ENTRA_CLIENT_ID: CLIENT_ID, ENTRA_CLIENT_SECRET: CLIENT_SECRET, ENTRA_AUTHORITY_HOST: entra.host, SIGNUP_POLICY: 'open' });
+    entra.redirectUri = `${app.url}/onboarding/entra/callback`;
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+    await entra?.close();
+  });
+
+  /** A directory with one account signing in; consent will be granted for it. */
+  function directory(account: { wids?: string[]; tid?: string; email?: string } = {}) {
+    const tid = randomUUID();
+    const dir = entra.addDirectory(tid);
+    const sub = `sub-${randomUUID()}`;
+    const email = account.email ?? `admin@${tid.slice(0, 8)}.example.com`;
+    dir.add({ sub, email, name: 'Ada Admin', wids: account.wids ?? [GLOBAL_ADMIN], ...(account.tid && { tid: account.tid }) });
+    entra.consent.tenant = tid;
+    entra.consent.error = '';
+    return { tid, sub, email, dir };
+  }
+
+  const install = (b: Browser, query = '') => b.follow(`${app.url}/onboarding/entra/start${query}`, {}, (u) => new URL(u).pathname.endsWith('/admin'));
+  const bindingOf = (tid: string) => app.services.db.tenantBinding.findUnique({ where: { kind_externalId: { kind: 'entra', externalId: tid } }, include: { tenant: true } });
+
+  it('consent then sign-in creates the tenant, its tid-pinned OIDC connection and the admin, signed in', { timeout: 60_000 }, async () => {
+    const d = directory();
+    const b = new Browser();
+    const { url } = await install(b);
+    const consentAsk = entra.consentRequests.at(-1)!;
+    expect(consentAsk.get('scope')).toBe('https://graph.microsoft.com/.default');
+    expect(consentAsk.get('redirect_uri')).toBe(`${app.url}/onboarding/entra/callback`);
+    const binding = await bindingOf(d.tid);
+    expect(binding?.tenant.status).toBe('active');
+    expect(url).toBe(`${app.url}/t/${binding!.tenant.slug}/admin`);
+    const conn = await app.services.db.idpConnection.findFirstOrThrow({ where: { tenantId: binding!.tenantId } });
+    expect(conn.issuer).toBe(`${entra.host}/${d.tid}/v2.0`);
+    expect(conn.config).toMatchObject({ oidc: { clientId: CLIENT_ID, callback: 'shared', requiredClaims: { tid: d.tid } } });
+    const admin = await app.services.db.user.findFirstOrThrow({ where: { tenantId: binding!.tenantId } });
+    expect(admin).toMatchObject({ email: d.email, isAdmin: true, active: true });
+    const who = await me(b, app.url, binding!.tenant.slug);
+    expect(who.status).toBe(200);
+    expect(who.body.email).toBe(d.email);
+  });
+
+  it('a second install of the same directory finds its tenant and makes nobody new an admin', { timeout: 60_000 }, async () => {
+    const d = directory();
+    await install(new Browser());
+    const first = await bindingOf(d.tid);
+    const other = `sub-${randomUUID()}`;
+    d.dir.add({ sub: other, email: `second@${d.tid.slice(0, 8)}.example.com`, wids: [GLOBAL_ADMIN] });
+    const { url } = await install(new Browser());
+    expect(url).toBe(`${app.url}/t/${first!.tenant.slug}/admin`);
+    expect(await app.services.db.tenantBinding.count({ where: { externalId: d.tid } })).toBe(1);
+    const second = await app.services.db.user.findFirstOrThrow({ where: { tenantId: first!.tenantId, email: `second@${d.tid.slice(0, 8)}.example.com` } });
+    expect(second.isAdmin).toBe(false);
+    expect(await app.services.db.idpConnection.count({ where: { tenantId: first!.tenantId } })).toBe(1);
+  });
+
+  it('a declined consent and consent_required get clear pages and create nothing', { timeout: 60_000 }, async () => {
+    const before = await app.services.db.tenant.count();
+    for (const [error, text] of [['access_denied', 'Consent was declined'], ['consent_required', 'An administrator must grant consent']] as const) {
+      directory();
+      entra.consent.error = error;
+      const { res } = await install(new Browser());
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await res.text()).toContain(text);
+    }
+    expect(await app.services.db.tenant.count()).toBe(before);
+  });
+
+  it('refuses a replayed callback, a callback in another browser, and a missing or forged state', { timeout: 60_000 }, async () => {
+    directory();
+    const b = new Browser();
+    const { url: callback } = await b.follow(`${app.url}/onboarding/entra/start`, {}, (u) => u.startsWith(`${app.url}/onboarding/entra/callback`));
+    // Another browser (the attacker's captured URL in a victim's browser, or the reverse): refused, and the state is spent.
+    const stolen = await new Browser().request(callback);
+    expect(stolen.status).toBe(400);
+    expect(await stolen.text()).toContain('opened in another browser');
+    const replay = await b.request(callback);
+    expect(replay.status).toBe(400);
+    for (const q of ['', '?tenant=' + randomUUID() + '&admin_consent=True', '?state=forged&tenant=' + randomUUID() + '&admin_consent=True']) {
+      const res = await b.request(`${app.url}/onboarding/entra/callback${q}`);
+      expect(res.status).toBe(400);
+    }
+  });
+
+  it('binds the tenant only to the tid of the signed ID token: a forged consent tenant or a token of another directory is refused', { timeout: 60_000 }, async () => {
+    const victim = directory();
+    const attacker = entra.addDirectory(randomUUID());
+    void attacker;
+    // The consent answer names the victim's directory, but the admin who signs in belongs to another one.
+    victim.dir.add({ sub: `sub-${randomUUID()}`, email: 'mallory@evil.example', wids: [GLOBAL_ADMIN], tid: randomUUID() });
+    const { res } = await install(new Browser());
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('belongs to another directory');
+    expect(await bindingOf(victim.tid)).toBeNull();
+  });
+
+  it('refuses a signer without a consent-capable directory role', { timeout: 60_000 }, async () => {
+    const d = directory({ wids: ['b79fbf4d-3ef9-4689-8143-76b194e85509'] }); // "Guest User"-like, not an admin role
+    const { res } = await install(new Browser());
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('Only an administrator');
+    expect(await bindingOf(d.tid)).toBeNull();
+  });
+
+  it('connecting an existing tenant to a directory already bound to another tenant is refused', { timeout: 60_000 }, async () => {
+    const a = directory();
+    await install(new Browser());
+    const boundA = await bindingOf(a.tid);
+    const b = directory();
+    const browser = new Browser();
+    await install(browser);
+    const boundB = await bindingOf(b.tid);
+    // B's admin (signed in) starts "connect my tenant", consent comes back for A's directory, signed by A's admin.
+    entra.consent.tenant = a.tid;
+    a.dir.add({ sub: `sub-${randomUUID()}`, email: `other@${a.tid.slice(0, 8)}.example.com`, wids: [GLOBAL_ADMIN] });
+    const { res } = await install(browser, `?tenant=${boundB!.tenant.slug}`);
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain('already connected to another organisation');
+    expect((await bindingOf(a.tid))!.tenantId).toBe(boundA!.tenantId);
+    // Starting a connect for a tenant without being its admin is refused outright.
+    const stranger = await new Browser().request(`${app.url}/onboarding/entra/start?tenant=${boundA!.tenant.slug}`);
+    expect(stranger.status).toBe(403);
+  });
+
+  it('under invite-only, a new directory gets the invitation page and no tenant', { timeout: 60_000 }, async () => {
+    const config = app.services.config as { signupPolicy: string };
+    config.signupPolicy = 'invite-only';
+    try {
+      const d = directory();
+      const { res } = await install(new Browser());
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain('by invitation');
+      expect(await bindingOf(d.tid)).toBeNull();
+    } finally {
+      config.signupPolicy = 'open';
+    }
+  });
+});
