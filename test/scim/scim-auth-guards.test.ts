@@ -21,12 +21,13 @@ function info(over: Partial<AccessTokenInfo> = {}): AccessTokenInfo {
 }
 
 function services(opts: { scimToken?: { id: string } | null; access?: AccessTokenInfo | null | 'absent' }) {
+  const access = opts.access === 'absent' ? null : (opts.access ?? null);
   const calls = { scim: [] as [string, string, string][], access: [] as [string, string, string][] };
   const s = {
     config: { publicUrl },
     scimTokens: { verify: async (t: TenantCtx, token: string, hash: string) => (calls.scim.push([t.id, token, hash]), opts.scimToken ?? null) },
     ...(opts.access !== 'absent' && {
-      accessTokens: { verify: async (t: TenantCtx, token: string, aud: string) => (calls.access.push([t.id, token, aud]), opts.access ?? null) } satisfies AccessTokenVerifier,
+      accessTokens: { verify: async (t: TenantCtx, token: string, aud: string) => (calls.access.push([t.id, token, aud]), access) } satisfies AccessTokenVerifier,
     }),
   } as unknown as Services;
   return { s, calls };
@@ -46,7 +47,7 @@ describe('presentedToken: the credential shapes SCIM clients send', () => {
   });
 
   it('refuses a missing header, other schemes, several words, and a bare token over 4096 characters', () => {
-    for (const h of [undefined, '', '   ', 'Basic dXNlcjpwYXNz', 'Bearer a b', 'a b', 'token x', 'x'.repeat(4097), `Bearer${'x'.repeat(10)} y`]) {
+    for (const h of [undefined, '', '   ', 'Basic dXNlcjpwYXNz', 'Bearer a b', 'a b', 'token x', 'xBearer tok', 'Basic Bearer tok', 'x'.repeat(4097), `Bearer${'x'.repeat(10)} y`]) {
       expect(presentedToken(h), String(h).slice(0, 30)).toBeNull();
     }
   });

@@ -75,7 +75,7 @@ describe('safeReturnTo (issue 8 §1: resolve, then compare origins, emit a norma
   });
 
   it('decodes each segment exactly four times: a fifth level of encoding, or a malformed escape underneath, is refused', () => {
-    const encode = (s: string, times: number) => (times === 0 ? s : encode(s.replaceAll('%', '%25'), times - 1));
+    const encode = (s: string, times: number): string => (times === 0 ? s : encode(s.replaceAll('%', '%25'), times - 1));
     expect(safeReturnTo(`/t/${encode('%41', 3)}`, F, origin)).toBe(`/t/${encode('%41', 3)}`); // 'A' encoded four times
     expect(safeReturnTo(`/t/${encode('%41', 4)}`, F, origin)).toBe(F); // five times
     expect(safeReturnTo(`/t/${encode('%4g', 4)}`, F, origin)).toBe(F);
