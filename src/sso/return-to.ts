@@ -1,5 +1,3 @@
-/** Resolution base when the caller gives no origin: only relative references can stay on it. */
-const NO_ORIGIN = 'https://return-to.invalid';
 const MAX_DECODE_ROUNDS = 4;
 
 /**
@@ -15,12 +13,14 @@ const MAX_DECODE_ROUNDS = 4;
  * Control characters in the raw value are refused outright (they are how header injection and parser stripping start).
  */
 export function safeReturnTo(value: unknown, fallback: string, origin?: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return fallback;
+  // (The empty string needs no test of its own: it neither starts with `/` nor is absolute.)
+  if (typeof value !== 'string' || value.length > 2048) return fallback;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what we refuse
   if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return fallback;
   const absolute = /^https?:\/\//i.test(value);
   if (!value.startsWith('/') && !(absolute && origin)) return fallback;
-  const base = origin ? new URL(origin).origin : NO_ORIGIN;
+  // Without an origin, resolve against a host that cannot exist (RFC 6761 .invalid): only relative references stay on it.
+  const base = origin ? new URL(origin).origin : 'https://return-to.invalid';
   let resolved: URL;
   try {
     resolved = new URL(value, base);
@@ -29,23 +29,22 @@ export function safeReturnTo(value: unknown, fallback: string, origin?: string):
   }
   if (resolved.origin !== base || resolved.username || resolved.password) return fallback;
   const path = resolved.pathname;
-  if (path.startsWith('//') || !path.split('/').slice(1).every(safeSegment)) return fallback;
+  if (path.startsWith('//') || !path.split('/').every(safeSegment)) return fallback;
   return path + resolved.search + resolved.hash;
 }
 
 function safeSegment(segment: string): boolean {
+  // Always four rounds: decoding a string without escapes is the identity, so no early exit is needed.
   let decoded = segment;
   for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {
-    let next: string;
     try {
-      next = decodeURIComponent(decoded);
+      decoded = decodeURIComponent(decoded);
     } catch {
       return false; // malformed escapes: some decoder downstream would guess
     }
-    if (next === decoded) break;
-    decoded = next;
   }
-  if (/%[0-9a-f]{2}/i.test(decoded)) return false; // still encoded after four rounds
+  // Still holding a `%` after four rounds: encoded five times or more, or a malformed escape the next decoder meets.
+  if (decoded.includes('%')) return false;
   const normalised = decoded.normalize('NFKC');
   // eslint-disable-next-line no-control-regex -- see above
   if (/[/\\\u0000-\u001f\u007f-\u009f]/.test(normalised)) return false;

@@ -55,4 +55,36 @@ describe('safeReturnTo (issue 8 §1: resolve, then compare origins, emit a norma
     // Without an origin nothing absolute is trusted.
     expect(safeReturnTo(`${origin}/t/acme`, F)).toBe(F);
   });
+
+  // Boundaries of each guard on its own (issue 18, mutation testing).
+  it('refuses a value longer than 2048 characters; 2048 itself is fine', () => {
+    const at = (n: number) => `/t/acme/${'a'.repeat(n - 8)}`;
+    expect(safeReturnTo(at(2048), F, origin)).toBe(at(2048));
+    expect(safeReturnTo(at(2049), F, origin)).toBe(F);
+  });
+
+  it('keeps relative paths without an origin (resolved against no host at all)', () => {
+    expect(safeReturnTo('/t/acme/x?y=1#z', F)).toBe('/t/acme/x?y=1#z');
+    expect(safeReturnTo('/t/acme/../x', F)).toBe('/t/x');
+  });
+
+  it('treats a value as absolute only when it starts with the scheme, and accepts http origins too', () => {
+    expect(safeReturnTo('dashboard?next=https://sso.example.com/x', F, origin)).toBe(F);
+    expect(safeReturnTo('t/acme', F, origin)).toBe(F);
+    expect(safeReturnTo('http://localhost:3000/t/acme', F, 'http://localhost:3000')).toBe('/t/acme');
+  });
+
+  it('decodes each segment exactly four times: a fifth level of encoding, or a malformed escape underneath, is refused', () => {
+    const encode = (s: string, times: number): string => (times === 0 ? s : encode(s.replaceAll('%', '%25'), times - 1));
+    expect(safeReturnTo(`/t/${encode('%41', 3)}`, F, origin)).toBe(`/t/${encode('%41', 3)}`); // 'A' encoded four times
+    expect(safeReturnTo(`/t/${encode('%41', 4)}`, F, origin)).toBe(F); // five times
+    expect(safeReturnTo(`/t/${encode('%4g', 4)}`, F, origin)).toBe(F);
+    expect(safeReturnTo(`/t/${encode('%2F', 3)}x`, F, origin)).toBe(F);
+  });
+
+  it('refuses a single-dot segment hidden under encoding', () => {
+    expect(safeReturnTo('/t/%252e/x', F, origin)).toBe(F);
+    expect(safeReturnTo('/t/%252e%252e/x', F, origin)).toBe(F);
+    expect(safeReturnTo('/t/%252ex/x', F, origin)).toBe('/t/%252ex/x');
+  });
 });

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `npm run test:mutation [-- --mutate <module> ...]`: StrykerJS on the modules that decide access, one module at a
+// time, each with only the test files that cover it (a mutation run repeats those tests per mutant; the whole suite
+// per mutant would take hours on a small machine). Incremental: each module keeps its previous results in
+// reports/mutation/<module>.json, so a re-run only executes mutants in changed code or covered by changed tests.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+
+/**
+ * Module → the test files that prove its guards, and whether they need the test databases (without, the run skips
+ * the global setup that migrates PGlite). Keep in step with docs/testing.md.
+ */
+export const MODULES = {
+  'src/mcp/bearer-auth.ts': { tests: ['test/mcp/bearer-auth-guards.test.ts'], db: false },
+  'src/oauth/verify-access-token.ts': { tests: ['test/oauth/verify-access-token-guards.test.ts'], db: true },
+  'src/oauth/refresh-rotation.ts': { tests: ['test/oauth/refresh-rotation-guards.test.ts'], db: true },
+  'src/scim/scim-auth.ts': { tests: ['test/scim/scim-auth-guards.test.ts'], db: false },
+  'src/sso/return-to.ts': { tests: ['test/sso/return-to.test.ts'], db: false },
+  'src/sso/saml/inspect-response.ts': { tests: ['test/sso/saml-inspect-response.test.ts'], db: false },
+  'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: true },
+  'src/scim/filter-sql.ts': { tests: ['test/scim/filter-sql.test.ts'], db: true },
+};
+
+const args = process.argv.slice(2);
+const picked = [];
+const rest = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--mutate' || args[i] === '-m') picked.push(...args[++i].split(','));
+  else rest.push(args[i]);
+}
+const modules = picked.length ? picked : Object.keys(MODULES);
+mkdirSync('reports/mutation', { recursive: true });
+let failed = false;
+for (const mod of modules) {
+  const entry = MODULES[mod];
+  if (!entry) {
+    console.error(`${mod}: not a mutation-tested module; known: ${Object.keys(MODULES).join(', ')}`);
+    process.exit(2);
+  }
+  const { tests, db } = entry;
+  const name = mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  console.log(`\n=== ${mod}  (tests: ${tests.join(', ')})`);
+  const r = spawnSync(
+    'npx',
+    ['stryker', 'run', '--mutate', mod, '--incrementalFile', `reports/mutation/${name}.json`, ...rest],
+    { stdio: 'inherit', env: { ...process.env, MUTATION_TESTS: tests.join(','), MUTATION_DB: db ? '1' : '0' } },
+  );
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
