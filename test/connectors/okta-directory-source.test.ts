@@ -64,7 +64,7 @@ describe.each(testDbKinds)('Okta directory source (%s)', (kind) => {
     const users = await all(oktaDirectorySource(app.services, t, row).listUsers());
     const by = new Map(users.map((x) => [x.email, x]));
     expect(users).toHaveLength(6); // erin (DEPROVISIONED) is absent: gone
-    expect(by.get('alice@acme.com')).toEqual<DirectoryUser>({ externalId: u.alice!.id, email: 'alice@acme.com', displayName: 'Alice A', givenName: 'First', familyName: 'Alice', title: 'CTO', active: true });
+    expect(by.get('alice@acme.com')).toEqual<DirectoryUser>({ externalId: u.alice!.id, email: 'alice@acme.com', displayName: 'Alice A', givenName: 'First', familyName: 'Alice', title: 'CTO', active: true, userName: 'alice@acme.com', status: 'ACTIVE' });
     expect(Object.fromEntries(users.map((x) => [x.email.split('@')[0], x.active]))).toEqual({ alice: true, bob: true, carol: false, dave: false, frank: true, gina: false });
     const paths = okta.requests.slice(seen).map((r) => r.path);
     // Page size 2 in the fake: 5 app users → 3 pages, 6 users → 3 pages, each next page asked with Okta's `after` cursor.

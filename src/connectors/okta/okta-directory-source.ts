@@ -79,6 +79,8 @@ export function oktaDirectorySource(s: Services, t: TenantCtx, connector: Connec
         if (!id || !email) throw new OktaError(0, 'E_SHAPE', 'Okta listed a user without an id or e-mail');
         const first = str(profile.firstName);
         const last = str(profile.lastName);
+        const status = String(u.status ?? '');
+        const isAssigned = assigned.has(id);
         yield {
           externalId: id,
           email: email.toLowerCase(),
@@ -86,7 +88,10 @@ export function oktaDirectorySource(s: Services, t: TenantCtx, connector: Connec
           givenName: first,
           familyName: last,
           title: str(profile.title),
-          active: assigned.has(id) && SIGN_IN_STATUSES.has(String(u.status ?? '')),
+          active: isAssigned && SIGN_IN_STATUSES.has(status),
+          userName: str(profile.login)?.toLowerCase() ?? null,
+          // Audit evidence of a deactivation: Okta's status, and whether the user was still assigned to our app.
+          status: isAssigned ? status : `${status}, not assigned to the app`,
         };
       }
     },
