@@ -1,7 +1,7 @@
 import { toolResult, type ConnectorTool } from '../connector-tool.js';
 import { MicrosoftToolFailure } from './microsoft-failure.js';
 import { microsoftTool } from './microsoft-tool.js';
-import { emails, formatAddress, gid, int, isoDateTime, nullableStr, object, readOnly, seg, str } from './graph-schema.js';
+import { emails, formatAddress, gid, int, isoDateTime, localDateTime, nullableStr, object, readOnly, seg, str } from './graph-schema.js';
 
 interface GraphEvent {
   id?: string;
@@ -47,8 +47,8 @@ const eventFields = {
   subject: str('Title', { maxLength: 1024 }),
   body: str('Description (plain text)', { maxLength: 8192 }),
   location: str('Location', { maxLength: 1024 }),
-  start: isoDateTime('Start, e.g. 2026-12-07T10:00:00 (in timeZone)'),
-  end: isoDateTime('End (in timeZone)'),
+  start: localDateTime('Start, e.g. 2026-12-07T10:00:00 (in timeZone), or with Z / an offset'),
+  end: localDateTime('End (in timeZone), or with Z / an offset'),
   timeZone,
   attendees: emails('Attendee e-mails (Outlook sends them invitations)', 100),
   onlineMeeting: { type: 'boolean', description: 'Add a Teams meeting link' },

@@ -13,6 +13,18 @@ export const nextLink = { type: 'string', description: 'nextLink of a previous c
 /** A date-time in ISO 8601 (UTC when no offset is given). */
 export const isoDateTime = (description: string) => ({ type: 'string', description, format: 'date-time', maxLength: 40 });
 
+/**
+ * A date-time that may omit the offset: Graph's `dateTimeTimeZone` takes a local time plus a zone name, so an event's
+ * start "2026-12-07T10:00:00" with timeZone "Europe/Paris" is valid (JSON Schema's `date-time` format demands an offset
+ * and would refuse every local time). With Z or an offset, the tool converts it to UTC.
+ */
+export const localDateTime = (description: string) => ({
+  type: 'string',
+  description,
+  maxLength: 40,
+  pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])T([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,7})?)?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)?$',
+});
+
 /** Path segment of a Graph URL. */
 export const seg = (id: unknown) => encodeURIComponent(String(id));
 

@@ -43,6 +43,31 @@ export interface DriveFile {
   content: string;
 }
 
+/** An Outlook event in one user's calendar (the organiser's copy). */
+export interface CalendarEvent {
+  id: string;
+  oid: string;
+  /** The Graph resource as last written (POST/PATCH bodies merged), returned as is. */
+  resource: Record<string, unknown>;
+  cancelled?: { comment: string };
+}
+
+/** A Teams chat or a team's channel: who may see it and its messages (oldest first). */
+export interface TeamsThread {
+  id: string;
+  members: string[];
+  topic?: string | null;
+  chatType?: string;
+  messages: { id: string; from: string; contentType: 'text' | 'html'; content: string; messageType?: string; created: string }[];
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  members: string[];
+  channels: TeamsThread[];
+}
+
 export interface Message {
   id: string;
   from: string;
@@ -114,8 +139,18 @@ export class EntraFake {
   readonly graphTokens = new Map<string, GraphToken>();
   /** Every token request: grant type, tenant path, client auth used. */
   readonly tokenRequests: { grant: string; tenant: string; clientAuth: string; scope: string }[] = [];
-  /** Every Graph request: method, path (with query), caller oid. */
-  readonly graphRequests: { method: string; path: string; oid: string }[] = [];
+  /** Every Graph request: method, path (with query), caller oid (from the access token), JSON body (if any). */
+  readonly graphRequests: { method: string; path: string; oid: string; body?: unknown; prefer?: string }[] = [];
+  /** Outlook events by id. */
+  readonly events = new Map<string, CalendarEvent>();
+  /** `/me/drive/recent` per user (oid → drive items, most recent first, as Graph returns them). */
+  readonly recentFiles = new Map<string, Record<string, unknown>[]>();
+  /** Teams chats by id. */
+  readonly chats = new Map<string, TeamsThread>();
+  /** Teams by id. */
+  readonly teams = new Map<string, Team>();
+  /** `POST /me/findMeetingTimes` answer per call (default: one slot at the window start). */
+  meetingTimes: ((body: Record<string, unknown>) => Record<string, unknown>) | null = null;
   /** Answer the next N Graph requests with 429 and this Retry-After. */
   throttle = { count: 0, retryAfter: '1' };
   /** Scopes asked for at /authorize (last one). */
@@ -216,7 +251,7 @@ export class EntraFake {
 
   async #handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', this.origin);
-    const body = req.method === 'POST' ? await readBody(req) : '';
+    const body = req.method === 'POST' || req.method === 'PATCH' ? await readBody(req) : '';
     const json = (status: number, data: unknown, headers: Record<string, string> = {}) => void res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(data));
     if (url.pathname.startsWith('/v1.0/')) return this.#graph(req, res, url, body, json);
     const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|discovery\/v2\.0\/keys|oauth2\/v2\.0\/authorize|oauth2\/v2\.0\/token)$/.exec(url.pathname);
@@ -359,7 +394,13 @@ export class EntraFake {
     const token = this.graphTokens.get(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     const gerr = (status: number, code: string, message: string, headers: Record<string, string> = {}) => json(status, { error: { code, message, innerError: { date: this.now().toISOString(), 'request-id': randomUUID() } } }, headers);
     if (!token || token.exp < this.now().getTime()) return gerr(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.');
-    this.graphRequests.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, oid: token.oid });
+    let parsed: unknown;
+    try {
+      parsed = body ? JSON.parse(body) : undefined;
+    } catch {
+      return gerr(400, 'BadRequest', 'Unable to read JSON request payload.');
+    }
+    this.graphRequests.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, oid: token.oid, ...(parsed !== undefined && { body: parsed }), ...(req.headers.prefer && { prefer: String(req.headers.prefer) }) });
     if (this.throttle.count > 0) {
       this.throttle.count--;
       return gerr(429, 'TooManyRequests', 'Too many requests.', { 'retry-after': this.throttle.retryAfter });
@@ -450,6 +491,111 @@ export class EntraFake {
       const m = u?.manager ? this.users.get(u.manager) : undefined;
       if (!m) return gerr(404, 'Request_ResourceNotFound', "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
       return json(200, { id: m.oid, displayName: m.name, mail: m.email });
+    }
+    return this.#graphMore(req, res, path, q, url, parsed as Record<string, unknown> | undefined, token, json, gerr, need);
+  }
+
+  /** Calendar writes, findMeetingTimes, recent files and Teams (Graph v1.0 request/response shapes). */
+  #graphMore(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    q: URLSearchParams,
+    url: URL,
+    body: Record<string, unknown> | undefined,
+    token: GraphToken,
+    json: (s: number, d: unknown, h?: Record<string, string>) => void,
+    gerr: (status: number, code: string, message: string) => void,
+    need: (perm: string) => boolean,
+  ) {
+    const me = this.users.get(token.oid)!;
+    const page = <T>(all: T[], top: number) => {
+      const skip = Number(q.get('$skiptoken') ?? 0);
+      const next = new URL(url.href);
+      next.searchParams.set('$skiptoken', String(skip + top));
+      return { value: all.slice(skip, skip + top), ...(skip + top < all.length && { '@odata.nextLink': next.href }) };
+    };
+    const notFound = () => gerr(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    // Events (https://learn.microsoft.com/graph/api/user-post-events, event-update, event-cancel).
+    if (req.method === 'POST' && path === '/me/events') {
+      if (!need('Calendars.ReadWrite')) return;
+      const id = `AAMkAD${randomBytes(6).toString('hex')}=`;
+      const resource = { ...body, id, organizer: { emailAddress: { name: me.name, address: me.email } }, isCancelled: false, webLink: `https://outlook.example/calendar/${id}`, ...(body?.isOnlineMeeting === true && { onlineMeeting: { joinUrl: `https://teams.example/l/meetup-join/${id}` } }) };
+      this.events.set(id, { id, oid: token.oid, resource });
+      return json(201, resource);
+    }
+    const ev = /^\/me\/events\/([^/]+)(\/cancel)?$/.exec(path);
+    if (ev && (req.method === 'PATCH' || (req.method === 'POST' && ev[2]))) {
+      if (!need('Calendars.ReadWrite')) return;
+      const e = this.events.get(decodeURIComponent(ev[1]!));
+      if (!e || e.oid !== token.oid || e.cancelled) return notFound();
+      if (ev[2]) {
+        e.cancelled = { comment: String(body?.comment ?? '') };
+        return void res.writeHead(202).end();
+      }
+      e.resource = { ...e.resource, ...body };
+      return json(200, e.resource);
+    }
+    if (req.method === 'POST' && path === '/me/findMeetingTimes') {
+      if (!need('Calendars.Read.Shared')) return;
+      if (this.meetingTimes) return json(200, this.meetingTimes(body ?? {}));
+      const slot = (body?.timeConstraint as { timeSlots: { start: { dateTime: string } }[] }).timeSlots[0]!;
+      const minutes = Number(/^PT(\d+)M$/.exec(String(body?.meetingDuration))?.[1] ?? 30);
+      const end = new Date(Date.parse(`${slot.start.dateTime}Z`) + minutes * 60_000).toISOString().replace(/\.\d{3}Z$/, '.0000000');
+      const attendees = (body?.attendees as { emailAddress: { address: string } }[]).map((a) => ({ attendee: { type: 'required', emailAddress: { address: a.emailAddress.address } }, availability: 'free' }));
+      return json(200, { emptySuggestionsReason: '', meetingTimeSuggestions: [{ confidence: 100, organizerAvailability: 'free', meetingTimeSlot: { start: { dateTime: `${slot.start.dateTime}.0000000`, timeZone: 'UTC' }, end: { dateTime: end, timeZone: 'UTC' } }, attendeeAvailability: attendees, locations: [] }] });
+    }
+    // Files (https://learn.microsoft.com/graph/api/drive-recent).
+    if (req.method === 'GET' && path === '/me/drive/recent') {
+      if (!need('Files.Read')) return;
+      return json(200, page(this.recentFiles.get(token.oid) ?? [], Number(q.get('$top') ?? 200)));
+    }
+    // Teams (chat-list, user-list-joinedteams, channel-list, chatmessage-list, chatmessage-post).
+    if (req.method === 'GET' && path === '/me/chats') {
+      if (!need('Chat.ReadBasic')) return;
+      const mine = [...this.chats.values()].filter((c) => c.members.includes(token.oid));
+      return json(200, page(mine.map((c) => ({ id: c.id, topic: c.topic ?? null, chatType: c.chatType ?? 'group', lastUpdatedDateTime: c.messages.at(-1)?.created ?? '2026-12-01T00:00:00Z', tenantId: token.tid })), Number(q.get('$top') ?? 50)));
+    }
+    if (req.method === 'GET' && path === '/me/joinedTeams') {
+      if (!need('Team.ReadBasic.All')) return;
+      return json(200, { value: [...this.teams.values()].filter((t) => t.members.includes(token.oid)).map((t) => ({ id: t.id, displayName: t.name, description: null, isArchived: false, tenantId: token.tid })) });
+    }
+    const channels = /^\/teams\/([^/]+)\/channels$/.exec(path);
+    if (req.method === 'GET' && channels) {
+      if (!need('Channel.ReadBasic.All')) return;
+      const team = this.teams.get(decodeURIComponent(channels[1]!));
+      if (!team) return gerr(404, 'NotFound', 'No team found with Group Id');
+      if (!team.members.includes(token.oid)) return gerr(403, 'Forbidden', 'Forbidden');
+      return json(200, { value: team.channels.map((c) => ({ id: c.id, displayName: c.topic ?? c.id, membershipType: 'standard' })) });
+    }
+    const chatMsgs = /^\/chats\/([^/]+)\/messages$/.exec(path);
+    const chanMsgs = /^\/teams\/([^/]+)\/channels\/([^/]+)\/messages$/.exec(path);
+    if ((req.method === 'GET' || req.method === 'POST') && (chatMsgs || chanMsgs)) {
+      const read = req.method === 'GET';
+      if (!need(chatMsgs ? (read ? 'Chat.Read' : 'ChatMessage.Send') : read ? 'ChannelMessage.Read.All' : 'ChannelMessage.Send')) return;
+      let thread: TeamsThread | undefined;
+      if (chatMsgs) {
+        thread = this.chats.get(decodeURIComponent(chatMsgs[1]!));
+        if (!thread) return gerr(404, 'NotFound', 'Chat not found.');
+        if (!thread.members.includes(token.oid)) return gerr(403, 'Forbidden', 'Forbidden');
+      } else {
+        const team = this.teams.get(decodeURIComponent(chanMsgs![1]!));
+        if (!team) return gerr(404, 'NotFound', 'No team found with Group Id');
+        if (!team.members.includes(token.oid)) return gerr(403, 'Forbidden', 'Forbidden');
+        thread = team.channels.find((c) => c.id === decodeURIComponent(chanMsgs![2]!));
+        if (!thread) return gerr(404, 'NotFound', 'Channel not found.');
+      }
+      const asGraph = (m: TeamsThread['messages'][number]) => ({
+        id: m.id, messageType: m.messageType ?? 'message', createdDateTime: m.created, chatId: chatMsgs ? thread.id : null,
+        from: { application: null, device: null, user: { '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: m.from, displayName: this.users.get(m.from)?.name ?? m.from, userIdentityType: 'aadUser' } },
+        body: { contentType: m.contentType, content: m.content }, attachments: [], mentions: [], reactions: [],
+      });
+      if (read) return json(200, page([...thread.messages].reverse().map(asGraph), Math.min(Number(q.get('$top') ?? 20), 50)));
+      const b = body as { body?: { contentType?: string; content?: string } } | undefined;
+      if (!b?.body?.content) return gerr(400, 'BadRequest', 'Missing body content.');
+      const m = { id: String(Date.now()) + randomBytes(2).toString('hex'), from: token.oid, contentType: (b.body.contentType === 'html' ? 'html' : 'text') as 'text' | 'html', content: b.body.content, created: this.now().toISOString() };
+      thread.messages.push(m);
+      return json(201, asGraph(m));
     }
     return gerr(400, 'BadRequest', `Unsupported request in the fake: ${req.method} ${path}`);
   }
