@@ -15,8 +15,8 @@ export const SettingsPatchInput = z
     crossAppAccess: onOff,
     idpLogoutRevokesGrants: onOff,
     provisioning: z.enum(['scim', 'directory-sync'], 'provisioning: scim or directory-sync'),
-    /** The whole reconciliation block (docs/reconciliation.md), as `reconcileSettingsPatch` builds it. */
-    reconcile: TenantSettingsSchema.shape.reconcile,
+    /** The whole reconciliation block (docs/reconciliation.md), as `reconcileSettingsPatch` builds it; absent = unchanged (no prefault). */
+    reconcile: TenantSettingsSchema.shape.reconcile.unwrap(),
   })
   .partial()
   .strict();
