@@ -122,7 +122,8 @@ describe.runIf(postgresBinDir())('two processes on one PostgreSQL under faults',
     expect(rows).toEqual([{ ok: true }]);
     const at = await deactivateOnA(leaver.id);
     await expectRefusedOnBWithinBound(leaver.token, at);
-    await expect.poll(() => messagesOf(b).filter((m) => m.startsWith('event bus listening again')).length, { timeout: 10_000 }).toBe(1);
+    // At least once: on a loaded machine a slow heartbeat may make B reconnect once more, which is just as correct.
+    await expect.poll(() => messagesOf(b).filter((m) => m.startsWith('event bus listening again')).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     expect(messagesOf(b).some((m) => m.startsWith('event bus lost its LISTEN connection'))).toBe(true);
     expect(messagesOf(a).some((m) => m.startsWith('event bus lost'))).toBe(false);
     // Every cache on B was dropped, and what is still valid verifies again.
@@ -145,7 +146,7 @@ describe.runIf(postgresBinDir())('two processes on one PostgreSQL under faults',
       pg.start();
     }
     await Promise.all([waitReady(a, 30_000), waitReady(b, 30_000)]);
-    expect(messagesOf(b).filter((m) => m.startsWith('event bus listening again')).length).toBe(resumedBefore + 1);
+    expect(messagesOf(b).filter((m) => m.startsWith('event bus listening again')).length).toBeGreaterThanOrEqual(resumedBefore + 1);
 
     const at = await deactivateOnA(leaver.id);
     await expectRefusedOnBWithinBound(leaver.token, at);
