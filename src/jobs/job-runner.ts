@@ -43,17 +43,27 @@ export class JobRunner {
     await Promise.allSettled([...this.#running]);
   }
 
-  /** Runs the job if this node gets its lease; returns whether it ran. */
+  /**
+   * Runs the job if this node gets its lease; returns whether it ran. Never throws: it runs from a timer, where a
+   * rejection would be unhandled and end the process — and the database being unreachable for a moment (a restart, a
+   * failover) must cost one tick, not the node.
+   */
   async tick(name: string): Promise<boolean> {
     const job = this.#jobs.get(name);
-    if (!job || !(await this.tryLease(name, job.everyMs))) return false;
+    if (!job) return false;
+    try {
+      if (!(await this.tryLease(name, job.everyMs))) return false;
+    } catch (err) {
+      this.logger.warn({ err, job: name }, 'job lease not taken (database unreachable?); the next tick tries again');
+      return false;
+    }
     const run = job.run().then(
       async (result) => {
         this.logger.debug({ job: name, result }, 'job ran');
         await this.db.jobLease.updateMany({ where: { name, owner: this.owner }, data: { lastRunAt: this.clock.now() } });
       },
       (err: unknown) => this.logger.error({ err, job: name }, 'job failed'),
-    );
+    ).catch((err: unknown) => this.logger.warn({ err, job: name }, 'job ran, but its last run time was not recorded'));
     this.#running.add(run);
     await run.finally(() => this.#running.delete(run));
     return true;

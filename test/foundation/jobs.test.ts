@@ -34,6 +34,29 @@ describe.each(testDbKinds)('job runner (%s)', (kind) => {
     expect(runs).toHaveLength(2);
   });
 
+  it('survives an unreachable database: the tick is skipped and logged, never an unhandled rejection', async () => {
+    const clock = new ManualClock('2026-05-03T00:00:00Z');
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg as string) });
+    const down = new Error('DatabaseNotReachable');
+    // The lease query fails as Prisma does while PostgreSQL restarts (P1001); the job must not run.
+    const unreachable = { jobLease: { updateMany: () => Promise.reject(down), createMany: () => Promise.reject(down) } } as unknown as Database['prisma'];
+    let ran = 0;
+    const runner = new JobRunner(unreachable, clock, logger, 'node-a');
+    runner.add({ name: 'report', everyMs: 5_000, run: async () => ran++ });
+    await expect(runner.tick('report')).resolves.toBe(false);
+    expect(ran).toBe(0);
+    expect(warnings.some((m) => m.startsWith('job lease not taken'))).toBe(true);
+    // The lease was taken, the job ran, but recording its run failed (the database went away meanwhile).
+    let calls = 0;
+    const flaky = { jobLease: { updateMany: () => (calls++ === 0 ? Promise.resolve({ count: 1 }) : Promise.reject(down)) } } as unknown as Database['prisma'];
+    const second = new JobRunner(flaky, clock, logger, 'node-b');
+    second.add({ name: 'report', everyMs: 5_000, run: async () => ran++ });
+    await expect(second.tick('report')).resolves.toBe(true);
+    expect(ran).toBe(1);
+    expect(warnings.some((m) => m.startsWith('job ran, but its last run time was not recorded'))).toBe(true);
+  });
+
   it('cleans up expired rows and keeps live ones', async () => {
     const clock = new ManualClock('2026-05-02T00:00:00Z');
     const now = clock.now().getTime();
