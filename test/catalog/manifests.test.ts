@@ -16,7 +16,8 @@ import {
   MICROSOFT_TOOL_SCOPES,
 } from '../../src/connectors/microsoft/microsoft-scopes.js';
 import { validateArtifacts } from '../../src/catalog/validate-artifacts.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { runCli } from '../../src/cli/main.js';
+import { startTestApp, testMasterKey, type TestApp } from '../support/test-app.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const configFile = path.join(root, 'manifests/catalog.config.json');
@@ -188,5 +189,34 @@ describe('manifests check against a started server', () => {
     const dir = tmp();
     buildManifests({ configFile, outDir: dir, base: 'https://old.example.com', production: false });
     await expect(check(dir)).rejects.toThrow(/differs from what `manifests build` makes/);
+  });
+});
+
+describe('the CLI, as an operator (and CI) runs it: manifests build, then manifests check on its in-process server', () => {
+  async function cli(env: Record<string, string>, ...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), stdin: async () => '', env: { LOG_LEVEL: 'silent', ...env } });
+    return { code, err: err.join('\n'), json: code === 0 && out.length === 1 ? (JSON.parse(out[0]!) as Record<string, any>) : undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
+  it('builds, then checks every URL against the application started on a throwaway database; a stale file fails with exit 1', { timeout: 180_000 }, async () => {
+    const env = { PUBLIC_URL: BASE, DATA_DIR: tmp(), MASTER_KEY: testMasterKey() };
+    const dir = tmp();
+    const built = await cli(env, 'manifests', 'build', '--out', dir, '--config', configFile);
+    expect(built.code, built.err).toBe(0);
+    expect(built.json!.files).toContain('entra-gallery/application.json');
+
+    const checked = await cli(env, 'manifests', 'check', '--dir', dir, '--config', configFile);
+    expect(checked.code, checked.err).toBe(0);
+    expect(checked.json!.ok).toBe(true);
+    const answered = (checked.json!.urls as { url: string; status: number }[]).map((u) => u.url);
+    for (const p of ['/t/catalog-check/saml/acs', '/t/catalog-check/scim/v2', '/onboarding/entra/callback', '/oidc/callback']) expect(answered).toContain(`${BASE}${p}`);
+
+    const sdk = path.join(dir, 'google-workspace/marketplace-sdk.json');
+    writeFileSync(sdk, readFileSync(sdk, 'utf8').replace('"ADMIN_ONLY_INSTALL"', '"INDIVIDUAL_AND_ADMIN_INSTALL"'));
+    const stale = await cli(env, 'manifests', 'check', '--dir', dir, '--config', configFile);
+    expect(stale.code).toBe(1);
+    expect(stale.err).toContain('google-workspace/marketplace-sdk.json: differs');
   });
 });
