@@ -119,6 +119,7 @@ describe('manifests build', () => {
       ['long-lived SCIM bearer for Entra', (l) => (json(l, 'scim-provisioning.json').authentication.method = 'bearer'), /method/],
       ['SCIM token lifetime of 24 h', (l) => (json(l, 'scim-provisioning.json').authentication.accessTokenLifetimeSeconds = 86_400), /accessTokenLifetimeSeconds/],
       ['Google scope lists differ', (l) => json(l, 'oauth-consent-screen.json').scopes.pop(), /scopes differ/],
+      ['individual installs allowed on the Marketplace', (l) => (json(l, 'marketplace-sdk.json').installationSettings = 'INDIVIDUAL_AND_ADMIN_INSTALL'), /installationSettings must be equal to constant/],
       ['consent screen left Internal', (l) => (json(l, 'oauth-consent-screen.json').userType = 'Internal'), /userType/],
       ['privacy policy on another domain', (l) => (json(l, 'oauth-consent-screen.json').privacyPolicyUrl = 'https://elsewhere.example/privacy'), /one verified domain/],
       ['a plain-http URL', (l) => (json(l, 'store-listing.json').links.supportUrl = 'http://www.sso-bridge.example/support'), /not https|supportUrl/],
