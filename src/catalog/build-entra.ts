@@ -3,7 +3,8 @@ import { SCIM_TOKEN_TTL_S } from '../oauth/build-provider.js';
 import type { Artifact, BuildInput } from './artifact.js';
 import { urlOf } from './catalog-urls.js';
 import { entraChecklist } from './entra-checklist.js';
-import { GRAPH_APP_ID, graphDelegatedPermissions } from './graph-permissions.js';
+import { GRAPH_APP_ID } from '../connectors/microsoft/microsoft-scopes.js';
+import { graphDelegatedPermissions } from './graph-permissions.js';
 
 /** Entra's placeholder for the customer's tenant in gallery URL patterns. */
 export const ENTRA_TENANT = '<tenant>';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
+import ajvFormats from 'ajv-formats';
 import type { Artifact } from './artifact.js';
 import { readPng } from './png-size.js';
 
@@ -9,9 +10,17 @@ export interface Findings {
   warnings: string[];
 }
 
-/** JSON Schemas in manifests/schemas/<name>.schema.json, compiled once per folder. */
+// ajv-formats is CommonJS with `exports.default`: under NodeNext the default import is the module object.
+const addFormats = ajvFormats.default;
+
+/**
+ * JSON Schemas in manifests/schemas/<name>.schema.json, compiled once per folder. `format` is asserted (ajv-formats,
+ * full mode): `uri` (RFC 3986) for plain URLs, `uuid` for Entra ids, `email` for contacts. Templated URLs (`<tenant>`,
+ * `${org.…}`, `{app.…}`) are not URIs and keep their patterns.
+ */
 function schemaLoader(dir: string): (name: string) => ValidateFunction {
   const ajv = new Ajv({ allErrors: true, strict: true });
+  addFormats(ajv, ['uri', 'uuid', 'email']);
   const compiled = new Map<string, ValidateFunction>();
   return (name) => {
     let v = compiled.get(name);

@@ -102,7 +102,7 @@ export function checkEntraAdmin(claims: oidc.IDToken, tid: string): EntraAdmin {
 export async function installEntraTenant(s: Services, admin: EntraAdmin, into: TenantCtx | null): Promise<{ t: TenantCtx; conn: Connection; created: boolean; pending: boolean }> {
   const bound = await findBinding(s, 'entra', admin.tid);
   if (bound && into && bound.t.id !== into.id) throw new OnboardingError(409, onboardingMessages.boundElsewhere, `tid ${admin.tid} is bound to ${bound.t.id}, install started for ${into.id}`);
-  if (bound && bound.status !== 'active') throw new OnboardingError(403, (bound.t.settings as { signup?: { status?: string } }).signup?.status === 'pending' ? onboardingMessages.pending : onboardingMessages.boundElsewhere, `tenant ${bound.t.id} is disabled`);
+  if (bound && bound.status !== 'active') throw new OnboardingError(403, (bound.t.settings as { signup?: { status?: string } }).signup?.status === 'pending' ? onboardingMessages.pendingInstall : onboardingMessages.boundElsewhere, `tenant ${bound.t.id} is disabled`);
   const email = String(admin.claims.email ?? admin.claims.preferred_username ?? '').toLowerCase();
   const domain = email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : undefined;
   let t: TenantCtx;

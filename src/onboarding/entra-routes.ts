@@ -87,7 +87,7 @@ export function entraOnboardingRoutes(s: Services): Router {
       const { t, conn, created, pending } = await installEntraTenant(s, admin, target);
       const user = await entraFirstAdmin(s, t, conn, admin, created);
       await s.audit.record(t, { actor: { kind: 'user', id: user.id }, action: 'onboarding.entra', target: { kind: 'tenant', id: t.id }, outcome: 'success', request: requestFacts(req), detail: { tid, created, pending } });
-      if (pending) throw new OnboardingError(202, onboardingMessages.pending, 'tenant created, awaiting approval');
+      if (pending) throw new OnboardingError(202, onboardingMessages.pendingInstall, 'tenant created, awaiting approval');
       await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id, idp: { idpSubject: String(admin.claims.sub) } });
       res.redirect(303, `/t/${t.slug}/admin`);
     } catch (err) {

@@ -96,7 +96,7 @@ export async function installGoogleTenant(s: Services, claims: oidc.IDToken): Pr
   const user = await workspaceUser(s, email);
   if (!(await customerLicensed(s, user.customerId))) throw new OnboardingError(403, onboardingMessages.notInstalled, `customer ${user.customerId} has no active licence`);
   const bound = await findBinding(s, 'google', user.customerId);
-  if (bound && bound.status !== 'active') throw new OnboardingError(403, onboardingMessages.pending, `tenant ${bound.t.id} is disabled`);
+  if (bound && bound.status !== 'active') throw new OnboardingError(403, onboardingMessages.pendingInstall, `tenant ${bound.t.id} is disabled`);
   if (bound) return { t: bound.t, created: false, pending: false, customerId: user.customerId };
   if (!user.isAdmin) throw new OnboardingError(403, onboardingMessages.notAdmin, 'first sign-in of a domain by a non-admin');
   let created;

@@ -58,12 +58,14 @@ export function googleOnboardingRoutes(s: Services): Router {
       const tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: String(data.verifier), expectedNonce: String(data.nonce), expectedState: state!, idTokenExpected: true });
       const claims = tokens.claims()!;
       const { t, created, pending, customerId } = await installGoogleTenant(s, claims);
-      if (pending) throw new OnboardingError(202, onboardingMessages.pending, 'tenant created, awaiting approval');
       const conn = await findConnectionByIssuer(t, 'oidc', googleApp(s).issuer);
       if (!conn) throw new OnboardingError(409, onboardingMessages.boundElsewhere, 'the tenant has no Google connection');
       const user = await resolveSsoUser(t, conn, mapProfile(String(claims.sub), { ...claims }, defaultOidcMapping, conn.config.mapping), s.clock.now(), (userId) => s.bus.publish({ type: 'user.changed', tenantId: t.id, userId }));
+      // The installing super admin is the first admin even when the tenant waits for approval (SIGNUP_POLICY=approval):
+      // after `signup approve` they launch again and land in the console; nobody else can become admin that way.
       if (created) await t.db.user.updateMany({ where: { id: user.id }, data: { isAdmin: true } });
-      await s.audit.record(t, { actor: { kind: 'user', id: user.id }, action: 'onboarding.google', target: { kind: 'tenant', id: t.id }, outcome: 'success', request: requestFacts(req), detail: { customerId, created } });
+      await s.audit.record(t, { actor: { kind: 'user', id: user.id }, action: 'onboarding.google', target: { kind: 'tenant', id: t.id }, outcome: 'success', request: requestFacts(req), detail: { customerId, created, pending } });
+      if (pending) throw new OnboardingError(202, onboardingMessages.pendingInstall, 'tenant created, awaiting approval');
       await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id, idp: { idpSubject: String(claims.sub) } });
       res.redirect(303, `/t/${t.slug}/admin`);
     } catch (err) {

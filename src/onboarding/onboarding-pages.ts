@@ -21,6 +21,7 @@ export const onboardingMessages = {
   boundElsewhere: 'Your directory is already connected to another organisation in SSO Bridge. Sign in from that organisation’s page, or contact support.',
   signupClosed: 'New organisations are set up by invitation. Contact us for a setup link.',
   pending: 'Your organisation is waiting for approval. You will receive a setup link once it is approved.',
+  pendingInstall: 'Your organisation is waiting for approval, and you are its administrator. Once it is approved, open the app again the same way and you will land in its admin console.',
   notInstalled: 'Your Google Workspace domain has not installed the app, or its licence has ended. A super administrator must install it from the Google Workspace Marketplace first.',
   notWorkspace: 'Sign in with a Google Workspace account of your organisation (personal Google accounts cannot install the app).',
   notConfigured: 'This install path is not configured on this deployment.',

@@ -7,8 +7,17 @@ import { buildArtifacts, buildManifests } from '../../src/catalog/build-manifest
 import { loadCatalogConfig } from '../../src/catalog/catalog-config.js';
 import { checkManifests } from '../../src/catalog/check-manifests.js';
 import { allGoogleScopes } from '../../src/connectors/google/google-scopes.js';
+import { GOOGLE_SIGN_IN_SCOPES } from '../../src/catalog/build-google.js';
+import {
+  ENTRA_SIGN_IN_SCOPES,
+  GRAPH_APP_ID,
+  GRAPH_DELEGATED_PERMISSION_IDS,
+  GROUPS_OVERAGE_SCOPES,
+  MICROSOFT_TOOL_SCOPES,
+} from '../../src/connectors/microsoft/microsoft-scopes.js';
 import { validateArtifacts } from '../../src/catalog/validate-artifacts.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { runCli } from '../../src/cli/main.js';
+import { startTestApp, testMasterKey, type TestApp } from '../support/test-app.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const configFile = path.join(root, 'manifests/catalog.config.json');
@@ -60,10 +69,35 @@ describe('manifests build', () => {
     expect(json(artifacts(), 'scim-provisioning.json').authentication).toMatchObject({ method: 'oauth2_client_credentials', tokenEndpoint: `${BASE}/t/<tenant>/oauth/token` });
   });
 
-  it('Google scopes are the union of the Google tools’ scopes, identical on the SDK and the consent screen', () => {
+  it('the Entra app requests every Graph permission a Microsoft tool, the groups overage or sign-in needs, and nothing else', () => {
+    const list = artifacts();
+    const access = json(list, 'application.json').requiredResourceAccess as { resourceAppId: string; resourceAccess: { id: string; type: string }[] }[];
+    expect(access.map((r) => r.resourceAppId)).toEqual([GRAPH_APP_ID]);
+    const requested = access[0]!.resourceAccess;
+    const needed = new Set<keyof typeof GRAPH_DELEGATED_PERMISSION_IDS>([...Object.values(MICROSOFT_TOOL_SCOPES).flat(), ...GROUPS_OVERAGE_SCOPES, ...ENTRA_SIGN_IN_SCOPES]);
+    for (const [tool, scopes] of Object.entries(MICROSOFT_TOOL_SCOPES)) {
+      for (const p of scopes) expect(requested, `${tool} needs ${p}`).toContainEqual({ id: GRAPH_DELEGATED_PERMISSION_IDS[p], type: 'Scope' });
+    }
+    expect(requested).toHaveLength(needed.size);
+    for (const p of ['Calendars.Read.Shared', 'Files.Read', 'User.Read.All', 'GroupMember.Read.All', 'Chat.ReadBasic', 'ChannelMessage.Send'] as const) {
+      expect(requested).toContainEqual({ id: GRAPH_DELEGATED_PERMISSION_IDS[p], type: 'Scope' });
+    }
+    // The gallery form's permission list is the same set, each with a reason.
+    const form = json(list, 'gallery-submission.json').graphPermissions as { permission: string; justification: string }[];
+    expect(form.map((f) => f.permission).sort()).toEqual([...needed].sort());
+    expect(form.find((f) => f.permission === 'Calendars.Read.Shared')!.justification).toContain('microsoft__calendar_find_meeting_times');
+  });
+
+  it('the Graph permission ids are distinct UUIDs (a copy error would grant the wrong permission)', () => {
+    const ids = Object.values(GRAPH_DELEGATED_PERMISSION_IDS);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('Google scopes are exactly sign-in plus the union of the Google tools’ scopes, identical on the SDK and the consent screen', () => {
     const list = artifacts();
     const sdk = json(list, 'marketplace-sdk.json').oauthScopes as string[];
-    for (const s of allGoogleScopes()) expect(sdk).toContain(s);
+    expect([...sdk].sort()).toEqual([...new Set([...GOOGLE_SIGN_IN_SCOPES, ...allGoogleScopes()])].sort());
     expect(json(list, 'oauth-consent-screen.json').scopes).toEqual(sdk);
   });
 
@@ -78,10 +112,14 @@ describe('manifests build', () => {
       ['single-tenant Entra app', (l) => (json(l, 'application.json').signInAudience = 'AzureADMyOrg'), /signInAudience/],
       ['implicit grant on', (l) => (json(l, 'application.json').web.implicitGrantSettings.enableIdTokenIssuance = true), /implicitGrantSettings/],
       ['consent callback missing', (l) => json(l, 'application.json').web.redirectUris.shift(), /admin-consent callback/],
+      ['a resource id that is not a UUID', (l) => (json(l, 'application.json').requiredResourceAccess[0].resourceAppId = 'microsoft-graph'), /resourceAppId must match format "uuid"/],
+      ['a support e-mail that is not an address', (l) => (json(l, 'gallery-submission.json').publisher.supportEmail = 'support at example'), /supportEmail must match format "email"/],
+      ['a URL that is not a URI', (l) => (json(l, 'store-listing.json').links.supportUrl = 'https://www.sso-bridge.example/sup port'), /supportUrl must match format "uri"/],
       ['application permission instead of delegated', (l) => (json(l, 'application.json').requiredResourceAccess[0].resourceAccess[0].type = 'Role'), /resourceAccess/],
       ['long-lived SCIM bearer for Entra', (l) => (json(l, 'scim-provisioning.json').authentication.method = 'bearer'), /method/],
       ['SCIM token lifetime of 24 h', (l) => (json(l, 'scim-provisioning.json').authentication.accessTokenLifetimeSeconds = 86_400), /accessTokenLifetimeSeconds/],
       ['Google scope lists differ', (l) => json(l, 'oauth-consent-screen.json').scopes.pop(), /scopes differ/],
+      ['individual installs allowed on the Marketplace', (l) => (json(l, 'marketplace-sdk.json').installationSettings = 'INDIVIDUAL_AND_ADMIN_INSTALL'), /installationSettings must be equal to constant/],
       ['consent screen left Internal', (l) => (json(l, 'oauth-consent-screen.json').userType = 'Internal'), /userType/],
       ['privacy policy on another domain', (l) => (json(l, 'oauth-consent-screen.json').privacyPolicyUrl = 'https://elsewhere.example/privacy'), /one verified domain/],
       ['a plain-http URL', (l) => (json(l, 'store-listing.json').links.supportUrl = 'http://www.sso-bridge.example/support'), /not https|supportUrl/],
@@ -152,5 +190,34 @@ describe('manifests check against a started server', () => {
     const dir = tmp();
     buildManifests({ configFile, outDir: dir, base: 'https://old.example.com', production: false });
     await expect(check(dir)).rejects.toThrow(/differs from what `manifests build` makes/);
+  });
+});
+
+describe('the CLI, as an operator (and CI) runs it: manifests build, then manifests check on its in-process server', () => {
+  async function cli(env: Record<string, string>, ...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), stdin: async () => '', env: { LOG_LEVEL: 'silent', ...env } });
+    return { code, err: err.join('\n'), json: code === 0 && out.length === 1 ? (JSON.parse(out[0]!) as Record<string, any>) : undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
+  it('builds, then checks every URL against the application started on a throwaway database; a stale file fails with exit 1', { timeout: 180_000 }, async () => {
+    const env = { PUBLIC_URL: BASE, DATA_DIR: tmp(), MASTER_KEY: testMasterKey() };
+    const dir = tmp();
+    const built = await cli(env, 'manifests', 'build', '--out', dir, '--config', configFile);
+    expect(built.code, built.err).toBe(0);
+    expect(built.json!.files).toContain('entra-gallery/application.json');
+
+    const checked = await cli(env, 'manifests', 'check', '--dir', dir, '--config', configFile);
+    expect(checked.code, checked.err).toBe(0);
+    expect(checked.json!.ok).toBe(true);
+    const answered = (checked.json!.urls as { url: string; status: number }[]).map((u) => u.url);
+    for (const p of ['/t/catalog-check/saml/acs', '/t/catalog-check/scim/v2', '/onboarding/entra/callback', '/oidc/callback']) expect(answered).toContain(`${BASE}${p}`);
+
+    const sdk = path.join(dir, 'google-workspace/marketplace-sdk.json');
+    writeFileSync(sdk, readFileSync(sdk, 'utf8').replace('"ADMIN_ONLY_INSTALL"', '"INDIVIDUAL_AND_ADMIN_INSTALL"'));
+    const stale = await cli(env, 'manifests', 'check', '--dir', dir, '--config', configFile);
+    expect(stale.code).toBe(1);
+    expect(stale.err).toContain('google-workspace/marketplace-sdk.json: differs');
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onboardingCommands } from '../../src/onboarding/onboarding-commands.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { Browser, me } from '../sso/support/browser.js';
@@ -148,6 +149,30 @@ describe.each(testDbKinds)('Entra admin-consent install (%s)', (kind) => {
       expect(res.status).toBe(403);
       expect(await res.text()).toContain('by invitation');
       expect(await bindingOf(d.tid)).toBeNull();
+    } finally {
+      config.signupPolicy = 'open';
+    }
+  });
+
+  it('under approval, the new tenant waits disabled and the consenting admin is its admin once approved', { timeout: 90_000 }, async () => {
+    const config = app.services.config as { signupPolicy: string };
+    config.signupPolicy = 'approval';
+    try {
+      const d = directory();
+      const b = new Browser();
+      const waiting = (await install(b)).res;
+      expect(waiting.status).toBe(202);
+      expect(await waiting.text()).toContain('waiting for approval');
+      const bound = await bindingOf(d.tid);
+      expect(bound!.tenant.status).toBe('disabled');
+      const slug = bound!.tenant.slug;
+      expect((await new Browser().request(`${app.url}/t/${slug}/login`)).status).toBe(404);
+      await onboardingCommands.find((c) => c.name === 'signup approve')!.run(app.services, { tenant: slug });
+      const { url } = await install(b);
+      expect(url).toBe(`${app.url}/t/${slug}/admin`);
+      expect((await me(b, app.url, slug)).body).toMatchObject({ email: d.email });
+      const admins = await app.services.db.user.findMany({ where: { tenantId: bound!.tenantId, isAdmin: true }, select: { email: true } });
+      expect(admins).toEqual([{ email: d.email }]);
     } finally {
       config.signupPolicy = 'open';
     }

@@ -97,6 +97,39 @@ describe.each(testDbKinds)('Google Workspace Marketplace install (%s)', (kind) =
     }
   });
 
+  it('under invite-only a new domain gets the invitation page; under approval its tenant waits disabled, with the installer as admin once approved', { timeout: 90_000 }, async () => {
+    const config = app.services.config as { signupPolicy: string };
+    try {
+      config.signupPolicy = 'invite-only';
+      const closed = domain();
+      const refused = (await launch()).res;
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain('by invitation');
+      expect(await bindingOf(closed.customerId)).toBeNull();
+
+      config.signupPolicy = 'approval';
+      const d = domain();
+      const b = new Browser();
+      const waiting = (await launch(b)).res;
+      expect(waiting.status).toBe(202);
+      expect(await waiting.text()).toContain('waiting for approval');
+      const bound = await bindingOf(d.customerId);
+      expect(bound!.tenant.status).toBe('disabled');
+      const slug = bound!.tenant.slug;
+      expect((await new Browser().request(`${app.url}/t/${slug}/login`)).status).toBe(404);
+      // Launching again before the approval changes nothing.
+      expect((await launch(b)).res.status).toBe(403);
+      await onboardingCommands.find((c) => c.name === 'signup approve')!.run(app.services, { tenant: slug });
+      const { url } = await launch(b);
+      expect(url).toBe(`${app.url}/t/${slug}/admin`);
+      expect((await me(b, app.url, slug)).body).toMatchObject({ email: d.email });
+      const admins = await app.services.db.user.findMany({ where: { tenantId: bound!.tenantId, isAdmin: true }, select: { email: true } });
+      expect(admins).toEqual([{ email: d.email }]);
+    } finally {
+      config.signupPolicy = 'open';
+    }
+  });
+
   it('refuses a replayed callback and one opened in another browser', { timeout: 60_000 }, async () => {
     domain();
     const b = new Browser();
