@@ -1,5 +1,6 @@
 import { AuditFilterSchema, whereOf } from '../../audit/export-events.js';
 import { listConnectors } from '../../connectors/connector-store.js';
+import { lastReconcileRun } from '../../connectors/reconcile/reconcile-runs.js';
 import type { Services } from '../../services.js';
 import { listConnections } from '../../sso/connections/manage-connections.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -93,6 +94,6 @@ export async function renderSection(s: Services, t: TenantCtx, a: SignedInAdmin,
       };
     }
     case 'settings':
-      return { title: 'Settings', lead: 'Policies for your organisation.', body: settingsPage({ slug, csrf, settings: t.settings, connectors: await listConnectors(t) }) };
+      return { title: 'Settings', lead: 'Policies for your organisation.', body: settingsPage({ slug, csrf, settings: t.settings, connectors: await listConnectors(t), lastReconcile: await lastReconcileRun(t) }) };
   }
 }

@@ -30,7 +30,7 @@ ${last?.status === 'held' ? html`<div><input type="checkbox" id="rc-confirm" nam
 const onOff = (v: boolean | undefined): string => (v ? 'on' : 'off');
 const yesNo: [string, string][] = [['on', 'On'], ['off', 'Off']];
 
-export function settingsPage(v: { slug: string; csrf: string; settings: TenantSettings; connectors: { kind: string; hasCredentials: boolean; tools: number; approvedTools: number; lastReconcile?: LastReconcile }[] }): SafeHtml {
+export function settingsPage(v: { slug: string; csrf: string; settings: TenantSettings; connectors: { kind: string; hasCredentials: boolean; tools: number; approvedTools: number }[]; lastReconcile: LastReconcile | null }): SafeHtml {
   const s = v.settings;
   const field = (id: string, label: string, hint: string, control: SafeHtml) => html`<div><label for="${id}">${label}</label>${control}<p class="hint" id="${id}-hint">${hint}</p></div>`;
   return html`<form class="card" method="post" action="${actionUrl(v.slug, 'settings-update')}" aria-labelledby="set-h"><h2 id="set-h">Organisation settings</h2>
@@ -45,6 +45,6 @@ ${field('s-prov', 'Source of users and groups', 'SCIM push from your IdP, or dir
 <p><button type="submit">Save settings</button></p></form>
 <section class="card" id="connectors" aria-labelledby="conn-h"><h2 id="conn-h">Connectors</h2>
 ${v.connectors.length ? html`<ul>${v.connectors.map((c) => html`<li><strong>${c.kind}</strong> · credentials ${c.hasCredentials ? 'stored' : 'missing'} · ${c.approvedTools}/${c.tools} tools approved</li>`)}</ul>` : html`<p class="muted">No connector.</p>`}
-${v.connectors.length && s.provisioning === 'scim' ? reconcileBlock(v.slug, v.csrf, v.connectors.find((c) => c.lastReconcile)?.lastReconcile) : ''}
+${v.connectors.length && s.provisioning === 'scim' ? reconcileBlock(v.slug, v.csrf, v.lastReconcile ?? undefined) : ''}
 <p class="hint">Connector credentials (service accounts, client secrets) are set by your operator with <code>connector add-…</code>.</p></section>`;
 }

@@ -40,8 +40,9 @@ ${t.approved ? buttonForm({ slug, action: 'tool-revoke', csrf, returnTo, fields:
 }
 
 /** A line diff (src/tools/tool-change.ts diffLines) with added and removed lines marked by more than colour. */
-const diffView = (lines: string[]): SafeHtml =>
-  html`<pre class="diff">${lines.map((l, i) => html`<span class="${i < 2 ? 'hdr' : l.startsWith('+ ') ? 'add' : l.startsWith('- ') ? 'del' : ''}">${l}</span>`)}</pre>`;
+const diffView = (tool: string, field: string, lines: string[]): SafeHtml =>
+  // Focusable: a long schema scrolls, and keyboard users must be able to scroll it (WCAG 2.1.1).
+  html`<pre class="diff" tabindex="0" aria-label="${field} of ${tool}: approved (minus) and now listed (plus)">${lines.map((l, i) => html`<span class="${i < 2 ? 'hdr' : l.startsWith('+ ') ? 'add' : l.startsWith('- ') ? 'del' : ''}">${l}</span>`)}</pre>`;
 
 /**
  * Tools whose upstream changed their description, input schema or annotations after approval (tool-poisoning
@@ -54,9 +55,9 @@ function heldChanges(slug: string, csrf: string, held: Tool[]): SafeHtml {
 <p>These upstream tools changed after you approved them. Until you decide, nobody can call them. Read what changed: a tool's description and schema are what the AI assistant follows.</p>
 ${held.map((t, i) => html`<section aria-labelledby="held-${i}"><h3 id="held-${i}"><code>${t.name}</code> ${badge(t.source)}</h3>
 <p>Changed: ${t.changes.map((c) => c.field).join(', ')}. Access after accepting: ${t.groups.length || t.idpGroups.length ? [...t.groups.map((g) => g.name), ...t.idpGroups.map((g) => g.name)].join(', ') : 'everyone'}.</p>
-${t.changes.map((c) => diffView(c.diff))}
-<p>${buttonForm({ slug, action: 'tool-change-accept', csrf, returnTo, fields: { tool: t.name }, label: 'Accept change', ariaLabel: `Accept the change of ${t.name}` })}
-${buttonForm({ slug, action: 'tool-change-reject', csrf, returnTo, fields: { tool: t.name }, label: 'Keep revoked', ariaLabel: `Keep ${t.name} revoked`, danger: true, confirm: `Revoke ${t.name}? It stays revoked until you approve it again.` })}</p>
+${t.changes.map((c) => diffView(t.name, c.field, c.diff))}
+<p>${buttonForm({ slug, action: 'tool-change-accept', csrf, returnTo, fields: { tool: t.name }, label: 'Accept change', ariaLabel: `Accept change: ${t.name}` })}
+${buttonForm({ slug, action: 'tool-change-reject', csrf, returnTo, fields: { tool: t.name }, label: 'Keep revoked', ariaLabel: `Keep revoked: ${t.name}`, danger: true, confirm: `Revoke ${t.name}? It stays revoked until you approve it again.` })}</p>
 </section>`)}
 </section>`;
 }
