@@ -110,8 +110,11 @@ describeInBrowser('admin console: tool change review and alerts in Chromium', ()
     await expectReflowAt320(page);
     await screenshot(page, 'admin-tools-held');
 
+    // The catalog card of a held tool offers no "Approve" (which would decide access without the review).
+    expect(await page.getByRole('button', { name: 'Approve mail__send' }).count()).toBe(0);
     await send.getByRole('button', { name: 'Accept change: mail__send' }).click();
     await page.getByRole('status').filter({ hasText: 'Change accepted' }).waitFor();
+    expect(await page.locator('section.card', { has: page.getByRole('heading', { name: 'mail__send' }) }).innerText()).toContain('Groups: Engineering');
     expect(await t.db.tool.findFirst({ where: { name: 'mail__send' }, select: { held: true, everyone: true, approved: true } })).toEqual({ held: false, everyone: false, approved: true });
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Keep revoked: mail__archive' }).click();

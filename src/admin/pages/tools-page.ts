@@ -10,10 +10,12 @@ const annotationHints: [string, string][] = [['readOnlyHint', 'read-only'], ['de
 
 /** The group picker: "everyone" or chosen groups, a filter box (with the script), and plain checkboxes (without). */
 function groupPicker(id: string, groups: PickableGroup[], current: Tool): SafeHtml {
+  // A held tool's access reads "nobody" while held: its grants still say what it had.
+  const byGroups = current.groups.length > 0 || current.idpGroups.length > 0;
   const chosen = new Set([...current.groups.map((g) => g.id), ...current.idpGroups.map((g) => idpGroupRef(g.source, g.id))]);
   return html`<fieldset><legend>Who may call it</legend>
-<div><input type="radio" id="${id}-everyone" name="scope" value="everyone"${current.access !== 'groups' ? html` checked` : ''}><label class="check" for="${id}-everyone">Everyone in the organisation</label></div>
-<div><input type="radio" id="${id}-groups" name="scope" value="groups"${current.access === 'groups' ? html` checked` : ''}><label class="check" for="${id}-groups">Only members of these groups</label></div>
+<div><input type="radio" id="${id}-everyone" name="scope" value="everyone"${!byGroups ? html` checked` : ''}><label class="check" for="${id}-everyone">Everyone in the organisation</label></div>
+<div><input type="radio" id="${id}-groups" name="scope" value="groups"${byGroups ? html` checked` : ''}><label class="check" for="${id}-groups">Only members of these groups</label></div>
 ${groups.length
   ? html`<label for="${id}-filter">Filter groups</label><input id="${id}-filter" type="search" data-filter="${id}-list" autocomplete="off">
 <div class="picker"><ul id="${id}-list">${groups.map((g, i) => html`<li data-filter-item><input type="checkbox" id="${id}-g${i}" name="group" value="${g.ref}"${chosen.has(g.ref) ? html` checked` : ''}><label class="check" for="${id}-g${i}">${g.name} <span class="muted">· ${g.source}${g.members !== null ? ` · ${g.members} members` : ''}</span></label></li>`)}</ul></div>`
@@ -30,10 +32,12 @@ function toolCard(slug: string, csrf: string, t: Tool, groups: PickableGroup[], 
 <p>${badge(t.source)} ${access} ${hints}</p>
 <p>${t.description ?? html`<span class="muted">No description.</span>`}</p>
 <details><summary>Input schema and annotations</summary><pre>${JSON.stringify({ inputSchema: t.inputSchema, annotations: t.annotations }, null, 2)}</pre></details>
-<details${t.access === 'nobody' ? html` open` : ''}><summary>${t.approved ? 'Change access' : 'Approve'}</summary>
+${t.held
+  ? html`<p class="hint">Its upstream changed it after approval: <a href="#held">review the change</a> before changing its access.</p>`
+  : html`<details${t.access === 'nobody' ? html` open` : ''}><summary>${t.approved ? 'Change access' : 'Approve'}</summary>
 <form method="post" action="${actionUrl(slug, 'tool-approve')}">${formFields(csrf, returnTo)}<input type="hidden" name="tool" value="${t.name}">
 ${groupPicker(`p${i}`, groups, t)}
-<p><button type="submit" aria-label="Approve ${t.name}">Approve</button></p></form></details>
+<p><button type="submit" aria-label="Approve ${t.name}">Approve</button></p></form></details>`}
 ${t.approved ? buttonForm({ slug, action: 'tool-revoke', csrf, returnTo, fields: { tool: t.name }, label: 'Revoke for everyone', ariaLabel: `Revoke for everyone: ${t.name}`, danger: true, confirm: `Revoke ${t.name}? Nobody can call it from the next request on.` }) : ''}
 <p class="hint">Last changed ${when(t.updatedAt)} · <a href="/t/${slug}/admin/access?tool=${encodeURIComponent(t.name)}">Who can call it</a></p>
 </section>`;
