@@ -22,7 +22,7 @@ export interface Alert {
 
 /** Statuses of the last reconciliation run that leave the directory's view unapplied (decision 0022). */
 const UNAPPLIED_RUNS: Record<string, string> = {
-  held: 'was held by the mass-deactivation guard: its changes wait for confirmation (reconcile --confirm)',
+  held: 'was held by the mass-deactivation guard: its changes wait for your confirmation',
   failed: 'failed: nothing was changed',
   abandoned: 'did not finish: nothing more was changed',
 };
