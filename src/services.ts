@@ -14,6 +14,7 @@ import { CircuitBreakers, defaultBreakerOptions } from './lib/circuit-breaker.js
 import { systemClock, type Clock } from './lib/clock.js';
 import { Metrics } from './metrics/metrics.js';
 import { createLogger } from './lib/logger.js';
+import { upstreamHealth } from './tools/upstream-health.js';
 import { EventBus } from './revocation/event-bus.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
 import { SessionStore } from './sessions/session-store.js';
@@ -126,5 +127,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, idpFetches, metrics };
   // Per-user upstream credentials (src/upstream-auth); static upstreams never reach them.
   upstreams.credentials = new UpstreamTokens(s);
+  upstreams.health = upstreamHealth(clock, logger);
   return s;
 }

@@ -79,6 +79,11 @@ export class CircuitBreakers {
     return !!s && s.openUntil > this.clock.now().getTime();
   }
 
+  /** Whether the key's circuit has opened since its last success (open now, or due for / running its probe). */
+  tripped(key: string): boolean {
+    return (this.#states.get(key)?.openUntil ?? 0) > 0;
+  }
+
   /** Circuits open now (for /metrics). */
   get openCount(): number {
     let n = 0;

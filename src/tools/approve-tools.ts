@@ -1,6 +1,6 @@
 import type { Services } from '../services.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { notFound } from '../lib/errors.js';
+import { conflict, notFound } from '../lib/errors.js';
 import { diffLines, type ToolFieldChange } from './tool-change.js';
 import { findGroups } from '../tenants/find-groups.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -44,6 +44,38 @@ export async function approveTool(s: Services, t: TenantCtx, name: string, group
   if (tool.held) {
     await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'tool.change.approved', target: { kind: 'tool', id: tool.id }, outcome: 'success', detail: { tool: tool.name } });
   }
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return describeTool(t, name);
+}
+
+/** A held tool (tool-poisoning guard), or 404/409: accepting or refusing a change needs one to be waiting. */
+async function heldTool(t: TenantCtx, name: string) {
+  const tool = await getTool(t, name);
+  if (!tool.held) throw conflict(`Tool "${name}" has no change waiting for review`);
+  return tool;
+}
+
+/**
+ * Accepts the change an upstream made to an approved tool: the hold is lifted and the tool keeps the access it had
+ * (everyone, or the same groups and IdP groups) — unlike `approveTool` without groups, which would widen a group
+ * grant to everyone. The stored fields are already what the upstream lists now, so they become the approved ones.
+ */
+export async function acceptToolChange(s: Services, t: TenantCtx, name: string) {
+  const tool = await heldTool(t, name);
+  await t.db.tool.updateMany({ where: { id: tool.id, held: true }, data: { held: false, heldChange: Prisma.DbNull, approvedAt: s.clock.now() } });
+  await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
+  return describeTool(t, name);
+}
+
+/**
+ * Refuses the change: the tool is revoked (grants removed, not approved) and the hold lifted, so it stays out of
+ * everyone's reach with the upstream's new definition stored; approving it later is a fresh decision on that text.
+ */
+export async function rejectToolChange(s: Services, t: TenantCtx, name: string) {
+  const tool = await heldTool(t, name);
+  await t.db.toolGrant.deleteMany({ where: { toolId: tool.id } });
+  await t.db.idpGroupGrant.deleteMany({ where: { toolId: tool.id } });
+  await t.db.tool.updateMany({ where: { id: tool.id }, data: { approved: false, everyone: false, approvedAt: null, held: false, heldChange: Prisma.DbNull } });
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
   return describeTool(t, name);
 }

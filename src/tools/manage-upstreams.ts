@@ -4,6 +4,7 @@ import { newId } from '../lib/ids.js';
 import { CONNECTOR_KINDS } from '../connectors/connector-tool.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { fetchUpstreamTools } from './upstream-client.js';
+import { healthReason } from './upstream-health.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
 import { readUpstreamHeaders } from './upstream-headers.js';
 import { listedToolNames, syncUpstreamTools, type SyncReport } from './sync-upstream-tools.js';
@@ -106,10 +107,17 @@ async function getUpstream(t: TenantCtx, name: string) {
 export async function refreshUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string } & SyncReport> {
   const row = await getUpstream(t, name);
   if (row.authMode !== 'static') return { id: row.id, ...(await refreshPerUserUpstream(s, t, row)) };
-  const listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));
+  let listed;
+  try {
+    listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));
+  } catch (err) {
+    // Shown as "upstream down" in the admin console on every node, until a refresh or a call succeeds again.
+    await s.upstreams.health?.down(t, row.id, healthReason(err));
+    throw err;
+  }
   await ensureBuiltinTools(t);
   const report = await syncUpstreamTools(t, row, listed);
-  await t.db.upstream.updateMany({ where: { id: row.id }, data: { lastRefreshedAt: s.clock.now() } });
+  await t.db.upstream.updateMany({ where: { id: row.id }, data: { lastRefreshedAt: s.clock.now(), unavailableSince: null, lastError: null } });
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
   for (const held of report.held.filter((h) => h.changedNow)) {
     await s.audit.record(t, {
@@ -139,6 +147,8 @@ export async function listUpstreams(t: TenantCtx) {
     hasHeaders: r.headersSecretId !== null,
     tools: r._count.tools,
     lastRefreshedAt: r.lastRefreshedAt,
+    // Only while it is down (a failed refresh, or a node's circuit breaker open): upstream-health.ts.
+    ...(r.unavailableSince && { unavailableSince: r.unavailableSince, lastError: r.lastError }),
   }));
 }
 

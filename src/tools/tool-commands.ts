@@ -1,5 +1,6 @@
 import type { Command, OptionSpec, OptionValue } from '../cli/command-table.js';
-import { audited, optionList, tenantArg, tenantOption } from '../cli/command-table.js';
+import { audited, optionList, tenantArg, tenantOption, viaAction } from '../cli/command-table.js';
+import { acceptToolChangeAction, rejectToolChangeAction } from '../admin/actions/tool-actions.js';
 import { approveContent, revokeContent } from './approve-content.js';
 import { approveTool, listTools, revokeTool } from './approve-tools.js';
 import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
@@ -87,6 +88,20 @@ export const toolCommands: Command[] = [
     options: { tenant, tool: toolName, group: groups, 'idp-group': idpGroups },
     forwardable: true,
     run: audited('tool.revoke', 'tool', (s, t, o) => revokeTool(s, t, str(o.tool), list(o.group), list(o['idp-group']))),
+  },
+  {
+    name: 'tool accept-change',
+    summary: "accept a held tool's change (its upstream changed it after approval); the tool keeps the access it had",
+    options: { tenant, tool: toolName },
+    forwardable: true,
+    run: viaAction(acceptToolChangeAction, (o) => ({ tool: str(o.tool) })),
+  },
+  {
+    name: 'tool reject-change',
+    summary: "refuse a held tool's change: the tool is revoked (nobody can call it) until approved again",
+    options: { tenant, tool: toolName },
+    forwardable: true,
+    run: viaAction(rejectToolChangeAction, (o) => ({ tool: str(o.tool) })),
   },
   {
     name: 'tool list',

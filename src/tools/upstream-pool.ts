@@ -1,7 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { CircuitBreakers } from '../lib/circuit-breaker.js';
+import { CircuitBreakers, CircuitOpenError } from '../lib/circuit-breaker.js';
+import { healthReason, type UpstreamHealth } from './upstream-health.js';
 import { systemClock } from '../lib/clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -69,6 +70,8 @@ export class UpstreamPool {
   userSessionIdleMs = 10 * 60_000;
   /** Set by the composition root: per-user credentials (src/upstream-auth); static upstreams never ask it. */
   credentials: CredentialsProvider | undefined;
+  /** Set by the composition root: records breaker transitions so every node's console shows an upstream down. */
+  health: UpstreamHealth | undefined;
   /** Keyed by upstream id (static, shared) or by the credentials' key (per user). */
   readonly #entries = new Map<string, Entry>();
 
@@ -107,7 +110,20 @@ export class UpstreamPool {
     userId: string | undefined,
   ): Promise<T> {
     if (isPerUser(up)) return this.#runPerUser(t, up, method, params, signal, relay, shape, userId);
-    return this.breakers.run(up.id, () => this.#request(t, up, method, params, signal, relay, shape), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
+    return this.#breaker(t, up.id, () => this.#request(t, up, method, params, signal, relay, shape), (err) => !signal.aborted && (!isProtocolError(err) || isTimeout(err)));
+  }
+
+  /** The upstream's circuit, with its transitions (opened, closed again after tripping) recorded as its health. */
+  async #breaker<T>(t: TenantCtx, upstreamId: string, fn: () => Promise<T>, isFailure: (err: unknown) => boolean): Promise<T> {
+    const wasTripped = this.breakers.tripped(upstreamId);
+    try {
+      const result = await this.breakers.run(upstreamId, fn, isFailure);
+      if (wasTripped) await this.health?.up(t, upstreamId);
+      return result;
+    } catch (err) {
+      if (!(err instanceof CircuitOpenError) && this.breakers.isOpen(upstreamId)) await this.health?.down(t, upstreamId, healthReason(err));
+      throw err;
+    }
   }
 
   /**
@@ -128,7 +144,7 @@ export class UpstreamPool {
     const provider = this.credentials;
     if (!provider || !userId) throw new Error('Per-user upstream called without a user or credentials provider');
     const run = (creds: CallCredentials) =>
-      this.breakers.run(up.id, () => this.#request(t, up, method, params, signal, relay, shape, creds), (err) => !signal.aborted && !isUnauthorized(err) && (!isProtocolError(err) || isTimeout(err)));
+      this.#breaker(t, up.id, () => this.#request(t, up, method, params, signal, relay, shape, creds), (err) => !signal.aborted && !isUnauthorized(err) && (!isProtocolError(err) || isTimeout(err)));
     const creds = await provider.forCall(t, up, userId);
     try {
       return await run(creds);

@@ -56,6 +56,7 @@ legend{font-weight:600;padding:0 .25rem}
 .picker li{list-style:none;padding:.15rem 0}.picker ul{margin:0;padding:0}
 details{margin:.25rem 0}summary{cursor:pointer;color:#1d4ed8}
 pre{background:#f0f4f8;border:1px solid #d9e2ec;border-radius:6px;padding:.75rem;overflow:auto;font-size:.82rem;max-height:20rem}
+.diff span{display:block}.diff .add{background:#e3f9e5;color:#0e5e2a}.diff .del{background:#ffeeee;color:#8a1c1c}.diff .hdr{color:#486581;font-weight:600}
 .muted{color:#52606d}
 .steps{padding-left:1.2rem}.steps li{margin:.3rem 0}
 .tabs{display:flex;gap:.5rem;flex-wrap:wrap;margin:0 0 1rem}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { approveTool, revokeTool } from '../../tools/approve-tools.js';
+import { acceptToolChange, approveTool, rejectToolChange, revokeTool } from '../../tools/approve-tools.js';
 import { addUpstream, refreshUpstream } from '../../tools/manage-upstreams.js';
 import { parseHeaderArgs } from '../../tools/upstream-headers.js';
 import { defineAction } from './admin-action.js';
@@ -7,23 +7,45 @@ import { defineAction } from './admin-action.js';
 const toolName = z.string().trim().min(1, 'tool: required').max(200);
 /** Group ids or unambiguous display names (src/tenants/find-groups.ts); none = everyone. */
 const groups = z.array(z.string().trim().min(1).max(300)).max(100).default([]);
+/** IdP directory groups by the IdP's id (Okta `00g…`), looked up through the tenant's directory connector. */
+const idpGroups = z.array(z.string().trim().regex(/^[A-Za-z0-9]{1,64}$/, 'idpGroups: IdP group ids')).max(100).default([]);
 
 export const approveToolAction = defineAction({
   name: 'tool.approve',
   targetKind: 'tool',
   sensitive: false,
-  input: z.object({ tool: toolName, groups }),
-  run: (s, t, i) => approveTool(s, t, i.tool, i.groups),
-  detail: (i, r) => ({ tool: r.name, access: r.access, groups: i.groups }),
+  input: z.object({ tool: toolName, groups, idpGroups }),
+  run: (s, t, i) => approveTool(s, t, i.tool, i.groups, i.idpGroups),
+  detail: (i, r) => ({ tool: r.name, access: r.access, groups: i.groups, ...(i.idpGroups.length > 0 && { idpGroups: i.idpGroups }) }),
 });
 
 export const revokeToolAction = defineAction({
   name: 'tool.revoke',
   targetKind: 'tool',
   sensitive: false,
-  input: z.object({ tool: toolName, groups }),
-  run: (s, t, i) => revokeTool(s, t, i.tool, i.groups),
-  detail: (i, r) => ({ tool: r.name, access: r.access, groups: i.groups }),
+  input: z.object({ tool: toolName, groups, idpGroups }),
+  run: (s, t, i) => revokeTool(s, t, i.tool, i.groups, i.idpGroups),
+  detail: (i, r) => ({ tool: r.name, access: r.access, groups: i.groups, ...(i.idpGroups.length > 0 && { idpGroups: i.idpGroups }) }),
+});
+
+/** A held tool's change (docs/tools.md, tool-poisoning guard): accepted with the access it had. */
+export const acceptToolChangeAction = defineAction({
+  name: 'tool.change.accept',
+  targetKind: 'tool',
+  sensitive: false,
+  input: z.object({ tool: toolName }),
+  run: (s, t, i) => acceptToolChange(s, t, i.tool),
+  detail: (_i, r) => ({ tool: r.name, access: r.access }),
+});
+
+/** A held tool's change refused: the tool is revoked and stays so until approved again. */
+export const rejectToolChangeAction = defineAction({
+  name: 'tool.change.reject',
+  targetKind: 'tool',
+  sensitive: false,
+  input: z.object({ tool: toolName }),
+  run: (s, t, i) => rejectToolChange(s, t, i.tool),
+  detail: (_i, r) => ({ tool: r.name }),
 });
 
 const upstreamName = z.string().trim().min(1, 'name: required').max(64);

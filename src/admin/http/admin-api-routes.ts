@@ -5,7 +5,7 @@ import type { Services } from '../../services.js';
 import { listConnections } from '../../sso/connections/manage-connections.js';
 import { userAccess, toolAccess } from '../queries/access-matrix.js';
 import { tenantCertificates } from '../queries/certificates.js';
-import { pickableGroups } from '../queries/group-picker.js';
+import { groupSources, pickableGroups } from '../queries/group-picker.js';
 import { consoleOverview } from '../queries/overview.js';
 import { listGroups, listUsers, provisioningStatus } from '../queries/provisioning.js';
 import { spValues } from '../queries/sp-values.js';
@@ -40,7 +40,7 @@ export function adminApiRoutes(s: Services): Router {
   r.get('/provisioning', async (_req, res) => void res.json(await provisioningStatus(s, tenantOf(res))));
   r.get('/users', async (req, res) => void res.json({ users: await listUsers(tenantOf(res), q(req.query.search)) }));
   r.get('/groups', async (req, res) => void res.json({ groups: await listGroups(tenantOf(res), q(req.query.search)) }));
-  r.get('/group-picker', async (req, res) => void res.json({ groups: await pickableGroups(tenantOf(res), q(req.query.q)) }));
+  r.get('/group-picker', async (req, res) => void res.json(await pickableGroups(tenantOf(res), q(req.query.q), 200, groupSources(s))));
   r.get('/tools', async (_req, res) => void res.json(await toolCatalog(tenantOf(res))));
   r.get('/access/users/:id', async (req, res) => void res.json(await userAccess(tenantOf(res), String(req.params.id), s.clock.now())));
   r.get('/access/tools/:name', async (req, res) => void res.json(await toolAccess(tenantOf(res), String(req.params.name))));

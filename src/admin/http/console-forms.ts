@@ -20,6 +20,13 @@ function mapping(b: Body) {
   return out;
 }
 
+/** The group picker's values: local group ids, and IdP groups as `okta:{id}` (group-picker.ts idpGroupRef). */
+function pickedGroups(b: Body) {
+  const refs = list(b.group);
+  if (refs.some((r) => r.includes(':') && !r.startsWith('okta:'))) throw badRequest('Unknown group source.');
+  return { groups: refs.filter((r) => !r.includes(':')), idpGroups: refs.filter((r) => r.startsWith('okta:')).map((r) => r.slice('okta:'.length)) };
+}
+
 const commonIdp = (b: Body) => ({ name: str(b.name), allowedDomains: words(b.allowedDomains), jitEnabled: bool(b.jitEnabled) ?? true, matchBy: str(b.matchBy), mapping: mapping(b) });
 
 export const formInputs: Record<string, (b: Body) => unknown> = {
@@ -28,12 +35,15 @@ export const formInputs: Record<string, (b: Body) => unknown> = {
   // "Everyone" ignores ticked groups; "only these groups" with none ticked is refused rather than read as everyone.
   'tool-approve': (b) => {
     if (b.scope === 'groups' && list(b.group).length === 0) throw badRequest('Choose at least one group, or "Everyone".');
-    return { tool: str(b.tool), groups: b.scope === 'groups' ? list(b.group) : [] };
+    return { tool: str(b.tool), ...(b.scope === 'groups' ? pickedGroups(b) : { groups: [], idpGroups: [] }) };
   },
-  'tool-revoke': (b) => ({ tool: str(b.tool), groups: list(b.group) }),
+  'tool-revoke': (b) => ({ tool: str(b.tool), ...pickedGroups(b) }),
+  'tool-change-accept': (b) => ({ tool: str(b.tool) }),
+  'tool-change-reject': (b) => ({ tool: str(b.tool) }),
   'upstream-add': (b) => ({ name: str(b.name), url: str(b.url), headers: (str(b.headers) ?? '').split(/\r?\n/).filter((l) => l.trim()) }),
   'upstream-refresh': (b) => ({ name: str(b.name) }),
   'settings-update': (b) => Object.fromEntries(['adminGroup', 'dynamicClientRegistration', 'reconsentOnNewTools', 'crossAppAccess', 'idpLogoutRevokesGrants', 'provisioning'].filter((k) => typeof b[k] === 'string').map((k) => [k, b[k]])),
+  'reconcile-run': (b) => ({ confirm: b.confirm === 'on' }),
   'user-client-revoke': (b) => ({ userId: str(b.userId), clientId: str(b.clientId) }),
   'client-remove': (b) => ({ clientId: str(b.clientId) }),
   'user-revoke-all': (b) => ({ userId: str(b.userId) }),
@@ -47,9 +57,12 @@ export const doneMessages: Record<string, string> = {
   'scim-token-revoke': 'SCIM token revoked. Provisioning with it stops now.',
   'tool-approve': 'Tool access saved. It applies from the next request.',
   'tool-revoke': 'Tool revoked. Nobody can call it from the next request on.',
+  'tool-change-accept': 'Change accepted. The tool is callable again with the access it had.',
+  'tool-change-reject': 'Tool kept revoked. Nobody can call it until you approve it again.',
   'upstream-add': 'Upstream server added. Its tools arrive unapproved.',
   'upstream-refresh': 'Upstream tools refreshed.',
   'settings-update': 'Settings saved.',
+  'reconcile-run': 'Reconciliation finished. Its result is shown below.',
   'user-client-revoke': "The client's access for this user has ended.",
   'client-remove': 'Client removed. Every token it held has ended.',
   'user-revoke-all': "Everything for this user has been revoked.",

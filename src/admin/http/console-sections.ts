@@ -1,5 +1,6 @@
 import { AuditFilterSchema, whereOf } from '../../audit/export-events.js';
 import { listConnectors } from '../../connectors/connector-store.js';
+import { lastReconcileRun } from '../../connectors/reconcile/reconcile-runs.js';
 import type { Services } from '../../services.js';
 import { listConnections } from '../../sso/connections/manage-connections.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -7,7 +8,7 @@ import type { SafeHtml } from '../../views/html.js';
 import type { ConsolePage, ConsoleSection } from '../../views/console-layout.js';
 import { userAccess, toolAccess } from '../queries/access-matrix.js';
 import { tenantCertificates } from '../queries/certificates.js';
-import { pickableGroups } from '../queries/group-picker.js';
+import { groupSources, pickableGroups } from '../queries/group-picker.js';
 import { consoleOverview } from '../queries/overview.js';
 import { listGroups, listUsers, provisioningStatus } from '../queries/provisioning.js';
 import { spValues } from '../queries/sp-values.js';
@@ -52,7 +53,7 @@ export async function renderSection(s: Services, t: TenantCtx, a: SignedInAdmin,
       };
     }
     case 'tools':
-      return { title: 'Tools', lead: 'What AI assistants may call on behalf of your people.', body: toolsPage({ slug, csrf, catalog: await toolCatalog(t), groups: await pickableGroups(t) }) };
+      return { title: 'Tools', lead: 'What AI assistants may call on behalf of your people.', body: toolsPage({ slug, csrf, catalog: await toolCatalog(t), picker: await pickableGroups(t, '', 200, groupSources(s)) }) };
     case 'access': {
       const search = q.get('search') ?? '';
       const userId = q.get('user');
@@ -93,6 +94,6 @@ export async function renderSection(s: Services, t: TenantCtx, a: SignedInAdmin,
       };
     }
     case 'settings':
-      return { title: 'Settings', lead: 'Policies for your organisation.', body: settingsPage({ slug, csrf, settings: t.settings, connectors: await listConnectors(t) }) };
+      return { title: 'Settings', lead: 'Policies for your organisation.', body: settingsPage({ slug, csrf, settings: t.settings, connectors: await listConnectors(t), lastReconcile: await lastReconcileRun(t) }) };
   }
 }

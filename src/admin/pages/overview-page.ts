@@ -4,11 +4,14 @@ import { badge, table, when } from './components.js';
 
 type Overview = Awaited<ReturnType<typeof consoleOverview>>;
 
+/** Link texts that say where the admin acts (a bare "Open" repeated is ambiguous to screen-reader users). */
+const openLabel: Record<string, string> = { sso: 'Open single sign-on', provisioning: 'Open provisioning', tools: 'Open tools', settings: 'Open settings' };
+
 export function overviewPage(slug: string, o: Overview): SafeHtml {
   const base = `/t/${slug}/admin`;
   const alerts = o.alerts.length
     ? html`<section class="card" aria-labelledby="alerts-h"><h2 id="alerts-h">Needs attention</h2><ul>${o.alerts.map(
-        (a) => html`<li>${badge(a.severity === 'critical' ? 'Critical' : 'Warning', a.severity === 'critical' ? 'bad' : 'warn')} ${a.text} <a href="${base}/${a.section}">Open</a></li>`,
+        (a) => html`<li>${badge(a.severity === 'critical' ? 'Critical' : 'Warning', a.severity === 'critical' ? 'bad' : 'warn')} ${a.text} <a href="${base}/${a.section}${a.anchor ? `#${a.anchor}` : ''}">${openLabel[a.section]}</a></li>`,
       )}</ul></section>`
     : html`<section class="card" aria-labelledby="alerts-h"><h2 id="alerts-h">Needs attention</h2><p>${badge('All clear', 'ok')} Nothing needs your attention.</p></section>`;
   return html`${alerts}

@@ -54,7 +54,7 @@ async function localState(t: TenantCtx) {
  * the `reconcile` principal (docs/reconciliation.md). Nothing is written before the whole directory was read; a read
  * that fails, or that lists no users while the tenant has some it covers, fails the run with no change.
  */
-export async function runReconcile(s: Services, t: TenantCtx, opts: { dryRun: boolean; confirm?: boolean; trigger?: 'cli' | 'schedule' }): Promise<ReconcileReport> {
+export async function runReconcile(s: Services, t: TenantCtx, opts: { dryRun: boolean; confirm?: boolean; trigger?: 'cli' | 'schedule' | 'console' }): Promise<ReconcileReport> {
   if (t.settings.provisioning === 'directory-sync') {
     throw conflict('This tenant is provisioned by directory sync, which already reconciles it with the directory on every run: use `connector sync-directory`');
   }

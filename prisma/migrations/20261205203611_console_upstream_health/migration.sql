@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Upstream" ADD COLUMN     "lastError" TEXT,
+ADD COLUMN     "unavailableSince" TIMESTAMP(3);
