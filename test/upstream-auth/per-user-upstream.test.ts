@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UrlElicitationRequiredError, type CallToolResult, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
 import { readTokens } from '../../src/upstream-auth/connection-store.js';
+import { UpstreamTokens } from '../../src/upstream-auth/upstream-tokens.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -170,6 +171,25 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
     }
     await withUrl.close();
     await formOnly.close();
+  });
+
+  it('refresh is single-flight across nodes: two nodes needing the same refreshed token refresh it once (the row lease)', { timeout: 60_000 }, async () => {
+    const { t } = await setUp();
+    const hal = await createUser(t, 'hal@example.com');
+    await connectAccount(app, t, await signedIn(app, t, hal), 'gh', as, 'hal-gh');
+    const row = await t.db.upstream.findFirstOrThrow({ where: { name: 'gh' } });
+    const up = { id: row.id, url: row.url, headersSecretId: row.headersSecretId, updatedAt: row.updatedAt, authMode: row.authMode };
+    // Two nodes: each its own token cache and in-process single flight, the same database.
+    const nodeA = new UpstreamTokens(app.services);
+    const nodeB = new UpstreamTokens(app.services);
+    const first = await nodeA.forCall(t, up, hal);
+    app.clock.advance(3_600_000);
+    const refreshesBefore = as.tokenRequests.filter((g) => g === 'refresh_token').length;
+    const [a, b] = await Promise.all([nodeA.forCall(t, up, hal), nodeB.forCall(t, up, hal)]);
+    expect(as.tokenRequests.filter((g) => g === 'refresh_token').length).toBe(refreshesBefore + 1);
+    expect(a.version).not.toBe(first.version);
+    expect(b).toEqual(a); // the node that waited uses the other's new token
+    expect(await t.db.upstreamConnection.findFirstOrThrow({ where: { userId: hal } })).toMatchObject({ version: 2, refreshLeaseUntil: null });
   });
 
   it('registers by dynamic client registration when no client is given and PUBLIC_URL is not https', { timeout: 60_000 }, async () => {
