@@ -126,6 +126,9 @@ describe.each(testDbKinds)('MCP resource subscriptions and logging/setLevel thro
         const erin = await watcher(app, t, fake.issue(t, await createUser(t, 'erin@example.com')));
         await erin.client.callTool({ name: 'up__chatty', arguments: {} });
         expect(pool.userSessionCount).toBe(3);
+        // The call's log messages are relayed from Erin's own upstream session to her, and to nobody else.
+        expect(erin.logs).toEqual(['debug', 'info', 'warning', 'error']);
+        expect(c.logs).toEqual([]);
         await erin.client.close();
       } finally {
         pool.userSessionIdleMs = idle;
