@@ -62,7 +62,15 @@ export async function callToolResult(
   const call = inFlight.track(callKey(t, who, who.sessionId, requestId), signal);
   try {
     const urlElicitation = who.sessionId !== undefined && McpSessionIds.capabilitiesOf(who.sessionId).elicitationUrl;
-    const ctx = { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request, urlElicitation, ...(relay && { relay }) };
+    const ctx = {
+      userId: who.userId,
+      clientId: who.clientId,
+      signal: call.signal,
+      request: who.request,
+      urlElicitation,
+      ...(who.sessionId !== undefined && { sessionId: who.sessionId }),
+      ...(relay && { relay }),
+    };
     return await callTool(s, t, ctx, params.name, params.arguments);
   } finally {
     call.done();

@@ -23,7 +23,9 @@ export type BusEvent =
   /** A client unsubscribed (on any node): the node holding the subscription drops it (src/tools/resource-subscriptions.ts). */
   | { type: 'mcp.resource.unsubscribed'; tenantId: string; userId: string; sessionId: string; uri: string }
   /** A client's `logging/setLevel` (on any node): relayed log messages of its calls are filtered by it (src/mcp). */
-  | { type: 'mcp.log-level'; tenantId: string; sessionId: string; level: string };
+  | { type: 'mcp.log-level'; tenantId: string; sessionId: string; level: string }
+  /** The gateway asked a client session to open a connect page (URL elicitation, -32042): src/mcp/pending-elicitations.ts. */
+  | { type: 'mcp.elicitation.pending'; tenantId: string; userId: string; upstreamId: string; sessionId: string; elicitationId: string };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

@@ -23,6 +23,8 @@ export interface ToolCallContext {
    * not connected is answered with the JSON-RPC error -32042 carrying the connect URL, not a tool result.
    */
   urlElicitation?: boolean;
+  /** The client's gateway MCP session (the completion of a URL elicitation is announced on its GET stream). */
+  sessionId?: string;
 }
 
 /** A tool the caller may not call (unknown, unapproved, not granted): one answer for all three, so nothing leaks. */
@@ -146,7 +148,14 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
   });
   s.metrics.toolCall(tool ? (tool.upstreamId ?? 'builtin') : 'none', () => upstreamLabel(tool), (error ?? 'success') as ToolOutcome, (performance.now() - started) / 1000);
   if (!result) throw new UnknownToolError(name);
-  if (ran.protocolError) throw ran.protocolError;
+  if (ran.protocolError) {
+    // Every node learns the elicitation, so the one holding the session's GET stream can announce its completion.
+    const elicitationId = ran.protocolError.elicitations[0]?.elicitationId;
+    if (elicitationId && ctx.sessionId !== undefined && tool?.upstreamId) {
+      await s.bus.publish({ type: 'mcp.elicitation.pending', tenantId: t.id, userId: ctx.userId, upstreamId: tool.upstreamId, sessionId: ctx.sessionId, elicitationId });
+    }
+    throw ran.protocolError;
+  }
   return result;
 }
 

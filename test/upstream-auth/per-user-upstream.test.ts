@@ -1,7 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UrlElicitationRequiredError, type CallToolResult, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ElicitationCompleteNotificationSchema,
+  ToolListChangedNotificationSchema,
+  UrlElicitationRequiredError,
+  type CallToolResult,
+  type ClientCapabilities,
+} from '@modelcontextprotocol/sdk/types.js';
 import { mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
 import { readTokens } from '../../src/upstream-auth/connection-store.js';
 import { UpstreamTokens } from '../../src/upstream-auth/upstream-tokens.js';
@@ -171,6 +177,43 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
     }
     await withUrl.close();
     await formOnly.close();
+  });
+
+  it('announces notifications/elicitation/complete on the session that was asked, once the user connected', { timeout: 60_000 }, async () => {
+    const { t } = await setUp();
+    const ida = await createUser(t, 'ida@example.com');
+    const other = await createUser(t, 'other@example.com');
+    const client = async (userId: string) => {
+      const c = new Client({ name: 'elicit', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
+      const completed: string[] = [];
+      let listChanged = 0;
+      c.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => void completed.push(n.params.elicitationId));
+      c.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
+      const token = fake.issue(t, userId, { expiresAt: new Date(app.clock.now().getTime() + 30 * 86_400_000) });
+      await c.connect(new StreamableHTTPClientTransport(new URL(mcpResourceUrl(app.url, t)), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      // Its GET stream (opened by the SDK after initialize) listens once it hears a bus event.
+      await vi.waitFor(
+        async () => {
+          await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
+          expect(listChanged).toBeGreaterThan(0);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      return { c, completed };
+    };
+    const mine = await client(ida);
+    const theirs = await client(other);
+    const err = (await mine.c.callTool({ name: 'gh__whoami', arguments: {} }).catch((e: unknown) => e)) as UrlElicitationRequiredError;
+    const theirErr = (await theirs.c.callTool({ name: 'gh__whoami', arguments: {} }).catch((e: unknown) => e)) as UrlElicitationRequiredError;
+    const id = err.elicitations[0]!.elicitationId;
+    expect(id).not.toBe(theirErr.elicitations[0]!.elicitationId);
+    await connectAccount(app, t, await signedIn(app, t, ida), 'gh', as, 'ida-gh');
+    await vi.waitFor(() => expect(mine.completed).toEqual([id]), { timeout: 10_000 });
+    // Nobody else hears it; the other user's elicitation stays pending until they connect.
+    expect(theirs.completed).toEqual([]);
+    expect(text(await mine.c.callTool({ name: 'gh__whoami', arguments: {} }))).toMatch(/^sub=ida-gh /);
+    await mine.c.close();
+    await theirs.c.close();
   });
 
   it('refresh is single-flight across nodes: two nodes needing the same refreshed token refresh it once (the row lease)', { timeout: 60_000 }, async () => {
