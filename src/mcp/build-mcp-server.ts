@@ -17,6 +17,7 @@ import type { CallableTool } from '../tools/list-callable-tools.js';
 import type { CallRelay } from '../tools/upstream-call.js';
 import { connectorTool } from '../connectors/tool-providers.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
+import { McpSessionIds } from './mcp-session-id.js';
 import { contentCapabilities, registerContentHandlers } from './content-handlers.js';
 
 export interface McpPrincipal {
@@ -60,7 +61,17 @@ export async function callToolResult(
 ): Promise<CallToolResult> {
   const call = inFlight.track(callKey(t, who, who.sessionId, requestId), signal);
   try {
-    return await callTool(s, t, { userId: who.userId, clientId: who.clientId, signal: call.signal, request: who.request, ...(relay && { relay }) }, params.name, params.arguments);
+    const urlElicitation = who.sessionId !== undefined && McpSessionIds.capabilitiesOf(who.sessionId).elicitationUrl;
+    const ctx = {
+      userId: who.userId,
+      clientId: who.clientId,
+      signal: call.signal,
+      request: who.request,
+      urlElicitation,
+      ...(who.sessionId !== undefined && { sessionId: who.sessionId }),
+      ...(relay && { relay }),
+    };
+    return await callTool(s, t, ctx, params.name, params.arguments);
   } finally {
     call.done();
   }

@@ -44,6 +44,8 @@ export class ClientRelay implements CallRelay {
     /** The pending key of a relayed request id (tenant, user, client, session, id). */
     private readonly keyOf: (id: string) => string,
     private readonly signal: AbortSignal,
+    /** Whether a log message of this level is for the client (its `logging/setLevel`, log-levels.ts). */
+    private readonly logLevelPasses: (level: unknown) => boolean = () => true,
   ) {}
 
   /** The call is over: requests still waiting for the client are given up. */
@@ -72,7 +74,7 @@ export class ClientRelay implements CallRelay {
   notification(message: JSONRPCNotification): void {
     if (message.method === 'notifications/progress') {
       this.#write({ jsonrpc: '2.0', method: message.method, params: { ...message.params, progressToken: this.progressToken } });
-    } else {
+    } else if (message.method !== 'notifications/message' || this.logLevelPasses(message.params?.level)) {
       this.#write({ jsonrpc: '2.0', method: message.method, params: message.params });
     }
   }

@@ -34,7 +34,13 @@ export const contentCapabilities = {
  * decided per request from current approval and membership, like tools. The SDK validates what it returns.
  */
 export function registerContentHandlers(server: Server, s: Services, t: TenantCtx, who: McpPrincipal): void {
-  const caller = (signal: AbortSignal): content.ContentCaller => ({ userId: who.userId, clientId: who.clientId, signal, request: who.request });
+  const caller = (signal: AbortSignal): content.ContentCaller => ({
+    userId: who.userId,
+    clientId: who.clientId,
+    signal,
+    request: who.request,
+    ...(who.sessionId !== undefined && { sessionId: who.sessionId }),
+  });
   server.setRequestHandler(ListPromptsRequestSchema, async (_r, x) => (await content.listPrompts(s, t, caller(x.signal))) as ListPromptsResult);
   server.setRequestHandler(GetPromptRequestSchema, async (r, x) => (await content.getPrompt(s, t, caller(x.signal), r.params.name, r.params.arguments)) as GetPromptResult);
   server.setRequestHandler(ListResourcesRequestSchema, async (_r, x) => (await content.listResources(s, t, caller(x.signal))) as ListResourcesResult);
@@ -46,7 +52,10 @@ export function registerContentHandlers(server: Server, s: Services, t: TenantCt
   server.setRequestHandler(SubscribeRequestSchema, (r, x) => content.subscription(s, t, caller(x.signal), 'resources/subscribe', r.params.uri));
   server.setRequestHandler(UnsubscribeRequestSchema, (r, x) => content.subscription(s, t, caller(x.signal), 'resources/unsubscribe', r.params.uri));
   server.setRequestHandler(CompleteRequestSchema, async (r, x) => (await content.complete(s, t, caller(x.signal), r.params as Record<string, unknown>)) as CompleteResult);
-  // Upstream sessions are shared by users, so a client's level cannot be set upstream; log messages of its calls are
-  // relayed as the upstream sends them (docs/mcp.md, "Relay").
-  server.setRequestHandler(SetLevelRequestSchema, () => ({}));
+  // The level is kept per client session on every node and applied to the log messages relayed from its calls
+  // (log-levels.ts); not set upstream, where a static upstream's session is shared by every user.
+  server.setRequestHandler(SetLevelRequestSchema, async (r) => {
+    if (who.sessionId !== undefined) await s.bus.publish({ type: 'mcp.log-level', tenantId: t.id, sessionId: who.sessionId, level: r.params.level });
+    return {};
+  });
 }

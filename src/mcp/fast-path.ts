@@ -19,6 +19,7 @@ import { NO_CAPABILITIES } from './client-capabilities.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
 import { McpSessionIds } from './mcp-session-id.js';
 import type { PendingClientRequests } from './pending-client-requests.js';
+import type { LogLevels } from './log-levels.js';
 
 /**
  * The request, validated by the SDK's own schemas, if it is one the fast path answers exactly as the SDK's
@@ -66,6 +67,7 @@ export async function tryFastPath(
   res: ServerResponse,
   body: unknown,
   pending: PendingClientRequests,
+  logLevels?: LogLevels,
 ): Promise<boolean> {
   const fast = fastRequest(req, body);
   if (!fast) return false;
@@ -84,6 +86,7 @@ export async function tryFastPath(
         pending,
         (id) => callKey(t, who, who.sessionId, id),
         aborted.signal,
+        logLevels && ((level) => logLevels.passes(t.id, who.sessionId, level)),
       )
     : undefined;
   let response: Record<string, unknown>;

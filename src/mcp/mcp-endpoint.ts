@@ -18,6 +18,8 @@ import { watchStream } from './watch-stream.js';
 import { tryFastPath } from './fast-path.js';
 import { readJsonBody } from './read-json-body.js';
 import { relayCapabilitiesOf } from './client-capabilities.js';
+import { LogLevels } from './log-levels.js';
+import { PendingElicitations } from './pending-elicitations.js';
 import { MAX_BUS_MESSAGE, PendingClientRequests, relayedResponses } from './pending-client-requests.js';
 
 function parseJson(text: string): unknown {
@@ -69,6 +71,8 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
   const sessions = new McpSessionIds(s);
   const inFlight = new InFlightCalls();
   const pending = new PendingClientRequests();
+  const logLevels = new LogLevels(s.bus);
+  const elicitations = new PendingElicitations(s.bus, () => s.clock.now().getTime());
   s.bus.subscribe((e) => {
     if (e.type === 'mcp.cancelled') inFlight.cancel(e.callKey);
     else if (e.type === 'mcp.response') pending.deliver(e.key, parseJson(e.message));
@@ -100,7 +104,7 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
       sendJson(res, auth.status, auth.body);
       return;
     }
-    await serve(s, t, { sessions, inFlight, pending }, auth.info, req, res);
+    await serve(s, t, { sessions, inFlight, pending, logLevels, elicitations }, auth.info, req, res);
   }
 
   return (req, res, slug) => {
@@ -134,7 +138,13 @@ async function findTenant(s: Services, slug: string): Promise<TenantCtx | null> 
 async function serve(
   s: Services,
   t: TenantCtx,
-  { sessions, inFlight, pending }: { sessions: McpSessionIds; inFlight: InFlightCalls; pending: PendingClientRequests },
+  {
+    sessions,
+    inFlight,
+    pending,
+    logLevels,
+    elicitations,
+  }: { sessions: McpSessionIds; inFlight: InFlightCalls; pending: PendingClientRequests; logLevels: LogLevels; elicitations: PendingElicitations },
   info: AccessTokenInfo & { userId: string },
   req: IncomingMessage,
   res: ServerResponse,
@@ -167,7 +177,7 @@ async function serve(
     if (text.length <= MAX_BUS_MESSAGE) await s.bus.publish({ type: 'mcp.response', tenantId: t.id, key, message: text });
     else req.log?.warn({ bytes: text.length }, 'relayed answer too large to reach another node');
   }
-  if (await tryFastPath(s, t, who, inFlight, req, res, body, pending)) return;
+  if (await tryFastPath(s, t, who, inFlight, req, res, body, pending, logLevels)) return;
   const server = buildMcpServer(s, t, who, inFlight);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {
@@ -176,6 +186,6 @@ async function serve(
     void server.close();
   });
   await server.connect(transport);
-  if (req.method === 'GET') watchStream(s, t, info, server, transport, res);
+  if (req.method === 'GET') watchStream(s, t, info, who.sessionId, server, transport, res, elicitations);
   await transport.handleRequest(req, res, body);
 }

@@ -17,7 +17,15 @@ export type BusEvent =
   /** A user's connection to a per-user upstream changed (tokens refreshed, reconnected, disconnected): src/upstream-auth. */
   | { type: 'upstream-connection.changed'; tenantId: string; userId: string; upstreamId: string }
   /** An MCP client's answer to a relayed elicitation or sampling request whose call may run on another node (src/mcp). */
-  | { type: 'mcp.response'; tenantId: string; key: string; message: string };
+  | { type: 'mcp.response'; tenantId: string; key: string; message: string }
+  /** An upstream resource a client subscribed to (through any node) changed: to that client's GET stream (src/mcp). */
+  | { type: 'mcp.resource.updated'; tenantId: string; userId: string; sessionId: string; uri: string }
+  /** A client unsubscribed (on any node): the node holding the subscription drops it (src/tools/resource-subscriptions.ts). */
+  | { type: 'mcp.resource.unsubscribed'; tenantId: string; userId: string; sessionId: string; uri: string }
+  /** A client's `logging/setLevel` (on any node): relayed log messages of its calls are filtered by it (src/mcp). */
+  | { type: 'mcp.log-level'; tenantId: string; sessionId: string; level: string }
+  /** The gateway asked a client session to open a connect page (URL elicitation, -32042): src/mcp/pending-elicitations.ts. */
+  | { type: 'mcp.elicitation.pending'; tenantId: string; userId: string; upstreamId: string; sessionId: string; elicitationId: string };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

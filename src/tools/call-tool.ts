@@ -1,4 +1,4 @@
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult, type UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { CircuitOpenError } from '../lib/circuit-breaker.js';
 import type { ToolOutcome } from '../metrics/metrics.js';
 import { traced, tracingOn } from '../metrics/tracing.js';
@@ -18,6 +18,13 @@ export interface ToolCallContext {
   request?: { ip?: string; userAgent?: string; requestId?: string };
   /** The calling client's side of an upstream call: progress, log messages, elicitation and sampling (src/mcp/call-relay.ts). */
   relay?: CallRelay;
+  /**
+   * The client declared URL-mode elicitation at initialize (carried in its session id): a per-user upstream it has
+   * not connected is answered with the JSON-RPC error -32042 carrying the connect URL, not a tool result.
+   */
+  urlElicitation?: boolean;
+  /** The client's gateway MCP session (the completion of a URL elicitation is announced on its GET stream). */
+  sessionId?: string;
 }
 
 /** A tool the caller may not call (unknown, unapproved, not granted): one answer for all three, so nothing leaks. */
@@ -65,7 +72,14 @@ function scrubStackFrames(result: CallToolResult): CallToolResult {
 
 type Tool = CallableToolWithUpstream;
 
-async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: Tool, args: Record<string, unknown> | undefined) {
+interface Ran {
+  result?: CallToolResult;
+  failure?: Failure;
+  /** Answered instead of the result (after the audit event): URL-mode elicitation of the connect step. */
+  protocolError?: UrlElicitationRequiredError;
+}
+
+async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: Tool, args: Record<string, unknown> | undefined): Promise<Ran> {
   try {
     if (tool.kind === 'builtin') {
       const builtin = builtinTools.get(tool.name);
@@ -79,7 +93,14 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
     const result = await s.upstreams.callTool(t, tool.upstream, tool.upstreamToolName, args, ctx.signal, ctx.relay, ctx.userId);
     return { result: result.isError ? scrubStackFrames(result) : result };
   } catch (err) {
-    const mapped = mapFailure(err, ctx.signal, s.upstreams.callTimeoutMs);
+    const mapped: Ran = mapFailure(err, ctx.signal, s.upstreams.callTimeoutMs);
+    // MCP 2025-11-25 "Elicitation", URL mode: a request that cannot proceed until the user completes an interaction
+    // elsewhere MAY be answered with URLElicitationRequiredError (-32042) — only to a client that declared `url` mode.
+    // A transient refresh failure has no interaction to complete and stays a tool result.
+    if (ctx.urlElicitation && !ctx.signal.aborted && err instanceof UpstreamAuthRequired) {
+      const elicitation = err.toUrlElicitation();
+      if (elicitation) mapped.protocolError = elicitation;
+    }
     s.logger.info({ tenantId: t.id, tool: tool.name, failure: mapped.failure, err: String(err).slice(0, 300), requestId: ctx.request?.requestId }, 'tool call failed');
     return mapped;
   }
@@ -95,11 +116,11 @@ const byteSize = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null), 'u
 export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, name: string, args: Record<string, unknown> | undefined): Promise<CallToolResult> {
   const started = performance.now();
   const tool = await callableToolsCache(s).find(t, ctx.userId, name);
-  const ran: { result?: CallToolResult; failure?: Failure } = !tool
+  const ran: Ran = !tool
     ? {}
     : tracingOn
       ? await traced('mcp tools/call', { 'mcp.tool.name': tool.name, 'sso_bridge.tenant_id': t.id }, async (span) => {
-          const r: { result?: CallToolResult; failure?: Failure } = await runTool(s, t, ctx, tool, args);
+          const r = await runTool(s, t, ctx, tool, args);
           if (r.failure) span.setAttribute('sso_bridge.tool.failure', r.failure);
           return r;
         })
@@ -127,6 +148,14 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
   });
   s.metrics.toolCall(tool ? (tool.upstreamId ?? 'builtin') : 'none', () => upstreamLabel(tool), (error ?? 'success') as ToolOutcome, (performance.now() - started) / 1000);
   if (!result) throw new UnknownToolError(name);
+  if (ran.protocolError) {
+    // Every node learns the elicitation, so the one holding the session's GET stream can announce its completion.
+    const elicitationId = ran.protocolError.elicitations[0]?.elicitationId;
+    if (elicitationId && ctx.sessionId !== undefined && tool?.upstreamId) {
+      await s.bus.publish({ type: 'mcp.elicitation.pending', tenantId: t.id, userId: ctx.userId, upstreamId: tool.upstreamId, sessionId: ctx.sessionId, elicitationId });
+    }
+    throw ran.protocolError;
+  }
   return result;
 }
 

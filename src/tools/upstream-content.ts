@@ -2,6 +2,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { contentUpstreams, type ContentUpstream } from './content-upstreams.js';
+import { resourceSubscriptions } from './resource-subscriptions.js';
 import { gatewayName, gatewayUri, upstreamNameOf, upstreamUriOf } from './upstream-names.js';
 
 /** MCP 2025-11-25 "Resources", error handling: resource not found. */
@@ -18,6 +19,8 @@ export interface ContentCaller {
   clientId: string;
   signal: AbortSignal;
   request?: { ip?: string; userAgent?: string; requestId?: string };
+  /** The client's gateway MCP session: resource updates are addressed to it. */
+  sessionId?: string;
 }
 
 /** Every item of a paginated upstream list (`prompts/list`, `resources/list`, `resources/templates/list`). */
@@ -133,11 +136,30 @@ export async function readResource(s: Services, t: TenantCtx, who: ContentCaller
   return namespaceUris(hit.up.prefix, result) as Obj;
 }
 
-/** resources/subscribe and unsubscribe, forwarded to the resource's upstream. */
+/**
+ * resources/subscribe, forwarded to the resource's upstream and remembered on this node so the upstream's updates
+ * reach this client's session (resource-subscriptions.ts); resources/unsubscribe, ended on whichever node holds it
+ * (the upstream is unsubscribed there once nobody else on that upstream session still wants the resource).
+ */
 export async function subscription(s: Services, t: TenantCtx, who: ContentCaller, method: 'resources/subscribe' | 'resources/unsubscribe', uri: string) {
   const hit = await route(t, who.userId, uri, upstreamUriOf);
   if (!hit) throw new McpError(RESOURCE_NOT_FOUND, 'Resource not found', { uri: uri.slice(0, 256) });
-  await forward(s, t, who, hit.up, method, { uri: hit.own }, { action: `mcp.${method.replace('/', '.')}`, item: uri });
+  const registry = resourceSubscriptions(s);
+  const action = { action: `mcp.${method.replace('/', '.')}`, item: uri };
+  if (method === 'resources/subscribe') {
+    await forward(s, t, who, hit.up, method, { uri: hit.own }, action);
+    registry.add(t, hit.up, who.userId, who.sessionId ?? '', uri, hit.own);
+  } else {
+    await registry.unsubscribe(t, who.userId, who.sessionId ?? '', uri);
+    await s.audit.recordInBackground(t, {
+      actor: { kind: 'user', id: who.userId },
+      action: action.action,
+      target: { kind: 'upstream', id: hit.up.id },
+      outcome: 'success',
+      request: who.request ?? {},
+      detail: { item: uri.slice(0, 256), clientId: who.clientId, upstream: hit.up.name },
+    });
+  }
   return {};
 }
 

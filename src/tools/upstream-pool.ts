@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CircuitBreakers, CircuitOpenError } from '../lib/circuit-breaker.js';
 import { healthReason, type UpstreamHealth } from './upstream-health.js';
 import { systemClock } from '../lib/clock.js';
@@ -38,6 +38,16 @@ export interface CredentialsProvider {
   rejected(t: TenantCtx, up: UpstreamRef, userId: string, version: string): Promise<void>;
 }
 
+/** What a pooled session tells about itself (src/tools/resource-subscriptions.ts sets them). */
+export interface SessionHooks {
+  /** The upstream sent `notifications/resources/updated` on this session (its GET stream). */
+  resourceUpdated(sessionKey: string, uri: string): void;
+  /** A per-user session that must not be closed for idleness (it holds subscriptions). */
+  keepOpen(sessionKey: string): boolean;
+  /** A session was opened for this key (again): what lived on the old one (subscriptions) is set up anew. */
+  reopened(sessionKey: string): void;
+}
+
 /** The SDK client holds the session (handshake, notifications, DELETE); the caller sends its tools/call requests. */
 interface Session {
   client: Client;
@@ -72,6 +82,8 @@ export class UpstreamPool {
   credentials: CredentialsProvider | undefined;
   /** Set by the composition root: records breaker transitions so every node's console shows an upstream down. */
   health: UpstreamHealth | undefined;
+  /** Read when a session has news (set once per node by the resource subscription registry). */
+  sessionHooks: SessionHooks | undefined;
   /** Keyed by upstream id (static, shared) or by the credentials' key (per user). */
   readonly #entries = new Map<string, Entry>();
 
@@ -194,6 +206,12 @@ export class UpstreamPool {
     }
   }
 
+  /** The key of the pooled session a call of this user to `up` uses: the upstream (static) or (upstream, user). */
+  sessionKeyOf(up: UpstreamRef, userId: string): string {
+    // The same key the credentials provider gives per-user calls (src/upstream-auth/upstream-tokens.ts).
+    return isPerUser(up) ? `${up.id}\u0000${userId}` : up.id;
+  }
+
   /** Open per-user sessions on this node (the LRU's current size). */
   get userSessionCount(): number {
     let n = 0;
@@ -228,8 +246,13 @@ export class UpstreamPool {
     if (entry) this.drop(key);
     const session = (async () => {
       const stored = up.headersSecretId ? (JSON.parse(await this.vault.getString(t, up.headersSecretId)) as Record<string, string>) : {};
-      return openSession(up.url, { ...stored, ...creds?.headers }, this.connectTimeoutMs, this.maxResponseBytes);
+      const opened = await openSession(up.url, { ...stored, ...creds?.headers }, this.connectTimeoutMs, this.maxResponseBytes);
+      // Notifications on the session's own GET stream: only resource updates have an owner (whoever subscribed on
+      // this session); everything else there belongs to nobody and is dropped (decision 0024).
+      opened.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.sessionHooks?.resourceUpdated(key, n.params.uri));
+      return opened;
     })();
+    void session.then(() => this.sessionHooks?.reopened(key)).catch(() => undefined);
     const created: Entry = { version, session };
     if (creds) this.#admitUserSession(key, created);
     else this.#entries.set(key, created);
@@ -253,7 +276,7 @@ export class UpstreamPool {
     let userSessions = 0;
     for (const [k, e] of this.#entries) {
       if (e.usedAt === undefined) continue;
-      if (now - e.usedAt > this.userSessionIdleMs) this.drop(k);
+      if (now - e.usedAt > this.userSessionIdleMs && !this.sessionHooks?.keepOpen(k)) this.drop(k);
       else userSessions++;
     }
     for (const [k, e] of this.#entries) {

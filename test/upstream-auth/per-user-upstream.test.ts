@@ -1,7 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  ElicitationCompleteNotificationSchema,
+  ToolListChangedNotificationSchema,
+  UrlElicitationRequiredError,
+  type CallToolResult,
+  type ClientCapabilities,
+} from '@modelcontextprotocol/sdk/types.js';
+import { mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
 import { readTokens } from '../../src/upstream-auth/connection-store.js';
+import { UpstreamTokens } from '../../src/upstream-auth/upstream-tokens.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -117,6 +126,113 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
     expect(after.structuredContent).toMatchObject({ error: 'not_connected' });
     // Bob is untouched.
     expect(text(await bobMcp.callTool({ name: 'gh__whoami', arguments: {} }))).toMatch(/^sub=bob-gh /);
+  });
+
+  it('a client that declared URL-mode elicitation gets -32042 with the connect URL; without it, the tool result', { timeout: 60_000 }, async () => {
+    const { t } = await setUp();
+    const gina = await createUser(t, 'gina@example.com');
+    const token = fake.issue(t, gina, { expiresAt: new Date(app.clock.now().getTime() + 30 * 86_400_000) });
+    const sdkClient = async (capabilities: ClientCapabilities) => {
+      const c = new Client({ name: 'elicit', version: '1.0.0' }, { capabilities });
+      await c.connect(new StreamableHTTPClientTransport(new URL(mcpResourceUrl(app.url, t)), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      return c;
+    };
+    const withUrl = await sdkClient({ elicitation: { form: {}, url: {} } });
+    const formOnly = await sdkClient({ elicitation: {} });
+    const connectUrl = `${app.url}/t/${t.slug}/connect/gh`;
+
+    // MCP 2025-11-25: URLElicitationRequiredError, one url-mode elicitation with an opaque id and our connect page.
+    const err = await withUrl.callTool({ name: 'gh__whoami', arguments: {} }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UrlElicitationRequiredError);
+    const e = err as UrlElicitationRequiredError;
+    expect(e.code).toBe(-32042);
+    expect(e.elicitations).toEqual([{ mode: 'url', url: connectUrl, elicitationId: expect.stringMatching(/^[0-9a-f-]{36}$/), message: expect.stringContaining('not connected') }]);
+    // The call is audited like the tool-result answer.
+    await app.services.audit.flush();
+    const audited = await t.db.auditEvent.findFirst({ where: { action: 'mcp.tool.call', actorId: gina }, orderBy: { seq: 'desc' } });
+    expect(audited?.detail).toMatchObject({ tool: 'gh__whoami', error: 'auth_required' });
+
+    // A client without URL mode (form only) keeps the tool result with the link.
+    const res = (await formOnly.callTool({ name: 'gh__whoami', arguments: {} })) as CallToolResult;
+    expect(res.structuredContent).toMatchObject({ error: 'not_connected', connectUrl });
+
+    // After connecting, the same client's call goes through; a dead connection asks again the same way.
+    await connectAccount(app, t, await signedIn(app, t, gina), 'gh', as, 'gina-gh');
+    expect(text(await withUrl.callTool({ name: 'gh__whoami', arguments: {} }))).toMatch(/^sub=gina-gh /);
+    await t.db.upstreamConnection.updateMany({ where: { userId: gina }, data: { status: 'needs_reconnection' } });
+    await app.services.bus.publish({ type: 'upstream-connection.changed', tenantId: t.id, userId: gina, upstreamId: (await t.db.upstream.findFirstOrThrow({ where: { name: 'gh' } })).id });
+    await expect(withUrl.callTool({ name: 'gh__whoami', arguments: {} })).rejects.toMatchObject({ code: -32042, message: expect.stringMatching(/connect it again/) });
+    // A transient failure has nothing for the user to open: a tool result even for the URL-mode client.
+    await t.db.upstreamConnection.updateMany({ where: { userId: gina }, data: { status: 'connected', accessExpiresAt: new Date(0) } });
+    await app.services.bus.publish({ type: 'upstream-connection.changed', tenantId: t.id, userId: gina, upstreamId: (await t.db.upstream.findFirstOrThrow({ where: { name: 'gh' } })).id });
+    as.tokenEndpointDown = true;
+    try {
+      const down = (await withUrl.callTool({ name: 'gh__whoami', arguments: {} })) as CallToolResult;
+      expect(down.structuredContent).toMatchObject({ error: 'refresh_unavailable' });
+    } finally {
+      as.tokenEndpointDown = false;
+    }
+    await withUrl.close();
+    await formOnly.close();
+  });
+
+  it('announces notifications/elicitation/complete on the session that was asked, once the user connected', { timeout: 60_000 }, async () => {
+    const { t } = await setUp();
+    const ida = await createUser(t, 'ida@example.com');
+    const other = await createUser(t, 'other@example.com');
+    const client = async (userId: string) => {
+      const c = new Client({ name: 'elicit', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
+      const completed: string[] = [];
+      let listChanged = 0;
+      c.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => void completed.push(n.params.elicitationId));
+      c.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
+      const token = fake.issue(t, userId, { expiresAt: new Date(app.clock.now().getTime() + 30 * 86_400_000) });
+      await c.connect(new StreamableHTTPClientTransport(new URL(mcpResourceUrl(app.url, t)), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      // Its GET stream (opened by the SDK after initialize) listens once it hears a bus event.
+      await vi.waitFor(
+        async () => {
+          await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
+          expect(listChanged).toBeGreaterThan(0);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      return { c, completed };
+    };
+    const mine = await client(ida);
+    const theirs = await client(other);
+    const err = (await mine.c.callTool({ name: 'gh__whoami', arguments: {} }).catch((e: unknown) => e)) as UrlElicitationRequiredError;
+    const theirErr = (await theirs.c.callTool({ name: 'gh__whoami', arguments: {} }).catch((e: unknown) => e)) as UrlElicitationRequiredError;
+    const id = err.elicitations[0]!.elicitationId;
+    expect(id).not.toBe(theirErr.elicitations[0]!.elicitationId);
+    await connectAccount(app, t, await signedIn(app, t, ida), 'gh', as, 'ida-gh');
+    await vi.waitFor(() => expect(mine.completed).toEqual([id]), { timeout: 10_000 });
+    // Nobody else hears it; the other user's elicitation stays pending until they connect.
+    expect(theirs.completed).toEqual([]);
+    expect(text(await mine.c.callTool({ name: 'gh__whoami', arguments: {} }))).toMatch(/^sub=ida-gh /);
+    await mine.c.close();
+    await theirs.c.close();
+  });
+
+  it('refresh is single-flight across nodes: two nodes needing the same refreshed token refresh it once (the row lease)', { timeout: 60_000 }, async () => {
+    const { t } = await setUp();
+    const hal = await createUser(t, 'hal@example.com');
+    await connectAccount(app, t, await signedIn(app, t, hal), 'gh', as, 'hal-gh');
+    const row = await t.db.upstream.findFirstOrThrow({ where: { name: 'gh' } });
+    const up = { id: row.id, url: row.url, headersSecretId: row.headersSecretId, updatedAt: row.updatedAt, authMode: row.authMode };
+    // Two nodes: each its own token cache and in-process single flight, the same database.
+    const nodeA = new UpstreamTokens(app.services);
+    const nodeB = new UpstreamTokens(app.services);
+    const first = await nodeA.forCall(t, up, hal);
+    app.clock.advance(3_600_000);
+    const refreshesBefore = as.tokenRequests.filter((g) => g === 'refresh_token').length;
+    const [a, b] = await Promise.all([nodeA.forCall(t, up, hal), nodeB.forCall(t, up, hal)]);
+    expect(as.tokenRequests.filter((g) => g === 'refresh_token').length).toBe(refreshesBefore + 1);
+    expect(a.version).not.toBe(first.version);
+    expect(b).toEqual(a); // the node that waited uses the other's new token
+    expect(await t.db.upstreamConnection.findFirstOrThrow({ where: { userId: hal } })).toMatchObject({ version: 2, refreshLeaseUntil: null });
   });
 
   it('registers by dynamic client registration when no client is given and PUBLIC_URL is not https', { timeout: 60_000 }, async () => {

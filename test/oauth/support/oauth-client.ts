@@ -103,9 +103,9 @@ export async function tokenRequest(app: TestApp, t: TenantCtx, form: Record<stri
 
 export const mcpUrl = (app: TestApp, t: TenantCtx) => `${app.url}/t/${t.slug}/mcp`;
 
-/** The whole code flow for a fresh DCR client: returns the client and the token response. */
-export async function obtainTokens(app: TestApp, t: TenantCtx, userId: string) {
-  const client = await registerClient(app, t);
+/** The whole code flow for a fresh DCR client (or `registered`, for many users): returns the client and the token response. */
+export async function obtainTokens(app: TestApp, t: TenantCtx, userId: string, registered?: Awaited<ReturnType<typeof registerClient>>) {
+  const client = registered ?? (await registerClient(app, t));
   const b = await signedInBrowser(app, t, userId);
   const { verifier, challenge } = pkce();
   const redirectUri = client.redirect_uris[0]!;

@@ -1,0 +1,77 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { SubscribeRequestSchema, UnsubscribeRequestSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+
+export interface SubscribingUpstream {
+  url: string;
+  /** Every subscribe / unsubscribe it received: `subscribe note://a @ {authorization}`. */
+  log: string[];
+  /** Sends `notifications/resources/updated` for `uri` on every session subscribed to it (on its GET stream). */
+  touch(uri: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream MCP server (the SDK's, sessions) with subscribable resources `note://a` and `note://b`, and a `chatty`
+ * tool that logs one message at each of debug, info, warning and error during the call.
+ */
+export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
+  const log: string[] = [];
+  /** Session id → its server and the URIs it subscribed to. */
+  const sessions = new Map<string, { server: McpServer; uris: Set<string>; transport: StreamableHTTPServerTransport }>();
+  const build = (holder: { uris: Set<string> }, auth: () => string) => {
+    const server = new McpServer({ name: 'subscribing-upstream', version: '1.0.0' }, { capabilities: { logging: {}, resources: { subscribe: true } } });
+    for (const name of ['a', 'b']) {
+      server.registerResource(`note-${name}`, `note://${name}`, { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, text: `note ${name}` }] }));
+    }
+    server.server.setRequestHandler(SubscribeRequestSchema, async (r) => {
+      log.push(`subscribe ${r.params.uri} @ ${auth()}`);
+      holder.uris.add(r.params.uri);
+      return {};
+    });
+    server.server.setRequestHandler(UnsubscribeRequestSchema, async (r) => {
+      log.push(`unsubscribe ${r.params.uri} @ ${auth()}`);
+      holder.uris.delete(r.params.uri);
+      return {};
+    });
+    server.registerTool('chatty', { description: 'Logs at four levels', inputSchema: {} }, async (_a, extra) => {
+      for (const level of ['debug', 'info', 'warning', 'error'] as LoggingLevel[]) {
+        await extra.sendNotification({ method: 'notifications/message', params: { level, data: `${level} message` } });
+      }
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+    return server;
+  };
+  const httpServer = http.createServer(async (req, res) => {
+    const sid = req.headers['mcp-session-id'];
+    const existing = typeof sid === 'string' ? sessions.get(sid) : undefined;
+    if (typeof sid === 'string' && !existing) return void res.writeHead(404).end();
+    if (existing) return existing.transport.handleRequest(req, res);
+    const authorization = String(req.headers.authorization ?? '');
+    const holder = { uris: new Set<string>() };
+    const server = build(holder, () => authorization);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      // SSE answers: a call's log messages travel on its own stream, before its result.
+      sessionIdGenerator: () => randomBytes(12).toString('hex'),
+      onsessioninitialized: (id) => void sessions.set(id, { server, uris: holder.uris, transport }),
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  });
+  await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/mcp`,
+    log,
+    touch: async (uri) => {
+      for (const s of sessions.values()) if (s.uris.has(uri)) await s.server.server.sendResourceUpdated({ uri });
+    },
+    close: async () => {
+      for (const s of sessions.values()) await s.transport.close();
+      httpServer.closeAllConnections();
+      await new Promise<void>((r) => httpServer.close(() => r()));
+    },
+  };
+}
