@@ -59,7 +59,7 @@ export function ssoPage(v: SsoView): SafeHtml {
     c.name, c.kind.toUpperCase(), html`<code>${c.issuer}</code>`,
     html`${c.enabled ? badge('On', 'ok') : badge('Off')} ${c.jitEnabled === false ? badge('No JIT') : badge('JIT')}${c.kind === 'saml' && c.idpInitiated === true ? html` ${badge('IdP-initiated')}` : ''}`,
     html`<a class="button secondary" href="/t/${v.slug}/admin/sso/test?connection=${c.id}" target="_blank" rel="opener" aria-label="Test sign-in with ${c.name} (opens a new window)">Test sign-in</a>
-<a class="button secondary" href="/t/${v.slug}/admin/sso/test-result?connection=${c.id}" aria-label="Test results and attribute mapping of ${c.name}">Results and mapping</a>
+<a class="button secondary" href="/t/${v.slug}/admin/sso/test-result?connection=${c.id}" aria-label="Results and mapping of ${c.name}">Results and mapping</a>
 ${buttonForm({ slug: v.slug, action: 'idp-update', csrf: v.csrf, returnTo, fields: { id: c.id, enabled: c.enabled ? 'off' : 'on' }, label: c.enabled ? 'Turn off' : 'Turn on', ariaLabel: `${c.enabled ? 'Turn off' : 'Turn on'} ${c.name}` })}`,
   ]), 'No identity provider yet: add one below.');
   const certs = table('Certificates', ['Certificate', 'Subject', 'Expires', ''], v.certificates.map((c) => [
