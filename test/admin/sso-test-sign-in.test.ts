@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAUTH_WINDOW_MS } from '../../src/admin/http/admin-session.js';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
@@ -84,6 +85,11 @@ describe.each(testDbKinds)('SSO wizard: test sign-in, mapping preview, forced re
     });
     const audit = await t.db.auditEvent.findFirst({ where: { action: 'sso.test' } });
     expect(audit).toMatchObject({ outcome: 'success', actorId: admin.userId });
+    // The wizard page: our SP values (with copy buttons) and every certificate with its fingerprint and expiry.
+    const sso = await (await b.request(`${app.url}/t/${t.slug}/admin/sso`)).text();
+    const idpCert = new X509Certificate(idp.keys.certPem);
+    for (const shown of [`${app.url}/t/${t.slug}/saml/acs`, `${app.url}/t/${t.slug}/saml/metadata`, `${app.url}/t/${t.slug}/saml/slo`, idpCert.fingerprint256, `${new Date(idpCert.validTo).toISOString().slice(0, 16).replace('T', ' ')} UTC`]) expect(sso).toContain(shown);
+    expect(sso.match(/data-copy="/g)?.length).toBeGreaterThanOrEqual(6);
   });
 
   it('mapping preview: the JSON preview and the no-script "Preview" use the login’s mapping, save nothing, and need the CSRF token; "Save mapping" saves', async () => {

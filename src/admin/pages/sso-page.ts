@@ -62,8 +62,9 @@ export function ssoPage(v: SsoView): SafeHtml {
 <a class="button secondary" href="/t/${v.slug}/admin/sso/test-result?connection=${c.id}" aria-label="Results and mapping of ${c.name}">Results and mapping</a>
 ${buttonForm({ slug: v.slug, action: 'idp-update', csrf: v.csrf, returnTo, fields: { id: c.id, enabled: c.enabled ? 'off' : 'on' }, label: c.enabled ? 'Turn off' : 'Turn on', ariaLabel: `${c.enabled ? 'Turn off' : 'Turn on'} ${c.name}` })}`,
   ]), 'No identity provider yet: add one below.');
-  const certs = table('Certificates', ['Certificate', 'Subject', 'Expires', ''], v.certificates.map((c) => [
-    c.owner.kind === 'idp' ? `IdP: ${c.owner.name}` : `Ours (SAML ${c.owner.use})`, c.subject, when(c.notAfter),
+  // The fingerprint lets an admin match a certificate with the one their IdP shows (Okta and Entra display SHA-256).
+  const certs = table('Certificates', ['Certificate', 'Subject', 'SHA-256 fingerprint', 'Expires', ''], v.certificates.map((c) => [
+    c.owner.kind === 'idp' ? `IdP: ${c.owner.name}` : `Ours (SAML ${c.owner.use})`, c.subject, html`<code class="fingerprint">${c.fingerprint256}</code>`, when(c.notAfter),
     c.daysLeft < 0 ? badge('Expired', 'bad') : c.daysLeft <= 30 ? badge(`${c.daysLeft} days left`, 'warn') : badge(`${c.daysLeft} days left`, 'ok'),
   ]), 'No SAML certificate yet.');
   return html`<section class="card" aria-labelledby="conns-h"><h2 id="conns-h">Identity providers</h2>${conns}</section>
@@ -71,6 +72,7 @@ ${buttonForm({ slug: v.slug, action: 'idp-update', csrf: v.csrf, returnTo, field
 ${copyField('Entity ID (Audience URI)', v.sp.entityId)}
 ${copyField('ACS URL (Reply URL)', v.sp.acsUrl)}
 ${copyField('SP metadata URL', v.sp.metadataUrl)}
+${copyField('Single logout URL', v.sp.sloUrl)}
 ${copyField('OIDC redirect URI', v.sp.oidcRedirectUri)}
 ${copyField('Sign-on / initiate login URL', v.sp.oidcInitiateLoginUri)}
 <h3>Instructions</h3>${instructions(v.sp)}</section>
