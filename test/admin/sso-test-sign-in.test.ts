@@ -7,7 +7,8 @@ import { AUTHN_SKEW_MS, staleAuthentication } from '../../src/sso/login/login-pu
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { Browser } from '../sso/support/browser.js';
+import { Browser, me } from '../sso/support/browser.js';
+import { startEvilIdp } from '../sso/support/evil-oidc-idp.js';
 import { startOidcIdp, type TestOidcIdp } from '../sso/support/oidc-idp.js';
 import { makeSamlIdp, readAuthnRequest } from '../sso/support/saml-idp.js';
 import { cli, postToAcs, tenantWithSaml } from '../sso/support/sso-fixtures.js';
@@ -207,6 +208,32 @@ describe.each(testDbKinds)('SSO wizard: test sign-in, mapping preview, forced re
     // An ordinary sign-in asks for no ForceAuthn and accepts the IdP's session.
     const plain = await new Browser().request(`${app.url}/t/${t.slug}/saml/login`);
     expect(readAuthnRequest(plain.headers.get('location')!).xml).not.toContain('ForceAuthn');
+  });
+
+  it('OIDC: a forced sign-in answered from the IdP’s session (old or missing auth_time) is refused; a fresh auth_time signs in; an ordinary sign-in needs none', async () => {
+    const evil = await startEvilIdp();
+    try {
+      const t = await app.createTenant();
+      await cli(app.services, 'idp add-oidc', { tenant: t.slug, issuer: evil.issuer, 'client-id': evil.state.clientId, 'client-secret': 'evil-secret' });
+      const now = () => Math.floor(app.clock.now().getTime() / 1000);
+      const login = async (authTime: number | undefined, prompt = '?prompt=login') => {
+        // This IdP ignores prompt=login and max_age, as one answering from its session cookie does.
+        evil.state.tamper = (m) => ({ ...m, claims: { ...m.claims, ...(authTime !== undefined && { auth_time: authTime }) } });
+        const b = new Browser();
+        const { res } = await b.follow(`${app.url}/t/${t.slug}/oidc/login${prompt}`);
+        return { status: res.status, signedIn: (await me(b, app.url, t.slug)).status === 200 };
+      };
+      expect(await login(now() - 3600)).toEqual({ status: 400, signedIn: false });
+      expect(await login(undefined)).toEqual({ status: 400, signedIn: false });
+      const traces = await t.db.ssoTrace.findMany({ orderBy: { createdAt: 'asc' } });
+      expect(traces.map((x) => x.reason.split(':')[0])).toEqual(['stale_authentication', 'stale_authentication']);
+      expect(traces[0]!.reason).toMatch(/ForceAuthn \/ prompt=login ignored/);
+      expect(traces[1]!.reason).toMatch(/did not say when/);
+      expect(await login(now())).toEqual({ status: 200, signedIn: true });
+      expect(await login(undefined, '')).toEqual({ status: 200, signedIn: true });
+    } finally {
+      await evil.close();
+    }
   });
 
   it('OIDC: re-authentication and test sign-in send prompt=login and max_age=0; the test shows the claims as received without nonce or token hashes', async () => {
