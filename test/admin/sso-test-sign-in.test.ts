@@ -82,7 +82,10 @@ describe.each(testDbKinds)('SSO wizard: test sign-in, mapping preview, forced re
     const api = await adminApi(app, t, admin).get(`/sso/test-result?connection=${conn.id}`);
     expect(await api.json()).toMatchObject({
       connection: { id: conn.id, enabled: false },
-      result: { received: { protocol: 'saml', subject: 'ann@example.com', sessionIndex: '_s1', attributes: { mail: 'ann.alt@example.com' } }, outcome: { kind: 'created', groups: ['Everyone', 'Sales'] } },
+      result: {
+        received: { protocol: 'saml', subject: 'ann@example.com', sessionIndex: '_s1', signature: { signed: 'assertion', certificateSha256: new X509Certificate(idp.keys.certPem).fingerprint256 }, attributes: { mail: 'ann.alt@example.com' } },
+        outcome: { kind: 'created', groups: ['Everyone', 'Sales'] },
+      },
     });
     const audit = await t.db.auditEvent.findFirst({ where: { action: 'sso.test' } });
     expect(audit).toMatchObject({ outcome: 'success', actorId: admin.userId });

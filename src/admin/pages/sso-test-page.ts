@@ -37,6 +37,7 @@ function received(v: ConnectionTest): SafeHtml {
     ['Authentication context', r.authnContext],
     [r.protocol === 'saml' ? 'Session index' : 'Session (sid)', r.sessionIndex],
     ['Assertion ID', r.assertionId],
+    ['Signed', r.signature ? `${r.signature.signed === 'assertion' ? 'the assertion' : 'the response'}${r.signature.certificateSha256 ? `, verified with the certificate SHA-256 ${r.signature.certificateSha256}` : ''}` : undefined],
   ];
   const attrs = Object.entries(r.attributes).map(([k, val]) => [html`<code>${k}</code>`, shown(val)]);
   return html`<table><caption class="sr-only">Sign-in facts</caption><tbody>${facts.filter(([, x]) => x).map(([k, x]) => html`<tr><th scope="row">${k}</th><td><code>${x!}</code></td></tr>`)}</tbody></table>

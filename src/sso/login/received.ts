@@ -18,6 +18,8 @@ export interface ReceivedClaims {
   authnContext?: string;
   sessionIndex?: string;
   assertionId?: string;
+  /** SAML: what was signed and the SHA-256 fingerprint of the metadata certificate that verifies it (never the signature). */
+  signature?: { signed: 'assertion' | 'response'; certificateSha256?: string };
   attributes: Record<string, unknown>;
 }
 

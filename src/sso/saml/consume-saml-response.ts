@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import type { Profile } from '@node-saml/node-saml';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
-import { enabledConnections, findConnectionByIssuer, findConnectionEvenDisabled } from '../connections/manage-connections.js';
+import { enabledConnections, findConnectionByIssuer, findConnectionEvenDisabled, type Connection } from '../connections/manage-connections.js';
+import { currentCerts } from './parse-idp-metadata.js';
 import { consumeLoginState, peekLoginState } from '../login-state.js';
 import { purposeOfState, staleAuthentication } from '../login/login-purpose.js';
 import { profileOf, type ReceivedClaims } from '../login/received.js';
@@ -107,10 +109,25 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
     ...(authnContextOf(authn) && { authnContext: authnContextOf(authn) }),
     ...(profile.sessionIndex && { sessionIndex: profile.sessionIndex }),
     assertionId,
+    // node-saml required the assertion's own signature unless the connection accepts a signed Response alone.
+    signature: { signed: conn.config.saml!.acceptUnsignedAssertions && facts.responseSigned ? 'response' : 'assertion', ...verifyingCert(assertion, conn, s.clock.now()) },
     attributes: (profile.attributes as Obj | undefined) ?? {},
   };
   const idpSession = { idpSubject: profile.nameID, ...(profile.sessionIndex && { idpSession: profile.sessionIndex }), ...(profile.nameIDFormat && { idpNameIdFormat: profile.nameIDFormat }) };
   return { t, conn, profile: profileOf(received, conn.config.mapping), returnTo, idpSession, browser, purpose, received };
+}
+
+/**
+ * The fingerprint of the metadata certificate that verified the signature, for the admin to compare with the IdP's
+ * console: the one the signature's KeyInfo names when it is one of ours, else the only currently valid one.
+ */
+function verifyingCert(assertion: Obj | undefined, conn: Connection, now: Date): { certificateSha256?: string } {
+  const current = currentCerts(conn.config.saml!.signingCerts, now);
+  const local = (o: Obj | undefined, name: string) => arr(o?.[name] ?? o?.[`ds:${name}`]);
+  const keyInfo = local(local(local(local(assertion, 'Signature')[0], 'KeyInfo')[0], 'X509Data')[0], 'X509Certificate')[0] as unknown;
+  const named = typeof keyInfo === 'string' ? keyInfo.replace(/\s+/g, '') : undefined;
+  const body = current.find((c) => c === named) ?? (current.length === 1 ? current[0] : undefined);
+  return body ? { certificateSha256: new X509Certificate(Buffer.from(body, 'base64')).fingerprint256 } : {};
 }
 
 const authnContextOf = (authn: Obj | undefined): string | undefined => {
