@@ -19,6 +19,9 @@ export class SsoError extends Error {
   }
   /** The tenant the failed login belongs to, once known (the shared OIDC callback learns it from the state). */
   tenant: TenantCtx | null = null;
+  /** Set when the failed login was an admin's "Test sign-in" of this connection: the error page sends the admin back
+   * to the console's test result, which shows this failure's trace (test-sign-in.ts). */
+  testOf: string | null = null;
 }
 
 export const ssoMessages = {

@@ -67,7 +67,9 @@ nav.side ul{display:flex;flex-wrap:wrap;gap:.25rem}main{padding:1rem}}
 /**
  * Progressive enhancement only: every form works without it. Copy buttons (`data-copy` = id of the element whose text
  * is copied), list filters (`data-filter` = id of the list whose items are shown or hidden), confirmations
- * (`data-confirm` on a form), and the SAML metadata file reader (`data-file-into` = id of the textarea to fill).
+ * (`data-confirm` on a form), the SAML metadata file reader (`data-file-into` = id of the textarea to fill), and
+ * the attribute-mapping live preview (`data-mapping-preview` = the JSON preview URL; each `data-map-field` input
+ * updates the `output[data-preview-field]` of its field, computed by the server with the login's own mapping).
  */
 export const consoleScript = `
 (function(){
@@ -98,6 +100,21 @@ export const consoleScript = `
       var t=document.getElementById(i.getAttribute('data-file-into'));var f=i.files&&i.files[0];if(!t||!f)return;
       f.text().then(function(x){t.value=x;announce(i,'Metadata file loaded')});
     });
+  });
+  document.querySelectorAll('form[data-mapping-preview]').forEach(function(f){
+    var meta=document.querySelector('meta[name=csrf-token]');var timer;
+    function show(v){return v==null?'\u2014':Array.isArray(v)?(v.join(', ')||'\u2014'):String(v)}
+    function run(){
+      var mapping={};
+      f.querySelectorAll('input[data-map-field]').forEach(function(i){var n=i.value.split(/[\\s,]+/).filter(Boolean);if(n.length)mapping[i.getAttribute('data-map-field')]=n});
+      fetch(f.getAttribute('data-mapping-preview'),{method:'POST',credentials:'same-origin',headers:{'content-type':'application/json','x-csrf-token':meta?meta.content:''},body:JSON.stringify({connection:f.getAttribute('data-connection'),mapping:mapping})})
+        .then(function(r){return r.ok?r.json():null}).then(function(j){
+          if(!j)return;
+          Object.keys(j.fields).forEach(function(k){var o=f.querySelector('output[data-preview-field="'+k+'"]');if(o)o.textContent=show(j.fields[k])});
+          announce(f,'Preview updated');
+        }).catch(function(){});
+    }
+    f.querySelectorAll('input[data-map-field]').forEach(function(i){i.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(run,300)})});
   });
 })();
 `;

@@ -44,6 +44,14 @@ describeInBrowser('admin console in Chromium', () => {
     return { page: await context.newPage(), userId: admin.userId };
   }
 
+  /** The tenant's browser sessions now carry an SSO sign-in older than the re-authentication window. */
+  async function makeSignInStale(t: TenantCtx) {
+    const old = new Date(app.clock.now().getTime() - REAUTH_WINDOW_MS - 60_000).toISOString();
+    for (const row of await t.db.session.findMany({ select: { id: true, data: true } })) {
+      await t.db.session.updateMany({ where: { id: row.id }, data: { data: { ...(row.data as object), authTime: old } } });
+    }
+  }
+
   async function ssoLogin(page: Page, email: string) {
     await page.waitForURL(new RegExp(`^${idp.issuer}/interaction/`));
     await page.getByLabel('Work e-mail').fill(email);
@@ -74,7 +82,9 @@ describeInBrowser('admin console in Chromium', () => {
     expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
 
     // Stale sign-in: a new SCIM token asks to sign in again; the fresh SSO round trip brings the admin back.
-    app.clock.advance(REAUTH_WINDOW_MS + 60_000);
+    // (The sign-in is made old in the database, not by moving the app's clock: the re-authentication's fresh
+    // auth_time, from the IdP's real clock, must be checked against the time we asked.)
+    await makeSignInStale(t);
     await page.goto(`${app.url}/t/${t.slug}/admin/provisioning`);
     await page.getByLabel('Label').fill('Okta');
     await page.getByRole('button', { name: 'Create token' }).click();
@@ -100,8 +110,11 @@ describeInBrowser('admin console in Chromium', () => {
     await ssoLogin(popup, 'carol@corp.example');
     expect(popup.url()).toMatch(new RegExp(`/t/${t.slug}/admin/sso/test-result\\?connection=`));
     const result = await popup.locator('main').innerText();
-    expect(result).toContain('Signed in through Corp IdP');
+    expect(result).toContain('Would sign in the linked user');
     expect(result).toContain('carol@corp.example');
+    expect(result).toContain('Claims as received');
+    // A dry run: the admin's own session is still the one the console runs on.
+    expect((await page.goto(`${app.url}/t/${t.slug}/admin/sso`))?.status()).toBe(200);
     await page.context().close();
   }, 120_000);
 
@@ -190,6 +203,37 @@ describeInBrowser('admin console in Chromium', () => {
     expect(foreign.url()).toMatch(new RegExp(`^${idp.issuer}/`));
     await page.context().close();
     await foreign.context().close();
+  }, 120_000);
+
+  it('SSO wizard by keyboard only: test sign-in in a new window (a dry run), then the attribute mapping with its live preview; axe', async () => {
+    const t = await tenantWithOidc();
+    const { page } = await adminPage(t);
+    await page.goto(`${app.url}/t/${t.slug}/admin/sso`);
+    await tabTo(page, /^Test sign-in with Corp IdP/, 40);
+    const [popup] = await Promise.all([page.context().waitForEvent('page'), page.keyboard.press('Enter')]);
+    const messages = consoleOf(popup);
+    await ssoLogin(popup, 'dora@corp.example');
+    expect(popup.url()).toMatch(new RegExp(`/t/${t.slug}/admin/sso/test-result\\?connection=`));
+    const main = await popup.locator('main').innerText();
+    expect(main).toContain('Would create the user (JIT)');
+    expect(main).toContain('dora@corp.example');
+    expect(await t.db.user.count({ where: { email: 'dora@corp.example' } })).toBe(0);
+    await expectAccessiblePage(popup, { title: /^Test sign-in: Corp IdP · Acme Corp admin$/, tenant: 'Acme Corp' });
+    await expectNoSeriousAxeViolations(popup);
+    await expectReflowAt320(popup);
+
+    // Keyboard only: names for "Display name"; the preview follows as one types (computed by the server).
+    await tabTo(popup, /^#map-displayName$/, 60);
+    await popup.keyboard.type('email');
+    await popup.locator('#preview-displayName').filter({ hasText: 'dora@corp.example' }).waitFor();
+    await screenshot(popup, 'admin-sso-test');
+    await tabTo(popup, /^Save mapping$/, 5);
+    await Promise.all([popup.waitForEvent('load'), popup.keyboard.press('Enter')]);
+    await popup.getByRole('status').filter({ hasText: 'Connection updated' }).waitFor();
+    const row = await t.db.idpConnection.findFirst({ select: { config: true } });
+    expect((row!.config as { mapping: unknown }).mapping).toEqual({ displayName: ['email'] });
+    expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
+    await page.context().close();
   }, 120_000);
 
   it('SSO wizard by keyboard only: copy values, add an OIDC provider, see it listed', async () => {

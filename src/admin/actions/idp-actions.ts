@@ -6,7 +6,8 @@ import { defineAction } from './admin-action.js';
 
 const domains = z.array(z.string().trim().max(253)).max(50).default([]);
 /** FIELD → attribute names tried first; the per-protocol defaults follow (src/sso/connections/connection-config.ts). */
-const mapping = z.partialRecord(z.enum(['email', 'givenName', 'familyName', 'displayName', 'groups']), z.array(z.string().trim().min(1).max(300)).max(10)).default({});
+export const MappingInput = z.partialRecord(z.enum(['email', 'givenName', 'familyName', 'displayName', 'groups']), z.array(z.string().trim().min(1).max(300)).max(10));
+const mapping = MappingInput.default({});
 const common = {
   name: z.string().trim().max(200).optional().transform((v) => v || undefined),
   allowedDomains: domains,

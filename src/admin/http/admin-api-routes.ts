@@ -10,7 +10,9 @@ import { consoleOverview } from '../queries/overview.js';
 import { listGroups, listUsers, provisioningStatus } from '../queries/provisioning.js';
 import { spValues } from '../queries/sp-values.js';
 import { toolCatalog } from '../queries/tool-catalog.js';
-import { authTimeOf, REAUTH_WINDOW_MS } from './admin-session.js';
+import { MappingInput } from '../actions/idp-actions.js';
+import { connectionTest, previewMapping } from '../queries/sso-test.js';
+import { auditRefusal, authTimeOf, REAUTH_WINDOW_MS, stateChangeAllowed } from './admin-session.js';
 import { ActionRefused, performAction } from './perform-action.js';
 import { adminOf, requireAdminApi } from './require-admin.js';
 
@@ -48,6 +50,28 @@ export function adminApiRoutes(s: Services): Router {
   r.get('/sso', async (_req, res) => {
     const t = tenantOf(res);
     res.json({ sp: spValues(s, t), connections: await listConnections(t), certificates: await tenantCertificates(s, t) });
+  });
+
+  // "Test sign-in": the last test of this admin session (claims as received, mapped profile, outcome) and the mapping
+  // preview over it. The preview changes nothing but is a POST with the CSRF token like every console request body.
+  r.get('/sso/test-result', async (req, res) => {
+    const v = await connectionTest(s, tenantOf(res), adminOf(res).session.id, q(req.query.connection), q(req.query.trace) || undefined);
+    if (!v) return void res.status(404).json({ error: 'not_found', message: 'No such connection' });
+    res.json(v);
+  });
+  r.post('/sso/mapping-preview', async (req, res) => {
+    const t = tenantOf(res);
+    if (!stateChangeAllowed(s, t, req)) {
+      await auditRefusal(s, t, req, res, 'admin.request.refused', 'csrf: mapping-preview', adminOf(res).session.userId);
+      return void res.status(403).json({ error: 'csrf', message: 'Missing or wrong CSRF token' });
+    }
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const mapping = MappingInput.safeParse(body.mapping ?? {});
+    if (!mapping.success) return void res.status(400).json({ error: 'invalid_mapping', message: mapping.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    const v = await connectionTest(s, t, adminOf(res).session.id, q(body.connection));
+    if (!v) return void res.status(404).json({ error: 'not_found', message: 'No such connection' });
+    if (!v.result) return void res.status(409).json({ error: 'no_test_result', message: 'Run a test sign-in first' });
+    res.json({ fields: previewMapping(v.result, mapping.data) });
   });
 
   r.post('/actions/:name', async (req, res) => {

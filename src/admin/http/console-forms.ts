@@ -11,7 +11,8 @@ const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => ty
 const bool = (v: unknown) => (v === 'on' ? true : v === 'off' ? false : undefined);
 const words = (v: unknown) => (str(v) ?? '').split(/[\s,]+/).filter(Boolean);
 
-function mapping(b: Body) {
+/** `map_FIELD` text fields (names separated by commas or spaces) → the connection's attribute mapping. */
+export function mapping(b: Body) {
   const out: Record<string, string[]> = {};
   for (const field of ['email', 'groups', 'displayName', 'givenName', 'familyName']) {
     const names = words(b[`map_${field}`]);
@@ -49,7 +50,8 @@ export const formInputs: Record<string, (b: Body) => unknown> = {
   'user-revoke-all': (b) => ({ userId: str(b.userId) }),
   'idp-add-saml': (b) => ({ ...commonIdp(b), metadataUrl: str(b.metadataUrl), metadataXml: str(b.metadataXml) }),
   'idp-add-oidc': (b) => ({ ...commonIdp(b), issuer: str(b.issuer), clientId: str(b.clientId), clientSecret: str(b.clientSecret), clientAuth: str(b.clientAuth) }),
-  'idp-update': (b) => ({ id: str(b.id), enabled: bool(b.enabled), jitEnabled: bool(b.jitEnabled), idpInitiated: bool(b.idpInitiated) }),
+  // The mapping form of a connection's test page sends every `map_` field: empty ones fall back to the defaults.
+  'idp-update': (b) => ({ id: str(b.id), enabled: bool(b.enabled), jitEnabled: bool(b.jitEnabled), idpInitiated: bool(b.idpInitiated), ...(Object.keys(b).some((k) => k.startsWith('map_')) && { mapping: mapping(b) }) }),
 };
 
 /** What the console says after a successful action (fixed texts: nothing from the request is reflected). */

@@ -59,10 +59,12 @@ export function ssoPage(v: SsoView): SafeHtml {
     c.name, c.kind.toUpperCase(), html`<code>${c.issuer}</code>`,
     html`${c.enabled ? badge('On', 'ok') : badge('Off')} ${c.jitEnabled === false ? badge('No JIT') : badge('JIT')}${c.kind === 'saml' && c.idpInitiated === true ? html` ${badge('IdP-initiated')}` : ''}`,
     html`<a class="button secondary" href="/t/${v.slug}/admin/sso/test?connection=${c.id}" target="_blank" rel="opener" aria-label="Test sign-in with ${c.name} (opens a new window)">Test sign-in</a>
+<a class="button secondary" href="/t/${v.slug}/admin/sso/test-result?connection=${c.id}" aria-label="Results and mapping of ${c.name}">Results and mapping</a>
 ${buttonForm({ slug: v.slug, action: 'idp-update', csrf: v.csrf, returnTo, fields: { id: c.id, enabled: c.enabled ? 'off' : 'on' }, label: c.enabled ? 'Turn off' : 'Turn on', ariaLabel: `${c.enabled ? 'Turn off' : 'Turn on'} ${c.name}` })}`,
   ]), 'No identity provider yet: add one below.');
-  const certs = table('Certificates', ['Certificate', 'Subject', 'Expires', ''], v.certificates.map((c) => [
-    c.owner.kind === 'idp' ? `IdP: ${c.owner.name}` : `Ours (SAML ${c.owner.use})`, c.subject, when(c.notAfter),
+  // The fingerprint lets an admin match a certificate with the one their IdP shows (Okta and Entra display SHA-256).
+  const certs = table('Certificates', ['Certificate', 'Subject', 'SHA-256 fingerprint', 'Expires', ''], v.certificates.map((c) => [
+    c.owner.kind === 'idp' ? `IdP: ${c.owner.name}` : `Ours (SAML ${c.owner.use})`, c.subject, html`<code class="fingerprint">${c.fingerprint256}</code>`, when(c.notAfter),
     c.daysLeft < 0 ? badge('Expired', 'bad') : c.daysLeft <= 30 ? badge(`${c.daysLeft} days left`, 'warn') : badge(`${c.daysLeft} days left`, 'ok'),
   ]), 'No SAML certificate yet.');
   return html`<section class="card" aria-labelledby="conns-h"><h2 id="conns-h">Identity providers</h2>${conns}</section>
@@ -70,6 +72,7 @@ ${buttonForm({ slug: v.slug, action: 'idp-update', csrf: v.csrf, returnTo, field
 ${copyField('Entity ID (Audience URI)', v.sp.entityId)}
 ${copyField('ACS URL (Reply URL)', v.sp.acsUrl)}
 ${copyField('SP metadata URL', v.sp.metadataUrl)}
+${copyField('Single logout URL', v.sp.sloUrl)}
 ${copyField('OIDC redirect URI', v.sp.oidcRedirectUri)}
 ${copyField('Sign-on / initiate login URL', v.sp.oidcInitiateLoginUri)}
 <h3>Instructions</h3>${instructions(v.sp)}</section>
@@ -90,31 +93,4 @@ ${common('saml')}
 ${common('oidc')}
 <p><button type="submit">Add OIDC provider</button></p></form></section>
 <section class="card" aria-labelledby="certs-h"><h2 id="certs-h">Certificates</h2>${certs}</section>`;
-}
-
-export interface TestResultView {
-  slug: string;
-  connection: { id: string; name: string };
-  user: { id: string; userName: string; displayName: string | null; email: string | null; active: boolean } | null;
-  identity: { subject: string; lastLoginAt: Date | null } | null;
-  groups: string[];
-  traces: { id: string; stage: string; reason: string; createdAt: Date; summary: unknown }[];
-}
-
-/** "Test sign-in": what the last sign-in through the connection produced, or the SSO traces of its failures. */
-export function testResultPage(v: TestResultView): SafeHtml {
-  const ok = v.user && v.identity;
-  return html`${ok
-    ? html`<section class="card" aria-labelledby="res-h"><h2 id="res-h">${badge('Signed in', 'ok')} through ${v.connection.name}</h2>
-<table><caption class="sr-only">Result</caption><tbody>
-<tr><th scope="row">Mapped user</th><td>${v.user!.displayName ?? v.user!.userName} <code>${v.user!.id}</code></td></tr>
-<tr><th scope="row">E-mail</th><td>${v.user!.email ?? ''}</td></tr>
-<tr><th scope="row">IdP subject</th><td><code>${v.identity!.subject}</code></td></tr>
-<tr><th scope="row">Signed in</th><td>${when(v.identity!.lastLoginAt)}</td></tr>
-<tr><th scope="row">Groups</th><td>${v.groups.join(', ') || 'none'}</td></tr></tbody></table></section>`
-    : html`<section class="card" aria-labelledby="res-h"><h2 id="res-h">No successful sign-in through ${v.connection.name} in this window</h2></section>`}
-<section class="card" aria-labelledby="tr-h"><h2 id="tr-h">Recent failures (SSO traces)</h2>
-${v.traces.length ? v.traces.map((x) => html`<details><summary>${when(x.createdAt)} · ${x.stage} · ${x.reason} · <code>${x.id}</code></summary><pre>${JSON.stringify(x.summary, null, 2)}</pre></details>`) : html`<p class="muted">No failed sign-in through this connection in the last hour.</p>`}
-</section>
-<p><a href="/t/${v.slug}/admin/sso">Back to single sign-on</a></p>`;
 }

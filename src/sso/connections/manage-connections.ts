@@ -31,6 +31,12 @@ export async function findConnection(t: TenantCtx, id: string): Promise<Connecti
   return row ? toConnection(row) : null;
 }
 
+/** Any connection of the tenant, enabled or not: only for an admin's "Test sign-in" of a connection not yet on. */
+export async function findConnectionEvenDisabled(t: TenantCtx, id: string): Promise<Connection | null> {
+  const row = await t.db.idpConnection.findFirst({ where: { id } });
+  return row ? toConnection(row) : null;
+}
+
 export async function findConnectionByIssuer(t: TenantCtx, kind: 'saml' | 'oidc', issuer: string): Promise<Connection | null> {
   const row = await t.db.idpConnection.findFirst({ where: { kind, issuer, enabled: true } });
   return row ? toConnection(row) : null;

@@ -6,11 +6,14 @@ import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
 import { SsoError } from '../sso-error.js';
 import { resolveSsoUser } from '../users/resolve-sso-user.js';
+import { completeTestSignIn } from '../login/test-sign-in.js';
 
 export const requestFacts = (req: Request) => ({ ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') });
 
 /** Shared tail of every protocol: local user, fresh session, audit, then back to where the user was going. */
 export async function completeLogin(s: Services, req: Request, res: Response, ok: SsoSuccess): Promise<void> {
+  // An admin's "Test sign-in": a dry run, no user written and no session started (login/test-sign-in.ts).
+  if (ok.purpose?.test) return completeTestSignIn(s, req, res, ok);
   const { t, conn, profile } = ok;
   let user;
   try {

@@ -32,7 +32,7 @@ export function oidcRoutes(s: Services): Router {
     }
     if (!conn) throw new SsoError('oidc.login', 'unknown_connection', ssoMessages.noConnection, `no OIDC connection for ${iss ?? q(req, 'connection') ?? '(default)'}`, 404, { iss });
     const returnTo = safeReturnTo(q(req, 'target_link_uri') ?? q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
-    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint'), claims: q(req, 'claims'), browser: bindBrowser(s, req, res), forceLogin: q(req, 'prompt') === 'login' });
+    const url = await startOidcLogin(s, t, conn, { returnTo, loginHint: q(req, 'login_hint'), claims: q(req, 'claims'), browser: bindBrowser(s, req, res), purpose: { forceLogin: q(req, 'prompt') === 'login' } });
     res.redirect(303, url);
   });
 

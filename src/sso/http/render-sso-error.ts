@@ -8,6 +8,7 @@ import { layout, sendPage } from '../../views/layout.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { recordSsoTrace } from '../traces/sso-traces.js';
 import { requestFacts } from './complete-login.js';
+import { testResultUrl } from '../login/test-sign-in.js';
 
 /**
  * The SSO routers' one error handler: every failed login becomes an SSO trace (when its tenant is known) and a
@@ -52,6 +53,8 @@ export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorReq
       }
     }
     if (res.headersSent) return void res.end();
+    // A failed "Test sign-in": back to the console, which shows this trace to the admin who ran it.
+    if (sso.testOf && t && traceId) return void res.redirect(303, `${testResultUrl(t, sso.testOf)}&trace=${encodeURIComponent(traceId)}`);
     const page = html`<div role="alert"><p>${sso.message}</p></div>
 ${traceId ? html`<p>Trace id: <code class="trace">${traceId}</code></p>` : html`<p>Request id: <code class="trace">${String(req.id ?? '')}</code></p>`}
 ${t ? html`<p><a href="/t/${t.slug}/login">Back to sign-in</a></p>` : ''}`;

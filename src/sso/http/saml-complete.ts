@@ -4,7 +4,8 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { browserBindingProblem, readLoginCookie, setLoginCookie } from '../browser-binding.js';
-import { findConnection } from '../connections/manage-connections.js';
+import { findConnection, findConnectionEvenDisabled } from '../connections/manage-connections.js';
+import type { ReceivedClaims } from '../login/received.js';
 import { consumeLoginState, saveLoginState } from '../login-state.js';
 import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
@@ -31,6 +32,8 @@ export async function parkSamlLogin(s: Services, res: Response, ok: SsoSuccess &
     browser: ok.browser,
     // The IdP's subject and SessionIndex, kept on the session for single logout (single-logout.ts).
     ...(ok.idpSession && { idpSession: { ...ok.idpSession } }),
+    // Only an admin's "Test sign-in" keeps what the IdP sent (to show it); a real login needs the profile alone.
+    ...(ok.purpose?.test && { test: { ...ok.purpose.test }, received: JSON.parse(JSON.stringify(ok.received)) as Prisma.InputJsonObject }),
   };
   await saveLoginState(s, ok.t, ok.conn.id, key, data, TTL_S * 1000);
   setLoginCookie(s, res, COOKIE, key, TTL_S);
@@ -50,8 +53,16 @@ export async function takeSamlLogin(s: Services, t: TenantCtx, req: Request, res
     const problem = browserBindingProblem(s, req, row.data.browser);
     if (problem) throw fail('browser_mismatch', ssoMessages.otherBrowser, problem, row.connectionId);
   }
-  const conn = await findConnection(t, row.connectionId);
+  const test = row.data.test as { adminSessionId: string } | undefined;
+  const conn = test ? await findConnectionEvenDisabled(t, row.connectionId) : await findConnection(t, row.connectionId);
   if (!conn || conn.kind !== 'saml') throw fail('connection_gone', ssoMessages.failed, 'the connection was removed or disabled during login', row.connectionId);
   const idpSession = row.data.idpSession as SsoSuccess['idpSession'] | undefined;
-  return { t, conn, profile: row.data.profile as unknown as SsoProfile, returnTo: String(row.data.returnTo ?? ''), ...(idpSession && { idpSession }) };
+  return {
+    t,
+    conn,
+    profile: row.data.profile as unknown as SsoProfile,
+    returnTo: String(row.data.returnTo ?? ''),
+    ...(idpSession && { idpSession }),
+    ...(test && { purpose: { test }, received: row.data.received as unknown as ReceivedClaims }),
+  };
 }

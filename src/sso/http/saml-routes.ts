@@ -32,7 +32,8 @@ export function samlRoutes(s: Services): Router {
     const conn = id ? conns.find((c) => c.id === id) : conns.length === 1 ? conns[0] : undefined;
     if (!conn) throw new SsoError('saml.login', 'unknown_connection', ssoMessages.noConnection, `no SAML connection ${id ?? '(default)'}`, 404);
     const returnTo = safeReturnTo(q(req, 'return_to'), defaultReturnTo(t.slug), s.config.publicUrl);
-    res.redirect(303, await startSamlLogin(s, t, conn, returnTo, bindBrowser(s, req, res)));
+    // `prompt=login` (the console's re-authentication): ForceAuthn, and the answer's AuthnInstant is checked.
+    res.redirect(303, await startSamlLogin(s, t, conn, returnTo, bindBrowser(s, req, res), { forceLogin: q(req, 'prompt') === 'login' }));
   });
 
   // The IdP's POST is a cross-site top-level navigation: no CSRF token is possible; the signed, audience- and

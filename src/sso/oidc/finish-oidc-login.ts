@@ -4,12 +4,13 @@ import type { EntraUserToken } from '../../connectors/microsoft/entra-token-stor
 import { CircuitOpenError } from '../../lib/circuit-breaker.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
-import { defaultOidcMapping } from '../connections/connection-config.js';
-import { findConnection, type Connection } from '../connections/manage-connections.js';
+import { findConnection, findConnectionEvenDisabled, type Connection } from '../connections/manage-connections.js';
+import { purposeOfState, staleAuthentication, type LoginPurpose } from '../login/login-purpose.js';
+import { profileOf, visibleClaims, type ReceivedClaims } from '../login/received.js';
 import { consumeLoginState } from '../login-state.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { describeIdpError, maskEmail } from '../traces/redact-trace.js';
-import { mapProfile, type SsoProfile } from '../users/map-profile.js';
+import type { SsoProfile } from '../users/map-profile.js';
 import { oidcConfig, oidcRedirectUri, rememberJwks } from './oidc-config.js';
 import { verifySignedState } from './signed-state.js';
 import type { IdpSessionFacts } from '../logout/end-idp-sessions.js';
@@ -23,6 +24,10 @@ export interface SsoSuccess {
   idpSession?: IdpSessionFacts;
   /** The user's Entra refresh token for the Microsoft connector, kept once the user is resolved (complete-login.ts). */
   entraToken?: EntraUserToken;
+  /** Forced sign-in (re-authentication) or an admin's dry-run "Test sign-in" (login-purpose.ts). */
+  purpose?: LoginPurpose;
+  /** What the IdP sent, decoded and secret-free (shown by "Test sign-in"). */
+  received?: ReceivedClaims;
 }
 
 const GOOGLE = 'https://accounts.google.com';
@@ -53,9 +58,12 @@ export async function finishOidcLogin(
   // A callback URL captured in one browser must not sign another browser in (issue 8 §2): the state is spent either way.
   const problem = browserProblem(row.data.browser);
   if (problem) throw Object.assign(new SsoError('oidc.state', 'browser_mismatch', ssoMessages.otherBrowser, problem, 400, { protocol: 'oidc' }, row.connectionId), { tenant: t });
-  const conn = await findConnection(t, row.connectionId);
+  const { requestedAt, ...purpose } = purposeOfState(row.data);
+  // An admin's "Test sign-in" may try a connection that is not turned on yet.
+  const conn = purpose.test ? await findConnectionEvenDisabled(t, row.connectionId) : await findConnection(t, row.connectionId);
+  const testOf = purpose.test ? row.connectionId : null;
   const fail = (stage: string, code: string, detail: string, summary: Record<string, unknown> = {}) =>
-    Object.assign(new SsoError(stage, code, ssoMessages.failed, detail, 400, { protocol: 'oidc', issuer: conn?.issuer, ...summary }, conn?.id ?? null), { tenant: t });
+    Object.assign(new SsoError(stage, code, ssoMessages.failed, detail, 400, { protocol: 'oidc', issuer: conn?.issuer, ...summary }, conn?.id ?? null), { tenant: t, testOf });
   if (!conn || conn.kind !== 'oidc') throw fail('oidc.state', 'connection_gone', 'the connection was removed or disabled during login');
   const expectedRedirect = String(row.data.redirectUri);
   const arrivedAt = pathTenant ? `${s.config.publicUrl}/t/${t.slug}/oidc/callback` : `${s.config.publicUrl}/oidc/callback`;
@@ -107,8 +115,22 @@ export async function finishOidcLogin(
   const entra = await captureEntraSignIn(s, t, conn, tokens, claims, overage);
   if (overage && entra.groups) attrs.groups = entra.groups;
   else if (overage) s.logger.warn({ tenantId: t.id, connectionId: conn.id }, 'Entra groups overage: group memberships left unchanged (use SCIM groups or the Microsoft connector)');
-  const profile = mapProfile(claims.sub, attrs, defaultOidcMapping, conn.config.mapping);
+  // We sent prompt=login and max_age=0: `auth_time` must show a sign-in after the request (OIDC Core §3.1.2.1).
+  const authTime = typeof claims.auth_time === 'number' ? new Date(claims.auth_time * 1000) : null;
+  const stale = staleAuthentication(requestedAt, authTime);
+  if (stale) throw fail('oidc.claims', 'stale_authentication', stale, summary);
+  const acr = [claims.acr, Array.isArray(claims.amr) ? `amr: ${claims.amr.join(' ')}` : undefined].filter((x) => typeof x === 'string').join(' · ');
+  const received: ReceivedClaims = {
+    protocol: 'oidc',
+    issuer: String(claims.iss),
+    subject: String(claims.sub),
+    ...(authTime && { authnInstant: authTime.toISOString() }),
+    ...(acr && { authnContext: acr }),
+    ...(typeof claims.sid === 'string' && { sessionIndex: claims.sid }),
+    attributes: visibleClaims(attrs),
+  };
+  const profile = profileOf({ ...received, attributes: attrs }, conn.config.mapping);
   if (overage && !entra.groups) delete profile.groups;
   const idpSession = { idpSubject: String(claims.sub), ...(typeof claims.sid === 'string' && { idpSession: claims.sid }) };
-  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, ...(entra.token && { entraToken: entra.token }) };
+  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, purpose, received, ...(entra.token && { entraToken: entra.token }) };
 }

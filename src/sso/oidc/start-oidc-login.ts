@@ -4,6 +4,7 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { Connection } from '../connections/manage-connections.js';
 import { entraLoginScopes } from '../../connectors/microsoft/entra-sign-in.js';
 import { saveLoginState } from '../login-state.js';
+import { forcedLoginState, type LoginPurpose } from '../login/login-purpose.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { oidcConfig, oidcRedirectUri } from './oidc-config.js';
 import { issueSignedState } from './signed-state.js';
@@ -13,7 +14,7 @@ import { issueSignedState } from './signed-state.js';
  * `nonce` (OIDC Core §3.1.2.1). The state is signed (signed-state.ts); nonce, verifier and `browser` (the hash of the
  * browser's binding nonce, browser-binding.ts) stay server-side in LoginState, keyed by the state's hash.
  */
-export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; claims?: string; browser: string; forceLogin?: boolean }): Promise<string> {
+export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection, opts: { returnTo: string; loginHint?: string; claims?: string; browser: string; purpose?: LoginPurpose }): Promise<string> {
   let config: oidc.Configuration;
   try {
     config = await oidcConfig(s, t, conn);
@@ -24,7 +25,7 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
   const nonce = oidc.randomNonce();
   const verifier = oidc.randomPKCECodeVerifier();
   const redirectUri = oidcRedirectUri(s, t, conn);
-  await saveLoginState(s, t, conn.id, state, { kind: 'oidc', nonce, verifier, redirectUri, returnTo: opts.returnTo, browser: opts.browser });
+  await saveLoginState(s, t, conn.id, state, { ...forcedLoginState(s, opts.purpose ?? {}), kind: 'oidc', nonce, verifier, redirectUri, returnTo: opts.returnTo, browser: opts.browser });
   const params: Record<string, string> = {
     response_type: 'code',
     redirect_uri: redirectUri,
@@ -39,8 +40,12 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
   // A conditional-access claims challenge to satisfy (OIDC Core §5.5 `claims`; the Microsoft tools' sign-in link).
   const claims = claimsRequest(opts.claims);
   if (claims) params.claims = claims;
-  // The admin console's re-authentication and "Test sign-in": the IdP must ask again, not reuse its session (OIDC Core §3.1.2.1).
-  if (opts.forceLogin) params.prompt = 'login';
+  // The admin console's re-authentication and "Test sign-in": the IdP must ask again, not reuse its session, and say
+  // when it did (OIDC Core §3.1.2.1: with max_age, auth_time is REQUIRED; finish-oidc-login.ts checks it).
+  if (opts.purpose?.forceLogin) {
+    params.prompt = 'login';
+    params.max_age = '0';
+  }
   return oidc.buildAuthorizationUrl(config, params).href;
 }
 

@@ -1,13 +1,15 @@
+import { X509Certificate } from 'node:crypto';
 import type { Profile } from '@node-saml/node-saml';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
-import { defaultSamlMapping } from '../connections/connection-config.js';
-import { enabledConnections, findConnectionByIssuer } from '../connections/manage-connections.js';
-import { consumeLoginState } from '../login-state.js';
+import { enabledConnections, findConnectionByIssuer, findConnectionEvenDisabled, type Connection } from '../connections/manage-connections.js';
+import { currentCerts } from './parse-idp-metadata.js';
+import { consumeLoginState, peekLoginState } from '../login-state.js';
+import { purposeOfState, staleAuthentication } from '../login/login-purpose.js';
+import { profileOf, type ReceivedClaims } from '../login/received.js';
 import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { maskEmail } from '../traces/sso-traces.js';
-import { mapProfile } from '../users/map-profile.js';
 import { inspectResponse, ResponseRefused } from './inspect-response.js';
 import { rememberAssertion } from './replay-cache.js';
 import { SAML_SKEW_MS, samlInstance, spAcsUrl } from './saml-instance.js';
@@ -28,8 +30,9 @@ const attr = (o: Obj | undefined, name: string) => (o?.$ as Obj | undefined)?.[n
 export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj): Promise<SsoSuccess & { browser: string | null }> {
   const acs = spAcsUrl(s, t);
   const summary: Obj = { protocol: 'saml' };
+  let testOf: string | null = null;
   const fail = (code: string, detail: string, connectionId: string | null = null) =>
-    Object.assign(new SsoError('saml.acs', code, ssoMessages.failed, detail, 400, summary, connectionId), { tenant: t });
+    Object.assign(new SsoError('saml.acs', code, ssoMessages.failed, detail, 400, summary, connectionId), { tenant: t, testOf });
   if (typeof body.SAMLResponse !== 'string' || body.SAMLResponse.length === 0) throw fail('missing_response', 'no SAMLResponse in the POST');
   const keys = await spKeys(s, t);
   let facts;
@@ -40,7 +43,11 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
     throw err;
   }
   Object.assign(summary, { issuer: facts.issuer, destination: facts.destination, inResponseTo: facts.inResponseTo, responseSigned: facts.responseSigned });
-  let conn = facts.issuer ? await findConnectionByIssuer(t, 'saml', facts.issuer) : null;
+  // An admin's "Test sign-in" may try a connection that is not turned on yet: the pending request names it.
+  const pending = facts.inResponseTo ? await peekLoginState(s, t, facts.inResponseTo) : null;
+  const tested = pending && pending.tenantId === t.id && pending.data.kind === 'saml' && purposeOfState(pending.data).test ? await findConnectionEvenDisabled(t, pending.connectionId) : null;
+  if (tested && tested.kind === 'saml' && tested.issuer === facts.issuer) testOf = tested.id;
+  let conn = testOf ? tested : facts.issuer ? await findConnectionByIssuer(t, 'saml', facts.issuer) : null;
   if (!conn && !facts.issuer) {
     const saml = (await enabledConnections(t)).filter((c) => c.kind === 'saml');
     if (saml.length === 1) conn = saml[0]!;
@@ -79,17 +86,54 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
 
   let returnTo = typeof body.RelayState === 'string' ? body.RelayState : '';
   let browser: string | null = null; // IdP-initiated: nothing to bind to
+  const authn = arr(assertion?.AuthnStatement)[0];
+  const authnInstant = attr(authn, 'AuthnInstant') ? new Date(attr(authn, 'AuthnInstant')!) : null;
+  let purpose = {};
   if (facts.inResponseTo) {
     const state = await consumeLoginState(s, facts.inResponseTo);
     if (!state || state.tenantId !== t.id || state.connectionId !== conn.id) throw fail('bad_in_response_to', 'InResponseTo already used or unknown', conn.id);
     returnTo = String(state.data.returnTo ?? '');
     browser = String(state.data.browser ?? '');
+    const { requestedAt, ...rest } = purposeOfState(state.data);
+    purpose = rest;
+    // We sent ForceAuthn="true": an AuthnInstant from before the request is the IdP's old session, not a new sign-in.
+    const stale = staleAuthentication(requestedAt, authnInstant);
+    if (stale) throw fail('stale_authentication', stale, conn.id);
   }
-  const attrs = (profile.attributes as Obj | undefined) ?? {};
-  const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
+  const received: ReceivedClaims = {
+    protocol: 'saml',
+    issuer: profile.issuer,
+    subject: profile.nameID,
+    ...(profile.nameIDFormat && { nameIdFormat: profile.nameIDFormat }),
+    ...(authnInstant && !Number.isNaN(authnInstant.getTime()) && { authnInstant: authnInstant.toISOString() }),
+    ...(authnContextOf(authn) && { authnContext: authnContextOf(authn) }),
+    ...(profile.sessionIndex && { sessionIndex: profile.sessionIndex }),
+    assertionId,
+    // node-saml required the assertion's own signature unless the connection accepts a signed Response alone.
+    signature: { signed: conn.config.saml!.acceptUnsignedAssertions && facts.responseSigned ? 'response' : 'assertion', ...verifyingCert(assertion, conn, s.clock.now()) },
+    attributes: (profile.attributes as Obj | undefined) ?? {},
+  };
   const idpSession = { idpSubject: profile.nameID, ...(profile.sessionIndex && { idpSession: profile.sessionIndex }), ...(profile.nameIDFormat && { idpNameIdFormat: profile.nameIDFormat }) };
-  return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo, idpSession, browser };
+  return { t, conn, profile: profileOf(received, conn.config.mapping), returnTo, idpSession, browser, purpose, received };
 }
+
+/**
+ * The fingerprint of the metadata certificate that verified the signature, for the admin to compare with the IdP's
+ * console: the one the signature's KeyInfo names when it is one of ours, else the only currently valid one.
+ */
+function verifyingCert(assertion: Obj | undefined, conn: Connection, now: Date): { certificateSha256?: string } {
+  const current = currentCerts(conn.config.saml!.signingCerts, now);
+  const local = (o: Obj | undefined, name: string) => arr(o?.[name] ?? o?.[`ds:${name}`]);
+  const keyInfo = local(local(local(local(assertion, 'Signature')[0], 'KeyInfo')[0], 'X509Data')[0], 'X509Certificate')[0] as unknown;
+  const named = typeof keyInfo === 'string' ? keyInfo.replace(/\s+/g, '') : undefined;
+  const body = current.find((c) => c === named) ?? (current.length === 1 ? current[0] : undefined);
+  return body ? { certificateSha256: new X509Certificate(Buffer.from(body, 'base64')).fingerprint256 } : {};
+}
+
+const authnContextOf = (authn: Obj | undefined): string | undefined => {
+  const ref = arr(arr(authn?.AuthnContext)[0]?.AuthnContextClassRef)[0] as unknown;
+  return typeof ref === 'string' ? ref : typeof (ref as Obj | undefined)?._ === 'string' ? ((ref as Obj)._ as string) : undefined;
+};
 
 /**
  * SAML profiles §4.1.4.2-3: a bearer SubjectConfirmationData must name our ACS as Recipient and carry NotOnOrAfter;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SAML, ValidateInResponseTo, type CacheProvider } from '@node-saml/node-saml';
+import type { Prisma } from '../../generated/prisma/client.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { Connection } from '../connections/manage-connections.js';
@@ -15,16 +16,22 @@ export const spEntityId = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/
 export const spAcsUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/acs`;
 export const spSloUrl = (s: Services, t: TenantCtx) => `${s.config.publicUrl}/t/${t.slug}/saml/slo`;
 
+/** Extra facts of an SP-initiated login: ForceAuthn, and what the LoginState row must remember with the request id. */
+export interface LoginOptions {
+  forceAuthn?: boolean;
+  state?: Prisma.InputJsonObject;
+}
+
 /**
  * AuthnRequest ids live in LoginState (tenant-scoped, shared by every node), so a response's InResponseTo is only
  * accepted for a request this tenant sent through this connection. node-saml only peeks; we consume the row
  * ourselves once the whole response is valid (see consume-saml-response.ts), so removeAsync is a no-op.
  */
-function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string, kind: 'saml' | 'saml-logout', browser: string | undefined): CacheProvider {
+function requestCache(s: Services, t: TenantCtx, conn: Connection, returnTo: string, kind: 'saml' | 'saml-logout', browser: string | undefined, extra: Prisma.InputJsonObject): CacheProvider {
   return {
     saveAsync: async (key, value) => {
       // `browser`: hash of the browser's login-binding nonce (browser-binding.ts), checked at /saml/complete.
-      await saveLoginState(s, t, conn.id, key, { kind, createdAt: value, returnTo, ...(browser && { browser }) });
+      await saveLoginState(s, t, conn.id, key, { ...extra, kind, createdAt: value, returnTo, ...(browser && { browser }) });
       return { value, createdAt: Date.now() };
     },
     // A LogoutRequest id ('saml-logout') never answers an AuthnRequest, nor the other way round.
@@ -50,6 +57,7 @@ export async function samlInstance(
   decryptionKey?: string,
   purpose: 'login' | 'logout' = 'login',
   browser?: string,
+  login: LoginOptions = {},
 ): Promise<SAML> {
   const keys = await spKeys(s, t);
   const certs = currentCerts(conn.config.saml!.signingCerts, s.clock.now());
@@ -74,7 +82,10 @@ export async function samlInstance(
     acceptedClockSkewMs: SAML_SKEW_MS,
     validateInResponseTo: ValidateInResponseTo.ifPresent,
     requestIdExpirationPeriodMs: 10 * 60_000,
-    cacheProvider: requestCache(s, t, conn, returnTo, purpose === 'login' ? 'saml' : 'saml-logout', browser),
+    cacheProvider: requestCache(s, t, conn, returnTo, purpose === 'login' ? 'saml' : 'saml-logout', browser, login.state ?? {}),
+    // Re-authentication and "Test sign-in": the IdP must authenticate the user anew, not reuse its own session (SAML
+    // core §3.4.1 ForceAuthn); the AuthnInstant of the answer is checked against the request (consume-saml-response.ts).
+    forceAuthn: login.forceAuthn === true,
     // Single logout (single-logout.ts): where our LogoutRequests/Responses go, and whose logout messages we accept.
     logoutUrl: conn.config.saml!.sloUrl ?? '',
     idpIssuer: conn.issuer,

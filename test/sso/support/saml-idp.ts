@@ -32,6 +32,8 @@ export interface ResponseOptions {
   signatureAlgorithm?: string;
   /** Sign with these keys instead of the IdP's published ones. */
   signWith?: { privateKeyPem: string; certPem: string };
+  /** When the IdP says it authenticated the user (AuthnInstant; default now): an older one is its session cookie. */
+  authnInstant?: Date;
 }
 
 export interface TestSamlIdp {
@@ -108,7 +110,7 @@ ${certs.map((c) => `    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="ht
           };
           let xml = template.replace(/\{(\w+)\}/g, (_m, k: string) => {
             if (k === 'AttributeStatement') return attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : '';
-            if (k === 'AuthnStatement') return `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
+            if (k === 'AuthnStatement') return `<saml:AuthnStatement AuthnInstant="${(o.authnInstant ?? now).toISOString()}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
             return esc(values[k] ?? '');
           });
           xml = xml.replace(/ InResponseTo=""/g, '');
