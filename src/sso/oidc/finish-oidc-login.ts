@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { captureEntraSignIn } from '../../connectors/microsoft/entra-sign-in.js';
 import type { EntraUserToken } from '../../connectors/microsoft/entra-token-store.js';
+import { captureIdJagSignIn, type IdpSignIn } from '../../upstream-auth/id-jag/idp-sign-in.js';
 import { CircuitOpenError } from '../../lib/circuit-breaker.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -23,6 +24,8 @@ export interface SsoSuccess {
   idpSession?: IdpSessionFacts;
   /** The user's Entra refresh token for the Microsoft connector, kept once the user is resolved (complete-login.ts). */
   entraToken?: EntraUserToken;
+  /** The user's IdP ID token and refresh token for `id-jag` upstreams, kept once the user is resolved. */
+  idpSignIn?: IdpSignIn;
 }
 
 const GOOGLE = 'https://accounts.google.com';
@@ -109,6 +112,8 @@ export async function finishOidcLogin(
   else if (overage) s.logger.warn({ tenantId: t.id, connectionId: conn.id }, 'Entra groups overage: group memberships left unchanged (use SCIM groups or the Microsoft connector)');
   const profile = mapProfile(claims.sub, attrs, defaultOidcMapping, conn.config.mapping);
   if (overage && !entra.groups) delete profile.groups;
+  // With an id-jag upstream on this connection: keep the ID token (and refresh token) to exchange for ID-JAGs.
+  const idpSignIn = await captureIdJagSignIn(t, conn, tokens, claims);
   const idpSession = { idpSubject: String(claims.sub), ...(typeof claims.sid === 'string' && { idpSession: claims.sid }) };
-  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, ...(entra.token && { entraToken: entra.token }) };
+  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, ...(entra.token && { entraToken: entra.token }), ...(idpSignIn && { idpSignIn }) };
 }
