@@ -131,7 +131,10 @@ describe.each(testDbKinds)('id-jag upstreams (%s)', (kind) => {
 
   it('no stored sign-in → sign in again via SSO, with the link; IdP policy refusal → a tool error naming the reason, audited', { timeout: 180_000 }, async () => {
     const { t } = await setUp();
-    // A user who never signed in by SSO here (SCIM-provisioned, say): nothing to exchange.
+    // Dave signed in at another tenant trusting the same IdP: that sign-in is that tenant's, never used here.
+    const other = await setUp();
+    await signIn(other.t, 'dave');
+    // Here dave never signed in by SSO (SCIM-provisioned, say): nothing to exchange.
     const dave = await createUser(t, 'dave@example.com');
     const before = as.tokenRequests.length;
     const r1 = (await (await mcpAs(t, dave)).callTool({ name: 'crm__whoami', arguments: {} })) as CallToolResult;
@@ -139,6 +142,7 @@ describe.each(testDbKinds)('id-jag upstreams (%s)', (kind) => {
     expect(text(r1)).toContain(`${app.url}/t/${t.slug}/login`);
     expect(r1.structuredContent).toMatchObject({ error: 'idp_sign_in_required', upstream: 'crm', signInUrl: `${app.url}/t/${t.slug}/login` });
     expect(as.tokenRequests.length).toBe(before);
+    expect(await other.t.db.vaultSecret.count({ where: { ownerKind: 'idp-sign-in' } })).toBe(2); // admin + dave, there
 
     // The IdP's admin has not assigned the upstream to carol: the IdP refuses the exchange.
     const carol = await signIn(t, 'carol');
@@ -160,6 +164,18 @@ describe.each(testDbKinds)('id-jag upstreams (%s)', (kind) => {
     }
     // Once the IdP allows it, the same user gets through without doing anything.
     expect(text(await (await mcpAs(t, carol)).callTool({ name: 'crm__whoami', arguments: {} }))).toMatch(/^sub=carol /);
+
+    // The IdP names a client the upstream's AS does not know (misconfigured resource app): the upstream refuses.
+    const hank = await signIn(t, 'hank');
+    idp.idJagClientId = 'not-the-gateway';
+    try {
+      const r3 = (await (await mcpAs(t, hank)).callTool({ name: 'crm__whoami', arguments: {} })) as CallToolResult;
+      expect(r3.isError).toBe(true);
+      expect(r3.structuredContent).toMatchObject({ error: 'upstream_refused', reason: expect.stringContaining('invalid_grant') });
+      expect((await audits(t)).find((r) => r.detail.userId === hank)).toMatchObject({ outcome: 'denied', detail: { error: 'invalid_grant' } });
+    } finally {
+      idp.idJagClientId = as.clientId;
+    }
   });
 
   it('deprovisioning deletes the cached upstream token and the IdP sign-in, and the call is refused', { timeout: 180_000 }, async () => {
