@@ -100,11 +100,19 @@ describe.each(testDbKinds)('id-jag upstreams (%s)', (kind) => {
     expect(as.tokenRequests.slice(upstreamGrantsBefore)).toEqual([JWT_BEARER, JWT_BEARER, JWT_BEARER]);
     expect(text(await b.callTool({ name: 'crm__whoami', arguments: {} }))).toMatch(/^sub=bob /);
 
+    // Single flight: a user's concurrent first calls obtain one token between them.
+    const ivan = await signIn(t, 'ivan');
+    const i = await mcpAs(t, ivan);
+    const grantsBeforeIvan = as.tokenRequests.length;
+    const both = await Promise.all([i.callTool({ name: 'crm__whoami', arguments: {} }), i.callTool({ name: 'crm__whoami', arguments: {} })]);
+    expect(both.map(text).every((x) => x.startsWith('sub=ivan '))).toBe(true);
+    expect(as.tokenRequests.length - grantsBeforeIvan).toBe(1);
+
     const rows = (await audits(t)).filter((r) => r.detail.userId === alice);
     expect(rows).toHaveLength(2);
     expect(rows.every((r) => r.outcome === 'success' && r.detail.idpConnectionId === connId)).toBe(true);
     expect(JSON.stringify(await audits(t))).not.toMatch(/eyJ/); // no token in the audit trail
-    expect((await cli(app, 'upstream list', { tenant: t.slug })).upstreams).toEqual([expect.objectContaining({ name: 'crm', auth: 'id-jag', identity: 'per-user', connections: 3 })]);
+    expect((await cli(app, 'upstream list', { tenant: t.slug })).upstreams).toEqual([expect.objectContaining({ name: 'crm', auth: 'id-jag', identity: 'per-user', connections: 4 })]);
   });
 
   it('an expired IdP ID token is renewed with the stored refresh token', { timeout: 180_000 }, async () => {
