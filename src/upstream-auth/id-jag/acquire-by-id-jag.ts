@@ -31,8 +31,8 @@ export class IdJagFailure extends Error {
   }
 }
 
-/** An OAuth error code or description from another server, bounded and without control characters. */
-const clean = (v: unknown, max: number) => (typeof v === 'string' ? [...v].map((c) => (c < ' ' || c === '\u007f' ? ' ' : c)).join('').slice(0, max) : '');
+/** An OAuth error code or description from another server (shown to the user), bounded and without control characters. */
+export const boundedOAuthText = (v: unknown, max: number): string => (typeof v === 'string' ? [...v].map((c) => (c < ' ' || c === '\u007f' ? ' ' : c)).join('').slice(0, max) : '');
 
 /**
  * The gateway acting as an EMA client (issue 13 §3, decision 0027): the calling user's access token for an `id-jag`
@@ -101,7 +101,7 @@ async function currentIdToken(s: Services, t: TenantCtx, conn: Connection, confi
     // openid-client validates the new ID token (signature, iss, aud, exp, iat) as at login.
     refreshed = await oidc.refreshTokenGrant(config, stored.value.refreshToken, { scope: 'openid' });
   } catch (err) {
-    if (err instanceof oidc.ResponseBodyError && SIGN_IN_GONE.has(err.error)) throw await gone(clean(err.error, 64));
+    if (err instanceof oidc.ResponseBodyError && SIGN_IN_GONE.has(err.error)) throw await gone(boundedOAuthText(err.error, 64));
     throw new IdJagFailure('unavailable', 'idp_refresh_failed');
   }
   const exp = refreshed.claims()?.exp;
@@ -125,7 +125,7 @@ async function exchangeForIdJag(config: oidc.Configuration, client: UpstreamOAut
       ...(client.scope && { scope: client.scope }),
     });
   } catch (err) {
-    if (err instanceof oidc.ResponseBodyError) throw new IdJagFailure('idp_refused', clean(err.error, 64) || 'refused', clean(err.error_description, 200));
+    if (err instanceof oidc.ResponseBodyError) throw new IdJagFailure('idp_refused', boundedOAuthText(err.error, 64) || 'refused', boundedOAuthText(err.error_description, 200));
     throw new IdJagFailure('unavailable', 'idp_unreachable');
   }
   if ((res as { issued_token_type?: unknown }).issued_token_type !== TOKEN_TYPE.idJag || !res.access_token) {
@@ -147,7 +147,7 @@ async function redeemAtUpstream(client: UpstreamOAuthClient, idJag: string): Pro
     return await fetchToken(provider, client.asUrl, { metadata: client.metadata, resource: new URL(client.resource), fetchFn: asFetch });
   } catch (err) {
     // A 5xx (or non-JSON answer) comes back as `server_error`: an outage, not a verdict.
-    if (err instanceof OAuthError && err.errorCode !== 'server_error' && err.errorCode !== 'temporarily_unavailable') throw new IdJagFailure('upstream_refused', clean(err.errorCode, 64) || 'refused', clean(err.message, 200));
+    if (err instanceof OAuthError && err.errorCode !== 'server_error' && err.errorCode !== 'temporarily_unavailable') throw new IdJagFailure('upstream_refused', boundedOAuthText(err.errorCode, 64) || 'refused', boundedOAuthText(err.message, 200));
     throw new IdJagFailure('unavailable', 'upstream_as_unreachable');
   }
 }
