@@ -69,8 +69,8 @@ export async function addUpstream(
   const prefix = await checkPrefix(t, input.name, input.prefix);
   if (prefix === null && (await t.db.upstream.findFirst({ where: { prefix: input.name } }))) throw conflict(`Another upstream already uses the prefix "${input.name}": choose --prefix`);
   // Per-user OAuth upstreams (src/upstream-auth) list no tools without a user's token.
-  if (input.auth === 'oauth-per-user') {
-    const added = await addPerUserUpstream(s, t, { name: input.name, url, headers: input.headers }, input.authOptions ?? {});
+  if (input.auth === 'oauth-per-user' || input.auth === 'id-jag') {
+    const added = await addPerUserUpstream(s, t, { name: input.name, url, headers: input.headers }, input.authOptions ?? {}, input.auth);
     if (prefix !== null) await t.db.upstream.updateMany({ where: { id: added.id }, data: { prefix } });
     return { ...added, prefix: upstreamPrefix({ name: input.name, prefix }) };
   }
@@ -104,9 +104,10 @@ async function getUpstream(t: TenantCtx, name: string) {
  * Re-lists an upstream's tools: new ones join unapproved, removed ones are deleted with their grants, approved ones
  * the upstream changed are held (tool-poisoning guard) with an audit event per tool saying what changed.
  */
-export async function refreshUpstream(s: Services, t: TenantCtx, name: string): Promise<{ id: string } & SyncReport> {
+export async function refreshUpstream(s: Services, t: TenantCtx, name: string, asUserId?: string): Promise<{ id: string } & SyncReport> {
   const row = await getUpstream(t, name);
-  if (row.authMode !== 'static') return { id: row.id, ...(await refreshPerUserUpstream(s, t, row)) };
+  if (row.authMode !== 'static') return { id: row.id, ...(await refreshPerUserUpstream(s, t, row, asUserId)) };
+  if (asUserId) throw badRequest('--user applies to per-user upstreams only');
   let listed;
   try {
     listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));

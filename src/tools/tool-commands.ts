@@ -5,7 +5,7 @@ import { approveContent, revokeContent } from './approve-content.js';
 import { approveTool, listTools, revokeTool } from './approve-tools.js';
 import { addUpstream, listUpstreams, refreshUpstream, removeUpstream } from './manage-upstreams.js';
 import { parseHeaderArgs } from './upstream-headers.js';
-import { upstreamAuthInput, upstreamAuthOptions } from '../upstream-auth/connection-commands.js';
+import { findUserByLogin, upstreamAuthInput, upstreamAuthOptions } from '../upstream-auth/connection-commands.js';
 
 const tenant = tenantOption;
 const upstreamName: OptionSpec = { type: 'string', required: true, description: 'upstream name (tools are named NAME__tool)' };
@@ -57,9 +57,9 @@ export const toolCommands: Command[] = [
   {
     name: 'upstream refresh',
     summary: "re-list an upstream's tools (new ones unapproved, removed ones deleted, changed approved ones held until re-approved)",
-    options: { tenant, name: upstreamName },
+    options: { tenant, name: upstreamName, user: { type: 'string', description: 'per-user upstreams: list with this user\'s token (e-mail or userName; id-jag: a user who signed in with the IdP)' } },
     forwardable: true,
-    run: audited('upstream.refresh', 'upstream', (s, t, o) => refreshUpstream(s, t, str(o.name))),
+    run: audited('upstream.refresh', 'upstream', async (s, t, o) => refreshUpstream(s, t, str(o.name), o.user ? (await findUserByLogin(t, str(o.user))).id : undefined)),
   },
   {
     name: 'upstream list',

@@ -12,6 +12,7 @@ import { safeReturnTo } from '../sso/return-to.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ConnectRefused, findPerUserUpstream, finishConnect, startConnect } from './connect-flow.js';
 import { gatewayClientMetadata } from './upstream-oauth-client.js';
+import { JWT_BEARER } from '../oauth/cross-app/grant-types.js';
 import { clientMetadataDocumentUrl } from './upstream-oauth-urls.js';
 
 function send(res: Response, status: number, html: string): void {
@@ -39,10 +40,13 @@ export function upstreamConnectRoutes(s: Services): Router {
     throw err;
   };
 
-  router.get('/upstream-oauth/client-metadata.json', (_req, res) => {
+  router.get('/upstream-oauth/client-metadata.json', async (_req, res) => {
     const t = tenantOf(res);
     // The document's client_id must equal its own URL exactly (CIMD §3).
-    res.set('Cache-Control', 'public, max-age=3600').json({ client_id: clientMetadataDocumentUrl(s.config.publicUrl, t), ...gatewayClientMetadata(s, t) });
+    const doc = { client_id: clientMetadataDocumentUrl(s.config.publicUrl, t), ...gatewayClientMetadata(s, t) };
+    // The same document is our client id at upstreams reached by ID-JAG (decision 0027): it then names jwt-bearer too.
+    if (await t.db.upstreamOAuthClient.count({ where: { registration: 'cimd', idJagConnectionId: { not: null } } })) doc.grant_types = [...(doc.grant_types ?? []), JWT_BEARER];
+    res.set('Cache-Control', 'public, max-age=3600').json(doc);
   });
 
   router.get('/connect/:upstream', async (req: Request, res: Response) => {

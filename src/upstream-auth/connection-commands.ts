@@ -10,17 +10,22 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /** The `upstream add` options of issue 14 §1 (contract: `[--auth …] [--client-id ID --client-secret-file F] [--scope S]`). */
 export const upstreamAuthOptions: Record<string, OptionSpec> = {
-  auth: { type: 'string', description: 'static (default: the --header values, one identity shared by every user) or oauth-per-user (each user connects their own account)' },
-  'client-id': { type: 'string', description: "oauth-per-user: a client registered at the upstream's authorization server (default: our client metadata document, else dynamic registration)" },
-  'client-secret': { type: 'string', secret: true, description: 'oauth-per-user: that client\'s secret (use --client-secret-file)' },
-  scope: { type: 'string', description: "oauth-per-user: scopes to request (default: the upstream's scopes_supported)" },
+  auth: {
+    type: 'string',
+    description:
+      "static (default: the --header values, one identity shared by every user), oauth-per-user (each user connects their own account) or id-jag (each user's token obtained with an ID-JAG from the tenant's IdP, no connecting)",
+  },
+  'client-id': { type: 'string', description: "oauth-per-user, id-jag: a client registered at the upstream's authorization server (default: our client metadata document, else (oauth-per-user) dynamic registration)" },
+  'client-secret': { type: 'string', secret: true, description: 'oauth-per-user, id-jag: that client\'s secret (use --client-secret-file)' },
+  scope: { type: 'string', description: "oauth-per-user, id-jag: scopes to request (default: the upstream's scopes_supported)" },
   'connect-at-consent': { type: 'boolean', description: 'oauth-per-user: offer connecting this upstream on the consent page' },
+  idp: { type: 'string', description: "id-jag: the OIDC IdP connection (idp_…) that mints the ID-JAGs (default: the tenant's only OIDC connection)" },
 };
 
 export function upstreamAuthInput(o: Options): { auth: AuthMode; authOptions: PerUserAuthOptions } {
   return {
     auth: parseAuthMode(str(o.auth)),
-    authOptions: { clientId: str(o['client-id']), clientSecret: str(o['client-secret']), scope: str(o.scope), connectAtConsent: o['connect-at-consent'] === true },
+    authOptions: { clientId: str(o['client-id']), clientSecret: str(o['client-secret']), scope: str(o.scope), connectAtConsent: o['connect-at-consent'] === true, idp: str(o.idp) },
   };
 }
 

@@ -21,9 +21,9 @@ const fail = (url: string, why: string) => new AppError(422, 'upstream_auth_disc
  * 401 whose `WWW-Authenticate` names the protected resource metadata (RFC 9728 §5.1; without it the well-known URIs
  * are probed), which names the authorization server, whose RFC 8414 / OIDC metadata is read. Checks the client
  * MUST make: the PRM's `resource` matches the URL we dialled (RFC 9728 §3.3), the metadata's `issuer` is the server
- * we asked (RFC 8414 §3.3), and PKCE S256 is advertised (absent ⇒ refuse).
+ * we asked (RFC 8414 §3.3), and PKCE S256 is advertised (absent ⇒ refuse) unless no code flow will be used.
  */
-export async function discoverUpstreamAs(url: string): Promise<DiscoveredAs> {
+export async function discoverUpstreamAs(url: string, opts: { pkce?: boolean } = {}): Promise<DiscoveredAs> {
   let challenge: { resourceMetadataUrl?: URL; scope?: string } = {};
   try {
     const res = await asFetch(url, {
@@ -50,7 +50,8 @@ export async function discoverUpstreamAs(url: string): Promise<DiscoveredAs> {
   const metadata = info.authorizationServerMetadata;
   if (!metadata) throw fail(url, 'no RFC 8414 or OpenID Connect metadata');
   if (stripSlash(metadata.issuer) !== stripSlash(info.authorizationServerUrl)) throw fail(url, `the metadata's issuer ${metadata.issuer} is not ${info.authorizationServerUrl}`);
-  if (!metadata.code_challenge_methods_supported?.includes('S256')) throw fail(url, 'the authorization server does not advertise PKCE S256');
+  // PKCE protects the code flow; an `id-jag` upstream is never sent through one (decision 0027).
+  if (opts.pkce !== false && !metadata.code_challenge_methods_supported?.includes('S256')) throw fail(url, 'the authorization server does not advertise PKCE S256');
   const prm = info.resourceMetadata;
   const resource = prm?.resource ?? url;
   if (prm && !checkResourceAllowed({ requestedResource: url, configuredResource: prm.resource })) throw fail(url, `its metadata is for ${prm.resource}`);

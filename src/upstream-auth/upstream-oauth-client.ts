@@ -48,23 +48,25 @@ export function gatewayClientMetadata(s: Services, t: TenantCtx): OAuthClientMet
  * Document when the server supports it and PUBLIC_URL is https (CIMD client ids are https URLs); Dynamic Client
  * Registration only as the last resort.
  */
-export function chooseRegistration(s: Services, as: DiscoveredAs, adminClientId: string | undefined): Registration {
+export function chooseRegistration(s: Services, as: DiscoveredAs, adminClientId: string | undefined, idJag = false): Registration {
   if (adminClientId) return 'preregistered';
   const cimd = (as.metadata as { client_id_metadata_document_supported?: boolean }).client_id_metadata_document_supported === true;
   if (cimd && s.config.publicUrl.startsWith('https://')) return 'cimd';
+  // An ID-JAG names the client it is for (`client_id`): the IdP's admin registers that client, so it is never DCR's.
+  if (idJag) throw badRequest(`--auth id-jag: the upstream's authorization server (${as.issuer}) does not support client metadata documents (or PUBLIC_URL is not https): register a client there and pass --client-id (and --client-secret-file)`);
   if (as.metadata.registration_endpoint) return 'dcr';
   throw badRequest(`The upstream's authorization server (${as.issuer}) supports neither client metadata documents nor dynamic registration: register a client there and pass --client-id (and --client-secret-file)`);
 }
 
-/** Stores what discovery found and the registration choice (`upstream add --auth oauth-per-user`). */
+/** Stores what discovery found and the registration choice (`upstream add --auth oauth-per-user|id-jag`). */
 export async function saveOAuthClient(
   s: Services,
   t: TenantCtx,
   upstreamId: string,
   as: DiscoveredAs,
-  opts: { clientId?: string; clientSecret?: string; scope?: string; connectAtConsent: boolean },
+  opts: { clientId?: string; clientSecret?: string; scope?: string; connectAtConsent: boolean; idJagConnectionId?: string | null },
 ): Promise<Registration> {
-  const registration = chooseRegistration(s, as, opts.clientId);
+  const registration = chooseRegistration(s, as, opts.clientId, !!opts.idJagConnectionId);
   const clientSecretId = opts.clientSecret ? await s.vault.put(t, { kind: 'upstream-oauth-client', id: upstreamId }, opts.clientSecret) : null;
   const metadata: StoredMetadata = { authorizationServer: as.metadata, resource: as.resource };
   await t.db.upstreamOAuthClient.create({
@@ -76,6 +78,7 @@ export async function saveOAuthClient(
       clientSecretId,
       scope: opts.scope ?? as.scope ?? null,
       connectAtConsent: opts.connectAtConsent,
+      idJagConnectionId: opts.idJagConnectionId ?? null,
       issuer: as.issuer,
       metadata: metadata as object,
       discoveredAt: s.clock.now(),

@@ -4,7 +4,8 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { CallCredentials, CredentialsProvider, UpstreamRef } from '../tools/upstream-pool.js';
 import { asFetch } from './as-fetch.js';
-import { markNeedsReconnection, readTokens, saveRefreshed } from './connection-store.js';
+import { markNeedsReconnection, readTokens, saveConnection, saveRefreshed } from './connection-store.js';
+import { acquireByIdJag, type IdJagFailure, type IdJagFailureKind } from './id-jag/acquire-by-id-jag.js';
 import { loadOAuthClient } from './upstream-oauth-client.js';
 import { UpstreamAuthRequired } from './upstream-auth-required.js';
 import { connectUrl } from './upstream-oauth-urls.js';
@@ -27,6 +28,14 @@ interface Cached {
 }
 
 type ConnRow = NonNullable<Awaited<ReturnType<TenantCtx['db']['upstreamConnection']['findFirst']>>>;
+type Required = (reason: 'needs_reconnection' | 'refresh_unavailable') => UpstreamAuthRequired;
+
+const ID_JAG_REASONS: Record<IdJagFailureKind, 'idp_sign_in_required' | 'idp_refused' | 'upstream_refused' | 'refresh_unavailable'> = {
+  sign_in: 'idp_sign_in_required',
+  idp_refused: 'idp_refused',
+  upstream_refused: 'upstream_refused',
+  unavailable: 'refresh_unavailable',
+};
 
 /**
  * Per-user credentials for the pool (issue 14 §2–3): the caller's own access token for the upstream, from the vault,
@@ -80,9 +89,17 @@ export class UpstreamTokens implements CredentialsProvider {
     let conn = await t.db.upstreamConnection.findFirst({ where: { upstreamId: up.id, userId }, include: { upstream: { select: { name: true } } } });
     const name = conn?.upstream.name ?? (await t.db.upstream.findFirst({ where: { id: up.id }, select: { name: true } }))?.name ?? up.id;
     const required = (reason: 'not_connected' | 'needs_reconnection' | 'refresh_unavailable') => new UpstreamAuthRequired(reason, name, connectUrl(this.s.config.publicUrl, t, name));
-    if (!conn) throw required('not_connected');
-    if (conn.status !== 'connected') throw required('needs_reconnection');
-    if (this.#expiresSoon(conn)) conn = { ...(await this.#refresh(t, conn, required)), upstream: conn.upstream };
+    if (up.authMode === 'id-jag') {
+      // No connect step and no refresh token: a missing or expiring token is obtained again by ID-JAG.
+      if (!conn || conn.status !== 'connected' || this.#expiresSoon(conn)) {
+        const idJagRequired = (f: IdJagFailure) => new UpstreamAuthRequired(ID_JAG_REASONS[f.kind], name, `${this.s.config.publicUrl}/t/${t.slug}/login`, f.description ? `${f.code}: ${f.description}` : f.code);
+        conn = { ...(await this.#acquire(t, up.id, userId, conn, required, idJagRequired)), upstream: { name } };
+      }
+    } else {
+      if (!conn) throw required('not_connected');
+      if (conn.status !== 'connected') throw required('needs_reconnection');
+      if (this.#expiresSoon(conn)) conn = { ...(await this.#refresh(t, conn, required)), upstream: conn.upstream };
+    }
     const tokens = await readTokens(this.s, t, conn.secretId);
     const creds: CallCredentials = {
       key: `${up.id}\u0000${userId}`,
@@ -98,14 +115,47 @@ export class UpstreamTokens implements CredentialsProvider {
     return conn.accessExpiresAt !== null && conn.accessExpiresAt.getTime() - this.s.clock.now().getTime() <= REFRESH_AHEAD_MS;
   }
 
-  /** Refreshes (or waits for another node's refresh of) this connection; returns the row as it is afterwards. */
-  async #refresh(t: TenantCtx, conn: ConnRow, required: (r: 'needs_reconnection' | 'refresh_unavailable') => UpstreamAuthRequired): Promise<ConnRow> {
+  /** The cross-node single flight: whoever's conditional UPDATE sets the lease renews this connection. */
+  async #takeLease(t: TenantCtx, conn: ConnRow): Promise<boolean> {
     const now = this.s.clock.now();
     const { count } = await t.db.upstreamConnection.updateMany({
       where: { id: conn.id, version: conn.version, status: 'connected', OR: [{ refreshLeaseUntil: null }, { refreshLeaseUntil: { lt: now } }] },
       data: { refreshLeaseUntil: new Date(now.getTime() + LEASE_MS) },
     });
-    if (count === 0) return this.#awaitOther(t, conn, required);
+    return count === 1;
+  }
+
+  /**
+   * `id-jag` upstreams (decision 0027): a new token by ID-JAG, stored like a connection's (vault, per user). Single
+   * flight: per node through `#loading`; across nodes through the row's lease once the row exists (the very first
+   * acquisitions of two nodes may both run: the second row insert fails and its token is dropped).
+   */
+  async #acquire(t: TenantCtx, upstreamId: string, userId: string, conn: ConnRow | null, required: Required, idJagRequired: (f: IdJagFailure) => UpstreamAuthRequired): Promise<ConnRow> {
+    if (conn && !(await this.#takeLease(t, conn))) return this.#awaitOther(t, conn, required);
+    const release = () => (conn ? t.db.upstreamConnection.updateMany({ where: { id: conn.id, version: conn.version }, data: { refreshLeaseUntil: null } }) : null);
+    let tokens;
+    try {
+      tokens = await acquireByIdJag(this.s, t, upstreamId, userId);
+    } catch (err) {
+      await release();
+      throw idJagRequired(err as IdJagFailure);
+    }
+    if (conn) {
+      if (!(await saveRefreshed(this.s, t, conn, tokens))) throw required('refresh_unavailable');
+      await this.s.bus.publish({ type: 'upstream-connection.changed', tenantId: t.id, userId, upstreamId });
+    } else {
+      await saveConnection(this.s, t, upstreamId, userId, tokens).catch(async (err: unknown) => {
+        if (!(await t.db.upstreamConnection.findFirst({ where: { upstreamId, userId } }))) throw err;
+      });
+    }
+    const row = await t.db.upstreamConnection.findFirst({ where: { upstreamId, userId } });
+    if (!row) throw required('refresh_unavailable');
+    return row as ConnRow;
+  }
+
+  /** Refreshes (or waits for another node's refresh of) this connection; returns the row as it is afterwards. */
+  async #refresh(t: TenantCtx, conn: ConnRow, required: Required): Promise<ConnRow> {
+    if (!(await this.#takeLease(t, conn))) return this.#awaitOther(t, conn, required);
     const tokens = await readTokens(this.s, t, conn.secretId);
     if (!tokens.refresh_token) {
       await markNeedsReconnection(this.s, t, conn, 'The access token expired and the upstream gave no refresh token');
@@ -140,7 +190,7 @@ export class UpstreamTokens implements CredentialsProvider {
   }
 
   /** Another node (or an earlier request) holds the lease: wait until the row's version or status moves. */
-  async #awaitOther(t: TenantCtx, conn: ConnRow, required: (r: 'needs_reconnection' | 'refresh_unavailable') => UpstreamAuthRequired): Promise<ConnRow> {
+  async #awaitOther(t: TenantCtx, conn: ConnRow, required: Required): Promise<ConnRow> {
     const deadline = Date.now() + WAIT_FOR_OTHER_MS;
     for (;;) {
       const row = await t.db.upstreamConnection.findFirst({ where: { id: conn.id } });

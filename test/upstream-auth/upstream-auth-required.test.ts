@@ -20,4 +20,19 @@ describe('UpstreamAuthRequired', () => {
     expect(new UpstreamAuthRequired('refresh_unavailable', 'gh', url).toUrlElicitation()).toBeNull();
     expect(new UpstreamAuthRequired('refresh_unavailable', 'gh', url).toolResult().structuredContent).not.toHaveProperty('connectUrl');
   });
+
+  it('id-jag: a sign-in link the user can open (and elicit); refusals name the reason and offer no link', () => {
+    const login = 'https://sso.example.com/t/acme/login';
+    const signIn = new UpstreamAuthRequired('idp_sign_in_required', 'crm', login, 'no_sign_in: no company sign-in is stored for you');
+    expect(signIn.toolResult().structuredContent).toEqual({ error: 'idp_sign_in_required', upstream: 'crm', signInUrl: login, reason: 'no_sign_in: no company sign-in is stored for you' });
+    expect(signIn.message).toContain(login);
+    expect(signIn.toUrlElicitation()!.elicitations[0]).toMatchObject({ mode: 'url', url: login });
+    for (const reason of ['idp_refused', 'upstream_refused'] as const) {
+      const e = new UpstreamAuthRequired(reason, 'crm', login, 'access_denied: not assigned');
+      expect(e.message).toContain('access_denied: not assigned');
+      expect(e.message).not.toContain(login);
+      expect(e.toUrlElicitation()).toBeNull();
+      expect(e.toolResult().structuredContent).toEqual({ error: reason, upstream: 'crm', reason: 'access_denied: not assigned' });
+    }
+  });
 });

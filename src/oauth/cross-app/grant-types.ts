@@ -8,6 +8,8 @@ export const TOKEN_TYPE = {
   accessToken: 'urn:ietf:params:oauth:token-type:access_token',
   idToken: 'urn:ietf:params:oauth:token-type:id_token',
   jwt: 'urn:ietf:params:oauth:token-type:jwt',
+  /** What a client asks an IdP for to get an ID-JAG (IDJAG §4.3; the IdP answers `token_type: "N_A"`). */
+  idJag: 'urn:ietf:params:oauth:token-type:id-jag',
 } as const;
 
 /** What `client add --grant` accepts, and the grant type each name enables. */

@@ -1,5 +1,5 @@
 import { notFound } from '../../lib/errors.js';
-import { deleteEntraTokens } from '../../connectors/microsoft/entra-token-store.js';
+import { deleteIdpUserTokens } from '../idp-tokens/idp-user-tokens.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { parseConnectionConfig, type ConnectionConfig } from './connection-config.js';
@@ -51,8 +51,8 @@ export async function removeConnection(s: Services, t: TenantCtx, id: string) {
   await t.db.user.updateMany({ where: { ssoConnectionId: id }, data: { ssoConnectionId: null } });
   await t.db.scimToken.updateMany({ where: { connectionId: id }, data: { connectionId: null } });
   if (row.secretId) await s.vault.remove(t, row.secretId);
-  // Microsoft connector hook: refresh tokens captured through this connection go with it.
-  await deleteEntraTokens(t, { connectionId: id });
+  // Sign-in tokens captured through this connection (Microsoft tools, ID-JAG upstreams) go with it.
+  await deleteIdpUserTokens(t, { connectionId: id });
   return { id, removed: true };
 }
 

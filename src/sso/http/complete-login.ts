@@ -1,6 +1,8 @@
 import type { Request, Response } from 'express';
 import { saveEntraToken } from '../../connectors/microsoft/entra-token-store.js';
 import type { Services } from '../../services.js';
+import { ID_JAG_SIGN_IN } from '../../upstream-auth/id-jag/idp-sign-in.js';
+import { saveIdpUserToken } from '../idp-tokens/idp-user-tokens.js';
 import { startSession } from '../../sessions/start-session.js';
 import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
@@ -29,6 +31,8 @@ export async function completeLogin(s: Services, req: Request, res: Response, ok
   }
   // Microsoft connector hook: the Entra refresh token captured at this sign-in (rotates the stored one).
   if (ok.entraToken) await saveEntraToken(s, t, user.id, conn.id, ok.entraToken);
+  // ID-JAG upstreams' hook: the IdP tokens the gateway exchanges for ID-JAGs on the user's behalf (decision 0027).
+  if (ok.idpSignIn) await saveIdpUserToken(s, t, ID_JAG_SIGN_IN, user.id, conn.id, ok.idpSignIn);
   await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id, idp: ok.idpSession ? { ...ok.idpSession } : undefined });
   await s.audit.record(t, {
     actor: { kind: 'user', id: user.id },

@@ -4,7 +4,7 @@ import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
 import { checkCsrf, csrfToken } from '../../sessions/csrf.js';
 import { currentSession } from '../../sessions/session-cookie.js';
-import { deleteEntraTokens } from '../../connectors/microsoft/entra-token-store.js';
+import { deleteIdpUserTokens } from '../idp-tokens/idp-user-tokens.js';
 import { endSession } from '../../sessions/start-session.js';
 import { sendPage } from '../../views/layout.js';
 import { enabledConnections } from '../connections/manage-connections.js';
@@ -70,8 +70,8 @@ export function ssoRoutes(s: Services): Router {
     const session = await currentSession(s, t, req);
     const atIdp = session ? await idpLogoutUrl(s, t, session) : null;
     await endSession(s, t, req, res);
-    // Microsoft connector hook: signing out ends the Entra sign-in its tools act with (issue 11 §1).
-    if (session) await deleteEntraTokens(t, { userId: session.user.id });
+    // Signing out ends the sign-in the gateway acts with: Microsoft tools (issue 11 §1), ID-JAG upstreams (issue 13 §3).
+    if (session) await deleteIdpUserTokens(t, { userId: session.user.id });
     if (atIdp) return void res.redirect(303, atIdp);
     sendPage(res, 200, messagePage(t, 'Signed out', 'You are signed out.'));
   });

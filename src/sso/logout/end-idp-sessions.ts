@@ -1,5 +1,5 @@
 import { oauthRevocationStore } from '../../oauth/revoke-grants.js';
-import { deleteEntraTokens } from '../../connectors/microsoft/entra-token-store.js';
+import { deleteIdpUserTokens } from '../idp-tokens/idp-user-tokens.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { Connection } from '../connections/manage-connections.js';
@@ -43,8 +43,8 @@ export async function endIdpSessions(s: Services, t: TenantCtx, conn: Connection
     const oauth = oauthRevocationStore(s);
     for (const userId of users) grants += await oauth.revokeUser(t, userId);
   }
-  // Microsoft connector hook: the IdP ended the sign-in its tools act with (issue 11 §1).
-  for (const userId of users) await deleteEntraTokens(t, { userId, connectionId: conn.id });
+  // The IdP ended the sign-in the gateway acts with: Microsoft tools (issue 11 §1), ID-JAG upstreams (issue 13 §3).
+  for (const userId of users) await deleteIdpUserTokens(t, { userId, connectionId: conn.id });
   for (const userId of users) {
     await s.audit.record(t, {
       actor: { kind: 'idp', id: conn.id },

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { captureEntraSignIn } from '../../connectors/microsoft/entra-sign-in.js';
 import type { EntraUserToken } from '../../connectors/microsoft/entra-token-store.js';
+import { captureIdJagSignIn, type IdpSignIn } from '../../upstream-auth/id-jag/idp-sign-in.js';
 import { CircuitOpenError } from '../../lib/circuit-breaker.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -28,6 +29,8 @@ export interface SsoSuccess {
   purpose?: LoginPurpose;
   /** What the IdP sent, decoded and secret-free (shown by "Test sign-in"). */
   received?: ReceivedClaims;
+  /** The user's IdP ID token and refresh token for `id-jag` upstreams, kept once the user is resolved. */
+  idpSignIn?: IdpSignIn;
 }
 
 const GOOGLE = 'https://accounts.google.com';
@@ -131,6 +134,8 @@ export async function finishOidcLogin(
   };
   const profile = profileOf({ ...received, attributes: attrs }, conn.config.mapping);
   if (overage && !entra.groups) delete profile.groups;
+  // With an id-jag upstream on this connection: keep the ID token (and refresh token) to exchange for ID-JAGs.
+  const idpSignIn = await captureIdJagSignIn(t, conn, tokens, claims);
   const idpSession = { idpSubject: String(claims.sub), ...(typeof claims.sid === 'string' && { idpSession: claims.sid }) };
-  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, purpose, received, ...(entra.token && { entraToken: entra.token }) };
+  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, purpose, received, ...(entra.token && { entraToken: entra.token }), ...(idpSignIn && { idpSignIn }) };
 }

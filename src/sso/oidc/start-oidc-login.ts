@@ -3,6 +3,7 @@ import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import type { Connection } from '../connections/manage-connections.js';
 import { entraLoginScopes } from '../../connectors/microsoft/entra-sign-in.js';
+import { idJagLoginScopes } from '../../upstream-auth/id-jag/idp-sign-in.js';
 import { saveLoginState } from '../login-state.js';
 import { forcedLoginState, type LoginPurpose } from '../login/login-purpose.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
@@ -29,8 +30,9 @@ export async function startOidcLogin(s: Services, t: TenantCtx, conn: Connection
   const params: Record<string, string> = {
     response_type: 'code',
     redirect_uri: redirectUri,
-    // The Microsoft connector's hook: Entra also issues the OBO assertion and a refresh token (issue 11 §1).
-    scope: [...new Set([...conn.config.oidc!.scopes, ...(await entraLoginScopes(t, conn))])].join(' '),
+    // The Microsoft connector's hook: Entra also issues the OBO assertion and a refresh token (issue 11 §1); ID-JAG
+    // upstreams' hook: a refresh token for fresh ID tokens to exchange (issue 13 §3).
+    scope: [...new Set([...conn.config.oidc!.scopes, ...(await entraLoginScopes(t, conn)), ...(await idJagLoginScopes(t, conn))])].join(' '),
     state,
     nonce,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),

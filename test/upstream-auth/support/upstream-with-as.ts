@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
-import Provider, { errors, type Configuration } from 'oidc-provider';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
@@ -42,7 +42,13 @@ export interface UpstreamWithAs {
   close(): Promise<void>;
 }
 
-export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number } = {}): Promise<UpstreamWithAs> {
+/**
+ * `idJag`: the AS is also an EMA resource authorization server (decision 0027's tests): it advertises the ID-JAG
+ * profile and redeems ID-JAGs of the corporate IdP `idpIssuer` (keys from its `/jwks`) with the jwt-bearer grant:
+ * `typ`, signature, `iss`, `aud` = this issuer, `client_id` = the authenticated client, `resource`, `exp`, single-use
+ * `jti`. The access token's `sub` is the ID-JAG's.
+ */
+export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number; idJag?: { idpIssuer: string } } = {}): Promise<UpstreamWithAs> {
   const asServer = http.createServer();
   await new Promise<void>((r) => asServer.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
@@ -63,8 +69,15 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
   const config: Configuration = {
     jwks: { keys: [privateJwk as never] },
     clients: [
-      { client_id: clientId, client_secret: clientSecret, redirect_uris: ['http://127.0.0.1/placeholder'], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'client_secret_basic' },
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: ['http://127.0.0.1/placeholder'],
+        grant_types: ['authorization_code', 'refresh_token', ...(opts.idJag ? [JWT_BEARER] : [])],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
     ],
+    ...(opts.idJag && { discovery: { authorization_grant_profiles_supported: ['urn:ietf:params:oauth:grant-profile:id-jag'] } }),
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
     features: {
       devInteractions: { enabled: false },
@@ -92,6 +105,7 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
     },
   };
   const provider = new Provider(issuer, config);
+  if (opts.idJag) registerIdJagGrant(provider, opts.idJag.idpIssuer, issuer, url, opts.accessTtl ?? 3600);
   const proto = provider.Client.prototype as unknown as { redirectUriAllowed(v: string): boolean };
   const exact = proto.redirectUriAllowed;
   proto.redirectUriAllowed = function (this: unknown, v: string) {
@@ -209,4 +223,37 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
     await transport.handleRequest(req, res);
   });
   return up;
+}
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+/** The upstream AS's side of EMA: redeem an ID-JAG (RFC 7523 jwt-bearer) for an access token to its MCP server. */
+function registerIdJagGrant(provider: Provider, idpIssuer: string, issuer: string, url: string, accessTtl: number): void {
+  const idpKeys = createRemoteJWKSet(new URL(`${idpIssuer}/jwks`));
+  const usedJti = new Set<string>();
+  provider.registerGrantType(
+    JWT_BEARER,
+    async (ctx: KoaContextWithOIDC) => {
+      const params = ctx.oidc.params as { assertion?: string; resource?: string };
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(String(params.assertion), idpKeys, { issuer: idpIssuer, audience: issuer, typ: 'oauth-id-jag+jwt', algorithms: ['RS256'] }));
+      } catch (err) {
+        throw new errors.InvalidGrant(`bad ID-JAG: ${(err as Error).message}`);
+      }
+      const client = ctx.oidc.client!;
+      if (payload.client_id !== client.clientId) throw new errors.InvalidGrant('ID-JAG client_id is not the authenticated client');
+      if (payload.resource !== undefined && payload.resource !== url) throw new errors.InvalidGrant('ID-JAG resource is not this server');
+      if (!payload.jti || usedJti.has(payload.jti)) throw new errors.InvalidGrant('ID-JAG replayed');
+      usedJti.add(payload.jti);
+      const grant = new provider.Grant({ accountId: String(payload.sub), clientId: client.clientId });
+      grant.addResourceScope(url, 'tools');
+      await grant.save();
+      const at = new provider.AccessToken({ accountId: String(payload.sub), client, grantId: grant.jti, gty: 'jwt-bearer', scope: 'tools' });
+      at.resourceServer = new provider.ResourceServer(url, { scope: 'tools', audience: url, accessTokenTTL: accessTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } });
+      ctx.oidc.entity('AccessToken', at);
+      ctx.body = { access_token: await at.save(), token_type: 'Bearer', expires_in: at.expiration, scope: 'tools' };
+    },
+    ['assertion', 'scope', 'resource'],
+  );
 }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "UpstreamOAuthClient" ADD COLUMN     "idJagConnectionId" TEXT;
