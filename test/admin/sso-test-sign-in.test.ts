@@ -122,6 +122,13 @@ describe.each(testDbKinds)('SSO wizard: test sign-in, mapping preview, forced re
     expect(await stored()).toEqual({});
     expect((await form('sso/mapping-preview', { csrf: 'forged' })).status).toBe(403);
 
+    // An invalid mapping saved from the results page is refused on the SSO page, nothing saved (not "Page not found").
+    const tooMany = await form('actions/idp-update', { map_email: Array.from({ length: 11 }, (_, i) => `a${i}`).join(' '), return: `/t/${t.slug}/admin/sso/test-result?connection=${conn.id}` });
+    expect(tooMany.status).toBe(400);
+    const refusedPage = await tooMany.text();
+    expect(refusedPage).not.toContain('Page not found');
+    expect(refusedPage).toContain('Single sign-on');
+    expect(await stored()).toEqual({});
     const saved = await form('actions/idp-update', { return: `/t/${t.slug}/admin/sso/test-result?connection=${conn.id}` });
     expect(saved.status).toBe(303);
     expect(await stored()).toEqual({ email: ['mail'] });

@@ -89,6 +89,9 @@ export function consoleRoutes(s: Services): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const back = consoleReturnTo(s, t, body.return);
     const backPath = back.slice(`/t/${t.slug}/admin`.length) || '/';
+    // A refusal is shown on the console section the form came from: forms on a sub-page (a connection's test
+    // results) have no section of their own, so theirs is the first path segment (`/sso/test-result?…` → `/sso`).
+    const refusalPath = sectionOfPath(backPath) === undefined ? `/${backPath.split(/[/?]/)[1] ?? ''}` : backPath;
     try {
       if (!stateChangeAllowed(s, t, req)) {
         await auditRefusal(s, t, req, res, 'admin.request.refused', `csrf: ${name.slice(0, 40)}`, a.session.userId);
@@ -105,10 +108,10 @@ export function consoleRoutes(s: Services): Router {
     } catch (err) {
       if (err instanceof ActionRefused && err.code === 'csrf') return refuse(res, t, 403, 'Request refused', err.message);
       if (err instanceof ActionRefused && err.code === 'reauth_required') {
-        return void (await show(req, res, backPath, 401, { kind: 'warn', text: err.message, link: { href: err.reauthUrl!, text: 'Sign in again' } }));
+        return void (await show(req, res, refusalPath, 401, { kind: 'warn', text: err.message, link: { href: err.reauthUrl!, text: 'Sign in again' } }));
       }
-      if (err instanceof AppError && err.expose) return void (await show(req, res, backPath, err.status, { kind: 'error', text: err.message }));
-      if (err instanceof ZodError) return void (await show(req, res, backPath, 400, { kind: 'error', text: err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ') }));
+      if (err instanceof AppError && err.expose) return void (await show(req, res, refusalPath, err.status, { kind: 'error', text: err.message }));
+      if (err instanceof ZodError) return void (await show(req, res, refusalPath, 400, { kind: 'error', text: err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ') }));
       throw err;
     }
   });
