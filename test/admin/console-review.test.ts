@@ -1,9 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { startStatelessMcpServer } from '../support/stateless-mcp-server.js';
 import { newId } from '../../src/lib/ids.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
@@ -12,20 +9,10 @@ import { cli, startUpstream } from '../mcp/support.js';
 import { adminApi, createGroup, signIn } from './support.js';
 
 /** An upstream whose `send` tool the test rewrites between refreshes (the tool-poisoning case), on a fixed port. */
-async function startMutableUpstream(def: { description: string }) {
-  const server = http.createServer(async (req, res) => {
-    const mcp = new McpServer({ name: 'mutable', version: '1.0.0' });
+const startMutableUpstream = (def: { description: string }) =>
+  startStatelessMcpServer((mcp) => {
     mcp.registerTool('send', { description: def.description, inputSchema: { to: z.string() } }, async () => ({ content: [{ type: 'text', text: 'sent' }] }));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  };
-}
 
 type Alert = { severity: string; section: string; anchor?: string; text: string };
 type CatalogTool = { name: string; held: boolean; access: string; groups: { name: string }[]; changes: { field: string; diff: string[] }[] };

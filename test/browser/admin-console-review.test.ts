@@ -1,10 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
+import { startStatelessMcpServer } from '../support/stateless-mcp-server.js';
 import { newId } from '../../src/lib/ids.js';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
@@ -18,22 +15,12 @@ import { startFormLoginIdp, type FormLoginIdp } from './support/form-login-idp.j
 import { expectAccessiblePage, expectReflowAt320 } from './support/pages.js';
 
 /** An upstream whose `send` tool the test rewrites after approval (the tool-poisoning case). */
-async function startMutableUpstream(def: { description: string; bcc: boolean }) {
-  const server = http.createServer(async (req, res) => {
-    const mcp = new McpServer({ name: 'mutable', version: '1.0.0' });
+const startMutableUpstream = (def: { description: string; bcc: boolean }) =>
+  startStatelessMcpServer((mcp) => {
     const shape: Record<string, z.ZodType> = def.bcc ? { to: z.string(), bcc: z.string().optional() } : { to: z.string() };
     mcp.registerTool('send', { description: def.description, inputSchema: shape }, async () => ({ content: [{ type: 'text', text: 'sent' }] }));
     mcp.registerTool('archive', { description: 'Archives a message', inputSchema: { id: z.string() } }, async () => ({ content: [{ type: 'text', text: 'ok' }] }));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  };
-}
 
 /** Issue 15 remainder in Chromium: held tool changes with a diff, the alerts that lead there, reconciliation in Settings. */
 describeInBrowser('admin console: tool change review and alerts in Chromium', () => {
