@@ -67,7 +67,7 @@ async function fill(pool: pg.Pool, table: 'scim' | 'bare', tenantId: string, n: 
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const server = await startAppProcess(databaseUrl, 'scim');
+  const server = await startAppProcess(databaseUrl, 'scim', process.env.BENCH_SCIM_NODE_ARGS?.split(' ').filter(Boolean));
   const { db } = server;
   const pool = new pg.Pool({ connectionString: db.url, max: 10 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections

@@ -4,7 +4,8 @@ import { canonicalResource, isObject, type Json, type JsonObject } from './canon
 import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
-import { writeAudited, type ScimCtx } from './scim-context.js';
+import { auditInput, writeAudited, type ScimCtx } from './scim-context.js';
+import { insertScimUser } from './insert-user.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
 import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
@@ -39,27 +40,11 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const doc = canonicalResource(userKind, body);
   const cols = userColumns(doc);
   const now = c.s.clock.now();
-  const ssoConnectionId = await provisioningConnection(c);
-  const row = await mapUniqueViolation(taken, () =>
-    writeAudited(
-      c,
-      (db) =>
-        db.user.create({
-          data: {
-            id: newId('usr'),
-            tenantId: c.t.id,
-            ...cols,
-            source: 'scim',
-            ssoConnectionId,
-            attributes: doc as Prisma.InputJsonObject,
-            createdAt: now,
-            updatedAt: now,
-          },
-        }),
-      (created) => ({ action: 'scim.user.create', target: { kind: 'user', id: created.id }, detail: { changed: changedAttributeNames({}, doc) } }),
-    ),
-  );
-  return renderUser(c, row, []);
+  const id = newId('usr');
+  const audit = c.s.audit.rowOf(auditInput(c, { action: 'scim.user.create', target: { kind: 'user', id }, detail: { changed: changedAttributeNames({}, doc) } }));
+  const scimTokenId = c.principal.kind === 'scim-token' ? c.principal.id : null;
+  await mapUniqueViolation(taken, () => insertScimUser(c.t, { id, cols, doc, now, scimTokenId }, audit));
+  return renderUser(c, { id, ...cols, attributes: doc, version: 1, createdAt: now, updatedAt: now }, []);
 }
 
 /**
@@ -121,11 +106,4 @@ export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Prom
     (db) => db.user.deleteMany({ where: { id } }),
     () => ({ action: 'scim.user.delete', target: { kind: 'user', id }, detail: { groupsLeft: groups.length } }),
   );
-}
-
-/** The IdP connection the calling SCIM token provisions for, if any: new users may link only through it (issue 8 §4). */
-async function provisioningConnection(c: ScimCtx): Promise<string | null> {
-  if (c.principal.kind !== 'scim-token') return null;
-  const token = await c.t.db.scimToken.findFirst({ where: { id: c.principal.id }, select: { connectionId: true } });
-  return token?.connectionId ?? null;
 }
