@@ -18,14 +18,13 @@ import { createTenant } from '../src/tenants/manage-tenants.js';
 import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { approveTool } from '../src/tools/approve-tools.js';
 import { createUser, obtainTokens } from '../test/oauth/support/oauth-client.js';
-import { closeServices, cpuUs, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, pct, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_MCP_CONCURRENCY ?? 8);
 const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 3);
 const VERIFIES = Number(process.env.BENCH_MCP_VERIFIES ?? 20000);
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /** CALLS tools/call at CONCURRENCY through one MCP SDK client; `hop` is the process whose CPU is measured. */
 async function callMany(url: string, tool: string, hop: ChildProcess, headers: Record<string, string> = {}) {

@@ -1,11 +1,10 @@
-import type { Prisma } from '../generated/prisma/client.js';
 import { newId } from '../lib/ids.js';
 import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
 import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
 import { auditInput, writeAudited, type ScimCtx } from './scim-context.js';
-import { insertScimUser } from './insert-user.js';
+import { insertScimUser, updateScimUser } from './user-statements.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
 import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
@@ -58,22 +57,10 @@ export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, act
   const cols = userColumns(doc);
   const changed = changedAttributeNames(storedDoc(before), doc);
   const deactivating = before.active && !cols.active;
-  const { count } = await mapUniqueViolation(taken, () =>
-    writeAudited(
-      c,
-      (db) =>
-        db.user.updateMany({
-          where: { id: before.id, version: before.version },
-          data: {
-            ...cols,
-            attributes: doc as Prisma.InputJsonObject,
-            version: { increment: 1 },
-            updatedAt: c.s.clock.now(),
-            ...(deactivating && c.s.revocation.stamp(c.origin?.revocationReason ?? 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
-          },
-        }),
-      (r) => (r.count ? { action, target: { kind: 'user', id: before.id }, detail: { changed } } : null),
-    ),
+  const audit = c.s.audit.rowOf(auditInput(c, { action, target: { kind: 'user', id: before.id }, detail: { changed } }));
+  const stamp = deactivating ? c.s.revocation.stamp(c.origin?.revocationReason ?? 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id }) : undefined;
+  const count = await mapUniqueViolation(taken, () =>
+    updateScimUser(c.t, { id: before.id, version: before.version, cols, doc, now: c.s.clock.now(), stamp }, audit),
   );
   if (count === 0) return null;
   if (deactivating || before.pendingRevocation) {

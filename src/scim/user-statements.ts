@@ -35,3 +35,36 @@ export async function insertScimUser(t: TenantCtx, u: NewScimUser, audit: AuditR
         RETURNING "id")
     SELECT audit_append(${t.id}, ${JSON.stringify([audit])}::jsonb) FROM u`;
 }
+
+export interface UserUpdate {
+  id: string;
+  /** The version read before the change: a concurrent write bumped it and this one then matches no row. */
+  version: number;
+  cols: ReturnType<typeof userColumns>;
+  doc: JsonObject;
+  now: Date;
+  /** A deactivation's revocation start (RevocationHub.stamp), written in the same UPDATE. */
+  stamp?: { revokedBefore: Date; pendingRevocation: unknown } | undefined;
+}
+
+/**
+ * PUT and PATCH as ONE statement, like {@link insertScimUser}: the versioned UPDATE and, only if it matched a row, the
+ * audit event. Resolves with the number of rows changed (0 = a concurrent write won). An interactive transaction here
+ * failed PATCHes with a 500 under a burst (Prisma gives up waiting for a transaction after 2 s; docs/benchmarks.md).
+ */
+export async function updateScimUser(t: TenantCtx, u: UserUpdate, audit: AuditRow): Promise<number> {
+  const { cols } = u;
+  const stamped = u.stamp !== undefined;
+  // Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
+  const rows = await t.db.$queryRaw<{ n: number }[]>`
+    WITH u AS (
+      UPDATE "User" SET "userName" = ${cols.userName}, "userNameKey" = ${cols.userNameKey}, "externalId" = ${cols.externalId},
+          "active" = ${cols.active}, "displayName" = ${cols.displayName}, "email" = ${cols.email},
+          "attributes" = ${JSON.stringify(u.doc)}::jsonb, "version" = "version" + 1, "updatedAt" = ${u.now.toISOString()}::timestamp(3),
+          "revokedBefore" = CASE WHEN ${stamped} THEN ${u.stamp?.revokedBefore.toISOString() ?? null}::timestamp(3) ELSE "revokedBefore" END,
+          "pendingRevocation" = CASE WHEN ${stamped} THEN ${stamped ? JSON.stringify(u.stamp!.pendingRevocation) : null}::jsonb ELSE "pendingRevocation" END
+        WHERE "tenantId" = ${t.id} AND "id" = ${u.id} AND "version" = ${u.version}
+        RETURNING "id")
+    SELECT 1 AS n FROM u, LATERAL audit_append(${t.id}, ${JSON.stringify([audit])}::jsonb)`;
+  return rows.length;
+}
