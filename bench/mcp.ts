@@ -21,7 +21,7 @@ import { saveConnection } from '../src/upstream-auth/connection-store.js';
 import type { Services } from '../src/services.js';
 import type { TenantCtx } from '../src/tenants/tenant-context.js';
 import { createUser, obtainTokens, registerClient } from '../test/oauth/support/oauth-client.js';
-import { closeServices, cpuUs, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, pct, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_MCP_CONCURRENCY ?? 8);
@@ -29,7 +29,6 @@ const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 3);
 const VERIFIES = Number(process.env.BENCH_MCP_VERIFIES ?? 20000);
 const USERS = Number(process.env.BENCH_MCP_USERS ?? 100);
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /**
  * CALLS tools/call at CONCURRENCY; `hop` is the process whose CPU is measured. One MCP SDK client per entry of

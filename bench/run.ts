@@ -4,7 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { benchStartup } from './startup.js';
 
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const only = process.argv[2];
+const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
+// `--quick`: small counts and short durations while developing (explicit BENCH_* variables still win).
+if (process.argv.includes('--quick')) {
+  for (const [name, value] of Object.entries({
+    BENCH_SCIM_CREATES: '1000', BENCH_SCIM_USERS: '5000', BENCH_SCIM_QUERIES: '200',
+    BENCH_ENTRA_SECONDS: '5', BENCH_MCP_CALLS: '1000', BENCH_MCP_ROUNDS: '2',
+  })) process.env[name] ??= value;
+}
 
 if (spawnSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }).status !== 0) process.exit(1);
 
@@ -21,6 +28,7 @@ if (!only || only === 'startup') {
 
 for (const [name, modulePath] of [
   ['scim', './scim.js'],
+  ['scim-entra', './scim-entra.js'],
   ['mcp', './mcp.js'],
 ] as const) {
   if (only && only !== name) continue;

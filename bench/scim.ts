@@ -11,7 +11,7 @@ import { userKind } from '../src/scim/resource-kinds.js';
 import { createScimToken } from '../src/scim/scim-tokens.js';
 import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
-import { closeServices, cpuUs, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, pct, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CREATES = Number(process.env.BENCH_SCIM_CREATES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_SCIM_CONCURRENCY ?? 16);
@@ -36,7 +36,6 @@ async function drive(n: number, concurrency: number, one: (i: number) => Promise
   return { ms: performance.now() - started, latencies: latencies.sort((a, b) => a - b) };
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 async function must(res: Response, status: number) {
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${await res.text()}`);
@@ -44,7 +43,7 @@ async function must(res: Response, status: number) {
 }
 
 /** The floor's table: the same columns that matter, the same unique index and the same external-id index. */
-async function createBareTable(pool: pg.Pool) {
+export async function createBareTable(pool: pg.Pool) {
   await pool.query(`CREATE TABLE bare_user (id text PRIMARY KEY, tenant_id text NOT NULL, user_name text NOT NULL,
     user_name_key text NOT NULL, external_id text, attributes jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
   await pool.query('CREATE UNIQUE INDEX bare_user_key ON bare_user (tenant_id, user_name_key)');
@@ -67,7 +66,7 @@ async function fill(pool: pg.Pool, table: 'scim' | 'bare', tenantId: string, n: 
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const server = await startAppProcess(databaseUrl, 'scim');
+  const server = await startAppProcess(databaseUrl, 'scim', process.env.BENCH_SCIM_NODE_ARGS?.split(' ').filter(Boolean));
   const { db } = server;
   const pool = new pg.Pool({ connectionString: db.url, max: 10 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections

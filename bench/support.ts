@@ -110,3 +110,6 @@ export async function closeServices(s: Services): Promise<void> {
   await s.bus.stop();
   await s.database.close();
 }
+
+/** The p-th percentile of an ascending list. */
+export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

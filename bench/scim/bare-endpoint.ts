@@ -25,4 +25,12 @@ app.get('/users', async (req, res) => {
     : await pool.query('SELECT * FROM bare_user WHERE tenant_id = $1 AND external_id = $2', ['ten', externalId]);
   res.json({ totalResults: rows.length, Resources: rows });
 });
+// The Entra pattern's third step: a PATCH is one UPDATE of the stored document by id.
+app.patch('/users/:id', async (req, res) => {
+  const { rowCount } = await pool.query('UPDATE bare_user SET attributes = attributes || $2::jsonb WHERE tenant_id = $1 AND id = $3', [
+    'ten', JSON.stringify(req.body), req.params.id,
+  ]);
+  if (!rowCount) res.status(404).end();
+  else res.json({ id: req.params.id });
+});
 const server = app.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));

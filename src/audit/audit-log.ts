@@ -67,7 +67,7 @@ export class AuditLog {
   }
 
   async record(t: TenantCtx | null, e: AuditInput): Promise<string> {
-    const row = this.#toRow(e);
+    const row = this.rowOf(e);
     if (!t) {
       await insertGlobalAuditRows(this.db, [row]);
       return row.id;
@@ -82,7 +82,7 @@ export class AuditLog {
    * pairing matters more than the shared INSERT (SCIM user writes, docs/decisions/0014).
    */
   async recordIn(db: TenantCtx['db'], t: TenantCtx, e: AuditInput): Promise<string> {
-    const row = this.#toRow(e);
+    const row = this.rowOf(e);
     await insertAuditRows({ ...t, db }, [row]);
     return row.id;
   }
@@ -92,7 +92,7 @@ export class AuditLog {
    * when the database falls far behind it resolves once there is room again (back-pressure: await it). Never rejects.
    */
   recordInBackground(t: TenantCtx, e: AuditInput): Promise<void> {
-    return this.#batches.writeInBackground(t, this.#toRow(e));
+    return this.#batches.writeInBackground(t, this.rowOf(e));
   }
 
   /** Writes every pending event now; resolves when all are committed (or failed and logged). */
@@ -110,7 +110,8 @@ export class AuditLog {
     return this.#batches.pendingBackground;
   }
 
-  #toRow(e: AuditInput): AuditRow {
+  /** The row an event becomes, for a caller that appends it in a statement of its own (insertAuditRows' SQL). */
+  rowOf(e: AuditInput): AuditRow {
     return {
       id: newId('evt'),
       actorKind: e.actor.kind,

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { tenantOf } from '../http/resolve-tenant.js';
+import type { AuditInput } from '../audit/audit-log.js';
 import type { Services } from '../services.js';
 import type { ScopedDb } from '../tenants/scoped-db.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -33,6 +34,11 @@ export function scimCtx(s: Services, req: Request, res: Response): ScimCtx {
 
 type AuditFacts = { action: string; target: { kind: 'user' | 'group'; id: string }; detail: Record<string, unknown> };
 
+/** The audit event of a SCIM write: the caller (token or client), the request, and the origin's extra detail. */
+export function auditInput(c: ScimCtx, f: AuditFacts): AuditInput {
+  return { actor: { kind: c.principal.kind, id: c.principal.id }, outcome: 'success', request: c.request, ...f, detail: { ...f.detail, ...c.origin?.detail } };
+}
+
 /**
  * Runs `write` and records its audit event (`facts(result)`, or none when it returns null) in ONE transaction: a
  * process killed between the two can leave neither a change without its event nor an event without its change.
@@ -43,7 +49,7 @@ export async function writeAudited<T>(c: ScimCtx, write: (db: ScopedDb) => Promi
     const result = await write(db);
     const f = facts(result);
     if (f) {
-      await c.s.audit.recordIn(db, c.t, { actor: { kind: c.principal.kind, id: c.principal.id }, outcome: 'success', request: c.request, ...f, detail: { ...f.detail, ...c.origin?.detail } });
+      await c.s.audit.recordIn(db, c.t, auditInput(c, f));
     }
     return result;
   });

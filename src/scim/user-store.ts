@@ -1,10 +1,10 @@
-import type { Prisma } from '../generated/prisma/client.js';
 import { newId } from '../lib/ids.js';
 import { canonicalResource, isObject, type Json, type JsonObject } from './canonicalize.js';
 import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
-import { writeAudited, type ScimCtx } from './scim-context.js';
+import { auditInput, writeAudited, type ScimCtx } from './scim-context.js';
+import { insertScimUser, updateScimUser } from './user-statements.js';
 import { ScimError, scimNotFound } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
 import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
@@ -39,27 +39,11 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const doc = canonicalResource(userKind, body);
   const cols = userColumns(doc);
   const now = c.s.clock.now();
-  const ssoConnectionId = await provisioningConnection(c);
-  const row = await mapUniqueViolation(taken, () =>
-    writeAudited(
-      c,
-      (db) =>
-        db.user.create({
-          data: {
-            id: newId('usr'),
-            tenantId: c.t.id,
-            ...cols,
-            source: 'scim',
-            ssoConnectionId,
-            attributes: doc as Prisma.InputJsonObject,
-            createdAt: now,
-            updatedAt: now,
-          },
-        }),
-      (created) => ({ action: 'scim.user.create', target: { kind: 'user', id: created.id }, detail: { changed: changedAttributeNames({}, doc) } }),
-    ),
-  );
-  return renderUser(c, row, []);
+  const id = newId('usr');
+  const audit = c.s.audit.rowOf(auditInput(c, { action: 'scim.user.create', target: { kind: 'user', id }, detail: { changed: changedAttributeNames({}, doc) } }));
+  const scimTokenId = c.principal.kind === 'scim-token' ? c.principal.id : null;
+  await mapUniqueViolation(taken, () => insertScimUser(c.t, { id, cols, doc, now, scimTokenId }, audit));
+  return renderUser(c, { id, ...cols, attributes: doc, version: 1, createdAt: now, updatedAt: now }, []);
 }
 
 /**
@@ -73,22 +57,10 @@ export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, act
   const cols = userColumns(doc);
   const changed = changedAttributeNames(storedDoc(before), doc);
   const deactivating = before.active && !cols.active;
-  const { count } = await mapUniqueViolation(taken, () =>
-    writeAudited(
-      c,
-      (db) =>
-        db.user.updateMany({
-          where: { id: before.id, version: before.version },
-          data: {
-            ...cols,
-            attributes: doc as Prisma.InputJsonObject,
-            version: { increment: 1 },
-            updatedAt: c.s.clock.now(),
-            ...(deactivating && c.s.revocation.stamp(c.origin?.revocationReason ?? 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id })),
-          },
-        }),
-      (r) => (r.count ? { action, target: { kind: 'user', id: before.id }, detail: { changed } } : null),
-    ),
+  const audit = c.s.audit.rowOf(auditInput(c, { action, target: { kind: 'user', id: before.id }, detail: { changed } }));
+  const stamp = deactivating ? c.s.revocation.stamp(c.origin?.revocationReason ?? 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id }) : undefined;
+  const count = await mapUniqueViolation(taken, () =>
+    updateScimUser(c.t, { id: before.id, version: before.version, cols, doc, now: c.s.clock.now(), stamp }, audit),
   );
   if (count === 0) return null;
   if (deactivating || before.pendingRevocation) {
@@ -121,11 +93,4 @@ export async function deleteUser(c: ScimCtx, id: string, ifMatch?: string): Prom
     (db) => db.user.deleteMany({ where: { id } }),
     () => ({ action: 'scim.user.delete', target: { kind: 'user', id }, detail: { groupsLeft: groups.length } }),
   );
-}
-
-/** The IdP connection the calling SCIM token provisions for, if any: new users may link only through it (issue 8 §4). */
-async function provisioningConnection(c: ScimCtx): Promise<string | null> {
-  if (c.principal.kind !== 'scim-token') return null;
-  const token = await c.t.db.scimToken.findFirst({ where: { id: c.principal.id }, select: { connectionId: true } });
-  return token?.connectionId ?? null;
 }

@@ -31,7 +31,9 @@ describe.each(testDbKinds)('SCIM refuses hostile input cleanly (%s)', (kind) => 
 
   it('turns an unexpected failure into a 500 SCIM error carrying only a trace id', async () => {
     const s = await scimTenant(app);
-    const spy = vi.spyOn(app.services.audit, 'recordIn').mockRejectedValueOnce(new Error('disk exploded at /var/secret/path'));
+    const spy = vi.spyOn(app.services.audit, 'rowOf').mockImplementationOnce(() => {
+      throw new Error('disk exploded at /var/secret/path');
+    });
     try {
       const res = await s.call('POST', '/Users', { schemas: [USER], userName: 'boom@example.com' }, { 'x-request-id': 'trace-scim-500' });
       isScimError(res, 500);
