@@ -19,6 +19,8 @@ export const MODULES = {
   'src/sso/saml/inspect-response.ts': { tests: ['test/sso/saml-inspect-response.test.ts'], db: false },
   'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: true },
   'src/scim/filter-sql.ts': { tests: ['test/scim/filter-sql.test.ts'], db: true },
+  'src/oauth/cross-app/jwt-checks.ts': { tests: ['test/oauth/jwt-checks.test.ts'], db: false },
+  'src/oauth/cross-app/verify-id-jag.ts': { tests: ['test/oauth/verify-id-jag-guards.test.ts'], db: false },
 };
 
 const args = process.argv.slice(2);
