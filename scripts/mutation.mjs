@@ -20,6 +20,8 @@ export const MODULES = {
   'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: true },
   'src/scim/filter-sql.ts': { tests: ['test/scim/filter-sql.test.ts'], db: true },
   'src/oauth/cross-app/jwt-checks.ts': { tests: ['test/oauth/jwt-checks.test.ts'], db: false },
+  'src/oauth/cross-app/verify-idp-token.ts': { tests: ['test/oauth/verify-idp-token-guards.test.ts'], db: false },
+  'src/oauth/cross-app/resolve-subject.ts': { tests: ['test/oauth/resolve-subject-guards.test.ts'], db: false },
   'src/oauth/cross-app/verify-id-jag.ts': { tests: ['test/oauth/verify-id-jag-guards.test.ts'], db: false },
 };
 
