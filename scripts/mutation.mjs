@@ -22,6 +22,8 @@ export const MODULES = {
   'src/oauth/cross-app/jwt-checks.ts': { tests: ['test/oauth/jwt-checks.test.ts'], db: false },
   'src/oauth/cross-app/verify-idp-token.ts': { tests: ['test/oauth/verify-idp-token-guards.test.ts'], db: false },
   'src/oauth/cross-app/resolve-subject.ts': { tests: ['test/oauth/resolve-subject-guards.test.ts'], db: false },
+  'src/admin/http/require-admin.ts': { tests: ['test/admin/admin-session-guards.test.ts'], db: false },
+  'src/admin/http/admin-session.ts': { tests: ['test/admin/admin-session-guards.test.ts'], db: false },
   'src/oauth/cross-app/verify-id-jag.ts': { tests: ['test/oauth/verify-id-jag-guards.test.ts'], db: false },
 };
 
