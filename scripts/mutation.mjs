@@ -24,6 +24,13 @@ export const MODULES = {
   'src/oauth/cross-app/resolve-subject.ts': { tests: ['test/oauth/resolve-subject-guards.test.ts'], db: false },
   'src/admin/http/require-admin.ts': { tests: ['test/admin/admin-session-guards.test.ts'], db: false },
   'src/admin/http/admin-session.ts': { tests: ['test/admin/admin-session-guards.test.ts'], db: false },
+  // Connectors' identity mapping: only the lines that pick whom a Google tool acts as (the rest of these files is
+  // retries and error wording), as Stryker line ranges.
+  'src/connectors/google/google-call.ts:131-165,src/connectors/google/google-config.ts:25-25': {
+    tests: ['test/connectors/google-identity-guards.test.ts'],
+    db: false,
+    name: 'connectors__google__identity',
+  },
   'src/oauth/cross-app/verify-id-jag.ts': { tests: ['test/oauth/verify-id-jag-guards.test.ts'], db: false },
 };
 
@@ -31,7 +38,11 @@ const args = process.argv.slice(2);
 const picked = [];
 const rest = [];
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--mutate' || args[i] === '-m') picked.push(...args[++i].split(','));
+  if (args[i] === '--mutate' || args[i] === '-m') {
+    const arg = args[++i];
+    // A key may itself be a comma-separated list of Stryker mutate patterns (line ranges of several files).
+    picked.push(...(arg in MODULES ? [arg] : arg.split(',')));
+  }
   else rest.push(args[i]);
 }
 const modules = picked.length ? picked : Object.keys(MODULES);
@@ -44,7 +55,7 @@ for (const mod of modules) {
     process.exit(2);
   }
   const { tests, db } = entry;
-  const name = mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  const name = entry.name ?? mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
   console.log(`\n=== ${mod}  (tests: ${tests.join(', ')})`);
   const r = spawnSync(
     'npx',
