@@ -17,7 +17,7 @@ export const MODULES = {
   'src/scim/scim-auth.ts': { tests: ['test/scim/scim-auth-guards.test.ts'], db: false },
   'src/sso/return-to.ts': { tests: ['test/sso/return-to.test.ts'], db: false },
   'src/sso/saml/inspect-response.ts': { tests: ['test/sso/saml-inspect-response.test.ts'], db: false },
-  'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: true },
+  'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: false },
   'src/scim/filter-sql.ts': { tests: ['test/scim/filter-sql.test.ts'], db: true },
   'src/oauth/cross-app/jwt-checks.ts': { tests: ['test/oauth/jwt-checks.test.ts'], db: false },
   'src/oauth/cross-app/verify-idp-token.ts': { tests: ['test/oauth/verify-idp-token-guards.test.ts'], db: false },
