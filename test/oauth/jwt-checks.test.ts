@@ -133,8 +133,8 @@ describe('cross-app JWT checks: reasons and boundaries', () => {
     expect(() => requireStrings({ sub: 'a', jti: 'b' }, ['sub', 'jti'])).not.toThrow();
     expect(reason(() => requireStrings({ sub: 'a' }, ['sub', 'jti']))).toBe('jti missing');
     expect(reason(() => requireStrings({ sub: '' }, ['sub']))).toBe('sub missing');
-    expect(reason(() => requireStrings({ sub: 42 }, ['sub']))).toBe('sub missing');
-    expect(reason(() => requireStrings({ sub: ['a'] }, ['sub']))).toBe('sub missing');
+    expect(reason(() => requireStrings({ sub: 42 } as never, ['sub']))).toBe('sub missing');
+    expect(reason(() => requireStrings({ sub: ['a'] } as never, ['sub']))).toBe('sub missing');
   });
 
   it('checkSingleAudience: the reason names the audience', () => {

@@ -23,6 +23,7 @@ const h = vi.hoisted(() => ({
   state: null as unknown,
   consumed: [] as string[],
   samlArgs: [] as unknown[][],
+  validatedArgs: [] as unknown[],
 }));
 vi.mock('../../src/sso/saml/sp-keys.js', () => ({ spKeys: async () => ({ encryption: [{ privateKeyPem: 'k1' }, { privateKeyPem: 'k2' }] }) }));
 vi.mock('../../src/sso/saml/inspect-response.js', async (orig) => {
@@ -46,7 +47,8 @@ vi.mock('../../src/sso/saml/saml-instance.js', async (orig) => ({
   samlInstance: async (...args: unknown[]) => {
     h.samlArgs.push(args);
     return {
-      validatePostResponseAsync: async () => {
+      validatePostResponseAsync: async (arg: unknown) => {
+        h.validatedArgs.push(arg);
         if (h.validateError) throw new Error(h.validateError);
         return { profile: h.validated };
       },
@@ -99,6 +101,7 @@ beforeEach(() => {
   h.state = { tenantId: 'ten-1', connectionId: 'con-1', data: { returnTo: '/t/acme/apps', browser: 'b-1' } };
   h.consumed = [];
   h.samlArgs = [];
+  h.validatedArgs = [];
 });
 
 const consume = (body: Obj = { SAMLResponse: 'xml', RelayState: '/relay' }) => consumeSamlResponse(s, t, body);
@@ -124,6 +127,7 @@ describe('SAML ACS: a response that passes everything', () => {
     // Kept at least ten minutes (the replay window outlives any skewed NotOnOrAfter), plus the skew.
     expect(keepUntil.getTime()).toBe(NOW.getTime() + 10 * 60_000 + SKEW);
     expect(h.samlArgs[0]!.slice(2)).toEqual([h.conns[0], '', undefined]);
+    expect(h.validatedArgs).toEqual([{ SAMLResponse: 'xml' }]);
   });
 
   it('keeps the assertion ID until the latest NotOnOrAfter (+ skew) when that is later than ten minutes', async () => {
@@ -209,7 +213,7 @@ describe('SAML ACS: each guard on its own', () => {
     h.facts = { ...h.facts, inResponseTo: null };
     h.validated = profile({}, { confirmations: [confirmation({ InResponseTo: undefined })] });
     const e = await refusedCode();
-    expect([e.code, e.message, e.connectionId, e.tenant, e.status]).toEqual(['idp_initiated_off', "Signing in from your company's app dashboard is turned off for this organisation. Start from the sign-in page below.", 'con-1', t, 400]);
+    expect([e.stage, e.code, e.message, e.connectionId, e.tenant, e.status]).toEqual(['saml.acs', 'idp_initiated_off', "Signing in from your company's app dashboard is turned off for this organisation. Start from the sign-in page below.", 'con-1', t, 400]);
     expect(e.detail).toBe('response without InResponseTo (IdP-initiated) and the connection has --idp-initiated off');
     expect(e.summary).toMatchObject({ issuer: IDP });
   });
@@ -263,6 +267,8 @@ describe('SAML ACS: each guard on its own', () => {
     h.replay = true;
     const e = await refusedCode();
     expect([e.code, e.detail]).toEqual(['replayed', 'assertion as-1 was already used']);
+    // The trace summary names the assertion (NameID masked) and the attribute names, never their values.
+    expect(e.summary).toMatchObject({ assertionId: 'as-1', nameId: 'a***@acme.com', attributeNames: ['displayName'] });
     expect(h.consumed).toEqual([]);
   });
 
@@ -297,6 +303,7 @@ describe('checkBearerConfirmation', () => {
   it('NotOnOrAfter required and honoured with the skew, exclusive', () => {
     expect(run([d({ NotOnOrAfter: iso(-SKEW + 1) })])).toBe('ok');
     expect(run([d({ NotOnOrAfter: iso(-SKEW) })])).toBe(`expired_confirmation: bearer SubjectConfirmationData NotOnOrAfter ${iso(-SKEW)} has passed (now ${NOW.toISOString()})`);
+    expect(run([d({ NotOnOrAfter: iso(-SKEW) }), d({ NotOnOrAfter: iso(-SKEW - 1) })])).toContain(`NotOnOrAfter ${iso(-SKEW)}, ${iso(-SKEW - 1)} has passed`);
     expect(run([d({})])).toBe(`expired_confirmation: bearer SubjectConfirmationData NotOnOrAfter (missing) has passed (now ${NOW.toISOString()})`);
   });
   it('NotBefore honoured with the skew, inclusive', () => {

@@ -73,7 +73,8 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const signedIrt = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'InResponseTo')).find(Boolean);
   if (signedIrt && signedIrt !== facts.inResponseTo) throw fail('bad_in_response_to', `assertion answers ${signedIrt}, response says ${facts.inResponseTo ?? '(none)'}`, conn.id);
   const notOnOrAfter = [attr(arr(assertion?.Conditions)[0], 'NotOnOrAfter'), ...confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'NotOnOrAfter'))]
-    .filter(Boolean).map((d) => new Date(d!).getTime()).filter((n) => !Number.isNaN(n));
+    .map((d) => new Date(d ?? NaN).getTime()) // a missing or unreadable date is NaN: dropped on the next line
+    .filter((n) => !Number.isNaN(n));
   const keepUntil = new Date(Math.max(s.clock.now().getTime() + 10 * 60_000, ...notOnOrAfter) + SAML_SKEW_MS);
   if (!(await rememberAssertion(s, t, conn.issuer, assertionId, keepUntil))) throw fail('replayed', `assertion ${assertionId} was already used`, conn.id);
 
@@ -86,7 +87,9 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
     browser = String(state.data.browser ?? '');
   }
   const attrs = (profile.attributes as Obj | undefined) ?? {};
-  const fallbackEmail = profile.nameIDFormat?.endsWith(':emailAddress') || profile.nameID.includes('@') ? profile.nameID : undefined;
+  // Without an e-mail attribute the NameID stands in for one; mapProfile keeps it only if it is an address (whatever
+  // the NameID format says), so no format check here (issue 18: such a check could never change the outcome).
+  const fallbackEmail = profile.nameID;
   const idpSession = { idpSubject: profile.nameID, ...(profile.sessionIndex && { idpSession: profile.sessionIndex }), ...(profile.nameIDFormat && { idpNameIdFormat: profile.nameIDFormat }) };
   return { t, conn, profile: mapProfile(profile.nameID, attrs, defaultSamlMapping, conn.config.mapping, fallbackEmail), returnTo, idpSession, browser };
 }
