@@ -31,6 +31,11 @@ export const MODULES = {
     db: false,
     name: 'connectors__google__identity',
   },
+  'src/connectors/microsoft/microsoft-tokens.ts:40-143': {
+    tests: ['test/connectors/microsoft-identity-guards.test.ts'],
+    db: false,
+    name: 'connectors__microsoft__identity',
+  },
   'src/oauth/cross-app/verify-id-jag.ts': { tests: ['test/oauth/verify-id-jag-guards.test.ts'], db: false },
 };
 
