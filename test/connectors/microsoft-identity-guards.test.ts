@@ -14,23 +14,29 @@ interface Stored {
   clientId: string;
   refreshToken: string;
 }
-const h = vi.hoisted(() => ({ stored: new Map<string, Stored>(), msal: [] as string[], deleted: [] as unknown[] }));
+const h = vi.hoisted(() => ({ stored: new Map<string, Stored>(), msal: [] as string[], deleted: [] as unknown[], rotated: null as string | null, rotations: [] as string[], noExpiry: false, rowOnly: false }));
 vi.mock('../../src/connectors/microsoft/entra-token-store.js', () => ({
   ENTRA_TOKEN_OWNER: 'entra-refresh-token',
-  loadEntraToken: async (_s: unknown, t: { id: string }, userId: string) => h.stored.get(`${t.id}/${userId}`) ?? null,
-  rotateEntraToken: async () => {},
+  loadEntraToken: async (_s: unknown, t: { id: string }, userId: string) => (h.rowOnly ? null : (h.stored.get(`${t.id}/${userId}`) ?? null)),
+  rotateEntraToken: async (_s: unknown, _t: unknown, stored: { secretId: string }, rt: string) => void h.rotations.push(`${stored.secretId}→${rt}`),
   deleteEntraTokens: async (_t: unknown, w: unknown) => void h.deleted.push(w),
 }));
 vi.mock('../../src/connectors/microsoft/msal-client.js', () => ({
-  refreshTokenInCache: () => null,
+  refreshTokenInCache: () => h.rotated,
   msalClient: async (_config: unknown, _cred: unknown, tid: string) => ({
-    acquireTokenByRefreshToken: async ({ refreshToken }: { refreshToken: string }) => {
+    acquireTokenByRefreshToken: async ({ refreshToken, scopes }: { refreshToken: string; scopes: string[] }) => {
       h.msal.push(`refresh ${refreshToken} @${tid}`);
-      return { accessToken: `assertion(${refreshToken})`, expiresOn: new Date(now + 3600_000) };
+      expect(scopes).toEqual(['api://app-1/access_as_user']);
+      if (refreshToken === 'rt-empty') return { accessToken: '' };
+      return { accessToken: `assertion(${refreshToken})`, expiresOn: h.noExpiry ? undefined : new Date(now + 3600_000) };
     },
     acquireTokenOnBehalfOf: async ({ oboAssertion, scopes }: { oboAssertion: string; scopes: string[] }) => {
       h.msal.push(`obo ${oboAssertion} @${tid}`);
-      return { accessToken: `graph(${oboAssertion} ${scopes.join(' ')} @${tid})`, expiresOn: new Date(now + 3600_000) };
+      const { MicrosoftToolFailure: F } = await import('../../src/connectors/microsoft/microsoft-failure.js');
+      if (scopes.some((x) => x.endsWith('/Fail.SignIn'))) throw new F('reauth_required', 'sign in again', { kind: 'sign_in', url: 'x' });
+      if (scopes.some((x) => x.endsWith('/Fail.Retry'))) throw new F('microsoft_unavailable', 'retry', { kind: 'retry' });
+      if (scopes.some((x) => x.endsWith('/Empty'))) return { accessToken: '' };
+      return { accessToken: `graph(${oboAssertion} ${scopes.join(' ')} @${tid})`, expiresOn: h.noExpiry ? undefined : new Date(now + 3600_000) };
     },
   }),
 }));
@@ -77,7 +83,16 @@ beforeEach(() => {
   ]);
   h.msal = [];
   h.deleted = [];
+  h.rotated = null;
+  h.rotations = [];
+  h.noExpiry = false;
+  h.rowOnly = false;
 });
+const failureOf = async (p: Promise<unknown>) => {
+  const err = await p.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(MicrosoftToolFailure);
+  return err as InstanceType<typeof MicrosoftToolFailure>;
+};
 
 describe('Microsoft tools: whose Entra identity', () => {
   it('the caller’s own stored sign-in, redeemed and exchanged in their home tenant for the tool’s permissions', async () => {
@@ -116,11 +131,66 @@ describe('Microsoft tools: whose Entra identity', () => {
     expect(await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links)).toContain('rt-alice-2');
     expect(await c.graphToken(A, connector({ updatedAt: new Date('2026-05-02T00:00:00Z') }), 'alice', ['Mail.Read'], links)).toContain('rt-alice-2');
     expect(h.msal).toEqual(['refresh rt-alice-2 @entra-home-1', 'obo assertion(rt-alice-2) @entra-home-1', 'refresh rt-alice-2 @entra-home-1', 'obo assertion(rt-alice-2) @entra-home-1']);
-    // A token within two minutes of its expiry is not handed out.
+    // A token within two minutes of its expiry is not handed out (the edge included).
     h.msal = [];
-    now += 3600_000 - 119_000;
+    now += 3600_000 - 120_001;
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.msal).toHaveLength(0);
+    now += 1;
     await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
     expect(h.msal).toHaveLength(2);
+  });
+
+  it('without an expiry from Entra a token counts five minutes', async () => {
+    h.noExpiry = true;
+    const c = new MicrosoftTokenCache(s as never);
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    now += 300_000 - 120_001;
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.msal).toHaveLength(2);
+    now += 1;
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.msal).toHaveLength(4);
+  });
+
+  it('a vault row whose token is gone meanwhile is "sign in"; a connector without credentials is refused', async () => {
+    h.rowOnly = true;
+    expect((await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links))).failure).toBe('not_signed_in');
+    h.rowOnly = false;
+    expect((await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector({ secretId: null }), 'alice', ['Mail.Read'], links))).failure).toBe('credentials_invalid');
+  });
+
+  it('an empty answer from Entra is "retry", for the assertion and for the Graph token', async () => {
+    h.stored.set('ten-a/alice', { ...h.stored.get('ten-a/alice')!, refreshToken: 'rt-empty' });
+    const f1 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links));
+    expect([f1.failure, f1.action]).toEqual(['microsoft_unavailable', { kind: 'retry' }]);
+    const f2 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'bob', ['Empty'], links));
+    expect([f2.failure, f2.action]).toEqual(['microsoft_unavailable', { kind: 'retry' }]);
+  });
+
+  it('a rotated refresh token is stored, an unchanged one is not', async () => {
+    h.rotated = 'rt-alice';
+    await new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.rotations).toEqual([]);
+    h.rotated = 'rt-alice-next';
+    await new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.rotations).toEqual(['v-alice→rt-alice-next']);
+  });
+
+  it('a "sign in again" failure forgets that user’s cached tokens; other failures keep them', async () => {
+    const c = new MicrosoftTokenCache(s as never);
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    await c.graphToken(A, connector(), 'bob', ['Mail.Read'], links);
+    expect(c.size).toBe(4);
+    await failureOf(c.graphToken(A, connector(), 'alice', ['Fail.Retry'], links));
+    expect(c.size).toBe(4);
+    await failureOf(c.graphToken(A, connector(), 'alice', ['Fail.SignIn'], links));
+    expect(c.size).toBe(2);
+    h.msal = [];
+    await c.graphToken(A, connector(), 'bob', ['Mail.Read'], links);
+    expect(h.msal).toEqual([]); // bob's kept
+    await failureOf(c.graphToken(A, connector(), 'carol', ['Mail.Read'], links));
+    expect(c.size).toBe(2);
   });
 
   it('the bus drops a revoked user’s tokens in that tenant only, and a changed tenant’s', async () => {
@@ -135,8 +205,19 @@ describe('Microsoft tools: whose Entra identity', () => {
     expect(c.size).toBe(4);
     listener({ type: 'tenant.changed', tenantId: 'ten-a' });
     expect(c.size).toBe(2);
+    h.msal = [];
+    await c.graphToken(B, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.msal).toEqual([]); // tenant B's entries are the ones kept
     listener({ type: 'tools.changed', tenantId: 'ten-b' });
     expect(c.size).toBe(0);
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    await c.graphToken(A, connector(), 'bob', ['Mail.Read'], links);
+    await c.graphToken(B, connector(), 'alice', ['Mail.Read'], links);
     c.forget('ten-a', 'alice');
+    expect(c.size).toBe(4);
+    h.msal = [];
+    await c.graphToken(B, connector(), 'alice', ['Mail.Read'], links);
+    await c.graphToken(A, connector(), 'bob', ['Mail.Read'], links);
+    expect(h.msal).toEqual([]);
   });
 });
