@@ -199,6 +199,7 @@ describe.each(testDbKinds)('SCIM filter SQL (%s)', (kind) => {
 
   it('JSON comparisons: booleans and numbers by JSON equality only; null and binaries refused', async () => {
     expect(await users('title eq 5')).toEqual([]);
+    expect(await users('title eq true')).toEqual([]); // a boolean compared by JSON equality, not refused as null
     expect(refused('emails.primary eq "true"')).toBe('emails.primary supports only eq/ne with a boolean value');
     expect(refused('emails.primary gt true')).toBe('emails.primary supports only eq/ne with a boolean value');
     expect(refused('title gt 5')).toBe('title supports only eq/ne with a matching value');
