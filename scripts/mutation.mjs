@@ -17,15 +17,37 @@ export const MODULES = {
   'src/scim/scim-auth.ts': { tests: ['test/scim/scim-auth-guards.test.ts'], db: false },
   'src/sso/return-to.ts': { tests: ['test/sso/return-to.test.ts'], db: false },
   'src/sso/saml/inspect-response.ts': { tests: ['test/sso/saml-inspect-response.test.ts'], db: false },
-  'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: true },
+  'src/sso/saml/consume-saml-response.ts': { tests: ['test/sso/saml-consume-guards.test.ts'], db: false },
   'src/scim/filter-sql.ts': { tests: ['test/scim/filter-sql.test.ts'], db: true },
+  'src/oauth/cross-app/jwt-checks.ts': { tests: ['test/oauth/jwt-checks.test.ts'], db: false },
+  'src/oauth/cross-app/verify-idp-token.ts': { tests: ['test/oauth/verify-idp-token-guards.test.ts'], db: false },
+  'src/oauth/cross-app/resolve-subject.ts': { tests: ['test/oauth/resolve-subject-guards.test.ts'], db: false },
+  'src/admin/http/require-admin.ts': { tests: ['test/admin/admin-session-guards.test.ts'], db: false },
+  'src/admin/http/admin-session.ts': { tests: ['test/admin/admin-session-guards.test.ts'], db: false },
+  // Connectors' identity mapping: only the lines that pick whom a Google tool acts as (the rest of these files is
+  // retries and error wording), as Stryker line ranges.
+  'src/connectors/google/google-call.ts:131-165,src/connectors/google/google-config.ts:25-25': {
+    tests: ['test/connectors/google-identity-guards.test.ts'],
+    db: false,
+    name: 'connectors__google__identity',
+  },
+  'src/connectors/microsoft/microsoft-tokens.ts:40-143': {
+    tests: ['test/connectors/microsoft-identity-guards.test.ts'],
+    db: false,
+    name: 'connectors__microsoft__identity',
+  },
+  'src/oauth/cross-app/verify-id-jag.ts': { tests: ['test/oauth/verify-id-jag-guards.test.ts'], db: false },
 };
 
 const args = process.argv.slice(2);
 const picked = [];
 const rest = [];
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--mutate' || args[i] === '-m') picked.push(...args[++i].split(','));
+  if (args[i] === '--mutate' || args[i] === '-m') {
+    const arg = args[++i];
+    // A key may itself be a comma-separated list of Stryker mutate patterns (line ranges of several files).
+    picked.push(...(arg in MODULES ? [arg] : arg.split(',')));
+  }
   else rest.push(args[i]);
 }
 const modules = picked.length ? picked : Object.keys(MODULES);
@@ -38,7 +60,7 @@ for (const mod of modules) {
     process.exit(2);
   }
   const { tests, db } = entry;
-  const name = mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  const name = entry.name ?? mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
   console.log(`\n=== ${mod}  (tests: ${tests.join(', ')})`);
   const r = spawnSync(
     'npx',

@@ -256,6 +256,16 @@ describe.each(testDbKinds)('access-token verifier guards (%s)', (kind) => {
       expect(await verifier().verify(t, await sign(t, { sub: 'cli_gone', client_id: 'cli_gone' }), mcp(t))).toBeNull();
     });
 
+    it('refuses an unregistered client id where other clients exist, and a grant whose id is the client id', async () => {
+      const t = await app.createTenant();
+      await client(t); // another, registered client
+      const u = await user(t);
+      const gid = await grant(t, u.id);
+      expect(await verifier().verify(t, await sign(t, { sub: 'cli_other', client_id: 'cli_other' }), mcp(t))).toBeNull();
+      // Only a Client row registers a client: a Grant row with that id does not.
+      expect(await verifier().verify(t, await sign(t, { sub: gid, client_id: gid }), mcp(t))).toBeNull();
+    });
+
     it('refuses another tenant’s client id', async () => {
       const [a, b] = [await app.createTenant(), await app.createTenant()];
       const id = await client(b);
@@ -282,6 +292,17 @@ describe.each(testDbKinds)('access-token verifier guards (%s)', (kind) => {
       expect(await v.verify(t, x.token, mcp(t))).toBeNull();
       // y's grant row is gone too but nobody said so: the cache keeps serving it (it is told, never guesses).
       expect(await v.verify(t, y.token, mcp(t))).not.toBeNull();
+    });
+
+    it('bus.resumed (after a gap in which events may have been lost) drops every cached token', async () => {
+      const t = await app.createTenant();
+      const x = await userToken(t);
+      const v = verifier();
+      expect(await v.verify(t, x.token, mcp(t))).not.toBeNull();
+      await t.db.user.updateMany({ where: { id: x.u.id }, data: { active: false } });
+      expect(await v.verify(t, x.token, mcp(t))).not.toBeNull(); // cached, nobody said otherwise
+      await app.services.bus.publish({ type: 'bus.resumed' } as never);
+      expect(await v.verify(t, x.token, mcp(t))).toBeNull();
     });
 
     it('a grant.revoked of another tenant with the same grant id drops nothing here', async () => {

@@ -36,8 +36,9 @@ export const visibleClaims = (claims: Record<string, unknown>) => Object.fromEnt
  * finish-oidc-login.ts) and for the console's mapping preview alike. SAML: a NameID of the emailAddress format (or that
  * looks like one) is the e-mail of last resort.
  */
-export function profileOf(r: Pick<ReceivedClaims, 'protocol' | 'subject' | 'nameIdFormat' | 'attributes'>, mapping: Mapping): SsoProfile {
+export function profileOf(r: Pick<ReceivedClaims, 'protocol' | 'subject' | 'attributes'>, mapping: Mapping): SsoProfile {
   if (r.protocol === 'oidc') return mapProfile(r.subject, r.attributes, defaultOidcMapping, mapping);
-  const fallbackEmail = r.nameIdFormat?.endsWith(':emailAddress') || r.subject.includes('@') ? r.subject : undefined;
-  return mapProfile(r.subject, r.attributes, defaultSamlMapping, mapping, fallbackEmail);
+  // Without an e-mail attribute the NameID stands in for one; mapProfile keeps it only if it is an address (whatever
+  // the NameID format says), so no format check here (issue 18: such a check could never change the outcome).
+  return mapProfile(r.subject, r.attributes, defaultSamlMapping, mapping, r.subject);
 }

@@ -80,7 +80,8 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const signedIrt = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'InResponseTo')).find(Boolean);
   if (signedIrt && signedIrt !== facts.inResponseTo) throw fail('bad_in_response_to', `assertion answers ${signedIrt}, response says ${facts.inResponseTo ?? '(none)'}`, conn.id);
   const notOnOrAfter = [attr(arr(assertion?.Conditions)[0], 'NotOnOrAfter'), ...confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'NotOnOrAfter'))]
-    .filter(Boolean).map((d) => new Date(d!).getTime()).filter((n) => !Number.isNaN(n));
+    .map((d) => new Date(d ?? NaN).getTime()) // a missing or unreadable date is NaN: dropped on the next line
+    .filter((n) => !Number.isNaN(n));
   const keepUntil = new Date(Math.max(s.clock.now().getTime() + 10 * 60_000, ...notOnOrAfter) + SAML_SKEW_MS);
   if (!(await rememberAssertion(s, t, conn.issuer, assertionId, keepUntil))) throw fail('replayed', `assertion ${assertionId} was already used`, conn.id);
 
