@@ -2,7 +2,7 @@ import type { Config } from '../config/config.js';
 import type { Services } from '../services.js';
 import { notFound } from '../lib/errors.js';
 import { createTenant, listTenants } from '../tenants/manage-tenants.js';
-import { changeTenantStatus } from '../operator/operator-actions.js';
+import { changeTenantStatus } from '../tenants/change-tenant-status.js';
 import { findTenantBySlug } from '../tenants/find-tenant.js';
 import { listScimTokens } from '../scim/scim-tokens.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';

@@ -4,17 +4,9 @@ import { conflict } from '../lib/errors.js';
 import { approveSignup, decideSignup } from '../onboarding/onboarding-commands.js';
 import { createSetupLink } from '../onboarding/setup-links.js';
 import type { Services } from '../services.js';
-import { setTenantStatus } from '../tenants/manage-tenants.js';
+import { changeTenantStatus } from '../tenants/change-tenant-status.js';
 
 type Actor = AuditInput['actor'];
-
-/** A tenant's status change, shared by `tenant disable|enable` and the operator view; audited in the global chain. */
-export async function changeTenantStatus(s: Services, slug: string, verb: 'disable' | 'enable', actor: Actor, detail?: Record<string, unknown>) {
-  const t = await setTenantStatus(s.db, slug, verb === 'disable' ? 'disabled' : 'active');
-  await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
-  await s.audit.record(null, { actor, action: `tenant.${verb}`, target: { kind: 'tenant', id: t.id }, outcome: 'success', ...(detail && { detail }) });
-  return t;
-}
 
 export interface OperatorActor {
   id: string;

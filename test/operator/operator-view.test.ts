@@ -212,3 +212,14 @@ describe.each(testDbKinds)('operator view (%s)', (kind) => {
     expect((await signInWith(new Browser(), tok.token)).status).toBe(303);
   });
 });
+
+// A real process loads modules in the CLI's own order (vitest does not): an import cycle between the command table and
+// a capability's commands once broke `sso-bridge` at start-up while every in-process test passed.
+it('the CLI process starts and lists the operator commands', { timeout: 60_000 }, async () => {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', '--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'help'], { cwd: process.cwd() }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+  );
+  expect(out).toMatch(/operator token create \[--name NAME\]/);
+  expect(out).toMatch(/operator token revoke ID/);
+});
