@@ -9,7 +9,7 @@ import { redactDetail } from './redact.js';
 import { insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
-export type ActorKind = 'user' | 'admin-cli' | 'scim-token' | 'oauth-client' | 'system' | 'idp';
+export type ActorKind = 'user' | 'admin-cli' | 'operator' | 'scim-token' | 'oauth-client' | 'system' | 'idp';
 export type Outcome = 'success' | 'failure' | 'denied';
 
 export interface AuditInput {

@@ -1,7 +1,8 @@
 import type { Config } from '../config/config.js';
 import type { Services } from '../services.js';
 import { notFound } from '../lib/errors.js';
-import { createTenant, listTenants, setTenantStatus } from '../tenants/manage-tenants.js';
+import { createTenant, listTenants } from '../tenants/manage-tenants.js';
+import { changeTenantStatus } from '../tenants/change-tenant-status.js';
 import { findTenantBySlug } from '../tenants/find-tenant.js';
 import { listScimTokens } from '../scim/scim-tokens.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -116,12 +117,7 @@ export const foundationCommands: Command[] = [
       summary: verb === 'disable' ? "disable a tenant (its URLs answer 404 at once; its data is kept)" : 'enable a disabled tenant again',
       options: { tenant: tenantOpt },
       forwardable: true,
-      run: async (s, o) => {
-        const t = await setTenantStatus(s.db, str(o.tenant) ?? '', verb === 'disable' ? 'disabled' : 'active');
-        await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
-        await s.audit.record(null, { actor: { kind: 'admin-cli' }, action: `tenant.${verb}`, target: { kind: 'tenant', id: t.id }, outcome: 'success' });
-        return t;
-      },
+      run: async (s, o) => changeTenantStatus(s, str(o.tenant) ?? '', verb, { kind: 'admin-cli' }),
     }),
   ),
   {

@@ -8,11 +8,12 @@ import { reconcileCommands } from '../connectors/reconcile/reconcile-commands.js
 import { upstreamConnectionCommands } from '../upstream-auth/connection-commands.js';
 import { manifestCommands } from '../catalog/manifest-commands.js';
 import { onboardingCommands } from '../onboarding/onboarding-commands.js';
+import { operatorCommands } from '../operator/operator-commands.js';
 
 /** The CLI's command table: the foundation's commands, then each capability's. */
 export const commands: Command[] = [
   ...foundationCommands, ...toolCommands, ...ssoCommands, ...oauthCommands, ...auditCommands, ...connectorCommands, ...reconcileCommands,
-  ...upstreamConnectionCommands, ...manifestCommands, ...onboardingCommands,
+  ...upstreamConnectionCommands, ...manifestCommands, ...onboardingCommands, ...operatorCommands,
 ];
 
 export function findCommand(words: string[]): { command: Command; rest: string[] } | null {

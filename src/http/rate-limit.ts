@@ -26,6 +26,9 @@ export const rateRules = {
   tokenFailTenant: { name: 'token-fail.tenant', limit: 600, windowMs: MIN },
   ssoFailNet: { name: 'sso-fail.net', limit: 30, windowMs: 10 * MIN },
   ssoFailTenant: { name: 'sso-fail.tenant', limit: 300, windowMs: MIN },
+  // Operator sign-in (/operator): failed attempts per client network, and across all networks (deployment-wide).
+  operatorFailNet: { name: 'operator-fail.net', limit: 10, windowMs: 10 * MIN },
+  operatorFailAll: { name: 'operator-fail.all', limit: 100, windowMs: 10 * MIN },
 } satisfies Record<string, RateRule>;
 
 /**

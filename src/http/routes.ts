@@ -19,6 +19,7 @@ import { auditAdminRoutes } from '../audit/audit-admin-routes.js';
 import { adminApiRoutes } from '../admin/http/admin-api-routes.js';
 import { consoleRoutes } from '../admin/http/console-routes.js';
 import { onboardingRoutes } from '../onboarding/onboarding-routes.js';
+import { operatorRoutes } from '../operator/operator-routes.js';
 
 /**
  * The Express route table: root-level routes (health, path-inserted well-known metadata), then the tenant space
@@ -34,6 +35,7 @@ export function buildRoutes(s: Services): Router {
   root.use(oauthRootRoutes(s));
   root.use(sharedOidcCallbackRoutes(s));
   root.use(onboardingRoutes(s)); // /signup, /setup/{token}, /onboarding/entra/*, /onboarding/google/*
+  root.use('/operator', operatorRoutes(s)); // the service's own operators (src/operator, decision 0033)
 
   const tenant = Router({ mergeParams: true });
   // Capability routers mount here, one line each, e.g. tenant.use('/scim/v2', scimRoutes(s)).

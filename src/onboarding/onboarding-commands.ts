@@ -17,7 +17,8 @@ interface SignupFacts {
 }
 const signupOf = (settings: unknown) => ((settings as { signup?: SignupFacts } | null)?.signup ?? {}) as SignupFacts;
 
-async function decide(s: Services, t: TenantCtx, verdict: 'approved' | 'rejected') {
+/** Approves or rejects a pending sign-up (SIGNUP_POLICY=approval): the CLI and the operator view share it. */
+export async function decideSignup(s: Services, t: TenantCtx, verdict: 'approved' | 'rejected') {
   const row = await s.db.tenant.findUniqueOrThrow({ where: { id: t.id } });
   const signup = signupOf(row.settings);
   if (signup.status !== 'pending') throw new AppError(409, 'conflict', `Tenant "${t.slug}" has no pending sign-up`);
@@ -25,6 +26,21 @@ async function decide(s: Services, t: TenantCtx, verdict: 'approved' | 'rejected
   await s.db.tenant.update({ where: { id: t.id }, data: { settings, ...(verdict === 'approved' && { status: 'active' }) } });
   await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
   return { id: t.id, slug: t.slug, signup: verdict, source: signup.source };
+}
+
+/** Tenants waiting for approval, oldest first. */
+export async function pendingSignups(s: Services) {
+  const rows = await s.db.tenant.findMany({ where: { status: 'disabled' }, orderBy: { createdAt: 'asc' }, select: { id: true, slug: true, name: true, settings: true, createdAt: true } });
+  return rows.filter((r) => signupOf(r.settings).status === 'pending').map((r) => ({ id: r.id, slug: r.slug, name: r.name, ...signupOf(r.settings), createdAt: r.createdAt }));
+}
+
+/** Approves a pending tenant; a self-service sign-up also gets a setup link for its requester (shown once). */
+export async function approveSignup(s: Services, t: TenantCtx) {
+  const result = await decideSignup(s, t, 'approved');
+  if (result.source !== 'signup') return result;
+  // The tenant is active now: a fresh context (status is checked by the link's page).
+  const link = await createSetupLink(s, await tenantArg(s, { tenant: t.slug }), 'signup');
+  return { ...result, setupLink: link.url, setupLinkExpiresAt: link.expiresAt };
 }
 
 /** Setup links and the sign-up approval queue (docs/catalogs/README.md). */
@@ -45,31 +61,21 @@ export const onboardingCommands: Command[] = [
     summary: 'tenants waiting for approval (SIGNUP_POLICY=approval)',
     options: {},
     forwardable: true,
-    run: async (s) => {
-      const rows = await s.db.tenant.findMany({ where: { status: 'disabled' }, orderBy: { createdAt: 'asc' }, select: { id: true, slug: true, name: true, settings: true, createdAt: true } });
-      const pending = rows.filter((r) => signupOf(r.settings).status === 'pending');
-      return { policy: s.config.signupPolicy, pending: pending.map((r) => ({ id: r.id, slug: r.slug, name: r.name, ...signupOf(r.settings), createdAt: r.createdAt })) };
-    },
+    run: async (s) => ({ policy: s.config.signupPolicy, pending: await pendingSignups(s) }),
   },
   {
     name: 'signup approve',
     summary: 'activate a pending tenant; a self-service sign-up also gets a setup link to send its requester',
     options: { tenant: tenantOption },
     forwardable: true,
-    run: audited('signup.approve', 'tenant', async (s, t) => {
-      const result = await decide(s, t, 'approved');
-      if (result.source !== 'signup') return result;
-      // The tenant is active now: a fresh context (status is checked by the link's page).
-      const link = await createSetupLink(s, await tenantArg(s, { tenant: t.slug }), 'signup');
-      return { ...result, setupLink: link.url, setupLinkExpiresAt: link.expiresAt };
-    }),
+    run: audited('signup.approve', 'tenant', approveSignup),
   },
   {
     name: 'signup reject',
     summary: 'refuse a pending tenant (it stays disabled)',
     options: { tenant: tenantOption },
     forwardable: true,
-    run: audited('signup.reject', 'tenant', async (s, t) => decide(s, t, 'rejected')),
+    run: audited('signup.reject', 'tenant', async (s, t) => decideSignup(s, t, 'rejected')),
   },
   {
     name: 'marketplace set-service-account',

@@ -46,7 +46,7 @@ export const consoleCsp = (nonce: string) =>
     "base-uri 'none'",
   ].join('; ');
 
-const head = (title: string, nonce: string, csrf?: string): SafeHtml => html`<!doctype html>
+export const head = (title: string, nonce: string, csrf?: string): SafeHtml => html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
