@@ -11,6 +11,8 @@ import { GoogleTokenError } from './google-token.js';
 /** Google's group id (e.g. `03x8tuzt3hqdv5v`): what `tool approve --idp-group google:ID` takes. */
 const GOOGLE_GROUP_ID = /^[A-Za-z0-9]{1,64}$/;
 const MAX_RESULTS = 200;
+/** Pages read per query at most: the picker shows a bounded list, and a narrower search finds the rest. */
+const MAX_PAGES = 5;
 /** Reading groups needs only this one of the directory-sync scopes (least privilege; already delegated for sync). */
 const GROUP_SCOPES = DIRECTORY_SYNC_SCOPES.filter((s) => s.endsWith('admin.directory.group.readonly'));
 
@@ -63,13 +65,20 @@ export async function searchGoogleGroups(s: Services, t: TenantCtx, opts: { sear
   try {
     const { session, dir } = await directory(s, t, row, signal);
     const queries = search ? [`name:${searchValue(`${search}*`)}`, `email:${searchValue(`${search}*`)}`] : [undefined];
-    const pages = await Promise.all(
-      queries.map((query) => session.api('admin.directory.groups.list', async (o) => ({ data: (await dir.groups.list({ customer, maxResults: Math.min(limit + 1, 200), ...(query && { query }) }, o)).data }))),
-    );
-    for (const page of pages) {
-      if (page.nextPageToken || (page.groups?.length ?? 0) > limit) truncated = true;
-      for (const g of page.groups ?? []) if (g.id && !found.has(g.id)) found.set(g.id, { id: g.id, name: g.name || g.email || g.id, email: g.email ?? null });
-    }
+    // Google may answer fewer than maxResults per page: follow nextPageToken until one more than asked, boundedly.
+    const read = async (query: string | undefined) => {
+      const out: GoogleGroup[] = [];
+      let pageToken: string | undefined;
+      for (let page = 0; page < MAX_PAGES && out.length <= limit; page++) {
+        const data = await session.api('admin.directory.groups.list', async (o) => ({ data: (await dir.groups.list({ customer, maxResults: Math.min(limit + 1, 200), ...(query && { query }), ...(pageToken && { pageToken }) }, o)).data }));
+        for (const g of data.groups ?? []) if (g.id) out.push({ id: g.id, name: g.name || g.email || g.id, email: g.email ?? null });
+        pageToken = data.nextPageToken ?? undefined;
+        if (!pageToken) break;
+      }
+      if (pageToken) truncated = true;
+      return out;
+    };
+    for (const list of await Promise.all(queries.map(read))) for (const g of list) if (!found.has(g.id)) found.set(g.id, g);
   } catch (err) {
     failed(err);
   }
