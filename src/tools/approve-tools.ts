@@ -25,7 +25,7 @@ async function getTool(t: TenantCtx, name: string) {
 export async function approveTool(s: Services, t: TenantCtx, name: string, groupNames: string[], idpGroupIds: string[] = []) {
   const tool = await getTool(t, name);
   const groups = groupNames.length > 0 ? await findGroups(t, groupNames) : [];
-  const refs = parseIdpGroupRefs(idpGroupIds);
+  const refs = parseIdpGroupRefs(idpGroupIds, 'an Okta group id (00g…; see: connector groups), nor google:ID');
   const okta = [...refs.bare, ...refs.bySource.okta];
   const oktaGroups = okta.length > 0 ? await getIdpGroups(s, t, okta) : [];
   const googleGroups = refs.bySource.google.length > 0 ? await getGoogleGroups(s, t, refs.bySource.google) : [];

@@ -26,12 +26,12 @@ export const IDP_GROUP_REF = /^(?:(okta|google):)?([A-Za-z0-9]{1,64})$/;
  * IdP group references (`--idp-group`, the API's `idpGroups`, the picker's values) by source. A bare id is `bare`:
  * approving reads it as Okta's (the meaning it had first); revoking removes it from whichever source has it.
  */
-export function parseIdpGroupRefs(refs: string[]): { bySource: Record<IdpGroupSource, string[]>; bare: string[] } {
+export function parseIdpGroupRefs(refs: string[], expected = 'an IdP group id (okta:ID, google:ID, or an Okta id)'): { bySource: Record<IdpGroupSource, string[]>; bare: string[] } {
   const bySource: Record<IdpGroupSource, string[]> = { okta: [], google: [] };
   const bare: string[] = [];
   for (const raw of refs) {
     const m = IDP_GROUP_REF.exec(raw.trim());
-    if (!m) throw badRequest(`--idp-group "${raw.slice(0, 80)}" is not an IdP group id (okta:ID, google:ID, or an Okta id)`);
+    if (!m) throw badRequest(`--idp-group "${raw.slice(0, 80)}" is not ${expected}`);
     if (m[1]) bySource[m[1] as IdpGroupSource].push(m[2]!);
     else bare.push(m[2]!);
   }
