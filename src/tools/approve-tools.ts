@@ -4,10 +4,10 @@ import { conflict, notFound } from '../lib/errors.js';
 import { diffLines, type ToolFieldChange } from './tool-change.js';
 import { findGroups } from '../tenants/find-groups.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { getGoogleGroups } from '../connectors/google/google-groups.js';
 import { getIdpGroups } from '../connectors/okta/okta-groups.js';
-import { badRequest } from '../lib/errors.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
-import { addIdpGroupGrants, describeIdpGroupGrants } from './idp-group-grants.js';
+import { addIdpGroupGrants, describeIdpGroupGrants, parseIdpGroupRefs } from './idp-group-grants.js';
 
 async function getTool(t: TenantCtx, name: string) {
   await ensureBuiltinTools(t);
@@ -18,18 +18,23 @@ async function getTool(t: TenantCtx, name: string) {
 
 /**
  * Approves a tool for everyone (no groups) or for the given groups only (ids, or names that are not ambiguous), and/or
- * for IdP groups named by the IdP's id (`idpGroupIds`: Okta group ids, looked up in Okta through the tenant's
- * connector), which may have no member here yet (idp-group-grants.ts). A group grant follows current membership:
+ * for IdP groups named by the IdP's id (`idpGroupIds`: `okta:ID`, `google:ID`, or a bare Okta id — each looked up in
+ * that directory through the tenant's connector), which may have no member here yet (idp-group-grants.ts). A group grant follows current membership:
  * who may call the tool is decided from GroupMembership on every request.
  */
 export async function approveTool(s: Services, t: TenantCtx, name: string, groupNames: string[], idpGroupIds: string[] = []) {
   const tool = await getTool(t, name);
   const groups = groupNames.length > 0 ? await findGroups(t, groupNames) : [];
-  const idpGroups = idpGroupIds.length > 0 ? await getIdpGroups(s, t, idpGroupIds) : [];
+  const refs = parseIdpGroupRefs(idpGroupIds, 'an Okta group id (00g…; see: connector groups), nor google:ID');
+  const okta = [...refs.bare, ...refs.bySource.okta];
+  const oktaGroups = okta.length > 0 ? await getIdpGroups(s, t, okta) : [];
+  const googleGroups = refs.bySource.google.length > 0 ? await getGoogleGroups(s, t, refs.bySource.google) : [];
+  const idpGroups = [...oktaGroups, ...googleGroups];
   if (groups.length > 0) {
     await t.db.toolGrant.createMany({ data: groups.map((g) => ({ tenantId: t.id, toolId: tool.id, groupId: g.id })), skipDuplicates: true });
   }
-  await addIdpGroupGrants(t, tool.id, 'okta', idpGroups);
+  await addIdpGroupGrants(t, tool.id, 'okta', oktaGroups);
+  await addIdpGroupGrants(t, tool.id, 'google', googleGroups);
   await t.db.tool.updateMany({
     where: { id: tool.id },
     // Approving again is how an admin accepts a held tool's change (tool-poisoning guard): the hold is lifted.
@@ -88,10 +93,10 @@ export async function revokeTool(s: Services, t: TenantCtx, name: string, groupN
       const groups = await findGroups(t, groupNames);
       await t.db.toolGrant.deleteMany({ where: { toolId: tool.id, groupId: { in: groups.map((g) => g.id) } } });
     }
-    const ids = idpGroupIds.map((x) => x.trim());
-    const bad = ids.find((x) => !/^[A-Za-z0-9]{1,64}$/.test(x));
-    if (bad !== undefined) throw badRequest(`--idp-group "${bad.slice(0, 80)}" is not an IdP group id`);
-    if (ids.length > 0) await t.db.idpGroupGrant.deleteMany({ where: { toolId: tool.id, idpGroupId: { in: ids } } });
+    const refs = parseIdpGroupRefs(idpGroupIds);
+    // A bare id (as before sources were named) is removed from whichever directory has it.
+    const matches = [...(refs.bare.length ? [{ idpGroupId: { in: refs.bare } }] : []), ...Object.entries(refs.bySource).filter(([, ids]) => ids.length).map(([source, ids]) => ({ source, idpGroupId: { in: ids } }))];
+    if (matches.length > 0) await t.db.idpGroupGrant.deleteMany({ where: { toolId: tool.id, OR: matches } });
   } else {
     await t.db.toolGrant.deleteMany({ where: { toolId: tool.id } });
     await t.db.idpGroupGrant.deleteMany({ where: { toolId: tool.id } });

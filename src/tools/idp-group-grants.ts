@@ -1,3 +1,5 @@
+import { badRequest } from '../lib/errors.js';
+import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 
 /**
@@ -11,6 +13,43 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 export interface IdpGroupRef {
   id: string;
   name: string;
+}
+
+/** Directories whose groups can be granted by id: a connector kind with a group lookup (okta-groups, google-groups). */
+export const IDP_GROUP_SOURCES = ['okta', 'google'] as const;
+export type IdpGroupSource = (typeof IDP_GROUP_SOURCES)[number];
+
+/** `okta:ID`, `google:ID`, or a bare ID (Okta's, as before Google groups could be granted). */
+export const IDP_GROUP_REF = /^(?:(okta|google):)?([A-Za-z0-9]{1,64})$/;
+
+/**
+ * IdP group references (`--idp-group`, the API's `idpGroups`, the picker's values) by source. A bare id is `bare`:
+ * approving reads it as Okta's (the meaning it had first); revoking removes it from whichever source has it.
+ */
+export function parseIdpGroupRefs(refs: string[], expected = 'an IdP group id (okta:ID, google:ID, or an Okta id)'): { bySource: Record<IdpGroupSource, string[]>; bare: string[] } {
+  const bySource: Record<IdpGroupSource, string[]> = { okta: [], google: [] };
+  const bare: string[] = [];
+  for (const raw of refs) {
+    const m = IDP_GROUP_REF.exec(raw.trim());
+    if (!m) throw badRequest(`--idp-group "${raw.slice(0, 80)}" is not ${expected}`);
+    if (m[1]) bySource[m[1] as IdpGroupSource].push(m[2]!);
+    else bare.push(m[2]!);
+  }
+  return { bySource, bare };
+}
+
+/**
+ * Keeps the names stored with a source's IdP-group grants in step with the directory (a group search just read them);
+ * a change re-evaluates the tenant's permissions, since unmatched-by-id local groups are matched by that name.
+ */
+export async function refreshIdpGrantNames(s: Services, t: TenantCtx, source: string, groups: { id: string; name: string }[]): Promise<void> {
+  const names = new Map(groups.map((g) => [g.id, g.name]));
+  const stale = (await t.db.idpGroupGrant.findMany({ where: { source, idpGroupId: { in: [...names.keys()] } }, select: { idpGroupId: true, idpGroupName: true } })).filter((r) => names.get(r.idpGroupId) !== r.idpGroupName);
+  for (const id of new Set(stale.map((r) => r.idpGroupId))) {
+    const name = names.get(id)!;
+    await t.db.idpGroupGrant.updateMany({ where: { source, idpGroupId: id }, data: { idpGroupName: name, idpGroupNameKey: name.toLowerCase() } });
+  }
+  if (stale.length > 0) await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
 }
 
 export async function addIdpGroupGrants(t: TenantCtx, toolId: string, source: string, groups: IdpGroupRef[]): Promise<void> {

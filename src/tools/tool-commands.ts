@@ -15,7 +15,7 @@ const groups: OptionSpec = { type: 'string', multiple: true, description: 'group
 const idpGroups: OptionSpec = {
   type: 'string',
   multiple: true,
-  description: 'IdP group id (Okta: 00g…, see: connector groups), granted before anyone from it arrived (repeatable)',
+  description: 'IdP group id (Okta: 00g… or okta:00g…, see: connector groups; Google Workspace: google:ID), granted before anyone from it arrived (repeatable)',
 };
 
 const str = (v: OptionValue) => (typeof v === 'string' ? v : '');

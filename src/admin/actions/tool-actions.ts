@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { acceptToolChange, approveTool, rejectToolChange, revokeTool } from '../../tools/approve-tools.js';
 import { addUpstream, refreshUpstream } from '../../tools/manage-upstreams.js';
 import { parseHeaderArgs } from '../../tools/upstream-headers.js';
+import { IDP_GROUP_REF } from '../../tools/idp-group-grants.js';
 import { defineAction } from './admin-action.js';
 
 const toolName = z.string().trim().min(1, 'tool: required').max(200);
 /** Group ids or unambiguous display names (src/tenants/find-groups.ts); none = everyone. */
 const groups = z.array(z.string().trim().min(1).max(300)).max(100).default([]);
-/** IdP directory groups by the IdP's id (Okta `00g…`), looked up through the tenant's directory connector. */
-const idpGroups = z.array(z.string().trim().regex(/^[A-Za-z0-9]{1,64}$/, 'idpGroups: IdP group ids')).max(100).default([]);
+/** IdP directory groups by the IdP's id (`okta:ID`, `google:ID`, or a bare Okta `00g…`), looked up through the tenant's directory connector. */
+const idpGroups = z.array(z.string().trim().regex(IDP_GROUP_REF, 'idpGroups: IdP group ids (okta:ID, google:ID)')).max(100).default([]);
 
 export const approveToolAction = defineAction({
   name: 'tool.approve',

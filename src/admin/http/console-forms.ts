@@ -3,6 +3,7 @@
  * action's own schema validates the result exactly as for the CLI and the JSON API.
  */
 import { badRequest } from '../../lib/errors.js';
+import { IDP_GROUP_SOURCES } from '../../tools/idp-group-grants.js';
 
 type Body = Record<string, unknown>;
 
@@ -21,11 +22,12 @@ export function mapping(b: Body) {
   return out;
 }
 
-/** The group picker's values: local group ids, and IdP groups as `okta:{id}` (group-picker.ts idpGroupRef). */
+/** The group picker's values: local group ids, and IdP groups as `okta:{id}` / `google:{id}` (group-picker.ts idpGroupRef). */
 function pickedGroups(b: Body) {
   const refs = list(b.group);
-  if (refs.some((r) => r.includes(':') && !r.startsWith('okta:'))) throw badRequest('Unknown group source.');
-  return { groups: refs.filter((r) => !r.includes(':')), idpGroups: refs.filter((r) => r.startsWith('okta:')).map((r) => r.slice('okta:'.length)) };
+  const idp = refs.filter((r) => r.includes(':'));
+  if (idp.some((r) => !IDP_GROUP_SOURCES.some((source) => r.startsWith(`${source}:`)))) throw badRequest('Unknown group source.');
+  return { groups: refs.filter((r) => !r.includes(':')), idpGroups: idp };
 }
 
 const commonIdp = (b: Body) => ({ name: str(b.name), allowedDomains: words(b.allowedDomains), jitEnabled: bool(b.jitEnabled) ?? true, matchBy: str(b.matchBy), mapping: mapping(b) });

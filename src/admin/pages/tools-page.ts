@@ -66,7 +66,9 @@ ${buttonForm({ slug, action: 'tool-change-reject', csrf, returnTo, fields: { too
 </section>`;
 }
 
-export function toolsPage(v: { slug: string; csrf: string; catalog: Catalog; picker: { groups: PickableGroup[]; unavailable: { source: string; reason: string }[] } }): SafeHtml {
+const sourceNames: Record<string, string> = { okta: 'Okta', google: 'Google Workspace' };
+
+export function toolsPage(v: { slug: string; csrf: string; catalog: Catalog; picker: { groups: PickableGroup[]; unavailable: { source: string; reason: string }[]; notes: string[] } }): SafeHtml {
   const returnTo = `/t/${v.slug}/admin/tools`;
   const upstreams = table('Upstream MCP servers', ['Name', 'URL', 'Tools', 'Last refreshed', ''], v.catalog.upstreams.map((u) => [
     u.name, html`<code>${u.url}</code>`, String(u.tools), when(u.lastRefreshedAt),
@@ -82,6 +84,7 @@ export function toolsPage(v: { slug: string; csrf: string; catalog: Catalog; pic
 <p><button type="submit">Add server</button></p></form></details></section>
 <h2>Catalog</h2>
 <p class="lead">Approve a tool for everyone or for chosen groups; membership is checked on every call. Groups from your identity provider's directory can be chosen before anyone from them has signed in.</p>
-${v.picker.unavailable.map((u) => html`<div class="notice warn" role="status"><p>Groups from ${u.source} are not shown: ${u.reason}</p></div>`)}
+${v.picker.unavailable.map((u) => html`<div class="notice warn" role="status"><p>Groups from ${sourceNames[u.source] ?? u.source} are not shown: ${u.reason}</p></div>`)}
+${v.picker.notes.map((n) => html`<p class="hint">${n}</p>`)}
 ${v.catalog.tools.map((t, i) => toolCard(v.slug, v.csrf, t, v.picker.groups, i))}`;
 }

@@ -1,4 +1,5 @@
 import { findConnector } from '../../connectors/connector-store.js';
+import { searchGoogleGroups } from '../../connectors/google/google-groups.js';
 import { searchIdpGroups } from '../../connectors/okta/okta-groups.js';
 import { AppError } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
@@ -17,9 +18,9 @@ export interface PickableGroup {
 }
 
 /**
- * A source of groups for the picker. Today the tenant's own groups (SCIM, SSO, directory sync all land in Group); a
- * directory connector that can search the IdP's groups without importing them (Okta, Entra) adds a source here,
- * whose `ref` it must also make resolvable by approve/revoke (e.g. by importing the group on selection).
+ * A source of groups for the picker: the tenant's own groups (SCIM, SSO, directory sync all land in Group), and each
+ * directory connector that can search the IdP's groups without importing them (Okta, Google Workspace), whose `ref`
+ * approve/revoke resolve as an IdP-group grant (idp-group-grants.ts).
  */
 export interface GroupSource {
   name: string;
@@ -58,14 +59,41 @@ export const oktaGroups = (s: Services): GroupSource => ({
   },
 });
 
-/** The picker's sources for a tenant: its own groups, then the IdP's through a directory connector. */
-export const groupSources = (s: Services): GroupSource[] => [localGroups, oktaGroups(s)];
+/**
+ * The Google Workspace customer's groups through the tenant's Google connector, read as its admin
+ * (`admin.directory.group.readonly`, already delegated for directory sync), named by Google's id. Approving for one
+ * makes an IdP-group grant like Okta's: directory sync imports Google groups with that id as `externalId`, so members
+ * synced here match; SSO-asserted groups (Google's SAML app sends group names) match by name. Google's search matches
+ * the start of a group's name or e-mail.
+ */
+export const googleGroups = (s: Services): GroupSource => ({
+  name: 'google',
+  async search(t, query, limit) {
+    if (!(await findConnector(t, 'google'))) return [];
+    const { groups } = await searchGoogleGroups(s, t, { search: query.trim().slice(0, 100), limit: Math.min(limit, IDP_GROUPS_SHOWN), signal: AbortSignal.timeout(IDP_SEARCH_TIMEOUT_MS) });
+    return groups.map((g) => ({ ref: idpGroupRef('google', g.id), name: g.name, source: 'Google Workspace', members: null }));
+  },
+});
+
+/** The picker's sources for a tenant: its own groups, then the IdP's through each directory connector it has. */
+export const groupSources = (s: Services): GroupSource[] => [localGroups, oktaGroups(s), googleGroups(s)];
+
+/**
+ * What the picker says about directories it does not search. Entra groups are not searched in Microsoft Graph: the
+ * Microsoft connector holds delegated (on-behalf-of) permissions for tools, not an application permission to read
+ * every group, so its groups are the local ones Entra provisioning (SCIM) pushed or sign-ins asserted.
+ */
+export async function pickerNotes(t: TenantCtx): Promise<string[]> {
+  return (await findConnector(t, 'microsoft'))
+    ? ['Microsoft Entra groups appear here as your own groups once Entra provisioning (SCIM) pushes them or a member signs in; they are not searched in Entra directly.']
+    : [];
+}
 
 /**
  * Groups matching `query` from every source, deduplicated by `ref`, at most `limit`. A source that fails (the IdP
  * unreachable, a missing scope) does not hide the others: it is named in `unavailable` with its public reason.
  */
-export async function pickableGroups(t: TenantCtx, query = '', limit = 200, sources: GroupSource[] = [localGroups]): Promise<{ groups: PickableGroup[]; unavailable: { source: string; reason: string }[] }> {
+export async function pickableGroups(t: TenantCtx, query = '', limit = 200, sources: GroupSource[] = [localGroups]): Promise<{ groups: PickableGroup[]; unavailable: { source: string; reason: string }[]; notes: string[] }> {
   const seen = new Map<string, PickableGroup>();
   const unavailable: { source: string; reason: string }[] = [];
   for (const source of sources) {
@@ -78,5 +106,5 @@ export async function pickableGroups(t: TenantCtx, query = '', limit = 200, sour
     }
     for (const g of found) if (!seen.has(g.ref)) seen.set(g.ref, g);
   }
-  return { groups: [...seen.values()].slice(0, limit), unavailable };
+  return { groups: [...seen.values()].slice(0, limit), unavailable, notes: await pickerNotes(t) };
 }

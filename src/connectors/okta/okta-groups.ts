@@ -1,6 +1,7 @@
 import { badRequest, notFound } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { refreshIdpGrantNames } from '../../tools/idp-group-grants.js';
 import { findConnector, type ConnectorRow } from '../connector-store.js';
 import { oktaClientFor } from './okta-client.js';
 import { oktaConfig } from './okta-config.js';
@@ -69,7 +70,7 @@ export async function searchIdpGroups(s: Services, t: TenantCtx, opts: { search?
   } catch (err) {
     throw failed(err);
   }
-  await refreshGrantNames(s, t, groups);
+  await refreshIdpGrantNames(s, t, 'okta', groups);
   return { groups, truncated };
 }
 
@@ -94,16 +95,4 @@ export async function getIdpGroups(s: Services, t: TenantCtx, ids: string[]): Pr
     }
   }
   return out;
-}
-
-/** Keeps the names stored with IdP-group grants in step with Okta; a change re-evaluates the tenant's permissions. */
-async function refreshGrantNames(s: Services, t: TenantCtx, groups: { id: string; name: string }[]): Promise<void> {
-  const names = new Map(groups.map((g) => [g.id, g.name]));
-  const stale = (await t.db.idpGroupGrant.findMany({ where: { source: 'okta', idpGroupId: { in: [...names.keys()] } }, select: { idpGroupId: true, idpGroupName: true } }))
-    .filter((r) => names.get(r.idpGroupId) !== r.idpGroupName);
-  for (const id of new Set(stale.map((r) => r.idpGroupId))) {
-    const name = names.get(id)!;
-    await t.db.idpGroupGrant.updateMany({ where: { source: 'okta', idpGroupId: id }, data: { idpGroupName: name, idpGroupNameKey: name.toLowerCase() } });
-  }
-  if (stale.length > 0) await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
 }

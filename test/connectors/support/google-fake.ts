@@ -67,6 +67,31 @@ export interface FakeDirectoryGroup {
   email: string;
   name: string;
   members: string[];
+  /** The Google Workspace customer owning the group; absent = the default customer. */
+  customer?: string;
+}
+
+/** The customer of users not placed in another one (`customerOf`). */
+export const DEFAULT_CUSTOMER = 'C0default';
+
+/**
+ * One clause of Google's group search (Directory API, "Search for groups"): `field=value` (exact) or
+ * `field:PREFIX*`, the value single-quoted when it holds whitespace, with `\'` for a quote. Unknown syntax → null.
+ */
+function groupClauses(query: string): { field: 'name' | 'email'; exact: boolean; value: string }[] | null {
+  const out: { field: 'name' | 'email'; exact: boolean; value: string }[] = [];
+  const re = /\s*(name|email)(=|:)('(?:[^'\\]|\\.)*'|[^\s']+)/gy;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(query))) {
+    let value = m[3]!;
+    if (value.startsWith("'")) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+    const exact = m[2] === '=';
+    if (!exact && !value.endsWith('*')) return null;
+    out.push({ field: m[1] as 'name' | 'email', exact, value: (exact ? value : value.slice(0, -1)).toLowerCase() });
+    end = re.lastIndex;
+  }
+  return query.slice(end).trim() === '' && out.length > 0 ? out : null;
 }
 
 interface IssuedToken {
@@ -108,6 +133,8 @@ export class GoogleFake {
   readonly files = new Map<string, FakeFile[]>();
   readonly directory: FakeDirectoryUser[] = [];
   readonly groups: FakeDirectoryGroup[] = [];
+  /** Google Workspace customer of an admin (by e-mail), for `customer=my_customer`; default DEFAULT_CUSTOMER. */
+  readonly customerOf = new Map<string, string>();
   /** Page size the directory listing uses at most (small, so paging is exercised). */
   directoryPageSize = 2;
   /** Every token request: the assertion's claims as verified. */
@@ -450,9 +477,30 @@ export class GoogleFake {
       {
         method: 'GET',
         path: /^\/admin\/directory\/v1\/groups$/,
-        run: ({ url }) => {
-          const { page, ...next } = this.#page(url, this.groups, 'maxResults', this.directoryPageSize);
+        run: ({ url, sub }) => {
+          // As Google: `customer` (or `domain`) is required; `my_customer` is the caller's own; another customer's
+          // groups are refused to an admin of another one.
+          const asked = url.searchParams.get('customer');
+          if (!asked) return { status: 400, body: googleError(400, 'Bad Request', 'badRequest', 'INVALID_ARGUMENT') };
+          const own = this.customerOf.get(sub) ?? DEFAULT_CUSTOMER;
+          if (asked !== 'my_customer' && asked !== own) return { status: 403, body: googleError(403, 'Not Authorized to access this resource/api', 'forbidden', 'PERMISSION_DENIED') };
+          const query = url.searchParams.get('query');
+          const clauses = query ? groupClauses(query) : [];
+          if (!clauses) return { status: 400, body: googleError(400, 'Invalid Input', 'invalid', 'INVALID_ARGUMENT') };
+          const hits = this.groups.filter((g) => (g.customer ?? DEFAULT_CUSTOMER) === own && clauses.every((c) => {
+            const v = (c.field === 'name' ? g.name : g.email).toLowerCase();
+            return c.exact ? v === c.value : v.startsWith(c.value);
+          }));
+          const { page, ...next } = this.#page(url, hits, 'maxResults', this.directoryPageSize);
           return { status: 200, body: { kind: 'admin#directory#groups', groups: page.map((g) => ({ kind: 'admin#directory#group', id: g.id, email: g.email, name: g.name, directMembersCount: String(g.members.length) })), ...next } };
+        },
+      },
+      {
+        method: 'GET',
+        path: /^\/admin\/directory\/v1\/groups\/([^/]+)$/,
+        run: ({ sub, params }) => {
+          const g = this.groups.find((x) => (x.id === params[0] || x.email === params[0]) && (x.customer ?? DEFAULT_CUSTOMER) === (this.customerOf.get(sub) ?? DEFAULT_CUSTOMER));
+          return g ? { status: 200, body: { kind: 'admin#directory#group', id: g.id, email: g.email, name: g.name, directMembersCount: String(g.members.length) } } : null;
         },
       },
       {
