@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import {
+  currentRotationPlan,
   planRefresh,
   recordSuccessor,
   REFRESH_GRACE_MS,
   releaseClaim,
   runWithRotationPlan,
+  shouldRotate,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
@@ -310,6 +312,8 @@ describe('refresh rotation over a conditional-update stand-in', () => {
 
     it('keeps the claim of a token oidc-provider marked used, and touches nothing for other plans', async () => {
       const { store, t, clock } = setup();
+      // Another, unused token first in the table: the check reads the plan's own token.
+      store.token('ten_a', 'rt0');
       store.token('ten_a', 'rt1');
       const plan = await planRefresh(t, clock, { refresh_token: 'rt1' });
       store.get('ten_a', 'RefreshToken', 'rt1')!.payload.consumed = 1;
@@ -331,5 +335,17 @@ describe('refresh rotation over a conditional-update stand-in', () => {
       await releaseClaim(t, { kind: 'rotate', tenantId: 'ten_a', id: 'x', grantId: null });
       expect(store.get('ten_a', 'AccessToken', 'x')?.consumedAt).toBe(at);
     });
+  });
+
+  it('oidc-provider rotates except when answering a grace-window duplicate; the plan is visible inside the run only', async () => {
+    expect(shouldRotate()).toBe(true);
+    expect(currentRotationPlan()).toBeUndefined();
+    await runWithRotationPlan({ kind: 'grace', grantId: null }, async () => {
+      expect(shouldRotate()).toBe(false);
+      expect(currentRotationPlan()).toEqual({ kind: 'grace', grantId: null });
+    });
+    for (const plan of [{ kind: 'replay', grantId: null }, { kind: 'none' }, { kind: 'rotate', tenantId: 'x', id: 'y', grantId: null }] as RotationPlan[]) {
+      await runWithRotationPlan(plan, async () => expect(shouldRotate()).toBe(true));
+    }
   });
 });
