@@ -53,16 +53,21 @@ for (let i = 0; i < args.length; i++) {
   else rest.push(args[i]);
 }
 const modules = picked.length ? picked : Object.keys(MODULES);
-mkdirSync('reports/mutation', { recursive: true });
+mkdirSync('reports/mutation/narrowed', { recursive: true });
 let failed = false;
 for (const mod of modules) {
-  const entry = MODULES[mod];
+  // `file.ts:L-L` of a known module: a narrowed re-measure of changed lines, with the module's tests. It keeps its
+  // results apart (reports/mutation/narrowed/, not committed) so the module's full incremental file stays whole.
+  const file = mod.replace(/:[\d,-]+$/, '');
+  const narrowed = !MODULES[mod] && file !== mod && MODULES[file];
+  const entry = MODULES[mod] ?? (narrowed ? MODULES[file] : undefined);
   if (!entry) {
     console.error(`${mod}: not a mutation-tested module; known: ${Object.keys(MODULES).join(', ')}`);
     process.exit(2);
   }
   const { tests, db } = entry;
-  const name = entry.name ?? mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  const base = entry.name ?? file.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  const name = narrowed ? `narrowed/${base}` : base;
   console.log(`\n=== ${mod}  (tests: ${tests.join(', ')})`);
   const r = spawnSync(
     'npx',
