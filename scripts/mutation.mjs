@@ -13,7 +13,9 @@ import { mkdirSync } from 'node:fs';
 export const MODULES = {
   'src/mcp/bearer-auth.ts': { tests: ['test/mcp/bearer-auth-guards.test.ts'], db: false },
   'src/oauth/verify-access-token.ts': { tests: ['test/oauth/verify-access-token-guards.test.ts'], db: true },
-  'src/oauth/refresh-rotation.ts': { tests: ['test/oauth/refresh-rotation-guards.test.ts'], db: true },
+  // The rotation logic over an in-memory conditional-update stand-in (a database per mutant took hours); the claim
+  // raced for real on PostgreSQL is refresh-rotation-guards.test.ts, in the normal suite.
+  'src/oauth/refresh-rotation.ts': { tests: ['test/oauth/refresh-rotation-unit.test.ts'], db: false },
   'src/scim/scim-auth.ts': { tests: ['test/scim/scim-auth-guards.test.ts'], db: false },
   'src/sso/return-to.ts': { tests: ['test/sso/return-to.test.ts'], db: false },
   'src/sso/saml/inspect-response.ts': { tests: ['test/sso/saml-inspect-response.test.ts'], db: false },
@@ -51,16 +53,21 @@ for (let i = 0; i < args.length; i++) {
   else rest.push(args[i]);
 }
 const modules = picked.length ? picked : Object.keys(MODULES);
-mkdirSync('reports/mutation', { recursive: true });
+mkdirSync('reports/mutation/narrowed', { recursive: true });
 let failed = false;
 for (const mod of modules) {
-  const entry = MODULES[mod];
+  // `file.ts:L-L` of a known module: a narrowed re-measure of changed lines, with the module's tests. It keeps its
+  // results apart (reports/mutation/narrowed/, not committed) so the module's full incremental file stays whole.
+  const file = mod.replace(/:[\d,-]+$/, '');
+  const narrowed = !MODULES[mod] && file !== mod && MODULES[file];
+  const entry = MODULES[mod] ?? (narrowed ? MODULES[file] : undefined);
   if (!entry) {
     console.error(`${mod}: not a mutation-tested module; known: ${Object.keys(MODULES).join(', ')}`);
     process.exit(2);
   }
   const { tests, db } = entry;
-  const name = entry.name ?? mod.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  const base = entry.name ?? file.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '__');
+  const name = narrowed ? `narrowed/${base}` : base;
   console.log(`\n=== ${mod}  (tests: ${tests.join(', ')})`);
   const r = spawnSync(
     'npx',

@@ -66,7 +66,13 @@ async function claim(t: TenantCtx, clock: Clock, id: string) {
  * Decides how a refresh request is served. May replace `body.refresh_token` with the successor (grace window).
  * Returns the plan to run oidc-provider under.
  */
-export async function planRefresh(t: TenantCtx, clock: Clock, body: Record<string, unknown>): Promise<RotationPlan> {
+export async function planRefresh(
+  t: TenantCtx,
+  clock: Clock,
+  body: Record<string, unknown>,
+  // Injectable so unit tests (and mutation runs) step through the bounded wait without spending real time.
+  sleep: (ms: number) => Promise<unknown> = delay,
+): Promise<RotationPlan> {
   const id = body.refresh_token;
   if (typeof id !== 'string' || id.length === 0 || id.length > 200) return { kind: 'none' };
   const started = clock.now().getTime();
@@ -88,7 +94,7 @@ export async function planRefresh(t: TenantCtx, clock: Clock, body: Record<strin
       return { kind: 'replay', grantId: row.grantId };
     }
     // The winner is still rotating on this or another node: its successor appears within milliseconds.
-    await delay(WAIT_STEP_MS);
+    await sleep(WAIT_STEP_MS);
   }
 }
 

@@ -1,3 +1,4 @@
+import { AuthError, InteractionRequiredAuthError } from '@azure/msal-node';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectorRow } from '../../src/connectors/connector-store.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
@@ -14,31 +15,39 @@ interface Stored {
   clientId: string;
   refreshToken: string;
 }
-const h = vi.hoisted(() => ({ stored: new Map<string, Stored>(), msal: [] as string[], deleted: [] as unknown[], rotated: null as string | null, rotations: [] as string[], noExpiry: false, rowOnly: false }));
+const h = vi.hoisted(() => ({ stored: new Map<string, Stored>(), msal: [] as string[], deleted: [] as unknown[], rotated: null as string | null, rotations: [] as string[], noExpiry: false, rowOnly: false, assertionNoExpiry: false, loads: 0, goneAfter: Infinity, clientError: null as unknown, refreshError: null as unknown, opts: [] as unknown[], rows: new Map<string, { id: string; updatedAt: number }[]>() }));
 vi.mock('../../src/connectors/microsoft/entra-token-store.js', () => ({
   ENTRA_TOKEN_OWNER: 'entra-refresh-token',
-  loadEntraToken: async (_s: unknown, t: { id: string }, userId: string) => (h.rowOnly ? null : (h.stored.get(`${t.id}/${userId}`) ?? null)),
+  loadEntraToken: async (_s: unknown, t: { id: string }, userId: string) => (h.rowOnly || ++h.loads > h.goneAfter ? null : (h.stored.get(`${t.id}/${userId}`) ?? null)),
   rotateEntraToken: async (_s: unknown, _t: unknown, stored: { secretId: string }, rt: string) => void h.rotations.push(`${stored.secretId}→${rt}`),
   deleteEntraTokens: async (_t: unknown, w: unknown) => void h.deleted.push(w),
 }));
 vi.mock('../../src/connectors/microsoft/msal-client.js', () => ({
   refreshTokenInCache: () => h.rotated,
-  msalClient: async (_config: unknown, _cred: unknown, tid: string) => ({
-    acquireTokenByRefreshToken: async ({ refreshToken, scopes }: { refreshToken: string; scopes: string[] }) => {
+  msalClient: async (_config: unknown, _cred: unknown, tid: string) => {
+    if (h.clientError) throw h.clientError;
+    return {
+    acquireTokenByRefreshToken: async ({ refreshToken, scopes, ...opts }: { refreshToken: string; scopes: string[] }) => {
       h.msal.push(`refresh ${refreshToken} @${tid}`);
+      h.opts.push(opts);
       expect(scopes).toEqual(['api://app-1/access_as_user']);
+      if (h.refreshError) throw h.refreshError;
       if (refreshToken === 'rt-empty') return { accessToken: '' };
-      return { accessToken: `assertion(${refreshToken})`, expiresOn: h.noExpiry ? undefined : new Date(now + 3600_000) };
+      if (refreshToken === 'rt-null') return null;
+      return { accessToken: `assertion(${refreshToken})`, expiresOn: h.noExpiry || h.assertionNoExpiry ? undefined : new Date(now + 3600_000) };
     },
-    acquireTokenOnBehalfOf: async ({ oboAssertion, scopes }: { oboAssertion: string; scopes: string[] }) => {
+    acquireTokenOnBehalfOf: async ({ oboAssertion, scopes, ...opts }: { oboAssertion: string; scopes: string[] }) => {
       h.msal.push(`obo ${oboAssertion} @${tid}`);
+      h.opts.push(opts);
+      if (scopes.some((x) => x.endsWith('/Null'))) return null;
       const { MicrosoftToolFailure: F } = await import('../../src/connectors/microsoft/microsoft-failure.js');
       if (scopes.some((x) => x.endsWith('/Fail.SignIn'))) throw new F('reauth_required', 'sign in again', { kind: 'sign_in', url: 'x' });
       if (scopes.some((x) => x.endsWith('/Fail.Retry'))) throw new F('microsoft_unavailable', 'retry', { kind: 'retry' });
       if (scopes.some((x) => x.endsWith('/Empty'))) return { accessToken: '' };
       return { accessToken: `graph(${oboAssertion} ${scopes.join(' ')} @${tid})`, expiresOn: h.noExpiry ? undefined : new Date(now + 3600_000) };
     },
-  }),
+    };
+  },
 }));
 const { MicrosoftTokenCache } = await import('../../src/connectors/microsoft/microsoft-tokens.js');
 const { MicrosoftToolFailure } = await import('../../src/connectors/microsoft/microsoft-failure.js');
@@ -55,7 +64,13 @@ const tenant = (id: string) =>
     id,
     db: {
       vaultSecret: {
-        findFirst: async ({ where }: { where: { ownerKind: string; userId: string } }) => {
+        findFirst: async ({ where, orderBy }: { where: { ownerKind: string; userId: string }; orderBy?: { updatedAt?: string } }) => {
+          // Several rows (sign-ins) per user, oldest first as a table scan would return them; orderBy as in SQL.
+          const rows = h.rows.get(`${id}/${where.userId}`);
+          if (rows && where.ownerKind === 'entra-refresh-token') {
+            const sorted = orderBy?.updatedAt === 'desc' ? [...rows].sort((a, b) => b.updatedAt - a.updatedAt) : rows;
+            return { id: sorted[0]!.id };
+          }
           const st = h.stored.get(`${id}/${where.userId}`);
           return st && where.ownerKind === 'entra-refresh-token' ? { id: st.secretId } : null;
         },
@@ -87,6 +102,13 @@ beforeEach(() => {
   h.rotations = [];
   h.noExpiry = false;
   h.rowOnly = false;
+  h.assertionNoExpiry = false;
+  h.loads = 0;
+  h.goneAfter = Infinity;
+  h.clientError = null;
+  h.refreshError = null;
+  h.opts = [];
+  h.rows = new Map();
 });
 const failureOf = async (p: Promise<unknown>) => {
   const err = await p.catch((e: unknown) => e);
@@ -220,4 +242,93 @@ describe('Microsoft tools: whose Entra identity', () => {
     await c.graphToken(A, connector(), 'bob', ['Mail.Read'], links);
     expect(h.msal).toEqual([]);
   });
+  it('a refresh token Entra refuses for good (msal’s own errors) is deleted; a passing failure keeps it', async () => {
+    h.refreshError = new InteractionRequiredAuthError('invalid_grant', 'AADSTS70008: The refresh token has expired');
+    const f1 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links));
+    expect([f1.failure, f1.action]).toEqual(['reauth_required', { kind: 'sign_in', url: links.signIn }]);
+    expect(h.deleted).toEqual([{ secretId: 'v-alice' }]);
+    h.refreshError = new AuthError('invalid_grant', 'AADSTS50173: The provided grant has expired due to it being revoked');
+    expect((await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'bob', ['Mail.Read'], links))).failure).toBe('reauth_required');
+    expect(h.deleted).toEqual([{ secretId: 'v-alice' }, { secretId: 'v-bob' }]);
+    h.deleted = [];
+    for (const err of [new AuthError('temporarily_unavailable', 'AADSTS90033'), new AuthError('invalid_client', 'AADSTS7000215'), new InteractionRequiredAuthError('interaction_required', 'AADSTS50076 MFA', '', '', '', '', '{"access_token":{}}')]) {
+      h.refreshError = err;
+      expect((await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links))).failure).not.toBe('reauth_required');
+    }
+    expect(h.deleted).toEqual([]);
+  });
+
+  it('msal refusing to build the client is the same failure mapping (credentials refused → the admin), nothing deleted', async () => {
+    h.clientError = new AuthError('invalid_client', 'AADSTS7000215: Invalid client secret provided');
+    const f = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links));
+    expect(f.failure).toBe('credentials_invalid');
+    h.clientError = new InteractionRequiredAuthError('invalid_grant', 'expired');
+    expect((await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links))).failure).toBe('reauth_required');
+    expect(h.deleted).toEqual([]);
+  });
+
+  it('msal is asked to redeem the refresh token itself (forceCache) and never to answer OBO from its own cache (skipCache)', async () => {
+    await new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    expect(h.opts).toEqual([{ forceCache: true }, { skipCache: true }]);
+  });
+
+  it('the newest stored sign-in decides the cache key: a new sign-in (newer vault row) starts afresh', async () => {
+    h.rows.set('ten-a/alice', [{ id: 'v-old', updatedAt: 1 }, { id: 'v-alice', updatedAt: 2 }]);
+    const c = new MicrosoftTokenCache(s as never);
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    h.rows.get('ten-a/alice')!.push({ id: 'v-new', updatedAt: 3 });
+    h.stored.set('ten-a/alice', { ...h.stored.get('ten-a/alice')!, secretId: 'v-new', refreshToken: 'rt-alice-new' });
+    expect(await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links)).toContain('rt-alice-new');
+  });
+
+  it('a null answer from msal is "retry", not a crash (assertion and Graph token)', async () => {
+    h.stored.set('ten-a/alice', { ...h.stored.get('ten-a/alice')!, refreshToken: 'rt-null' });
+    const f1 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links));
+    expect([f1.failure, f1.message]).toEqual(['microsoft_unavailable', 'Microsoft sign-in returned no token. Retry in a minute.']);
+    const f2 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'bob', ['Null'], links));
+    expect([f2.failure, f2.message]).toEqual(['microsoft_unavailable', 'Microsoft sign-in returned no token. Retry in a minute.']);
+  });
+
+  it('the stored sign-in deleted between the assertion and the Graph exchange is "sign in", not a crash', async () => {
+    h.goneAfter = 1;
+    const f = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links));
+    expect([f.failure, f.action]).toEqual(['not_signed_in', { kind: 'sign_in', url: links.signIn }]);
+  });
+
+  it('an assertion without an expiry from Entra counts five minutes, even when the Graph tokens last longer', async () => {
+    h.assertionNoExpiry = true;
+    const c = new MicrosoftTokenCache(s as never);
+    await c.graphToken(A, connector(), 'alice', ['Mail.Read'], links);
+    now += 300_000 - 120_001;
+    h.msal = [];
+    await c.graphToken(A, connector(), 'alice', ['Calendars.Read'], links);
+    expect(h.msal).toEqual(['obo assertion(rt-alice) @entra-home-1']);
+    now += 1;
+    h.msal = [];
+    await c.graphToken(A, connector(), 'alice', ['Files.Read'], links);
+    expect(h.msal).toEqual(['refresh rt-alice @entra-home-1', 'obo assertion(rt-alice) @entra-home-1']);
+  });
+
+  it('the user is told what to do, with the links (error wording)', async () => {
+    h.stored.set('ten-a/alice', { ...h.stored.get('ten-a/alice')!, clientId: 'app-other' });
+    const f1 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector(), 'alice', ['Mail.Read'], links));
+    expect(f1.message).toBe(`Your Microsoft sign-in was for another app registration. Sign in again: ${links.signIn}`);
+    const f2 = await failureOf(new MicrosoftTokenCache(s as never).graphToken(A, connector({ secretId: null }), 'bob', ['Mail.Read'], links));
+    expect(f2.message).toBe("The organisation's Microsoft connector has no credentials. Ask your administrator to add it again.");
+  });
+
+  it('at most 10 000 cached tokens: the oldest entry is evicted first', async () => {
+    const c = new MicrosoftTokenCache(s as never);
+    // One assertion and 9 999 Graph tokens of different permission sets fill the cache exactly.
+    for (let i = 0; i < 9_999; i++) await c.graphToken(A, connector(), 'alice', [`P${i}`], links);
+    expect(c.size).toBe(10_000);
+    h.msal = [];
+    await c.graphToken(A, connector(), 'alice', ['P0'], links);
+    expect(h.msal).toEqual([]);
+    await c.graphToken(A, connector(), 'alice', ['Q'], links);
+    expect(c.size).toBe(10_000);
+    // The assertion, cached first, made room: the next new permission set redeems the refresh token again.
+    await c.graphToken(A, connector(), 'alice', ['R'], links);
+    expect(h.msal).toEqual(['obo assertion(rt-alice) @entra-home-1', 'refresh rt-alice @entra-home-1', 'obo assertion(rt-alice) @entra-home-1']);
+  }, 60_000);
 });

@@ -85,9 +85,10 @@ export class MicrosoftTokenCache {
       if (token && token.expiresAt - EXPIRY_MARGIN_MS > now) return token;
       if (this.#entries.get(key) === hit) this.#entries.delete(key);
     }
-    if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
     const entry: Entry = { tenantId, userId, token: request() };
     this.#entries.set(key, entry);
+    // Bounded after the set: a Graph token's request may have cached its assertion meanwhile (a nested miss).
+    while (this.#entries.size > MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
     entry.token.catch(() => {
       if (this.#entries.get(key) === entry) this.#entries.delete(key);
     });
