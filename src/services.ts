@@ -22,6 +22,7 @@ import { TenantDirectory } from './tenants/tenant-directory.js';
 import { ScimTokenCache } from './scim/scim-token-cache.js';
 import { refreshSamlMetadata } from './sso/saml/refresh-metadata.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
+import { upstreamListChanges } from './tools/upstream-list-changes.js';
 import { deleteExpiredConnectStates } from './upstream-auth/cleanup-connect-states.js';
 import { upstreamConnectionsRevocationStore } from './upstream-auth/disconnect-upstream.js';
 import { UpstreamTokens } from './upstream-auth/upstream-tokens.js';
@@ -128,5 +129,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   // Per-user upstream credentials (src/upstream-auth); static upstreams never reach them.
   upstreams.credentials = new UpstreamTokens(s);
   upstreams.health = upstreamHealth(clock, logger);
+  // Upstreams' list_changed: tools re-listed (poisoning guard), prompts/resources announced to clients.
+  upstreams.listChanged = (t, up, userId, kind) => upstreamListChanges(s).announced(t, up, userId, kind);
   return s;
 }

@@ -6,6 +6,7 @@ import { startMetricsServer } from '../metrics/metrics-server.js';
 import { startTracing } from '../metrics/tracing.js';
 import { createApp } from './app.js';
 import { recordServedUrl } from './served-url.js';
+import { upstreamListChanges } from '../tools/upstream-list-changes.js';
 
 export interface RunningServer {
   url: string;
@@ -55,6 +56,9 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
         await metrics?.close();
         await tracing?.shutdown();
         await s.jobs.stop();
+        // Upstream list changes being handled finish while the database is open; later retries are dropped.
+        upstreamListChanges(s).stop();
+        await upstreamListChanges(s).idle();
         await s.bus.stop();
         // Background audit events (tool calls) linger before they are written: write them while the database is open.
         await s.audit.flush();

@@ -5,6 +5,7 @@ import type { Services } from '../services.js';
 import type { AccessTokenInfo } from '../oauth/access-token.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { PendingElicitations } from './pending-elicitations.js';
+import { contentUpstreams } from '../tools/content-upstreams.js';
 
 const MAX_TIMER = 2 ** 31 - 1;
 
@@ -22,11 +23,19 @@ async function completeElicitations(t: TenantCtx, userId: string, upstreamId: st
   }
 }
 
+/** Only a user whose content upstreams include this one now (approval and membership read per event) hears it. */
+async function announceContentChange(t: TenantCtx, userId: string, upstreamId: string, kind: 'prompts' | 'resources', server: Server) {
+  const visible = await contentUpstreams(t, userId).catch(() => []);
+  if (!visible.some((u) => u.id === upstreamId)) return;
+  await (kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged()).catch(() => undefined);
+}
+
 /**
  * Keeps a long-lived GET stream honest: announces tool-list changes (notifications/tools/list_changed) when admins
  * approve or revoke tools or the user's groups change, and ends the stream when the user or grant is revoked or the
  * token expires — the client must then come back with a valid token. Also carries `notifications/resources/updated`
- * for the upstream resources this session subscribed to. Events reach every node through the bus.
+ * for the upstream resources this session subscribed to, and upstreams' prompt and resource list changes the user may
+ * see. Events reach every node through the bus.
  */
 export function watchStream(
   s: Services,
@@ -46,6 +55,11 @@ export function watchStream(
     // An upstream resource this very session subscribed to changed (src/tools/resource-subscriptions.ts).
     if (e.type === 'mcp.resource.updated') {
       if (e.userId === info.userId && e.sessionId === (sessionId ?? '')) server.sendResourceUpdated({ uri: e.uri }).catch(() => undefined);
+      return;
+    }
+    // An upstream's prompts or resources changed (src/tools/upstream-list-changes.ts): told to users who may see them.
+    if (e.type === 'mcp.content.list-changed') {
+      if (info.userId !== null && (e.userId === null || e.userId === info.userId)) void announceContentChange(t, info.userId, e.upstreamId, e.kind, server);
       return;
     }
     // The user connected an upstream this session was asked to connect (URL elicitation, -32042): announce it.

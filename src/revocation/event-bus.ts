@@ -25,7 +25,12 @@ export type BusEvent =
   /** A client's `logging/setLevel` (on any node): relayed log messages of its calls are filtered by it (src/mcp). */
   | { type: 'mcp.log-level'; tenantId: string; sessionId: string; level: string }
   /** The gateway asked a client session to open a connect page (URL elicitation, -32042): src/mcp/pending-elicitations.ts. */
-  | { type: 'mcp.elicitation.pending'; tenantId: string; userId: string; upstreamId: string; sessionId: string; elicitationId: string };
+  | { type: 'mcp.elicitation.pending'; tenantId: string; userId: string; upstreamId: string; sessionId: string; elicitationId: string }
+  /**
+   * An upstream announced that its prompts or resources changed (src/tools/upstream-list-changes.ts): the GET streams
+   * of the users who may see that upstream's content relay it. `userId` set: only that user's list (a per-user session).
+   */
+  | { type: 'mcp.content.list-changed'; tenantId: string; upstreamId: string; userId: string | null; kind: 'prompts' | 'resources' };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

@@ -1,6 +1,14 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { CircuitBreakers, CircuitOpenError } from '../lib/circuit-breaker.js';
 import { healthReason, type UpstreamHealth } from './upstream-health.js';
 import { systemClock } from '../lib/clock.js';
@@ -48,6 +56,15 @@ export interface SessionHooks {
   reopened(sessionKey: string): void;
 }
 
+/** Which of its lists an upstream said changed (`notifications/{kind}/list_changed`). */
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
+/**
+ * Set by the composition root (src/tools/upstream-list-changes.ts): an upstream announced a list change on a pooled
+ * session — the shared one of a static upstream (`userId` undefined) or one user's own.
+ */
+export type ListChangedHook = (t: TenantCtx, up: UpstreamRef, userId: string | undefined, kind: ListKind) => void;
+
 /** The SDK client holds the session (handshake, notifications, DELETE); the caller sends its tools/call requests. */
 interface Session {
   client: Client;
@@ -84,6 +101,8 @@ export class UpstreamPool {
   health: UpstreamHealth | undefined;
   /** Read when a session has news (set once per node by the resource subscription registry). */
   sessionHooks: SessionHooks | undefined;
+  /** Told of the upstreams' list_changed notifications (whatever session they arrive on). */
+  listChanged: ListChangedHook | undefined;
   /** Keyed by upstream id (static, shared) or by the credentials' key (per user). */
   readonly #entries = new Map<string, Entry>();
 
@@ -247,9 +266,18 @@ export class UpstreamPool {
     const session = (async () => {
       const stored = up.headersSecretId ? (JSON.parse(await this.vault.getString(t, up.headersSecretId)) as Record<string, string>) : {};
       const opened = await openSession(up.url, { ...stored, ...creds?.headers }, this.connectTimeoutMs, this.maxResponseBytes);
-      // Notifications on the session's own GET stream: only resource updates have an owner (whoever subscribed on
-      // this session); everything else there belongs to nobody and is dropped (decision 0024).
+      // Notifications on the session's own GET stream: resource updates have an owner (whoever subscribed on this
+      // session), list changes concern whoever may see that list (decision 0028); anything else belongs to nobody
+      // and is dropped (decision 0024).
       opened.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.sessionHooks?.resourceUpdated(key, n.params.uri));
+      // List changes concern the upstream (static) or this user's view of it (per user): the hook decides who hears.
+      const userId = creds ? key.split('\u0000')[1] : undefined;
+      const lists = [
+        [ToolListChangedNotificationSchema, 'tools'],
+        [PromptListChangedNotificationSchema, 'prompts'],
+        [ResourceListChangedNotificationSchema, 'resources'],
+      ] as const;
+      for (const [schema, kind] of lists) opened.client.setNotificationHandler(schema, () => this.listChanged?.(t, up, userId, kind));
       return opened;
     })();
     void session.then(() => this.sessionHooks?.reopened(key)).catch(() => undefined);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 
 export interface SubscribingUpstream {
@@ -11,19 +12,30 @@ export interface SubscribingUpstream {
   log: string[];
   /** Sends `notifications/resources/updated` for `uri` on every session subscribed to it (on its GET stream). */
   touch(uri: string): Promise<void>;
+  /** Changes the `chatty` tool's description: every open session hears `notifications/tools/list_changed`. */
+  changeTool(description: string): Promise<void>;
+  /** Sends `notifications/{kind}/list_changed` on every open session. */
+  announce(kind: 'tools' | 'prompts' | 'resources'): Promise<void>;
+  /** Sessions opened so far (each tools re-listing by the gateway opens one). */
+  sessionsOpened(): number;
+  /** The Authorization header each session was opened with, in order. */
+  sessionAuth: string[];
   close(): Promise<void>;
 }
 
 /**
  * An upstream MCP server (the SDK's, sessions) with subscribable resources `note://a` and `note://b`, and a `chatty`
- * tool that logs one message at each of debug, info, warning and error during the call.
+ * tool that logs one message at each of debug, info, warning and error during the call, and a `hello` prompt.
  */
 export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
   const log: string[] = [];
+  const sessionAuth: string[] = [];
   /** Session id → its server and the URIs it subscribed to. */
-  const sessions = new Map<string, { server: McpServer; uris: Set<string>; transport: StreamableHTTPServerTransport }>();
-  const build = (holder: { uris: Set<string> }, auth: () => string) => {
+  const sessions = new Map<string, { server: McpServer; uris: Set<string>; transport: StreamableHTTPServerTransport; chatty: RegisteredTool }>();
+  let description = 'Logs at four levels';
+  const build = (holder: { uris: Set<string>; chatty?: RegisteredTool }, auth: () => string) => {
     const server = new McpServer({ name: 'subscribing-upstream', version: '1.0.0' }, { capabilities: { logging: {}, resources: { subscribe: true } } });
+    server.registerPrompt('hello', { description: 'Says hello' }, () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'hello' } }] }));
     for (const name of ['a', 'b']) {
       server.registerResource(`note-${name}`, `note://${name}`, { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, text: `note ${name}` }] }));
     }
@@ -37,7 +49,7 @@ export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
       holder.uris.delete(r.params.uri);
       return {};
     });
-    server.registerTool('chatty', { description: 'Logs at four levels', inputSchema: {} }, async (_a, extra) => {
+    holder.chatty = server.registerTool('chatty', { description, inputSchema: {} }, async (_a, extra) => {
       for (const level of ['debug', 'info', 'warning', 'error'] as LoggingLevel[]) {
         await extra.sendNotification({ method: 'notifications/message', params: { level, data: `${level} message` } });
       }
@@ -51,12 +63,13 @@ export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
     if (typeof sid === 'string' && !existing) return void res.writeHead(404).end();
     if (existing) return existing.transport.handleRequest(req, res);
     const authorization = String(req.headers.authorization ?? '');
-    const holder = { uris: new Set<string>() };
+    sessionAuth.push(authorization);
+    const holder: { uris: Set<string>; chatty?: RegisteredTool } = { uris: new Set<string>() };
     const server = build(holder, () => authorization);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       // SSE answers: a call's log messages travel on its own stream, before its result.
       sessionIdGenerator: () => randomBytes(12).toString('hex'),
-      onsessioninitialized: (id) => void sessions.set(id, { server, uris: holder.uris, transport }),
+      onsessioninitialized: (id) => void sessions.set(id, { server, uris: holder.uris, transport, chatty: holder.chatty! }),
     });
     await server.connect(transport);
     await transport.handleRequest(req, res);
@@ -68,6 +81,19 @@ export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
     touch: async (uri) => {
       for (const s of sessions.values()) if (s.uris.has(uri)) await s.server.server.sendResourceUpdated({ uri });
     },
+    changeTool: async (next) => {
+      description = next;
+      // update() announces the change on each connected session (sessions the gateway closed are not connected).
+      for (const s of sessions.values()) s.chatty.update({ description: next });
+    },
+    announce: async (kind) => {
+      for (const s of sessions.values()) {
+        const send = kind === 'tools' ? s.server.sendToolListChanged() : kind === 'prompts' ? s.server.sendPromptListChanged() : s.server.sendResourceListChanged();
+        await Promise.resolve(send).catch(() => undefined);
+      }
+    },
+    sessionsOpened: () => sessions.size,
+    sessionAuth,
     close: async () => {
       for (const s of sessions.values()) await s.transport.close();
       httpServer.closeAllConnections();

@@ -35,6 +35,8 @@ export interface UpstreamWithAs {
   tokenEndpointDown: boolean;
   /** Requests that reached the token endpoint, by grant_type (and 'revocation'). */
   tokenRequests: string[];
+  /** The `client_id` of every authorization request that reached the AS. */
+  authorizeClientIds: string[];
   /** Accepts redirect URIs on this origin (our app): tenants are created after the AS starts. */
   allowOrigin(origin: string): void;
   /** Refresh-token grant with this token, as the gateway would send it: the AS's verdict (status + error). */
@@ -48,7 +50,7 @@ export interface UpstreamWithAs {
  * `typ`, signature, `iss`, `aud` = this issuer, `client_id` = the authenticated client, `resource`, `exp`, single-use
  * `jti`. The access token's `sub` is the ID-JAG's.
  */
-export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number; idJag?: { idpIssuer: string } } = {}): Promise<UpstreamWithAs> {
+export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number; idJag?: { idpIssuer: string }; cimd?: boolean } = {}): Promise<UpstreamWithAs> {
   const asServer = http.createServer();
   await new Promise<void>((r) => asServer.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
@@ -77,7 +79,11 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
         token_endpoint_auth_method: 'client_secret_basic',
       },
     ],
-    ...(opts.idJag && { discovery: { authorization_grant_profiles_supported: ['urn:ietf:params:oauth:grant-profile:id-jag'] } }),
+    discovery: {
+      ...(opts.idJag && { authorization_grant_profiles_supported: ['urn:ietf:params:oauth:grant-profile:id-jag'] }),
+      // Advertised only (draft-ietf-oauth-client-id-metadata-document §4): this AS does not fetch documents.
+      ...(opts.cimd && { client_id_metadata_document_supported: true }),
+    },
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
     features: {
       devInteractions: { enabled: false },
@@ -124,6 +130,7 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
     sessionOwners: new Map(),
     tokenEndpointDown: false,
     tokenRequests: [],
+    authorizeClientIds: [],
     allowOrigin: (origin) => void allowedOrigins.add(origin),
     async tryRefresh(refreshToken) {
       const res = await fetch(`${issuer}/token`, {
@@ -143,6 +150,7 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
 
   const callback = provider.callback();
   asServer.on('request', async (req, res) => {
+    if (req.url?.startsWith('/auth?')) up.authorizeClientIds.push(new URL(req.url, issuer).searchParams.get('client_id') ?? '');
     if (req.url?.startsWith('/token')) {
       if (up.tokenEndpointDown) {
         res.writeHead(503, { 'content-type': 'text/plain' }).end('down for maintenance');
