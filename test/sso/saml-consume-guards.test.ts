@@ -1,4 +1,6 @@
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { selfSignedCertificate } from '../../src/sso/saml/self-signed-cert.js';
 import type { Services } from '../../src/services.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import type { Connection } from '../../src/sso/connections/manage-connections.js';
@@ -21,6 +23,8 @@ const h = vi.hoisted(() => ({
   remembered: [] as unknown[][],
   replay: false,
   state: null as unknown,
+  peek: undefined as unknown,
+  disabled: [] as unknown[],
   consumed: [] as string[],
   samlArgs: [] as unknown[][],
   validatedArgs: [] as unknown[],
@@ -41,7 +45,7 @@ vi.mock('../../src/sso/saml/inspect-response.js', async (orig) => {
 vi.mock('../../src/sso/connections/manage-connections.js', () => ({
   findConnectionByIssuer: async (_t: unknown, kind: string, issuer: string) => (h.conns as Connection[]).find((c) => c.kind === kind && c.issuer === issuer) ?? null,
   enabledConnections: async () => h.conns,
-  findConnectionEvenDisabled: async (_t: unknown, id: string) => (h.conns as Connection[]).find((c) => c.id === id) ?? null,
+  findConnectionEvenDisabled: async (_t: unknown, id: string) => ([...h.conns, ...h.disabled] as Connection[]).find((c) => c.id === id) ?? null,
 }));
 vi.mock('../../src/sso/saml/saml-instance.js', async (orig) => ({
   ...(await orig<object>()),
@@ -62,7 +66,7 @@ vi.mock('../../src/sso/saml/replay-cache.js', () => ({
 vi.mock('../../src/sso/login-state.js', () => ({
   consumeLoginState: async (_s: unknown, key: string) => (h.consumed.push(key), h.state),
   // Read-only look at the pending request (is it an admin's test sign-in?): these states are ordinary logins.
-  peekLoginState: async () => h.state,
+  peekLoginState: async () => (h.peek === undefined ? h.state : h.peek),
 }));
 const { checkBearerConfirmation, consumeSamlResponse } = await import('../../src/sso/saml/consume-saml-response.js');
 
@@ -77,6 +81,8 @@ const iso = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
 
 interface AssertionOpts {
   id?: string | undefined;
+  authn?: Obj;
+  signature?: Obj;
   confirmations?: Obj[];
   conditionsNotOnOrAfter?: string;
 }
@@ -89,6 +95,8 @@ function profile(over: Obj = {}, a: AssertionOpts = {}) {
     $: 'id' in a ? (a.id === undefined ? {} : { ID: a.id }) : { ID: 'as-1' },
     Subject: [{ SubjectConfirmation: a.confirmations ?? [confirmation()] }],
     Conditions: [{ $: { NotOnOrAfter: a.conditionsNotOnOrAfter ?? iso(5 * 60_000) } }],
+    ...(a.authn && { AuthnStatement: [a.authn] }),
+    ...(a.signature && a.signature),
   };
   return { issuer: IDP, nameID: 'alice@acme.com', nameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', sessionIndex: 'sess-9', attributes: { displayName: 'Alice' }, getAssertion: () => ({ Assertion: assertion }), ...over };
 }
@@ -103,6 +111,8 @@ beforeEach(() => {
   h.replay = false;
   h.state = { tenantId: 'ten-1', connectionId: 'con-1', data: { returnTo: '/t/acme/apps', browser: 'b-1' } };
   h.consumed = [];
+  h.peek = undefined;
+  h.disabled = [];
   h.samlArgs = [];
   h.validatedArgs = [];
 });
@@ -316,5 +326,112 @@ describe('checkBearerConfirmation', () => {
   it('one confirmation for us within its window is enough; one for someone else does not count', () => {
     expect(run([d({ NotOnOrAfter: iso(-600_000) }), d({ NotOnOrAfter: iso(60_000) })])).toBe('ok');
     expect(run([{ $: { Recipient: 'x', NotOnOrAfter: iso(60_000) } }, d({ NotOnOrAfter: iso(-600_000) })])).toMatch(/^expired_confirmation: bearer SubjectConfirmationData NotOnOrAfter .* has passed/);
+  });
+});
+
+describe('SAML ACS: an admin’s “Test sign-in” and what it shows (issue 15)', () => {
+  const testState = (over: Obj = {}, data: Obj = {}) => ({ tenantId: 'ten-1', connectionId: 'con-off', data: { kind: 'saml', returnTo: '/t/acme/admin/sso/test-result', browser: 'b-1', test: { adminSessionId: 'adm-1' }, ...data }, ...over });
+  beforeEach(() => {
+    // The connection under test is not turned on: the enabled-connection lookups do not know it.
+    h.conns = [];
+    h.disabled = [conn({ id: 'con-off' })];
+    h.state = testState();
+  });
+
+  it('a pending test sign-in of this tenant uses the connection it names, turned on or not, and marks the failure as a test', async () => {
+    const r = await consume();
+    expect(r.conn.id).toBe('con-off');
+    expect(r.purpose).toEqual({ test: { adminSessionId: 'adm-1' } });
+    h.facts = { ...h.facts, destination: 'https://elsewhere.test/acs' };
+    expect(await refusedCode()).toMatchObject({ code: 'wrong_destination', testOf: 'con-off' });
+  });
+
+  it('each condition of that choice on its own: this tenant, a SAML request, a test, a SAML connection, the same issuer', async () => {
+    const cases: [string, () => void][] = [
+      ['another tenant’s request', () => (h.peek = testState({ tenantId: 'ten-2' }))],
+      ['an OIDC request', () => (h.peek = testState({}, { kind: 'oidc' }))],
+      ['not a test', () => (h.peek = testState({}, { test: undefined }))],
+      ['an OIDC connection', () => (h.disabled = [conn({ id: 'con-off', kind: 'oidc' })])],
+      ['another issuer', () => (h.disabled = [conn({ id: 'con-off', issuer: 'https://other-idp.example.com' })])],
+    ];
+    for (const [name, arrange] of cases) {
+      h.peek = undefined;
+      h.disabled = [conn({ id: 'con-off' })];
+      arrange();
+      const err = await refusedCode();
+      expect([name, err.code, (err as SsoError & { testOf?: unknown }).testOf]).toEqual([name, 'unknown_issuer', null]);
+    }
+  });
+});
+
+describe('SAML ACS: a forced sign-in (ForceAuthn) must be a new authentication', () => {
+  const forced = (requestedAt: string) => ({ tenantId: 'ten-1', connectionId: 'con-1', data: { returnTo: '/t/acme/admin', browser: 'b-1', forceLogin: true, requestedAt } });
+  const authnAt = (instant?: string) => profile({}, instant === undefined ? {} : { authn: { $: { AuthnInstant: instant } } });
+
+  it('an AuthnInstant older than the request (beyond the skew), or none, is the IdP’s old session: refused; a fresh one passes', async () => {
+    h.state = forced(iso(0));
+    h.validated = authnAt(iso(-SKEW - 1));
+    expect(await refusedCode()).toMatchObject({ code: 'stale_authentication' });
+    h.validated = authnAt();
+    expect(await refusedCode()).toMatchObject({ code: 'stale_authentication' });
+    h.validated = authnAt(iso(-SKEW));
+    expect((await consume()).purpose).toEqual({ forceLogin: true });
+    // An ordinary (unforced) sign-in answered from the IdP's session is fine.
+    h.state = { tenantId: 'ten-1', connectionId: 'con-1', data: { returnTo: '/x', browser: 'b-1' } };
+    h.validated = authnAt(iso(-24 * 3600_000));
+    expect((await consume()).purpose).toEqual({});
+  });
+});
+
+describe('SAML ACS: what the IdP sent, as “Test sign-in” shows it (secret-free)', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const body = () => selfSignedCertificate({ privateKey, publicKey, commonName: 'idp', notBefore: new Date('2026-01-01T00:00:00Z'), years: 1 }).replace(/-----[^-]+-----|\s/g, '');
+  const [certA, certB] = [body(), body()];
+  const fp = (b: string) => new X509Certificate(Buffer.from(b, 'base64')).fingerprint256;
+  const keyInfo = (b: string, prefix = '') => ({ [`${prefix}Signature`]: [{ [`${prefix}KeyInfo`]: [{ [`${prefix}X509Data`]: [{ [`${prefix}X509Certificate`]: [`${b.slice(0, 40)}\n  ${b.slice(40)}`] }] }] }] });
+  const authn = (ref: unknown = ['urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'], instant = iso(-30_000)) => ({ $: { AuthnInstant: instant, SessionIndex: 'sess-9' }, AuthnContext: [{ AuthnContextClassRef: ref }] });
+
+  it('the decoded assertion: NameID and format, when and how, session, assertion ID, which signature and the certificate that verified it', async () => {
+    h.conns = [conn({}, { signingCerts: [certA, certB] })];
+    h.validated = profile({}, { authn: authn(), signature: keyInfo(certB) });
+    expect((await consume()).received).toEqual({
+      protocol: 'saml',
+      issuer: IDP,
+      subject: 'alice@acme.com',
+      nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      authnInstant: iso(-30_000),
+      authnContext: 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport',
+      sessionIndex: 'sess-9',
+      assertionId: 'as-1',
+      signature: { signed: 'assertion', certificateSha256: fp(certB) },
+      attributes: { displayName: 'Alice' },
+    });
+    // `ds:`-prefixed signature elements name the certificate just as well; an AuthnContextClassRef with attributes too.
+    h.validated = profile({}, { authn: authn([{ _: 'urn:x:mfa', $: { a: '1' } }]), signature: keyInfo(certA, 'ds:') });
+    expect((await consume()).received).toMatchObject({ authnContext: 'urn:x:mfa', signature: { signed: 'assertion', certificateSha256: fp(certA) } });
+  });
+
+  it('without KeyInfo: the only current certificate, or none named when there are several; a signed Response alone only where accepted', async () => {
+    h.conns = [conn({}, { signingCerts: [certA] })];
+    expect((await consume()).received!.signature).toEqual({ signed: 'assertion', certificateSha256: fp(certA) });
+    h.conns = [conn({}, { signingCerts: [certA, certB] })];
+    expect((await consume()).received!.signature).toEqual({ signed: 'assertion' });
+    h.conns = [conn({}, { signingCerts: [certA, certB], acceptUnsignedAssertions: true })];
+    expect((await consume()).received!.signature).toEqual({ signed: 'response' });
+    h.facts = { ...h.facts, responseSigned: false };
+    expect((await consume()).received!.signature).toEqual({ signed: 'assertion' });
+    // A KeyInfo certificate that is not one of ours names nothing of ours.
+    h.validated = profile({}, { signature: keyInfo(body()) });
+    expect((await consume()).received!.signature).toEqual({ signed: 'assertion' });
+  });
+
+  it('leaves out what the IdP did not send (no format, session, AuthnStatement) or sent unreadable (a date that is not one)', async () => {
+    h.validated = profile({ nameIDFormat: undefined, sessionIndex: undefined });
+    const bare = (await consume()).received!;
+    expect(Object.keys(bare).sort()).toEqual(['assertionId', 'attributes', 'issuer', 'protocol', 'signature', 'subject']);
+    h.validated = profile({}, { authn: authn([], 'not a date') });
+    const unreadable = (await consume()).received!;
+    expect(unreadable).not.toHaveProperty('authnInstant');
+    expect(unreadable).not.toHaveProperty('authnContext');
   });
 });
