@@ -5,6 +5,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import type { CallCredentials, CredentialsProvider, UpstreamRef } from '../../src/tools/upstream-pool.js';
 
 export interface SubscribingUpstream {
   url: string;
@@ -100,4 +102,12 @@ export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
       await new Promise<void>((r) => httpServer.close(() => r()));
     },
   };
+}
+
+/** Hands each user an Authorization header of their own (what src/upstream-auth does from the vault). */
+export class PerUserTokens implements CredentialsProvider {
+  async forCall(_t: TenantCtx, up: UpstreamRef, userId: string): Promise<CallCredentials> {
+    return { key: `${up.id}\u0000${userId}`, version: 'v1', headers: { Authorization: `Bearer of-${userId}` } };
+  }
+  async rejected() {}
 }

@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { resourceSubscriptions } from '../../src/tools/resource-subscriptions.js';
-import type { CallCredentials, CredentialsProvider, UpstreamRef } from '../../src/tools/upstream-pool.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, connect, createUser, useFakeVerifier, type FakeVerifier } from './support.js';
-import { startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
+import { PerUserTokens, startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
 
 /** A client of the gateway that records the resource updates and log messages it receives. */
 async function watcher(app: TestApp, t: TenantCtx, token: string) {
@@ -33,14 +32,6 @@ async function streamOpen(app: TestApp, t: TenantCtx, w: Awaited<ReturnType<type
     },
     { timeout: 20_000, interval: 50 },
   );
-}
-
-/** Hands each user an Authorization header of their own (what src/upstream-auth does from the vault). */
-class PerUserTokens implements CredentialsProvider {
-  async forCall(_t: TenantCtx, up: UpstreamRef, userId: string): Promise<CallCredentials> {
-    return { key: `${up.id}\u0000${userId}`, version: 'v1', headers: { Authorization: `Bearer of-${userId}` } };
-  }
-  async rejected() {}
 }
 
 describe.each(testDbKinds)('MCP resource subscriptions and logging/setLevel through the gateway (%s)', (kind) => {

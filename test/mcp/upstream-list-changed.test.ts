@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PromptListChangedNotificationSchema, ResourceListChangedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { LIST_CHANGED_INTERVAL_MS, upstreamListChanges } from '../../src/tools/upstream-list-changes.js';
-import type { CallCredentials, CredentialsProvider, UpstreamRef } from '../../src/tools/upstream-pool.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, connect, createUser, useFakeVerifier, type FakeVerifier } from './support.js';
-import { startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
+import { PerUserTokens, startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
 
 /** A client of the gateway counting the list_changed notifications its GET stream delivers. */
 async function watcher(app: TestApp, fake: FakeVerifier, t: TenantCtx, userId: string) {
@@ -25,14 +24,6 @@ async function watcher(app: TestApp, fake: FakeVerifier, t: TenantCtx, userId: s
   );
   heard.tools = 0;
   return { client, heard };
-}
-
-/** Each user's own Authorization header (what src/upstream-auth does from the vault). */
-class PerUserTokens implements CredentialsProvider {
-  async forCall(_t: TenantCtx, up: UpstreamRef, userId: string): Promise<CallCredentials> {
-    return { key: `${up.id}\u0000${userId}`, version: 'v1', headers: { Authorization: `Bearer of-${userId}` } };
-  }
-  async rejected() {}
 }
 
 describe.each(testDbKinds)("upstreams' list_changed through the gateway (%s)", (kind) => {
