@@ -11,31 +11,12 @@ import { userKind } from '../src/scim/resource-kinds.js';
 import { createScimToken } from '../src/scim/scim-tokens.js';
 import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
-import { closeServices, cpuUs, pct, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, drive, pct, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CREATES = Number(process.env.BENCH_SCIM_CREATES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_SCIM_CONCURRENCY ?? 16);
 const USERS = Number(process.env.BENCH_SCIM_USERS ?? 100_000);
 const QUERIES = Number(process.env.BENCH_SCIM_QUERIES ?? 1000);
-
-/** Runs `n` requests with `concurrency` in flight; returns wall time and each request's latency. */
-async function drive(n: number, concurrency: number, one: (i: number) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        const t0 = performance.now();
-        await one(i);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { ms: performance.now() - started, latencies: latencies.sort((a, b) => a - b) };
-}
-
 
 async function must(res: Response, status: number) {
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${await res.text()}`);

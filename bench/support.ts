@@ -113,3 +113,24 @@ export async function closeServices(s: Services): Promise<void> {
 
 /** The p-th percentile of an ascending list. */
 export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+/**
+ * Runs `n` requests with `concurrency` in flight (`worker`: which of the `concurrency` loops sends request `i`, for
+ * per-loop state such as a refresh-token chain); returns wall time and each request's latency, ascending.
+ */
+export async function drive(n: number, concurrency: number, one: (i: number, worker: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (next < n) {
+        const i = next++;
+        const t0 = performance.now();
+        await one(i, worker);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { ms: performance.now() - started, latencies: latencies.sort((a, b) => a - b) };
+}
