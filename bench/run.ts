@@ -10,7 +10,7 @@ if (process.argv.includes('--quick')) {
   for (const [name, value] of Object.entries({
     BENCH_SCIM_CREATES: '1000', BENCH_SCIM_USERS: '5000', BENCH_SCIM_QUERIES: '200',
     BENCH_ENTRA_SECONDS: '5', BENCH_MCP_CALLS: '1000', BENCH_MCP_ROUNDS: '2',
-    BENCH_TOKEN_CODES: '250', BENCH_TOKEN_REFRESHES: '500',
+    BENCH_TOKEN_CODES: '250', BENCH_TOKEN_REFRESHES: '500', BENCH_COLD_USERS: '100', BENCH_COLD_DROPS: '20',
   })) process.env[name] ??= value;
 }
 
@@ -32,6 +32,7 @@ for (const [name, modulePath] of [
   ['scim-entra', './scim-entra.js'],
   ['mcp', './mcp.js'],
   ['token', './token.js'],
+  ['cold', './cold.js'],
 ] as const) {
   if (only && only !== name) continue;
   const mod = (await import(modulePath).catch(() => null)) as { main?: (databaseUrl: string) => Promise<void> } | null;

@@ -1,0 +1,110 @@
+// Cold-path benchmark (`npm run bench -- cold`): the latency of a user's *first* MCP request on PostgreSQL — the
+// bearer check with nothing cached for that token (signature, grant and user rows) and the user's permission load
+// (group memberships → approved tools) — against the same request a moment later with every cache warm, in the same
+// run. Goal (issue 17 §2): first-request p99 ≤ 5 ms.
+//
+// Two cold cases, each beside its warm repeat: (1) each seeded user's first request ever (their own token; the
+// tenant's signing keys already loaded by earlier users), and (2) a request after a `tenant.changed` event on the bus,
+// which drops the tenant's signing keys, every cached token and permission of the tenant (the cost after an admin
+// change or a bus gap; the gateway is given 150 ms to receive the event, not timed). Requests are sequential (latency,
+// not throughput), raw JSON-RPC `tools/list` POSTs (the gateway's fast path, no MCP session), gateway as deployed
+// (`node dist/server.js`, logging at info). Users, the group and memberships are seeded with SQL; each user's token
+// comes from the real code flow (test/oauth/support/oauth-client.ts), made before anything is timed.
+import os from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { mcpResourceUrl } from '../src/mcp/mcp-resource.js';
+import { findTenantBySlug } from '../src/tenants/find-tenant.js';
+import { createTenant } from '../src/tenants/manage-tenants.js';
+import { approveTool } from '../src/tools/approve-tools.js';
+import { addUpstream } from '../src/tools/manage-upstreams.js';
+import { obtainTokens, registerClient } from '../test/oauth/support/oauth-client.js';
+import { closeServices, drive, pct, startAppProcess, startProcess, stop } from './support.js';
+
+const USERS = Number(process.env.BENCH_COLD_USERS ?? 1000);
+const DROPS = Number(process.env.BENCH_COLD_DROPS ?? 100);
+const WARMUP_USERS = 50;
+
+type App = Parameters<typeof obtainTokens>[0];
+
+export async function main(databaseUrl: string): Promise<void> {
+  const gateway = await startAppProcess(databaseUrl, 'cold', process.env.BENCH_COLD_NODE_ARGS?.split(' ').filter(Boolean));
+  const upstream = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/upstream.ts'], {});
+  const pool = new pg.Pool({ connectionString: gateway.db.url, max: 2 });
+  pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
+  const services = await gateway.services();
+  try {
+    const upstreamUrl = await upstream.url;
+    await gateway.ready;
+    await createTenant(services.db, { slug: 'bench', name: 'Bench' });
+    const t = (await findTenantBySlug(services.db, 'bench'))!;
+    const total = WARMUP_USERS + USERS;
+    await pool.query(
+      `INSERT INTO "User" (id, "tenantId", "userName", "userNameKey", email, "displayName", source, "updatedAt")
+       SELECT 'usr_cold' || g, $1, 'cold' || g || '@bench.example', 'cold' || g || '@bench.example', 'cold' || g || '@bench.example', 'cold' || g, 'manual', now()
+       FROM generate_series(1, $2::int) g`,
+      [t.id, total],
+    );
+    await pool.query(`INSERT INTO "Group" (id, "tenantId", "displayName", "displayNameKey", source, "updatedAt") VALUES ('grp_cold', $1, 'Staff', 'staff', 'manual', now())`, [t.id]);
+    await pool.query(`INSERT INTO "GroupMembership" ("tenantId", "groupId", "userId") SELECT $1, 'grp_cold', 'usr_cold' || g FROM generate_series(1, $2::int) g`, [t.id, total]);
+    await pool.query('ANALYZE');
+    await addUpstream(services, t, { name: 'up', url: upstreamUrl, headers: {} });
+    await approveTool(services, t, 'up__echo', ['Staff']);
+
+    const app = { url: gateway.publicUrl, services } as App;
+    const client = await registerClient(app, t);
+    const tokens: string[] = [];
+    await drive(total, 8, async (i) => {
+      tokens[i] = (await obtainTokens(app, t, `usr_cold${i + 1}`, client)).tokens.body.access_token!;
+    });
+
+    const resource = mcpResourceUrl(gateway.publicUrl, t);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    const list = async (token: string) => {
+      const t0 = performance.now();
+      const res = await fetch(resource, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+      const text = await res.text();
+      const ms = performance.now() - t0;
+      if (res.status !== 200 || !text.includes('up__echo')) throw new Error(`tools/list: ${res.status} ${text.slice(0, 200)}`);
+      return ms;
+    };
+
+    // Warm-up: the cold path's code is JIT-compiled too (first requests of the warm-up users, then repeats).
+    for (let i = 0; i < WARMUP_USERS; i++) for (let k = 0; k < 3; k++) await list(tokens[i]!);
+
+    const first: number[] = [];
+    const firstWarm: number[] = [];
+    for (let i = WARMUP_USERS; i < total; i++) {
+      first.push(await list(tokens[i]!));
+      firstWarm.push(await list(tokens[i]!));
+    }
+    const dropped: number[] = [];
+    const droppedWarm: number[] = [];
+    for (let k = 0; k < DROPS; k++) {
+      const token = tokens[WARMUP_USERS + (k % USERS)]!;
+      await services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+      await delay(150);
+      dropped.push(await list(token));
+      droppedWarm.push(await list(token));
+    }
+
+    const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
+    const row = (label: string, cold: number[], warm: number[]) => {
+      const c = sorted(cold);
+      const w = sorted(warm);
+      return `| ${label} | ${c.length} | ${pct(c, 50).toFixed(2)} / ${pct(c, 99).toFixed(2)} / ${c.at(-1)!.toFixed(2)} ms | ${pct(w, 50).toFixed(2)} / ${pct(w, 99).toFixed(2)} ms | ${(pct(c, 99) / pct(w, 99)).toFixed(1)}× | p99 ≤ 5 ms: ${pct(c, 99) <= 5 ? 'met' : '**not met**'} |`;
+    };
+    console.log(`\n## Cold paths on PostgreSQL (tools/list, sequential; ${USERS} users with their own tokens, one group, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    console.log('| first request | requests | cold p50 / p99 / max | same request again (warm) p50 / p99 | cold ÷ warm (p99) | goal |');
+    console.log('|---|---:|---:|---:|---:|---|');
+    console.log(row("each user's first request (token, grant, user and permissions uncached; signing keys loaded)", first, firstWarm));
+    console.log(row('after `tenant.changed` on the bus (signing keys, tokens and permissions of the tenant dropped)', dropped, droppedWarm));
+  } finally {
+    await Promise.all([stop(gateway.child), stop(upstream.child)]);
+    await pool.end();
+    await closeServices(services);
+    await gateway.db.drop();
+  }
+}
+
+if (process.argv[1]?.endsWith('cold.ts')) await main(process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
