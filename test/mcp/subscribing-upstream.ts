@@ -6,6 +6,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import type { TestApp } from '../support/test-app.js';
 import type { CallCredentials, CredentialsProvider, UpstreamRef } from '../../src/tools/upstream-pool.js';
 
 export interface SubscribingUpstream {
@@ -105,9 +106,21 @@ export async function startSubscribingUpstream(): Promise<SubscribingUpstream> {
 }
 
 /** Hands each user an Authorization header of their own (what src/upstream-auth does from the vault). */
-export class PerUserTokens implements CredentialsProvider {
+class PerUserTokens implements CredentialsProvider {
   async forCall(_t: TenantCtx, up: UpstreamRef, userId: string): Promise<CallCredentials> {
     return { key: `${up.id}\u0000${userId}`, version: 'v1', headers: { Authorization: `Bearer of-${userId}` } };
   }
   async rejected() {}
+}
+
+/** Runs `fn` with upstream `name` of `t` made per-user, each user calling it with their own header (PerUserTokens). */
+export async function asPerUserUpstream(app: TestApp, t: TenantCtx, name: string, fn: () => Promise<void>): Promise<void> {
+  await t.db.upstream.updateMany({ where: { name }, data: { authMode: 'oauth-per-user' } });
+  const saved = app.services.upstreams.credentials;
+  app.services.upstreams.credentials = new PerUserTokens();
+  try {
+    await fn();
+  } finally {
+    app.services.upstreams.credentials = saved;
+  }
 }

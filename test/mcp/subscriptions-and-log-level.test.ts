@@ -5,7 +5,7 @@ import { resourceSubscriptions } from '../../src/tools/resource-subscriptions.js
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, connect, createUser, useFakeVerifier, type FakeVerifier } from './support.js';
-import { PerUserTokens, startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
+import { asPerUserUpstream, startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
 
 /** A client of the gateway that records the resource updates and log messages it receives. */
 async function watcher(app: TestApp, t: TenantCtx, token: string) {
@@ -91,10 +91,7 @@ describe.each(testDbKinds)('MCP resource subscriptions and logging/setLevel thro
 
   it('per-user upstream: each user subscribes on their own session, with their own credentials, and hears only their updates', { timeout: 120_000 }, async () => {
     const t = await tenantWithUpstream();
-    await t.db.upstream.updateMany({ where: { name: 'up' }, data: { authMode: 'oauth-per-user' } });
-    const saved = app.services.upstreams.credentials;
-    app.services.upstreams.credentials = new PerUserTokens();
-    try {
+    await asPerUserUpstream(app, t, 'up', async () => {
       const carol = await createUser(t, 'carol@example.com');
       const dan = await createUser(t, 'dan@example.com');
       const c = await watcher(app, t, fake.issue(t, carol));
@@ -131,9 +128,7 @@ describe.each(testDbKinds)('MCP resource subscriptions and logging/setLevel thro
       expect(upstream.log).not.toContain(`unsubscribe note://a @ Bearer of-${carol}`);
       await c.client.close().catch(() => undefined);
       await d.client.close();
-    } finally {
-      app.services.upstreams.credentials = saved;
-    }
+    });
   });
 
   it('logging/setLevel filters the relayed log messages of that session only', { timeout: 120_000 }, async () => {

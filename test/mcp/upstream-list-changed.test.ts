@@ -5,7 +5,7 @@ import { LIST_CHANGED_INTERVAL_MS, upstreamListChanges } from '../../src/tools/u
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, connect, createUser, useFakeVerifier, type FakeVerifier } from './support.js';
-import { PerUserTokens, startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
+import { asPerUserUpstream, startSubscribingUpstream, type SubscribingUpstream } from './subscribing-upstream.js';
 
 /** A client of the gateway counting the list_changed notifications its GET stream delivers. */
 async function watcher(app: TestApp, fake: FakeVerifier, t: TenantCtx, userId: string) {
@@ -116,10 +116,7 @@ describe.each(testDbKinds)("upstreams' list_changed through the gateway (%s)", (
 
   it('per-user upstream: a list change on one user’s session is relayed to that user only; tools are re-listed with that user’s token', { timeout: 120_000 }, async () => {
     const t = await tenantWithUpstream();
-    await t.db.upstream.updateMany({ where: { name: 'up' }, data: { authMode: 'oauth-per-user' } });
-    const saved = app.services.upstreams.credentials;
-    app.services.upstreams.credentials = new PerUserTokens();
-    try {
+    await asPerUserUpstream(app, t, 'up', async () => {
       const carolId = await createUser(t, 'carol@example.com');
       const carol = await watcher(app, fake, t, carolId);
       const dan = await watcher(app, fake, t, await createUser(t, 'dan@example.com'));
@@ -138,8 +135,6 @@ describe.each(testDbKinds)("upstreams' list_changed through the gateway (%s)", (
       expect(upstream.sessionAuth.at(-1)).toBe(`Bearer of-${carolId}`);
       await carol.client.close();
       await dan.client.close();
-    } finally {
-      app.services.upstreams.credentials = saved;
-    }
+    });
   });
 });
