@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { AccessTokenInfo, AccessTokenVerifier } from '../oauth/access-token.js';
+import type { AccessTokenInfo, AccessTokenVerifier, VerifyHooks } from '../oauth/access-token.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { MCP_SCOPE, MCP_SCOPES } from './mcp-resource.js';
@@ -41,7 +41,7 @@ export async function checkBearer(
   req: IncomingMessage,
   t: TenantCtx,
   verifier: AccessTokenVerifier | undefined,
-  opts: { resource: string; resourceMetadataUrl: string; clock: Clock },
+  opts: { resource: string; resourceMetadataUrl: string; clock: Clock; hooks?: VerifyHooks },
 ): Promise<BearerOutcome> {
   const base = { resourceMetadataUrl: opts.resourceMetadataUrl };
   // Parsed only when a query string could carry one: this check runs on every MCP request.
@@ -55,7 +55,7 @@ export async function checkBearer(
   if (!header) return fail(401, base);
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
   if (!match || !verifier) return fail(401, { ...base, error: 'invalid_token', description: 'The access token is malformed or not accepted' });
-  const info = await verifier.verify(t, match[1]!, opts.resource);
+  const info = await verifier.verify(t, match[1]!, opts.resource, opts.hooks);
   // Defence in depth: the verifier promises all of this; a resource server re-checks what it relies on.
   if (!info || info.tenantId !== t.id || info.audience !== opts.resource || info.expiresAt.getTime() <= opts.clock.now().getTime()) {
     return fail(401, { ...base, error: 'invalid_token', description: 'The access token is invalid, expired, revoked, or not for this resource' });

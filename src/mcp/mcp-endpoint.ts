@@ -8,6 +8,7 @@ import { classifyBodyError } from '../http/error-handler.js';
 import { requestLogger } from '../http/request-log.js';
 import { setApiSecurityHeaders } from '../http/security-headers.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { callableToolsCache } from '../tools/callable-tools-cache.js';
 import { checkBearer } from './bearer-auth.js';
 import { buildMcpServer, type McpPrincipal } from './build-mcp-server.js';
 import { originCheck } from './check-origin.js';
@@ -98,6 +99,10 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
       resource: mcpResourceUrl(s.config.publicUrl, t),
       resourceMetadataUrl: protectedResourceMetadataUrl(s.config.publicUrl, t),
       clock: s.clock,
+      // A token not yet cached costs a live-state read (grant, user); the user's tools are loaded meanwhile rather than
+      // after it, so a user's first request waits for one round trip instead of two (issue 17 §2). Loading them for a
+      // token refused afterwards is harmless: the query answers no tool for an inactive user, and the entry obeys the bus.
+      hooks: { onSignedSubject: (userId) => void callableToolsCache(s).list(t, userId).catch(() => {}) },
     });
     if (!auth.ok) {
       res.setHeader('WWW-Authenticate', auth.challenge);

@@ -19,5 +19,15 @@ export interface AccessTokenInfo {
  * audience (unknown, expired, revoked, another tenant's, another resource's, user deprovisioned).
  */
 export interface AccessTokenVerifier {
-  verify(t: TenantCtx, token: string, audience: string): Promise<AccessTokenInfo | null>;
+  verify(t: TenantCtx, token: string, audience: string, hooks?: VerifyHooks): Promise<AccessTokenInfo | null>;
+}
+
+export interface VerifyHooks {
+  /**
+   * Called once the token's signature, issuer, audience and expiry are verified, before its live state (grant, user)
+   * is read, with the user it names — so a caller can load what that user's request needs in parallel with that read
+   * (the MCP endpoint loads the user's callable tools). Not called for a cached token or a client-credentials token.
+   * The token may still be refused afterwards: what the hook loads must be safe for an inactive or revoked user.
+   */
+  onSignedSubject?: (userId: string) => void;
 }

@@ -33,13 +33,14 @@ async function findSecret(t: TenantCtx) {
  * both write, then both keep the oldest row, so every node signs with the same key.
  */
 export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
-  let row = await findSecret(t);
-  if (!row) {
-    const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };
-    const mine = await s.vault.put(t, { kind: OWNER_KIND, id: t.id }, JSON.stringify(fresh));
-    row = await findSecret(t);
-    if (row && row.id !== mine) await s.vault.remove(t, mine);
-  }
+  // One round trip when the keys exist: this read is on the cold path of every node's first request for a tenant and
+  // after every 'tenant.changed' (issue 17 §2).
+  const existing = await s.vault.findOldestString(t, { kind: OWNER_KIND, id: t.id });
+  if (existing !== null) return JSON.parse(existing) as TenantKeyMaterial;
+  const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };
+  const mine = await s.vault.put(t, { kind: OWNER_KIND, id: t.id }, JSON.stringify(fresh));
+  const row = await findSecret(t);
+  if (row && row.id !== mine) await s.vault.remove(t, mine);
   return JSON.parse(await s.vault.getString(t, row!.id)) as TenantKeyMaterial;
 }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import type { AccessTokenInfo, AccessTokenVerifier } from './access-token.js';
+import type { AccessTokenInfo, AccessTokenVerifier, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
 import { loadSigningKeys, publicJwk } from './signing-keys.js';
 
@@ -60,7 +60,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     for (const [token, c] of this.#cache) if (match(c)) this.#cache.delete(token);
   }
 
-  async verify(t: TenantCtx, token: string, audience: string): Promise<AccessTokenInfo | null> {
+  async verify(t: TenantCtx, token: string, audience: string, hooks?: VerifyHooks): Promise<AccessTokenInfo | null> {
     const now = this.s.clock.now().getTime();
     const hit = this.#cache.get(token);
     if (hit && this.bus.trusts(hit.loadedAt)) {
@@ -74,14 +74,14 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     }
     if (token.length > 8192 || token.split('.').length !== 3) return null;
     const loadedAt = this.bus.now();
-    const info = await this.#verifyFresh(t, token, audience, now).catch(() => null);
+    const info = await this.#verifyFresh(t, token, audience, now, hooks).catch(() => null);
     if (!info) return null;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(token, { info, userId: info.userId, loadedAt });
     return info;
   }
 
-  async #verifyFresh(t: TenantCtx, token: string, audience: string, now: number): Promise<AccessTokenInfo | null> {
+  async #verifyFresh(t: TenantCtx, token: string, audience: string, now: number, hooks?: VerifyHooks): Promise<AccessTokenInfo | null> {
     const { payload } = await jwtVerify(token, await this.#keySet(t), {
       issuer: issuerUrl(this.s.config.publicUrl, t),
       audience,
@@ -99,12 +99,12 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     const issuedAt = new Date(payload.iat! * 1000);
     let userId: string | null = null;
     if (grantId) {
-      const grant = await t.db.oidcPayload.findFirst({ where: { model: 'Grant', id: grantId }, select: { accountId: true, expiresAt: true } });
-      if (!grant || (grant.expiresAt && grant.expiresAt.getTime() <= now) || grant.accountId !== payload.sub) return null;
-      const user = await t.db.user.findFirst({ where: { id: payload.sub! }, select: { active: true, revokedBefore: true } });
-      if (!user || !user.active) return null;
+      hooks?.onSignedSubject?.(payload.sub!);
+      const live = await liveGrant(t, grantId);
+      if (!live || (live.expiresAt && new Date(live.expiresAt).getTime() <= now) || live.accountId !== payload.sub) return null;
+      if (!live.active) return null;
       // iat has one-second precision: a token from the very second of a revocation counts as revoked.
-      if (user.revokedBefore && user.revokedBefore.getTime() >= issuedAt.getTime()) return null;
+      if (live.revokedBefore && new Date(live.revokedBefore).getTime() >= issuedAt.getTime()) return null;
       userId = payload.sub!;
     } else {
       // Client credentials: the token lives as long as its client is registered.
@@ -133,4 +133,26 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     this.#keys.set(t.id, entry);
     return entry.keys;
   }
+}
+
+interface LiveGrant {
+  accountId: string | null;
+  expiresAt: Date | string | null;
+  /** Null when the grant's user row does not exist (any more). */
+  active: boolean | null;
+  revokedBefore: Date | string | null;
+}
+
+/**
+ * The grant and its user's state in ONE round trip (a cold token's check was two sequential queries; issue 17 §2).
+ * Raw SQL bypasses the tenant-scoped client, so both tables are bound to the tenant explicitly: a grant or a user of
+ * another tenant with the same id is never read (test/oauth/access-token-verifier.test.ts).
+ */
+async function liveGrant(t: TenantCtx, grantId: string): Promise<LiveGrant | null> {
+  const rows = await t.db.$queryRaw<LiveGrant[]>`
+    SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
+      FROM "OidcPayload" g
+      LEFT JOIN "User" u ON u."tenantId" = ${t.id} AND u."id" = g."accountId"
+     WHERE g."tenantId" = ${t.id} AND g."model" = 'Grant' AND g."id" = ${grantId}`;
+  return rows[0] ?? null;
 }

@@ -70,6 +70,21 @@ export class Vault {
     return open(key, Buffer.from(row.ciphertext), secretAad(t.id, row.id, row.keyId));
   }
 
+  /**
+   * The oldest secret of an owner, decrypted, in one query (null if it has none) — for owners that keep one secret
+   * and may race to create it, where "the oldest" is the one every node agrees on (signing keys).
+   */
+  async findOldestString(t: TenantCtx, owner: Pick<SecretOwner, 'kind' | 'id'>): Promise<string | null> {
+    const row = await t.db.vaultSecret.findFirst({
+      where: { ownerKind: owner.kind, ownerId: owner.id },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      select: { id: true, keyId: true, ciphertext: true },
+    });
+    if (!row) return null;
+    const key = await this.#dataKey(t, row.keyId);
+    return open(key, Buffer.from(row.ciphertext), secretAad(t.id, row.id, row.keyId)).toString('utf8');
+  }
+
   async getString(t: TenantCtx, secretId: string): Promise<string> {
     return (await this.get(t, secretId)).toString('utf8');
   }

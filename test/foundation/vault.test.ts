@@ -79,6 +79,25 @@ describe.each(testDbKinds)('vault (%s)', (kind) => {
     await expect(vault.get(b, id)).rejects.toThrow(/not found/);
   });
 
+  it('findOldestString reads an owner’s oldest secret in this tenant only, authenticated like get', async () => {
+    const vault = new Vault(new EnvKeyring(mk1));
+    const owner = { kind: 'oldest-test', id: 'same-owner-id' };
+    expect(await vault.findOldestString(a, owner)).toBeNull();
+    await vault.put(b, owner, 'b-first'); // another tenant's owner with the same id, written first
+    expect(await vault.findOldestString(a, owner)).toBeNull();
+    const first = await vault.put(a, owner, 'a-first');
+    await vault.put(a, owner, 'a-second');
+    // Rows written in one millisecond tie on createdAt; the id breaks the tie, so make the first one clearly older.
+    await a.db.vaultSecret.update({ where: { id: first }, data: { createdAt: new Date(Date.now() - 60_000) } });
+    expect(await vault.findOldestString(a, owner)).toBe('a-first');
+    expect(await vault.findOldestString(b, owner)).toBe('b-first');
+    const row = await a.db.vaultSecret.findUniqueOrThrow({ where: { id: first } });
+    const bytes = Buffer.from(row.ciphertext);
+    bytes[0]! ^= 1;
+    await a.db.vaultSecret.update({ where: { id: first }, data: { ciphertext: new Uint8Array(bytes) } });
+    await expect(vault.findOldestString(a, owner)).rejects.toThrow(DecryptionError);
+  });
+
   it('rotates data keys and the master key without losing a secret', async () => {
     // Rotation is system-wide: it gets a database of its own so other tests' keys are not rotated under them.
     const own = await openTestDatabase(kind);

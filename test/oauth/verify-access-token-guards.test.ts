@@ -206,6 +206,36 @@ describe.each(testDbKinds)('access-token verifier guards (%s)', (kind) => {
       expect(await verifier().verify(a, await sign(a, { sub: u.id, client_id: 'c1', gid }), mcp(a))).toBeNull();
     });
 
+    it('refuses a grant of this tenant that names another tenant’s user (the user is read in this tenant only)', async () => {
+      const [a, b] = [await app.createTenant(), await app.createTenant()];
+      const theirs = await user(b);
+      const gid = await grant(a, theirs.id);
+      expect(await verifier().verify(a, await sign(a, { sub: theirs.id, client_id: 'c1', gid }), mcp(a))).toBeNull();
+    });
+
+    it('onSignedSubject: told the user once the signature holds, before the live state decides; never for a forged, foreign or cached token', async () => {
+      const [t, other] = [await app.createTenant(), await app.createTenant()];
+      const { u, token } = await userToken(t);
+      const seen: string[] = [];
+      const hooks = { onSignedSubject: (id: string) => seen.push(id) };
+      const v = verifier();
+      const [h, p, sig] = token.split('.');
+      expect(await v.verify(t, `${h}.${p}.${sig!.slice(0, -4)}AAAA`, mcp(t), hooks)).toBeNull();
+      expect(await v.verify(other, token, mcp(other), hooks)).toBeNull();
+      expect(seen).toEqual([]);
+      expect(await v.verify(t, token, mcp(t), hooks)).not.toBeNull();
+      expect(await v.verify(t, token, mcp(t), hooks)).not.toBeNull(); // cached: no second call
+      expect(seen).toEqual([u.id]);
+      // Called before the live state is read: a deactivated user's token is refused after the hook ran.
+      const gone = await user(t, { active: false });
+      expect(await v.verify(t, await sign(t, { sub: gone.id, client_id: 'c1', gid: await grant(t, gone.id) }), mcp(t), hooks)).toBeNull();
+      expect(seen).toEqual([u.id, gone.id]);
+      // A client acting as itself names no user.
+      const cid = await client(t);
+      expect(await v.verify(t, await sign(t, { sub: cid, client_id: cid }), mcp(t), hooks)).not.toBeNull();
+      expect(seen).toEqual([u.id, gone.id]);
+    });
+
     it('looks the user up by the token’s sub: a deactivated user is refused while another user of the tenant is active', async () => {
       const t = await app.createTenant();
       await user(t); // an active colleague, created first
