@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, testMasterKey } from '../test/support/test-app.js';
-import { scratchDatabase } from './support.js';
+import { scratchDatabase, serverArgs } from './support.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -44,7 +44,7 @@ export async function benchStartup(databaseUrl: string | undefined) {
   const baseline = await measure(['-e', bareServer], {}, await freePort());
   results['bare node http (baseline)'] = baseline;
   const masterKey = testMasterKey();
-  const server = ['--disable-warning=ExperimentalWarning', 'dist/server.js'];
+  const server = serverArgs;
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-bench-'));
   results['PGlite cold start (fresh DATA_DIR, migrations)'] = await measure(server, { DATA_DIR: dataDir, MASTER_KEY: masterKey }, await freePort());

@@ -29,6 +29,17 @@ export async function scratchDatabase(serverUrl: string, label: string): Promise
 
 const root = path.resolve(import.meta.dirname, '..');
 
+/**
+ * `node <these> dist/server.js` is how `npm start` runs the server (package.json): benchmarks start it the same way,
+ * so they measure it as deployed (V8 flags included: docs/operations.md, "Memory").
+ */
+export const serverArgs: string[] = (() => {
+  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const args = start.split('&&').at(-1)!.trim().split(/\s+/);
+  if (args[0] !== 'node' || args.at(-1) !== 'dist/server.js') throw new Error(`unexpected start script: ${start}`);
+  return args.slice(1);
+})();
+
 /** Starts a child process and resolves with its first stdout line (its URL), or with null when `ready` says so. */
 export function startProcess(command: string, args: string[], env: Record<string, string>, ready?: () => Promise<boolean>) {
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', ready ? 'ignore' : 'pipe', 'inherit'] });
@@ -94,7 +105,7 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
     MASTER_KEY: testMasterKey(),
   };
-  const app = startProcess(process.execPath, [...nodeArgs, '--disable-warning=ExperimentalWarning', 'dist/server.js'], { ...env, LOG_LEVEL: 'info' }, () =>
+  const app = startProcess(process.execPath, [...nodeArgs, ...serverArgs], { ...env, LOG_LEVEL: 'info' }, () =>
     fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
   );
   return {

@@ -21,11 +21,30 @@ interface TenantRow {
 
 const cache = new WeakMap<Db, Map<string, ScopedDb>>();
 
+/**
+ * Scoped clients kept per database, least recently used dropped first: a node touched by thousands of tenants keeps
+ * the busy ones (a Prisma extension is ~20 KB of proxies and closures; unbounded, memory grew with every tenant ever
+ * seen — issue 17 §3). A dropped one is rebuilt on next use (microseconds); one still held by a request keeps working.
+ */
+export const MAX_SCOPED_CLIENTS = 500;
+
 /** Builds the context for a tenant row; the scoped client is reused per (database, tenant). */
 export function tenantContext(db: Db, row: TenantRow): TenantCtx {
   let perDb = cache.get(db);
   if (!perDb) cache.set(db, (perDb = new Map()));
   let scoped = perDb.get(row.id);
-  if (!scoped) perDb.set(row.id, (scoped = scopedDb(db, row.id)));
+  if (scoped) {
+    // Map iteration order is insertion order: re-inserting marks the entry most recently used.
+    perDb.delete(row.id);
+  } else {
+    scoped = scopedDb(db, row.id);
+    if (perDb.size >= MAX_SCOPED_CLIENTS) perDb.delete(perDb.keys().next().value!);
+  }
+  perDb.set(row.id, scoped);
   return { id: row.id, slug: row.slug, name: row.name, settings: parseTenantSettings(row.settings), db: scoped };
+}
+
+/** How many scoped clients are kept for this database (tests). */
+export function scopedClientCount(db: Db): number {
+  return cache.get(db)?.size ?? 0;
 }

@@ -6,7 +6,7 @@ import { newId } from '../../src/lib/ids.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
 import { tenantOwnedModels } from '../../src/tenants/scoped-db.js';
-import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { MAX_SCOPED_CLIENTS, scopedClientCount, tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
 
 describe('tenant-owned models', () => {
@@ -35,6 +35,26 @@ describe.each(testDbKinds)('tenant scoping (%s)', (kind) => {
 
   const addUser = (t: TenantCtx, userName: string) =>
     t.db.user.create({ data: { id: newId('usr'), tenantId: t.id, userName, userNameKey: userName.toLowerCase() } });
+
+  it('keeps a bounded number of scoped clients, least recently used dropped first, and a rebuilt one still scopes', async () => {
+    await createTenant(database.prisma, { slug: 'tenant-c', name: 'C' });
+    await createTenant(database.prisma, { slug: 'tenant-d', name: 'D' });
+    const [c, d] = [(await findTenantBySlug(database.prisma, 'tenant-c'))!, (await findTenantBySlug(database.prisma, 'tenant-d'))!];
+    const row = (i: number) => ({ id: `ten_lru${i}`, slug: `lru${i}`, name: 'L', settings: {} });
+    const first = tenantContext(database.prisma, row(0));
+    for (let i = 1; i < MAX_SCOPED_CLIENTS + 50; i++) {
+      tenantContext(database.prisma, row(i));
+      // Tenant 0 is used again and again: it stays; its neighbours of the first round do not.
+      expect(tenantContext(database.prisma, row(0)).db).toBe(first.db);
+    }
+    expect(scopedClientCount(database.prisma)).toBe(MAX_SCOPED_CLIENTS);
+    expect(tenantContext(database.prisma, row(1)).db).not.toBe(tenantContext(database.prisma, row(MAX_SCOPED_CLIENTS + 49)).db);
+    // Tenants c and d, resolved before the churn, were evicted since: contexts built again scope exactly as before.
+    const again = (t: TenantCtx) => tenantContext(database.prisma, { id: t.id, slug: t.slug, name: t.name, settings: {} });
+    await addUser(d, 'evicted@d.example');
+    expect(await again(c).db.user.findMany({ where: { userName: 'evicted@d.example' } })).toEqual([]);
+    expect(await again(d).db.user.count({ where: { userName: 'evicted@d.example' } })).toBe(1);
+  });
 
   it("never returns another tenant's rows, even by id", async () => {
     const u = await addUser(a, 'alice@a.example');
