@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
@@ -95,7 +95,7 @@ export async function stop(child: ChildProcess) {
  * `services` opens this process's own services on the same database, to set data up (the application learns of
  * changes through the event bus); close them with `closeServices`.
  */
-export async function startAppProcess(serverUrl: string, label: string, nodeArgs: string[] = []) {
+export async function startAppProcess(serverUrl: string, label: string, nodeArgs: string[] = [], opts: { migrateFirst?: boolean } = {}) {
   const db = await scratchDatabase(serverUrl, label);
   const port = await freePort();
   const env = {
@@ -105,6 +105,9 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
     MASTER_KEY: testMasterKey(),
   };
+  // A release step (`sso-bridge migrate`) before the node starts: the node then starts warm, as every node but the
+  // first of a release does, and never loads the schema engine.
+  if (opts.migrateFirst) execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'dist/cli/main.js', 'migrate'], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, stdio: 'ignore' });
   const app = startProcess(process.execPath, [...nodeArgs, ...serverArgs], { ...env, LOG_LEVEL: 'info' }, () =>
     fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
   );

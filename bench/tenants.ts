@@ -4,8 +4,9 @@
 // use) and its MCP endpoint (RFC 9728 protected-resource metadata and an unauthenticated POST, answered 401 with the
 // challenge). RSS is sampled after every tenth of the tenants and again after a second pass over all of them, to show
 // whether it stays flat once the provider cache's bound (200, src/oauth/provider-cache.ts) is reached. Baseline in
-// the same run: the same process's RSS before the first tenant is touched. Goal (issue 17 §3): ≤ 300 MB, flat after
-// the bound. Tenants are seeded with SQL; requests go 4 at a time.
+// the same run: the same process's RSS before the first tenant is touched. The database is migrated by
+// `sso-bridge migrate` before the server starts (a release step), so the node starts warm as nodes normally do.
+// Goal (issue 17 §3): ≤ 300 MB, flat after the bound. Tenants are seeded with SQL; requests go 4 at a time.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,7 +26,7 @@ async function expectStatus(url: string, status: number, init?: RequestInit) {
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const app = await startAppProcess(databaseUrl, 'tenants', process.env.BENCH_TENANTS_NODE_ARGS?.split(' ').filter(Boolean));
+  const app = await startAppProcess(databaseUrl, 'tenants', process.env.BENCH_TENANTS_NODE_ARGS?.split(' ').filter(Boolean), { migrateFirst: true });
   const pool = new pg.Pool({ connectionString: app.db.url, max: 1 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   try {
