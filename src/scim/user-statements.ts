@@ -12,28 +12,57 @@ export interface NewScimUser {
   scimTokenId: string | null;
 }
 
+export interface ScimUserInsert {
+  user: NewScimUser;
+  audit: AuditRow;
+}
+
 /**
- * A SCIM create as ONE statement: the user row, the provisioning token's connection and the audit event (appended to
- * the tenant's chain by audit_append, as insertAuditRows does). One statement is one implicit transaction, so a
- * process killed half-way leaves neither a user without its event nor an event without its user, and the chain head's
- * row lock is held for one statement instead of the four round trips of an interactive transaction (BEGIN, INSERT,
- * append, COMMIT). The benchmark's profile put Prisma's query interpreter and those round trips at most of a create's
- * cost (docs/scim.md). A duplicate userName fails the INSERT (unique index) and nothing is appended. Raw SQL
- * bypasses the tenant-scoped client: the tenant id is bound from the tenant, never from the request.
+ * SCIM creates of ONE tenant as ONE statement (decision 0034, group commit of decision 0032's statement): the user rows,
+ * the provisioning token's connection and the audit events of the rows actually inserted, appended to the tenant's
+ * chain by one audit_append. One statement is one implicit transaction, so a process killed half-way leaves neither a
+ * user without its event nor an event without its user, and the chain head's row lock is taken once per batch instead
+ * of once per create: concurrent creates of a tenant share its lock and its commit (WAL flush).
+ * A userName already taken (case-insensitively: the unique index on userNameKey) is skipped by ON CONFLICT and has no
+ * event; the caller answers it 409. Callers must not put two rows with the same userNameKey in one batch (the first
+ * would win silently; src/scim/user-create-batch.ts defers the second to the next batch instead).
+ * Resolves with the ids inserted. Raw SQL bypasses the tenant-scoped client: the tenant id is bound from the tenant,
+ * never from the request.
  */
-export async function insertScimUser(t: TenantCtx, u: NewScimUser, audit: AuditRow): Promise<void> {
-  const { cols } = u;
-  const now = u.now.toISOString();
-  await t.db.$executeRaw`
-    WITH u AS (
+export async function insertScimUsers(t: TenantCtx, items: ScimUserInsert[]): Promise<Set<string>> {
+  const input = items.map(({ user: u, audit }, n) => ({
+    n,
+    id: u.id,
+    userName: u.cols.userName,
+    userNameKey: u.cols.userNameKey,
+    externalId: u.cols.externalId,
+    active: u.cols.active,
+    displayName: u.cols.displayName,
+    email: u.cols.email,
+    scimTokenId: u.scimTokenId,
+    attributes: u.doc,
+    at: u.now.toISOString(),
+    audit,
+  }));
+  const rows = await t.db.$queryRaw<{ ids: string[] | null; appended: number }[]>`
+    WITH x AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS r("n" int, "id" text, "userName" text,
+        "userNameKey" text, "externalId" text, "active" boolean, "displayName" text, "email" text, "scimTokenId" text,
+        "attributes" jsonb, "at" timestamp(3), "audit" jsonb)),
+    u AS (
       INSERT INTO "User" ("id", "tenantId", "userName", "userNameKey", "externalId", "active", "displayName", "email",
           "source", "ssoConnectionId", "attributes", "createdAt", "updatedAt")
-        VALUES (${u.id}, ${t.id}, ${cols.userName}, ${cols.userNameKey}, ${cols.externalId}, ${cols.active},
-          ${cols.displayName}, ${cols.email}, 'scim'::"UserSource",
-          (SELECT "connectionId" FROM "ScimToken" WHERE "id" = ${u.scimTokenId} AND "tenantId" = ${t.id}),
-          ${JSON.stringify(u.doc)}::jsonb, ${now}::timestamp(3), ${now}::timestamp(3))
-        RETURNING "id")
-    SELECT audit_append(${t.id}, ${JSON.stringify([audit])}::jsonb) FROM u`;
+        SELECT x."id", ${t.id}, x."userName", x."userNameKey", x."externalId", x."active", x."displayName", x."email",
+          'scim'::"UserSource",
+          (SELECT s."connectionId" FROM "ScimToken" s WHERE s."id" = x."scimTokenId" AND s."tenantId" = ${t.id}),
+          x."attributes", x."at", x."at"
+        FROM x ORDER BY x."n"
+        ON CONFLICT ("tenantId", "userNameKey") DO NOTHING
+        RETURNING "id"),
+    events AS (SELECT jsonb_agg(x."audit" ORDER BY x."n") AS "rows" FROM x JOIN u ON u."id" = x."id"),
+    a AS MATERIALIZED (SELECT audit_append(${t.id}, e."rows") FROM events e WHERE e."rows" IS NOT NULL)
+    SELECT (SELECT array_agg(u."id") FROM u) AS "ids", (SELECT count(*) FROM a)::int AS "appended"`;
+  return new Set(rows[0]?.ids ?? []);
 }
 
 export interface UserUpdate {

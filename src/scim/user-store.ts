@@ -4,8 +4,9 @@ import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
 import { auditInput, writeAudited, type ScimCtx } from './scim-context.js';
-import { insertScimUser, updateScimUser } from './user-statements.js';
-import { ScimError, scimNotFound } from './scim-error.js';
+import { UserCreateBatcher } from './user-create-batch.js';
+import { updateScimUser } from './user-statements.js';
+import { ScimError, scimNotFound, scimUniqueness } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
 import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
 
@@ -35,6 +36,14 @@ export async function renderUserById(c: ScimCtx, row: UserRow): Promise<JsonObje
   return renderUser(c, row, groups.get(row.id) ?? []);
 }
 
+/** One create batcher per application (its queues are per tenant): decision 0034. */
+const createBatchers = new WeakMap<object, UserCreateBatcher>();
+function createBatcherOf(s: object): UserCreateBatcher {
+  let b = createBatchers.get(s);
+  if (!b) createBatchers.set(s, (b = new UserCreateBatcher()));
+  return b;
+}
+
 export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject> {
   const doc = canonicalResource(userKind, body);
   const cols = userColumns(doc);
@@ -42,7 +51,8 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const id = newId('usr');
   const audit = c.s.audit.rowOf(auditInput(c, { action: 'scim.user.create', target: { kind: 'user', id }, detail: { changed: changedAttributeNames({}, doc) } }));
   const scimTokenId = c.principal.kind === 'scim-token' ? c.principal.id : null;
-  await mapUniqueViolation(taken, () => insertScimUser(c.t, { id, cols, doc, now, scimTokenId }, audit));
+  const outcome = await mapUniqueViolation(taken, () => createBatcherOf(c.s).create(c.t, { user: { id, cols, doc, now, scimTokenId }, audit }));
+  if (outcome === 'taken') throw scimUniqueness(taken);
   return renderUser(c, { id, ...cols, attributes: doc, version: 1, createdAt: now, updatedAt: now }, []);
 }
 
