@@ -1,7 +1,8 @@
+import { Prisma } from '../generated/prisma/client.js';
 import type { AuditRow } from '../audit/audit-log.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { JsonObject } from './canonicalize.js';
-import type { userColumns } from './user-resource.js';
+import type { GroupRef, UserRow, userColumns } from './user-resource.js';
 
 export interface NewScimUser {
   id: string;
@@ -76,16 +77,31 @@ export interface UserUpdate {
   stamp?: { revokedBefore: Date; pendingRevocation: unknown } | undefined;
 }
 
+/** A notification sent by the statement itself, so it goes out exactly when the write commits (EventBus.inStatement). */
+export interface StatementNotify {
+  channel: string;
+  payload: string;
+}
+
+/** The user as written by {@link updateScimUser}, with its SCIM groups: what the response renders, without a re-read. */
+export interface UpdatedUser {
+  row: UserRow;
+  groups: GroupRef[];
+}
+
 /**
- * PUT and PATCH as ONE statement, like {@link insertScimUser}: the versioned UPDATE and, only if it matched a row, the
- * audit event. Resolves with the number of rows changed (0 = a concurrent write won). An interactive transaction here
- * failed PATCHes with a 500 under a burst (Prisma gives up waiting for a transaction after 2 s; docs/benchmarks.md).
+ * PUT and PATCH as ONE statement, like {@link insertScimUsers}: the versioned UPDATE and, only if it matched a row, the
+ * audit event and (when given) the bus notification, returning the row as written and its groups. Resolves with null
+ * when a concurrent write won (the version moved). An interactive transaction here failed PATCHes with a 500 under a
+ * burst (Prisma gives up waiting for a transaction after 2 s; docs/benchmarks.md). The notification in the same
+ * transaction saves the separate `pg_notify` round trip and its commit (each NOTIFY commit takes PostgreSQL's
+ * cluster-wide notify lock and flushes the WAL), and is sent if and only if the change is committed.
  */
-export async function updateScimUser(t: TenantCtx, u: UserUpdate, audit: AuditRow): Promise<number> {
+export async function updateScimUser(t: TenantCtx, u: UserUpdate, audit: AuditRow, notify?: StatementNotify): Promise<UpdatedUser | null> {
   const { cols } = u;
   const stamped = u.stamp !== undefined;
-  // Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
-  const rows = await t.db.$queryRaw<{ n: number }[]>`
+  const notifying = notify ? Prisma.sql`, LATERAL pg_notify(${notify.channel}, ${notify.payload}) AS n` : Prisma.empty;
+  const rows = await t.db.$queryRaw<Record<string, unknown>[]>`
     WITH u AS (
       UPDATE "User" SET "userName" = ${cols.userName}, "userNameKey" = ${cols.userNameKey}, "externalId" = ${cols.externalId},
           "active" = ${cols.active}, "displayName" = ${cols.displayName}, "email" = ${cols.email},
@@ -93,7 +109,47 @@ export async function updateScimUser(t: TenantCtx, u: UserUpdate, audit: AuditRo
           "revokedBefore" = CASE WHEN ${stamped} THEN ${u.stamp?.revokedBefore.toISOString() ?? null}::timestamp(3) ELSE "revokedBefore" END,
           "pendingRevocation" = CASE WHEN ${stamped} THEN ${stamped ? JSON.stringify(u.stamp!.pendingRevocation) : null}::jsonb ELSE "pendingRevocation" END
         WHERE "tenantId" = ${t.id} AND "id" = ${u.id} AND "version" = ${u.version}
-        RETURNING "id")
-    SELECT 1 AS n FROM u, LATERAL audit_append(${t.id}, ${JSON.stringify([audit])}::jsonb)`;
-  return rows.length;
+        RETURNING *)
+    SELECT ${userColumnsSql}, ${userGroupsSql(t.id)} AS "groups"
+      FROM u r, LATERAL audit_append(${t.id}, ${JSON.stringify([audit])}::jsonb) AS a${notifying}`;
+  const r = rows[0];
+  return r ? { row: userRowOf(r), groups: groupsOf(r) } : null;
 }
+
+/** The columns a SCIM user is rendered from (`r` = the User row), timestamps as UTC instants. */
+const userColumnsSql = Prisma.sql`r."id", r."userName", r."externalId", r."active", r."attributes", r."version",
+  r."createdAt" AT TIME ZONE 'UTC' AS "createdAt", r."updatedAt" AT TIME ZONE 'UTC' AS "updatedAt", r."pendingRevocation"`;
+
+/** The user's SCIM groups (SSO-asserted groups are not SCIM resources) as a JSON array, in group id order. */
+const userGroupsSql = (tenantId: string) => Prisma.sql`(SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId",
+    'displayName', g."displayName") ORDER BY gm."groupId"), '[]'::json)
+  FROM "GroupMembership" gm JOIN "Group" g ON g."id" = gm."groupId"
+  WHERE gm."tenantId" = ${tenantId} AND gm."userId" = r."id" AND g."source" <> 'idp')`;
+
+/** A user and its SCIM groups in one round trip (PATCH's read, GET by id); null when there is no such user. */
+export async function selectScimUser(t: TenantCtx, id: string): Promise<UpdatedUser | null> {
+  const rows = await t.db.$queryRaw<Record<string, unknown>[]>`
+    SELECT ${userColumnsSql}, ${userGroupsSql(t.id)} AS "groups" FROM "User" r WHERE r."tenantId" = ${t.id} AND r."id" = ${id}`;
+  const r = rows[0];
+  return r ? { row: userRowOf(r), groups: groupsOf(r) } : null;
+}
+
+/** Drivers hand jsonb/json back parsed or as text, and timestamps as Date or text: accept both. */
+const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+
+function userRowOf(r: Record<string, unknown>): UserRow {
+  return {
+    id: String(r.id),
+    userName: String(r.userName),
+    externalId: r.externalId === null ? null : String(r.externalId),
+    active: r.active === true,
+    attributes: json(r.attributes),
+    version: Number(r.version),
+    createdAt: date(r.createdAt),
+    updatedAt: date(r.updatedAt),
+    pendingRevocation: r.pendingRevocation === null ? null : json(r.pendingRevocation),
+  };
+}
+
+const groupsOf = (r: Record<string, unknown>) => json(r.groups) as GroupRef[];
