@@ -159,6 +159,20 @@ export class EventBus {
     if (!(await this.#publish(event))) throw new Error(`could not notify other nodes of ${event.type}`);
   }
 
+  /**
+   * For a write that sends its notification in its own SQL statement (`pg_notify(channel, payload)`), so other nodes
+   * hear it exactly when the write commits and no separate NOTIFY round trip and commit is needed (decision 0034).
+   * After the statement succeeds, call {@link deliverLocally}.
+   */
+  notification(event: BusEvent): { channel: string; payload: string } {
+    return { channel: CHANNEL, payload: JSON.stringify({ origin: this.nodeId, event }) };
+  }
+
+  /** This node's listeners hear an event whose NOTIFY went out with its write ({@link notification}). */
+  deliverLocally(event: BusEvent): void {
+    this.#deliver(event);
+  }
+
   async #publish(event: BusEvent): Promise<boolean> {
     this.#deliver(event);
     // NOTIFY payloads are limited to 8000 bytes; events are ids only.

@@ -46,6 +46,8 @@ export async function listResources(c: ScimCtx, kind: ResourceKind, query: Recor
     resources = result.resources;
     total = result.total;
   }
+  // An empty first page means nothing matches (Entra's "does this user exist?" filter): no count query for that.
+  if (total === null && count > 0 && startIndex === 1) total = 0;
   // An empty page (count=0, or startIndex past the end) still reports how many resources match.
   total ??= await countOf(c, kind.name === 'User' ? '"User"' : '"Group"', where, params);
   return listResponse(

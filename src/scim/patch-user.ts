@@ -6,7 +6,8 @@ import { canonicalPath, expandPathless, normaliseManagerOp, readPatchBody, type 
 import { userKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { ScimError } from './scim-error.js';
-import { loadUser, renderUserById, saveUser, storedDoc } from './user-store.js';
+import { renderUser } from './user-resource.js';
+import { loadUserWithGroups, saveUser, storedDoc } from './user-store.js';
 
 /** Normaliser rules for User operations, in order (scim-dialects.md §7). */
 export function normaliseUserOps(raw: PatchOp[], doc: JsonObject): PatchOp[] {
@@ -27,7 +28,8 @@ export function normaliseUserOps(raw: PatchOp[], doc: JsonObject): PatchOp[] {
 export async function patchUser(c: ScimCtx, id: string, body: unknown, ifMatch?: string): Promise<JsonObject> {
   const raw = readPatchBody(body);
   for (let attempt = 0; attempt < 4; attempt++) {
-    const before = await loadUser(c, id);
+    // One round trip for the user and its groups; the write returns the row as written: no re-read for the response.
+    const { row: before, groups } = await loadUserWithGroups(c, id);
     checkIfMatch(ifMatch, before.version);
     const doc = storedDoc(before);
     const patched = applyPatch(doc, normaliseUserOps(raw, doc));
@@ -36,10 +38,10 @@ export async function patchUser(c: ScimCtx, id: string, body: unknown, ifMatch?:
     if (sameJson(next, doc)) {
       // The IdP retrying a deactivation whose revocation failed: the user is inactive already, finish the rest.
       if (before.pendingRevocation) await c.s.revocation.complete(c.t, before.id);
-      return renderUserById(c, before);
+      return renderUser(c, before, groups);
     }
     const saved = await saveUser(c, before, next, 'scim.user.patch');
-    if (saved) return renderUserById(c, saved);
+    if (saved) return renderUser(c, saved.row, saved.groups);
   }
   throw new ScimError(409, 'The user is being modified concurrently; retry');
 }

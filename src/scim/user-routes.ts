@@ -7,7 +7,8 @@ import { userKind } from './resource-kinds.js';
 import { scimCtx } from './scim-context.js';
 import { sendScim } from './scim-response.js';
 import { bodyOf } from './scim-routes.js';
-import { createUser, deleteUser, loadUser, renderUserById, replaceUser } from './user-store.js';
+import { renderUser } from './user-resource.js';
+import { createUser, deleteUser, loadUserWithGroups, replaceUser } from './user-store.js';
 
 /** Thin adapters: HTTP in, framework-free functions, SCIM JSON out (RFC 7644 §3.3–§3.6). */
 export function userRoutes(s: Services): Router {
@@ -27,7 +28,8 @@ export function userRoutes(s: Services): Router {
   });
   r.get('/:id', async (req, res) => {
     const c = scimCtx(s, req, res);
-    const user = await renderUserById(c, await loadUser(c, req.params.id));
+    const { row, groups } = await loadUserWithGroups(c, req.params.id);
+    const user = renderUser(c, row, groups);
     sendScim(res, 200, projectResource(userKind, user, projectionOf(req.query)));
   });
   r.put('/:id', async (req, res) => {

@@ -4,10 +4,11 @@ import { changedAttributeNames } from './diff-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { checkIfMatch } from './etag.js';
 import { auditInput, writeAudited, type ScimCtx } from './scim-context.js';
-import { insertScimUser, updateScimUser } from './user-statements.js';
-import { ScimError, scimNotFound } from './scim-error.js';
+import { UserCreateBatcher } from './user-create-batch.js';
+import { selectScimUser, updateScimUser, type UpdatedUser } from './user-statements.js';
+import { ScimError, scimNotFound, scimUniqueness } from './scim-error.js';
 import { mapUniqueViolation } from './unique-violation.js';
-import { groupsOfUsers, renderUser, userColumns, type UserRow } from './user-resource.js';
+import { renderUser, userColumns, type UserRow } from './user-resource.js';
 
 const taken = 'A user with this userName already exists';
 
@@ -30,9 +31,12 @@ export function storedDoc(row: UserRow): JsonObject {
   return doc;
 }
 
-export async function renderUserById(c: ScimCtx, row: UserRow): Promise<JsonObject> {
-  const groups = await groupsOfUsers(c, [row.id]);
-  return renderUser(c, row, groups.get(row.id) ?? []);
+/** One create batcher per application (its queues are per tenant): decision 0034. */
+const createBatchers = new WeakMap<object, UserCreateBatcher>();
+function createBatcherOf(s: object): UserCreateBatcher {
+  let b = createBatchers.get(s);
+  if (!b) createBatchers.set(s, (b = new UserCreateBatcher()));
+  return b;
 }
 
 export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject> {
@@ -42,7 +46,8 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
   const id = newId('usr');
   const audit = c.s.audit.rowOf(auditInput(c, { action: 'scim.user.create', target: { kind: 'user', id }, detail: { changed: changedAttributeNames({}, doc) } }));
   const scimTokenId = c.principal.kind === 'scim-token' ? c.principal.id : null;
-  await mapUniqueViolation(taken, () => insertScimUser(c.t, { id, cols, doc, now, scimTokenId }, audit));
+  const outcome = await mapUniqueViolation(taken, () => createBatcherOf(c.s).create(c.t, { user: { id, cols, doc, now, scimTokenId }, audit }));
+  if (outcome === 'taken') throw scimUniqueness(taken);
   return renderUser(c, { id, ...cols, attributes: doc, version: 1, createdAt: now, updatedAt: now }, []);
 }
 
@@ -53,23 +58,33 @@ export async function createUser(c: ScimCtx, body: unknown): Promise<JsonObject>
  * revocation's start are one UPDATE, so if a revocation step then fails the IdP gets an error, and its retry (or the
  * revocation-retry job) completes the revocation even though the user is already inactive.
  */
-export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, action: string): Promise<UserRow | null> {
+export async function saveUser(c: ScimCtx, before: UserRow, doc: JsonObject, action: string): Promise<UpdatedUser | null> {
   const cols = userColumns(doc);
   const changed = changedAttributeNames(storedDoc(before), doc);
   const deactivating = before.active && !cols.active;
   const audit = c.s.audit.rowOf(auditInput(c, { action, target: { kind: 'user', id: before.id }, detail: { changed } }));
   const stamp = deactivating ? c.s.revocation.stamp(c.origin?.revocationReason ?? 'scim.deactivated', { kind: c.principal.kind, id: c.principal.id }) : undefined;
-  const count = await mapUniqueViolation(taken, () =>
-    updateScimUser(c.t, { id: before.id, version: before.version, cols, doc, now: c.s.clock.now(), stamp }, audit),
+  const revoking = deactivating || Boolean(before.pendingRevocation);
+  // Profile caches on every node (claims, e-mail, display name) drop this user: the NOTIFY goes out with the write.
+  const event = { type: 'user.changed', tenantId: c.t.id, userId: before.id } as const;
+  const notify = revoking ? undefined : c.s.bus.notification(event);
+  const saved = await mapUniqueViolation(taken, () =>
+    updateScimUser(c.t, { id: before.id, version: before.version, cols, doc, now: c.s.clock.now(), stamp }, audit, notify),
   );
-  if (count === 0) return null;
-  if (deactivating || before.pendingRevocation) {
-    await c.s.revocation.complete(c.t, before.id);
-  } else {
-    // Profile caches on every node (claims, e-mail, display name) drop this user.
-    await c.s.bus.publish({ type: 'user.changed', tenantId: c.t.id, userId: before.id });
+  if (!saved) return null;
+  if (!revoking) {
+    c.s.bus.deliverLocally(event);
+    return saved;
   }
-  return loadUser(c, before.id);
+  await c.s.revocation.complete(c.t, before.id);
+  return loadUserWithGroups(c, before.id); // the revocation wrote the row again
+}
+
+/** A user and its groups in one round trip (404 when there is none). */
+export async function loadUserWithGroups(c: ScimCtx, id: string): Promise<UpdatedUser> {
+  const found = await selectScimUser(c.t, id);
+  if (!found) throw scimNotFound(`User ${id} not found`);
+  return found;
 }
 
 export async function replaceUser(c: ScimCtx, id: string, body: unknown, ifMatch?: string): Promise<JsonObject> {
@@ -78,7 +93,7 @@ export async function replaceUser(c: ScimCtx, id: string, body: unknown, ifMatch
   checkIfMatch(ifMatch, before.version);
   const saved = await saveUser(c, before, doc, 'scim.user.replace');
   if (!saved) throw new ScimError(409, 'The user was modified concurrently; retry');
-  return renderUserById(c, saved);
+  return renderUser(c, saved.row, saved.groups);
 }
 
 /** Hard delete (RFC 7644 §3.6). The user's access ends first; the audit trail stays. */
