@@ -8,6 +8,7 @@ import {
   runWithRotationPlan,
   shouldRotate,
   successorRecord,
+  takeClaimedRow,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
@@ -326,6 +327,30 @@ describe('refresh rotation over a conditional-update stand-in', () => {
       expect(successors(store)).toEqual([]);
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ', undefined));
       expect(successors(store).map((r) => [r.grantId, r.payload])).toEqual([[null, { successor: 'succ' }]]);
+    });
+  });
+
+  describe('takeClaimedRow: oidc-provider’s lookup of the claimed token, answered from the claim', () => {
+    const at = new Date('2026-02-01T10:00:00.000Z');
+    const plan = (expiresAt: Date | null): RotationPlan => ({ kind: 'rotate', tenantId: 'ten_a', id: 'rt1', grantId: 'g', claimed: { payload: { p: 1 }, expiresAt } });
+    const { t, other } = setup();
+
+    it('answers once, for the claimed token of the claiming tenant only', async () => {
+      await runWithRotationPlan(plan(null), async () => {
+        expect(takeClaimedRow(other, 'rt1', at)).toBeUndefined();
+        expect(takeClaimedRow(t, 'rt2', at)).toBeUndefined();
+        expect(takeClaimedRow(t, 'rt1', at)).toEqual({ payload: { p: 1 } });
+        expect(takeClaimedRow(t, 'rt1', at)).toBeUndefined();
+      });
+      expect(takeClaimedRow(t, 'rt1', at)).toBeUndefined();
+      for (const p of [{ kind: 'grace', grantId: 'g' }, { kind: 'replay', grantId: 'g' }, { kind: 'none' }] as RotationPlan[]) {
+        await runWithRotationPlan(p, async () => expect(takeClaimedRow(t, 'rt1', at)).toBeUndefined());
+      }
+    });
+
+    it('an expired claimed token is not found (null), as the lookup in the database would not find it', async () => {
+      await runWithRotationPlan(plan(at), async () => expect(takeClaimedRow(t, 'rt1', at)).toBeNull());
+      await runWithRotationPlan(plan(new Date(at.getTime() + 1)), async () => expect(takeClaimedRow(t, 'rt1', at)).toEqual({ payload: { p: 1 } }));
     });
   });
 
