@@ -60,17 +60,22 @@ export interface SuccessorWrite {
   grantId: string | null;
   successor: string;
   expiresAt: Date;
+  /** The consumed token's consume, deferred into this statement (refresh-rotation.ts, deferConsume); null: written already. */
+  consumedAt: Date | null;
 }
 
 /**
  * Insert or replace a row (oidc-provider's `upsert`), in ONE statement with what must accompany it:
  * - a Grant's client, if self-registered and still unused, stops expiring (registration-limit.ts);
- * - a rotated refresh token's successor record, which parallel requests for the consumed token wait for.
+ * - a rotated refresh token's successor record, which parallel requests for the consumed token wait for, and the
+ *   consumed token's consume (as consumePayload writes it), so the rotation's writes commit together.
  */
 export async function upsertPayload(t: TenantCtx, w: PayloadWrite, extra: { grantOfClient?: string; successor?: SuccessorWrite } = {}): Promise<void> {
   const payload = JSON.stringify(w.payload);
   const now = w.now.toISOString();
   const s = extra.successor;
+  const consumedAt = iso(s?.consumedAt ?? null);
+  const consumed = s?.consumedAt ? Math.floor(s.consumedAt.getTime() / 1000) : null;
   // Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
   await t.db.$queryRaw`
     WITH upserted AS (
@@ -91,8 +96,14 @@ export async function upsertPayload(t: TenantCtx, w: PayloadWrite, extra: { gran
           ${iso(s?.expiresAt ?? null)}::timestamp(3), ${now}::timestamp(3)
         WHERE ${s?.id ?? null}::text IS NOT NULL
         ON CONFLICT ("tenantId", "model", "id") DO UPDATE SET "payload" = EXCLUDED."payload", "expiresAt" = EXCLUDED."expiresAt"
+        RETURNING 1),
+    consumed AS (
+      UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", ${consumedAt}::timestamp(3)),
+          "payload" = "payload" || jsonb_build_object('consumed', ${consumed}::bigint)
+        WHERE ${consumedAt}::text IS NOT NULL AND "tenantId" = ${t.id} AND "model" = 'RefreshToken' AND "id" = ${s?.id ?? null}
         RETURNING 1)
-    SELECT (SELECT count(*) FROM upserted) AS n, (SELECT count(*) FROM client_in_use) AS c, (SELECT count(*) FROM successor) AS s`;
+    SELECT (SELECT count(*) FROM upserted) AS n, (SELECT count(*) FROM client_in_use) AS c, (SELECT count(*) FROM successor) AS s,
+      (SELECT count(*) FROM consumed) AS u`;
 }
 
 /**

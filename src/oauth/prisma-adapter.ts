@@ -2,7 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { unusedClientExpiry } from './registration-limit.js';
-import { successorRecord, takeClaimedRow } from './refresh-rotation.js';
+import { deferConsume, deferredConsumeWritten, successorRecord, takeClaimedRow } from './refresh-rotation.js';
 import { protectClientSecret, revealClientSecret, type ClientSecretStore } from './client-secrets.js';
 import { consumePayload, deletePayload, deletePayloadsOfGrant, findLivePayload, upsertPayload, type LookupColumn } from './payload-statements.js';
 
@@ -77,6 +77,7 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
             ...(successor ? { successor } : {}),
           },
         );
+        if (successor?.consumedAt) deferredConsumeWritten();
       },
 
       async find(id) {
@@ -96,6 +97,8 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
       },
 
       async consume(id) {
+        // A refresh token this request claimed: its consume is written with its successor (refresh-rotation.ts).
+        if (model === 'RefreshToken' && deferConsume(t, id, now())) return;
         // Single use: the conditional update is the lock, of two parallel redemptions exactly one matches a row.
         const matched = await consumePayload(t, model, id, now(), singleUse.has(model));
         if (!matched && singleUse.has(model)) throw new errors.InvalidGrant(`${model} already used`);

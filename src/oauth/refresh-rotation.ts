@@ -26,7 +26,15 @@ export interface ClaimedRow {
 }
 
 export type RotationPlan =
-  | { kind: 'rotate'; tenantId: string; id: string; grantId: string | null; claimed?: ClaimedRow }
+  | {
+      kind: 'rotate';
+      tenantId: string;
+      id: string;
+      grantId: string | null;
+      claimed?: ClaimedRow;
+      /** oidc-provider consumed the claimed token: written with its successor (deferConsume), or after the request. */
+      pendingConsume?: Date;
+    }
   /** A used token within the grace window: answered with its successor, and recorded in the audit log. */
   | { kind: 'grace'; grantId: string | null }
   /** A used token presented again outside the grace window: oidc-provider will revoke its grant. */
@@ -51,7 +59,28 @@ export const shouldRotate = () => plans.getStore()?.kind !== 'grace';
 export function successorRecord(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined): SuccessorWrite | null {
   const plan = plans.getStore();
   if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id === successorId || plan.grantId !== (grantId ?? null)) return null;
-  return { id: plan.id, grantId: plan.grantId, successor: successorId, expiresAt: new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000) };
+  return {
+    id: plan.id, grantId: plan.grantId, successor: successorId, expiresAt: new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000),
+    consumedAt: plan.pendingConsume ?? null,
+  };
+}
+
+/**
+ * Adapter hook: oidc-provider consumes the token this request claimed, then saves its successor. The consume is
+ * written in the successor's statement (one round trip fewer); the claim already keeps every other request off the
+ * token meanwhile. False: not this rotation's token, consume it now.
+ */
+export function deferConsume(t: TenantCtx, id: string, at: Date): boolean {
+  const plan = plans.getStore();
+  if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id !== id) return false;
+  plan.pendingConsume = at;
+  return true;
+}
+
+/** Adapter hook: the successor's statement, with the deferred consume in it, has committed. */
+export function deferredConsumeWritten() {
+  const plan = plans.getStore();
+  if (plan?.kind === 'rotate') delete plan.pendingConsume;
 }
 
 /**

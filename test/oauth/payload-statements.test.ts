@@ -63,8 +63,18 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     expect((await row(a, 'Client', 'cli'))?.expiresAt).toBeNull();
     expect((await row(b, 'Client', 'cli'))?.expiresAt).toEqual(later);
     expect((await row(a, 'Grant', 'grt'))?.accountId).toBe('usr');
+    // The rotated token rt1 (claimed, consume deferred) exists in both tenants.
+    const claimedAt = new Date('2026-03-01T12:00:00.000Z');
+    for (const x of [a, b]) {
+      await write(x, 'RefreshToken', 'rt1', { kind: 'RefreshToken' }, { grantId: 'grt' });
+      await x.db.oidcPayload.updateMany({ where: { model: 'RefreshToken', id: 'rt1' }, data: { consumedAt: claimedAt } });
+    }
+    const consumedAt = new Date(claimedAt.getTime() + 2000);
     await upsertPayload(a, { model: 'RefreshToken', id: 'rt2', payload: {} as AdapterPayload, grantId: 'grt', userCode: null, uid: null, accountId: null, expiresAt: later, now: new Date() },
-      { successor: { id: 'rt1', grantId: 'grt', successor: 'rt2', expiresAt: later } });
+      { successor: { id: 'rt1', grantId: 'grt', successor: 'rt2', expiresAt: later, consumedAt } });
+    expect(await row(a, 'RefreshToken', 'rt1')).toMatchObject({ consumedAt: claimedAt, payload: { kind: 'RefreshToken', consumed: Math.floor(consumedAt.getTime() / 1000) } });
+    expect(await row(b, 'RefreshToken', 'rt1')).toMatchObject({ consumedAt: claimedAt, payload: { kind: 'RefreshToken' } });
+    expect(((await row(b, 'RefreshToken', 'rt1'))?.payload as Record<string, unknown>).consumed).toBeUndefined();
     expect(await row(a, 'RefreshSuccessor', 'rt1')).toMatchObject({ grantId: 'grt', payload: { successor: 'rt2' }, expiresAt: later });
     expect(await row(b, 'RefreshSuccessor', 'rt1')).toBeNull();
     expect(await row(a, 'RefreshToken', 'rt2')).toMatchObject({ grantId: 'grt', expiresAt: later });
@@ -109,6 +119,14 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
       // From the claim, not from the row changed since; a second lookup reads the database.
       expect(await tokens.find('rt')).toEqual({ kind: 'RefreshToken', grantId: 'g' });
       expect(await tokens.find('rt')).toEqual({ changed: true });
+      // oidc-provider's consume of the claimed token is written with its successor, in one statement.
+      clock.advance(2000);
+      await tokens.consume('rt');
+      expect(((await row(t, 'RefreshToken', 'rt'))?.payload as Record<string, unknown>).consumed).toBeUndefined();
+      await tokens.upsert('rt-next', { kind: 'RefreshToken', grantId: 'g' } as AdapterPayload, 600);
+      expect(await row(t, 'RefreshToken', 'rt')).toMatchObject({ payload: { changed: true, consumed: Math.floor(clock.now().getTime() / 1000) } });
+      expect(await row(t, 'RefreshSuccessor', 'rt')).toMatchObject({ grantId: 'g', payload: { successor: 'rt-next' } });
+      expect(plan).not.toHaveProperty('pendingConsume');
     });
   });
 
