@@ -40,14 +40,15 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
     const find = async (column: LookupColumn, value: string) => {
       if (model === 'Client' && column === 'id') {
         const hit = clients.get(value);
-        if (hit && hit.until > now().getTime()) return hit.payload;
+        // A copy: nothing oidc-provider does to the object it gets can change what the next request reads.
+        if (hit && hit.until > now().getTime()) return structuredClone(hit.payload);
         clients.delete(value);
       }
       const row = await findLivePayload(t, model, column, value, now());
       if (!row) return undefined;
       if (model !== 'Client') return row.payload;
       const payload = await revealClientSecret(t, deps.secrets, row.payload);
-      if (column === 'id' && row.expiresAt === null) clients.set(value, { payload, until: now().getTime() + CLIENT_CACHE_MS });
+      if (column === 'id' && row.expiresAt === null) clients.set(value, { payload: structuredClone(payload), until: now().getTime() + CLIENT_CACHE_MS });
       return payload;
     };
 
