@@ -51,7 +51,7 @@ export function clientNetwork(ip: string | undefined): string {
 /**
  * Fixed-window counters in the database (`RateLimitCounter`, docs/decisions/0013): every node counts against the same
  * row, so a limit holds across nodes; the embedded database has one process, where the same code is simply local.
- * One upsert per counted event (INSERT … ON CONFLICT DO UPDATE, atomic), one read per check.
+ * One upsert per counted event (INSERT … ON CONFLICT DO UPDATE, atomic), one read per check (all its rules at once).
  */
 export class RateLimiter {
   constructor(
@@ -66,12 +66,14 @@ export class RateLimiter {
     return { key: `${rule.name}|${scope}|${index}`, expiresAt: new Date(end), retryAfterS: Math.max(1, Math.ceil((end - now) / 1000)) };
   }
 
-  /** Whether the next event would be within every rule (counts nothing). */
+  /** Whether the next event would be within every rule (counts nothing). One read for all the rules' counters. */
   async check(checks: [RateRule, string][]): Promise<RateVerdict> {
-    for (const [rule, scope] of checks) {
-      const w = this.#window(rule, scope);
-      const row = await this.db.rateLimitCounter.findUnique({ where: { key: w.key }, select: { count: true } });
-      if (row && row.count >= rule.limit) return { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
+    const windows = checks.map(([rule, scope]) => ({ rule, w: this.#window(rule, scope) }));
+    const rows = await this.db.rateLimitCounter.findMany({ where: { key: { in: windows.map((x) => x.w.key) } }, select: { key: true, count: true } });
+    const counts = new Map(rows.map((r) => [r.key, r.count]));
+    // In the rules' order: the first rule over its limit is the one reported.
+    for (const { rule, w } of windows) {
+      if ((counts.get(w.key) ?? 0) >= rule.limit) return { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
     }
     return { ok: true };
   }

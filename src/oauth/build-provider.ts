@@ -65,7 +65,9 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     scopes: ['openid', 'offline_access', MCP_SCOPE, SCIM_SCOPE],
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     async findAccount(_ctx, sub) {
-      const user = await t.db.user.findFirst({ where: { id: sub, active: true } });
+      // Read on every token request: raw SQL (three columns, no Prisma model mapping), the tenant bound here.
+      const [user] = await t.db.$queryRaw<{ id: string; email: string | null; displayName: string | null }[]>`
+        SELECT "id", "email", "displayName" FROM "User" WHERE "tenantId" = ${t.id} AND "id" = ${sub} AND "active" = true`;
       if (!user) return undefined;
       return {
         accountId: user.id,

@@ -9,6 +9,7 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
 import { registrationLimit } from './registration-limit.js';
+import { consumePayload } from './payload-statements.js';
 import { planRefresh, releaseClaim, runWithRotationPlan, type RotationPlan } from './refresh-rotation.js';
 import { tokenFailureLimits } from './token-failure-limit.js';
 
@@ -77,7 +78,11 @@ function tokenEndpoint(s: Services): RequestHandler {
       });
     }
     await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
-    if (plan.kind === 'rotate' && res.statusCode !== 200) await releaseClaim(t, plan);
+    if (plan.kind !== 'rotate') return;
+    // oidc-provider consumed the token but no successor was saved with it (an error in between): write it now, so
+    // the claim is kept and the token counts as used, as if it had been written at once.
+    if (plan.pendingConsume) await consumePayload(t, 'RefreshToken', plan.id, plan.pendingConsume, false);
+    if (res.statusCode !== 200) await releaseClaim(t, plan);
   };
 }
 

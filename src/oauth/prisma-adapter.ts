@@ -1,10 +1,10 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { Prisma } from '../generated/prisma/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { unusedClientExpiry } from './registration-limit.js';
-import { recordSuccessor } from './refresh-rotation.js';
+import { deferConsume, deferredConsumeWritten, successorRecord, takeClaimedRow } from './refresh-rotation.js';
 import { protectClientSecret, revealClientSecret, type ClientSecretStore } from './client-secrets.js';
+import { consumePayload, deletePayload, deletePayloadsOfGrant, findLivePayload, upsertPayload, type LookupColumn } from './payload-statements.js';
 
 export interface AdapterDeps {
   clock: Clock;
@@ -17,85 +17,103 @@ export interface AdapterDeps {
 const singleUse = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 /**
- * oidc-provider storage over the OidcPayload table, one adapter per (tenant, model). Every query goes through the
- * tenant-scoped client, so one tenant's provider can never read another tenant's codes, tokens or clients.
- * Expiry is judged by the application clock (tests advance it instead of sleeping).
+ * Safety net of the client cache (docs/decisions/0006): the cache lives in the tenant's provider, which every node
+ * drops on 'tenant.changed' (published by `client remove`) and 'bus.resumed'; this bounds a missed notification.
+ */
+export const CLIENT_CACHE_MS = 60_000;
+
+/**
+ * oidc-provider storage over the OidcPayload table, one adapter per (tenant, model), one statement per call
+ * (payload-statements.ts; every statement binds the tenant's id, so one tenant's provider can never read another
+ * tenant's codes, tokens or clients). Expiry is judged by the application clock (tests advance it instead of sleeping).
+ *
+ * Clients are read on every token request and change only through this adapter (DCR, destroy) or `client remove`
+ * (which publishes 'tenant.changed', rebuilding the provider and this cache with it): a client that does not expire
+ * is kept per provider, secret revealed, for CLIENT_CACHE_MS. Clients with an expiry (self-registered, not yet
+ * granted) are never cached, so an expired one is refused as before.
  */
 export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
+  const clients = new Map<string, { payload: AdapterPayload; until: number }>();
   return (model: string): Adapter => {
-    const db = t.db.oidcPayload;
     const now = () => deps.clock.now();
-    const live = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: now() } }] });
 
-    const toPayload = async (row: { payload: unknown; consumedAt: Date | null } | null) => {
+    const find = async (column: LookupColumn, value: string) => {
+      if (model === 'Client' && column === 'id') {
+        const hit = clients.get(value);
+        // A copy: nothing oidc-provider does to the object it gets can change what the next request reads.
+        if (hit && hit.until > now().getTime()) return structuredClone(hit.payload);
+        clients.delete(value);
+      }
+      const row = await findLivePayload(t, model, column, value, now());
       if (!row) return undefined;
-      let payload = row.payload as AdapterPayload;
-      if (model === 'Client') payload = await revealClientSecret(t, deps.secrets, payload);
+      if (model !== 'Client') return row.payload;
+      const payload = await revealClientSecret(t, deps.secrets, row.payload);
+      if (column === 'id' && row.expiresAt === null) clients.set(value, { payload: structuredClone(payload), until: now().getTime() + CLIENT_CACHE_MS });
       return payload;
     };
 
     return {
       async upsert(id, payload, expiresIn) {
         let stored: AdapterPayload = payload;
-        if (model === 'Client') stored = await protectClientSecret(t, deps.secrets, id, payload);
-        const expiresAt = expiresIn ? new Date(now().getTime() + expiresIn * 1000) : model === 'Client' ? unusedClientExpiry(payload, now()) : null;
-        const columns = {
-          payload: stored as Prisma.InputJsonValue,
-          grantId: payload.grantId ?? null,
-          userCode: payload.userCode ?? null,
-          uid: payload.uid ?? null,
-          // Sessions and grants carry the account too: revoking a user deletes every row that names them.
-          accountId: payload.accountId ?? payload.session?.accountId ?? null,
-          expiresAt,
-        };
-        await db.upsert({
-          where: { tenantId_model_id: { tenantId: t.id, model, id } },
-          create: { tenantId: t.id, model, id, ...columns },
-          update: columns,
-        });
-        if (model === 'RefreshToken') await recordSuccessor(t, deps.clock, id, payload.grantId);
-        // A self-registered client that a user has granted is in use: it no longer expires (registration-limit.ts).
-        if (model === 'Grant' && typeof payload.clientId === 'string') {
-          await db.updateMany({ where: { model: 'Client', id: payload.clientId, expiresAt: { not: null } }, data: { expiresAt: null } });
+        if (model === 'Client') {
+          clients.delete(id);
+          stored = await protectClientSecret(t, deps.secrets, id, payload);
         }
+        const at = now();
+        const expiresAt = expiresIn ? new Date(at.getTime() + expiresIn * 1000) : model === 'Client' ? unusedClientExpiry(payload, at) : null;
+        const successor = model === 'RefreshToken' ? successorRecord(t, deps.clock, id, payload.grantId) : null;
+        await upsertPayload(
+          t,
+          {
+            model, id, payload: stored, expiresAt, now: at,
+            grantId: payload.grantId ?? null,
+            userCode: payload.userCode ?? null,
+            uid: payload.uid ?? null,
+            // Sessions and grants carry the account too: revoking a user deletes every row that names them.
+            accountId: payload.accountId ?? payload.session?.accountId ?? null,
+          },
+          {
+            // A self-registered client that a user has granted is in use: it no longer expires (registration-limit.ts).
+            ...(model === 'Grant' && typeof payload.clientId === 'string' ? { grantOfClient: payload.clientId } : {}),
+            ...(successor ? { successor } : {}),
+          },
+        );
+        if (successor?.consumedAt) deferredConsumeWritten();
       },
 
       async find(id) {
-        return toPayload(await db.findFirst({ where: { model, id, ...live() } }));
+        if (model === 'RefreshToken') {
+          const claimed = takeClaimedRow(t, id, now());
+          if (claimed !== undefined) return (claimed?.payload ?? undefined) as AdapterPayload | undefined;
+        }
+        return find('id', id);
       },
 
       async findByUid(uid) {
-        return toPayload(await db.findFirst({ where: { model, uid, ...live() } }));
+        return find('uid', uid);
       },
 
       async findByUserCode(userCode) {
-        return toPayload(await db.findFirst({ where: { model, userCode, ...live() } }));
+        return find('userCode', userCode);
       },
 
       async consume(id) {
-        const at = now();
-        if (singleUse.has(model)) {
-          // The conditional update is the lock: of two parallel redemptions exactly one sees count === 1.
-          const { count } = await db.updateMany({ where: { model, id, consumedAt: null }, data: { consumedAt: at } });
-          if (count === 0) throw new errors.InvalidGrant(`${model} already used`);
-        }
-        const row = await db.findFirst({ where: { model, id } });
-        if (!row) return;
-        const payload = { ...(row.payload as object), consumed: Math.floor(at.getTime() / 1000) };
-        await db.updateMany({
-          where: { model, id },
-          data: { payload: payload as Prisma.InputJsonValue, consumedAt: row.consumedAt ?? at },
-        });
+        // A refresh token this request claimed: its consume is written with its successor (refresh-rotation.ts).
+        if (model === 'RefreshToken' && deferConsume(t, id, now())) return;
+        // Single use: the conditional update is the lock, of two parallel redemptions exactly one matches a row.
+        const matched = await consumePayload(t, model, id, now(), singleUse.has(model));
+        if (!matched && singleUse.has(model)) throw new errors.InvalidGrant(`${model} already used`);
       },
 
       async destroy(id) {
-        const { count } = await db.deleteMany({ where: { model, id } });
-        if (model === 'Grant' && count > 0) await deps.onGrantRevoked(t, id);
+        if (model === 'Client') clients.delete(id);
+        const existed = await deletePayload(t, model, id);
+        if (model === 'Grant' && existed) await deps.onGrantRevoked(t, id);
         if (model === 'Client') await deps.secrets.remove(t, id);
       },
 
       async revokeByGrantId(grantId) {
-        await db.deleteMany({ where: { model, grantId } });
+        await deletePayloadsOfGrant(t, model, grantId);
       },
     };
   };

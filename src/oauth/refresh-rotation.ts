@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import type { SuccessorWrite } from './payload-statements.js';
 
 /**
  * Refresh-token rotation with reuse detection (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2), serialized in the database.
@@ -18,8 +19,22 @@ const SUCCESSOR_MODEL = 'RefreshSuccessor';
 const WAIT_STEP_MS = 25;
 const WAIT_MAX_MS = 3_000;
 
+/** The claimed token's row as the claim returned it: oidc-provider's lookup of that token is answered from it. */
+export interface ClaimedRow {
+  payload: unknown;
+  expiresAt: Date | null;
+}
+
 export type RotationPlan =
-  | { kind: 'rotate'; tenantId: string; id: string; grantId: string | null }
+  | {
+      kind: 'rotate';
+      tenantId: string;
+      id: string;
+      grantId: string | null;
+      claimed?: ClaimedRow;
+      /** oidc-provider consumed the claimed token: written with its successor (deferConsume), or after the request. */
+      pendingConsume?: Date;
+    }
   /** A used token within the grace window: answered with its successor, and recorded in the audit log. */
   | { kind: 'grace'; grantId: string | null }
   /** A used token presented again outside the grace window: oidc-provider will revoke its grant. */
@@ -36,16 +51,48 @@ export const currentRotationPlan = (): RotationPlan | undefined => plans.getStor
 /** oidc-provider's rotateRefreshToken: always rotate, except when answering a grace-window duplicate. */
 export const shouldRotate = () => plans.getStore()?.kind !== 'grace';
 
-/** Adapter hook: the winner of a claim records which token succeeded the one it consumed. */
-export async function recordSuccessor(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined) {
+/**
+ * Adapter hook: when the winner of a claim saves its new refresh token, the record of which token succeeded the one it
+ * consumed — written by the adapter in the same statement as the new token (payload-statements.ts). Null when the
+ * token being saved is not this rotation's successor (another tenant, another grant, the consumed token itself).
+ */
+export function successorRecord(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined): SuccessorWrite | null {
   const plan = plans.getStore();
-  if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id === successorId || plan.grantId !== (grantId ?? null)) return;
-  const expiresAt = new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000);
-  await t.db.oidcPayload.upsert({
-    where: { tenantId_model_id: { tenantId: t.id, model: SUCCESSOR_MODEL, id: plan.id } },
-    create: { tenantId: t.id, model: SUCCESSOR_MODEL, id: plan.id, grantId: plan.grantId, payload: { successor: successorId }, expiresAt },
-    update: { payload: { successor: successorId }, expiresAt },
-  });
+  if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id === successorId || plan.grantId !== (grantId ?? null)) return null;
+  return {
+    id: plan.id, grantId: plan.grantId, successor: successorId, expiresAt: new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000),
+    consumedAt: plan.pendingConsume ?? null,
+  };
+}
+
+/**
+ * Adapter hook: oidc-provider consumes the token this request claimed, then saves its successor. The consume is
+ * written in the successor's statement (one round trip fewer); the claim already keeps every other request off the
+ * token meanwhile. False: not this rotation's token, consume it now.
+ */
+export function deferConsume(t: TenantCtx, id: string, at: Date): boolean {
+  const plan = plans.getStore();
+  if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id !== id) return false;
+  plan.pendingConsume = at;
+  return true;
+}
+
+/** Adapter hook: the successor's statement, with the deferred consume in it, has committed. */
+export function deferredConsumeWritten() {
+  const plan = plans.getStore();
+  if (plan?.kind === 'rotate') delete plan.pendingConsume;
+}
+
+/**
+ * Adapter hook: oidc-provider's lookup of the token this request just claimed is answered from the claim's own
+ * returned row (one round trip fewer), once, and only while it has not expired. Undefined: look in the database.
+ */
+export function takeClaimedRow(t: TenantCtx, id: string, now: Date): { payload: unknown } | null | undefined {
+  const plan = plans.getStore();
+  if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id !== id || !plan.claimed) return undefined;
+  const row = plan.claimed;
+  delete plan.claimed;
+  return row.expiresAt === null || row.expiresAt > now ? { payload: row.payload } : null;
 }
 
 async function findSuccessor(t: TenantCtx, id: string): Promise<string | null> {
@@ -54,12 +101,14 @@ async function findSuccessor(t: TenantCtx, id: string): Promise<string | null> {
   return typeof successor === 'string' ? successor : null;
 }
 
+/** The conditional update that serializes rotation; returns the claimed row (so no read precedes it), or undefined. */
 async function claim(t: TenantCtx, clock: Clock, id: string) {
-  const { count } = await t.db.oidcPayload.updateMany({
+  const [row] = await t.db.oidcPayload.updateManyAndReturn({
     where: { model: 'RefreshToken', id, consumedAt: null },
     data: { consumedAt: clock.now() },
+    select: { grantId: true, payload: true, expiresAt: true },
   });
-  return count === 1;
+  return row;
 }
 
 /**
@@ -77,12 +126,13 @@ export async function planRefresh(
   if (typeof id !== 'string' || id.length === 0 || id.length > 200) return { kind: 'none' };
   const started = clock.now().getTime();
   for (let waited = 0; ; waited += WAIT_STEP_MS) {
+    // Claim first: the common case (an unused token) is one round trip.
+    const won = await claim(t, clock, id);
+    if (won) return { kind: 'rotate', tenantId: t.id, id, grantId: won.grantId, claimed: { payload: won.payload, expiresAt: won.expiresAt } };
     const row = await t.db.oidcPayload.findFirst({ where: { model: 'RefreshToken', id } });
     if (!row) return { kind: 'none' };
-    if (!row.consumedAt) {
-      if (await claim(t, clock, id)) return { kind: 'rotate', tenantId: t.id, id, grantId: row.grantId };
-      continue;
-    }
+    // Released (a failed rotation) between the claim and this read: claim again.
+    if (!row.consumedAt) continue;
     const successor = await findSuccessor(t, id);
     const withinGrace = started - row.consumedAt.getTime() <= REFRESH_GRACE_MS;
     if (withinGrace && successor) {

@@ -1,20 +1,32 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/lib/clock.js';
+import { ManualClock, type Clock } from '../../src/lib/clock.js';
 import { newId } from '../../src/lib/ids.js';
 import {
   currentRotationPlan,
   planRefresh,
-  recordSuccessor,
   REFRESH_GRACE_MS,
   releaseClaim,
   runWithRotationPlan,
   shouldRotate,
+  successorRecord,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
+
+
+/** What the adapter writes beside a new refresh token (payload-statements.ts), written here through `db`. */
+async function recordSuccessor(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined) {
+  const r = successorRecord(t, clock, successorId, grantId);
+  if (!r) return;
+  await t.db.oidcPayload.upsert({
+    where: { tenantId_model_id: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id } },
+    create: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id, grantId: r.grantId, payload: { successor: r.successor }, expiresAt: r.expiresAt },
+    update: { payload: { successor: r.successor }, expiresAt: r.expiresAt },
+  });
+}
 
 /**
  * Refresh-token rotation's guards on their own (issue 18), called directly over a real database: the claim raced by
@@ -50,7 +62,7 @@ describe.each(testDbKinds)('refresh rotation guards (%s)', (kind) => {
     const winner = await Promise.race(pending.map((p, i) => p.then((plan) => (plan.kind === 'rotate' ? i : new Promise<number>(() => {})))));
     await runWithRotationPlan(await pending[winner]!, () => recordSuccessor(t, clock, 'successor-1', grantId ?? undefined));
     const plans = await Promise.all(pending);
-    expect(plans.filter((p) => p.kind === 'rotate')).toEqual([{ kind: 'rotate', tenantId: t.id, id, grantId }]);
+    expect(plans.filter((p) => p.kind === 'rotate')).toEqual([{ kind: 'rotate', tenantId: t.id, id, grantId, claimed: { payload: { kind: 'RefreshToken' }, expiresAt: null } }]);
     expect(plans.filter((p) => p.kind === 'grace')).toHaveLength(5);
     for (const [i, b] of bodies.entries()) expect(b.refresh_token).toBe(i === winner ? id : 'successor-1');
     expect((await row(t, 'RefreshToken', id))?.consumedAt).toEqual(clock.now());

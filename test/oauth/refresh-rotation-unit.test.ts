@@ -1,16 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/lib/clock.js';
+import { ManualClock, type Clock } from '../../src/lib/clock.js';
 import {
   currentRotationPlan,
   planRefresh,
-  recordSuccessor,
   REFRESH_GRACE_MS,
   releaseClaim,
   runWithRotationPlan,
   shouldRotate,
+  successorRecord,
+  takeClaimedRow,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+
+
+/** What the adapter writes beside a new refresh token (payload-statements.ts), written here through `db`. */
+async function recordSuccessor(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined) {
+  const r = successorRecord(t, clock, successorId, grantId);
+  if (!r) return;
+  await t.db.oidcPayload.upsert({
+    where: { tenantId_model_id: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id } },
+    create: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id, grantId: r.grantId, payload: { successor: r.successor }, expiresAt: r.expiresAt },
+    update: { payload: { successor: r.successor }, expiresAt: r.expiresAt },
+  });
+}
 
 /**
  * Refresh rotation's logic, each guard on its own, over an in-memory stand-in of the tenant-scoped `oidcPayload`
@@ -52,6 +65,14 @@ class PayloadStore {
         const hit = this.rows.filter((row) => matches(row, where));
         for (const r of hit) Object.assign(r, structuredClone(data));
         return { count: hit.length };
+      },
+      updateManyAndReturn: async ({ where, data, select }: { where: Record<string, unknown>; data: Partial<Row>; select: Record<string, boolean> }) => {
+        await Promise.resolve();
+        checkId(where);
+        // One statement, like updateMany, returning the selected columns of the rows it changed.
+        const hit = this.rows.filter((row) => matches(row, where));
+        for (const r of hit) Object.assign(r, structuredClone(data));
+        return hit.map((r) => Object.fromEntries(Object.keys(select).map((k) => [k, structuredClone((r as unknown as Record<string, unknown>)[k])])));
       },
       upsert: async ({ where, create, update }: { where: { tenantId_model_id: { tenantId: string; model: string; id: string } }; create: Row; update: Partial<Row> }) => {
         await Promise.resolve();
@@ -103,7 +124,10 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     const { store, t, clock } = setup();
     store.token('ten_a', 'rt1');
     store.token('ten_a', 'rt2');
-    expect(await planRefresh(t, clock, { refresh_token: 'rt1' })).toEqual({ kind: 'rotate', tenantId: 'ten_a', id: 'rt1', grantId: 'grt_1' });
+    // The claim returns the row, so oidc-provider's lookup of the token needs no other read (takeClaimedRow).
+    expect(await planRefresh(t, clock, { refresh_token: 'rt1' })).toEqual({
+      kind: 'rotate', tenantId: 'ten_a', id: 'rt1', grantId: 'grt_1', claimed: { payload: { kind: 'RefreshToken' }, expiresAt: null },
+    });
     expect(store.get('ten_a', 'RefreshToken', 'rt1')?.consumedAt).toEqual(clock.now());
     // Only that token is claimed.
     expect(store.get('ten_a', 'RefreshToken', 'rt2')?.consumedAt).toBeNull();
@@ -125,24 +149,32 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     expect(bodies.filter((b) => b.refresh_token === 'succ')).toHaveLength(5);
   });
 
-  it('a token already claimed is never claimed again, whatever its row said when read (claim is conditional)', async () => {
+  it('a token already claimed is never claimed again (claim is conditional): its claim instant is kept', async () => {
+    const { store, t, clock } = setup();
+    const earlier = new Date(clock.now().getTime() - REFRESH_GRACE_MS - 1);
+    store.token('ten_a', 'rt1', 'grt_1', {}, earlier);
+    const { calls, sleep } = counter();
+    expect(await planRefresh(t, clock, { refresh_token: 'rt1' }, sleep)).toEqual({ kind: 'replay', grantId: 'grt_1' });
+    expect(store.get('ten_a', 'RefreshToken', 'rt1')?.consumedAt).toEqual(earlier);
+    expect(calls).toEqual([]);
+  });
+
+  it('a claim lost to a rotation released before the read is tried again, and then wins', async () => {
     const { store, clock } = setup();
-    store.token('ten_a', 'rt1');
-    // Another node claims between this request's read and its claim: the read saw it unclaimed.
+    store.token('ten_a', 'rt1', 'grt_1', {}, clock.now());
     const raced = store.tenant('ten_a');
     const findFirst = raced.db.oidcPayload.findFirst.bind(raced.db.oidcPayload);
-    let first = true;
+    let reads = 0;
     (raced.db.oidcPayload as unknown as { findFirst: unknown }).findFirst = async (args: never) => {
-      const r = await findFirst(args);
-      if (first) {
-        first = false;
-        store.get('ten_a', 'RefreshToken', 'rt1')!.consumedAt = new Date(clock.now().getTime() - REFRESH_GRACE_MS - 1);
-      }
-      return r;
+      // The winner's rotation failed between this request's claim and its read: the claim was released.
+      if (reads++ === 0) store.get('ten_a', 'RefreshToken', 'rt1')!.consumedAt = null;
+      return findFirst(args);
     };
     const { calls, sleep } = counter();
-    expect(await planRefresh(raced, clock, { refresh_token: 'rt1' }, sleep)).toEqual({ kind: 'replay', grantId: 'grt_1' });
-    expect(calls).toEqual([]);
+    clock.advance(1);
+    expect((await planRefresh(raced, clock, { refresh_token: 'rt1' }, sleep)).kind).toBe('rotate');
+    expect(store.get('ten_a', 'RefreshToken', 'rt1')?.consumedAt).toEqual(clock.now());
+    expect([reads, calls.length]).toEqual([1, 0]);
   });
 
   it('a replay after the grace window is refused at once, marked used with the claim instant, even with a successor', async () => {
@@ -295,6 +327,30 @@ describe('refresh rotation over a conditional-update stand-in', () => {
       expect(successors(store)).toEqual([]);
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ', undefined));
       expect(successors(store).map((r) => [r.grantId, r.payload])).toEqual([[null, { successor: 'succ' }]]);
+    });
+  });
+
+  describe('takeClaimedRow: oidc-provider’s lookup of the claimed token, answered from the claim', () => {
+    const at = new Date('2026-02-01T10:00:00.000Z');
+    const plan = (expiresAt: Date | null): RotationPlan => ({ kind: 'rotate', tenantId: 'ten_a', id: 'rt1', grantId: 'g', claimed: { payload: { p: 1 }, expiresAt } });
+    const { t, other } = setup();
+
+    it('answers once, for the claimed token of the claiming tenant only', async () => {
+      await runWithRotationPlan(plan(null), async () => {
+        expect(takeClaimedRow(other, 'rt1', at)).toBeUndefined();
+        expect(takeClaimedRow(t, 'rt2', at)).toBeUndefined();
+        expect(takeClaimedRow(t, 'rt1', at)).toEqual({ payload: { p: 1 } });
+        expect(takeClaimedRow(t, 'rt1', at)).toBeUndefined();
+      });
+      expect(takeClaimedRow(t, 'rt1', at)).toBeUndefined();
+      for (const p of [{ kind: 'grace', grantId: 'g' }, { kind: 'replay', grantId: 'g' }, { kind: 'none' }] as RotationPlan[]) {
+        await runWithRotationPlan(p, async () => expect(takeClaimedRow(t, 'rt1', at)).toBeUndefined());
+      }
+    });
+
+    it('an expired claimed token is not found (null), as the lookup in the database would not find it', async () => {
+      await runWithRotationPlan(plan(at), async () => expect(takeClaimedRow(t, 'rt1', at)).toBeNull());
+      await runWithRotationPlan(plan(new Date(at.getTime() + 1)), async () => expect(takeClaimedRow(t, 'rt1', at)).toEqual({ payload: { p: 1 } }));
     });
   });
 

@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import type { AdapterPayload } from 'oidc-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/lib/clock.js';
+import { ADMIN_REGISTERED } from '../../src/oauth/client-policy.js';
+import { consumePayload, deletePayload, deletePayloadsOfGrant, findLivePayload, upsertPayload } from '../../src/oauth/payload-statements.js';
+import { CLIENT_CACHE_MS, prismaAdapterFactory } from '../../src/oauth/prisma-adapter.js';
+import { planRefresh, runWithRotationPlan } from '../../src/oauth/refresh-rotation.js';
+import { createTenant } from '../../src/tenants/manage-tenants.js';
+import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
+import { openTestDatabase, testDbKinds } from '../support/databases.js';
+
+/**
+ * The adapter's raw statements (issue 17 §5, docs/decisions/0035) bypass the tenant-scoped client: every one must bind
+ * the tenant itself. Two tenants hold rows with the SAME model and id here, so a statement that forgot the tenant
+ * would read or change the other tenant's row. Also: single use of codes under concurrency, expiry, the successor
+ * record and the granted client's expiry written with the upsert, and the client cache's invalidation.
+ */
+describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => {
+  let database: Awaited<ReturnType<typeof openTestDatabase>>;
+  beforeAll(async () => {
+    database = await openTestDatabase(kind);
+  });
+  afterAll(() => database?.close());
+
+  async function tenant(): Promise<TenantCtx> {
+    const row = await createTenant(database.prisma, { slug: `p${randomBytes(4).toString('hex')}`, name: 'P' });
+    return tenantContext(database.prisma, { ...row, settings: {} });
+  }
+  const row = (t: TenantCtx, model: string, id: string) => t.db.oidcPayload.findFirst({ where: { model, id } });
+  const write = (t: TenantCtx, model: string, id: string, payload: Record<string, unknown>, more: Partial<{ grantId: string; uid: string; userCode: string; expiresAt: Date }> = {}) =>
+    upsertPayload(t, { model, id, payload: payload as AdapterPayload, grantId: more.grantId ?? null, userCode: more.userCode ?? null, uid: more.uid ?? null, accountId: null, expiresAt: more.expiresAt ?? null, now: new Date() });
+  const secrets = { put: async () => 'ref', get: async () => 'secret', remove: async () => {} };
+
+  it('reads, consumes and deletes only the own tenant’s row when another tenant has the same model and id', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const now = new Date();
+    await write(b, 'AuthorizationCode', 'same', { who: 'b' }, { grantId: 'g', uid: 'u', userCode: 'c' });
+    expect(await findLivePayload(a, 'AuthorizationCode', 'id', 'same', now)).toBeUndefined();
+    expect(await findLivePayload(a, 'AuthorizationCode', 'uid', 'u', now)).toBeUndefined();
+    expect(await findLivePayload(a, 'AuthorizationCode', 'userCode', 'c', now)).toBeUndefined();
+    expect(await consumePayload(a, 'AuthorizationCode', 'same', now, true)).toBe(false);
+    expect(await consumePayload(a, 'AuthorizationCode', 'same', now, false)).toBe(false);
+    expect(await deletePayload(a, 'AuthorizationCode', 'same')).toBe(false);
+    await deletePayloadsOfGrant(a, 'AuthorizationCode', 'g');
+    // A's upsert of the same key creates A's row; B's is untouched by all of the above.
+    await write(a, 'AuthorizationCode', 'same', { who: 'a' });
+    expect(await row(b, 'AuthorizationCode', 'same')).toMatchObject({ payload: { who: 'b' }, consumedAt: null });
+    expect((await findLivePayload(a, 'AuthorizationCode', 'id', 'same', now))?.payload).toEqual({ who: 'a' });
+    expect((await findLivePayload(b, 'AuthorizationCode', 'uid', 'u', now))?.payload).toEqual({ who: 'b' });
+    expect((await findLivePayload(b, 'AuthorizationCode', 'userCode', 'c', now))?.payload).toEqual({ who: 'b' });
+    await deletePayloadsOfGrant(b, 'AuthorizationCode', 'g');
+    expect(await row(b, 'AuthorizationCode', 'same')).toBeNull();
+    expect(await row(a, 'AuthorizationCode', 'same')).not.toBeNull();
+  });
+
+  it('a grant clears only its own tenant’s client expiry; a successor record lands in the writer’s tenant', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const later = new Date(Date.now() + 3_600_000);
+    await write(a, 'Client', 'cli', {}, { expiresAt: later });
+    await write(b, 'Client', 'cli', {}, { expiresAt: later });
+    await upsertPayload(a, { model: 'Grant', id: 'grt', payload: { clientId: 'cli' } as AdapterPayload, grantId: null, userCode: null, uid: null, accountId: 'usr', expiresAt: null, now: new Date() }, { grantOfClient: 'cli' });
+    expect((await row(a, 'Client', 'cli'))?.expiresAt).toBeNull();
+    expect((await row(b, 'Client', 'cli'))?.expiresAt).toEqual(later);
+    expect((await row(a, 'Grant', 'grt'))?.accountId).toBe('usr');
+    // The rotated token rt1 (claimed, consume deferred) exists in both tenants.
+    const claimedAt = new Date('2026-03-01T12:00:00.000Z');
+    for (const x of [a, b]) {
+      await write(x, 'RefreshToken', 'rt1', { kind: 'RefreshToken' }, { grantId: 'grt' });
+      await x.db.oidcPayload.updateMany({ where: { model: 'RefreshToken', id: 'rt1' }, data: { consumedAt: claimedAt } });
+    }
+    const consumedAt = new Date(claimedAt.getTime() + 2000);
+    await upsertPayload(a, { model: 'RefreshToken', id: 'rt2', payload: {} as AdapterPayload, grantId: 'grt', userCode: null, uid: null, accountId: null, expiresAt: later, now: new Date() },
+      { successor: { id: 'rt1', grantId: 'grt', successor: 'rt2', expiresAt: later, consumedAt } });
+    expect(await row(a, 'RefreshToken', 'rt1')).toMatchObject({ consumedAt: claimedAt, payload: { kind: 'RefreshToken', consumed: Math.floor(consumedAt.getTime() / 1000) } });
+    expect(await row(b, 'RefreshToken', 'rt1')).toMatchObject({ consumedAt: claimedAt, payload: { kind: 'RefreshToken' } });
+    expect(((await row(b, 'RefreshToken', 'rt1'))?.payload as Record<string, unknown>).consumed).toBeUndefined();
+    expect(await row(a, 'RefreshSuccessor', 'rt1')).toMatchObject({ grantId: 'grt', payload: { successor: 'rt2' }, expiresAt: later });
+    expect(await row(b, 'RefreshSuccessor', 'rt1')).toBeNull();
+    expect(await row(a, 'RefreshToken', 'rt2')).toMatchObject({ grantId: 'grt', expiresAt: later });
+  });
+
+  it('of parallel consumes of one code exactly one matches; the payload and column carry the first instant', async () => {
+    const t = await tenant();
+    await write(t, 'AuthorizationCode', 'code', { kind: 'AuthorizationCode' });
+    const at = new Date('2026-03-01T12:00:00.250Z');
+    const results = await Promise.all(Array.from({ length: 6 }, () => consumePayload(t, 'AuthorizationCode', 'code', at, true)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await row(t, 'AuthorizationCode', 'code')).toMatchObject({ consumedAt: at, payload: { kind: 'AuthorizationCode', consumed: Math.floor(at.getTime() / 1000) } });
+    // A refresh token (not single use: the rotation claimed it first) keeps its claim instant.
+    await write(t, 'RefreshToken', 'rt', {});
+    await t.db.oidcPayload.updateMany({ where: { model: 'RefreshToken', id: 'rt' }, data: { consumedAt: at } });
+    expect(await consumePayload(t, 'RefreshToken', 'rt', new Date(at.getTime() + 5000), false)).toBe(true);
+    expect(await row(t, 'RefreshToken', 'rt')).toMatchObject({ consumedAt: at, payload: { consumed: Math.floor(at.getTime() / 1000) + 5 } });
+  });
+
+  it('an expired row is not found; expiry is judged by the given instant', async () => {
+    const t = await tenant();
+    const expiresAt = new Date('2026-03-01T12:00:00.000Z');
+    await write(t, 'Session', 's', {}, { expiresAt });
+    expect(await findLivePayload(t, 'Session', 'id', 's', new Date(expiresAt.getTime() - 1))).toBeDefined();
+    expect(await findLivePayload(t, 'Session', 'id', 's', expiresAt)).toBeUndefined();
+  });
+
+  it('the adapter refuses a consumed code, and answers the claimed refresh token from the claim (once)', async () => {
+    const t = await tenant();
+    const clock = new ManualClock();
+    const codes = prismaAdapterFactory(t, { clock, secrets, onGrantRevoked: async () => {} })('AuthorizationCode');
+    await codes.upsert('c1', { kind: 'AuthorizationCode' } as AdapterPayload, 60);
+    await codes.consume('c1');
+    await expect(codes.consume('c1')).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await codes.find('c1'))?.consumed).toBe(Math.floor(clock.now().getTime() / 1000));
+
+    const tokens = prismaAdapterFactory(t, { clock, secrets, onGrantRevoked: async () => {} })('RefreshToken');
+    await tokens.upsert('rt', { kind: 'RefreshToken', grantId: 'g' } as AdapterPayload, 600);
+    const plan = await planRefresh(t, clock, { refresh_token: 'rt' });
+    await t.db.oidcPayload.updateMany({ where: { model: 'RefreshToken', id: 'rt' }, data: { payload: { changed: true } } });
+    await runWithRotationPlan(plan, async () => {
+      // From the claim, not from the row changed since; a second lookup reads the database.
+      expect(await tokens.find('rt')).toEqual({ kind: 'RefreshToken', grantId: 'g' });
+      expect(await tokens.find('rt')).toEqual({ changed: true });
+      // oidc-provider's consume of the claimed token is written with its successor, in one statement.
+      clock.advance(2000);
+      await tokens.consume('rt');
+      expect(((await row(t, 'RefreshToken', 'rt'))?.payload as Record<string, unknown>).consumed).toBeUndefined();
+      await tokens.upsert('rt-next', { kind: 'RefreshToken', grantId: 'g' } as AdapterPayload, 600);
+      expect(await row(t, 'RefreshToken', 'rt')).toMatchObject({ payload: { changed: true, consumed: Math.floor(clock.now().getTime() / 1000) } });
+      expect(await row(t, 'RefreshSuccessor', 'rt')).toMatchObject({ grantId: 'g', payload: { successor: 'rt-next' } });
+      expect(plan).not.toHaveProperty('pendingConsume');
+    });
+  });
+
+  it('caches a client that does not expire until the provider destroys it or the safety net passes; never one that expires', async () => {
+    const t = await tenant();
+    const clock = new ManualClock();
+    const adapter = prismaAdapterFactory(t, { clock, secrets, onGrantRevoked: async () => {} });
+    const clients = adapter('Client');
+    await clients.upsert('kept', { client_id: 'kept', client_secret: 'shh', [ADMIN_REGISTERED]: true } as AdapterPayload, undefined);
+    expect(await clients.find('kept')).toEqual({ client_id: 'kept', client_secret: 'secret', [ADMIN_REGISTERED]: true });
+    await t.db.oidcPayload.deleteMany({ where: { model: 'Client', id: 'kept' } });
+    // Removed behind the provider's back (a `client remove` also rebuilds the provider on 'tenant.changed').
+    expect(await clients.find('kept')).toBeDefined();
+    clock.advance(CLIENT_CACHE_MS);
+    expect(await clients.find('kept')).toBeUndefined();
+
+    await clients.upsert('gone', { client_id: 'gone', [ADMIN_REGISTERED]: true } as AdapterPayload, undefined);
+    expect(await clients.find('gone')).toBeDefined();
+    await adapter('Client').destroy('gone');
+    expect(await clients.find('gone')).toBeUndefined();
+
+    // A self-registered client not yet granted expires: it is read afresh every time.
+    await write(t, 'Client', 'dcr', { client_id: 'dcr' }, { expiresAt: new Date(clock.now().getTime() + 3_600_000) });
+    expect(await clients.find('dcr')).toBeDefined();
+    await t.db.oidcPayload.deleteMany({ where: { model: 'Client', id: 'dcr' } });
+    expect(await clients.find('dcr')).toBeUndefined();
+  });
+});
