@@ -1,4 +1,5 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { findActiveAccount } from './payload-statements.js';
 import { escapeHtml, page } from '../consent/html.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -65,9 +66,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     scopes: ['openid', 'offline_access', MCP_SCOPE, SCIM_SCOPE],
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     async findAccount(_ctx, sub) {
-      // Read on every token request: raw SQL (three columns, no Prisma model mapping), the tenant bound here.
-      const [user] = await t.db.$queryRaw<{ id: string; email: string | null; displayName: string | null }[]>`
-        SELECT "id", "email", "displayName" FROM "User" WHERE "tenantId" = ${t.id} AND "id" = ${sub} AND "active" = true`;
+      const user = await findActiveAccount(t, sub);
       if (!user) return undefined;
       return {
         accountId: user.id,

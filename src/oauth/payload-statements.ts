@@ -140,3 +140,13 @@ export async function deletePayloadsOfGrant(t: TenantCtx, model: string, grantId
   await t.db.$queryRaw`
     DELETE FROM "OidcPayload" WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "grantId" = ${grantId} RETURNING 1`;
 }
+
+/**
+ * The account behind a `sub` (oidc-provider's `findAccount`, read on every token request): an active user of this
+ * tenant. Raw SQL (three columns, no Prisma model mapping), so the tenant is bound here.
+ */
+export async function findActiveAccount(t: TenantCtx, sub: string): Promise<{ id: string; email: string | null; displayName: string | null } | undefined> {
+  const [user] = await t.db.$queryRaw<{ id: string; email: string | null; displayName: string | null }[]>`
+    SELECT "id", "email", "displayName" FROM "User" WHERE "tenantId" = ${t.id} AND "id" = ${sub} AND "active" = true`;
+  return user;
+}
