@@ -1,5 +1,4 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { findActiveAccount } from './payload-statements.js';
 import { escapeHtml, page } from '../consent/html.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -7,6 +6,7 @@ import { auditIssuance } from './audit-issuance.js';
 import { countTokenFailures } from './token-failure-limit.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
 import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
+import { findActiveAccount } from './payload-statements.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { deviceFlowPages } from './device-pages.js';
 import { holdErrorRedirects } from './hold-error-redirects.js';
