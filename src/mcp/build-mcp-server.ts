@@ -12,7 +12,7 @@ import {
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
-import { callableToolsCache } from '../tools/callable-tools-cache.js';
+import { callableToolsCache, type ToolSet } from '../tools/callable-tools-cache.js';
 import type { CallableTool } from '../tools/list-callable-tools.js';
 import type { CallRelay } from '../tools/upstream-call.js';
 import { connectorTool } from '../connectors/tool-providers.js';
@@ -43,9 +43,26 @@ function toMcpTool(tool: CallableTool): Tool {
   };
 }
 
-/** tools/list for this principal: the SDK server and the fast path (fast-path.ts) answer with this same function. */
+/** tools/list for this principal (the SDK server's answer; the fast path sends the same, serialised: listToolsJson). */
 export async function listToolsResult(s: Services, t: TenantCtx, who: McpPrincipal): Promise<ListToolsResult> {
-  return { tools: (await callableToolsCache(s).list(t, who.userId)).map(toMcpTool) };
+  return { tools: (await callableToolsCache(s).toolSet(t, who.userId)).list.map(toMcpTool) };
+}
+
+/** Serialised tools/list answers by tool set: built once for every user who may call the same tools. */
+const listJson = new WeakMap<ToolSet, string>();
+
+/**
+ * `JSON.stringify(await listToolsResult(…))`, from a serialisation shared by every user with the same tool set
+ * (callable-tools-cache.ts): with 200 tools, building and serialising the answer per request was most of a tools/list.
+ */
+export async function listToolsJson(s: Services, t: TenantCtx, who: McpPrincipal): Promise<string> {
+  const set = await callableToolsCache(s).toolSet(t, who.userId);
+  let json = listJson.get(set);
+  if (json === undefined) {
+    json = JSON.stringify({ tools: set.list.map(toMcpTool) } satisfies ListToolsResult);
+    listJson.set(set, json);
+  }
+  return json;
 }
 
 /** tools/call for this principal, cancellable by the transport's signal or a later notifications/cancelled. */
