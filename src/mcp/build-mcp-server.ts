@@ -48,18 +48,19 @@ export async function listToolsResult(s: Services, t: TenantCtx, who: McpPrincip
   return { tools: (await callableToolsCache(s).toolSet(t, who.userId)).list.map(toMcpTool) };
 }
 
-/** Serialised tools/list answers by tool set: built once for every user who may call the same tools. */
-const listJson = new WeakMap<ToolSet, string>();
+/** Serialised tools/list results by tool set, UTF-8 encoded: made once for every user who may call the same tools. */
+const listJson = new WeakMap<ToolSet, Buffer>();
 
 /**
- * `JSON.stringify(await listToolsResult(…))`, from a serialisation shared by every user with the same tool set
- * (callable-tools-cache.ts): with 200 tools, building and serialising the answer per request was most of a tools/list.
+ * `JSON.stringify(await listToolsResult(…))` as UTF-8 bytes, shared by every user with the same tool set
+ * (callable-tools-cache.ts): with 200 tools, building, serialising and encoding the ~100 kB answer per request was
+ * most of a tools/list's CPU (encoding alone twice: to measure, then to write).
  */
-export async function listToolsJson(s: Services, t: TenantCtx, who: McpPrincipal): Promise<string> {
+export async function listToolsJson(s: Services, t: TenantCtx, who: McpPrincipal): Promise<Buffer> {
   const set = await callableToolsCache(s).toolSet(t, who.userId);
   let json = listJson.get(set);
   if (json === undefined) {
-    json = JSON.stringify({ tools: set.list.map(toMcpTool) } satisfies ListToolsResult);
+    json = Buffer.from(JSON.stringify({ tools: set.list.map(toMcpTool) } satisfies ListToolsResult));
     listJson.set(set, json);
   }
   return json;

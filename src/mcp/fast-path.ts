@@ -91,7 +91,7 @@ export async function tryFastPath(
     : undefined;
   let response: Record<string, unknown>;
   /** tools/list's result, already serialised (shared by every user with the same tools, build-mcp-server.ts). */
-  let listed: string | undefined;
+  let listed: Buffer | undefined;
   try {
     if (fast.call) response = { result: await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal, relay), jsonrpc: '2.0', id: request.id };
     else {
@@ -117,9 +117,12 @@ export async function tryFastPath(
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
   // With a serialised result: the same bytes as JSON.stringify({ result, jsonrpc, id }).
-  res.end(listed === undefined ? JSON.stringify(response) : `{"result":${listed},"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`);
+  if (listed === undefined) res.end(JSON.stringify(response));
+  else res.end(Buffer.concat([RESULT_OPEN, listed, Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`)]));
   return true;
 }
+
+const RESULT_OPEN = Buffer.from('{"result":');
 
 /** tools/call with the SDK server's own result validation (server/index.js wraps tools/call handlers the same way). */
 async function validatedCall(
