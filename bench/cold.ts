@@ -9,7 +9,7 @@
 // change or a bus gap; the gateway is given 150 ms to receive the event, not timed). Requests are sequential (latency,
 // not throughput), raw JSON-RPC `tools/list` POSTs (the gateway's fast path, no MCP session), gateway as deployed
 // (`node dist/server.js`, logging at info). Users, the group and memberships are seeded with SQL; each user's token
-// comes from the real code flow (test/oauth/support/oauth-client.ts), made before anything is timed.
+// comes from the real code flow (bench/seed.ts), made before anything is timed.
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
@@ -18,14 +18,12 @@ import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
 import { approveTool } from '../src/tools/approve-tools.js';
 import { addUpstream } from '../src/tools/manage-upstreams.js';
-import { obtainTokens, registerClient } from '../test/oauth/support/oauth-client.js';
-import { closeServices, drive, pct, startAppProcess, startProcess, stop } from './support.js';
+import { realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
+import { closeServices, pct, startAppProcess, startProcess, stop } from './support.js';
 
 const USERS = Number(process.env.BENCH_COLD_USERS ?? 1000);
 const DROPS = Number(process.env.BENCH_COLD_DROPS ?? 100);
 const WARMUP_USERS = 50;
-
-type App = Parameters<typeof obtainTokens>[0];
 
 export async function main(databaseUrl: string): Promise<void> {
   const gateway = await startAppProcess(databaseUrl, 'cold', process.env.BENCH_COLD_NODE_ARGS?.split(' ').filter(Boolean));
@@ -39,24 +37,15 @@ export async function main(databaseUrl: string): Promise<void> {
     await createTenant(services.db, { slug: 'bench', name: 'Bench' });
     const t = (await findTenantBySlug(services.db, 'bench'))!;
     const total = WARMUP_USERS + USERS;
-    await pool.query(
-      `INSERT INTO "User" (id, "tenantId", "userName", "userNameKey", email, "displayName", source, "updatedAt")
-       SELECT 'usr_cold' || g, $1, 'cold' || g || '@bench.example', 'cold' || g || '@bench.example', 'cold' || g || '@bench.example', 'cold' || g, 'manual', now()
-       FROM generate_series(1, $2::int) g`,
-      [t.id, total],
-    );
-    await pool.query(`INSERT INTO "Group" (id, "tenantId", "displayName", "displayNameKey", source, "updatedAt") VALUES ('grp_cold', $1, 'Staff', 'staff', 'manual', now())`, [t.id]);
-    await pool.query(`INSERT INTO "GroupMembership" ("tenantId", "groupId", "userId") SELECT $1, 'grp_cold', 'usr_cold' || g FROM generate_series(1, $2::int) g`, [t.id, total]);
+    const userIds = await seedUsers(pool, t.id, 'cold', total);
+    const [staff] = await seedGroups(pool, t.id, 'cold', ['Staff']);
+    await seedMemberships(pool, t.id, userIds.map((u) => [staff!, u]));
     await pool.query('ANALYZE');
     await addUpstream(services, t, { name: 'up', url: upstreamUrl, headers: {} });
     await approveTool(services, t, 'up__echo', ['Staff']);
 
     const app = { url: gateway.publicUrl, services } as App;
-    const client = await registerClient(app, t);
-    const tokens: string[] = [];
-    await drive(total, 8, async (i) => {
-      tokens[i] = (await obtainTokens(app, t, `usr_cold${i + 1}`, client)).tokens.body.access_token!;
-    });
+    const tokens = await realTokens(app, t, userIds);
 
     const resource = mcpResourceUrl(gateway.publicUrl, t);
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });

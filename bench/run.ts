@@ -11,7 +11,7 @@ if (process.argv.includes('--quick')) {
     BENCH_SCIM_CREATES: '1000', BENCH_SCIM_USERS: '5000', BENCH_SCIM_QUERIES: '200',
     BENCH_ENTRA_SECONDS: '5', BENCH_MCP_CALLS: '1000', BENCH_MCP_ROUNDS: '2',
     BENCH_TOKEN_CODES: '250', BENCH_TOKEN_REFRESHES: '500', BENCH_COLD_USERS: '100', BENCH_COLD_DROPS: '20',
-    BENCH_TENANTS_N: '100',
+    BENCH_TENANTS_N: '100', BENCH_POP_CALLS: '3000', BENCH_POP_LISTS: '500', BENCH_POP_ROUNDS: '2',
   })) process.env[name] ??= value;
 }
 
@@ -32,6 +32,7 @@ for (const [name, modulePath] of [
   ['scim', './scim.js'],
   ['scim-entra', './scim-entra.js'],
   ['mcp', './mcp.js'],
+  ['mcp-population', './mcp-population.js'],
   ['token', './token.js'],
   ['cold', './cold.js'],
   ['tenants', './tenants.js'],

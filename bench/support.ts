@@ -148,3 +148,32 @@ export async function drive(n: number, concurrency: number, one: (i: number, wor
   );
   return { ms: performance.now() - started, latencies: latencies.sort((a, b) => a - b) };
 }
+
+/**
+ * `drive` with the CPU it cost: per request, of the `hop` process (the server under test), of this process (the load
+ * generator) and of PostgreSQL (every PostgreSQL process on the machine), and the throughput.
+ */
+export async function measure(hop: ChildProcess, n: number, concurrency: number, one: (i: number, worker: number) => Promise<void>) {
+  const hop0 = cpuUs(hop);
+  const pg0 = postgresCpuUs();
+  const own0 = process.cpuUsage();
+  const run = await drive(n, concurrency, one);
+  const own = process.cpuUsage(own0);
+  return {
+    latencies: run.latencies,
+    perSec: (n / run.ms) * 1000,
+    hopCpuUs: (cpuUs(hop) - hop0) / n,
+    clientCpuUs: (own.user + own.system) / n,
+    // Backends that exit during the run take their CPU out of the sum: never report less than nothing.
+    pgCpuUs: Math.max(0, postgresCpuUs() - pg0) / n,
+  };
+}
+
+/** VmRSS of a process in MB, from /proc (Linux); 0 when unknown. */
+export function rssMb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}

@@ -12,7 +12,7 @@ import {
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callTool } from '../tools/call-tool.js';
-import { callableToolsCache } from '../tools/callable-tools-cache.js';
+import { callableToolsCache, type ToolSet } from '../tools/callable-tools-cache.js';
 import type { CallableTool } from '../tools/list-callable-tools.js';
 import type { CallRelay } from '../tools/upstream-call.js';
 import { connectorTool } from '../connectors/tool-providers.js';
@@ -43,9 +43,27 @@ function toMcpTool(tool: CallableTool): Tool {
   };
 }
 
-/** tools/list for this principal: the SDK server and the fast path (fast-path.ts) answer with this same function. */
+/** tools/list for this principal (the SDK server's answer; the fast path sends the same, serialised: listToolsJson). */
 export async function listToolsResult(s: Services, t: TenantCtx, who: McpPrincipal): Promise<ListToolsResult> {
-  return { tools: (await callableToolsCache(s).list(t, who.userId)).map(toMcpTool) };
+  return { tools: (await callableToolsCache(s).toolSet(t, who.userId)).list.map(toMcpTool) };
+}
+
+/** Serialised tools/list results by tool set, UTF-8 encoded: made once for every user who may call the same tools. */
+const listJson = new WeakMap<ToolSet, Buffer>();
+
+/**
+ * `JSON.stringify(await listToolsResult(…))` as UTF-8 bytes, shared by every user with the same tool set
+ * (callable-tools-cache.ts): with 200 tools, building, serialising and encoding the ~100 kB answer per request was
+ * most of a tools/list's CPU (encoding alone twice: to measure, then to write).
+ */
+export async function listToolsJson(s: Services, t: TenantCtx, who: McpPrincipal): Promise<Buffer> {
+  const set = await callableToolsCache(s).toolSet(t, who.userId);
+  let json = listJson.get(set);
+  if (json === undefined) {
+    json = Buffer.from(JSON.stringify({ tools: set.list.map(toMcpTool) } satisfies ListToolsResult));
+    listJson.set(set, json);
+  }
+  return json;
 }
 
 /** tools/call for this principal, cancellable by the transport's signal or a later notifications/cancelled. */

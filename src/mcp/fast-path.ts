@@ -13,7 +13,7 @@ import {
 import { mediaType } from '../lib/media-type.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { callToolResult, listToolsResult, type McpPrincipal } from './build-mcp-server.js';
+import { callToolResult, listToolsJson, type McpPrincipal } from './build-mcp-server.js';
 import { ClientRelay } from './call-relay.js';
 import { NO_CAPABILITIES } from './client-capabilities.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
@@ -90,11 +90,14 @@ export async function tryFastPath(
       )
     : undefined;
   let response: Record<string, unknown>;
+  /** tools/list's result, already serialised (shared by every user with the same tools, build-mcp-server.ts). */
+  let listed: Buffer | undefined;
   try {
-    const result = fast.call
-      ? await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal, relay)
-      : await listToolsResult(s, t, who);
-    response = { result, jsonrpc: '2.0', id: request.id };
+    if (fast.call) response = { result: await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal, relay), jsonrpc: '2.0', id: request.id };
+    else {
+      listed = await listToolsJson(s, t, who);
+      response = { result: null, jsonrpc: '2.0', id: request.id };
+    }
   } catch (error) {
     // The SDK's Protocol renders handler errors this way (shared/protocol.js, _onrequest).
     const e = error as { code?: unknown; message?: unknown; data?: unknown };
@@ -113,9 +116,13 @@ export async function tryFastPath(
   // Exactly the SDK transport's Content-Type (no "; charset=utf-8").
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify(response));
+  // With a serialised result: the same bytes as JSON.stringify({ result, jsonrpc, id }).
+  if (listed === undefined) res.end(JSON.stringify(response));
+  else res.end(Buffer.concat([RESULT_OPEN, listed, Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`)]));
   return true;
 }
+
+const RESULT_OPEN = Buffer.from('{"result":');
 
 /** tools/call with the SDK server's own result validation (server/index.js wraps tools/call handlers the same way). */
 async function validatedCall(

@@ -6,6 +6,16 @@ import type { UpstreamRef } from './upstream-pool.js';
 
 export type CallableToolWithUpstream = CallableTool & { upstream: UpstreamRef | null };
 
+/**
+ * The tools one user may call, sorted by name: one object shared by every user of the tenant who may call exactly
+ * these (so 10,000 users hold a few hundred of them, not 10,000 copies of 200 tool definitions), and a key for
+ * whatever is derived from it once (the serialised tools/list answer, build-mcp-server.ts). Never mutated.
+ */
+export interface ToolSet {
+  readonly list: readonly CallableToolWithUpstream[];
+  readonly byName: ReadonlyMap<string, CallableToolWithUpstream>;
+}
+
 interface Row extends ToolRow {
   upUrl: string | null;
   upHeadersSecretId: string | null;
@@ -13,16 +23,26 @@ interface Row extends ToolRow {
   upAuthMode: string | null;
 }
 
-interface Entry {
+interface Timed {
   tenantId: string;
-  userId: string;
   loadedAt: number;
   /** Monotonic (`EventBus.now`), for the bus's trust bound; `loadedAt` is the business clock for the backstop. */
   busLoadedAt: number;
+}
+
+interface Entry extends Timed {
+  userId: string;
+  tools: Promise<ToolSet>;
+}
+
+/** A tenant's approved tools by id, and the tool sets made from them (interned by their ids). */
+interface Catalogue extends Timed {
   tools: Promise<Map<string, CallableToolWithUpstream>>;
+  sets: Map<string, ToolSet>;
 }
 
 const MAX_ENTRIES = 10_000;
+const MAX_CATALOGUES = 1_000;
 /** A backstop only: every change that matters is announced on the bus and drops the entry at once. */
 const MAX_AGE_MS = 60_000;
 
@@ -30,10 +50,13 @@ const MAX_AGE_MS = 60_000;
  * The tools each user may call now — user active, tool approved, for everyone, for a group the user is in or for an
  * IdP group one of the user's groups stands for (idp-group-grants.ts) — as the
  * MCP endpoint decides them for tools/list and tools/call. Cached per (tenant, user) on this node, because a
- * permission query per call was the largest database cost of the hot path.
+ * permission query per call was the largest database cost of the hot path. The decision (which tool ids) is made per
+ * user by one query; the tools' definitions come from a per-tenant catalogue of approved tools, loaded once for all
+ * its users (a tenant with 200 approved tools and large schemas made each user's load, and each user's entry,
+ * carry all of them).
  *
  * The cache obeys the event bus exactly like the token cache: `tools.changed` (approve, revoke, upstream add /
- * refresh / remove), `tenant.changed` drop the tenant's entries; `user.changed` (SCIM user or group membership
+ * refresh / remove), `tenant.changed` drop the tenant's entries and catalogue; `user.changed` (SCIM user or group membership
  * change, SSO group sync), `members.changed` (one SCIM group change set) and `user.revoked` drop the users'. Publishers commit first and publish after, and an
  * entry still loading is dropped too, so the first request after an event reads the database again: revocation
  * takes effect on the very next request on the node that made the change, and on the others when NOTIFY arrives.
@@ -41,24 +64,34 @@ const MAX_AGE_MS = 60_000;
  */
 export class CallableToolsCache {
   readonly #entries = new Map<string, Entry>();
+  readonly #catalogues = new Map<string, Catalogue>();
 
   constructor(private readonly s: Pick<Services, 'bus' | 'clock'>) {
     s.bus.subscribe((e) => {
-      if (e.type === 'bus.resumed') this.#entries.clear();
-      else if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
-      else if (e.type === 'user.changed' || e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
+      if (e.type === 'bus.resumed') {
+        this.#entries.clear();
+        this.#catalogues.clear();
+      } else if (e.type === 'tools.changed' || e.type === 'tenant.changed') {
+        this.#catalogues.delete(e.tenantId);
+        this.#drop((x) => x.tenantId === e.tenantId);
+      } else if (e.type === 'user.changed' || e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
       else if (e.type === 'members.changed') this.#drop((x) => x.tenantId === e.tenantId && (e.userIds === null || e.userIds.includes(x.userId)));
     });
   }
 
   /** The user's callable tools, sorted by name. */
   async list(t: TenantCtx, userId: string): Promise<CallableToolWithUpstream[]> {
-    return [...(await this.#load(t, userId)).values()];
+    return [...(await this.#load(t, userId)).list];
+  }
+
+  /** The user's callable tools as a shared, immutable set (the same object for every user who may call the same). */
+  toolSet(t: TenantCtx, userId: string): Promise<ToolSet> {
+    return this.#load(t, userId);
   }
 
   /** One tool by name if this user may call it now, else null (unknown, unapproved, not granted, user inactive). */
   async find(t: TenantCtx, userId: string, name: string): Promise<CallableToolWithUpstream | null> {
-    return (await this.#load(t, userId)).get(name) ?? null;
+    return (await this.#load(t, userId)).byName.get(name) ?? null;
   }
 
   get size(): number {
@@ -69,14 +102,18 @@ export class CallableToolsCache {
     for (const [key, entry] of this.#entries) if (match(entry)) this.#entries.delete(key);
   }
 
-  #load(t: TenantCtx, userId: string): Promise<Map<string, CallableToolWithUpstream>> {
+  #fresh(hit: Timed | undefined, now: number): boolean {
+    return hit !== undefined && now - hit.loadedAt < MAX_AGE_MS && this.s.bus.trusts(hit.busLoadedAt);
+  }
+
+  #load(t: TenantCtx, userId: string): Promise<ToolSet> {
     const key = `${t.id}\u0000${userId}`;
     const now = this.s.clock.now().getTime();
     const hit = this.#entries.get(key);
-    if (hit && now - hit.loadedAt < MAX_AGE_MS && this.s.bus.trusts(hit.busLoadedAt)) return hit.tools;
+    if (hit && this.#fresh(hit, now)) return hit.tools;
     if (hit) this.#entries.delete(key);
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
-    const entry: Entry = { tenantId: t.id, userId, loadedAt: now, busLoadedAt: this.s.bus.now(), tools: queryCallableTools(t, userId) };
+    const entry: Entry = { tenantId: t.id, userId, loadedAt: now, busLoadedAt: this.s.bus.now(), tools: this.#resolve(t, userId, now) };
     this.#entries.set(key, entry);
     // A failed load must not stay cached.
     entry.tools.catch(() => {
@@ -84,40 +121,79 @@ export class CallableToolsCache {
     });
     return entry.tools;
   }
+
+  async #resolve(t: TenantCtx, userId: string, now: number): Promise<ToolSet> {
+    await ensureBuiltinTools(t);
+    const catalogue = this.#catalogue(t, now);
+    // Both round trips at once. A tool approved between them is left out until the tools.changed that follows
+    // drops this entry; the decision itself (which ids) is always the user query's.
+    const [tools, ids] = await Promise.all([catalogue.tools, queryCallableToolIds(t, userId)]);
+    const known = ids.filter((id) => tools.has(id));
+    const setKey = known.join(',');
+    const shared = catalogue.sets.get(setKey);
+    if (shared) return shared;
+    const list = known.map((id) => tools.get(id)!);
+    const set: ToolSet = { list, byName: new Map(list.map((tool) => [tool.name, tool])) };
+    if (catalogue.sets.size < MAX_ENTRIES) catalogue.sets.set(setKey, set);
+    return set;
+  }
+
+  #catalogue(t: TenantCtx, now: number): Catalogue {
+    const hit = this.#catalogues.get(t.id);
+    if (hit && this.#fresh(hit, now)) return hit;
+    if (hit) this.#catalogues.delete(t.id);
+    if (this.#catalogues.size >= MAX_CATALOGUES) this.#catalogues.delete(this.#catalogues.keys().next().value!);
+    const catalogue: Catalogue = { tenantId: t.id, loadedAt: now, busLoadedAt: this.s.bus.now(), tools: queryApprovedTools(t), sets: new Map() };
+    this.#catalogues.set(t.id, catalogue);
+    catalogue.tools.catch(() => {
+      if (this.#catalogues.get(t.id) === catalogue) this.#catalogues.delete(t.id);
+    });
+    return catalogue;
+  }
 }
 
 /**
- * The whole decision in one SQL round trip. Raw SQL bypasses the tenant-scoped client, so every table is bound to
- * the tenant explicitly (test/mcp/mcp-tools.test.ts has the cross-tenant case).
+ * The decision in one SQL round trip: the ids of the tools this user may call, by name. The user's groups are read
+ * once and the grants of those groups looked up by index (PostgreSQL hashes the IN lists once per query), rather
+ * than one grant × membership probe per approved tool, which made a tenant with 200 tools cost milliseconds of
+ * database CPU per user. Raw SQL bypasses the tenant-scoped client, so every table is bound to the tenant explicitly
+ * (test/mcp/mcp-tools.test.ts has the cross-tenant case).
  */
-async function queryCallableTools(t: TenantCtx, userId: string): Promise<Map<string, CallableToolWithUpstream>> {
-  await ensureBuiltinTools(t);
+async function queryCallableToolIds(t: TenantCtx, userId: string): Promise<string[]> {
+  const rows = await t.db.$queryRaw<{ id: string }[]>`
+    WITH mine AS (SELECT m."groupId" FROM "GroupMembership" m WHERE m."tenantId" = ${t.id} AND m."userId" = ${userId})
+    SELECT tl."id"
+      FROM "Tool" tl
+     WHERE tl."tenantId" = ${t.id} AND tl."approved" AND NOT tl."held"
+       AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = ${t.id} AND u."id" = ${userId} AND u."active")
+       AND (tl."everyone"
+         OR tl."id" IN (SELECT g."toolId" FROM "ToolGrant" g JOIN mine ON mine."groupId" = g."groupId" WHERE g."tenantId" = ${t.id})
+         OR tl."id" IN (
+             -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
+             -- or, having none, by the IdP group's name.
+             SELECT ig."toolId" FROM "IdpGroupGrant" ig
+               JOIN "Group" gr ON gr."tenantId" = ${t.id}
+                AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
+               JOIN mine ON mine."groupId" = gr."id"
+              WHERE ig."tenantId" = ${t.id}))
+     ORDER BY tl."name" ASC`;
+  return rows.map((r) => r.id);
+}
+
+/** Every approved, not held tool of the tenant with its upstream: the definitions the users' decisions pick from. */
+async function queryApprovedTools(t: TenantCtx): Promise<Map<string, CallableToolWithUpstream>> {
   const rows = await t.db.$queryRaw<Row[]>`
     SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
            up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
       FROM "Tool" tl
       LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = ${t.id}
-     WHERE tl."tenantId" = ${t.id} AND tl."approved" AND NOT tl."held"
-       AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = ${t.id} AND u."id" = ${userId} AND u."active")
-       AND (tl."everyone" OR EXISTS (
-             SELECT 1 FROM "ToolGrant" g
-               JOIN "GroupMembership" m ON m."groupId" = g."groupId" AND m."tenantId" = ${t.id}
-              WHERE g."tenantId" = ${t.id} AND g."toolId" = tl."id" AND m."userId" = ${userId})
-         OR EXISTS (
-             -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
-             -- or, having none, by the IdP group's name.
-             SELECT 1 FROM "IdpGroupGrant" ig
-               JOIN "Group" gr ON gr."tenantId" = ${t.id}
-                AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
-               JOIN "GroupMembership" m ON m."groupId" = gr."id" AND m."tenantId" = ${t.id}
-              WHERE ig."tenantId" = ${t.id} AND ig."toolId" = tl."id" AND m."userId" = ${userId}))
-     ORDER BY tl."name" ASC`;
+     WHERE tl."tenantId" = ${t.id} AND tl."approved" AND NOT tl."held"`;
   const tools = new Map<string, CallableToolWithUpstream>();
   for (const row of rows) {
     const upstream = row.upstreamId && row.upUrl && row.upUpdatedAt
       ? { id: row.upstreamId, url: row.upUrl, headersSecretId: row.upHeadersSecretId, updatedAt: new Date(row.upUpdatedAt), authMode: row.upAuthMode ?? 'static' }
       : null;
-    tools.set(row.name, { ...toCallableTool(row), upstream });
+    tools.set(row.id, { ...toCallableTool(row), upstream });
   }
   return tools;
 }

@@ -109,4 +109,41 @@ describe.each(testDbKinds)('MCP permission cache obeys the bus (%s)', (kind) => 
     expect(callableToolsCache(app.services).size).toBeGreaterThan(0);
     await client.close();
   });
+
+  it('users who may call the same tools share one tool set; another decision gets its own, and an event a new one', async () => {
+    const { t, user, client } = await setUp(['Eng']);
+    await client.close();
+    const colleague = await createUser(t, 'colleague@example.com', ['Eng']);
+    const outsider = await createUser(t, 'outsider@example.com');
+    const cache = callableToolsCache(app.services);
+    const set = await cache.toolSet(t, user);
+    expect(set.list.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    expect(await cache.toolSet(t, colleague)).toBe(set);
+    const other = await cache.toolSet(t, outsider);
+    expect(other.list.map((x) => x.name)).toEqual(['whoami']);
+    // The definitions themselves are shared too (one catalogue per tenant), not copied per user.
+    expect(other.byName.get('whoami')).toBe(set.byName.get('whoami'));
+    await t.db.groupMembership.deleteMany({ where: { userId: colleague } });
+    await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: colleague });
+    expect(await cache.toolSet(t, colleague)).toBe(other);
+    await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
+    const reloaded = await cache.toolSet(t, user);
+    expect(reloaded).not.toBe(set);
+    expect(reloaded.list.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+  });
+
+  it('a tool definition changed in the database is listed after tools.changed, or after the backstop age, not before', async () => {
+    const { t, client } = await setUp(['Eng']);
+    const description = async () => (await client.listTools()).tools.find((x) => x.name === 'up__echo')?.description;
+    const before = await description();
+    await t.db.tool.updateMany({ where: { name: 'up__echo' }, data: { description: 'changed once' } });
+    expect(await description()).toBe(before);
+    await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
+    expect(await description()).toBe('changed once');
+    await t.db.tool.updateMany({ where: { name: 'up__echo' }, data: { description: 'changed twice' } });
+    expect(await description()).toBe('changed once');
+    app.clock.advance(61_000);
+    expect(await description()).toBe('changed twice');
+    await client.close();
+  });
 });

@@ -1,0 +1,235 @@
+// MCP with a realistic population (`npm run bench -- mcp-population`, issue 17 §1): TENANTS tenants × USERS users,
+// each user with their own access token and MCP session, 20 groups and 200 approved tools per tenant, requests spread
+// over all users, so the gateway's per-node caches (verified tokens, verified session ids, each user's callable tools)
+// see the hit rate such a population gives them. `tools/call` and `tools/list` through the gateway against the bare
+// reverse proxy in the same run. Goals: tools/call p50 ≤ 1.25× and throughput ≥ 0.8× of the proxy; tools/list of
+// 200 tools p99 < 20 ms.
+//
+// Topology as bench/mcp.ts: load generator (this process, raw JSON-RPC POSTs over fetch, as an MCP client sends them
+// once its session is up), upstream (the SDK's McpServer with 200 more tools, bench/mcp/upstream.ts), bare proxy and
+// gateway (`node dist/server.js`, logging at info) are separate processes; proxy and gateway rounds alternate and
+// replay the same request sequence. Through the proxy each tenant's requests share one upstream session (the gateway
+// pools one per upstream too) and carry the user's bearer token (same bytes; the upstream ignores it).
+//
+// Population (bench/mcp/population.ts): users, groups and memberships seeded with SQL (bench/seed.ts); tools listed
+// by the upstream and approved with the real admin code (approveTool), the first EVERYONE for everyone, each other one
+// for 3 of 19 department groups, all for a 1 %-of-users "platform" group. Tokens: BENCH_POP_REAL_TOKENS per tenant
+// from the real authorization-code flow, the rest minted like them (bench/seed.ts mintTokens: the same claims, key
+// and grant rows, which is all the gateway's verifier reads). Sessions: a real `initialize` per user, untimed.
+// Users are picked by Zipf's law (BENCH_POP_ZIPF, exponent; 0 = uniform) over all TENANTS × USERS users; a call goes
+// to a tool the user may call, chosen uniformly. Cache hit rates are the gateway's caches replayed over the requests
+// sent (population.ts CacheReplay; the gateway keeps no counters).
+// BENCH_POP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+import os from 'node:os';
+import pg from 'pg';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { mcpResourceUrl } from '../src/mcp/mcp-resource.js';
+import { findTenantBySlug } from '../src/tenants/find-tenant.js';
+import { createTenant } from '../src/tenants/manage-tenants.js';
+import { approveTool } from '../src/tools/approve-tools.js';
+import { addUpstream } from '../src/tools/manage-upstreams.js';
+import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } from './mcp/population.js';
+import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
+import { closeServices, drive, measure, pct, rssMb, startAppProcess, startProcess, stop } from './support.js';
+
+const TENANTS = Number(process.env.BENCH_POP_TENANTS ?? 10);
+const USERS = Number(process.env.BENCH_POP_USERS ?? 1000);
+const GROUPS = 20;
+const TOOLS = Number(process.env.BENCH_POP_TOOLS ?? 200);
+const EVERYONE = Math.min(TOOLS, 20);
+const REAL_TOKENS = Number(process.env.BENCH_POP_REAL_TOKENS ?? 10);
+const CALLS = Number(process.env.BENCH_POP_CALLS ?? 20000);
+const LISTS = Number(process.env.BENCH_POP_LISTS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_POP_ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_POP_CONCURRENCY ?? 8);
+const ZIPF = Number(process.env.BENCH_POP_ZIPF ?? 1);
+/** The gateway's cache bounds and the permission cache's backstop age (src/oauth/verify-access-token.ts, src/mcp/mcp-session-id.ts, src/tools/callable-tools-cache.ts). */
+const TOKEN_BOUND = 10_000;
+const SESSION_BOUND = 10_000;
+const TOOLS_BOUND = 10_000;
+const TOOLS_MAX_AGE_MS = 60_000;
+
+interface Tenant {
+  slug: string;
+  resource: string;
+  design: TenantDesign;
+  tokens: string[];
+  sessions: string[];
+  proxySession: string;
+}
+
+const headers = (token: string, session: string) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
+  ...(session && { 'mcp-session-id': session }),
+});
+
+async function rpc(url: string, h: Record<string, string>, body: unknown): Promise<{ result?: Record<string, unknown>; session: string | null }> {
+  const res = await fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status !== 200 && res.status !== 202) throw new Error(`${url}: ${res.status} ${text.slice(0, 300)}`);
+  const json = (text ? JSON.parse(text) : {}) as { result?: Record<string, unknown>; error?: unknown };
+  if (json.error || (json.result && json.result.isError)) throw new Error(`${url}: ${text.slice(0, 300)}`);
+  return { result: json.result, session: res.headers.get('mcp-session-id') };
+}
+
+const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'bench', version: '1.0.0' } } };
+
+export async function main(databaseUrl: string): Promise<void> {
+  const load0 = os.loadavg();
+  const gateway = await startAppProcess(databaseUrl, 'mcppop', process.env.BENCH_POP_NODE_ARGS?.split(' ').filter(Boolean));
+  const upstream = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/upstream.ts'], { BENCH_UPSTREAM_TOOLS: String(TOOLS) });
+  const upstreamUrl = await upstream.url;
+  const bare = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/bare-proxy.ts'], { TARGET: upstreamUrl.replace(/\/mcp$/, '') });
+  const pool = new pg.Pool({ connectionString: gateway.db.url, max: 4 });
+  pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
+  const services = await gateway.services();
+  try {
+    const proxyUrl = `${await bare.url}/mcp`;
+    await gateway.ready;
+    const app = { url: gateway.publicUrl, services } as App;
+    const seedStarted = performance.now();
+    const tenants: Tenant[] = [];
+    const groupNames = Array.from({ length: GROUPS }, (_, g) => (g === GROUPS - 1 ? 'platform' : `dept${String(g + 1).padStart(2, '0')}`));
+    await Promise.all(
+      Array.from({ length: TENANTS }, async (_, k) => {
+        const slug = `pop${k}`;
+        await createTenant(services.db, { slug, name: `Population ${k}` });
+        const t = (await findTenantBySlug(services.db, slug))!;
+        const design = designTenant(1000 + k, USERS, GROUPS, TOOLS, EVERYONE);
+        const userIds = await seedUsers(pool, t.id, `${slug}_`, USERS);
+        const groupIds = await seedGroups(pool, t.id, `${slug}_`, groupNames);
+        await seedMemberships(pool, t.id, design.userGroups.flatMap((gs, u) => gs.map((g) => [groupIds[g]!, userIds[u]!] as [string, string])));
+        await addUpstream(services, t, { name: 'up', url: upstreamUrl, headers: {} });
+        for (let tool = 0; tool < TOOLS; tool++) {
+          const granted = design.groupTools.flatMap((tools, g) => (tools.includes(tool) ? [groupNames[g]!] : []));
+          await approveTool(services, t, `up__${toolName(tool)}`, tool < EVERYONE ? [] : granted);
+        }
+        const real = await realTokens(app, t, userIds.slice(0, REAL_TOKENS), 2);
+        const minted = await mintTokens(services, pool, t, real[0]!, userIds.slice(REAL_TOKENS));
+        const proxySession = (await rpc(proxyUrl, headers('x', ''), initialize)).session!;
+        await rpc(proxyUrl, headers('x', proxySession), { jsonrpc: '2.0', method: 'notifications/initialized' });
+        tenants[k] = { slug, resource: mcpResourceUrl(gateway.publicUrl, t), design, tokens: [...real, ...minted], sessions: [], proxySession };
+      }),
+    );
+    await pool.query('ANALYZE');
+    const N = TENANTS * USERS;
+    const tokenCache = new CacheReplay(TOKEN_BOUND);
+    const sessionCache = new CacheReplay(SESSION_BOUND);
+    const toolsCache = new CacheReplay(TOOLS_BOUND, TOOLS_MAX_AGE_MS);
+    // Every user's MCP session, as their client would open it (the bearer check caches the token here).
+    await drive(N, CONCURRENCY, async (u) => {
+      const tn = tenants[Math.floor(u / USERS)]!;
+      tn.sessions[u % USERS] = (await rpc(tn.resource, headers(tn.tokens[u % USERS]!, ''), initialize)).session!;
+      tokenCache.touch(u, performance.now(), false);
+    });
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+    const rssAfterSeed = rssMb(gateway.child.pid!);
+
+    // The request sequences: the same for both paths.
+    const pick = userSampler(N, ZIPF, 42);
+    const r = (() => {
+      let seed = 7;
+      return () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+    })();
+    const platformUsers = Array.from({ length: N }, (_, u) => u).filter((u) => tenants[Math.floor(u / USERS)]!.design.userGroups[u % USERS]!.includes(GROUPS - 1));
+    const callSeq = (n: number) =>
+      Array.from({ length: n }, () => {
+        const u = pick();
+        const tools = tenants[Math.floor(u / USERS)]!.design.userTools[u % USERS]!;
+        return { u, tool: tools[Math.floor(r() * tools.length)]! };
+      });
+    const listSeq = (n: number, platform: boolean) => Array.from({ length: n }, () => ({ u: platform ? platformUsers[Math.floor(r() * platformUsers.length)]! : pick(), tool: -1 }));
+    type Req = { u: number; tool: number };
+
+    /** Tools returned by the gateway's timed tools/list answers, and how many answers (all users; platform users). */
+    const listed = { all: [0, 0], platform: [0, 0] };
+    const send = (via: 'gateway' | 'proxy', seq: Req[], count: boolean, tally?: number[]) => async (i: number) => {
+      const { u, tool } = seq[i]!;
+      const tn = tenants[Math.floor(u / USERS)]!;
+      const j = u % USERS;
+      const body = tool < 0
+        ? { jsonrpc: '2.0', id: i + 1, method: 'tools/list' }
+        : { jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: via === 'gateway' ? `up__${toolName(tool)}` : toolName(tool), arguments: { text: 'hello' } } };
+      if (via === 'gateway') {
+        const now = performance.now();
+        tokenCache.touch(u, now, count);
+        sessionCache.touch(u, now, count);
+        toolsCache.touch(u, now, count);
+      }
+      const { result } = await rpc(via === 'gateway' ? tn.resource : proxyUrl, headers(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), body);
+      if (tally) {
+        tally[0]! += (result!.tools as unknown[]).length;
+        tally[1]!++;
+      }
+    };
+    // Warm-up (JIT, sockets, pooled upstream sessions); its requests count in the cache replays' state, not their rates.
+    for (const via of ['proxy', 'gateway'] as const) {
+      await drive(500, CONCURRENCY, send(via, callSeq(500), false));
+      await drive(100, CONCURRENCY, send(via, listSeq(100, false), false));
+    }
+
+    type Run = Awaited<ReturnType<typeof measure>>;
+    const runs = { callProxy: [] as Run[], callGateway: [] as Run[], listProxy: [] as Run[], listGateway: [] as Run[], listPlatform: [] as Run[] };
+    const hop = { proxy: bare.child, gateway: gateway.child };
+    for (let round = 0; round < ROUNDS; round++) {
+      const calls = callSeq(CALLS);
+      const listsAll = listSeq(LISTS, false);
+      const listsPlatform = listSeq(LISTS, true);
+      runs.callProxy.push(await measure(hop.proxy, CALLS, CONCURRENCY, send('proxy', calls, true)));
+      runs.callGateway.push(await measure(hop.gateway, CALLS, CONCURRENCY, send('gateway', calls, true)));
+      runs.listProxy.push(await measure(hop.proxy, LISTS, CONCURRENCY, send('proxy', listsAll, true)));
+      runs.listGateway.push(await measure(hop.gateway, LISTS, CONCURRENCY, send('gateway', listsAll, true, listed.all)));
+      runs.listPlatform.push(await measure(hop.gateway, LISTS, CONCURRENCY, send('gateway', listsPlatform, true, listed.platform)));
+    }
+    const rssAfterRun = rssMb(gateway.child.pid!);
+
+    const summary = (rs: Run[]) => {
+      const all = rs.flatMap((x) => x.latencies).sort((a, b) => a - b);
+      const mean = (f: (x: Run) => number) => rs.reduce((a, x) => a + f(x), 0) / rs.length;
+      return { p50: pct(all, 50), p99: pct(all, 99), perSec: mean((x) => x.perSec), hop: mean((x) => x.hopCpuUs), client: mean((x) => x.clientCpuUs), pg: mean((x) => x.pgCpuUs) };
+    };
+    const s = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, summary(v)])) as Record<keyof typeof runs, ReturnType<typeof summary>>;
+    const visible = tenants.flatMap((tn) => tn.design.userTools.map((x) => x.length));
+    const load1 = os.loadavg();
+    const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+    console.log(
+      `\n## MCP with a realistic population on PostgreSQL (${TENANTS} tenants × ${USERS} users, ${GROUPS} groups and ${TOOLS} approved tools per tenant; ` +
+        `${ROUNDS} rounds × ${CALLS} calls and ${LISTS} lists per path at concurrency ${CONCURRENCY}; ${os.cpus().length} cores; load average ${fmtLoad(load0)} before, ${fmtLoad(load1)} after)`,
+    );
+    console.log(
+      `Users picked by ${ZIPF === 0 ? 'a uniform distribution' : `Zipf's law (s = ${ZIPF})`} over all ${N} users; tools a user may call: ` +
+        `${Math.min(...visible)}–${Math.max(...visible)}, mean ${(visible.reduce((a, b) => a + b, 0) / visible.length).toFixed(0)} (plus the built-in whoami); ` +
+        `${platformUsers.length} "platform" users see all ${TOOLS}. Seeding took ${seedSeconds.toFixed(0)} s (${REAL_TOKENS} tokens per tenant from the code flow, the rest minted like them).`,
+    );
+    const ratio = (x: ReturnType<typeof summary>, base: ReturnType<typeof summary>) => `${(x.p50 / base.p50).toFixed(2)}× | ${(x.perSec / base.perSec).toFixed(2)}×`;
+    const row = (label: string, x: ReturnType<typeof summary>, base: ReturnType<typeof summary> | null, goal: string) =>
+      `| ${label} | ${x.p50.toFixed(2)} ms | ${x.p99.toFixed(2)} ms | ${x.perSec.toFixed(0)}/s | ${base ? ratio(x, base) : '| '} | ${x.hop.toFixed(0)} µs | ${x.pg.toFixed(0)} µs | ${x.client.toFixed(0)} µs | ${goal} |`;
+    const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+    console.log('| request, path | p50 | p99 | throughput | p50 ÷ bare proxy | throughput ÷ bare proxy | CPU per request of the hop | PostgreSQL CPU per request | load generator CPU per request | goal |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log(row('tools/call, bare reverse proxy', s.callProxy, s.callProxy, ''));
+    console.log(
+      row('tools/call, gateway', s.callGateway, s.callProxy, `p50 ≤ 1.25×: ${met(s.callGateway.p50 / s.callProxy.p50 <= 1.25)}; throughput ≥ 0.8×: ${met(s.callGateway.perSec / s.callProxy.perSec >= 0.8)}`),
+    );
+    console.log(row(`tools/list, bare reverse proxy (the upstream's ${TOOLS + 1} tools)`, s.listProxy, s.listProxy, ''));
+    console.log(row(`tools/list, gateway (all users: ${(listed.all[0]! / listed.all[1]!).toFixed(0)} tools on average)`, s.listGateway, s.listProxy, ''));
+    console.log(row(`tools/list, gateway ("platform" users: ${(listed.platform[0]! / listed.platform[1]!).toFixed(0)} tools)`, s.listPlatform, s.listProxy, `p99 < 20 ms: ${met(s.listPlatform.p99 < 20)}`));
+    console.log('\nGateway caches during the timed requests (replayed over the requests sent; bounds as configured)');
+    console.log('| cache | bound | hit rate |');
+    console.log('|---|---:|---:|');
+    console.log(`| verified access tokens | ${TOKEN_BOUND} | ${(tokenCache.rate * 100).toFixed(1)} % |`);
+    console.log(`| verified session ids | ${SESSION_BOUND} | ${(sessionCache.rate * 100).toFixed(1)} % |`);
+    console.log(`| callable tools per user (reloaded after ${TOOLS_MAX_AGE_MS / 1000} s) | ${TOOLS_BOUND} | ${(toolsCache.rate * 100).toFixed(1)} % |`);
+    console.log(`\nGateway RSS: ${rssAfterSeed.toFixed(0)} MB after every user's initialize, ${rssAfterRun.toFixed(0)} MB after the timed requests.`);
+  } finally {
+    await Promise.all([stop(gateway.child), stop(bare.child), stop(upstream.child)]);
+    await pool.end();
+    await closeServices(services);
+    await gateway.db.drop();
+  }
+}
+
+if (process.argv[1]?.endsWith('mcp-population.ts')) await main(process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
