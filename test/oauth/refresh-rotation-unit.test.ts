@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock } from '../../src/lib/clock.js';
 import {
   currentRotationPlan,
+  deferConsume,
+  deferredConsumeWritten,
   planRefresh,
   REFRESH_GRACE_MS,
   releaseClaim,
@@ -351,6 +353,38 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     it('an expired claimed token is not found (null), as the lookup in the database would not find it', async () => {
       await runWithRotationPlan(plan(at), async () => expect(takeClaimedRow(t, 'rt1', at)).toBeNull());
       await runWithRotationPlan(plan(new Date(at.getTime() + 1)), async () => expect(takeClaimedRow(t, 'rt1', at)).toEqual({ payload: { p: 1 } }));
+    });
+  });
+
+  describe('deferConsume: oidc-provider’s consume of the claimed token, written with its successor', () => {
+    const at = new Date('2026-02-01T10:00:00.000Z');
+    const rotate = (): RotationPlan => ({ kind: 'rotate', tenantId: 'ten_a', id: 'rt1', grantId: 'grt_1' });
+
+    it('defers only this rotation’s token of this tenant; the successor record then carries the consume, once written it is gone', async () => {
+      const { t, other, clock } = setup();
+      const plan = rotate();
+      await runWithRotationPlan(plan, async () => {
+        expect(deferConsume(other, 'rt1', at)).toBe(false);
+        expect(deferConsume(t, 'rt2', at)).toBe(false);
+        expect(successorRecord(t, clock, 'succ', 'grt_1')?.consumedAt).toBeNull();
+        expect(deferConsume(t, 'rt1', at)).toBe(true);
+        expect(successorRecord(t, clock, 'succ', 'grt_1')).toMatchObject({ id: 'rt1', successor: 'succ', consumedAt: at });
+        deferredConsumeWritten();
+        expect(successorRecord(t, clock, 'succ', 'grt_1')?.consumedAt).toBeNull();
+      });
+    });
+
+    it('defers nothing outside a rotation (grace, replay, none, no plan): the consume is written at once', async () => {
+      const { t } = setup();
+      expect(deferConsume(t, 'rt1', at)).toBe(false);
+      expect(() => deferredConsumeWritten()).not.toThrow();
+      for (const p of [{ kind: 'grace', grantId: 'grt_1' }, { kind: 'replay', grantId: 'grt_1' }, { kind: 'none' }] as RotationPlan[]) {
+        await runWithRotationPlan(p, async () => {
+          expect(deferConsume(t, 'rt1', at)).toBe(false);
+          deferredConsumeWritten(); // harmless there
+          expect(currentRotationPlan()).toEqual(p);
+        });
+      }
     });
   });
 

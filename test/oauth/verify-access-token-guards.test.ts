@@ -234,6 +234,8 @@ describe.each(testDbKinds)('access-token verifier guards (%s)', (kind) => {
       const cid = await client(t);
       expect(await v.verify(t, await sign(t, { sub: cid, client_id: cid }), mcp(t), hooks)).not.toBeNull();
       expect(seen).toEqual([u.id, gone.id]);
+      // Hooks without this one are no hooks.
+      expect(await verifier().verify(t, token, mcp(t), {})).not.toBeNull();
     });
 
     it('looks the user up by the token’s sub: a deactivated user is refused while another user of the tenant is active', async () => {
