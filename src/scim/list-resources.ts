@@ -10,6 +10,7 @@ import { scimBadRequest } from './scim-error.js';
 import { listResponse } from './scim-response.js';
 import { orderByOf } from './sort-order.js';
 import { renderUser, type GroupRef } from './user-resource.js';
+import { json, userRowOf } from './user-statements.js';
 
 /** startIndex/count (RFC 7644 §3.4.2.4): integers; below 1 means 1, negative count means 0, count is capped. */
 export function pageOf(query: Record<string, unknown>): { startIndex: number; count: number } {
@@ -70,8 +71,6 @@ async function countOf(c: ScimCtx, table: string, where: string, params: string[
 }
 
 /** Drivers hand jsonb/json back parsed or as text, and timestamps as Date or text: accept both. */
-const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 
 /**
  * One round trip for a page of users: the rows, their groups (from memberships) and the total match count (a window
@@ -86,22 +85,7 @@ async function userPage(c: ScimCtx, page: Page, params: string[]) {
         WHERE gm."tenantId" = $1 AND gm."userId" = r."id" AND g."source" <> 'idp') AS "groups"
     FROM "User" r WHERE ${page.where} ORDER BY ${page.orderBy} LIMIT ${page.limit} OFFSET ${page.offset}`;
   const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as Record<string, unknown>[];
-  const resources = rows.map((r) =>
-    renderUser(
-      c,
-      {
-        id: String(r.id),
-        userName: String(r.userName),
-        externalId: r.externalId === null ? null : String(r.externalId),
-        active: r.active === true,
-        attributes: json(r.attributes),
-        version: Number(r.version),
-        createdAt: date(r.createdAt),
-        updatedAt: date(r.updatedAt),
-      },
-      json(r.groups) as GroupRef[],
-    ),
-  );
+  const resources = rows.map((r) => renderUser(c, userRowOf(r), json(r.groups) as GroupRef[]));
   return { resources, total: rows.length ? Number(rows[0]!.total) : null };
 }
 

@@ -135,10 +135,12 @@ export async function selectScimUser(t: TenantCtx, id: string): Promise<UpdatedU
 }
 
 /** Drivers hand jsonb/json back parsed or as text, and timestamps as Date or text: accept both. */
-const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+/** A json/jsonb column of a raw row: PGlite returns it parsed, pg as text in some positions. */
+export const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 
-function userRowOf(r: Record<string, unknown>): UserRow {
+/** A User row of a raw query (the list page's too: list-resources.ts). */
+export function userRowOf(r: Record<string, unknown>): UserRow {
   return {
     id: String(r.id),
     userName: String(r.userName),
@@ -148,7 +150,7 @@ function userRowOf(r: Record<string, unknown>): UserRow {
     version: Number(r.version),
     createdAt: date(r.createdAt),
     updatedAt: date(r.updatedAt),
-    pendingRevocation: r.pendingRevocation === null ? null : json(r.pendingRevocation),
+    pendingRevocation: r.pendingRevocation === null || r.pendingRevocation === undefined ? null : json(r.pendingRevocation),
   };
 }
 

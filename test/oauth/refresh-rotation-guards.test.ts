@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, type Clock } from '../../src/lib/clock.js';
+import { ManualClock } from '../../src/lib/clock.js';
 import { newId } from '../../src/lib/ids.js';
 import {
   currentRotationPlan,
@@ -9,24 +9,14 @@ import {
   releaseClaim,
   runWithRotationPlan,
   shouldRotate,
-  successorRecord,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
+import { recordSuccessor } from './support/record-successor.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
 
 
-/** What the adapter writes beside a new refresh token (payload-statements.ts), written here through `db`. */
-async function recordSuccessor(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined) {
-  const r = successorRecord(t, clock, successorId, grantId);
-  if (!r) return;
-  await t.db.oidcPayload.upsert({
-    where: { tenantId_model_id: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id } },
-    create: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id, grantId: r.grantId, payload: { successor: r.successor }, expiresAt: r.expiresAt },
-    update: { payload: { successor: r.successor }, expiresAt: r.expiresAt },
-  });
-}
 
 /**
  * Refresh-token rotation's guards on their own (issue 18), called directly over a real database: the claim raced by

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, type Clock } from '../../src/lib/clock.js';
+import { ManualClock } from '../../src/lib/clock.js';
 import {
   currentRotationPlan,
   deferConsume,
@@ -13,19 +13,10 @@ import {
   takeClaimedRow,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
+import { recordSuccessor } from './support/record-successor.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 
 
-/** What the adapter writes beside a new refresh token (payload-statements.ts), written here through `db`. */
-async function recordSuccessor(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined) {
-  const r = successorRecord(t, clock, successorId, grantId);
-  if (!r) return;
-  await t.db.oidcPayload.upsert({
-    where: { tenantId_model_id: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id } },
-    create: { tenantId: t.id, model: 'RefreshSuccessor', id: r.id, grantId: r.grantId, payload: { successor: r.successor }, expiresAt: r.expiresAt },
-    update: { payload: { successor: r.successor }, expiresAt: r.expiresAt },
-  });
-}
 
 /**
  * Refresh rotation's logic, each guard on its own, over an in-memory stand-in of the tenant-scoped `oidcPayload`
