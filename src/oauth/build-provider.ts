@@ -5,7 +5,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { auditIssuance } from './audit-issuance.js';
 import { countTokenFailures } from './token-failure-limit.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
-import { ADMIN_REGISTERED, extraClientProperties, PURPOSE, validateClientMetadata } from './client-policy.js';
+import { ADMIN_REGISTERED, extraClientProperties, ID_JAG_IDPS, PURPOSE, validateClientMetadata } from './client-policy.js';
 import { findActiveAccount } from './payload-statements.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { deviceFlowPages } from './device-pages.js';
@@ -151,7 +151,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
         // Documents may not claim what only administrators grant.
         // jwt-bearer stays open to documents: the IdP's policy names the client in each ID-JAG (EMA §5).
         allowClient: async (_ctx: KoaContextWithOIDC, client: Client) =>
-          client[PURPOSE] === undefined && client[ADMIN_REGISTERED] === undefined && !client.grantTypeAllowed('client_credentials') &&
+          [PURPOSE, ADMIN_REGISTERED, ID_JAG_IDPS].every((own) => client[own] === undefined) && !client.grantTypeAllowed('client_credentials') &&
           !client.grantTypeAllowed(TOKEN_EXCHANGE),
         cacheDuration: { min: 30, max: 3600 },
       },

@@ -57,17 +57,22 @@ export async function allowCimdFetch(config: Config, clientId: string): Promise<
 }
 
 type FetchOptions = RequestInit & { dispatcher?: unknown };
+
+/** Our own bound on one document fetch, whatever signal the library passes (it uses 2.5 s today). */
+export const CIMD_FETCH_TIMEOUT_MS = 5_000;
+
 type Dispatcher = { on(event: 'connect', fn: (origin: unknown, targets: object[]) => void): unknown };
 type AgentCtor = new (opts: { connect?: { ca: string } }) => Dispatcher;
 
 /**
- * oidc-provider's `fetch` hook: one code path in production and in tests. The library's options — redirect refusal
- * (`redirect: 'manual'`), the 2.5 s timeout signal — pass through untouched, the 5 KB body limit is applied by the
- * library on the response; the dispatcher is replaced by ours, which does what the library's does (destroys a socket
- * connected to a special-use address, which also defeats DNS rebinding) with our list of special-use ranges. The
- * test allow-list (DANGEROUSLY_ALLOW_CIMD_HOSTS, refused in production by loadConfig) is data inside that dispatcher:
- * a socket to exactly an allow-listed `ip:port` is kept, and DANGEROUSLY_CIMD_CA_FILE is trusted — so tests exercise
- * the same function, options and socket check as production.
+ * oidc-provider's `fetch` hook: one code path in production and in tests. Redirects are never followed
+ * (`redirect: 'manual'` forced here, whatever the caller asked: a 3xx is not a document, and following it would leave
+ * the checked host) and the fetch is aborted after CIMD_FETCH_TIMEOUT_MS even without the library's own 2.5 s signal;
+ * the 5 KB body limit is applied by the library on the response; the dispatcher is replaced by ours, which does what
+ * the library's does (destroys a socket connected to a special-use address, which also defeats DNS rebinding) with
+ * our list of special-use ranges. The test allow-list (DANGEROUSLY_ALLOW_CIMD_HOSTS, refused in production by
+ * loadConfig) is data inside that dispatcher: a socket to exactly an allow-listed `ip:port` is kept, and
+ * DANGEROUSLY_CIMD_CA_FILE is trusted — so tests exercise the same function, options and socket check as production.
  */
 export function cimdFetch(config: Config): (url: string | URL, options: FetchOptions) => Promise<Response> {
   let dispatcher: Dispatcher | undefined;
@@ -75,7 +80,9 @@ export function cimdFetch(config: Config): (url: string | URL, options: FetchOpt
     dispatcher ??= guardedDispatcher(config);
     // Node's fetch is undici's and honours `dispatcher`; its RequestInit type (undici-types) names another copy of
     // Dispatcher than the undici package, so the option is passed through `unknown`.
-    return fetch(new URL(String(url)), { ...options, dispatcher } as unknown as RequestInit);
+    const timeout = AbortSignal.timeout(CIMD_FETCH_TIMEOUT_MS);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    return fetch(new URL(String(url)), { ...options, redirect: 'manual', signal, dispatcher } as unknown as RequestInit);
   };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { allowCimdFetch, cimdFetch, isSpecialUseAddress } from '../../src/oauth/cimd-fetch.js';
+import { allowCimdFetch, CIMD_FETCH_TIMEOUT_MS, cimdFetch, isSpecialUseAddress } from '../../src/oauth/cimd-fetch.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { authorize, createUser, mcpUrl, pkce, signedInBrowser, tokenRequest } from './support/oauth-client.js';
@@ -71,14 +71,37 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
     expect(pages[0]!.status).toBe(400);
   });
 
-  it('refuses a document that redirects, even to an allowed host', async () => {
+  it('refuses a document that redirects, even to an allowed host serving a document that would be accepted', async () => {
     cimd.route('/apps/redirect.json', { redirectTo: 'http://169.254.169.254/latest/meta-data/' });
-    cimd.route('/apps/redirect2.json', { redirectTo: `${cimd.origin}/apps/good.json` });
+    // Followed, this redirect would end on a valid document for the *requested* client_id: only the refusal stops it.
+    const followed = `${cimd.origin}/apps/redirect2.json`;
+    cimd.route('/apps/redirect2.json', { redirectTo: `${cimd.origin}/apps/redirect-target.json` });
+    cimd.route('/apps/redirect-target.json', { body: doc(followed) });
     for (const p of ['/apps/redirect.json', '/apps/redirect2.json']) {
       const { redirect, pages } = await tryClient(`${cimd.origin}${p}`);
-      expect(redirect).toBeNull();
-      expect(pages[0]!.status).toBe(400);
+      expect(redirect, p).toBeNull();
+      expect(pages[0]!.status, p).toBe(400);
     }
+    expect(cimd.hits.get('/apps/redirect2.json')).toBeGreaterThanOrEqual(1);
+    expect(cimd.hits.get('/apps/redirect-target.json')).toBeUndefined();
+  });
+
+  it('the fetch hook refuses redirects and bounds the time itself, whatever options the library passes', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', DANGEROUSLY_ALLOW_CIMD_HOSTS: cimd.host, DANGEROUSLY_CIMD_CA_FILE: ca.caFile });
+    const fetchDoc = cimdFetch(config);
+    cimd.route('/apps/hook-redirect.json', { redirectTo: `${cimd.origin}/apps/hook-target.json` });
+    cimd.route('/apps/hook-target.json', { body: { client_id: 'x' } });
+    for (const options of [{}, { redirect: 'follow' as const }]) {
+      const res = await fetchDoc(`${cimd.origin}/apps/hook-redirect.json`, options);
+      expect(res.status).toBe(302);
+    }
+    expect(cimd.hits.get('/apps/hook-target.json')).toBeUndefined();
+    // No signal from the caller: our own bound still ends a server that never answers.
+    cimd.route('/apps/hook-hang.json', { hang: true });
+    const started = Date.now();
+    await expect(fetchDoc(`${cimd.origin}/apps/hook-hang.json`, {})).rejects.toThrow();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(CIMD_FETCH_TIMEOUT_MS - 100);
+    expect(Date.now() - started).toBeLessThan(CIMD_FETCH_TIMEOUT_MS + 5_000);
   });
 
   it('never fetches from loopback, private, link-local or metadata addresses outside the allow-list', async () => {
@@ -112,6 +135,11 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
       ['/apps/cc.json', { grant_types: ['authorization_code', 'client_credentials'] }],
       ['/apps/purpose.json', { x_sb_purpose: 'scim' }],
       ['/apps/secret.json', { token_endpoint_auth_method: 'client_secret_basic' }],
+      // Claiming to be admin-registered would also turn its authorization errors into redirects (RFC 9700 §4.11.2).
+      ['/apps/admin.json', { x_sb_admin_registered: true }],
+      ['/apps/admin-false.json', { x_sb_admin_registered: false }],
+      ['/apps/id-jag-idps.json', { x_sb_id_jag_idps: ['idp_x'] }],
+      ['/apps/token-exchange.json', { grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'] }],
     ] as const) {
       const clientId = `${cimd.origin}${p}`;
       cimd.route(p, { body: doc(clientId, extra) });
