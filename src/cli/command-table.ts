@@ -22,6 +22,8 @@ export interface OptionSpec {
   secret?: boolean;
   /** May also be given as the (single) bare word after the command: `sso-trace show trc_123`. */
   positional?: boolean;
+  /** The values a string option accepts, shown in help instead of its upper-cased name (`--jit on|off`). */
+  values?: readonly string[];
   description: string;
 }
 

@@ -10,7 +10,7 @@ import type { Command, Options } from './command-table.js';
 import { commands, findCommand } from './commands.js';
 import { describeError } from './describe-error.js';
 import { Lines } from './line-output.js';
-import { parseCommandArgs, usage, UsageError } from './parse-args.js';
+import { commandUsage, parseCommandArgs, usage, UsageError } from './parse-args.js';
 
 export interface CliIo {
   stdout(line: string): void;
@@ -27,6 +27,11 @@ export interface CliIo {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const words = argv.slice(0, argv.findIndex((a) => a.startsWith('-')) >>> 0);
   if (words.length === 0 || words[0] === 'help') {
+    const asked = words.length > 1 ? findCommand(words.slice(1)) : null;
+    if (asked && asked.rest.length === 0) {
+      io.stdout(commandUsage(asked.command));
+      return 0;
+    }
     io.stdout(usage(commands));
     return words.length === 0 ? 2 : 0;
   }

@@ -51,21 +51,31 @@ export async function parseCommandArgs(
   return out;
 }
 
+/** `--name VALUE` as help shows it: the accepted values when they are few (`on|off`), else the upper-cased name. */
+function flagOf(name: string, o: Command['options'][string]): string {
+  if (o.positional) return name.toUpperCase();
+  if (o.type === 'boolean') return `--${name}`;
+  return `--${name} ${o.values ? o.values.join('|') : name.toUpperCase()}${o.multiple ? '…' : ''}`;
+}
+
+const synopsis = (c: Command) =>
+  [c.name, ...Object.entries(c.options).map(([n, o]) => (o.required ? flagOf(n, o) : `[${flagOf(n, o)}]`))].join(' ');
+
 export function usage(commands: Command[]): string {
-  const lines = ['usage: sso-bridge <command> [options]   (npm run cli -- <command> …)', '', 'commands:'];
-  for (const c of commands) {
-    const flags = Object.entries(c.options)
-      .map(([n, o]) => {
-        const flag = o.positional
-          ? `${n.toUpperCase()}`
-          : o.type === 'boolean'
-            ? `--${n}`
-            : `--${n} ${n.toUpperCase()}${o.multiple ? '…' : ''}`;
-        return o.required ? flag : `[${flag}]`;
-      })
-      .join(' ');
-    lines.push(`  ${c.name}${flags ? ` ${flags}` : ''}`, `      ${c.summary}`);
-  }
+  const lines = ['usage: sso-bridge <command> [options]   (npm run cli -- <command> …; help <command> describes its options)', '', 'commands:'];
+  for (const c of commands) lines.push(`  ${synopsis(c)}`, `      ${c.summary}`);
   lines.push('  serve', '      start the HTTP server (same as npm start)');
+  return lines.join('\n');
+}
+
+/** `help <command>`: its synopsis, summary and every option with its description. */
+export function commandUsage(c: Command): string {
+  const lines = [`usage: sso-bridge ${synopsis(c)}`, '', `  ${c.summary}`];
+  const options = Object.entries(c.options);
+  if (options.length) lines.push('', 'options:');
+  for (const [n, o] of options) {
+    const extras = [o.required && 'required', o.multiple && 'repeatable', o.secret && `or --${n}-file PATH, - for standard input`].filter(Boolean);
+    lines.push(`  ${flagOf(n, o)}`, `      ${o.description}${extras.length ? ` (${extras.join('; ')})` : ''}`);
+  }
   return lines.join('\n');
 }

@@ -26,6 +26,11 @@ export const rateRules = {
   tokenFailTenant: { name: 'token-fail.tenant', limit: 600, windowMs: MIN },
   ssoFailNet: { name: 'sso-fail.net', limit: 30, windowMs: 10 * MIN },
   ssoFailTenant: { name: 'sso-fail.tenant', limit: 300, windowMs: MIN },
+  // Starts of a browser or device flow by someone not signed in: each writes a row (LoginState for an SSO login,
+  // oidc-provider's Interaction for /authorize, a DeviceCode). Generous per network (an office behind one NAT address
+  // signs in through it), and the tenant-wide cap above what one network may do in its window.
+  startNet: { name: 'start.net', limit: 600, windowMs: 10 * MIN },
+  startTenant: { name: 'start.tenant', limit: 3000, windowMs: MIN },
   // Operator sign-in (/operator): failed attempts per client network, and across all networks (deployment-wide).
   operatorFailNet: { name: 'operator-fail.net', limit: 10, windowMs: 10 * MIN },
   operatorFailAll: { name: 'operator-fail.all', limit: 100, windowMs: 10 * MIN },

@@ -3,10 +3,13 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import type Provider from 'oidc-provider';
 import { formBody } from '../http/body.js';
 import { classifyBodyError } from '../http/error-handler.js';
+import { limitStarts } from '../http/limit-starts.js';
 import { RateLimiter, tooManyRequests } from '../http/rate-limit.js';
 import { tenantOf } from '../http/resolve-tenant.js';
 import type { Services } from '../services.js';
+import { currentSession } from '../sessions/session-cookie.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { escapeHtml, page } from '../consent/html.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
 import { registrationLimit } from './registration-limit.js';
 import { consumePayload } from './payload-statements.js';
@@ -104,8 +107,19 @@ function deviceAuthorization(s: Services): RequestHandler {
 export function oauthTenantRoutes(s: Services): Router {
   const router = Router({ mergeParams: true });
   router.post('/oauth/token', formBody('64kb'), tokenEndpoint(s), tokenBodyError);
-  router.post('/oauth/device_authorization', formBody('64kb'), deviceAuthorization(s), tokenBodyError);
+  const deviceLimit = limitStarts(s, (_req, res) => void res.json({ error: 'too_many_requests', error_description: 'Too many device authorization requests; try again later' }));
+  router.post('/oauth/device_authorization', formBody('64kb'), deviceLimit, deviceAuthorization(s), tokenBodyError);
   router.post('/oauth/register', registrationLimit(s));
+  // An authorization request writes an Interaction row before anyone signed in: counted unless the browser has an SSO
+  // session of the tenant (issue 8 §6). Over the limit, a page on our origin — never a redirect to the client.
+  router.get(
+    '/oauth/authorize',
+    limitStarts(
+      s,
+      (_req, res, verdict) => void res.type('html').send(page(tenantOf(res).name, 'Too many requests', `<div role="alert"><p>Too many sign-in requests from your network. Try again in ${escapeHtml(String(verdict.retryAfterS))} seconds.</p></div>`)),
+      async (req, res) => (await currentSession(s, tenantOf(res), req)) !== null,
+    ),
+  );
   router.use(async (req, res, next) => {
     if (!req.path.startsWith('/oauth/') && req.path !== '/.well-known/openid-configuration') return next();
     const t = tenantOf(res);

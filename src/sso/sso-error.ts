@@ -33,4 +33,5 @@ export const ssoMessages = {
   inactive: 'Your account is deactivated. Ask your administrator if you think this is a mistake.',
   linkRefused: 'An account with your e-mail already exists but is linked to another sign-in method. Ask your administrator.',
   noConnection: 'Single sign-on is not set up for this organisation yet. Ask your administrator.',
+  tooManyStarts: (retryAfterS: number) => `Too many sign-in attempts from your network. Try again in ${retryAfterS} seconds.`,
 } as const;

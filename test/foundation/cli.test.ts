@@ -243,3 +243,29 @@ describe('secret options', () => {
     await expect(parseCommandArgs(command, ['stray'], stdin)).rejects.toThrow();
   });
 });
+
+describe('help', () => {
+  const help = async (...argv: string[]) => {
+    const out: string[] = [];
+    const code = await runCli(['help', ...argv], { stdout: (l) => out.push(l), stderr: () => {}, stdin: async () => '', env: {} });
+    return { code, text: out.join('\n') };
+  };
+
+  it('lists every command with the values of on/off options, and `help <command>` describes each option', async () => {
+    const all = await help();
+    expect(all.code).toBe(0);
+    expect(all.text).toContain('idp update --tenant TENANT --id ID');
+    expect(all.text).toContain('[--idp-initiated on|off]');
+    expect(all.text).toContain('user bind --tenant TENANT --email EMAIL --connection CONNECTION');
+    const one = await help('idp', 'update');
+    expect(one.code).toBe(0);
+    expect(one.text).toMatch(/^usage: sso-bridge idp update --tenant TENANT/);
+    expect(one.text).toMatch(/--idp-initiated on\|off\n\s+SAML: on or off \(off for new connections\)/);
+    expect(one.text).toMatch(/--tenant TENANT\n\s+tenant slug \(required\)/);
+    expect(one.text).not.toContain('tenant create');
+    // A secret option says how to keep it off the command line.
+    expect((await help('idp', 'add-oidc')).text).toMatch(/--client-secret CLIENT-SECRET\n.*or --client-secret-file PATH/);
+    // An unknown command after help: the whole list.
+    expect((await help('no', 'such')).text).toContain('commands:');
+  });
+});

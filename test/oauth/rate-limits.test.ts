@@ -3,14 +3,16 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
-import { clientNetwork } from '../../src/http/rate-limit.js';
+import { clientNetwork, rateRules } from '../../src/http/rate-limit.js';
 import { MAX_UNUSED_CLIENTS, UNUSED_CLIENT_TTL_MS } from '../../src/oauth/registration-limit.js';
 import { cleanupExpired } from '../../src/jobs/cleanup-expired.js';
 import { createServices } from '../../src/services.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { createUser, obtainTokens, tokenRequest } from './support/oauth-client.js';
+import { createUser, mcpUrl, obtainTokens, pkce, registerClient, signedInBrowser, tokenRequest } from './support/oauth-client.js';
+import { makeSamlIdp } from '../sso/support/saml-idp.js';
+import { tenantWithSaml } from '../sso/support/sso-fixtures.js';
 
 /** Issue 8 §6: unauthenticated writes are limited per tenant and client network, across nodes, with 429 + Retry-After. */
 describe('client networks (unit)', () => {
@@ -157,5 +159,54 @@ describe.each(testDbKinds)('rate limits across nodes (%s)', (kind) => {
       expect(ok.status).toBe(200);
       rt = ok.body.refresh_token!;
     }
+  });
+  // Issue 8 §6: starting a flow writes a row before anyone signed in (LoginState, Interaction, DeviceCode).
+  it('counts unauthenticated flow starts (SSO login, /authorize, device authorization) on both nodes together; 429 + Retry-After writes nothing', async () => {
+    const { t } = await tenantWithSaml(app, makeSamlIdp());
+    const client = await registerClient(app, t, { grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] });
+    const ip = '2001:db8:5:6::1';
+    const { challenge } = pkce();
+    const authorizeQuery = new URLSearchParams({ client_id: client.client_id, response_type: 'code', redirect_uri: client.redirect_uris[0]!, code_challenge: challenge, code_challenge_method: 'S256', state: 's', resource: mcpUrl(app, t) });
+    const starts = {
+      saml: (base: string, from: string, cookie = '') => fetch(`${base}/t/${t.slug}/saml/login`, { redirect: 'manual', headers: { 'x-forwarded-for': from, cookie } }),
+      authorize: (base: string, from: string, cookie = '') => fetch(`${base}/t/${t.slug}/oauth/authorize?${authorizeQuery}`, { redirect: 'manual', headers: { 'x-forwarded-for': from, cookie } }),
+      device: (base: string, from: string) =>
+        fetch(`${base}/t/${t.slug}/oauth/device_authorization`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': from }, body: new URLSearchParams({ client_id: client.client_id }).toString() }),
+    };
+    const counter = async () => (await app.services.db.rateLimitCounter.findMany({ where: { key: { startsWith: `start.net|${t.id}|${clientNetwork(ip)}|` } } }))[0]?.count ?? 0;
+    // Real requests on both nodes, from addresses of one /64, count on one counter.
+    expect((await starts.saml(app.url, ip)).status).toBe(303);
+    expect((await starts.authorize(nodeB.url, '2001:db8:5:6::2')).status).toBe(303);
+    expect((await starts.device(app.url, '2001:db8:5:6:ffff::3')).status).toBe(200);
+    expect(await counter()).toBe(3);
+    // Bring the network to its limit (as many requests would), then every kind of start is refused on either node.
+    await app.services.db.rateLimitCounter.updateMany({ where: { key: { startsWith: `start.net|${t.id}|${clientNetwork(ip)}|` } }, data: { count: rateRules.startNet.limit } });
+    const rowsBefore = { states: await t.db.loginState.count(), payloads: await t.db.oidcPayload.count() };
+    for (const res of [await starts.saml(nodeB.url, ip), await starts.authorize(app.url, ip), await starts.device(nodeB.url, ip)]) {
+      expect(res.status).toBe(429);
+      expect(res.headers.get('location')).toBeNull();
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(rateRules.startNet.windowMs / 1000);
+    }
+    expect({ states: await t.db.loginState.count(), payloads: await t.db.oidcPayload.count() }).toEqual(rowsBefore);
+    // Another network, and a signed-in browser's authorization request, are served.
+    expect((await starts.saml(app.url, '2001:db8:5:7::1')).status).toBe(303);
+    const signedIn = await signedInBrowser(app, t, (await createUser(t)).id);
+    expect((await starts.authorize(nodeB.url, ip, signedIn.cookieHeader())).status).toBe(303);
+    app.clock.advance(rateRules.startNet.windowMs);
+    expect((await starts.saml(nodeB.url, ip)).status).toBe(303);
+  });
+
+  it('caps unauthenticated flow starts per tenant, whatever the number of networks', async () => {
+    const { t } = await tenantWithSaml(app, makeSamlIdp());
+    const samlLogin = (from: string) => fetch(`${app.url}/t/${t.slug}/saml/login`, { redirect: 'manual', headers: { 'x-forwarded-for': from } });
+    expect((await samlLogin('203.0.113.50')).status).toBe(303);
+    await app.services.db.rateLimitCounter.updateMany({ where: { key: { startsWith: `start.tenant|${t.id}|` } }, data: { count: rateRules.startTenant.limit } });
+    const limited = await samlLogin('198.51.100.51');
+    expect(limited.status).toBe(429);
+    expect(await limited.text()).toContain('Too many sign-in attempts');
+    // Paired: another tenant is served from the same network.
+    const other = await tenantWithSaml(app, makeSamlIdp());
+    expect((await fetch(`${app.url}/t/${other.t.slug}/saml/login`, { redirect: 'manual', headers: { 'x-forwarded-for': '198.51.100.51' } })).status).toBe(303);
   });
 });

@@ -8,6 +8,7 @@ import { LogoutTokenRefused, receiveLogoutToken } from '../oidc/backchannel-logo
 import { finishOidcLogin } from '../oidc/finish-oidc-login.js';
 import { startOidcLogin } from '../oidc/start-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
+import { loginStartLimit } from './login-start-limit.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
 import { completeLogin, defaultReturnTo } from './complete-login.js';
 
@@ -20,7 +21,7 @@ export function oidcRoutes(s: Services): Router {
    * SP-initiated login (`?connection=ID&return_to=/path`) and OIDC third-party-initiated login (OIDC Core §4:
    * `iss` names the IdP, `login_hint` is passed on, `target_link_uri` is absolute and must point back into PUBLIC_URL: it passes the same `safeReturnTo` as `return_to`).
    */
-  r.get('/login', async (req, res) => {
+  r.get('/login', loginStartLimit(s), async (req, res) => {
     const t = tenantOf(res);
     const iss = q(req, 'iss');
     let conn: Connection | null | undefined;

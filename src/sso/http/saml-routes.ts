@@ -5,6 +5,7 @@ import type { Services } from '../../services.js';
 import { enabledConnections } from '../connections/manage-connections.js';
 import { bindBrowser } from '../browser-binding.js';
 import { safeReturnTo } from '../return-to.js';
+import { loginStartLimit } from './login-start-limit.js';
 import { consumeSamlResponse } from '../saml/consume-saml-response.js';
 import { spMetadata } from '../saml/sp-metadata.js';
 import { receiveSloMessage, type SloMessage } from '../saml/single-logout.js';
@@ -25,7 +26,7 @@ export function samlRoutes(s: Services): Router {
     res.type('application/samlmetadata+xml').send(await spMetadata(s, tenantOf(res)));
   });
 
-  r.get('/login', async (req, res) => {
+  r.get('/login', loginStartLimit(s), async (req, res) => {
     const t = tenantOf(res);
     const conns = (await enabledConnections(t)).filter((c) => c.kind === 'saml');
     const id = q(req, 'connection');
