@@ -9,7 +9,8 @@ const MAX_DECODE_ROUNDS = 4;
  * - only its path, query and fragment are emitted, never scheme, host or userinfo;
  * - the path may not start with `//` (a protocol-relative Location), and no path segment — percent-decoded up to
  *   four times and NFKC-normalised, so `%2F`, `%5C`, `%252F`, fullwidth `／` count — may hold a slash, backslash,
- *   control character, or be a dot segment; a proxy or router that decodes once more must not find a way out either.
+ *   control character, be only white space, or be a dot segment; a proxy or router that decodes once more must not
+ *   find a way out either.
  * Control characters in the raw value are refused outright (they are how header injection and parser stripping start).
  */
 export function safeReturnTo(value: unknown, fallback: string, origin?: string): string {
@@ -48,5 +49,8 @@ function safeSegment(segment: string): boolean {
   const normalised = decoded.normalize('NFKC');
   // eslint-disable-next-line no-control-regex -- see above
   if (/[/\\\u0000-\u001f\u007f-\u009f]/.test(normalised)) return false;
+  // A segment of only (Unicode) white space: `/%20/host`, `/%C2%A0/host` are harmless to a browser, but a component
+  // that trims or collapses white space after us would see `//host`.
+  if (/^\s+$/u.test(normalised)) return false;
   return normalised !== '.' && normalised !== '..';
 }

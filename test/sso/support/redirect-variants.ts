@@ -2,7 +2,8 @@
  * Hostile `return_to` / RelayState / `target_link_uri` values (issue 8 §1): every one must end on the fallback.
  * Families: foreign absolute URLs, protocol-relative, backslashes, dot segments (plain and %2e), percent-encoded
  * slashes and backslashes (single, double, triple, mixed case, mixed with raw ones), characters the WHATWG parser
- * strips (tab, CR, LF), control characters, userinfo, other ports and schemes, fullwidth solidus, malformed escapes.
+ * strips (tab, CR, LF), control characters, userinfo, other ports and schemes, fullwidth solidus, malformed escapes,
+ * white-space-only segments.
  * `origin` is the deployment's PUBLIC_URL origin the values are judged against.
  */
 export function hostileReturnTos(origin: string): string[] {
@@ -25,6 +26,8 @@ export function hostileReturnTos(origin: string): string[] {
     `https://${evil}#@${host}`, `https://${host}.${evil}/`, `${origin}:4444/`, `${origin.replace(/^https?/, (m) => (m === 'https' ? 'http' : 'https'))}/x`,
     `/\uFF0F${evil}`, `/\uFF0F\uFF0F${evil}`, `/\uFF3C${evil}`, `/%EF%BC%8F%EF%BC%8F${evil}`, `/%EF%BC%BC${evil}`,
     '/%E0%A4%A', '/%zz/x', `/${'a'.repeat(3000)}`,
+    // White-space-only segments (plain, encoded, double-encoded, no-break and ideographic spaces): one trim away from `//`.
+    `/ /${evil}`, `/%20/${evil}`, `/%2520/${evil}`, `/%20%20/${evil}`, `/%C2%A0/${evil}`, `/\u00a0/${evil}`, `/%E3%80%80/${evil}`, `/\u3000/${evil}`, `/\u2003/${evil}`, `/%20\\${evil}`,
   ];
 }
 
