@@ -56,7 +56,8 @@ export function clientNetwork(ip: string | undefined): string {
 /**
  * Fixed-window counters in the database (`RateLimitCounter`, docs/decisions/0013): every node counts against the same
  * row, so a limit holds across nodes; the embedded database has one process, where the same code is simply local.
- * One upsert per counted event (INSERT … ON CONFLICT DO UPDATE, atomic), one read per check (all its rules at once).
+ * One read per check (all its rules at once); a counted event adds one upsert per rule (INSERT … ON CONFLICT DO
+ * UPDATE, atomic).
  */
 export class RateLimiter {
   constructor(
@@ -83,9 +84,17 @@ export class RateLimiter {
     return { ok: true };
   }
 
-  /** Counts one event under every rule; refused when any rule is now over its limit. */
+  /**
+   * Counts one event, rules in the caller's order — narrowest scope first (client network, then tenant) — and refuses
+   * when a rule is over its limit. A refused event counts nowhere and writes nothing: a rule already at its limit is
+   * seen by one read before any write, and a rule pushed over its limit stops the counting of the broader rules after
+   * it. Otherwise one network's refused requests would use up its tenant's budget (a single source could then lock
+   * every other network out), and a flood from ever new networks would write a counter row per network after the
+   * tenant-wide cap was reached.
+   */
   async hit(checks: [RateRule, string][]): Promise<RateVerdict> {
-    let verdict: RateVerdict = { ok: true };
+    const already = await this.check(checks);
+    if (!already.ok) return already;
     for (const [rule, scope] of checks) {
       const w = this.#window(rule, scope);
       const row = await this.db.rateLimitCounter.upsert({
@@ -94,9 +103,9 @@ export class RateLimiter {
         update: { count: { increment: 1 } },
         select: { count: true },
       });
-      if (row.count > rule.limit && verdict.ok) verdict = { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
+      if (row.count > rule.limit) return { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
     }
-    return verdict;
+    return { ok: true };
   }
 
   /** Deletes counters whose window has passed (a job). */

@@ -97,6 +97,22 @@ describe.each(testDbKinds)('rate limits across nodes (%s)', (kind) => {
     expect((await register(app.url, await app.createTenant(), '192.0.2.200')).status).toBe(201);
   });
 
+  it("one network over its limit neither uses up the tenant's budget nor writes rows; over the tenant cap, new networks write nothing", async () => {
+    const t = await app.createTenant();
+    const counters = () => app.services.db.rateLimitCounter.findMany({ where: { key: { contains: `|${t.id}` } }, orderBy: { key: 'asc' } });
+    for (let i = 0; i < rateRules.dcrNet.limit; i++) expect((await register(i % 2 ? nodeB.url : app.url, t, '198.51.100.90')).status).toBe(201);
+    // More refused requests from that network than the whole tenant may make: none of them is counted anywhere.
+    for (let i = 0; i < rateRules.dcrTenant.limit; i++) expect((await register(i % 2 ? nodeB.url : app.url, t, '198.51.100.90')).status).toBe(429);
+    const afterFlood = await counters();
+    expect(afterFlood.map((c) => [c.key.split('|')[0], c.count])).toEqual([['dcr.net', rateRules.dcrNet.limit], ['dcr.tenant', rateRules.dcrNet.limit]]);
+    expect((await register(nodeB.url, t, '198.51.100.91')).status).toBe(201);
+    // The tenant at its cap: requests from ever new /64s are refused after one read, without a counter row each.
+    await app.services.db.rateLimitCounter.updateMany({ where: { key: { startsWith: `dcr.tenant|${t.id}|` } }, data: { count: rateRules.dcrTenant.limit } });
+    const rows = (await counters()).length;
+    for (let i = 1; i <= 30; i++) expect((await register(i % 2 ? nodeB.url : app.url, t, `2001:db8:${i.toString(16)}:1::1`)).status).toBe(429);
+    expect((await counters()).length).toBe(rows);
+  });
+
   it('expires self-registered clients nobody granted; a granted one stays', async () => {
     const t = await app.createTenant();
     const unused = (await (await register(app.url, t, '198.51.100.20')).json()) as { client_id: string };
