@@ -184,6 +184,30 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     expect((await refusal(foreign.res)).reason).toMatch(/^domain_not_allowed:/);
   });
 
+  it('names "another identifier at this same IdP" apart from "another sign-in method" when an account is already linked', async () => {
+    const idp = makeSamlIdp();
+    const { t, spMetadata } = await tenantWithSaml(app, idp, { allowedDomains: ['corp.example'] });
+    const first = await samlLogin(app, t, idp, spMetadata, { nameId: 'okta-00u1', attributes: { email: ['fay@corp.example'] } });
+    expect(first.res.status).toBe(303);
+    // The IdP now sends another NameID for the same person (its NameID format changed).
+    const again = await samlLogin(app, t, idp, spMetadata, { nameId: 'fay@corp.example', attributes: { email: ['fay@corp.example'] } });
+    expect(again.res.status).toBe(403);
+    const same = await refusal(again.res);
+    expect(same.page).toContain('already linked to this identity provider under another user identifier');
+    expect(same.page).not.toContain('linked to another sign-in method');
+    expect(same.reason).toMatch(/^subject_changed: .*another subject of this connection/);
+    // Control: through a second IdP of the tenant, the same account is "linked to another sign-in method".
+    const other = makeSamlIdp();
+    await addSecondSaml(t, { metadataXml: other.metadata(), allowedDomains: ['corp.example'] });
+    const secondSp = await (await fetch(`${app.url}/t/${t.slug}/saml/metadata`)).text();
+    const { res } = await idpInitiated(t, other, secondSp, 'entra-fay', { email: ['fay@corp.example'] });
+    expect(res.status).toBe(403);
+    const elsewhere = await refusal(res);
+    expect(elsewhere.page).toContain('linked to another sign-in method');
+    expect(elsewhere.reason).toMatch(/^link_refused:/);
+    expect(await t.db.userIdentity.count()).toBe(1);
+  });
+
   it('a SCIM token cannot be bound to a connection of another tenant', async () => {
     const a = await tenantWithSaml(app, makeSamlIdp(), { allowedDomains: ['corp.example'] });
     const b = await app.createTenant();

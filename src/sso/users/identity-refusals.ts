@@ -7,5 +7,6 @@ export const identityMessages = {
   emailUnverified: 'Your identity provider says your e-mail address is not verified. Verify it there, then sign in again.',
   boundElsewhere: 'Your account signs in through another identity provider of this organisation. Use that one, or ask your administrator.',
   ambiguousDomain: 'Several sign-in methods of this organisation may claim your e-mail domain, so your account cannot be linked automatically. Ask your administrator.',
+  subjectChanged: 'Your account is already linked to this identity provider under another user identifier (it changed there). Ask your administrator.',
   notLinkable: 'An account with your e-mail already exists, but this sign-in method is not set up to link to it. Ask your administrator.',
 } as const;

@@ -55,7 +55,7 @@ export async function resolveSsoUser(
     } else {
       if (!domainRuleHolds) throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `e-mail domain ${domain ?? '(none)'} is not allowed for this connection`);
       if (!conn.config.jitEnabled) throw refuse('not_provisioned', ssoMessages.notProvisioned, 'no linked or matching user and JIT is off');
-      user = await createJitUser(t, { ...p, email }, domainAllowed, refuse);
+      user = await createJitUser(t, conn, { ...p, email }, domainAllowed, refuse);
     }
     await t.db.userIdentity.create({ data: { id: newId('uid'), tenantId: t.id, userId: user.id, connectionId: conn.id, subject: p.subject, lastLoginAt: now } });
   }
@@ -81,13 +81,26 @@ async function checkLinkable(t: TenantCtx, conn: Connection, candidate: UserRow,
   if (candidate.ssoConnectionId && candidate.ssoConnectionId !== conn.id) {
     throw refuse('bound_elsewhere', identityMessages.boundElsewhere, `user ${candidate.id} is bound to connection ${candidate.ssoConnectionId}`);
   }
-  const linked = await t.db.userIdentity.count({ where: { userId: candidate.id } });
-  if (linked > 0) throw refuse('link_refused', ssoMessages.linkRefused, `user ${candidate.id} is already linked to another identity`);
+  await refuseLinked(t, conn, candidate.id, refuse);
   if (candidate.ssoConnectionId === conn.id) return;
   const rivals = (await enabledConnections(t)).filter((c) => c.id !== conn.id && c.config.allowedDomains.includes(domain));
   if (rivals.length > 0) {
     throw refuse('ambiguous_domain', identityMessages.ambiguousDomain, `user ${candidate.id} is not bound to a connection and ${domain} is also allowed for ${rivals.map((c) => c.id).join(', ')}`);
   }
+}
+
+/**
+ * A user already linked to an identity is never linked again. The page names which case it is: another sign-in
+ * method, or this same IdP under another subject (its NameID format or user identifier changed) — the admin's fix
+ * differs (the user picks the other method; the admin corrects the IdP's identifier or removes the old link).
+ */
+async function refuseLinked(t: TenantCtx, conn: Connection, userId: string, refuse: Refuse, prefix = `user ${userId} is `): Promise<void> {
+  const links = await t.db.userIdentity.findMany({ where: { userId }, select: { connectionId: true } });
+  if (links.length === 0) return;
+  if (links.some((l) => l.connectionId === conn.id)) {
+    throw refuse('subject_changed', identityMessages.subjectChanged, `${prefix}already linked to another subject of this connection`);
+  }
+  throw refuse('link_refused', ssoMessages.linkRefused, `${prefix}already linked to another identity (connection ${links.map((l) => l.connectionId).join(', ')})`);
 }
 
 async function matchExisting(t: TenantCtx, conn: Connection, email: string, subject: string) {
@@ -101,14 +114,13 @@ async function matchExisting(t: TenantCtx, conn: Connection, email: string, subj
   return null;
 }
 
-async function createJitUser(t: TenantCtx, p: SsoProfile, domainAllowed: boolean, refuse: Refuse) {
+async function createJitUser(t: TenantCtx, conn: Connection, p: SsoProfile, domainAllowed: boolean, refuse: Refuse) {
   const userName = p.email ?? p.subject;
   const clash = await t.db.user.findFirst({ where: { userNameKey: userName.toLowerCase() } });
   if (clash) {
     // Name the real reason: linking needs an allowed domain; with one, the matching rule or an existing link said no.
-    const linked = await t.db.userIdentity.count({ where: { userId: clash.id } });
     if (!domainAllowed) throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `user ${clash.id} has userName ${userName}; this connection may not link e-mails of its domain (no allowed domain matches)`);
-    if (linked > 0) throw refuse('link_refused', ssoMessages.linkRefused, `userName ${userName} belongs to user ${clash.id}, already linked to another identity`);
+    await refuseLinked(t, conn, clash.id, refuse, `userName ${userName} belongs to user ${clash.id}, `);
     throw refuse('not_linkable', identityMessages.notLinkable, `userName ${userName} belongs to user ${clash.id}, which the matching rule does not link`);
   }
   return t.db.user.create({
