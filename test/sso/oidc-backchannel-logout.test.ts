@@ -101,6 +101,23 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
     expect(await alive(t, b)).toBe(true);
   });
 
+  it('a session recorded without a sid matches no sid, not even the string "undefined" (sid alone or with sub)', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const sub = `u${randomBytes(4).toString('hex')}`;
+    const b = await signedIn(t, sub); // this IdP's ID tokens carry no sid
+    const user = await t.db.user.findFirstOrThrow({ where: { email: `${sub}@example.com` } });
+    const session = await t.db.session.findFirstOrThrow({ where: { userId: user.id, revokedAt: null } });
+    expect((session.data as Record<string, unknown>).idpSession).toBeUndefined();
+    for (const claims of [{ sid: 'undefined' }, { sub, sid: 'undefined' }, { sid: 'null' }, { sid: '' }]) {
+      const res = await post(t, await logoutToken(claims));
+      expect(res.status, JSON.stringify(claims)).toBe(claims.sid === '' ? 400 : 200);
+      expect(await alive(t, b), JSON.stringify(claims)).toBe(true);
+    }
+    // The subject alone still ends it.
+    expect((await post(t, await logoutToken({ sub }))).status).toBe(200);
+    expect(await alive(t, b)).toBe(false);
+  });
+
   it('MCP grants survive an IdP logout by default, and are revoked with --idp-logout-revokes-grants on', async () => {
     const { t } = await tenantWithOidc(app, idp);
     const refreshWorks = async (tokens: { client: { client_id: string }; tokens: { body: Record<string, string> } }) =>

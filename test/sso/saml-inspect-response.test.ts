@@ -19,8 +19,9 @@ const sig = (sigAlg = RSA_SHA256, digest = SHA256) =>
   `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:SignatureMethod Algorithm="${sigAlg}"/><ds:Reference><ds:DigestMethod Algorithm="${digest}"/></ds:Reference></ds:SignedInfo></ds:Signature>`;
 const assertion = (inner = sig(), issuer = 'https://idp.example.com') =>
   `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1"><saml:Issuer>${issuer}</saml:Issuer>${inner}<saml:Subject><saml:NameID>a@example.com</saml:NameID></saml:Subject></saml:Assertion>`;
-const response = (inner: string, attrs = ' Destination="https://sp/acs" InResponseTo="_req1"', issuer: string | null = 'https://idp.example.com') =>
-  `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1"${attrs}>${issuer === null ? '' : `<saml:Issuer>${issuer}</saml:Issuer>`}${inner}</samlp:Response>`;
+const SUCCESS = '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>';
+const response = (inner: string, attrs = ' Destination="https://sp/acs" InResponseTo="_req1"', issuer: string | null = 'https://idp.example.com', status = SUCCESS) =>
+  `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1"${attrs}>${issuer === null ? '' : `<saml:Issuer>${issuer}</saml:Issuer>`}${status}${inner}</samlp:Response>`;
 
 async function refusal(xml: string, keys: string[] = []): Promise<string> {
   const err = await inspectResponse(b64(xml), keys).then(

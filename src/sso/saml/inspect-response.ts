@@ -26,6 +26,8 @@ const contentEncryption = new Set([
   'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
 ]);
 
+const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+
 export interface ResponseFacts {
   xml: string;
   issuer: string | null;
@@ -41,6 +43,7 @@ export class ResponseRefused extends Error {}
 
 /**
  * Checks node-saml 5 leaves to us, run on the raw response before it is trusted at all:
+ * - the top-level StatusCode is Success (node-saml would use an assertion found in a failure response);
  * - no DOCTYPE / entity declarations (XXE, billion laughs) and no XML comments (comment injection into NameID or
  *   attribute values survives exclusive canonicalization, CVE-2017-11427…11430);
  * - at most one EncryptedAssertion, with one EncryptedKey, and only the algorithms above — all checked before any
@@ -57,6 +60,14 @@ export async function inspectResponse(samlResponse: string, decryptionKeys: stri
   if (!doc) throw new ResponseRefused('response is not well-formed XML');
   const root = doc.documentElement;
   if (root?.localName !== 'Response') throw new ResponseRefused('not a samlp:Response');
+  // SAML core §3.2.2.2: only a Success response may carry a usable assertion; a failure is reported as such (the
+  // codes are URIs, bounded here) and nothing in it is decrypted or verified.
+  const status = xpath.selectElements(root, "./*[local-name()='Status']/*[local-name()='StatusCode']")[0];
+  const code = status?.getAttribute('Value') ?? '';
+  if (code !== SUCCESS) {
+    const nested = status ? (xpath.selectElements(status, "./*[local-name()='StatusCode']")[0]?.getAttribute('Value') ?? '') : '';
+    throw new ResponseRefused(`the IdP answered status ${(code || '(none)').slice(0, 120)}${nested ? ` / ${nested.slice(0, 120)}` : ''}, not Success`);
+  }
   const algorithms = collectAlgorithms(doc);
   const encrypted = xpath.selectElements(doc, "//*[local-name()='EncryptedAssertion']");
   if (encrypted.length > 1) throw new ResponseRefused(`${encrypted.length} EncryptedAssertion elements: exactly one assertion is allowed`);
