@@ -148,8 +148,16 @@ describe('inspectResponse on encrypted assertions', () => {
     const withDigest = (digest: string) => one.replace('<DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"', `<DigestMethod Algorithm="${digest}"`);
     const md5 = withDigest('http://www.w3.org/2001/04/xmldsig-more#md5');
     expect(md5).toContain('xmldsig-more#md5');
-    expect(await refusal(response(md5), [sp.privateKeyPem])).toBe('RSA-OAEP digest http://www.w3.org/2001/04/xmldsig-more#md5 is not allowed');
+    expect(await refusal(response(md5), [sp.privateKeyPem])).toBe('RSA-OAEP digest http://www.w3.org/2001/04/xmldsig-more#md5 is not allowed (SHA-1, the rsa-oaep-mgf1p default, is)');
     await expect(inspectResponse(b64(response(withDigest('http://www.w3.org/2000/09/xmldsig#sha1'))), [sp.privateKeyPem])).resolves.toMatchObject({ decryptionKey: sp.privateKeyPem });
+    // The standard SHA-256/512 URIs: xml-encryption would unwrap with SHA-1 and fail obscurely — refused by name.
+    for (const digest of ['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']) {
+      expect(await refusal(response(withDigest(digest)), [sp.privateKeyPem])).toBe(`RSA-OAEP digest ${digest} is not allowed (SHA-1, the rsa-oaep-mgf1p default, is)`);
+    }
+    // SHA-256 as xml-encryption spells it (and reads it): unwrapped with SHA-256.
+    const sha256 = await encryptAssertionFor(certBody(sp.certPem), assertion(), AES256_CBC, undefined, 'sha256');
+    expect(sha256).toContain('<DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha256"');
+    await expect(inspectResponse(b64(response(sha256)), [sp.privateKeyPem])).resolves.toMatchObject({ decryptionKey: sp.privateKeyPem });
     // A further algorithm-bearing method (here an AgreementMethod next to the key) is not something we decrypt.
     const agreement = one.replace(/(<(?:\w+:)?EncryptedKey)/, '<xenc:AgreementMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Algorithm="http://www.w3.org/2009/xmlenc11#ECDH-ES"/>$1');
     expect(await refusal(response(agreement), [sp.privateKeyPem])).toBe('unexpected encryption methods in the EncryptedAssertion');

@@ -6,7 +6,7 @@ import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { Browser, me } from './support/browser.js';
-import { keyPair, makeSamlIdp, redirectSignedBy, spCertificates, type TestSamlIdp } from './support/saml-idp.js';
+import { encryptAssertionFor, keyPair, makeSamlIdp, redirectSignedBy, spCertificates, type TestSamlIdp } from './support/saml-idp.js';
 import { cli, postToAcs, samlLogin, tenantWithSaml } from './support/sso-fixtures.js';
 
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
@@ -167,6 +167,32 @@ describe.each(testDbKinds)('SAML single logout (%s)', (kind) => {
     const movedRes = await new Browser().postForm(slo(t), { SAMLRequest: Buffer.from(moved).toString('base64') });
     expect(movedRes.status).toBe(400);
     expect(await alive(b)).toBe(true);
+  });
+
+  it('an EncryptedID is decrypted only with RSA-OAEP and AES-GCM/CBC, one of it, checked before decrypting', async () => {
+    const nameId = `${randomBytes(4).toString('hex')}@example.com`;
+    const b = await signedIn(nameId);
+    const encryptedId = async (keyAlg?: string, data = 'http://www.w3.org/2009/xmlenc11#aes256-gcm') =>
+      (await encryptAssertionFor(spCertificates(sp, 'encryption')[0]!, `<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${nameId}</saml:NameID>`, data, keyAlg))
+        .replace('<saml:EncryptedAssertion', '<saml:EncryptedID')
+        .replace('</saml:EncryptedAssertion>', '</saml:EncryptedID>');
+    const withId = async (...ids: string[]) => request({ nameId }).replace(/<saml:NameID[^>]*>[^<]*<\/saml:NameID>/, ids.join(''));
+    const post = async (xml: string) => new Browser().postForm(slo(t), { SAMLRequest: Buffer.from(signXml(xml, idp.keys, 'LogoutRequest')).toString('base64') });
+    for (const [xml, why] of [
+      [await withId(await encryptedId('http://www.w3.org/2001/04/xmlenc#rsa-1_5')), /rsa-1_5/],
+      [await withId(await encryptedId(undefined, 'http://www.w3.org/2001/04/xmlenc#tripledes-cbc')), /tripledes-cbc/],
+      [await withId(await encryptedId(), await encryptedId()), /2 encrypted elements/],
+    ] as const) {
+      const res = await post(xml);
+      expect(res.status).toBe(400);
+      const trace = await cli(app.services, 'sso-trace show', { id: /trc_[0-9a-z]+/.exec(await res.text())![0] });
+      expect(trace.reason).toMatch(/^refused:/);
+      expect(trace.reason).toMatch(why);
+      expect(await alive(b)).toBe(true);
+    }
+    // Control: RSA-OAEP with AES-256-GCM decrypts and ends the session.
+    expect((await post(await withId(await encryptedId()))).status).toBe(303);
+    expect(await alive(b)).toBe(false);
   });
 
   it('SP-initiated: sign-out sends a signed LogoutRequest to the IdP; its signed LogoutResponse is accepted once', async () => {
