@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import type { TestApp } from '../support/test-app.js';
@@ -151,5 +151,26 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
     expect(to.searchParams.get('client_id')).toBe(idp.clientId);
     expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${app.url}/t/${t.slug}/logout`);
     expect(await alive(t, b)).toBe(false);
+  });
+
+  it('RP-initiated logout names the sign-in it ends (id_token_hint, which Okta requires); the stored ID token goes with the session', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const sub = `u${randomBytes(4).toString('hex')}`;
+    const b = await signedIn(t, sub);
+    const user = await t.db.user.findFirstOrThrow({ where: { email: `${sub}@example.com` } });
+    // Kept encrypted in the vault, never in the session row.
+    expect(await t.db.vaultSecret.count({ where: { ownerKind: 'oidc-id-token', userId: user.id } })).toBe(1);
+    const session = await t.db.session.findFirstOrThrow({ where: { userId: user.id, revokedAt: null } });
+    expect(JSON.stringify(session.data)).not.toMatch(/eyJ/);
+    const page = await (await b.request(`${app.url}/t/${t.slug}/logout`)).text();
+    const res = await b.postForm(`${app.url}/t/${t.slug}/logout`, { csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]! });
+    const to = new URL(res.headers.get('location')!);
+    const hint = to.searchParams.get('id_token_hint')!;
+    expect(decodeJwt(hint)).toMatchObject({ iss: idp.issuer, aud: idp.clientId, sub });
+    expect(await t.db.vaultSecret.count({ where: { ownerKind: 'oidc-id-token', userId: user.id } })).toBe(0);
+    // The IdP (oidc-provider) accepts the request: its sign-out confirmation page, not an error.
+    const atIdp = await fetch(to, { redirect: 'manual' });
+    expect(atIdp.status, await atIdp.clone().text()).toBe(200);
+    expect(await atIdp.text()).not.toMatch(/invalid_request|error/i);
   });
 });
