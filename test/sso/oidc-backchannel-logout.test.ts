@@ -69,6 +69,9 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
       ['no iat', logoutToken({ sub }, { omit: ['iat'] })],
       ['issued 10 minutes ago', logoutToken({ sub, iat: now - 600 })],
       ['issued in the future', logoutToken({ sub, iat: now + 600 })],
+      ['expired (exp passed)', logoutToken({ sub, exp: now - 120 })],
+      ['an audience list without us', logoutToken({ sub, aud: ['another-client', 'a-third'] })],
+      ['sid not a string', logoutToken({ sid: 42 as unknown as string })],
       ['an access token typ', logoutToken({ sub }, { typ: 'at+jwt' })],
       ['not a JWT', 'garbage'],
       ['empty', ''],
@@ -79,6 +82,14 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
       expect(res.body?.error, label).toBe('invalid_request');
     }
     expect(await alive(t, b)).toBe(true);
+  });
+
+  it('accepts an audience list that names us among others (BCL 1.0 §2.4: aud may be an array)', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const sub = `u${randomBytes(4).toString('hex')}`;
+    const b = await signedIn(t, sub);
+    expect((await post(t, await logoutToken({ sub, aud: ['another-client', idp.clientId] }))).status).toBe(200);
+    expect(await alive(t, b)).toBe(false);
   });
 
   it('a logout token is single-use (jti), across the whole tenant', async () => {
