@@ -92,6 +92,34 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
       });
     });
 
+    describe('size', () => {
+      afterEach(() => vi.unstubAllGlobals());
+      /** An answer that never ends (no Content-Length), counting what the reader pulled and whether it was cancelled. */
+      const endless = () => {
+        const seen = { bytes: 0, cancelled: false };
+        const chunk = new Uint8Array(64 * 1024).fill(0x20);
+        vi.stubGlobal('fetch', async () => new Response(new ReadableStream<Uint8Array>({
+          pull(controller) { seen.bytes += chunk.byteLength; controller.enqueue(chunk); },
+          cancel() { seen.cancelled = true; },
+        }), { status: 200 }));
+        return seen;
+      };
+
+      it('stops reading a body past 1 MB as it streams (never buffers an endless answer) and cancels the rest', async () => {
+        const seen = endless();
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/larger than 1 MB/);
+        expect(seen.cancelled).toBe(true);
+        expect(seen.bytes).toBeLessThan(2_000_000);
+      });
+
+      it('refuses a declared Content-Length over 1 MB without reading the body', async () => {
+        let pulled = 0;
+        vi.stubGlobal('fetch', async () => new Response(new ReadableStream<Uint8Array>({ pull(c) { pulled++; c.enqueue(new Uint8Array(10)); } }), { status: 200, headers: { 'content-length': '5000000' } }));
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/larger than 1 MB/);
+        expect(pulled).toBeLessThanOrEqual(1); // a ReadableStream may pre-pull once; nothing is read past that
+      });
+    });
+
     it('production stops refreshing a connection stored earlier with an http URL, keeping its certificates', async () => {
       const { createServer } = await import('node:http');
       const server = createServer((_req, res) => res.end(idp.metadata()));

@@ -1,4 +1,5 @@
 import { badRequest } from '../../lib/errors.js';
+import { readBoundedText } from '../../lib/read-bounded-body.js';
 
 const MAX_BYTES = 1_000_000;
 /** Redirects followed by hand (Fetch would follow an https → http one), each hop checked like the first URL. */
@@ -32,8 +33,8 @@ export async function fetchMetadata(url: string, o: { allowHttp: boolean }): Pro
       continue;
     }
     if (!res.ok) throw badRequest(`IdP metadata URL answered HTTP ${res.status}`);
-    const body = await res.arrayBuffer();
-    if (body.byteLength > MAX_BYTES) throw badRequest('IdP metadata is larger than 1 MB');
-    return Buffer.from(body).toString('utf8');
+    const body = await readBoundedText(res, MAX_BYTES);
+    if (body === null) throw badRequest('IdP metadata is larger than 1 MB');
+    return body;
   }
 }
