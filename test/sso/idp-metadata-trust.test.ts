@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SignedXml } from 'xml-crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Services } from '../../src/services.js';
 import { addSamlConnection } from '../../src/sso/connections/add-saml-connection.js';
+import { fetchMetadata } from '../../src/sso/connections/fetch-metadata.js';
 import { refreshSamlMetadata } from '../../src/sso/saml/refresh-metadata.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -49,6 +50,74 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
         await expect(addSamlConnection(production(), t, { metadataUrl: url })).rejects.toThrow(/must be https$/);
       }
       expect(await t.db.idpConnection.count()).toBe(0);
+    });
+
+    describe('redirects', () => {
+      afterEach(() => vi.unstubAllGlobals());
+      /** A fetch standing in for the network: each URL answers a redirect or the metadata; every URL asked is recorded. */
+      const network = (routes: Record<string, string | { location: string }>) => {
+        const asked: string[] = [];
+        vi.stubGlobal('fetch', async (url: URL | string, init: RequestInit) => {
+          asked.push(String(url));
+          expect(init.redirect).toBe('manual'); // every hop is ours to check, never followed by fetch itself
+          const route = routes[String(url)];
+          if (route === undefined) return new Response('not found', { status: 404 });
+          return typeof route === 'string' ? new Response(route, { status: 200 }) : new Response(null, { status: 302, headers: { location: route.location } });
+        });
+        return asked;
+      };
+
+      it('production never follows an https URL that redirects to http (or any other scheme), at any hop', async () => {
+        for (const target of ['http://idp.example.com/md.xml', 'HTTP://idp.example.com/md.xml', 'ftp://idp.example.com/md.xml', 'file:///etc/passwd']) {
+          const asked = network({ 'https://idp.example.com/md': { location: 'https://idp.example.com/md2' }, 'https://idp.example.com/md2': { location: target }, [target]: idp.metadata() });
+          await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/redirected to .*must be fetched over https$/);
+          expect(asked).toEqual(['https://idp.example.com/md', 'https://idp.example.com/md2']);
+        }
+        // Through the command: nothing is stored.
+        network({ 'https://idp.example.com/md': { location: 'http://idp.example.com/md' }, 'http://idp.example.com/md': idp.metadata() });
+        const t = await app.createTenant();
+        await expect(addSamlConnection(production(), t, { metadataUrl: 'https://idp.example.com/md' })).rejects.toThrow(/redirected to http:/);
+        expect(await t.db.idpConnection.count()).toBe(0);
+      });
+
+      it('follows https redirects (relative ones too) up to five hops, and http ones only outside production', async () => {
+        const asked = network({ 'https://idp.example.com/md': { location: '/v2/md' }, 'https://idp.example.com/v2/md': idp.metadata() });
+        expect(await fetchMetadata('https://idp.example.com/md', { allowHttp: false })).toBe(idp.metadata());
+        expect(asked).toEqual(['https://idp.example.com/md', 'https://idp.example.com/v2/md']);
+        network({ 'https://idp.example.com/md': { location: 'http://idp.example.com/md' }, 'http://idp.example.com/md': idp.metadata() });
+        expect(await fetchMetadata('https://idp.example.com/md', { allowHttp: true })).toBe(idp.metadata());
+        const loop = network({ 'https://idp.example.com/md': { location: 'https://idp.example.com/md' } });
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/more than 5 times/);
+        expect(loop).toHaveLength(6);
+      });
+    });
+
+    describe('size', () => {
+      afterEach(() => vi.unstubAllGlobals());
+      /** An answer that never ends (no Content-Length), counting what the reader pulled and whether it was cancelled. */
+      const endless = () => {
+        const seen = { bytes: 0, cancelled: false };
+        const chunk = new Uint8Array(64 * 1024).fill(0x20);
+        vi.stubGlobal('fetch', async () => new Response(new ReadableStream<Uint8Array>({
+          pull(controller) { seen.bytes += chunk.byteLength; controller.enqueue(chunk); },
+          cancel() { seen.cancelled = true; },
+        }), { status: 200 }));
+        return seen;
+      };
+
+      it('stops reading a body past 1 MB as it streams (never buffers an endless answer) and cancels the rest', async () => {
+        const seen = endless();
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/larger than 1 MB/);
+        expect(seen.cancelled).toBe(true);
+        expect(seen.bytes).toBeLessThan(2_000_000);
+      });
+
+      it('refuses a declared Content-Length over 1 MB without reading the body', async () => {
+        let pulled = 0;
+        vi.stubGlobal('fetch', async () => new Response(new ReadableStream<Uint8Array>({ pull(c) { pulled++; c.enqueue(new Uint8Array(10)); } }), { status: 200, headers: { 'content-length': '5000000' } }));
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/larger than 1 MB/);
+        expect(pulled).toBeLessThanOrEqual(1); // a ReadableStream may pre-pull once; nothing is read past that
+      });
     });
 
     it('production stops refreshing a connection stored earlier with an http URL, keeping its certificates', async () => {
@@ -114,6 +183,26 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
       await expect(attempt).rejects.toThrow(/already trusts/);
       const listed = (await cli(app.services, 'idp list', { tenant: t.slug })).connections as { signingCertificates: number }[];
       expect(listed[0]!.signingCertificates).toBe(2);
+    });
+
+    it('once a connection’s metadata was signed, an unsigned copy is refused (no downgrade to swap the keys)', async () => {
+      const t = await app.createTenant();
+      const conn = await addSamlConnection(app.services, t, { metadataXml: signMetadata(idp.metadata(), idp.keys) });
+      expect(conn).toMatchObject({ metadataSignatureRequired: true });
+      // An attacker controlling the metadata URL serves unsigned metadata listing their own key.
+      const rogue = keyPair('Rogue');
+      const unsigned = makeSamlIdp(idp.entityId).metadata().replace(/<ds:X509Certificate>[^<]+/, `<ds:X509Certificate>${rogue.certPem.replace(/-----[^-]+-----|\s/g, '')}`);
+      await expect(cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file('unsigned.xml', unsigned) })).rejects.toThrow(/was signed before/);
+      // Not even the genuine metadata without its signature.
+      await expect(cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file('unsigned2.xml', idp.metadata()) })).rejects.toThrow(/was signed before/);
+      const stored = await t.db.idpConnection.findFirstOrThrow({ where: { id: String(conn.id) } });
+      expect((stored.config as { saml: { signingCerts: string[] } }).saml.signingCerts).toEqual([idp.keys.certPem.replace(/-----[^-]+-----|\s/g, '')]);
+      // A signed refresh keeps working; a connection added from unsigned metadata may still refresh unsigned.
+      expect((await cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file('signed.xml', signMetadata(idp.metadata(), idp.keys)) })).signingCertificates).toBe(1);
+      const t2 = await app.createTenant();
+      const plain = await addSamlConnection(app.services, t2, { metadataXml: idp.metadata() });
+      expect(plain).toMatchObject({ metadataSignatureRequired: false });
+      expect((await cli(app.services, 'idp refresh', { tenant: t2.slug, id: plain.id, 'metadata-file': file('plain.xml', idp.metadata()) })).signingCertificates).toBe(1);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import type { TestApp } from '../support/test-app.js';
@@ -69,6 +69,9 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
       ['no iat', logoutToken({ sub }, { omit: ['iat'] })],
       ['issued 10 minutes ago', logoutToken({ sub, iat: now - 600 })],
       ['issued in the future', logoutToken({ sub, iat: now + 600 })],
+      ['expired (exp passed)', logoutToken({ sub, exp: now - 120 })],
+      ['an audience list without us', logoutToken({ sub, aud: ['another-client', 'a-third'] })],
+      ['sid not a string', logoutToken({ sid: 42 as unknown as string })],
       ['an access token typ', logoutToken({ sub }, { typ: 'at+jwt' })],
       ['not a JWT', 'garbage'],
       ['empty', ''],
@@ -79,6 +82,14 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
       expect(res.body?.error, label).toBe('invalid_request');
     }
     expect(await alive(t, b)).toBe(true);
+  });
+
+  it('accepts an audience list that names us among others (BCL 1.0 §2.4: aud may be an array)', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const sub = `u${randomBytes(4).toString('hex')}`;
+    const b = await signedIn(t, sub);
+    expect((await post(t, await logoutToken({ sub, aud: ['another-client', idp.clientId] }))).status).toBe(200);
+    expect(await alive(t, b)).toBe(false);
   });
 
   it('a logout token is single-use (jti), across the whole tenant', async () => {
@@ -99,6 +110,23 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
     const b = await signedIn(t, sub);
     expect((await post(t, await logoutToken({ sub, sid: 'another-idp-session' }))).status).toBe(200);
     expect(await alive(t, b)).toBe(true);
+  });
+
+  it('a session recorded without a sid matches no sid, not even the string "undefined" (sid alone or with sub)', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const sub = `u${randomBytes(4).toString('hex')}`;
+    const b = await signedIn(t, sub); // this IdP's ID tokens carry no sid
+    const user = await t.db.user.findFirstOrThrow({ where: { email: `${sub}@example.com` } });
+    const session = await t.db.session.findFirstOrThrow({ where: { userId: user.id, revokedAt: null } });
+    expect((session.data as Record<string, unknown>).idpSession).toBeUndefined();
+    for (const claims of [{ sid: 'undefined' }, { sub, sid: 'undefined' }, { sid: 'null' }, { sid: '' }]) {
+      const res = await post(t, await logoutToken(claims));
+      expect(res.status, JSON.stringify(claims)).toBe(claims.sid === '' ? 400 : 200);
+      expect(await alive(t, b), JSON.stringify(claims)).toBe(true);
+    }
+    // The subject alone still ends it.
+    expect((await post(t, await logoutToken({ sub }))).status).toBe(200);
+    expect(await alive(t, b)).toBe(false);
   });
 
   it('MCP grants survive an IdP logout by default, and are revoked with --idp-logout-revokes-grants on', async () => {
@@ -134,5 +162,26 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
     expect(to.searchParams.get('client_id')).toBe(idp.clientId);
     expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${app.url}/t/${t.slug}/logout`);
     expect(await alive(t, b)).toBe(false);
+  });
+
+  it('RP-initiated logout names the sign-in it ends (id_token_hint, which Okta requires); the stored ID token goes with the session', async () => {
+    const { t } = await tenantWithOidc(app, idp);
+    const sub = `u${randomBytes(4).toString('hex')}`;
+    const b = await signedIn(t, sub);
+    const user = await t.db.user.findFirstOrThrow({ where: { email: `${sub}@example.com` } });
+    // Kept encrypted in the vault, never in the session row.
+    expect(await t.db.vaultSecret.count({ where: { ownerKind: 'oidc-id-token', userId: user.id } })).toBe(1);
+    const session = await t.db.session.findFirstOrThrow({ where: { userId: user.id, revokedAt: null } });
+    expect(JSON.stringify(session.data)).not.toMatch(/eyJ/);
+    const page = await (await b.request(`${app.url}/t/${t.slug}/logout`)).text();
+    const res = await b.postForm(`${app.url}/t/${t.slug}/logout`, { csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]! });
+    const to = new URL(res.headers.get('location')!);
+    const hint = to.searchParams.get('id_token_hint')!;
+    expect(decodeJwt(hint)).toMatchObject({ iss: idp.issuer, aud: idp.clientId, sub });
+    expect(await t.db.vaultSecret.count({ where: { ownerKind: 'oidc-id-token', userId: user.id } })).toBe(0);
+    // The IdP (oidc-provider) accepts the request: its sign-out confirmation page, not an error.
+    const atIdp = await fetch(to, { redirect: 'manual' });
+    expect(atIdp.status, await atIdp.clone().text()).toBe(200);
+    expect(await atIdp.text()).not.toMatch(/invalid_request|error/i);
   });
 });

@@ -97,7 +97,8 @@ describe.each(testDbKinds)('SAML assertion policy (%s)', (kind) => {
 
     it('allows two minutes of skew, measured on our clock', async () => {
       await accepted(await idpInitiated({ SubjectConfirmationDataNotOnOrAfter: iso(-60_000) }));
-      const response = await idpInitiated({ SubjectConfirmationDataNotOnOrAfter: iso(60_000) });
+      // Measured from the app's clock, not the wall clock: a slow first login must not move the boundary.
+      const response = await idpInitiated({ SubjectConfirmationDataNotOnOrAfter: new Date(app.clock.now().getTime() + 60_000).toISOString() });
       app.clock.advance(3 * 60_000 + 1000);
       await refused(response, 'expired_confirmation');
     });

@@ -276,6 +276,21 @@ describe('SAML ACS: each guard on its own', () => {
     expect((await refusedCode()).detail).toBe('assertion answers req-1, response says req-2');
   });
 
+  it('an unsolicited assertion (no InResponseTo in its bearer confirmation) cannot be passed off as the answer to a request', async () => {
+    // SAML profiles §4.1.4.2: the answer to an AuthnRequest names it in the signed SubjectConfirmationData. A Response
+    // wrapper that adds InResponseTo (of a request of the attacker's own browser) around an unsolicited assertion
+    // would otherwise slip it past --idp-initiated off and the assertion-ID-before-use order.
+    h.validated = profile({}, { confirmations: [confirmation({ InResponseTo: undefined })] });
+    const e = await refusedCode();
+    expect([e.code, e.detail]).toEqual(['bad_in_response_to', 'assertion answers (no request), response says req-1']);
+    expect(h.consumed).toEqual([]);
+    expect(h.remembered).toEqual([]);
+    // The same assertion delivered as what it is (IdP-initiated, where allowed) passes this guard.
+    h.conns = [conn({}, { idpInitiated: true })];
+    h.facts = { ...h.facts, inResponseTo: null };
+    await expect(consume()).resolves.toMatchObject({ browser: null });
+  });
+
   it('a replayed assertion ID', async () => {
     h.replay = true;
     const e = await refusedCode();

@@ -19,8 +19,9 @@ const sig = (sigAlg = RSA_SHA256, digest = SHA256) =>
   `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:SignatureMethod Algorithm="${sigAlg}"/><ds:Reference><ds:DigestMethod Algorithm="${digest}"/></ds:Reference></ds:SignedInfo></ds:Signature>`;
 const assertion = (inner = sig(), issuer = 'https://idp.example.com') =>
   `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1"><saml:Issuer>${issuer}</saml:Issuer>${inner}<saml:Subject><saml:NameID>a@example.com</saml:NameID></saml:Subject></saml:Assertion>`;
-const response = (inner: string, attrs = ' Destination="https://sp/acs" InResponseTo="_req1"', issuer: string | null = 'https://idp.example.com') =>
-  `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1"${attrs}>${issuer === null ? '' : `<saml:Issuer>${issuer}</saml:Issuer>`}${inner}</samlp:Response>`;
+const SUCCESS = '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>';
+const response = (inner: string, attrs = ' Destination="https://sp/acs" InResponseTo="_req1"', issuer: string | null = 'https://idp.example.com', status = SUCCESS) =>
+  `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1"${attrs}>${issuer === null ? '' : `<saml:Issuer>${issuer}</saml:Issuer>`}${status}${inner}</samlp:Response>`;
 
 async function refusal(xml: string, keys: string[] = []): Promise<string> {
   const err = await inspectResponse(b64(xml), keys).then(
@@ -147,8 +148,16 @@ describe('inspectResponse on encrypted assertions', () => {
     const withDigest = (digest: string) => one.replace('<DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"', `<DigestMethod Algorithm="${digest}"`);
     const md5 = withDigest('http://www.w3.org/2001/04/xmldsig-more#md5');
     expect(md5).toContain('xmldsig-more#md5');
-    expect(await refusal(response(md5), [sp.privateKeyPem])).toBe('RSA-OAEP digest http://www.w3.org/2001/04/xmldsig-more#md5 is not allowed');
+    expect(await refusal(response(md5), [sp.privateKeyPem])).toBe('RSA-OAEP digest http://www.w3.org/2001/04/xmldsig-more#md5 is not allowed (SHA-1, the rsa-oaep-mgf1p default, is)');
     await expect(inspectResponse(b64(response(withDigest('http://www.w3.org/2000/09/xmldsig#sha1'))), [sp.privateKeyPem])).resolves.toMatchObject({ decryptionKey: sp.privateKeyPem });
+    // The standard SHA-256/512 URIs: xml-encryption would unwrap with SHA-1 and fail obscurely — refused by name.
+    for (const digest of ['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']) {
+      expect(await refusal(response(withDigest(digest)), [sp.privateKeyPem])).toBe(`RSA-OAEP digest ${digest} is not allowed (SHA-1, the rsa-oaep-mgf1p default, is)`);
+    }
+    // SHA-256 as xml-encryption spells it (and reads it): unwrapped with SHA-256.
+    const sha256 = await encryptAssertionFor(certBody(sp.certPem), assertion(), AES256_CBC, undefined, 'sha256');
+    expect(sha256).toContain('<DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha256"');
+    await expect(inspectResponse(b64(response(sha256)), [sp.privateKeyPem])).resolves.toMatchObject({ decryptionKey: sp.privateKeyPem });
     // A further algorithm-bearing method (here an AgreementMethod next to the key) is not something we decrypt.
     const agreement = one.replace(/(<(?:\w+:)?EncryptedKey)/, '<xenc:AgreementMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Algorithm="http://www.w3.org/2009/xmlenc11#ECDH-ES"/>$1');
     expect(await refusal(response(agreement), [sp.privateKeyPem])).toBe('unexpected encryption methods in the EncryptedAssertion');

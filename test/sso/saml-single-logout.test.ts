@@ -6,8 +6,8 @@ import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { Browser, me } from './support/browser.js';
-import { keyPair, makeSamlIdp, redirectSignedBy, spCertificates, type TestSamlIdp } from './support/saml-idp.js';
-import { cli, samlLogin, tenantWithSaml } from './support/sso-fixtures.js';
+import { encryptAssertionFor, keyPair, makeSamlIdp, redirectSignedBy, spCertificates, type TestSamlIdp } from './support/saml-idp.js';
+import { cli, postToAcs, samlLogin, tenantWithSaml } from './support/sso-fixtures.js';
 
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 const RSA_SHA1 = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
@@ -128,6 +128,71 @@ describe.each(testDbKinds)('SAML single logout (%s)', (kind) => {
     expect((await new Browser().request(`${slo(other.t)}?${forA}`)).status).toBe(400);
     expect((await new Browser().request(`${slo(t)}?${forA}`)).status).toBe(303);
     expect(await alive(b, other.t)).toBe(true);
+  });
+
+  it('a logout request from one IdP never ends sessions another connection of the same tenant started for the same NameID', async () => {
+    const nameId = `${randomBytes(4).toString('hex')}@example.com`;
+    const { t: tenant, spMetadata, conn } = await tenantWithSaml(app, idp);
+    const second = makeSamlIdp();
+    const { addSamlConnection } = await import('../../src/sso/connections/add-saml-connection.js');
+    const conn2 = await addSamlConnection(app.services, tenant, { metadataXml: second.metadata() });
+    await cli(app.services, 'idp update', { tenant: tenant.slug, id: conn2.id, 'idp-initiated': 'on' });
+    const viaFirst = new Browser();
+    const viaSecond = new Browser();
+    expect((await postToAcs(app, tenant, viaFirst, await idp.response(spMetadata, { nameId }))).status).toBe(303);
+    expect((await postToAcs(app, tenant, viaSecond, await second.response(spMetadata, { nameId, attributes: { email: [`other.${nameId}`] } }))).status).toBe(303);
+    expect(conn.id).not.toBe(conn2.id);
+    const sloOf = `${app.url}/t/${tenant.slug}/saml/slo`;
+    const fromSecond = logoutRequestXml({ destination: sloOf, nameId }, second.entityId);
+    // The second IdP's request, but signed with the first IdP's key: its issuer decides whose certificates verify.
+    expect((await new Browser().request(`${sloOf}?${redirectQuery('SAMLRequest', fromSecond, idp.keys)}`)).status).toBe(400);
+    expect([await alive(viaFirst, tenant), await alive(viaSecond, tenant)]).toEqual([true, true]);
+    expect((await new Browser().request(`${sloOf}?${redirectQuery('SAMLRequest', fromSecond, second.keys)}`)).status).toBe(303);
+    expect([await alive(viaFirst, tenant), await alive(viaSecond, tenant)]).toEqual([true, false]);
+  });
+
+  it('refuses a LogoutRequest past its NotOnOrAfter, and a POST whose signature covers another element (wrapping)', async () => {
+    const nameId = `${randomBytes(4).toString('hex')}@example.com`;
+    const b = await signedIn(nameId);
+    const expired = request({ nameId }).replace(' Version="2.0"', ` Version="2.0" NotOnOrAfter="${new Date(Date.now() - 5 * 60_000).toISOString()}"`);
+    await refusedGet(redirectQuery('SAMLRequest', expired, idp.keys), 'invalid_message');
+    // A genuinely signed LogoutRequest for somebody else, hidden inside an unsigned one naming the victim.
+    const decoy = signXml(request({ nameId: 'nobody@example.com', id: '_decoy' }), idp.keys, 'LogoutRequest');
+    const outer = request({ nameId }).replace('</saml:Issuer>', `</saml:Issuer><samlp:Extensions>${decoy.replace(/^<\?xml[^>]*>/, '')}</samlp:Extensions>`);
+    const wrapped = await new Browser().postForm(slo(t), { SAMLRequest: Buffer.from(outer).toString('base64') });
+    expect(wrapped.status).toBe(400);
+    // The decoy's signature moved under the victim's request (its Reference still names _decoy).
+    const signature = /<(\w+:)?Signature[\s\S]*<\/(\w+:)?Signature>/.exec(decoy)![0];
+    const moved = request({ nameId }).replace('</saml:Issuer>', `</saml:Issuer>${signature}`);
+    const movedRes = await new Browser().postForm(slo(t), { SAMLRequest: Buffer.from(moved).toString('base64') });
+    expect(movedRes.status).toBe(400);
+    expect(await alive(b)).toBe(true);
+  });
+
+  it('an EncryptedID is decrypted only with RSA-OAEP and AES-GCM/CBC, one of it, checked before decrypting', async () => {
+    const nameId = `${randomBytes(4).toString('hex')}@example.com`;
+    const b = await signedIn(nameId);
+    const encryptedId = async (keyAlg?: string, data = 'http://www.w3.org/2009/xmlenc11#aes256-gcm') =>
+      (await encryptAssertionFor(spCertificates(sp, 'encryption')[0]!, `<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${nameId}</saml:NameID>`, data, keyAlg))
+        .replace('<saml:EncryptedAssertion', '<saml:EncryptedID')
+        .replace('</saml:EncryptedAssertion>', '</saml:EncryptedID>');
+    const withId = async (...ids: string[]) => request({ nameId }).replace(/<saml:NameID[^>]*>[^<]*<\/saml:NameID>/, ids.join(''));
+    const post = async (xml: string) => new Browser().postForm(slo(t), { SAMLRequest: Buffer.from(signXml(xml, idp.keys, 'LogoutRequest')).toString('base64') });
+    for (const [xml, why] of [
+      [await withId(await encryptedId('http://www.w3.org/2001/04/xmlenc#rsa-1_5')), /rsa-1_5/],
+      [await withId(await encryptedId(undefined, 'http://www.w3.org/2001/04/xmlenc#tripledes-cbc')), /tripledes-cbc/],
+      [await withId(await encryptedId(), await encryptedId()), /2 encrypted elements/],
+    ] as const) {
+      const res = await post(xml);
+      expect(res.status).toBe(400);
+      const trace = await cli(app.services, 'sso-trace show', { id: /trc_[0-9a-z]+/.exec(await res.text())![0] });
+      expect(trace.reason).toMatch(/^refused:/);
+      expect(trace.reason).toMatch(why);
+      expect(await alive(b)).toBe(true);
+    }
+    // Control: RSA-OAEP with AES-256-GCM decrypts and ends the session.
+    expect((await post(await withId(await encryptedId()))).status).toBe(303);
+    expect(await alive(b)).toBe(false);
   });
 
   it('SP-initiated: sign-out sends a signed LogoutRequest to the IdP; its signed LogoutResponse is accepted once', async () => {

@@ -25,7 +25,8 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
     ? await fetchMetadata(input.metadataUrl, { allowHttp: s.config.nodeEnv !== 'production' })
     : (input.metadataXml ?? (await readFile(input.metadataFile!, 'utf8')));
   const metadataCerts = input.metadataCertFile ? pemCertificates(await readFile(input.metadataCertFile, 'utf8')) : [];
-  const md = await parseIdpMetadata(await trustedMetadataXml(xml, { pinned: metadataCerts, known: [] }));
+  const trusted = await trustedMetadataXml(xml, { pinned: metadataCerts, known: [] });
+  const md = await parseIdpMetadata(trusted.xml);
   const id = newId('idp');
   try {
     const row = await t.db.idpConnection.create({
@@ -41,7 +42,7 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
           allowedDomains: common.allowedDomains,
           matchBy: common.matchBy,
           mapping: common.mapping,
-          saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats, sloUrl: md.sloUrl, ...(metadataCerts.length && { metadataCerts }) },
+          saml: { metadataUrl: input.metadataUrl, ssoUrl: md.ssoUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats, sloUrl: md.sloUrl, ...(metadataCerts.length && { metadataCerts }), ...(trusted.signed && { metadataSigned: true }) },
         },
       },
     });

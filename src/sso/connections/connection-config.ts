@@ -34,6 +34,8 @@ export const SamlSettingsSchema = z.object({
   acceptUnsignedAssertions: z.boolean().default(false),
   /** Base64 DER certificates the admin pinned for the metadata's own signature (a signature is then required). */
   metadataCerts: z.array(z.string()).optional(),
+  /** The metadata was signed (and verified) when added or last refreshed: a refresh must then be signed too. */
+  metadataSigned: z.boolean().optional(),
 });
 
 export const OidcSettingsSchema = z.object({

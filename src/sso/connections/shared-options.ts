@@ -41,7 +41,8 @@ export function describeConnection(row: {
       ssoUrl: saml.ssoUrl,
       signingCertificates: Array.isArray(saml.signingCerts) ? saml.signingCerts.length : 0,
       acceptUnsignedAssertions: saml.acceptUnsignedAssertions === true,
-      metadataSignatureRequired: Array.isArray(saml.metadataCerts) && saml.metadataCerts.length > 0,
+      // Pinned (--metadata-cert), or signed once: every later copy of the metadata must be signed (verify-metadata.ts).
+      metadataSignatureRequired: (Array.isArray(saml.metadataCerts) && saml.metadataCerts.length > 0) || saml.metadataSigned === true,
       metadataRefreshedAt: row.metadataRefreshedAt,
       idpInitiated: saml.idpInitiated === true,
     }),

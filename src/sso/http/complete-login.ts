@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { saveEntraToken } from '../../connectors/microsoft/entra-token-store.js';
 import type { Services } from '../../services.js';
 import { ID_JAG_SIGN_IN } from '../../upstream-auth/id-jag/idp-sign-in.js';
-import { saveIdpUserToken } from '../idp-tokens/idp-user-tokens.js';
+import { OIDC_ID_TOKEN, saveIdpUserToken } from '../idp-tokens/idp-user-tokens.js';
 import { startSession } from '../../sessions/start-session.js';
 import type { SsoSuccess } from '../oidc/finish-oidc-login.js';
 import { safeReturnTo } from '../return-to.js';
@@ -33,6 +33,9 @@ export async function completeLogin(s: Services, req: Request, res: Response, ok
   if (ok.entraToken) await saveEntraToken(s, t, user.id, conn.id, ok.entraToken);
   // ID-JAG upstreams' hook: the IdP tokens the gateway exchanges for ID-JAGs on the user's behalf (decision 0027).
   if (ok.idpSignIn) await saveIdpUserToken(s, t, ID_JAG_SIGN_IN, user.id, conn.id, ok.idpSignIn);
+  // RP-initiated logout names the sign-in it ends (`id_token_hint`, OIDC RP-Initiated Logout 1.0 §2): only where the
+  // IdP has an end_session_endpoint, encrypted in the vault, deleted at sign-out and by an IdP logout.
+  if (ok.idToken && conn.kind === 'oidc') await saveIdpUserToken(s, t, OIDC_ID_TOKEN, user.id, conn.id, ok.idToken);
   await startSession(s, t, req, res, { userId: user.id, connectionId: conn.id, idp: ok.idpSession ? { ...ok.idpSession } : undefined });
   await s.audit.record(t, {
     actor: { kind: 'user', id: user.id },

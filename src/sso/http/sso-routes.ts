@@ -68,7 +68,7 @@ export function ssoRoutes(s: Services): Router {
     }
     // Single logout: the IdP's session ends too when it offers a logout endpoint (idp-logout-url.ts).
     const session = await currentSession(s, t, req);
-    const atIdp = session ? await idpLogoutUrl(s, t, session) : null;
+    const atIdp = session ? await idpLogoutUrl(s, t, { ...session, userId: session.user.id }) : null;
     await endSession(s, t, req, res);
     // Signing out ends the sign-in the gateway acts with: Microsoft tools (issue 11 §1), ID-JAG upstreams (issue 13 §3).
     if (session) await deleteIdpUserTokens(t, { userId: session.user.id });

@@ -3,11 +3,13 @@ import type { TenantCtx } from '../../tenants/tenant-context.js';
 
 /**
  * What a user's SSO sign-in leaves for the gateway to act with later, kept in the vault per (tenant, user, SSO
- * connection, kind): the Microsoft connector's Entra refresh token (decision 0020) and the ID-JAG upstreams' IdP
- * tokens (decision 0027). The vault row names the user (`userId`), so the revocation hub's vault store deletes it
+ * connection, kind): the Microsoft connector's Entra refresh token (decision 0020), the ID-JAG upstreams' IdP
+ * tokens (decision 0027) and the OIDC ID token our sign-out hands back to the IdP as `id_token_hint`. The vault row names the user (`userId`), so the revocation hub's vault store deletes it
  * with every other per-user credential on deprovisioning; logout, IdP logout and `idp remove` delete it here.
  */
-export const IDP_TOKEN_KINDS = ['entra-refresh-token', 'idp-sign-in'] as const;
+export const IDP_TOKEN_KINDS = ['entra-refresh-token', 'idp-sign-in', 'oidc-id-token'] as const;
+/** The ID token of the user's last OIDC sign-in: the `id_token_hint` of RP-initiated logout (logout/idp-logout-url.ts). */
+export const OIDC_ID_TOKEN = 'oidc-id-token' as const;
 export type IdpTokenKind = (typeof IDP_TOKEN_KINDS)[number];
 
 type VaultServices = Pick<Services, 'vault'>;

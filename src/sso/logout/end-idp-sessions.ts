@@ -35,7 +35,14 @@ export async function endIdpSessions(s: Services, t: TenantCtx, conn: Connection
     },
     select: { id: true, userId: true, data: true },
   });
-  const matching = target.sessions?.length ? rows.filter((r) => target.sessions!.includes(String((r.data as Record<string, unknown>).idpSession))) : rows;
+  // A session recorded without an IdP session id (no `sid` / SessionIndex at login) matches no session id: never
+  // compare its absence as a string ("undefined"), which a logout naming that "session" would otherwise end.
+  const sessionOf = (r: { data: unknown }) => (r.data as Record<string, unknown> | null)?.idpSession;
+  const named = (r: { data: unknown }) => {
+    const sid = sessionOf(r);
+    return typeof sid === 'string' && target.sessions!.includes(sid);
+  };
+  const matching = target.sessions?.length ? rows.filter(named) : rows;
   for (const row of matching) await s.sessions.revoke(t, row.id);
   const users = [...new Set(matching.map((r) => r.userId))];
   let grants = 0;

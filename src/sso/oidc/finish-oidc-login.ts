@@ -31,6 +31,8 @@ export interface SsoSuccess {
   received?: ReceivedClaims;
   /** The user's IdP ID token and refresh token for `id-jag` upstreams, kept once the user is resolved. */
   idpSignIn?: IdpSignIn;
+  /** OIDC: the ID token, kept (vault) for RP-initiated logout's `id_token_hint`, which Okta requires. */
+  idToken?: string;
 }
 
 const GOOGLE = 'https://accounts.google.com';
@@ -137,5 +139,7 @@ export async function finishOidcLogin(
   // With an id-jag upstream on this connection: keep the ID token (and refresh token) to exchange for ID-JAGs.
   const idpSignIn = await captureIdJagSignIn(t, conn, tokens, claims);
   const idpSession = { idpSubject: String(claims.sub), ...(typeof claims.sid === 'string' && { idpSession: claims.sid }) };
-  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, purpose, received, ...(entra.token && { entraToken: entra.token }), ...(idpSignIn && { idpSignIn }) };
+  // Kept only where the IdP offers RP-initiated logout (its end_session_endpoint takes it as id_token_hint).
+  const idToken = config.serverMetadata().end_session_endpoint ? tokens.id_token : undefined;
+  return { t, conn, profile, returnTo: String(row.data.returnTo), idpSession, purpose, received, ...(entra.token && { entraToken: entra.token }), ...(idpSignIn && { idpSignIn }), ...(idToken && { idToken }) };
 }

@@ -75,10 +75,12 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const confirmations = arr(arr(assertion?.Subject)[0]?.SubjectConfirmation).filter((c) => attr(c, 'Method') === 'urn:oasis:names:tc:SAML:2.0:cm:bearer');
   checkBearerConfirmation(confirmations.map((c) => arr(c.SubjectConfirmationData)[0]), acs, s.clock.now(), (code, detail) => fail(code, detail, conn.id));
   if (!assertionId || !profile.nameID) throw fail('invalid_response', 'assertion without ID or NameID', conn.id);
-  // The signed assertion names the request it answers: an unsigned Response may not drop or change that (which would
-  // turn an SP-initiated response into an IdP-initiated one, skipping the InResponseTo check).
-  const signedIrt = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'InResponseTo')).find(Boolean);
-  if (signedIrt && signedIrt !== facts.inResponseTo) throw fail('bad_in_response_to', `assertion answers ${signedIrt}, response says ${facts.inResponseTo ?? '(none)'}`, conn.id);
+  // The signed assertion names the request it answers (SAML profiles §4.1.4.2: the bearer SubjectConfirmationData
+  // InResponseTo MUST match the AuthnRequest ID): an unsigned Response may not drop or change that (which would turn
+  // an SP-initiated response into an IdP-initiated one, skipping the InResponseTo check), nor add one to an
+  // unsolicited assertion (which would pass it off as the answer to a request, past the --idp-initiated switch).
+  const signedIrt = confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'InResponseTo')).find(Boolean) ?? null;
+  if (signedIrt !== facts.inResponseTo) throw fail('bad_in_response_to', `assertion answers ${signedIrt ?? '(no request)'}, response says ${facts.inResponseTo ?? '(none)'}`, conn.id);
   const notOnOrAfter = [attr(arr(assertion?.Conditions)[0], 'NotOnOrAfter'), ...confirmations.map((c) => attr(arr(c.SubjectConfirmationData)[0], 'NotOnOrAfter'))]
     .map((d) => new Date(d ?? NaN).getTime()) // a missing or unreadable date is NaN: dropped on the next line
     .filter((n) => !Number.isNaN(n));

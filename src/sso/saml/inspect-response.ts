@@ -18,13 +18,20 @@ const allowed = new Set([
  * collision resistance, unlike a signature (docs/decisions/0012).
  */
 const keyTransport = new Set(['http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p']);
-const oaepDigests = new Set(['http://www.w3.org/2000/09/xmldsig#sha1', 'http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2000/09/xmldsig#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512', 'http://www.w3.org/2000/09/xmldsig#sha512']);
+/**
+ * OAEP digests as the decryptor (xml-encryption 3) reads them: SHA-1 under its standard URI, SHA-256/512 only under
+ * the `xmldsig#` spelling it writes itself. The standard `xmlenc#sha256`/`xmlenc#sha512` URIs would be decrypted with
+ * SHA-1 and fail as "could not be decrypted with our key" — refused by name instead, so the trace says what to change.
+ */
+const oaepDigests = new Set(['http://www.w3.org/2000/09/xmldsig#sha1', 'http://www.w3.org/2000/09/xmldsig#sha256', 'http://www.w3.org/2000/09/xmldsig#sha512']);
 const contentEncryption = new Set([
   'http://www.w3.org/2009/xmlenc11#aes256-gcm',
   'http://www.w3.org/2009/xmlenc11#aes128-gcm',
   'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
   'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
 ]);
+
+const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 
 export interface ResponseFacts {
   xml: string;
@@ -41,6 +48,7 @@ export class ResponseRefused extends Error {}
 
 /**
  * Checks node-saml 5 leaves to us, run on the raw response before it is trusted at all:
+ * - the top-level StatusCode is Success (node-saml would use an assertion found in a failure response);
  * - no DOCTYPE / entity declarations (XXE, billion laughs) and no XML comments (comment injection into NameID or
  *   attribute values survives exclusive canonicalization, CVE-2017-11427…11430);
  * - at most one EncryptedAssertion, with one EncryptedKey, and only the algorithms above — all checked before any
@@ -57,6 +65,14 @@ export async function inspectResponse(samlResponse: string, decryptionKeys: stri
   if (!doc) throw new ResponseRefused('response is not well-formed XML');
   const root = doc.documentElement;
   if (root?.localName !== 'Response') throw new ResponseRefused('not a samlp:Response');
+  // SAML core §3.2.2.2: only a Success response may carry a usable assertion; a failure is reported as such (the
+  // codes are URIs, bounded here) and nothing in it is decrypted or verified.
+  const status = xpath.selectElements(root, "./*[local-name()='Status']/*[local-name()='StatusCode']")[0];
+  const code = status?.getAttribute('Value') ?? '';
+  if (code !== SUCCESS) {
+    const nested = status ? (xpath.selectElements(status, "./*[local-name()='StatusCode']")[0]?.getAttribute('Value') ?? '') : '';
+    throw new ResponseRefused(`the IdP answered status ${(code || '(none)').slice(0, 120)}${nested ? ` / ${nested.slice(0, 120)}` : ''}, not Success`);
+  }
   const algorithms = collectAlgorithms(doc);
   const encrypted = xpath.selectElements(doc, "//*[local-name()='EncryptedAssertion']");
   if (encrypted.length > 1) throw new ResponseRefused(`${encrypted.length} EncryptedAssertion elements: exactly one assertion is allowed`);
@@ -107,21 +123,22 @@ function collectAlgorithms(doc: Parameters<typeof xpath.selectElements>[0]) {
 
 type Element = ReturnType<typeof xpath.selectElements>[number];
 
-function checkEncryptionAlgorithms(enc: Element) {
+/** The algorithm and shape checks of an encrypted element (EncryptedAssertion, EncryptedID), before any decryption. */
+export function checkEncryptionAlgorithms(enc: Element) {
   const under = (path: string) => xpath.selectElements(enc, path);
   const keys = under(".//*[local-name()='EncryptedKey']");
-  if (keys.length !== 1) throw new ResponseRefused(`${keys.length} EncryptedKey elements in the EncryptedAssertion: exactly one is allowed`);
+  if (keys.length !== 1) throw new ResponseRefused(`${keys.length} EncryptedKey elements in the ${enc.localName}: exactly one is allowed`);
   const data = under("./*[local-name()='EncryptedData']");
-  if (data.length !== 1) throw new ResponseRefused('the EncryptedAssertion must hold exactly one EncryptedData');
+  if (data.length !== 1) throw new ResponseRefused(`the ${enc.localName} must hold exactly one EncryptedData`);
   const alg = (e: Element | undefined) => e?.getAttribute('Algorithm') ?? '(none)';
   const content = alg(xpath.selectElements(data[0]!, "./*[local-name()='EncryptionMethod']")[0]);
   if (!contentEncryption.has(content)) throw new ResponseRefused(`content encryption ${content} is not allowed: AES-GCM or AES-CBC required`);
   const method = xpath.selectElements(keys[0]!, "./*[local-name()='EncryptionMethod']")[0];
   if (!keyTransport.has(alg(method))) throw new ResponseRefused(`key transport ${alg(method)} is not allowed: RSA-OAEP required`);
   for (const digest of xpath.selectElements(method!, "./*[local-name()='DigestMethod']")) {
-    if (!oaepDigests.has(alg(digest))) throw new ResponseRefused(`RSA-OAEP digest ${alg(digest)} is not allowed`);
+    if (!oaepDigests.has(alg(digest))) throw new ResponseRefused(`RSA-OAEP digest ${alg(digest)} is not allowed (SHA-1, the rsa-oaep-mgf1p default, is)`);
   }
   // Anything else naming an algorithm (a second EncryptionMethod, an AgreementMethod…) is not something we decrypt.
   const named = under(".//*[@Algorithm][local-name()='EncryptionMethod' or local-name()='AgreementMethod' or local-name()='KeyDerivationMethod']");
-  if (named.length !== 2) throw new ResponseRefused('unexpected encryption methods in the EncryptedAssertion');
+  if (named.length !== 2) throw new ResponseRefused(`unexpected encryption methods in the ${enc.localName}`);
 }

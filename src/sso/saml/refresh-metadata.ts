@@ -10,7 +10,8 @@ import { trustedMetadataXml } from './verify-metadata.js';
 /**
  * Stores a connection's current IdP metadata (SSO URL, signing certificates, NameID formats). The entity ID may not
  * change: new metadata for another entity is refused, so a compromised metadata URL cannot swap the IdP; signed
- * metadata must be signed by a pinned or already trusted certificate (verify-metadata.ts).
+ * metadata must be signed by a pinned or already trusted certificate, and once a connection's metadata was signed every
+ * later copy must be (verify-metadata.ts).
  */
 export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, xml?: string) {
   const row = await t.db.idpConnection.findFirst({ where: { id, kind: 'saml' } });
@@ -19,13 +20,14 @@ export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, 
   const url = config.saml?.metadataUrl;
   if (!xml && !url) throw badRequest('this connection has no metadata URL: give --metadata-file');
   const raw = xml ?? (await s.idpFetches.run(`saml:${url}`, () => fetchMetadata(url!, { allowHttp: s.config.nodeEnv !== 'production' })));
-  const md = await parseIdpMetadata(await trustedMetadataXml(raw, { pinned: config.saml?.metadataCerts ?? [], known: config.saml?.signingCerts ?? [] }));
+  const trusted = await trustedMetadataXml(raw, { pinned: config.saml?.metadataCerts ?? [], known: config.saml?.signingCerts ?? [], signedBefore: config.saml?.metadataSigned === true });
+  const md = await parseIdpMetadata(trusted.xml);
   if (md.entityId !== row.issuer) throw badRequest(`metadata describes ${md.entityId}, not ${row.issuer}`);
   await t.db.idpConnection.updateMany({
     where: { id: row.id },
     data: {
       metadataRefreshedAt: s.clock.now(),
-      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats } },
+      config: { ...(row.config as object), saml: { ...config.saml, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, signingCerts: md.signingCerts, nameIdFormats: md.nameIdFormats, ...(trusted.signed && { metadataSigned: true }) } },
     },
   });
   return { id: row.id, issuer: row.issuer, signingCertificates: md.signingCerts.length, metadataRefreshedAt: s.clock.now() };

@@ -6,7 +6,7 @@ import { findConnection, findConnectionByIssuer } from '../connections/manage-co
 import { consumeLoginState } from '../login-state.js';
 import { endIdpSessions } from '../logout/end-idp-sessions.js';
 import { SsoError, ssoMessages } from '../sso-error.js';
-import { weakSignatureAlgorithm } from './inspect-response.js';
+import { checkEncryptionAlgorithms, ResponseRefused, weakSignatureAlgorithm } from './inspect-response.js';
 import { rememberOnce } from './replay-cache.js';
 import { SAML_SKEW_MS, samlInstance, spSloUrl } from './saml-instance.js';
 
@@ -54,6 +54,16 @@ export async function receiveSloMessage(s: Services, t: TenantCtx, m: SloMessage
   const root = doc?.documentElement;
   const expected = field === 'SAMLRequest' ? 'LogoutRequest' : 'LogoutResponse';
   if (!doc || root?.localName !== expected) throw fail('malformed', `not a samlp:${expected}`);
+  // An EncryptedID (SAML core §3.7.1) is decrypted by node-saml with our key: only one, with the algorithms the ACS
+  // accepts (RSA-OAEP, AES-GCM/CBC — never rsa-1_5 or 3DES), checked before anything is decrypted.
+  const encrypted = xpath.selectElements(doc, "//*[local-name()='EncryptedID' or local-name()='EncryptedAssertion' or local-name()='EncryptedAttribute']");
+  try {
+    if (encrypted.length > 1) throw new ResponseRefused(`${encrypted.length} encrypted elements in the logout message: at most one EncryptedID is allowed`);
+    if (encrypted[0]) checkEncryptionAlgorithms(encrypted[0]);
+  } catch (err) {
+    if (err instanceof ResponseRefused) throw fail('refused', err.message);
+    throw err;
+  }
   const issuer = xpath.selectElements(root, "./*[local-name()='Issuer']")[0]?.textContent?.trim() ?? '';
   Object.assign(summary, { issuer, messageType: expected });
   const conn = issuer ? await findConnectionByIssuer(t, 'saml', issuer) : null;

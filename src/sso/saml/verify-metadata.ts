@@ -9,6 +9,17 @@ export interface MetadataTrust {
   pinned: string[];
   /** The IdP signing certificates the connection already trusts (a refresh); empty when adding. */
   known: string[];
+  /**
+   * The connection's metadata was signed before: a refresh must be signed too (by a certificate in `known`), so an
+   * attacker who controls the URL cannot downgrade to unsigned metadata listing their own keys.
+   */
+  signedBefore?: boolean;
+}
+
+/** The XML to parse, and whether it carried a (verified) signature — remembered so a refresh cannot drop it. */
+export interface TrustedMetadata {
+  xml: string;
+  signed: boolean;
 }
 
 /**
@@ -16,10 +27,11 @@ export interface MetadataTrust {
  * only the bytes the signature covers, so nothing outside it (wrapping) is ever read. Signed metadata must verify:
  * with the pinned certificate when there is one, else with the certificates the connection already trusts (so a
  * refresh cannot swap the IdP's keys without the IdP's key), else — first import, nothing pinned — with the signing
- * certificates it lists itself (integrity only: pin a certificate for origin). Unsigned metadata is refused only when
- * a certificate is pinned. SHA-1 signatures are refused as in responses.
+ * certificates it lists itself (integrity only: pin a certificate for origin). Unsigned metadata is refused when a
+ * certificate is pinned, and on a refresh of a connection whose metadata was signed (no downgrade). SHA-1 signatures
+ * are refused as in responses.
  */
-export async function trustedMetadataXml(xml: string, trust: MetadataTrust): Promise<string> {
+export async function trustedMetadataXml(xml: string, trust: MetadataTrust): Promise<TrustedMetadata> {
   const text = xml.replace(/^\uFEFF/, '');
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw badRequest('IdP metadata must not contain a DOCTYPE or entities');
   const doc = await parseDomFromString(text).catch(() => null);
@@ -28,7 +40,8 @@ export async function trustedMetadataXml(xml: string, trust: MetadataTrust): Pro
   const signature = xpath.selectElements(root, "./*[local-name()='Signature']")[0];
   if (!signature) {
     if (trust.pinned.length) throw badRequest('IdP metadata is not signed, but this connection requires a signature by its metadata certificate');
-    return text;
+    if (trust.signedBefore) throw badRequest('IdP metadata is not signed, but this connection\'s metadata was signed before: an unsigned copy is refused');
+    return { xml: text, signed: false };
   }
   const weak = weakSignatureAlgorithm(signature);
   if (weak) throw badRequest(`IdP metadata signature: ${weak} is not allowed: SHA-256 or better required`);
@@ -47,7 +60,7 @@ export async function trustedMetadataXml(xml: string, trust: MetadataTrust): Pro
     verified = null; // several signatures, an ID referenced twice, a reference elsewhere: all refused the same way
   }
   if (!verified) throw badRequest(`IdP metadata signature does not verify with ${whose}`);
-  return verified;
+  return { xml: verified, signed: true };
 }
 
 /** The certificates of a PEM file, as base64 DER bodies (what metadata and our config hold). */

@@ -113,6 +113,17 @@ export async function startOidcIdp(opts: { tokenAuth?: 'client_secret_basic' | '
     }
     return exact.call(this, v);
   };
+  // Likewise our tenants' sign-out pages as post_logout_redirect_uri (RP-Initiated Logout §3: registered at the IdP).
+  const proto2 = provider.Client.prototype as unknown as { postLogoutRedirectUriAllowed(v: string): boolean };
+  const exactLogout = proto2.postLogoutRedirectUriAllowed;
+  proto2.postLogoutRedirectUriAllowed = function (this: unknown, v: string) {
+    try {
+      if (allowedOrigins.has(new URL(v).origin) && /^\/t\/[^/]+\/logout$/.test(new URL(v).pathname)) return true;
+    } catch {
+      return false;
+    }
+    return exactLogout.call(this, v);
+  };
   provider.on('grant.success', (ctx) => idp.grants.push(String((ctx.oidc.params as { grant_type?: string }).grant_type)));
   if (opts.idJag) registerIdJagExchange(provider, idp, signingJwk);
   const callback = provider.callback();

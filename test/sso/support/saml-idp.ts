@@ -136,10 +136,10 @@ export const spCertificates = (spMetadata: string, use: 'signing' | 'encryption'
   [...spMetadata.matchAll(new RegExp(`use="${use}">[\\s\\S]*?<ds:X509Certificate>([^<]+)<`, 'g'))].map((m) => m[1]!);
 
 /** Encrypts an assertion to one SP certificate with the algorithms given (as a hostile, outdated or pinned IdP would). */
-export async function encryptAssertionFor(certBody: string, assertion: string, encryptionAlgorithm: string, keyEncryptionAlgorithm = 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p') {
+export async function encryptAssertionFor(certBody: string, assertion: string, encryptionAlgorithm: string, keyEncryptionAlgorithm = 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p', keyEncryptionDigest?: 'sha1' | 'sha256' | 'sha512') {
   const cert = pemOf(certBody);
   const rsaPub = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'pem' });
-  const options = { rsa_pub: Buffer.from(rsaPub), pem: Buffer.from(cert), encryptionAlgorithm, keyEncryptionAlgorithm, warnInsecureAlgorithm: false };
+  const options = { rsa_pub: Buffer.from(rsaPub), pem: Buffer.from(cert), encryptionAlgorithm, keyEncryptionAlgorithm, ...(keyEncryptionDigest && { keyEncryptionDigest }), warnInsecureAlgorithm: false };
   const encrypted = await promisify(xmlenc.encrypt)(assertion, options as never);
   return `<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">${encrypted as string}</saml:EncryptedAssertion>`;
 }
