@@ -34,6 +34,10 @@ export const rateRules = {
   // Operator sign-in (/operator): failed attempts per client network, and across all networks (deployment-wide).
   operatorFailNet: { name: 'operator-fail.net', limit: 10, windowMs: 10 * MIN },
   operatorFailAll: { name: 'operator-fail.all', limit: 100, windowMs: 10 * MIN },
+  // Self-service sign-up (/signup, SIGNUP_POLICY open or approval): each creates a tenant with its keys, per client
+  // network and deployment-wide (no tenant exists yet to count under).
+  signupNet: { name: 'signup.net', limit: 10, windowMs: 60 * MIN },
+  signupAll: { name: 'signup.all', limit: 200, windowMs: 60 * MIN },
 } satisfies Record<string, RateRule>;
 
 /**

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { formBody } from '../http/body.js';
+import { clientNetwork, RateLimiter, rateRules, tooManyRequests } from '../http/rate-limit.js';
 import type { Services } from '../services.js';
 import { bindBrowser, browserBindingProblem } from '../sso/browser-binding.js';
 import { html } from '../views/html.js';
@@ -18,6 +19,7 @@ const Form = z.object({ organisation: z.string().trim().min(2).max(200), email: 
  */
 export function signupRoutes(s: Services): Router {
   const r = Router();
+  const limiter = new RateLimiter(s.db, s.clock);
   r.get('/signup', (req, res) => {
     if (s.config.signupPolicy === 'invite-only') return sendOnboardingPage(res, 403, 'Sign-up by invitation', messageBody(onboardingMessages.signupClosed));
     const binding = bindBrowser(s, req, res);
@@ -39,6 +41,12 @@ export function signupRoutes(s: Services): Router {
     const parsed = Form.safeParse(req.body ?? {});
     if (!parsed.success) return sendOnboardingPage(res, 400, 'Check the form', messageBody('Enter your organisation’s name and a valid e-mail address.'));
     if (browserBindingProblem(s, req, parsed.data.binding)) return sendOnboardingPage(res, 400, 'Start again', messageBody(onboardingMessages.badState));
+    // Every accepted sign-up writes a tenant: bounded per client network and deployment-wide, across nodes (issue 8 §6).
+    const verdict = await limiter.hit([[rateRules.signupNet, clientNetwork(req.ip)], [rateRules.signupAll, 'all']]);
+    if (!verdict.ok) {
+      tooManyRequests(res, verdict).set('Cache-Control', 'no-store');
+      return sendOnboardingPage(res, 429, 'Too many sign-ups', messageBody('Too many organisations were signed up from your network recently. Try again later.'));
+    }
     const { t, pending } = await createInstalledTenant(s, { name: parsed.data.organisation, source: 'signup', contact: parsed.data.email.toLowerCase() });
     if (pending) return sendOnboardingPage(res, 202, 'Request received', messageBody(onboardingMessages.pending));
     const link = await createSetupLink(s, t, 'signup');

@@ -137,4 +137,30 @@ describe.each(testDbKinds)('setup links and sign-up policy (%s)', (kind) => {
       policy('invite-only');
     }
   });
+
+  it('sign-up is rate-limited per client network across the window: 429 with Retry-After, no tenant written, open again next window', { timeout: 60_000 }, async () => {
+    app.clock.advance(2 * HOUR); // a fresh window, whatever earlier tests counted
+    const signUp = async (i: number) => {
+      const b = new Browser();
+      const binding = /name="binding" value="([^"]+)"/.exec(await (await b.request(`${app.url}/signup`)).text())![1]!;
+      return b.postForm(`${app.url}/signup`, { organisation: `Burst ${i} Ltd`, email: `boss${i}@burst.example`, binding });
+    };
+    const pendingCount = async () => ((await run('signup list', {})) as unknown as { pending: unknown[] }).pending.length;
+    try {
+      policy('approval');
+      for (let i = 0; i < 10; i++) expect((await signUp(i)).status).toBe(202);
+      const before = await pendingCount();
+      const refused = await signUp(10);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.text()).toMatch(/Too many organisations/);
+      expect(await pendingCount()).toBe(before);
+      // A malformed form is refused before counting (it writes nothing); the limit still answers 429 for a valid one.
+      expect((await new Browser().postForm(`${app.url}/signup`, { organisation: '', email: 'x', binding: 'x' })).status).toBe(400);
+      app.clock.advance(HOUR);
+      expect((await signUp(11)).status).toBe(202);
+    } finally {
+      policy('invite-only');
+    }
+  });
 });
