@@ -3,6 +3,7 @@ import type { AuditSink } from '../../generated/prisma/client.js';
 import type { Services } from '../../services.js';
 import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
 import { auditEventsAfter, toExported } from '../export-events.js';
+import { sendSyslog, syslogFrame } from './syslog-sink.js';
 
 /** Events per POST. */
 export const SINK_BATCH = 100;
@@ -28,8 +29,9 @@ export interface DeliveryOptions {
 const running = new WeakSet<Services>();
 
 /**
- * Runs every due webhook sink (the `audit-sinks` job; its lease makes one node run it at a time): POSTs the events
- * after the sink's cursor, oldest first, in batches; a 2xx moves the cursor (`ackedSeq`) past the batch, anything else
+ * Runs every due sink (the `audit-sinks` job; its lease makes one node run it at a time): sends the events after the
+ * sink's cursor, oldest first, in batches — a signed POST to a webhook, CEF records over syslog (syslog-sink.ts) —;
+ * an acknowledgement (a 2xx; the syslog receiver's clean close) moves the cursor (`ackedSeq`) past the batch, anything else
  * (status, network error, timeout) leaves it and schedules a retry with a doubling delay, and after too many the sink
  * is dead-lettered until `audit sink retry`. At least once and in order: a batch is only ever followed by the next
  * once acknowledged, and a node that crashes after the POST and before the cursor moved sends that batch again.
@@ -59,20 +61,26 @@ export async function deliverAuditSinks(s: Services, opts: DeliveryOptions = {})
 }
 
 async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: DeliveryOptions): Promise<{ delivered: number; failed: boolean }> {
-  const secret = await s.vault.getString(t, sink.secretId);
+  const secret = sink.kind === 'webhook' ? await s.vault.getString(t, sink.secretId) : '';
   let acked = sink.ackedSeq;
   let delivered = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const events = await auditEventsAfter(t, { types: [] }, acked, SINK_BATCH);
     if (events.length === 0) break;
     const last = events.at(-1)!.seq;
-    const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
-    const timestamp = Math.floor(s.clock.now().getTime() / 1000);
-    const error = await post(sink.url, body, {
-      'x-sso-bridge-timestamp': String(timestamp),
-      'x-sso-bridge-signature': signSinkBody(secret, timestamp, body),
-      'x-sso-bridge-delivery': `${sink.id}:${events[0]!.seq}-${last}`,
-    }, opts.timeoutMs ?? SINK_TIMEOUT_MS);
+    const timeoutMs = opts.timeoutMs ?? SINK_TIMEOUT_MS;
+    let error: string | undefined;
+    if (sink.kind === 'syslog') {
+      error = await sendSyslog(sink.url, events.map((e) => syslogFrame(t.slug, toExported(e))), timeoutMs);
+    } else {
+      const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
+      const timestamp = Math.floor(s.clock.now().getTime() / 1000);
+      error = await post(sink.url, body, {
+        'x-sso-bridge-timestamp': String(timestamp),
+        'x-sso-bridge-signature': signSinkBody(secret, timestamp, body),
+        'x-sso-bridge-delivery': `${sink.id}:${events[0]!.seq}-${last}`,
+      }, timeoutMs);
+    }
     if (error) {
       const failures = sink.failures + 1;
       const dead = failures >= (opts.maxFailures ?? SINK_MAX_FAILURES);
