@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
+import type { Db } from '../../db/open-database.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 
@@ -87,4 +88,13 @@ export async function retrySink(s: Services, t: TenantCtx, id: string) {
   await getSink(t, id);
   await t.db.auditSink.updateMany({ where: { id }, data: { status: 'active', failures: 0, nextAttemptAt: s.clock.now() } });
   return view(await getSink(t, id));
+}
+
+/** Across tenants, for /metrics: sinks by status and the largest number of events a sink is behind its chain's head. */
+export async function auditSinkStats(db: Db): Promise<{ active: number; deadLetter: number; maxLagEvents: number }> {
+  const [r] = await db.$queryRaw<{ active: bigint; dead: bigint; lag: bigint | null }[]>`
+    SELECT count(*) FILTER (WHERE s."status" = 'active') AS "active", count(*) FILTER (WHERE s."status" = 'dead-letter') AS "dead",
+           max(greatest(coalesce(c."lastSeq", 0) - s."ackedSeq", 0)) AS "lag"
+      FROM "AuditSink" s LEFT JOIN "AuditChain" c ON c."chain" = s."tenantId"`;
+  return { active: Number(r?.active ?? 0n), deadLetter: Number(r?.dead ?? 0n), maxLagEvents: Number(r?.lag ?? 0n) };
 }
