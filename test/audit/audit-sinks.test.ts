@@ -60,6 +60,8 @@ describe.each(testDbKinds)('audit SIEM webhook sinks (%s)', (kind) => {
 
   beforeAll(async () => {
     app = await startTestApp(kind);
+    // The tests deliver themselves (with the clock they advance); the server's own audit-sinks job must not race them.
+    await app.services.jobs.stop();
     rx = await receiver();
   });
   // Each test starts with no sink of another test due.

@@ -110,6 +110,8 @@ describe.each(testDbKinds)('audit syslog sinks (%s)', (kind) => {
 
   beforeAll(async () => {
     app = await startTestApp(kind);
+    // The tests deliver themselves (with the clock they advance); the server's own audit-sinks job must not race them.
+    await app.services.jobs.stop();
     rx = await collector();
   });
   afterEach(async () => {
