@@ -6,6 +6,7 @@ import { cleanupExpired } from './jobs/cleanup-expired.js';
 import { deleteOldSsoTraces } from './sso/traces/trace-retention.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { deliverAuditSinks } from './audit/sinks/deliver-sinks.js';
+import { auditSinkStats } from './audit/sinks/manage-sinks.js';
 import { syncDueDirectories } from './connectors/run-directory-sync.js';
 import { reconcileDueTenants } from './connectors/reconcile/run-reconcile.js';
 import { checkGoogleLicenses } from './onboarding/google-onboarding.js';
@@ -119,6 +120,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     auditFailed: () => audit.failedBackgroundEvents,
     dbPool: () => database.poolStats?.(),
     openCircuits: () => upstreams.breakers.openCount + idpFetches.openCount,
+    auditSinks: () => auditSinkStats(db),
   });
   revocation.register(oauthRevocationStore({ bus }));
   jobs.add({ name: 'revocation-retry', everyMs: 15_000, run: () => revocation.completeAbandoned(db) });

@@ -56,11 +56,11 @@ export const auditCommands: Command[] = [
   },
   {
     name: 'audit sink add',
-    summary: "stream a tenant's audit events to a SIEM webhook (HMAC-SHA256-signed POSTs, at least once, in order); prints the signing secret once",
+    summary: "stream a tenant's audit events to a SIEM: a webhook (HMAC-SHA256-signed POSTs; prints the signing secret once) or syslog over TLS (RFC 5424 + CEF), at least once, in order",
     options: {
       tenant,
-      url: { type: 'string', required: true, description: 'https URL of the receiver (http only to localhost)' },
-      secret: { type: 'string', secret: true, description: 'HMAC key, at least 32 characters (default: generated and printed once)' },
+      url: { type: 'string', required: true, description: 'https://… webhook (http only to localhost), or syslog+tls://host[:6514] (syslog://host:port only to localhost)' },
+      secret: { type: 'string', secret: true, description: 'webhook HMAC key, at least 32 characters (default: generated and printed once)' },
       'from-start': { type: 'boolean', description: 'also deliver the events already in the log (default: from now on)' },
     },
     forwardable: true,

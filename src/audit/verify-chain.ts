@@ -33,7 +33,8 @@ interface LinkRow {
  * Checks a tenant's audit hash chain in the database, row by row in seq order: every row's hash must be
  * audit_link(previous row's hash, its own content) and its seq the previous one plus one — so a changed row (its own
  * hash no longer matches), a removed row (a gap, and the next row's link breaks) and a reordered row (seq is part of
- * the content) are all found — and the last row must be the chain head recorded by audit_append(). One scan with a
+ * the content) are all found — the last row must be the chain head recorded by audit_append(), and a retention anchor
+ * must have the audit.prune event that audit_prune() appends with it (a prefix deleted otherwise). One scan with a
  * window, streamed by PostgreSQL: constant memory whatever the size of the log.
  */
 export async function verifyAuditChain(t: TenantCtx): Promise<ChainReport> {
@@ -55,7 +56,18 @@ export async function verifyAuditChain(t: TenantCtx): Promise<ChainReport> {
   const [last] = await t.db.$queryRaw<{ hash: string }[]>`
     SELECT "hash" FROM "AuditEvent" WHERE "tenantId" = ${t.id} ORDER BY "seq" DESC LIMIT 1`;
 
+  // Retention moves the anchor and appends its audit.prune event in one function call. An anchor without that event
+  // is a prefix deleted by hand (anyone who can write to the database can open the retention path the triggers allow).
+  const [recorded] = prunedSeq > 0n
+    ? await t.db.$queryRaw<{ id: string }[]>`
+        SELECT "id" FROM "AuditEvent" WHERE "tenantId" = ${t.id} AND "seq" > ${prunedSeq} AND "action" = 'audit.prune'
+           AND "detail"->>'throughSeq' = ${String(prunedSeq)} AND "detail"->>'anchorHash' = ${anchor} LIMIT 1`
+    : [{ id: '' }];
+
   const problems: ChainProblem[] = broken.map((r) => ({ seq: Number(r.seq), id: r.id, problem: r.problem }));
+  if (!recorded) {
+    problems.unshift({ seq: Number(prunedSeq), id: null, problem: `rows up to seq ${prunedSeq} were deleted without an audit.prune event recording it` });
+  }
   const lastSeq = stats?.lastSeq ?? prunedSeq;
   const headSeq = head?.lastSeq ?? 0n;
   // The tail: rows removed after the last one left (or everything) leave no gap to see, only a head that is ahead.

@@ -7,6 +7,8 @@ export interface MetricSources {
   auditFailed(): number;
   dbPool(): { total: number; idle: number; waiting: number; max: number } | undefined;
   openCircuits(): number;
+  /** SIEM sinks by status, and the most events any active sink is behind (one query per scrape). */
+  auditSinks?(): Promise<{ active: number; deadLetter: number; maxLagEvents: number }>;
 }
 
 /** Route families: a bounded label set (never a raw path, which carries tenant slugs and ids). */
@@ -108,6 +110,34 @@ export class Metrics {
       },
     });
     void pool;
+    if (sources.auditSinks) {
+      const read = sources.auditSinks;
+      let pending: Promise<{ active: number; deadLetter: number; maxLagEvents: number } | undefined> | undefined;
+      // Both gauges are collected in one scrape: one query serves them. A database that does not answer must not fail
+      // the scrape (the bus and pool gauges matter most then): the gauges keep their last values.
+      const once = () => (pending ??= read().catch(() => undefined).finally(() => setImmediate(() => (pending = undefined))));
+      new Gauge({
+        name: 'sso_bridge_audit_sinks',
+        help: 'SIEM sinks (webhook, syslog) by status: active, dead-letter (nothing is sent until `audit sink retry`)',
+        labelNames: ['status'] as const,
+        registers,
+        async collect() {
+          const r = await once();
+          if (!r) return;
+          this.set({ status: 'active' }, r.active);
+          this.set({ status: 'dead-letter' }, r.deadLetter);
+        },
+      });
+      new Gauge({
+        name: 'sso_bridge_audit_sink_lag_events',
+        help: 'Events the furthest-behind SIEM sink has not had acknowledged yet (all sinks, dead letters included)',
+        registers,
+        async collect() {
+          const r = await once();
+          if (r) this.set(r.maxLagEvents);
+        },
+      });
+    }
   }
 
   /** One finished HTTP request. */

@@ -11,7 +11,8 @@ const serverOwned = new Set(['id', 'meta', 'groups', 'password']);
 /**
  * Size limits of stored values (docs/scim.md "Limits"): a string attribute holds at most MAX_STRING characters
  * (identifiers — userName, group displayName, externalId, member ids — at most MAX_KEY), a multi-valued attribute
- * at most MAX_VALUES elements, an extension URN we do not describe at most MAX_OPAQUE bytes of JSON. Over a limit
+ * at most MAX_VALUES elements, the extension URNs we do not describe at most MAX_OPAQUE bytes of JSON together (names
+ * included). Over a limit
  * is 400 invalidValue naming the attribute: one user must not be able to store megabytes per row.
  */
 export const limits = { MAX_STRING: 2048, MAX_KEY: 256, MAX_VALUES: 100, MAX_OPAQUE: 16_384 } as const;
@@ -77,6 +78,7 @@ export function canonicalResource(kind: ResourceKind, body: unknown): JsonObject
   if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The request body must be a JSON object');
   const out: JsonObject = {};
   const extensionIds = new Map(kind.extensions.map((e) => [e.id.toLowerCase(), e]));
+  let opaqueBytes = 0; // of every undescribed extension together: many URNs under the limit each are still bounded
   for (const [key, value] of Object.entries(body)) {
     const lower = key.toLowerCase();
     if (serverOwned.has(lower) || (kind.name === 'Group' && lower === 'members')) continue;
@@ -103,8 +105,9 @@ export function canonicalResource(kind: ResourceKind, body: unknown): JsonObject
     const path = resolvePath(kind, key);
     if (!path) continue;
     if (path.custom) {
-      if (value !== null && JSON.stringify(value).length > limits.MAX_OPAQUE) {
-        throw scimBadRequest('invalidValue', `${key} is larger than ${limits.MAX_OPAQUE} bytes`);
+      if (value !== null) opaqueBytes += key.length + JSON.stringify(value).length;
+      if (opaqueBytes > limits.MAX_OPAQUE) {
+        throw scimBadRequest('invalidValue', `${key} is larger than ${limits.MAX_OPAQUE} bytes (with the other extensions we do not describe)`);
       }
       if (value !== null) out[key] = value; // a custom extension object, kept and returned as sent
       continue;

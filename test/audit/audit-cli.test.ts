@@ -54,6 +54,10 @@ function auditScenario(envFor: () => Record<string, string>) {
     expect(JSON.parse((await cli(env, 'audit', 'sink', 'retry', '--tenant', 'audit-one', '--id', sink.id)).out[0]!)).toMatchObject({ status: 'active' });
     expect((await cli(env, 'audit', 'sink', 'remove', '--tenant', 'audit-two', '--id', sink.id)).code).toBe(1);
     expect(JSON.parse((await cli(env, 'audit', 'sink', 'remove', '--tenant', 'audit-one', '--id', sink.id)).out[0]!)).toEqual({ id: sink.id, removed: true });
+    const syslog = JSON.parse((await cli(env, 'audit', 'sink', 'add', '--tenant', 'audit-one', '--url', 'syslog+tls://siem.example.com:6514')).out[0]!) as Record<string, unknown>;
+    expect(syslog).toMatchObject({ kind: 'syslog', url: 'syslog+tls://siem.example.com:6514', status: 'active' });
+    expect(syslog.secret).toBeUndefined();
+    expect((await cli(env, 'audit', 'sink', 'add', '--tenant', 'audit-one', '--url', 'syslog://siem.example.com:514')).code).toBe(1);
 
     // The other tenant is untouched by all of it.
     expect((await cli(env, 'audit', 'export', '--tenant', 'audit-two')).out).toHaveLength(1);

@@ -1,10 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditInput } from '../../src/audit/audit-log.js';
 import { deliverAuditSinks, sinkBackoffMs } from '../../src/audit/sinks/deliver-sinks.js';
 import { addSink, listSinks, removeSink, retrySink } from '../../src/audit/sinks/manage-sinks.js';
+import { createServices } from '../../src/services.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -58,6 +60,8 @@ describe.each(testDbKinds)('audit SIEM webhook sinks (%s)', (kind) => {
 
   beforeAll(async () => {
     app = await startTestApp(kind);
+    // The tests deliver themselves (with the clock they advance); the server's own audit-sinks job must not race them.
+    await app.services.jobs.stop();
     rx = await receiver();
   });
   // Each test starts with no sink of another test due.
@@ -120,6 +124,31 @@ describe.each(testDbKinds)('audit SIEM webhook sinks (%s)', (kind) => {
     expect((await deliver()).delivered).toBe(3);
     expect(rx.accepted.flatMap((a) => a.seqs)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await sinkOf(t, sink.id)).toMatchObject({ ackedSeq: 6, failures: 0, lastError: null, status: 'active' });
+  });
+
+  it('one sender per sink: another node finds a sink claimed while a slow receiver outlasts the job lease', async () => {
+    const t = await app.createTenant();
+    const sink = await addSink(app.services, t, { url: rx.url, fromStart: true });
+    rx.accepted.length = 0;
+    rx.attempts.length = 0;
+    await record(t, 0, 150); // two batches: 1–100, 101–150
+    // Node B: other Services (nothing in memory shared) over the same database.
+    const b = await createServices(app.config, { clock: app.clock, logger: pino({ level: 'silent' }), database: app.services.database });
+    rx.set('hang');
+    const onA = deliverAuditSinks(app.services, { timeoutMs: 1_500, maxFailures: 4 });
+    await expect.poll(() => rx.attempts.length).toBe(1);
+    // A's job lease (about 4 s) is long gone; B's job runs while A still waits for the receiver.
+    app.clock.advance(4_000);
+    expect(await deliverAuditSinks(b, { timeoutMs: 1_500, maxFailures: 4 })).toMatchObject({ sinks: 0, delivered: 0 });
+    expect(rx.attempts).toEqual([1]);
+    rx.set('ok');
+    expect(await onA).toMatchObject({ failed: 1 });
+    expect(await sinkOf(t, sink.id)).toMatchObject({ ackedSeq: 0, failures: 1 });
+    // After the backoff either node may take it; each batch once, in order.
+    app.clock.advance(sinkBackoffMs(1));
+    expect((await deliverAuditSinks(b, { timeoutMs: 5_000 })).delivered).toBe(150);
+    expect(rx.accepted.flatMap((a) => a.seqs)).toEqual([...Array(150).keys()].map((i) => i + 1));
+    expect(await sinkOf(t, sink.id)).toMatchObject({ ackedSeq: 150, failures: 0, status: 'active' });
   });
 
   it('dead-letters a sink after too many failures, shows it, and resumes on retry', async () => {

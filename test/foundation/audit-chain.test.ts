@@ -174,6 +174,24 @@ describe.each(testDbKinds)('audit hash chain and append-only table (%s)', (kind)
     expect((await verifyAuditChain(t)).ok).toBe(false);
   });
 
+  it('detects a prefix deleted outside audit_prune() (anchor moved by hand, no audit.prune event)', async () => {
+    const t = await tenantWithEvents(5);
+    const third = await t.db.auditEvent.findFirstOrThrow({ where: { seq: 3 } });
+    // Everything audit_prune() does except recording it: allowed by the triggers, so verify must notice.
+    await sql(`DO $$ BEGIN
+      PERFORM set_config('sso_bridge.audit_prune', 'chain:${t.id}', true);
+      UPDATE "AuditChain" SET "prunedSeq" = 3, "prunedHash" = '${third.hash}' WHERE "chain" = '${t.id}';
+      DELETE FROM "AuditEvent" WHERE "tenantId" = '${t.id}' AND "seq" <= 3;
+    END $$`);
+    const report = await verifyAuditChain(t);
+    expect(report).toMatchObject({ ok: false, rows: 2, prunedThroughSeq: 3 });
+    expect(report.problems).toEqual([{ seq: 3, id: null, problem: 'rows up to seq 3 were deleted without an audit.prune event recording it' }]);
+    // A later real prune records its own anchor and moves past it (what lies behind an anchor is forgotten by design).
+    clock.advance(60_000);
+    expect((await pruneAuditLog(t, clock.now(), clock, { kind: 'admin-cli' })).prunedThroughSeq).toBe(5);
+    expect(await verifyAuditChain(t)).toMatchObject({ ok: true, prunedThroughSeq: 5 });
+  });
+
   it('stores client-chosen values with NUL characters (which PostgreSQL refuses) without failing the batch', async () => {
     const t = await tenantWithEvents(0);
     void audit.recordInBackground(t, { ...event(1), target: { kind: 'tool', id: 'evil\0tool' }, detail: { name: 'a\0b' } });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routeFamily } from '../../src/metrics/metrics.js';
+import { addSink } from '../../src/audit/sinks/manage-sinks.js';
+import { Metrics, routeFamily } from '../../src/metrics/metrics.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { USER, scimTenant } from '../scim/scim-client.js';
@@ -53,6 +54,21 @@ describe.each(testDbKinds)('Prometheus /metrics on its own port (%s)', (kind) =>
     expect(body).not.toContain('wrong');
   });
 
+  it('reports SIEM sinks by status and how far the furthest-behind one lags', async () => {
+    const t = await app.createTenant();
+    for (let i = 0; i < 5; i++) await app.services.audit.record(t, { actor: { kind: 'system' }, action: 'test.event', outcome: 'success' });
+    const behind = await addSink(app.services, t, { url: 'http://127.0.0.1:9/siem', fromStart: true });
+    const dead = await addSink(app.services, t, { url: 'syslog://127.0.0.1:9' });
+    await t.db.auditSink.updateMany({ where: { id: dead.id }, data: { status: 'dead-letter' } });
+    // Kept from being attempted meanwhile: this test reads the gauges, not the delivery.
+    await t.db.auditSink.updateMany({ where: { id: behind.id }, data: { nextAttemptAt: new Date(Date.now() + 3_600_000) } });
+    const body = await (await scrape()).text();
+    expect(body).toContain('sso_bridge_audit_sinks{status="active"} 1');
+    expect(body).toContain('sso_bridge_audit_sinks{status="dead-letter"} 1');
+    expect(body).toMatch(/sso_bridge_audit_sink_lag_events ([5-9]|\d\d+)\n/);
+    await t.db.auditSink.deleteMany({});
+  });
+
   it('maps paths to a bounded set of route families', () => {
     expect(routeFamily('/t/acme/mcp')).toBe('mcp');
     expect(routeFamily('/t/acme/scim/v2/Users?filter=x')).toBe('scim');
@@ -65,5 +81,32 @@ describe.each(testDbKinds)('Prometheus /metrics on its own port (%s)', (kind) =>
     expect(routeFamily('/readyz')).toBe('health');
     expect(routeFamily('/t/acme')).toBe('other');
     expect(routeFamily('/anything')).toBe('other');
+  });
+});
+
+describe('metrics while the database does not answer', () => {
+  it('still scrapes: the sink gauges keep their last values, everything else is reported', async () => {
+    let fail = false;
+    const m = new Metrics(
+      {
+        busListening: () => false,
+        auditBacklog: () => 7,
+        auditFailed: () => 0,
+        dbPool: () => undefined,
+        openCircuits: () => 0,
+        auditSinks: async () => {
+          if (fail) throw new Error('connection refused');
+          return { active: 2, deadLetter: 1, maxLagEvents: 40 };
+        },
+      },
+      { defaultMetrics: false },
+    );
+    expect(await m.registry.metrics()).toContain('sso_bridge_audit_sinks{status="dead-letter"} 1');
+    fail = true;
+    const body = await m.registry.metrics();
+    expect(body).toContain('sso_bridge_event_bus_listening 0');
+    expect(body).toContain('sso_bridge_audit_backlog_events 7');
+    expect(body).toContain('sso_bridge_audit_sinks{status="dead-letter"} 1');
+    expect(body).toContain('sso_bridge_audit_sink_lag_events 40');
   });
 });

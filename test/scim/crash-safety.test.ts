@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { openDatabase, type Database, type DatabaseTarget } from '../../src/db/open-database.js';
+import { verifyAuditChain } from '../../src/audit/verify-chain.js';
 import { createScimToken } from '../../src/scim/scim-tokens.js';
+import { tenantContext } from '../../src/tenants/tenant-context.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
 import { startAppProcess, waitReady, type AppProcess } from '../support/app-process.js';
@@ -153,6 +155,8 @@ describe.each(testDbKinds)('SCIM burst with the server killed mid-run (%s)', (ki
       const patchAudited = new Set(audits.filter((a) => a.action === 'scim.user.patch').map((a) => a.targetId));
       expect(users.filter((u) => !createdAudited.has(u.id)).map((u) => u.userName)).toEqual([]);
       expect([...acked.renamed.keys()].filter((id) => !patchAudited.has(id))).toEqual([]);
+      // The kill cut no audit batch in half: the tenant's hash chain is whole.
+      expect(await verifyAuditChain(tenantContext(db.prisma, t))).toMatchObject({ ok: true, problems: [] });
     } finally {
       await db.close();
       await dropDb();

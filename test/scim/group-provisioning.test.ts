@@ -157,12 +157,16 @@ describe.each(testDbKinds)('SCIM groups as Okta and Entra behave (%s)', (kind) =
     invalidValue(await s.call('POST', '/Users', { schemas: [USER, ENTERPRISE], userName: 'd@example.com', [ENTERPRISE]: { department: 'd'.repeat(2049) } }), 'department');
     const custom = 'urn:example:params:scim:schemas:extension:acme:2.0:User';
     invalidValue(await s.call('POST', '/Users', { schemas: [USER, custom], userName: 'c@example.com', [custom]: { blob: 'c'.repeat(20_000) } }), custom);
+    // Many undescribed extensions, each under the limit, are bounded together (POST and PATCH).
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`${custom}${i}`, { blob: 'c'.repeat(1_000) }]));
+    invalidValue(await s.call('POST', '/Users', { schemas: [USER, ...Object.keys(many)], userName: 'c@example.com', ...many }), "with the other extensions we do not describe");
     invalidValue(await s.call('POST', '/Groups', { schemas: [GROUP], displayName: 'ok', members: [{ value: 'v'.repeat(300) }] }), 'members.value');
     // Through PATCH (path and path-less) and PUT as well.
     const u = await s.createUser('fine@example.com', { title: 't'.repeat(2048) });
     invalidValue(await s.patch(`/Users/${u.id}`, [{ op: 'replace', path: 'nickName', value: 'k'.repeat(2049) }]), 'nickName');
     invalidValue(await s.patch(`/Users/${u.id}`, [{ op: 'replace', value: { 'name.familyName': 'f'.repeat(2049) } }]), 'name.familyName');
     invalidValue(await s.call('PUT', `/Users/${u.id}`, { schemas: [USER], userName: 'fine@example.com', title: 't'.repeat(2049) }), 'title');
+    invalidValue(await s.patch(`/Users/${u.id}`, Object.entries(many).map(([path, value]) => ({ op: 'add', path, value }))), "with the other extensions we do not describe");
     const g = await s.createGroup('Bounded');
     invalidValue(await s.patch(`/Groups/${g.id}`, [{ op: 'replace', path: 'displayName', value: 'g'.repeat(257) }]), 'displayName');
     // Nothing of the refused writes was stored.

@@ -3,6 +3,7 @@ import type { AuditSink } from '../../generated/prisma/client.js';
 import type { Services } from '../../services.js';
 import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
 import { auditEventsAfter, toExported } from '../export-events.js';
+import { sendSyslog, syslogFrame } from './syslog-sink.js';
 
 /** Events per POST. */
 export const SINK_BATCH = 100;
@@ -10,6 +11,8 @@ export const SINK_BATCH = 100;
 export const SINK_TIMEOUT_MS = 10_000;
 /** Consecutive failures after which a sink is dead-lettered (about 4 hours of doubling delays). */
 export const SINK_MAX_FAILURES = 10;
+/** How long a claim outlives the receiver's timeout: a node that died while sending is replaced after this. */
+export const SINK_CLAIM_MARGIN_MS = 5_000;
 /** Batches per sink per run, so that one busy sink does not hold the job forever. */
 const MAX_ROUNDS = 20;
 
@@ -28,8 +31,9 @@ export interface DeliveryOptions {
 const running = new WeakSet<Services>();
 
 /**
- * Runs every due webhook sink (the `audit-sinks` job; its lease makes one node run it at a time): POSTs the events
- * after the sink's cursor, oldest first, in batches; a 2xx moves the cursor (`ackedSeq`) past the batch, anything else
+ * Runs every due sink (the `audit-sinks` job; its lease makes one node run it at a time): sends the events after the
+ * sink's cursor, oldest first, in batches — a signed POST to a webhook, CEF records over syslog (syslog-sink.ts) —;
+ * an acknowledgement (a 2xx; the syslog receiver's clean close) moves the cursor (`ackedSeq`) past the batch, anything else
  * (status, network error, timeout) leaves it and schedules a retry with a doubling delay, and after too many the sink
  * is dead-lettered until `audit sink retry`. At least once and in order: a batch is only ever followed by the next
  * once acknowledged, and a node that crashes after the POST and before the cursor moved sends that batch again.
@@ -59,39 +63,58 @@ export async function deliverAuditSinks(s: Services, opts: DeliveryOptions = {})
 }
 
 async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: DeliveryOptions): Promise<{ delivered: number; failed: boolean }> {
-  const secret = await s.vault.getString(t, sink.secretId);
+  const secret = sink.kind === 'webhook' ? await s.vault.getString(t, sink.secretId) : '';
+  const timeoutMs = opts.timeoutMs ?? SINK_TIMEOUT_MS;
   let acked = sink.ackedSeq;
   let delivered = 0;
+  // The sink's claim: `nextAttemptAt` as last written by us. Compare-and-set on it (with the cursor) makes this node the
+  // only sender until the claim expires, even when a slow receiver outlasts the job's lease and another node's job
+  // runs meanwhile — two senders could otherwise deliver batches out of order.
+  let claim = sink.nextAttemptAt;
+  const owned = () => ({ id: sink.id, ackedSeq: acked, status: 'active', nextAttemptAt: claim });
   for (let round = 0; round < MAX_ROUNDS; round++) {
+    const until = new Date(s.clock.now().getTime() + timeoutMs + SINK_CLAIM_MARGIN_MS);
+    if ((await t.db.auditSink.updateMany({ where: owned(), data: { nextAttemptAt: until } })).count === 0) break;
+    claim = until;
     const events = await auditEventsAfter(t, { types: [] }, acked, SINK_BATCH);
-    if (events.length === 0) break;
+    if (events.length === 0) {
+      await t.db.auditSink.updateMany({ where: owned(), data: { nextAttemptAt: s.clock.now() } });
+      break;
+    }
     const last = events.at(-1)!.seq;
-    const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
-    const timestamp = Math.floor(s.clock.now().getTime() / 1000);
-    const error = await post(sink.url, body, {
-      'x-sso-bridge-timestamp': String(timestamp),
-      'x-sso-bridge-signature': signSinkBody(secret, timestamp, body),
-      'x-sso-bridge-delivery': `${sink.id}:${events[0]!.seq}-${last}`,
-    }, opts.timeoutMs ?? SINK_TIMEOUT_MS);
+    let error: string | undefined;
+    if (sink.kind === 'syslog') {
+      error = await sendSyslog(sink.url, events.map((e) => syslogFrame(t.slug, toExported(e))), timeoutMs);
+    } else {
+      const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
+      const timestamp = Math.floor(s.clock.now().getTime() / 1000);
+      error = await post(sink.url, body, {
+        'x-sso-bridge-timestamp': String(timestamp),
+        'x-sso-bridge-signature': signSinkBody(secret, timestamp, body),
+        'x-sso-bridge-delivery': `${sink.id}:${events[0]!.seq}-${last}`,
+      }, timeoutMs);
+    }
     if (error) {
       const failures = sink.failures + 1;
       const dead = failures >= (opts.maxFailures ?? SINK_MAX_FAILURES);
       await t.db.auditSink.updateMany({
-        where: { id: sink.id, ackedSeq: acked },
+        where: owned(),
         data: { failures, status: dead ? 'dead-letter' : 'active', lastError: error, nextAttemptAt: new Date(s.clock.now().getTime() + sinkBackoffMs(failures)) },
       });
       s.logger.warn({ tenantId: t.id, sinkId: sink.id, failures, deadLetter: dead, error }, 'audit sink delivery failed');
       return { delivered, failed: true };
     }
-    // Conditional on the cursor we read: if another node moved it meanwhile, stop rather than go back.
+    // Conditional on our claim and the cursor we read: if either moved meanwhile, stop rather than go back.
+    const released = s.clock.now();
     const { count } = await t.db.auditSink.updateMany({
-      where: { id: sink.id, ackedSeq: acked },
-      data: { ackedSeq: last, failures: 0, lastError: null, lastSuccessAt: s.clock.now() },
+      where: owned(),
+      data: { ackedSeq: last, failures: 0, lastError: null, lastSuccessAt: released, nextAttemptAt: released },
     });
     delivered += events.length;
     sink.failures = 0;
     if (count === 0) break;
     acked = last;
+    claim = released;
   }
   return { delivered, failed: false };
 }
