@@ -138,7 +138,24 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
     expect(await lookalike.client.callTool({ name: 'google__gmail_search', arguments: { query: 'x' } })).toMatchObject({ isError: true });
     const sub = await asUser(t, 'mallory@sub.acme.com');
     expect(await sub.client.callTool({ name: 'google__gmail_search', arguments: { query: 'x' } })).toMatchObject({ isError: true });
+    // Suffix and hyphen look-alikes, and a plus address of a real colleague: never mapped to anyone (not even alice).
+    google.addMessage('alice@acme.com', { id: 'al1', from: 'x', to: 'alice@acme.com', subject: 'alice private', body: 'x' });
+    const tricks = [];
+    for (const email of ['alice@acme.com.evil.com', 'alice@evil-acme.com', 'alice+ceo@acme.com']) {
+      const c = await asUser(t, email);
+      const r = await c.client.callTool({ name: 'google__gmail_search', arguments: { query: 'alice' } });
+      expect(r, email).toMatchObject({ isError: true });
+      expect(JSON.stringify(r)).not.toContain('alice private');
+      tricks.push(c);
+    }
     expect(google.tokenRequests.length).toBe(calls);
+    expect(google.apiRequests.some((r) => r.sub !== 'alice@acme.com' && r.sub.startsWith('alice'))).toBe(false);
+    // Case is not identity: an upper-case e-mail is the same Workspace account, lower-cased for Google.
+    const upper = await asUser(t, 'Alice@ACME.com');
+    const own = await upper.client.callTool({ name: 'google__gmail_search', arguments: { query: 'alice' } });
+    expect(own.structuredContent).toMatchObject({ messages: [{ id: 'al1' }] });
+    expect(google.tokenRequests.at(-1)).toMatchObject({ sub: 'alice@acme.com' });
+    for (const c of [...tricks, upper]) await c.client.close();
 
     const ghostId = await createUser(t, 'ghost@acme.com'); // not in Google's directory
     const ghost = await connect(app, t, verifier.issue(t, ghostId));
