@@ -31,7 +31,10 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
   async function asUser(t: TenantCtx, email: string, groups: string[] = []) {
     const userId = await createUser(t, email, groups);
     google.users.add(email.toLowerCase());
-    return { userId, ...(await connect(app, t, verifier.issue(t, userId))) };
+    const connected = await connect(app, t, verifier.issue(t, userId));
+    // listTools first: the SDK client then validates every structuredContent against the tool's outputSchema.
+    await connected.client.listTools();
+    return { userId, ...connected };
   }
 
   it('lists the approved Google tools with output schemas and honest annotations; search returns only the caller\'s own mail', async () => {

@@ -26,6 +26,8 @@ describe.each(testDbKinds)('Google Calendar, Drive and Directory tools (%s)', (k
     await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': sa.keyFile, 'admin-email': 'admin@acme.com', 'api-root': google.url });
     for (const tool of Object.keys(GOOGLE_TOOL_SCOPES)) await cli(app, 'tool approve', { tenant: t.slug, tool });
     const { client } = await connect(app, t, verifier.issue(t, await createUser(t, email)));
+    // listTools first: the SDK client then validates every structuredContent against the tool's outputSchema.
+    expect((await client.listTools()).tools.filter((x) => x.name.startsWith('google__') && x.outputSchema)).toHaveLength(Object.keys(GOOGLE_TOOL_SCOPES).length);
     const call = async (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args });
     return { t, client, call };
   }
