@@ -199,6 +199,11 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
     const limited = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'hello' } });
     expect(JSON.stringify(limited.content)).toMatch(/rate limiting.*Retry/);
     google.failures.length = 0;
+    // Retry-After as an HTTP-date (RFC 9110 §10.2.3), read against the injected clock.
+    google.failures.push({ prefix: '/gmail/v1/users/me/messages', status: 403, reason: 'userRateLimitExceeded', count: 5, retryAfter: new Date(app.clock.now().getTime() + 90_000).toUTCString() });
+    const dated = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'hello' } });
+    expect(JSON.stringify(dated.content)).toMatch(/rate limiting.*Retry in about 90 s/);
+    google.failures.length = 0;
 
     google.failures.push({ prefix: '/gmail/v1/users/me/messages', status: 403, reason: 'dailyLimitExceeded', count: 1 });
     const quota = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'hello' } });

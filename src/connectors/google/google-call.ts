@@ -26,7 +26,7 @@ interface GoogleErrorBody {
 }
 
 /** Status, reasons and message of a googleapis (gaxios) error with Google's JSON error body. */
-function describeApiError(err: unknown): { status: number; reasons: string[]; message: string; retryAfterS: number | null } | null {
+function describeApiError(err: unknown, nowMs: number): { status: number; reasons: string[]; message: string; retryAfterS: number | null } | null {
   if (!err || typeof err !== 'object' || !('response' in err)) return null;
   const res = (err as { response?: { status?: number; data?: unknown; headers?: unknown } }).response;
   if (!res?.status) return null;
@@ -35,7 +35,7 @@ function describeApiError(err: unknown): { status: number; reasons: string[]; me
   const headers = res.headers as { get?: (n: string) => string | null } | Record<string, string> | undefined;
   const ra = typeof headers?.get === 'function' ? headers.get('retry-after') : (headers as Record<string, string> | undefined)?.['retry-after'];
   // RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date.
-  const dateS = ra && !/^\d+$/.test(ra) ? Math.ceil((Date.parse(ra) - Date.now()) / 1000) : NaN;
+  const dateS = ra && !/^\d+$/.test(ra) ? Math.ceil((Date.parse(ra) - nowMs) / 1000) : NaN;
   const retryAfterS = ra && /^\d{1,5}$/.test(ra) ? Number(ra) : Number.isFinite(dateS) ? Math.min(Math.max(dateS, 0), 86_400) : null;
   return { status: res.status, reasons: (e?.errors ?? []).map((x) => x.reason ?? '').filter(Boolean), message: (e?.message ?? '').split('\n')[0]!.slice(0, 200).replace(/\.+$/, ''), retryAfterS };
 }
@@ -95,7 +95,7 @@ export class GoogleSession {
       try {
         return (await run({ signal: this.call.signal })).data;
       } catch (err) {
-        const e = describeApiError(err);
+        const e = describeApiError(err, this.call.s.clock.now().getTime());
         if (!e) throw err;
         const rate = e.status === 429 || (e.status === 403 && e.reasons.some((r) => RATE_REASONS.has(r)));
         const quota = e.status === 403 && e.reasons.some((r) => QUOTA_REASONS.has(r));
