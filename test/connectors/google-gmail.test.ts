@@ -219,6 +219,14 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
     expect(failedSend.isError).toBe(true);
     expect(sends()).toBe(sendsBefore + 1);
 
+    // A cached token Google no longer accepts (401): a tool error, and the next call asks for a new token.
+    google.failures.push({ prefix: '/gmail/v1/users/me/messages/g1', status: 401, reason: 'authError', count: 1 });
+    const tokensBefore = google.tokenRequests.length;
+    expect(JSON.stringify((await client.callTool({ name: 'google__gmail_read', arguments: { messageId: 'g1' } })).content)).toMatch(/refused the access token.*Retry/);
+    expect(google.tokenRequests.length).toBe(tokensBefore);
+    expect((await client.callTool({ name: 'google__gmail_read', arguments: { messageId: 'g1' } })).isError).toBeFalsy();
+    expect(google.tokenRequests.length).toBe(tokensBefore + 1);
+
     // The admin withdraws delegation of gmail.labels: a fresh token request is refused with unauthorized_client.
     google.delegate(sa.clientId, allGoogleScopes().filter((s) => !s.endsWith('gmail.labels')));
     const labels = await client.callTool({ name: 'google__gmail_list_labels', arguments: {} });

@@ -97,6 +97,11 @@ export class GoogleSession {
       } catch (err) {
         const e = describeApiError(err, this.call.s.clock.now().getTime());
         if (!e) throw err;
+        // RFC 6750 §3.1 invalid_token: the cached token is dead at Google; the next call gets a fresh one.
+        if (e.status === 401) {
+          googleRuntime(this.call.s).tokens.forget(this.call.t, this.call.connector, this.subject, this.scopes);
+          throw new GoogleToolFailure('token_rejected', `Google refused the access token (${label}). Retry: a new one is requested on the next call.`);
+        }
         const rate = e.status === 429 || (e.status === 403 && e.reasons.some((r) => RATE_REASONS.has(r)));
         const quota = e.status === 403 && e.reasons.some((r) => QUOTA_REASONS.has(r));
         const transient = rate || (idempotent && e.status >= 500);

@@ -34,7 +34,7 @@ export class GoogleTokenCache {
   }
 
   async get(t: TenantCtx, connector: ConnectorRow, userId: string, subject: string, scopes: readonly string[], signal?: AbortSignal): Promise<GoogleAccessToken> {
-    const key = [t.id, connector.id, connector.updatedAt.getTime(), subject, [...scopes].sort().join(' ')].join('\u0000');
+    const key = this.#key(t, connector, subject, scopes);
     const hit = this.#entries.get(key);
     if (hit) {
       const token = await hit.token.catch(() => null);
@@ -48,6 +48,15 @@ export class GoogleTokenCache {
       if (this.#entries.get(key) === entry) this.#entries.delete(key);
     });
     return entry.token;
+  }
+
+  /** Drops one cached token (Google answered 401 to it: revoked or expired early), so the next call asks for a new one. */
+  forget(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[]): void {
+    this.#entries.delete(this.#key(t, connector, subject, scopes));
+  }
+
+  #key(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[]): string {
+    return [t.id, connector.id, connector.updatedAt.getTime(), subject, [...scopes].sort().join(' ')].join('\u0000');
   }
 
   get size(): number {
