@@ -133,6 +133,7 @@ export const foundationCommands: Command[] = [
       'cross-app-access': { type: 'string', description: 'on|off — ID-JAG (jwt-bearer) and token-exchange grants (docs/cross-app-access.md)' },
       'idp-logout-revokes-grants': { type: 'string', description: "on|off — a logout at the IdP also revokes the user's MCP grants (default off: session only)" },
       provisioning: { type: 'string', description: 'scim|directory-sync — source of users and groups (SCIM push, or `connector sync-directory`)' },
+      'directory-sync-interval': { type: 'string', description: 'minutes between scheduled directory syncs (5–1440, default 15)' },
       ...reconcileSettingOptions,
     },
     forwardable: true,
@@ -147,6 +148,7 @@ export const foundationCommands: Command[] = [
         crossAppAccess: o['cross-app-access'],
         idpLogoutRevokesGrants: o['idp-logout-revokes-grants'],
         provisioning: o.provisioning,
+        directorySyncIntervalMinutes: o['directory-sync-interval'],
         ...(reconcile && { reconcile }),
       }));
       return { slug: result.slug, settings: result.settings };

@@ -20,6 +20,13 @@ export interface ConnectorRow {
 
 const json = (v: unknown) => v as Prisma.InputJsonValue;
 
+/** JSON with object keys sorted: PostgreSQL's jsonb (and PGlite's) does not keep the key order it was given. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+
 /** The tenant's connector of this kind, or null. */
 export async function findConnector(t: TenantCtx, kind: ConnectorKind): Promise<ConnectorRow | null> {
   return t.db.connector.findFirst({ where: { kind } });
@@ -57,22 +64,26 @@ export async function createConnector(
  * Makes the Tool rows of a provider match its code: new tools join NOT approved, changed descriptions/schemas are
  * updated (approval kept), tools no longer provided are deleted with their grants.
  */
-export async function syncConnectorTools(t: TenantCtx, provider: ToolProvider): Promise<{ tools: string[] }> {
+export async function syncConnectorTools(t: TenantCtx, provider: ToolProvider): Promise<{ tools: string[]; changed: boolean }> {
   const prefix = `${provider.kind}__`;
   const existing = await t.db.tool.findMany({ where: { kind: 'connector', name: { startsWith: prefix } } });
   const byName = new Map(existing.map((r) => [r.name, r]));
+  let changed = false;
   for (const tool of provider.tools) {
     const fields = { description: tool.description, inputSchema: json(tool.inputSchema), annotations: json(tool.annotations) };
     const row = byName.get(tool.name);
-    if (!row) await t.db.tool.create({ data: { id: newId('tool'), tenantId: t.id, name: tool.name, kind: 'connector', ...fields } });
-    else if (row.description !== fields.description || JSON.stringify(row.inputSchema) !== JSON.stringify(fields.inputSchema) || JSON.stringify(row.annotations) !== JSON.stringify(fields.annotations)) {
-      await t.db.tool.update({ where: { id: row.id }, data: fields });
+    if (!row) {
+      await t.db.tool.create({ data: { id: newId('tool'), tenantId: t.id, name: tool.name, kind: 'connector', ...fields } });
+      changed = true;
+    } else if (row.description !== fields.description || canonical(row.inputSchema) !== canonical(fields.inputSchema) || canonical(row.annotations) !== canonical(fields.annotations)) {
+      await t.db.tool.updateMany({ where: { id: row.id }, data: fields });
+      changed = true;
     }
   }
   const names = new Set(provider.tools.map((x) => x.name));
   const gone = existing.filter((r) => !names.has(r.name)).map((r) => r.id);
   if (gone.length > 0) await t.db.tool.deleteMany({ where: { id: { in: gone } } });
-  return { tools: provider.tools.map((x) => x.name) };
+  return { tools: provider.tools.map((x) => x.name), changed: changed || gone.length > 0 };
 }
 
 /** A sync summary without the directory state kept for the next run (ETags and the last listing: bulky, internal). */

@@ -75,7 +75,7 @@ export async function runDirectorySync(s: Services, t: TenantCtx, opts: { dryRun
 
 /**
  * The scheduled job (one node at a time, via the job lease): every tenant whose provisioning is directory sync and
- * whose Google connector's interval (default 15 min) has elapsed since its last sync is synced now.
+ * whose interval (`tenant settings --directory-sync-interval`, default 15 min) has elapsed since its last sync is synced now.
  */
 export async function syncDueDirectories(s: Services): Promise<{ synced: string[]; failed: string[] }> {
   const out = { synced: [] as string[], failed: [] as string[] };
@@ -85,7 +85,7 @@ export async function syncDueDirectories(s: Services): Promise<{ synced: string[
     if (t.settings.provisioning !== 'directory-sync') continue;
     const connector = await findConnector(t, 'google');
     if (!connector) continue;
-    const due = !connector.lastSyncAt || connector.lastSyncAt.getTime() + googleConfig(connector).syncIntervalMinutes * 60_000 <= now;
+    const due = !connector.lastSyncAt || connector.lastSyncAt.getTime() + t.settings.directorySyncIntervalMinutes * 60_000 <= now;
     if (!due) continue;
     try {
       await runDirectorySync(s, t, { dryRun: false });

@@ -7,6 +7,7 @@ import { startTracing } from '../metrics/tracing.js';
 import { createApp } from './app.js';
 import { recordServedUrl } from './served-url.js';
 import { upstreamListChanges } from '../tools/upstream-list-changes.js';
+import { upgradeConnectorTools } from '../connectors/upgrade-connector-tools.js';
 
 export interface RunningServer {
   url: string;
@@ -25,6 +26,9 @@ export async function startServer(s: Services, opts: { port?: number; host?: str
   const applied = await s.database.migrate();
   if (applied.length) s.logger.info({ applied }, 'applied database migrations');
   await recordServedUrl(s.db, s.config.publicUrl);
+  // Connector tools as this version defines them (a tool added by an upgrade becomes approvable at once).
+  const upgraded = await upgradeConnectorTools(s);
+  if (upgraded.changed) s.logger.info(upgraded, 'connector tools updated to this version');
   const app = createApp(s);
   const server = http.createServer(app);
   // Keep-alive longer than typical load-balancer idle timeouts so they close first (avoids 502 races).

@@ -30,15 +30,19 @@ export interface McpPrincipal {
 export const serverInfo = { name: 'sso-bridge', version: '0.1.0' };
 
 function toMcpTool(tool: CallableTool): Tool {
-  const { title, ...annotations } = tool.annotations as { title?: unknown } & Record<string, unknown>;
-  const inputSchema = tool.inputSchema.type === 'object' ? tool.inputSchema : { type: 'object', properties: {} };
+  // Connector tools are our own code: their whole definition comes from it (the row may predate this version), so
+  // what clients see is what arguments are validated against, and structuredContent matches the output schema.
+  const code = tool.kind === 'connector' ? connectorTool(tool.name) : null;
+  const { title, ...annotations } = (code?.annotations ?? tool.annotations) as { title?: unknown } & Record<string, unknown>;
+  const declared = code?.inputSchema ?? tool.inputSchema;
+  const inputSchema = declared.type === 'object' ? declared : { type: 'object', properties: {} };
+  const description = code?.description ?? tool.description;
   return {
     name: tool.name,
     ...(typeof title === 'string' && { title }),
-    ...(tool.description !== null && { description: tool.description }),
+    ...(description !== null && { description }),
     inputSchema: inputSchema as Tool['inputSchema'],
-    // Connector tools are our own code, so their output schema comes from it (clients validate structuredContent).
-    ...(tool.kind === 'connector' && connectorTool(tool.name) && { outputSchema: connectorTool(tool.name)!.outputSchema as Tool['outputSchema'] }),
+    ...(code && { outputSchema: code.outputSchema as Tool['outputSchema'] }),
     ...(Object.keys(annotations).length > 0 && { annotations: annotations as Tool['annotations'] }),
   };
 }

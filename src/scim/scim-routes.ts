@@ -34,7 +34,9 @@ export function scimRoutes(s: Services): Router {
   r.use(jsonBody(SCIM_BODY_LIMIT));
   // One source of truth per tenant: when directory sync provisions users, SCIM may read but not write.
   r.use((req, res, next) => {
-    if (req.method === 'GET' || scimCtx(s, req, res).t.settings.provisioning !== 'directory-sync') return next();
+    // Reads: GET/HEAD, and POST …/.search (RFC 7644 §3.4.3, a query carried in a body).
+    const read = req.method === 'GET' || req.method === 'HEAD' || (req.method === 'POST' && /\/\.search$/.test(req.path));
+    if (read || scimCtx(s, req, res).t.settings.provisioning !== 'directory-sync') return next();
     throw new ScimError(409, "This tenant's users and groups come from directory sync (tenant settings: provisioning); SCIM writes are refused");
   });
 

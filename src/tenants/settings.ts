@@ -17,6 +17,8 @@ export const TenantSettingsSchema = z.looseObject({
    * (Google-only companies). Never both: the other path refuses to write (docs/connectors/google.md).
    */
   provisioning: z.enum(['scim', 'directory-sync']).default('scim'),
+  /** Minutes between scheduled directory syncs when `provisioning` is directory sync (docs/connectors/google.md). */
+  directorySyncIntervalMinutes: z.number().int().min(5).max(1440).default(15),
   /** Reconciliation with the IdP's directory (docs/reconciliation.md). */
   reconcile: z
     .object({

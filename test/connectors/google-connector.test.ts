@@ -1,8 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import type { TestApp } from '../support/test-app.js';
 import { cli, type FakeVerifier } from '../mcp/support.js';
-import { allGoogleScopes, GOOGLE_TOOL_SCOPES, KEY_CHECK_SCOPE } from '../../src/connectors/google/google-scopes.js';
+import { allGoogleScopes, DIRECTORY_SYNC_SCOPES, GOOGLE_TOOL_SCOPES, KEY_CHECK_SCOPE } from '../../src/connectors/google/google-scopes.js';
 import type { GoogleFake } from './support/google-fake.js';
 import { useGoogleApp } from './support/google-env.js';
 
@@ -19,15 +20,24 @@ describe.each(testDbKinds)('Google connector: add, list, test, remove (%s)', (ki
     const sa = google.serviceAccount('add');
     google.users.add('admin@acme.com');
     const before = google.tokenRequests.length;
-    const out = await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': sa.keyFile, 'admin-email': 'Admin@Acme.com', domain: ['acme.com', 'acme.co.uk'], 'api-root': google.url });
+    const out = await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': sa.keyFile, 'admin-email': 'Admin@Acme.com', domain: ['acme.com', 'ACME.co.uk'], 'customer-id': 'C01abc23d', 'api-root': google.url });
     // The fake verified the assertion's signature, iss, aud and sub before answering unauthorized_client (nothing delegated yet).
     expect(google.tokenRequests.slice(before)).toEqual([{ sub: 'admin@acme.com', scope: KEY_CHECK_SCOPE, iss: sa.clientEmail }]);
     expect(out).toMatchObject({ kind: 'google', clientId: sa.clientId, domains: ['acme.com', 'acme.co.uk'], keyCheck: { delegation: 'not_granted' } });
-    expect((out.dwd as { scopes: string }).scopes.split(',')).toEqual(allGoogleScopes());
-    expect((out.dwd as { clientId: string }).clientId).toBe(sa.clientId);
+    // Exactly the union of the tools' scopes, each once; directory sync's extra scopes listed apart.
+    const dwd = out.dwd as { clientId: string; scopes: string; directorySyncScopes: string };
+    const toolUnion: string[] = [...new Set<string>(Object.values(GOOGLE_TOOL_SCOPES).flat())].sort();
+    expect(dwd.scopes.split(',')).toEqual(toolUnion);
+    expect(dwd.scopes).not.toMatch(/\s/);
+    expect(dwd.directorySyncScopes.split(',')).toEqual(DIRECTORY_SYNC_SCOPES.filter((x) => !toolUnion.includes(x)).sort());
+    expect([...dwd.scopes.split(','), ...dwd.directorySyncScopes.split(',')].sort()).toEqual(allGoogleScopes());
+    expect(dwd.clientId).toBe(sa.clientId);
+    expect(JSON.stringify(out)).not.toContain('PRIVATE KEY');
+    expect(JSON.stringify(out)).not.toContain(sa.keyId);
 
     const row = await t.db.connector.findFirst({ where: { id: String(out.id) } });
     expect(JSON.stringify(row?.config)).not.toContain('PRIVATE KEY');
+    expect(row?.config).toMatchObject({ customerId: 'C01abc23d', apiRoot: `${google.url}/`, domains: ['acme.com', 'acme.co.uk'], adminEmail: 'admin@acme.com' });
     const secret = await t.db.vaultSecret.findFirst({ where: { id: row!.secretId! } });
     expect(Buffer.from(secret!.ciphertext).toString('latin1')).not.toContain('PRIVATE KEY');
     expect(JSON.parse(await app.services.vault.getString(t, row!.secretId!))).toMatchObject({ client_email: sa.clientEmail });
@@ -55,6 +65,10 @@ describe.each(testDbKinds)('Google connector: add, list, test, remove (%s)', (ki
     await expect(cli(app, 'connector add-google', { ...base, 'service-account': forged })).rejects.toThrow(/invalid_grant/);
     await expect(cli(app, 'connector add-google', { ...base, 'service-account': '{not json' })).rejects.toThrow(/not JSON/);
     await expect(cli(app, 'connector add-google', { ...base, 'service-account': JSON.stringify({ type: 'authorized_user', client_id: 'x' }) })).rejects.toThrow(/not a service account key/);
+    // An EC key reads as PEM, but Google's assertions are RS256: refused up front, not as an internal error.
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    await expect(cli(app, 'connector add-google', { ...base, 'service-account': JSON.stringify({ ...JSON.parse(sa.keyFile), private_key: ec }) })).rejects.toThrow(/not an RSA key/);
+    await expect(cli(app, 'connector add-google', { ...base, 'service-account': sa.keyFile, 'customer-id': "C01' or 1=1" })).rejects.toThrow(/customer-id/);
     const noPem = JSON.stringify({ ...JSON.parse(sa.keyFile), private_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' });
     await expect(cli(app, 'connector add-google', { ...base, 'service-account': noPem })).rejects.toThrow(/not a readable PEM/);
     await expect(cli(app, 'connector add-google', { ...base, 'service-account': sa.keyFile, 'admin-email': 'not-an-email' })).rejects.toThrow(/admin-email/);

@@ -92,7 +92,33 @@ describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
       body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'sneaky@acme.com' }),
     });
     expect(res.status).toBe(409);
+    const auth = { authorization: `Bearer ${scim.token}`, 'content-type': 'application/scim+json' };
+    const ann = (await t.db.user.findFirst({ where: { userNameKey: 'ann@acme.com' } }))!;
+    const group = (await t.db.group.findFirst({ where: { displayNameKey: 'engineering' } }))!;
+    // Every kind of SCIM write is refused (an IdP cannot deactivate, rename or delete what the directory owns)…
+    for (const [method, path, body] of [
+      ['PATCH', `Users/${ann.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] }],
+      ['PUT', `Users/${ann.id}`, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'ann@acme.com', active: false }],
+      ['DELETE', `Users/${ann.id}`, undefined],
+      ['POST', 'Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Shadow' }],
+      ['PATCH', `Groups/${group.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'remove', path: 'members' }] }],
+      ['DELETE', `Groups/${group.id}`, undefined],
+    ] as const) {
+      const r = await fetch(`${app.url}/t/${t.slug}/scim/v2/${path}`, { method, headers: auth, ...(body && { body: JSON.stringify(body) }) });
+      expect(r.status, `${method} ${path}`).toBe(409);
+      expect(((await r.json()) as { detail: string }).detail).toMatch(/directory sync/);
+    }
+    expect(await state(t)).toMatchObject({ users: [{ userNameKey: 'ann@acme.com', active: true }, {}, {}], groups: [{ name: 'Engineering', members: ['ann@acme.com', 'ben@acme.com'] }, {}] });
+    // …while reads, including POST /.search (RFC 7644 §3.4.3), still work.
     expect((await fetch(`${app.url}/t/${t.slug}/scim/v2/Users`, { headers: { authorization: `Bearer ${scim.token}` } })).status).toBe(200);
+    const search = await fetch(`${app.url}/t/${t.slug}/scim/v2/Users/.search`, { method: 'POST', headers: auth, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'userName eq "ann@acme.com"' }) });
+    expect(search.status).toBe(200);
+    expect(((await search.json()) as { totalResults: number }).totalResults).toBe(1);
+    // Back to SCIM: the IdP may write again, and a real directory sync is refused (one source of truth either way).
+    await cli(app, 'tenant settings', { tenant: t.slug, provisioning: 'scim' });
+    const t2 = (await findTenantBySlug(app.services.db, t.slug))!;
+    expect((await fetch(`${app.url}/t/${t.slug}/scim/v2/Users`, { method: 'POST', headers: auth, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'pushed@acme.com' }) })).status).toBe(201);
+    await expect(cli(app, 'connector sync-directory', { tenant: t2.slug })).rejects.toThrow(/provisioned by SCIM/);
   });
 
   it('a user suspended in Google loses MCP access at the next request after the sync; membership changes and deletions follow', async () => {
@@ -234,5 +260,19 @@ describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
     await syncDueDirectories(app.services);
     expect(await t.db.user.count()).toBe(4);
     expect(await scimTenant.t.db.user.count()).toBe(0);
+
+    // The interval is the tenant's own (tenant settings), visible there with the provisioning source.
+    await expect(cli(app, 'tenant settings', { tenant: t.slug, 'directory-sync-interval': '4' })).rejects.toThrow(/at least 5/);
+    await expect(cli(app, 'tenant settings', { tenant: t.slug, 'directory-sync-interval': 'soon' })).rejects.toThrow(/directory sync interval/);
+    const set = await cli(app, 'tenant settings', { tenant: t.slug, 'directory-sync-interval': '60' });
+    expect(set.settings).toMatchObject({ provisioning: 'directory-sync', directorySyncIntervalMinutes: 60 });
+    expect((await cli(app, 'tenant settings', { tenant: scimTenant.t.slug })).settings).toMatchObject({ provisioning: 'scim', directorySyncIntervalMinutes: 15 });
+    google.directory.push(user('u10', 'newer@acme.com'));
+    app.clock.advance(30 * 60_000);
+    await syncDueDirectories(app.services);
+    expect(await t.db.user.count()).toBe(4);
+    app.clock.advance(30 * 60_000);
+    await syncDueDirectories(app.services);
+    expect(await t.db.user.count()).toBe(5);
   });
 });

@@ -95,4 +95,37 @@ describe.each(testDbKinds)('Google connector end to end: SSO → MCP client → 
     expect(google.apiRequests.length).toBe(calls);
     await client.close().catch(() => undefined);
   });
+
+  it('a user suspended in the Google directory loses MCP access at the next call once directory sync ran', async () => {
+    const { t } = await tenantWithOidc(app, idp, { 'allowed-domain': ['acme.com'], 'no-jit': true });
+    const sa = google.serviceAccount('e2e-sync');
+    google.delegate(sa.clientId, allGoogleScopes());
+    for (const u of ['admin@acme.com', 'carl@acme.com']) google.users.add(u);
+    google.directory.length = 0;
+    google.groups.length = 0;
+    google.directory.push({ id: 'gc1', primaryEmail: 'carl@acme.com', name: { fullName: 'Carl Acme' } });
+    google.groups.push({ id: 'gg1', email: 'eng@acme.com', name: 'Engineering', members: ['gc1'] });
+    google.addMessage('carl@acme.com', { id: 'c1', from: 'ceo@acme.com', to: 'carl@acme.com', subject: 'Roadmap', body: 'q1' });
+    await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': sa.keyFile, 'admin-email': 'admin@acme.com', 'api-root': google.url });
+    await cli(app, 'tenant settings', { tenant: t.slug, provisioning: 'directory-sync' });
+    expect((await cli(app, 'connector sync-directory', { tenant: t.slug })).changes).toEqual([
+      { op: 'create', kind: 'user', name: 'carl@acme.com' },
+      { op: 'create', kind: 'group', name: 'Engineering', membersAdded: 1 },
+    ]);
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'google__gmail_search', group: ['Engineering'] });
+
+    // Carl signs in through SSO (linked to the synced user by his e-mail) and reads his own mail through DWD.
+    const { client } = await signIn(t, 'carl', 'carl@acme.com', 53703);
+    const found = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'roadmap' } });
+    expect(found.structuredContent).toMatchObject({ messages: [{ id: 'c1', subject: 'Roadmap' }] });
+
+    google.directory[0]!.suspended = true;
+    expect((await cli(app, 'connector sync-directory', { tenant: t.slug })).changes).toEqual([{ op: 'deactivate', kind: 'user', name: 'carl@acme.com' }]);
+    const calls = google.apiRequests.length;
+    const tokens = google.tokenRequests.length;
+    await expect(client.callTool({ name: 'google__gmail_search', arguments: { query: 'roadmap' } })).rejects.toThrow();
+    expect(google.apiRequests.length).toBe(calls);
+    expect(google.tokenRequests.length).toBe(tokens);
+    await client.close().catch(() => undefined);
+  });
 });

@@ -31,7 +31,10 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
   async function asUser(t: TenantCtx, email: string, groups: string[] = []) {
     const userId = await createUser(t, email, groups);
     google.users.add(email.toLowerCase());
-    return { userId, ...(await connect(app, t, verifier.issue(t, userId))) };
+    const connected = await connect(app, t, verifier.issue(t, userId));
+    // listTools first: the SDK client then validates every structuredContent against the tool's outputSchema.
+    await connected.client.listTools();
+    return { userId, ...connected };
   }
 
   it('lists the approved Google tools with output schemas and honest annotations; search returns only the caller\'s own mail', async () => {
@@ -138,7 +141,24 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
     expect(await lookalike.client.callTool({ name: 'google__gmail_search', arguments: { query: 'x' } })).toMatchObject({ isError: true });
     const sub = await asUser(t, 'mallory@sub.acme.com');
     expect(await sub.client.callTool({ name: 'google__gmail_search', arguments: { query: 'x' } })).toMatchObject({ isError: true });
+    // Suffix and hyphen look-alikes, and a plus address of a real colleague: never mapped to anyone (not even alice).
+    google.addMessage('alice@acme.com', { id: 'al1', from: 'x', to: 'alice@acme.com', subject: 'alice private', body: 'x' });
+    const tricks = [];
+    for (const email of ['alice@acme.com.evil.com', 'alice@evil-acme.com', 'alice+ceo@acme.com']) {
+      const c = await asUser(t, email);
+      const r = await c.client.callTool({ name: 'google__gmail_search', arguments: { query: 'alice' } });
+      expect(r, email).toMatchObject({ isError: true });
+      expect(JSON.stringify(r)).not.toContain('alice private');
+      tricks.push(c);
+    }
     expect(google.tokenRequests.length).toBe(calls);
+    expect(google.apiRequests.some((r) => r.sub !== 'alice@acme.com' && r.sub.startsWith('alice'))).toBe(false);
+    // Case is not identity: an upper-case e-mail is the same Workspace account, lower-cased for Google.
+    const upper = await asUser(t, 'Alice@ACME.com');
+    const own = await upper.client.callTool({ name: 'google__gmail_search', arguments: { query: 'alice' } });
+    expect(own.structuredContent).toMatchObject({ messages: [{ id: 'al1' }] });
+    expect(google.tokenRequests.at(-1)).toMatchObject({ sub: 'alice@acme.com' });
+    for (const c of [...tricks, upper]) await c.client.close();
 
     const ghostId = await createUser(t, 'ghost@acme.com'); // not in Google's directory
     const ghost = await connect(app, t, verifier.issue(t, ghostId));
@@ -179,6 +199,11 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
     const limited = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'hello' } });
     expect(JSON.stringify(limited.content)).toMatch(/rate limiting.*Retry/);
     google.failures.length = 0;
+    // Retry-After as an HTTP-date (RFC 9110 §10.2.3), read against the injected clock.
+    google.failures.push({ prefix: '/gmail/v1/users/me/messages', status: 403, reason: 'userRateLimitExceeded', count: 5, retryAfter: new Date(app.clock.now().getTime() + 90_000).toUTCString() });
+    const dated = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'hello' } });
+    expect(JSON.stringify(dated.content)).toMatch(/rate limiting.*Retry in about 90 s/);
+    google.failures.length = 0;
 
     google.failures.push({ prefix: '/gmail/v1/users/me/messages', status: 403, reason: 'dailyLimitExceeded', count: 1 });
     const quota = await client.callTool({ name: 'google__gmail_search', arguments: { query: 'hello' } });
@@ -193,6 +218,14 @@ describe.each(testDbKinds)('Google Gmail tools through the MCP endpoint (%s)', (
     const failedSend = await client.callTool({ name: 'google__gmail_send_draft', arguments: { draftId: (draft.structuredContent as { draftId: string }).draftId } });
     expect(failedSend.isError).toBe(true);
     expect(sends()).toBe(sendsBefore + 1);
+
+    // A cached token Google no longer accepts (401): a tool error, and the next call asks for a new token.
+    google.failures.push({ prefix: '/gmail/v1/users/me/messages/g1', status: 401, reason: 'authError', count: 1 });
+    const tokensBefore = google.tokenRequests.length;
+    expect(JSON.stringify((await client.callTool({ name: 'google__gmail_read', arguments: { messageId: 'g1' } })).content)).toMatch(/refused the access token.*Retry/);
+    expect(google.tokenRequests.length).toBe(tokensBefore);
+    expect((await client.callTool({ name: 'google__gmail_read', arguments: { messageId: 'g1' } })).isError).toBeFalsy();
+    expect(google.tokenRequests.length).toBe(tokensBefore + 1);
 
     // The admin withdraws delegation of gmail.labels: a fresh token request is refused with unauthorized_client.
     google.delegate(sa.clientId, allGoogleScopes().filter((s) => !s.endsWith('gmail.labels')));

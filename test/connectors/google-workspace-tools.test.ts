@@ -26,6 +26,8 @@ describe.each(testDbKinds)('Google Calendar, Drive and Directory tools (%s)', (k
     await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': sa.keyFile, 'admin-email': 'admin@acme.com', 'api-root': google.url });
     for (const tool of Object.keys(GOOGLE_TOOL_SCOPES)) await cli(app, 'tool approve', { tenant: t.slug, tool });
     const { client } = await connect(app, t, verifier.issue(t, await createUser(t, email)));
+    // listTools first: the SDK client then validates every structuredContent against the tool's outputSchema.
+    expect((await client.listTools()).tools.filter((x) => x.name.startsWith('google__') && x.outputSchema)).toHaveLength(Object.keys(GOOGLE_TOOL_SCOPES).length);
     const call = async (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args });
     return { t, client, call };
   }
@@ -52,6 +54,12 @@ describe.each(testDbKinds)('Google Calendar, Drive and Directory tools (%s)', (k
     expect(await call('google__calendar_list_events', { timeMin: range.timeMax, timeMax: range.timeMin })).toMatchObject({ isError: true });
     expect(await call('google__calendar_list_events', { timeMin: 'tomorrow', timeMax: range.timeMax })).toMatchObject({ isError: true });
 
+    // Google's own calendars have '#' in their ids: what list_calendars returns, list_events takes.
+    const holidays = 'en.usa#holiday@group.v.calendar.google.com';
+    google.sharedCalendars.set(holidays, [{ id: 'h1', summary: 'Holiday', start: '2026-12-08T00:00:00Z', end: '2026-12-09T00:00:00Z' }]);
+    expect((await call('google__calendar_list_calendars', {})).structuredContent).toMatchObject({ calendars: expect.arrayContaining([expect.objectContaining({ id: holidays })]) });
+    expect(await call('google__calendar_list_events', { ...range, calendarId: holidays })).toMatchObject({ structuredContent: { events: [{ id: 'h1', summary: 'Holiday' }] } });
+    expect(await call('google__calendar_list_events', { ...range, calendarId: 'x/../primary' })).toMatchObject({ isError: true });
     expect(await call('google__calendar_get_event', { eventId: 'e1' })).toMatchObject({ structuredContent: { event: { id: 'e1', summary: 'Standup', description: 'Daily' } } });
     expect(await call('google__calendar_get_event', { eventId: 'o1' })).toMatchObject({ isError: true });
 

@@ -61,10 +61,10 @@ function commandScenario(envFor: () => Record<string, string>, serverRan = false
     await cli(env, 'tenant', 'create', '--slug', 'settings-co', '--name', 'S');
     expect((await cli(env, 'tenant', 'settings', '--tenant', 'settings-co')).json).toEqual({
       slug: 'settings-co',
-      settings: { dynamicClientRegistration: true, reconsentOnNewTools: false, crossAppAccess: true, provisioning: 'scim', reconcile: { scheduled: true, intervalMinutes: 60, createMissing: false, maxDeactivatePercent: 10, maxDeactivateCount: 50 } },
+      settings: { dynamicClientRegistration: true, reconsentOnNewTools: false, crossAppAccess: true, provisioning: 'scim', directorySyncIntervalMinutes: 15, reconcile: { scheduled: true, intervalMinutes: 60, createMissing: false, maxDeactivatePercent: 10, maxDeactivateCount: 50 } },
     });
     const changed = await cli(env, 'tenant', 'settings', '--tenant', 'settings-co', '--dynamic-client-registration', 'off', '--admin-group', 'IT Admins', '--cross-app-access', 'off');
-    expect(changed.json.settings).toEqual({ dynamicClientRegistration: false, reconsentOnNewTools: false, adminGroup: 'IT Admins', crossAppAccess: false, provisioning: 'scim', reconcile: { scheduled: true, intervalMinutes: 60, createMissing: false, maxDeactivatePercent: 10, maxDeactivateCount: 50 } });
+    expect(changed.json.settings).toEqual({ dynamicClientRegistration: false, reconsentOnNewTools: false, adminGroup: 'IT Admins', crossAppAccess: false, provisioning: 'scim', directorySyncIntervalMinutes: 15, reconcile: { scheduled: true, intervalMinutes: 60, createMissing: false, maxDeactivatePercent: 10, maxDeactivateCount: 50 } });
     const bad = await cli(env, 'tenant', 'settings', '--tenant', 'settings-co', '--reconsent-on-new-tools', 'maybe');
     expect(bad.code).toBe(1);
     expect(bad.err[0]).toMatch(/on or off/);

@@ -15,6 +15,9 @@ export const SettingsPatchInput = z
     crossAppAccess: onOff,
     idpLogoutRevokesGrants: onOff,
     provisioning: z.enum(['scim', 'directory-sync'], 'provisioning: scim or directory-sync'),
+    directorySyncIntervalMinutes: z
+      .union([z.number(), z.string().trim().regex(/^\d{1,4}$/).transform(Number)], { error: 'directory sync interval: minutes from 5 to 1440' })
+      .pipe(z.number({ error: 'directory sync interval: minutes from 5 to 1440' }).int().min(5, 'directory sync interval: at least 5 minutes').max(1440, 'directory sync interval: at most 1440 minutes (a day)')),
     /** The whole reconciliation block (docs/reconciliation.md), as `reconcileSettingsPatch` builds it; absent = unchanged (no prefault). */
     reconcile: TenantSettingsSchema.shape.reconcile.unwrap(),
   })

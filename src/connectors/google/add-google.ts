@@ -3,7 +3,7 @@ import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { createConnector } from '../connector-store.js';
 import { emailDomain, GoogleConfigSchema } from './google-config.js';
-import { allGoogleScopes, KEY_CHECK_SCOPE } from './google-scopes.js';
+import { directorySyncExtraScopes, KEY_CHECK_SCOPE, toolGoogleScopes } from './google-scopes.js';
 import { GoogleTokenError, requestGoogleToken } from './google-token.js';
 import { googleToolProvider } from './google-tools.js';
 import { parseServiceAccountKey } from './service-account-key.js';
@@ -71,7 +71,10 @@ export async function addGoogleConnector(s: Services, t: TenantCtx, input: AddGo
     dwd: {
       where: 'Google Admin console → Security → Access and data control → API controls → Manage Domain Wide Delegation → Add new',
       clientId: key.client_id,
-      scopes: allGoogleScopes().join(','),
+      // Exactly the union of the tools' scopes (comma-separated, as the screen takes them): least privilege.
+      scopes: toolGoogleScopes().join(','),
+      // Only for directory sync (tenant settings --provisioning directory-sync) and granting tools to Google groups.
+      directorySyncScopes: directorySyncExtraScopes().join(','),
     },
   };
 }

@@ -4,7 +4,8 @@ import { GoogleToolFailure, googleTool } from './google-call.js';
 import { GOOGLE_TOOL_SCOPES } from './google-scopes.js';
 import { emails, id, int, nullableStr, object, pageToken, readOnly, str } from './schema-parts.js';
 
-const calendarId = { ...id('Calendar id (default "primary", your own calendar)'), default: 'primary' };
+// Calendar ids are e-mail-like, and Google's own calendars contain '#' (en.usa#holiday@group.v.calendar.google.com).
+const calendarId = { ...id('Calendar id from google__calendar_list_calendars (default "primary", your own calendar)'), pattern: '^[A-Za-z0-9_@.:#+-]+$', default: 'primary' };
 const dateTime = (description: string) => str(description, { format: 'date-time' });
 const when = object({ dateTime: nullableStr, date: nullableStr, timeZone: nullableStr });
 const event = object(

@@ -16,6 +16,8 @@ const toPerson = (u: admin_directory_v1.Schema$User) => {
 
 // Directory search query (Admin SDK "Search for users"): quoted values; quotes and backslashes are removed (the syntax has no escape).
 const term = (s: string) => s.replace(/["'\\]/g, '').trim();
+// An e-mail prefix is unquoted in the query (`email:jane*`): no whitespace, so it cannot add clauses of its own.
+const emailPrefix = (s: string) => s.replace(/[\s"'\\*]/g, '');
 
 export const directoryTools: ConnectorTool[] = [
   {
@@ -29,7 +31,7 @@ export const directoryTools: ConnectorTool[] = [
       const q = term(String(a.query));
       // domain_public: what any employee may see of a colleague (the caller is impersonated, not the admin).
       const res = await g.api('admin.directory.users.list', (o) =>
-        directory.users.list({ customer: g.config.customerId, viewType: 'domain_public', query: q.includes('@') ? `email:${q}*` : `name:'${q}'`, maxResults: Number(a.maxResults ?? 5), projection: 'full' }, o),
+        directory.users.list({ customer: g.config.customerId, viewType: 'domain_public', query: q.includes('@') ? `email:${emailPrefix(q)}*` : `name:'${q}'`, maxResults: Number(a.maxResults ?? 5), projection: 'full' }, o),
       );
       // Only the connector's own domains: a colleague, never an address of another organisation.
       const people = (res.users ?? []).map(toPerson).filter((p) => g.config.domains.includes(emailDomain(p.email)));

@@ -14,9 +14,12 @@ const htmlToText = (html: string) =>
     .replace(/<br\s*\/?>|<\/p>|<\/div>/gi, '\n')
     .replace(/<[^>]+>/g, '')
     .replace(/&nbsp;/g, ' ')
-    .replace(/&amp;/g, '&')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    // Last, so "&amp;lt;" stays the text "&lt;" (decoded once, as a browser shows it).
+    .replace(/&amp;/g, '&')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 

@@ -2,8 +2,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { GoogleApis } from 'googleapis';
 import { toolError, type ConnectorToolCall } from '../connector-tool.js';
-import { emailDomain, googleConfig, type GoogleConfig } from './google-config.js';
-import { GoogleTokenError } from './google-token.js';
+import { googleConfig, googleSubject, type GoogleConfig } from './google-config.js';
+import { GoogleTokenError, type GoogleAccessToken } from './google-token.js';
 import { googleRuntime } from './google-tokens.js';
 
 /** googleapis is large (over a second of CPU to import): loaded on the first Google call, not at every start. */
@@ -26,7 +26,7 @@ interface GoogleErrorBody {
 }
 
 /** Status, reasons and message of a googleapis (gaxios) error with Google's JSON error body. */
-function describeApiError(err: unknown): { status: number; reasons: string[]; message: string; retryAfterS: number | null } | null {
+function describeApiError(err: unknown, nowMs: number): { status: number; reasons: string[]; message: string; retryAfterS: number | null } | null {
   if (!err || typeof err !== 'object' || !('response' in err)) return null;
   const res = (err as { response?: { status?: number; data?: unknown; headers?: unknown } }).response;
   if (!res?.status) return null;
@@ -34,12 +34,26 @@ function describeApiError(err: unknown): { status: number; reasons: string[]; me
   const e = typeof body.error === 'object' ? body.error : undefined;
   const headers = res.headers as { get?: (n: string) => string | null } | Record<string, string> | undefined;
   const ra = typeof headers?.get === 'function' ? headers.get('retry-after') : (headers as Record<string, string> | undefined)?.['retry-after'];
-  const retryAfterS = ra && /^\d{1,5}$/.test(ra) ? Number(ra) : null;
+  // RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date.
+  const dateS = ra && !/^\d+$/.test(ra) ? Math.ceil((Date.parse(ra) - nowMs) / 1000) : NaN;
+  const retryAfterS = ra && /^\d{1,5}$/.test(ra) ? Number(ra) : Number.isFinite(dateS) ? Math.min(Math.max(dateS, 0), 86_400) : null;
   return { status: res.status, reasons: (e?.errors ?? []).map((x) => x.reason ?? '').filter(Boolean), message: (e?.message ?? '').split('\n')[0]!.slice(0, 200).replace(/\.+$/, ''), retryAfterS };
 }
 
 const RATE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 const QUOTA_REASONS = new Set(['quotaExceeded', 'dailyLimitExceeded', 'limitExceeded']);
+
+/**
+ * The options every googleapis service client is made with: the delegated access token in an OAuth2 client (we mint
+ * tokens ourselves: decision 0018), `rootUrl` only with `--api-root` (else each API's public default, e.g.
+ * https://gmail.googleapis.com/), and no gaxios retries — ours (below) never sleep on real timers nor retry POSTs
+ * Google may have executed.
+ */
+export function googleApiOptions(google: GoogleApis, config: Pick<GoogleConfig, 'apiRoot'>, token: GoogleAccessToken) {
+  const auth = new google.auth.OAuth2();
+  auth.setCredentials({ access_token: token.accessToken, expiry_date: token.expiresAt.getTime() });
+  return { auth, retry: false, ...(config.apiRoot && { rootUrl: config.apiRoot }) };
+}
 
 /**
  * One tool call's access to Google as one user: tokens for the tool's scopes (cached), API clients pointed at the
@@ -57,19 +71,16 @@ export class GoogleSession {
     this.config = googleConfig(call.connector);
   }
 
-  /** googleapis options for a service: an OAuth2 client holding the delegated token, our root URL, no gaxios retry. */
   /** The googleapis entry point (loaded lazily). */
   googleapis() {
     return loadGoogleapis();
   }
 
+  /** googleapis options for a service: an OAuth2 client holding the delegated token, our root URL, no gaxios retry. */
   async options() {
     const google = await loadGoogleapis();
-    const token = await googleRuntime(this.call.s).tokens.get(this.call.t, this.call.connector, this.subject, this.scopes, this.call.signal);
-    const auth = new google.auth.OAuth2();
-    auth.setCredentials({ access_token: token.accessToken, expiry_date: token.expiresAt.getTime() });
-    // Retries are ours (below): gaxios' would sleep on real timers and retry POSTs Google may have executed.
-    return { auth, retry: false, ...(this.config.apiRoot && { rootUrl: this.config.apiRoot }) };
+    const token = await googleRuntime(this.call.s).tokens.get(this.call.t, this.call.connector, this.call.userId, this.subject, this.scopes, this.call.signal);
+    return googleApiOptions(google, this.config, token);
   }
 
   /**
@@ -84,8 +95,13 @@ export class GoogleSession {
       try {
         return (await run({ signal: this.call.signal })).data;
       } catch (err) {
-        const e = describeApiError(err);
+        const e = describeApiError(err, this.call.s.clock.now().getTime());
         if (!e) throw err;
+        // RFC 6750 §3.1 invalid_token: the cached token is dead at Google; the next call gets a fresh one.
+        if (e.status === 401) {
+          googleRuntime(this.call.s).tokens.forget(this.call.t, this.call.connector, this.subject, this.scopes);
+          throw new GoogleToolFailure('token_rejected', `Google refused the access token (${label}). Retry: a new one is requested on the next call.`);
+        }
         const rate = e.status === 429 || (e.status === 403 && e.reasons.some((r) => RATE_REASONS.has(r)));
         const quota = e.status === 403 && e.reasons.some((r) => QUOTA_REASONS.has(r));
         const transient = rate || (idempotent && e.status >= 500);
@@ -133,14 +149,15 @@ export function googleTool(tool: string, scopes: readonly string[], handler: Goo
     const user = await call.t.db.user.findFirst({ where: { id: call.userId, active: true }, select: { email: true } });
     const email = user?.email?.trim().toLowerCase() ?? '';
     const config = googleConfig(call.connector);
+    const subject = googleSubject(email, config.domains);
     let session: GoogleSession | null = null;
     let failure: string | null = null;
     let result: CallToolResult;
     try {
-      if (!email || !config.domains.includes(emailDomain(email))) {
-        throw new GoogleToolFailure('identity_unmapped', `Your account (${email || 'no e-mail'}) is not in this organisation's Google Workspace domains (${config.domains.join(', ')}), so Google tools cannot act for you.`);
+      if (!subject) {
+        throw new GoogleToolFailure('identity_unmapped', `Your account (${email.slice(0, 254) || 'no e-mail'}) is not in this organisation's Google Workspace domains (${config.domains.join(', ')}), so Google tools cannot act for you.`);
       }
-      session = new GoogleSession(call, email, scopes);
+      session = new GoogleSession(call, subject, scopes);
       result = await handler(session, args);
     } catch (err) {
       const f = err instanceof GoogleToolFailure ? err : err instanceof GoogleTokenError ? tokenFailure(err, scopes) : null;
@@ -158,7 +175,7 @@ export function googleTool(tool: string, scopes: readonly string[], handler: Goo
       action: 'connector.google.call',
       target: { kind: 'connector', id: call.connector.id },
       outcome: failure ? 'failure' : 'success',
-      detail: { tool, clientId: call.clientId, subject: email, methods: session?.methods ?? [], ...(failure && { error: failure }) },
+      detail: { tool, clientId: call.clientId, subject: subject ?? email.slice(0, 254), methods: session?.methods ?? [], ...(failure && { error: failure }) },
     });
     return result;
   };

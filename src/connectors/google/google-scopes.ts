@@ -39,7 +39,18 @@ export const DIRECTORY_SYNC_SCOPES = [`${G}admin.directory.user.readonly`, `${G}
  */
 export const KEY_CHECK_SCOPE = `${G}userinfo.email`;
 
-/** Every scope the DWD screen needs: the union over all tools plus directory sync, sorted, without duplicates. */
+/** The union of the tools' scopes, sorted, without duplicates: what the DWD screen needs for the tools. */
+export function toolGoogleScopes(): string[] {
+  return [...new Set(Object.values(GOOGLE_TOOL_SCOPES).flat())].sort();
+}
+
+/** What directory sync and the Google group picker need beyond the tools' scopes (read as `--admin-email`). */
+export function directorySyncExtraScopes(): string[] {
+  const tools = new Set<string>(toolGoogleScopes());
+  return DIRECTORY_SYNC_SCOPES.filter((x) => !tools.has(x)).sort();
+}
+
+/** Every scope the connector can use: the tools' plus directory sync's (what `connector test` checks, the Marketplace listing). */
 export function allGoogleScopes(): string[] {
   return [...new Set([...Object.values(GOOGLE_TOOL_SCOPES).flat(), ...DIRECTORY_SYNC_SCOPES])].sort();
 }

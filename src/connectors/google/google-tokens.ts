@@ -10,7 +10,8 @@ const MAX_ENTRIES = 10_000;
 
 interface Entry {
   tenantId: string;
-  subject: string;
+  /** Our user the token acts for (directory sync: 'directory-sync'). */
+  userId: string;
   token: Promise<GoogleAccessToken>;
 }
 
@@ -26,11 +27,14 @@ export class GoogleTokenCache {
   constructor(private readonly s: Pick<Services, 'bus' | 'clock' | 'vault'>) {
     s.bus.subscribe((e) => {
       if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
+      else if (e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
+      // Notifications may have been lost while this node was not listening: anything may have changed.
+      else if (e.type === 'bus.resumed') this.#drop(() => true);
     });
   }
 
-  async get(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[], signal?: AbortSignal): Promise<GoogleAccessToken> {
-    const key = [t.id, connector.id, connector.updatedAt.getTime(), subject, [...scopes].sort().join(' ')].join('\u0000');
+  async get(t: TenantCtx, connector: ConnectorRow, userId: string, subject: string, scopes: readonly string[], signal?: AbortSignal): Promise<GoogleAccessToken> {
+    const key = this.#key(t, connector, subject, scopes);
     const hit = this.#entries.get(key);
     if (hit) {
       const token = await hit.token.catch(() => null);
@@ -38,12 +42,21 @@ export class GoogleTokenCache {
       if (this.#entries.get(key) === hit) this.#entries.delete(key);
     }
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
-    const entry: Entry = { tenantId: t.id, subject, token: this.#request(t, connector, subject, scopes, signal) };
+    const entry: Entry = { tenantId: t.id, userId, token: this.#request(t, connector, subject, scopes, signal) };
     this.#entries.set(key, entry);
     entry.token.catch(() => {
       if (this.#entries.get(key) === entry) this.#entries.delete(key);
     });
     return entry.token;
+  }
+
+  /** Drops one cached token (Google answered 401 to it: revoked or expired early), so the next call asks for a new one. */
+  forget(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[]): void {
+    this.#entries.delete(this.#key(t, connector, subject, scopes));
+  }
+
+  #key(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[]): string {
+    return [t.id, connector.id, connector.updatedAt.getTime(), subject, [...scopes].sort().join(' ')].join('\u0000');
   }
 
   get size(): number {

@@ -29,11 +29,14 @@ export function parseServiceAccountKey(text: string): ServiceAccountKey {
     throw badRequest(`--service-account-file is not a service account key (check: ${fields})`);
   }
   const key = parsed.data;
+  let type: string | undefined;
   try {
-    createPrivateKey(key.private_key);
+    type = createPrivateKey(key.private_key).asymmetricKeyType;
   } catch {
     throw badRequest('--service-account-file: private_key is not a readable PEM key');
   }
+  // Google signs service-account assertions with RS256 only.
+  if (type !== 'rsa') throw badRequest('--service-account-file: private_key is not an RSA key (Google service-account keys are RSA)');
   const tokenUri = new URL(key.token_uri);
   if (tokenUri.protocol !== 'https:' && tokenUri.protocol !== 'http:') throw badRequest('--service-account-file: token_uri must be an http(s) URL');
   return key;

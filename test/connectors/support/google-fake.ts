@@ -129,6 +129,8 @@ export class GoogleFake {
   readonly drafts = new Map<string, { owner: string; raw: string; threadId: string | null; sent: boolean }>();
   readonly tokens = new Map<string, IssuedToken>();
   readonly calendars = new Map<string, FakeEvent[]>();
+  /** Calendars other than a user's primary one (e.g. Google's holiday calendars), readable by everyone, by id. */
+  readonly sharedCalendars = new Map<string, FakeEvent[]>();
   readonly busy = new Map<string, { start: string; end: string }[]>();
   readonly files = new Map<string, FakeFile[]>();
   readonly directory: FakeDirectoryUser[] = [];
@@ -263,6 +265,10 @@ export class GoogleFake {
     } catch {
       return this.#send(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
     }
+    // Google: "Token must be a short-lived token (60 minutes) and in a reasonable timeframe" (exp - iat ≤ 1 h).
+    if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number' || claims.exp - claims.iat > 3600 || claims.exp <= claims.iat) {
+      return this.#send(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.' });
+    }
     const sub = String(claims.sub ?? '');
     const scopes = String(claims.scope ?? '').split(' ').filter(Boolean);
     this.tokenRequests.push({ sub, scope: scopes.join(' '), iss: account.clientEmail });
@@ -343,17 +349,19 @@ export class GoogleFake {
   }
 
   #calendarRoutes(): GoogleFake['routes'] {
-    const events = (sub: string) => this.calendars.get(sub) ?? [];
+    const events = (sub: string, calendarId = 'primary') =>
+      calendarId === 'primary' || calendarId === sub ? (this.calendars.get(sub) ?? []) : (this.sharedCalendars.get(calendarId) ?? []);
     return [
-      { method: 'GET', path: /^\/calendar\/v3\/users\/me\/calendarList$/, run: ({ sub }) => ({ status: 200, body: { kind: 'calendar#calendarList', items: [{ id: sub, summary: sub, primary: true, accessRole: 'owner', timeZone: 'Europe/Berlin' }, { id: 'team@group.calendar.google.com', summary: 'Team', accessRole: 'reader', timeZone: 'UTC' }] } }) },
+      { method: 'GET', path: /^\/calendar\/v3\/users\/me\/calendarList$/, run: ({ sub }) => ({ status: 200, body: { kind: 'calendar#calendarList', items: [{ id: sub, summary: sub, primary: true, accessRole: 'owner', timeZone: 'Europe/Berlin' }, { id: 'team@group.calendar.google.com', summary: 'Team', accessRole: 'reader', timeZone: 'UTC' }, ...[...this.sharedCalendars.keys()].map((id) => ({ id, summary: id, accessRole: 'reader', timeZone: 'UTC' }))] } }) },
       {
         method: 'GET',
-        path: /^\/calendar\/v3\/calendars\/primary\/events$/,
-        run: ({ url, sub }) => {
+        path: /^\/calendar\/v3\/calendars\/([^/]+)\/events$/,
+        run: ({ url, sub, params }) => {
           if (url.searchParams.get('singleEvents') !== 'true') return { status: 400, body: googleError(400, 'singleEvents required by this fake', 'invalid', 'INVALID_ARGUMENT') };
           const min = Date.parse(url.searchParams.get('timeMin') ?? ''), max = Date.parse(url.searchParams.get('timeMax') ?? '');
           const q = (url.searchParams.get('q') ?? '').toLowerCase();
-          const hits = events(sub).filter((e) => Date.parse(e.end) > min && Date.parse(e.start) < max && e.summary.toLowerCase().includes(q)).sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+          if (params[0] !== 'primary' && params[0] !== sub && !this.sharedCalendars.has(params[0]!)) return null;
+          const hits = events(sub, params[0]).filter((e) => Date.parse(e.end) > min && Date.parse(e.start) < max && e.summary.toLowerCase().includes(q)).sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
           const { page, ...next } = this.#page(url, hits, 'maxResults', 250);
           return { status: 200, body: { kind: 'calendar#events', items: page.map((e) => this.#event(e)), ...next } };
         },
