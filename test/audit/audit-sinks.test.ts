@@ -3,12 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditInput } from '../../src/audit/audit-log.js';
 import { deliverAuditSinks, sinkBackoffMs } from '../../src/audit/sinks/deliver-sinks.js';
 import { addSink, listSinks, removeSink, retrySink } from '../../src/audit/sinks/manage-sinks.js';
 import { createServices } from '../../src/services.js';
-import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
+import { sinkKit } from './support/sink-kit.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 type Mode = 'ok' | 'fail' | 'hang';
@@ -46,17 +45,10 @@ async function receiver() {
   };
 }
 
-const event = (i: number): AuditInput => ({ actor: { kind: 'system' }, action: 'test.event', target: { kind: 'n', id: String(i) }, outcome: 'success' });
-
 describe.each(testDbKinds)('audit SIEM webhook sinks (%s)', (kind) => {
   let app: TestApp;
   let rx: Awaited<ReturnType<typeof receiver>>;
-  const record = async (t: TenantCtx, from: number, count: number) => {
-    for (let i = from; i < from + count; i++) void app.services.audit.recordInBackground(t, event(i));
-    await app.services.audit.flush();
-  };
-  const deliver = (timeoutMs = 5000) => deliverAuditSinks(app.services, { timeoutMs, maxFailures: 4 });
-  const sinkOf = async (t: TenantCtx, id: string) => (await listSinks(t)).find((x) => x.id === id)!;
+  const { record, deliver, sinkOf } = sinkKit(() => app);
 
   beforeAll(async () => {
     app = await startTestApp(kind);

@@ -3,14 +3,13 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditInput } from '../../src/audit/audit-log.js';
 import type { ExportedEvent } from '../../src/audit/export-events.js';
-import { deliverAuditSinks, sinkBackoffMs } from '../../src/audit/sinks/deliver-sinks.js';
-import { addSink, listSinks, removeSink } from '../../src/audit/sinks/manage-sinks.js';
+import { sinkBackoffMs } from '../../src/audit/sinks/deliver-sinks.js';
+import { addSink, removeSink } from '../../src/audit/sinks/manage-sinks.js';
 import { cefRecord, syslogFrame } from '../../src/audit/sinks/syslog-sink.js';
-import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { createTestCa } from '../oauth/support/test-ca.js';
 import { testDbKinds } from '../support/databases.js';
+import { sinkKit } from './support/sink-kit.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 type Mode = 'ok' | 'reset' | 'hang';
@@ -68,8 +67,6 @@ async function collector() {
 }
 
 const seqOf = (message: string) => Number(/ cn1=(\d+)/.exec(message)?.[1]);
-const event = (i: number): AuditInput => ({ actor: { kind: 'system' }, action: 'test.event', target: { kind: 'n', id: String(i) }, outcome: 'success' });
-
 describe('CEF records and syslog frames', () => {
   const e: ExportedEvent = {
     seq: 7, id: 'aud_1', createdAt: '2026-03-01T10:00:00.000Z', actorKind: 'scim', actorId: 'stk_1', action: 'scim.user.create',
@@ -101,12 +98,7 @@ describe('CEF records and syslog frames', () => {
 describe.each(testDbKinds)('audit syslog sinks (%s)', (kind) => {
   let app: TestApp;
   let rx: Awaited<ReturnType<typeof collector>>;
-  const record = async (t: TenantCtx, from: number, count: number) => {
-    for (let i = from; i < from + count; i++) void app.services.audit.recordInBackground(t, event(i));
-    await app.services.audit.flush();
-  };
-  const deliver = (timeoutMs = 5000) => deliverAuditSinks(app.services, { timeoutMs, maxFailures: 4 });
-  const sinkOf = async (t: TenantCtx, id: string) => (await listSinks(t)).find((x) => x.id === id)!;
+  const { record, deliver, sinkOf } = sinkKit(() => app);
 
   beforeAll(async () => {
     app = await startTestApp(kind);
