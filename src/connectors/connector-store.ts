@@ -6,6 +6,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { ConnectorKind, ToolProvider } from './connector-tool.js';
 import { lastReconcileRun } from './reconcile/reconcile-runs.js';
 import { deleteEntraTokens } from './microsoft/entra-token-store.js';
+import { canonicalJson } from '../tools/tool-change.js';
 
 export interface ConnectorRow {
   id: string;
@@ -19,13 +20,6 @@ export interface ConnectorRow {
 }
 
 const json = (v: unknown) => v as Prisma.InputJsonValue;
-
-/** JSON with object keys sorted: PostgreSQL's jsonb (and PGlite's) does not keep the key order it was given. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  return JSON.stringify(v) ?? 'null';
-}
 
 /** The tenant's connector of this kind, or null. */
 export async function findConnector(t: TenantCtx, kind: ConnectorKind): Promise<ConnectorRow | null> {
@@ -75,7 +69,7 @@ export async function syncConnectorTools(t: TenantCtx, provider: ToolProvider): 
     if (!row) {
       await t.db.tool.create({ data: { id: newId('tool'), tenantId: t.id, name: tool.name, kind: 'connector', ...fields } });
       changed = true;
-    } else if (row.description !== fields.description || canonical(row.inputSchema) !== canonical(fields.inputSchema) || canonical(row.annotations) !== canonical(fields.annotations)) {
+    } else if (row.description !== fields.description || canonicalJson(row.inputSchema) !== canonicalJson(fields.inputSchema) || canonicalJson(row.annotations) !== canonicalJson(fields.annotations)) {
       await t.db.tool.updateMany({ where: { id: row.id }, data: fields });
       changed = true;
     }
