@@ -5,6 +5,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock } from './pglite-lock.js';
 import { applyMigrations } from './migrate.js';
 import { wholeScriptPg } from './whole-script-adapter.js';
+import { parseUtcTimestamp, registerDriver, TIMESTAMP_OID } from './hot-sql.js';
 
 export type Db = PrismaClient;
 
@@ -67,6 +68,9 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }
   pool.on('error', () => {}); // idle client errors surface on the next query instead of crashing the process
   const adapterFactory = new PrismaPg(pool);
   const prisma = new PrismaClient({ adapter: adapterFactory });
+  // Per-query type parsers (hot-sql.ts): the pool's global parsers stay pg's defaults for everyone else.
+  const hotTypes = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMP_OID ? parseUtcTimestamp : pg.types.getTypeParser(oid, format)) };
+  registerDriver(prisma, async (st, values) => (await pool.query<Record<string, unknown>>({ name: st.name, text: st.text, values, types: hotTypes })).rows);
   const listeners: PgClient[] = [];
   const raw: RawConnection = {
     inProcess: false,
@@ -160,6 +164,7 @@ async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>): 
     });
     const adapterFactory = new PrismaPGlite(pglite);
     const prisma = new PrismaClient({ adapter: adapterFactory });
+    registerDriver(prisma, async (st, values) => (await pglite.query<Record<string, unknown>>(st.text, values, { parsers: { [TIMESTAMP_OID]: parseUtcTimestamp } })).rows);
     const raw: RawConnection = {
       inProcess: true,
       query: async (sql, params) => ({ rows: (await pglite.query<Record<string, unknown>>(sql, params as unknown[])).rows }),

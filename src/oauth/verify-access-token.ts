@@ -1,4 +1,5 @@
 import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
 import type { Services } from '../services.js';
@@ -146,13 +147,17 @@ interface LiveGrant {
 /**
  * The grant and its user's state in ONE round trip (a cold token's check was two sequential queries; issue 17 §2).
  * Raw SQL bypasses the tenant-scoped client, so both tables are bound to the tenant explicitly: a grant or a user of
- * another tenant with the same id is never read (test/oauth/access-token-verifier.test.ts).
+ * another tenant with the same id is never read (test/oauth/verify-access-token-guards.test.ts). A prepared statement on
+ * the driver (hot-sql.ts): this is every user's first request.
  */
+const LIVE_GRANT = statement(
+  'live_grant',
+  `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
+     FROM "OidcPayload" g
+     LEFT JOIN "User" u ON u."tenantId" = $1 AND u."id" = g."accountId"
+    WHERE g."tenantId" = $1 AND g."model" = 'Grant' AND g."id" = $2`,
+);
+
 async function liveGrant(t: TenantCtx, grantId: string): Promise<LiveGrant | null> {
-  const rows = await t.db.$queryRaw<LiveGrant[]>`
-    SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
-      FROM "OidcPayload" g
-      LEFT JOIN "User" u ON u."tenantId" = ${t.id} AND u."id" = g."accountId"
-     WHERE g."tenantId" = ${t.id} AND g."model" = 'Grant' AND g."id" = ${grantId}`;
-  return rows[0] ?? null;
+  return (await hotQuery<LiveGrant>(t.db, LIVE_GRANT, [t.id, grantId]))[0] ?? null;
 }

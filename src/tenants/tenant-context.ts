@@ -1,3 +1,4 @@
+import { shareDriver } from '../db/hot-sql.js';
 import type { Db } from '../db/open-database.js';
 import { scopedDb, type ScopedDb } from './scoped-db.js';
 import { parseTenantSettings, type TenantSettings } from './settings.js';
@@ -38,6 +39,7 @@ export function tenantContext(db: Db, row: TenantRow): TenantCtx {
     perDb.delete(row.id);
   } else {
     scoped = scopedDb(db, row.id);
+    shareDriver(db, scoped);
     if (perDb.size >= MAX_SCOPED_CLIENTS) perDb.delete(perDb.keys().next().value!);
   }
   perDb.set(row.id, scoped);
