@@ -2,9 +2,11 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { DatabaseLockedError } from './db/pglite-lock.js';
 import { startServer } from './http/start-server.js';
 import { createServices } from './services.js';
+import { boundHeapGrowth } from './http/heap-growth.js';
 
 /** `npm start` / `sso-bridge serve`: configuration, database (migrated), HTTP server, graceful shutdown. */
 export async function serve(): Promise<void> {
+  boundHeapGrowth();
   let config;
   try {
     config = loadConfig();
