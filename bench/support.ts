@@ -95,7 +95,7 @@ export async function stop(child: ChildProcess) {
  * `services` opens this process's own services on the same database, to set data up (the application learns of
  * changes through the event bus); close them with `closeServices`.
  */
-export async function startAppProcess(serverUrl: string, label: string, nodeArgs: string[] = [], opts: { migrateFirst?: boolean } = {}) {
+export async function startAppProcess(serverUrl: string, label: string, nodeArgs: string[] = [], opts: { migrateFirst?: boolean; env?: Record<string, string> } = {}) {
   const db = await scratchDatabase(serverUrl, label);
   const port = await freePort();
   const env = {
@@ -104,6 +104,7 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     DATABASE_URL: db.url,
     DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
     MASTER_KEY: testMasterKey(),
+    ...opts.env,
   };
   // A release step (`sso-bridge migrate`) before the node starts: the node then starts warm, as every node but the
   // first of a release does, and never loads the schema engine.

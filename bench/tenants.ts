@@ -11,10 +11,18 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
+import { freePort } from '../test/support/test-app.js';
 import { drive, startAppProcess, stop } from './support.js';
 
 const N = Number(process.env.BENCH_TENANTS_N ?? 1000);
 const CONCURRENCY = 4;
+
+/** V8's heap (total / used, MB) from the server's own Prometheus metrics: what of the RSS is heap, and how much waits for a GC. */
+async function heapMb(metricsPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const mb = (name: string) => (Number(new RegExp(`^sso_bridge_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576).toFixed(0);
+  return `${mb('nodejs_heap_size_total_bytes')} / ${mb('nodejs_heap_size_used_bytes')} MB`;
+}
 
 const rssMb = (child: ChildProcess) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -26,7 +34,8 @@ async function expectStatus(url: string, status: number, init?: RequestInit) {
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const app = await startAppProcess(databaseUrl, 'tenants', process.env.BENCH_TENANTS_NODE_ARGS?.split(' ').filter(Boolean), { migrateFirst: true });
+  const metricsPort = await freePort();
+  const app = await startAppProcess(databaseUrl, 'tenants', process.env.BENCH_TENANTS_NODE_ARGS?.split(' ').filter(Boolean), { migrateFirst: true, env: { METRICS_PORT: String(metricsPort) } });
   const pool = new pg.Pool({ connectionString: app.db.url, max: 1 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   try {
@@ -45,21 +54,21 @@ export async function main(databaseUrl: string): Promise<void> {
       });
     };
     await new Promise((r) => setTimeout(r, 1500)); // settle after start-up, as the start-up benchmark's idle RSS
-    const samples: { label: string; tenants: number; rss: number; seconds: number }[] = [{ label: 'idle, no tenant touched (baseline)', tenants: 0, rss: rssMb(app.child), seconds: 0 }];
+    const samples: { label: string; tenants: number; rss: number; heap: string; seconds: number }[] = [{ label: 'idle, no tenant touched (baseline)', tenants: 0, rss: rssMb(app.child), heap: await heapMb(metricsPort), seconds: 0 }];
     const step = Math.max(1, Math.ceil(N / 10));
     for (const pass of [1, 2]) {
       for (let from = 0; from < N; from += step) {
         const n = Math.min(step, N - from);
         const run = await drive(n, CONCURRENCY, (i) => touch(from + i));
-        samples.push({ label: `pass ${pass}`, tenants: from + n, rss: rssMb(app.child), seconds: run.ms / 1000 });
+        samples.push({ label: `pass ${pass}`, tenants: from + n, rss: rssMb(app.child), heap: await heapMb(metricsPort), seconds: run.ms / 1000 });
       }
     }
     const peak = Math.max(...samples.map((s) => s.rss));
     const boundAt = samples.find((s) => s.label === 'pass 1' && s.tenants >= 200)?.rss ?? peak;
     console.log(`\n## RSS with many tenants on PostgreSQL (${N} tenants, discovery + JWKS + protected-resource metadata + unauthenticated MCP POST each, ${CONCURRENCY} at a time; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    console.log('| sample | tenants touched | RSS | × baseline | time for this step |');
-    console.log('|---|---:|---:|---:|---:|');
-    for (const s of samples) console.log(`| ${s.label} | ${s.tenants} | ${s.rss.toFixed(0)} MB | ${(s.rss / samples[0]!.rss).toFixed(2)}× | ${s.seconds.toFixed(1)} s |`);
+    console.log('| sample | tenants touched | RSS | × baseline | V8 heap total / used | time for this step |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const s of samples) console.log(`| ${s.label} | ${s.tenants} | ${s.rss.toFixed(0)} MB | ${(s.rss / samples[0]!.rss).toFixed(2)}× | ${s.heap} | ${s.seconds.toFixed(1)} s |`);
     const afterBound = N >= 200 ? `growth after the provider-cache bound (first sample at ≥ 200 tenants → peak): ${(peak - boundAt).toFixed(0)} MB` : 'the provider-cache bound (200) is not reached with this N';
     console.log(`\nPeak ${peak.toFixed(0)} MB (goal ≤ 300 MB: ${peak <= 300 ? 'met' : '**not met**'}); ${afterBound}.`);
   } finally {
