@@ -67,3 +67,9 @@ export function parseUtcTimestamp(text: string): Date | string {
 }
 
 export const TIMESTAMP_OID = 1114;
+
+/** The declared name of a statement's text, if it is a hot statement's (tests tell them apart from Prisma's). */
+export function hotStatementName(text: string): string | undefined {
+  for (const [name, t] of named) if (t === text) return name;
+  return undefined;
+}

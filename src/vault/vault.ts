@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Db } from '../db/open-database.js';
 import { newId } from '../lib/ids.js';
 import { notFound } from '../lib/errors.js';
@@ -26,6 +27,19 @@ export interface RotationReport {
 const keyAad = (tenantId: string, keyId: string) => `vault-key:${tenantId}:${keyId}`;
 const deploymentAad = (name: string, masterKeyId: string) => `vault-deployment:${name}:${masterKeyId}`;
 const secretAad = (tenantId: string, secretId: string, keyId: string) => `vault-secret:${tenantId}:${secretId}:${keyId}`;
+
+/**
+ * findOldestString's read: the tenant's signing keys are read with it on every node's first request for a tenant and
+ * after every `tenant.changed` (issue 17 §2), so it is a prepared statement on the driver (hot-sql.ts). Raw SQL
+ * bypasses the tenant-scoped client: the tenant is bound explicitly ($1; test/foundation/vault.test.ts has the
+ * cross-tenant case).
+ */
+const OLDEST_SECRET = statement(
+  'vault_oldest_secret',
+  `SELECT "id", "keyId", "ciphertext" FROM "VaultSecret"
+    WHERE "tenantId" = $1 AND "ownerKind" = $2 AND "ownerId" = $3
+    ORDER BY "createdAt" ASC, "id" ASC LIMIT 1`,
+);
 
 /**
  * Envelope encryption: each tenant has data keys (AES-256-GCM), each wrapped by a master key of the keyring. Every
@@ -75,11 +89,7 @@ export class Vault {
    * and may race to create it, where "the oldest" is the one every node agrees on (signing keys).
    */
   async findOldestString(t: TenantCtx, owner: Pick<SecretOwner, 'kind' | 'id'>): Promise<string | null> {
-    const row = await t.db.vaultSecret.findFirst({
-      where: { ownerKind: owner.kind, ownerId: owner.id },
-      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      select: { id: true, keyId: true, ciphertext: true },
-    });
+    const [row] = await hotQuery<{ id: string; keyId: string; ciphertext: Uint8Array }>(t.db, OLDEST_SECRET, [t.id, owner.kind, owner.id]);
     if (!row) return null;
     const key = await this.#dataKey(t, row.keyId);
     return open(key, Buffer.from(row.ciphertext), secretAad(t.id, row.id, row.keyId)).toString('utf8');
