@@ -31,6 +31,7 @@ import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } from './mcp/population.js';
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, drive, measure, pct, rssMb, startAppProcess, startProcess, stop } from './support.js';
+import { MAX_AGE_MS as TOOLS_MAX_AGE_MS } from '../src/tools/callable-tools-cache.js';
 
 const TENANTS = Number(process.env.BENCH_POP_TENANTS ?? 10);
 const USERS = Number(process.env.BENCH_POP_USERS ?? 1000);
@@ -48,7 +49,6 @@ const ZIPF = Number(process.env.BENCH_POP_ZIPF ?? 1);
 const TOKEN_BOUND = 10_000;
 const SESSION_BOUND = 10_000;
 const TOOLS_BOUND = 10_000;
-const TOOLS_MAX_AGE_MS = 60_000;
 
 interface Tenant {
   slug: string;

@@ -155,6 +155,19 @@ export const foundationCommands: Command[] = [
     },
   },
   {
+    name: 'tenant refresh-caches',
+    summary: "drop every node's cached state of a tenant (after editing its rows in the database by hand; decision 0040)",
+    options: { tenant: tenantOpt },
+    forwardable: true,
+    // tenant.changed drops the tenant's cached tokens, callable tools, signing keys and directory entry on every node.
+    run: async (s, o) => {
+      const t = await tenantArg(s, o);
+      await s.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+      await s.audit.record(t, { actor: { kind: 'admin-cli' }, action: 'tenant.caches.refresh', target: { kind: 'tenant', id: t.id }, outcome: 'success' });
+      return { slug: t.slug, refreshed: true };
+    },
+  },
+  {
     name: 'scim-token create',
     summary: 'create a SCIM bearer token (shown once)',
     options: {

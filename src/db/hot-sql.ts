@@ -52,8 +52,37 @@ export function shareDriver(base: Db, scoped: RawCapable): void {
 export async function hotQuery<R>(db: RawCapable, s: Statement, params: unknown[]): Promise<R[]> {
   const values = params.map(toParam);
   const driver = drivers.get(db);
-  if (driver) return (await driver(s, values)) as R[];
-  return db.$queryRawUnsafe<R[]>(s.text, ...params);
+  if (!driver) return db.$queryRawUnsafe<R[]>(s.text, ...params);
+  try {
+    return (await driver(s, values)) as R[];
+  } catch (err) {
+    throw new HotSqlError(s, err);
+  }
+}
+
+/**
+ * A failed hot statement, without its parameters: PostgreSQL's error context (`where`: "portal parameter $2 = …")
+ * and PGlite's error (`params`) carry the values, which may be an audit batch's contents or a token's grant id, and
+ * errors are logged. What stays is what a caller or an operator needs: the message, SQLSTATE and the constraint.
+ */
+export class HotSqlError extends Error {
+  readonly code: string | undefined;
+  readonly constraint: string | undefined;
+  readonly table: string | undefined;
+  readonly column: string | undefined;
+  readonly statement: string;
+
+  constructor(s: Statement, cause: unknown) {
+    const e = (cause ?? {}) as { message?: unknown; code?: unknown; constraint?: unknown; table?: unknown; column?: unknown };
+    super(typeof e.message === 'string' ? e.message : 'database error');
+    this.name = 'HotSqlError';
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    this.code = str(e.code);
+    this.constraint = str(e.constraint);
+    this.table = str(e.table);
+    this.column = str(e.column);
+    this.statement = s.name;
+  }
 }
 
 function toParam(v: unknown): unknown {
@@ -67,3 +96,9 @@ export function parseUtcTimestamp(text: string): Date | string {
 }
 
 export const TIMESTAMP_OID = 1114;
+
+/** The declared name of a statement's text, if it is a hot statement's (tests tell them apart from Prisma's). */
+export function hotStatementName(text: string): string | undefined {
+  for (const [name, t] of named) if (t === text) return name;
+  return undefined;
+}

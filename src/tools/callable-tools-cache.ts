@@ -1,3 +1,4 @@
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ensureBuiltinTools } from './ensure-builtin-tools.js';
@@ -43,8 +44,13 @@ interface Catalogue extends Timed {
 
 const MAX_ENTRIES = 10_000;
 const MAX_CATALOGUES = 1_000;
-/** A backstop only: every change that matters is announced on the bus and drops the entry at once. */
-const MAX_AGE_MS = 60_000;
+/**
+ * A backstop only (decision 0040): every change that matters is announced on the bus and drops the entry at once, and a
+ * lost event is covered by the bus's own trust bound (`EventBus.trusts`) and `bus.resumed`. What is left for it is a
+ * row edited by hand without an event; 10 minutes instead of 60 s made a user's decision survive between their calls
+ * (a miss is a database query; with 10,000 users a 60 s age was most of the misses).
+ */
+export const MAX_AGE_MS = 10 * 60_000;
 
 /**
  * The tools each user may call now — user active, tool approved, for everyone, for a group the user is in or for an
@@ -156,38 +162,47 @@ export class CallableToolsCache {
  * The decision in one SQL round trip: the ids of the tools this user may call, by name. The user's groups are read
  * once and the grants of those groups looked up by index (PostgreSQL hashes the IN lists once per query), rather
  * than one grant × membership probe per approved tool, which made a tenant with 200 tools cost milliseconds of
- * database CPU per user. Raw SQL bypasses the tenant-scoped client, so every table is bound to the tenant explicitly
- * (test/mcp/mcp-tools.test.ts has the cross-tenant case).
+ * database CPU per user. A prepared statement on the driver (hot-sql.ts): it runs on every user's first request and
+ * on every cache miss. Raw SQL bypasses the tenant-scoped client, so every table is bound to the tenant ($1)
+ * explicitly (test/mcp/mcp-tools.test.ts has the cross-tenant case).
  */
+const CALLABLE_TOOL_IDS = statement(
+  'callable_tool_ids',
+  `WITH mine AS (SELECT m."groupId" FROM "GroupMembership" m WHERE m."tenantId" = $1 AND m."userId" = $2)
+   SELECT tl."id"
+     FROM "Tool" tl
+    WHERE tl."tenantId" = $1 AND tl."approved" AND NOT tl."held"
+      AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = $1 AND u."id" = $2 AND u."active")
+      AND (tl."everyone"
+        OR tl."id" IN (SELECT g."toolId" FROM "ToolGrant" g JOIN mine ON mine."groupId" = g."groupId" WHERE g."tenantId" = $1)
+        OR tl."id" IN (
+            -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
+            -- or, having none, by the IdP group's name.
+            SELECT ig."toolId" FROM "IdpGroupGrant" ig
+              JOIN "Group" gr ON gr."tenantId" = $1
+               AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
+              JOIN mine ON mine."groupId" = gr."id"
+             WHERE ig."tenantId" = $1))
+    ORDER BY tl."name" ASC`,
+);
+
 async function queryCallableToolIds(t: TenantCtx, userId: string): Promise<string[]> {
-  const rows = await t.db.$queryRaw<{ id: string }[]>`
-    WITH mine AS (SELECT m."groupId" FROM "GroupMembership" m WHERE m."tenantId" = ${t.id} AND m."userId" = ${userId})
-    SELECT tl."id"
-      FROM "Tool" tl
-     WHERE tl."tenantId" = ${t.id} AND tl."approved" AND NOT tl."held"
-       AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = ${t.id} AND u."id" = ${userId} AND u."active")
-       AND (tl."everyone"
-         OR tl."id" IN (SELECT g."toolId" FROM "ToolGrant" g JOIN mine ON mine."groupId" = g."groupId" WHERE g."tenantId" = ${t.id})
-         OR tl."id" IN (
-             -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
-             -- or, having none, by the IdP group's name.
-             SELECT ig."toolId" FROM "IdpGroupGrant" ig
-               JOIN "Group" gr ON gr."tenantId" = ${t.id}
-                AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
-               JOIN mine ON mine."groupId" = gr."id"
-              WHERE ig."tenantId" = ${t.id}))
-     ORDER BY tl."name" ASC`;
+  const rows = await hotQuery<{ id: string }>(t.db, CALLABLE_TOOL_IDS, [t.id, userId]);
   return rows.map((r) => r.id);
 }
 
 /** Every approved, not held tool of the tenant with its upstream: the definitions the users' decisions pick from. */
+const APPROVED_TOOLS = statement(
+  'approved_tools',
+  `SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
+          up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
+     FROM "Tool" tl
+     LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = $1
+    WHERE tl."tenantId" = $1 AND tl."approved" AND NOT tl."held"`,
+);
+
 async function queryApprovedTools(t: TenantCtx): Promise<Map<string, CallableToolWithUpstream>> {
-  const rows = await t.db.$queryRaw<Row[]>`
-    SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
-           up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
-      FROM "Tool" tl
-      LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = ${t.id}
-     WHERE tl."tenantId" = ${t.id} AND tl."approved" AND NOT tl."held"`;
+  const rows = await hotQuery<Row>(t.db, APPROVED_TOOLS, [t.id]);
   const tools = new Map<string, CallableToolWithUpstream>();
   for (const row of rows) {
     const upstream = row.upstreamId && row.upUrl && row.upUpdatedAt

@@ -28,8 +28,12 @@ const keyAad = (tenantId: string, keyId: string) => `vault-key:${tenantId}:${key
 const deploymentAad = (name: string, masterKeyId: string) => `vault-deployment:${name}:${masterKeyId}`;
 const secretAad = (tenantId: string, secretId: string, keyId: string) => `vault-secret:${tenantId}:${secretId}:${keyId}`;
 
-// On the driver (hot-sql.ts): the signing keys' read on a node's first request for a tenant and after every
-// 'tenant.changed' (issue 17 §2). Raw SQL bypasses the scoped client: the tenant is bound here.
+/**
+ * findOldestString's read: the tenant's signing keys are read with it on every node's first request for a tenant and
+ * after every `tenant.changed` (issue 17 §2), so it is a prepared statement on the driver (hot-sql.ts). Raw SQL
+ * bypasses the tenant-scoped client: the tenant is bound explicitly ($1; test/foundation/vault.test.ts has the
+ * cross-tenant case).
+ */
 const OLDEST_SECRET = statement(
   'vault_oldest_secret',
   `SELECT "id", "keyId", "ciphertext" FROM "VaultSecret"

@@ -123,6 +123,22 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(timers.armed()).toEqual([]);
   });
 
+  it('costs one statement per tenant per window: ten tenants sharing the same calls cost ten times one tenant (issue 17 §1)', async () => {
+    const statementsFor = async (tenants: TenantCtx[], calls: number) => {
+      const { audit, timers, inserts } = setUp();
+      for (let i = 0; i < calls; i++) await audit.recordInBackground(tenants[i % tenants.length]!, event(`req_${i}`));
+      timers.fire();
+      await audit.flush();
+      return inserts.batches.length;
+    };
+    const one = [await app.createTenant()];
+    const ten = await Promise.all(Array.from({ length: 10 }, () => app.createTenant()));
+    // 100 calls in one window: one tenant's rows go in one statement, ten tenants' in ten (each its own chain head
+    // lock, statement and commit); the rows themselves cost the same either way.
+    expect(await statementsFor(one, 100)).toBe(1);
+    expect(await statementsFor(ten, 100)).toBe(10);
+  });
+
   it('writes at once, without waiting for the window, when a batch is full', async () => {
     const t = await app.createTenant();
     const { audit, timers, inserts } = setUp();

@@ -15,6 +15,7 @@ describe('statement names', () => {
 });
 
 const ECHO_TS = statement('test_echo_ts', `SELECT $1::timestamp(3) AS "at", ($1::timestamp(3) = '2026-12-06 05:40:00.123'::timestamp(3)) AS "same"`);
+const FAILS = statement('test_fails', `SELECT CASE WHEN $1::text IS NOT NULL THEN 1 / 0 END AS "n"`);
 const SELF_PREPARED = statement('test_self_prepared', `SELECT count(*)::int AS "n" FROM pg_prepared_statements WHERE name = $1`);
 
 describe.each(testDbKinds)('hot statements on the driver (%s)', (kind) => {
@@ -41,6 +42,12 @@ describe.each(testDbKinds)('hot statements on the driver (%s)', (kind) => {
       expect(row!.same).toBe(true);
       expect(row!.at.toISOString()).toBe('2026-12-06T05:40:00.123Z');
     }
+  });
+
+  it('a failed statement’s error keeps the SQLSTATE and message but never its parameters (errors are logged)', async () => {
+    const err = await hotQuery(t.db, FAILS, ['contents-marker']).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'HotSqlError', code: '22012', statement: FAILS.name });
+    expect(`${JSON.stringify(err)} ${(err as Error).message} ${String((err as Error).stack)}`).not.toContain('contents-marker');
   });
 
   it.runIf(kind === 'postgres')('runs as a named prepared statement, through the tenant-scoped client too', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import type { TestApp } from '../support/test-app.js';
-import { callableToolsCache } from '../../src/tools/callable-tools-cache.js';
+import { callableToolsCache, MAX_AGE_MS } from '../../src/tools/callable-tools-cache.js';
 import { addToGroup, cli, connect, createUser, type FakeVerifier, type Upstream, useGatewayApp } from './support.js';
 
 /**
@@ -99,14 +99,28 @@ describe.each(testDbKinds)('MCP permission cache obeys the bus (%s)', (kind) => 
     await client.close();
   });
 
-  it('an entry older than the backstop age is reloaded even without an event', async () => {
+  it('an entry is served up to the backstop age (10 min) without an event, and reloaded at it', async () => {
     const { t, user, client } = await setUp(['Eng']);
     expect(await names(client)).toEqual(['up__echo', 'whoami']);
     await t.db.groupMembership.deleteMany({ where: { userId: user } });
     expect(await names(client)).toEqual(['up__echo', 'whoami']);
-    app.clock.advance(61_000);
+    app.clock.advance(MAX_AGE_MS - 1);
+    expect(await names(client)).toEqual(['up__echo', 'whoami']);
+    app.clock.advance(1);
     expect(await names(client)).toEqual(['whoami']);
     expect(callableToolsCache(app.services).size).toBeGreaterThan(0);
+    await client.close();
+  });
+
+  it('a hand edit of the database is seen on the next request after `tenant refresh-caches` (decision 0040)', async () => {
+    const { t, user, client } = await setUp(['Eng']);
+    expect(await names(client)).toEqual(['up__echo', 'whoami']);
+    await t.db.groupMembership.deleteMany({ where: { userId: user } });
+    expect(await names(client)).toEqual(['up__echo', 'whoami']);
+    expect(await cli(app, 'tenant refresh-caches', { tenant: t.slug })).toEqual({ slug: t.slug, refreshed: true });
+    expect(await names(client)).toEqual(['whoami']);
+    await app.services.audit.flush();
+    expect(await t.db.auditEvent.count({ where: { action: 'tenant.caches.refresh' } })).toBe(1);
     await client.close();
   });
 
@@ -142,7 +156,7 @@ describe.each(testDbKinds)('MCP permission cache obeys the bus (%s)', (kind) => 
     expect(await description()).toBe('changed once');
     await t.db.tool.updateMany({ where: { name: 'up__echo' }, data: { description: 'changed twice' } });
     expect(await description()).toBe('changed once');
-    app.clock.advance(61_000);
+    app.clock.advance(MAX_AGE_MS);
     expect(await description()).toBe('changed twice');
     await client.close();
   });

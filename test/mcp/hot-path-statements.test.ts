@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { importJWK, SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/lib/ids.js';
+import { MCP_SCOPE, mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
+import { issuerUrl } from '../../src/oauth/oauth-urls.js';
+import { loadSigningKeys } from '../../src/oauth/signing-keys.js';
+import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { testDbKinds } from '../support/databases.js';
+import { recordStatements } from '../support/sql-statements.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { cli, createUser, startUpstream, type Upstream } from './support.js';
+
+/**
+ * What the database sees of the MCP hop (issue 17 §1, §2), counted statement by statement: a user's first request,
+ * the first request after `tenant.changed`, and a steady-state tools/call and tools/list. Every read is one of the
+ * hot statements (hot-sql.ts: a named prepared statement on PostgreSQL, no Prisma client runtime), and a cache hit
+ * reads nothing at all.
+ */
+describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
+  let app: TestApp;
+  let upstream: Upstream;
+  let t: TenantCtx;
+  let rec: ReturnType<typeof recordStatements>;
+  beforeAll(async () => {
+    app = await startTestApp(kind);
+    await app.services.jobs.stop(); // their timers would add statements of their own
+    upstream = await startUpstream();
+    t = await app.createTenant();
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'up', url: upstream.url });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'up__echo' });
+    rec = recordStatements();
+  });
+  afterEach(() => rec.clear());
+  afterAll(async () => {
+    rec?.stop();
+    await app?.services.upstreams.close();
+    await upstream?.close();
+    await app?.close();
+  });
+
+  /** A user with a grant and an access token minted like the authorization server's (RFC 9068). */
+  async function userToken(): Promise<string> {
+    const user = await createUser(t, `${randomBytes(4).toString('hex')}@example.com`);
+    const gid = newId('grt');
+    await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'Grant', id: gid, payload: {}, accountId: user, expiresAt: null } });
+    const jwk = (await loadSigningKeys(app.services, t)).keys[0]!;
+    const iat = Math.floor(app.clock.now().getTime() / 1000) - 10;
+    return new SignJWT({ iss: issuerUrl(app.url, t), aud: mcpResourceUrl(app.url, t), iat, exp: iat + 600, jti: randomBytes(8).toString('hex'), tid: t.id, sub: user, client_id: 'c1', gid, scope: MCP_SCOPE })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid })
+      .sign(await importJWK(jwk, 'RS256'));
+  }
+
+  let id = 0;
+  async function rpc(token: string, method: string, params?: Record<string, unknown>) {
+    const res = await fetch(mcpResourceUrl(app.url, t), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, ...(params && { params }) }),
+    });
+    const body = (await res.json()) as { result?: { tools?: { name: string }[]; content?: { text: string }[] } };
+    expect(res.status).toBe(200);
+    return body.result!;
+  }
+
+  /** The statements sent since the last clear, by hot statement name ('prisma' for any other SQL), sorted. */
+  const sent = () => rec.sent.map((s) => s.hot ?? `prisma: ${s.text.slice(0, 80)}`).sort();
+  const allPrepared = () => kind !== 'postgres' || rec.sent.every((s) => s.prepared);
+
+  it("a user's first request reads the grant and the user's tools, each in one prepared statement", async () => {
+    await rpc(await userToken(), 'tools/list'); // the tenant, its keys and its catalogue are loaded by an earlier user
+    const token = await userToken();
+    rec.clear();
+    expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    expect(sent()).toEqual(['callable_tool_ids', 'live_grant']);
+    expect(allPrepared()).toBe(true);
+  });
+
+  it('a steady-state tools/call and tools/list read nothing; the call appends one audit batch', async () => {
+    const token = await userToken();
+    await rpc(token, 'tools/call', { name: 'up__echo', arguments: { text: 'warm' } }); // the upstream session is opened
+    await app.services.audit.flush();
+    rec.clear();
+    expect((await rpc(token, 'tools/call', { name: 'up__echo', arguments: { text: 'hi' } })).content![0]!.text).toBe('echo: hi');
+    expect((await rpc(token, 'tools/list')).tools).toHaveLength(2);
+    await app.services.audit.flush();
+    expect(sent()).toEqual(['audit_append']);
+    expect(allPrepared()).toBe(true);
+  });
+
+  it('after tenant.changed: the tenant, its signing keys, the grant, the catalogue and the user’s tools, all prepared', async () => {
+    const token = await userToken();
+    await rpc(token, 'tools/list');
+    await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+    rec.clear();
+    await rpc(token, 'tools/list');
+    expect(sent()).toEqual(['approved_tools', 'callable_tool_ids', 'live_grant', 'tenant_by_slug', 'vault_oldest_secret']);
+    expect(allPrepared()).toBe(true);
+  });
+});
