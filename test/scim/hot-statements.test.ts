@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { driverOf, registerDriver } from '../../src/db/hot-sql.js';
 import { projectResource, projectionOf } from '../../src/scim/project-attributes.js';
 import { userKind } from '../../src/scim/resource-kinds.js';
+import { verifyScimToken } from '../../src/scim/scim-tokens.js';
 import type { ScimCtx } from '../../src/scim/scim-context.js';
 import { renderUser, type GroupRef } from '../../src/scim/user-resource.js';
 import { testDbKinds } from '../support/databases.js';
@@ -93,6 +94,27 @@ describe.each(testDbKinds)('SCIM hot statements (%s)', (kind) => {
     expect(await a.t.db.user.findUnique({ where: { id: twin.id } })).toMatchObject({ tenantId: a.t.id });
     expect(await b.t.db.user.findUnique({ where: { id: bob.id } })).toMatchObject({ version: 1, displayName: null });
     expect(await b.t.db.auditEvent.count({ where: { action: { startsWith: 'scim.user.' } } })).toBe(1);
+  });
+
+  it('checks a token in one statement: lastUsedAt at most once a minute, never for a revoked or foreign token', async () => {
+    const a = await scimTenant(app);
+    const b = await scimTenant(app);
+    const lastUsed = async () => (await a.t.db.scimToken.findUniqueOrThrow({ where: { id: a.tokenId } })).lastUsedAt?.getTime() ?? null;
+    const first = app.clock.now().getTime();
+    expect(await verifyScimToken(a.t, a.token, app.clock)).toMatchObject({ id: a.tokenId });
+    expect(await lastUsed()).toBe(first);
+    app.clock.advance(59_000);
+    expect(await verifyScimToken(a.t, a.token, app.clock)).toMatchObject({ id: a.tokenId });
+    expect(await lastUsed()).toBe(first); // within the minute: not written again
+    app.clock.advance(2_000);
+    expect(await verifyScimToken(b.t, a.token, app.clock)).toBeNull(); // A's token on tenant B: not found, not touched
+    expect(await lastUsed()).toBe(first);
+    expect(await verifyScimToken(a.t, a.token, app.clock)).toMatchObject({ id: a.tokenId });
+    expect(await lastUsed()).toBe(first + 61_000);
+    await a.t.db.scimToken.update({ where: { id: a.tokenId }, data: { revokedAt: app.clock.now() } });
+    app.clock.advance(120_000);
+    expect(await verifyScimToken(a.t, a.token, app.clock)).toBeNull();
+    expect(await lastUsed()).toBe(first + 61_000);
   });
 
   it('a rename onto a taken userName is 409 uniqueness with the same body as before', async () => {
