@@ -35,8 +35,13 @@ export function statement(name: string, text: string): Statement {
 }
 
 /** Called by openDatabase: the driver behind this Prisma client. */
-export function registerDriver(db: Db, driver: Driver): void {
+export function registerDriver(db: RawCapable, driver: Driver): void {
   drivers.set(db, driver);
+}
+
+/** The driver a client sends hot statements with (tests wrap it with registerDriver to observe the statements). */
+export function driverOf(db: RawCapable): Driver | undefined {
+  return drivers.get(db);
 }
 
 /** A tenant-scoped client sends hot statements through its base client's driver (tenant-context.ts). */

@@ -18,18 +18,20 @@ export function changedAttributeNames(before: JsonObject, after: JsonObject): st
   return names.sort();
 }
 
-/** Deep equality that ignores key order (jsonb does not keep it). */
+/**
+ * Deep equality that ignores key order (jsonb does not keep it); a missing value equals null, as in JSON. Compared in
+ * place: every PATCH compares whole documents twice and every create names its attributes through here, and building
+ * a sorted string of each side (as before) was among the largest self times of our SCIM code in a CPU profile.
+ */
 export function sameJson(a: Json | undefined, b: Json | undefined): boolean {
-  return stable(a) === stable(b);
-}
-
-function stable(v: Json | undefined): string {
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (isObject(v)) {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stable(v[k])}`)
-      .join(',')}}`;
+  const x = a ?? null;
+  const y = b ?? null;
+  if (Array.isArray(x)) return Array.isArray(y) && x.length === y.length && x.every((v, i) => sameJson(v, y[i]));
+  if (isObject(x)) {
+    if (!isObject(y)) return false;
+    const keys = Object.keys(x);
+    if (keys.length !== Object.keys(y).length) return false;
+    return keys.every((k) => Object.hasOwn(y, k) && sameJson(x[k], y[k]));
   }
-  return JSON.stringify(v ?? null);
+  return !Array.isArray(y) && !isObject(y) && x === y;
 }

@@ -8,9 +8,10 @@ import type { ResourceKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { scimBadRequest } from './scim-error.js';
 import { listResponse } from './scim-response.js';
-import { orderByOf } from './sort-order.js';
+import { orderByOf, STABLE_ORDER } from './sort-order.js';
 import { renderUser, type GroupRef } from './user-resource.js';
-import { json, userRowOf } from './user-statements.js';
+import { json, USER_GROUPS, userRowOf } from './user-statements.js';
+import { hotQuery, statement, type Statement } from '../db/hot-sql.js';
 
 /** startIndex/count (RFC 7644 §3.4.2.4): integers; below 1 means 1, negative count means 0, count is capped. */
 export function pageOf(query: Record<string, unknown>): { startIndex: number; count: number } {
@@ -70,21 +71,35 @@ async function countOf(c: ScimCtx, table: string, where: string, params: string[
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Drivers hand jsonb/json back parsed or as text, and timestamps as Date or text: accept both. */
+/** The SELECT of a user page; `limit`/`offset` are parameter placeholders or integers we parsed. */
+const userPageSql = (where: string, orderBy: string, limit: string, offset: string) => `SELECT r."id", r."userName", r."externalId",
+      r."active", r."attributes", r."version",
+      r."createdAt" AT TIME ZONE 'UTC' AS "createdAt", r."updatedAt" AT TIME ZONE 'UTC' AS "updatedAt",
+      count(*) OVER ()::int AS "total", ${USER_GROUPS} AS "groups"
+    FROM "User" r WHERE ${where} ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`;
+
+/**
+ * The pages IdPs ask for on every provisioning cycle (Entra's and Okta's "does this user exist?": `userName eq` and
+ * `externalId eq`, default order) as prepared statements on the driver (hot-sql.ts), keyed by the exact condition and
+ * order the filter compiler produced, so any other filter or order takes the general path below with the same SQL.
+ * Page bounds are parameters here ($3 LIMIT, $4 OFFSET); $1 is the tenant, $2 the compared value.
+ */
+const HOT_USER_PAGES = new Map<string, Statement>(
+  [
+    ['user_name', 'r."tenantId" = $1 AND (r."userNameKey" = $2::text)'],
+    ['external_id', 'r."tenantId" = $1 AND (r."externalId" = $2::text)'],
+  ].map(([name, where]) => [`${where}\n${STABLE_ORDER}`, statement(`scim_user_page_${name}`, userPageSql(where!, STABLE_ORDER, '$3::int', '$4::int'))]),
+);
 
 /**
  * One round trip for a page of users: the rows, their groups (from memberships) and the total match count (a window
  * over the filtered rows, computed before LIMIT). LIMIT/OFFSET are integers we parsed; everything else is bound.
  */
 async function userPage(c: ScimCtx, page: Page, params: string[]) {
-  const sql = `SELECT r."id", r."userName", r."externalId", r."active", r."attributes", r."version",
-      r."createdAt" AT TIME ZONE 'UTC' AS "createdAt", r."updatedAt" AT TIME ZONE 'UTC' AS "updatedAt",
-      count(*) OVER ()::int AS "total",
-      (SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId", 'displayName', g."displayName") ORDER BY gm."groupId"), '[]'::json)
-         FROM "GroupMembership" gm JOIN "Group" g ON g."id" = gm."groupId"
-        WHERE gm."tenantId" = $1 AND gm."userId" = r."id" AND g."source" <> 'idp') AS "groups"
-    FROM "User" r WHERE ${page.where} ORDER BY ${page.orderBy} LIMIT ${page.limit} OFFSET ${page.offset}`;
-  const rows = (await c.t.db.$queryRawUnsafe(sql, ...params)) as Record<string, unknown>[];
+  const hot = HOT_USER_PAGES.get(`${page.where}\n${page.orderBy}`);
+  const rows = hot
+    ? await hotQuery<Record<string, unknown>>(c.t.db, hot, [...params, page.limit, page.offset])
+    : ((await c.t.db.$queryRawUnsafe(userPageSql(page.where, page.orderBy, String(page.limit), String(page.offset)), ...params)) as Record<string, unknown>[]);
   const resources = rows.map((r) => renderUser(c, userRowOf(r), json(r.groups) as GroupRef[]));
   return { resources, total: rows.length ? Number(rows[0]!.total) : null };
 }

@@ -57,7 +57,7 @@ export function resolvePath(kind: ResourceKind, raw: string): AttrPath | null {
     if (schema !== kind.core) urn = schema.id;
   }
   const [name, subName] = splitDot(rest);
-  const defs = schema && schema !== kind.core ? schema.attributes : [...kind.core.attributes, ...commonAttrs];
+  const defs = schema && schema !== kind.core ? schema.attributes : coreAndCommon(kind);
   const attr = findAttr(defs, name);
   if (!attr) return null;
   let sub: AttrDef | null = null;
@@ -66,6 +66,14 @@ export function resolvePath(kind: ResourceKind, raw: string): AttrPath | null {
     if (!sub) return null;
   }
   return { urn, attr, name: attr.name, sub, subName: sub?.name ?? null, custom: false };
+}
+
+/** A kind's core attributes then the common ones, one array per kind (findAttr indexes it once). */
+const coreAndCommonOf = new WeakMap<ResourceKind, AttrDef[]>();
+function coreAndCommon(kind: ResourceKind): AttrDef[] {
+  let defs = coreAndCommonOf.get(kind);
+  if (!defs) coreAndCommonOf.set(kind, (defs = [...kind.core.attributes, ...commonAttrs]));
+  return defs;
 }
 
 function splitDot(s: string): [string, string | null] {

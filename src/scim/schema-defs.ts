@@ -155,5 +155,23 @@ export const commonAttrs: AttrDef[] = [
   ]),
 ];
 
-export const findAttr = (defs: AttrDef[] | undefined, name: string): AttrDef | undefined =>
-  defs?.find((d) => d.name.toLowerCase() === name.toLowerCase());
+/**
+ * The definition named `name` case-insensitively (RFC 7643 §2.1), the first one if several. Every SCIM body and PATCH
+ * path resolves through here, so each (constant) definition list is indexed once by lower-cased name instead of
+ * lower-casing every definition on every lookup (a CPU profile of the Entra cycle showed the linear search).
+ */
+export function findAttr(defs: AttrDef[] | undefined, name: string): AttrDef | undefined {
+  if (!defs) return undefined;
+  let index = byLowerName.get(defs);
+  if (!index) {
+    index = new Map();
+    for (const d of defs) {
+      const key = d.name.toLowerCase();
+      if (!index.has(key)) index.set(key, d);
+    }
+    byLowerName.set(defs, index);
+  }
+  return index.get(name.toLowerCase());
+}
+
+const byLowerName = new WeakMap<AttrDef[], Map<string, AttrDef>>();

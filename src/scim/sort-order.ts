@@ -4,7 +4,8 @@ import { scimBadRequest } from './scim-error.js';
 import { findAttr } from './schema-defs.js';
 
 /** Stable tie-breakers: IdPs page through results, so equal sort keys must keep one order between requests. */
-const STABLE = 'r."createdAt", r."id"';
+export const STABLE_ORDER = 'r."createdAt", r."id"';
+const STABLE = STABLE_ORDER;
 
 /**
  * ORDER BY for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3). Identifiers come from our schema definitions, never from

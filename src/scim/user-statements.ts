@@ -1,4 +1,4 @@
-import { Prisma } from '../generated/prisma/client.js';
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { AuditRow } from '../audit/audit-log.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { JsonObject } from './canonicalize.js';
@@ -45,26 +45,31 @@ export async function insertScimUsers(t: TenantCtx, items: ScimUserInsert[]): Pr
     at: u.now.toISOString(),
     audit,
   }));
-  const rows = await t.db.$queryRaw<{ ids: string[] | null; appended: number }[]>`
-    WITH x AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS r("n" int, "id" text, "userName" text,
+  const rows = await hotQuery<{ ids: string[] | null; appended: number }>(t.db, INSERT_USERS, [t.id, JSON.stringify(input)]);
+  return new Set(rows[0]?.ids ?? []);
+}
+
+/** $1 = the tenant (bound to every table), $2 = the batch as a JSON array (see insertScimUsers). */
+const INSERT_USERS = statement(
+  'scim_insert_users',
+  `WITH x AS (
+      SELECT * FROM jsonb_to_recordset($2::jsonb) AS r("n" int, "id" text, "userName" text,
         "userNameKey" text, "externalId" text, "active" boolean, "displayName" text, "email" text, "scimTokenId" text,
         "attributes" jsonb, "at" timestamp(3), "audit" jsonb)),
     u AS (
       INSERT INTO "User" ("id", "tenantId", "userName", "userNameKey", "externalId", "active", "displayName", "email",
           "source", "ssoConnectionId", "attributes", "createdAt", "updatedAt")
-        SELECT x."id", ${t.id}, x."userName", x."userNameKey", x."externalId", x."active", x."displayName", x."email",
+        SELECT x."id", $1::text, x."userName", x."userNameKey", x."externalId", x."active", x."displayName", x."email",
           'scim'::"UserSource",
-          (SELECT s."connectionId" FROM "ScimToken" s WHERE s."id" = x."scimTokenId" AND s."tenantId" = ${t.id}),
+          (SELECT s."connectionId" FROM "ScimToken" s WHERE s."id" = x."scimTokenId" AND s."tenantId" = $1::text),
           x."attributes", x."at", x."at"
         FROM x ORDER BY x."n"
         ON CONFLICT ("tenantId", "userNameKey") DO NOTHING
         RETURNING "id"),
     events AS (SELECT jsonb_agg(x."audit" ORDER BY x."n") AS "rows" FROM x JOIN u ON u."id" = x."id"),
-    a AS MATERIALIZED (SELECT audit_append(${t.id}, e."rows") FROM events e WHERE e."rows" IS NOT NULL)
-    SELECT (SELECT array_agg(u."id") FROM u) AS "ids", (SELECT count(*) FROM a)::int AS "appended"`;
-  return new Set(rows[0]?.ids ?? []);
-}
+    a AS MATERIALIZED (SELECT audit_append($1::text, e."rows") FROM events e WHERE e."rows" IS NOT NULL)
+    SELECT (SELECT array_agg(u."id") FROM u) AS "ids", (SELECT count(*) FROM a)::int AS "appended"`,
+);
 
 export interface UserUpdate {
   id: string;
@@ -98,39 +103,66 @@ export interface UpdatedUser {
  * cluster-wide notify lock and flushes the WAL), and is sent if and only if the change is committed.
  */
 export async function updateScimUser(t: TenantCtx, u: UserUpdate, audit: AuditRow, notify?: StatementNotify): Promise<UpdatedUser | null> {
-  const { cols } = u;
-  const stamped = u.stamp !== undefined;
-  const notifying = notify ? Prisma.sql`, LATERAL pg_notify(${notify.channel}, ${notify.payload}) AS n` : Prisma.empty;
-  const rows = await t.db.$queryRaw<Record<string, unknown>[]>`
-    WITH u AS (
-      UPDATE "User" SET "userName" = ${cols.userName}, "userNameKey" = ${cols.userNameKey}, "externalId" = ${cols.externalId},
-          "active" = ${cols.active}, "displayName" = ${cols.displayName}, "email" = ${cols.email},
-          "attributes" = ${JSON.stringify(u.doc)}::jsonb, "version" = "version" + 1, "updatedAt" = ${u.now.toISOString()}::timestamp(3),
-          "revokedBefore" = CASE WHEN ${stamped} THEN ${u.stamp?.revokedBefore.toISOString() ?? null}::timestamp(3) ELSE "revokedBefore" END,
-          "pendingRevocation" = CASE WHEN ${stamped} THEN ${stamped ? JSON.stringify(u.stamp!.pendingRevocation) : null}::jsonb ELSE "pendingRevocation" END
-        WHERE "tenantId" = ${t.id} AND "id" = ${u.id} AND "version" = ${u.version}
-        RETURNING *)
-    SELECT ${userColumnsSql}, ${userGroupsSql(t.id)} AS "groups"
-      FROM u r, LATERAL audit_append(${t.id}, ${JSON.stringify([audit])}::jsonb) AS a${notifying}`;
+  const { cols, stamp } = u;
+  const params: unknown[] = [
+    t.id,
+    u.id,
+    u.version,
+    cols.userName,
+    cols.userNameKey,
+    cols.externalId,
+    cols.active,
+    cols.displayName,
+    cols.email,
+    JSON.stringify(u.doc),
+    u.now.toISOString(),
+    stamp !== undefined,
+    stamp ? stamp.revokedBefore.toISOString() : null,
+    stamp ? JSON.stringify(stamp.pendingRevocation) : null,
+    JSON.stringify([audit]),
+  ];
+  const rows = notify
+    ? await hotQuery<Record<string, unknown>>(t.db, UPDATE_USER_NOTIFY, [...params, notify.channel, notify.payload])
+    : await hotQuery<Record<string, unknown>>(t.db, UPDATE_USER, params);
   const r = rows[0];
   return r ? { row: userRowOf(r), groups: groupsOf(r) } : null;
 }
 
 /** The columns a SCIM user is rendered from (`r` = the User row), timestamps as UTC instants. */
-const userColumnsSql = Prisma.sql`r."id", r."userName", r."externalId", r."active", r."attributes", r."version",
+const USER_COLUMNS = `r."id", r."userName", r."externalId", r."active", r."attributes", r."version",
   r."createdAt" AT TIME ZONE 'UTC' AS "createdAt", r."updatedAt" AT TIME ZONE 'UTC' AS "updatedAt", r."pendingRevocation"`;
 
-/** The user's SCIM groups (SSO-asserted groups are not SCIM resources) as a JSON array, in group id order. */
-const userGroupsSql = (tenantId: string) => Prisma.sql`(SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId",
+/** The user's SCIM groups (SSO-asserted groups are not SCIM resources) as a JSON array, in group id order; $1 = tenant. */
+export const USER_GROUPS = `(SELECT COALESCE(json_agg(json_build_object('groupId', gm."groupId",
     'displayName', g."displayName") ORDER BY gm."groupId"), '[]'::json)
   FROM "GroupMembership" gm JOIN "Group" g ON g."id" = gm."groupId"
-  WHERE gm."tenantId" = ${tenantId} AND gm."userId" = r."id" AND g."source" <> 'idp')`;
+  WHERE gm."tenantId" = $1::text AND gm."userId" = r."id" AND g."source" <> 'idp')`;
+
+/**
+ * $1 tenant, $2 id, $3 version read, $4–$9 the indexed columns, $10 document, $11 now, $12 stamped, $13–$14 the
+ * revocation stamp, $15 the audit rows; with a notification, $16 channel and $17 payload (pg_notify in the same
+ * statement: sent if and only if the write commits).
+ */
+const updateUserSql = (notifying: boolean) => `WITH u AS (
+      UPDATE "User" SET "userName" = $4::text, "userNameKey" = $5::text, "externalId" = $6::text,
+          "active" = $7::boolean, "displayName" = $8::text, "email" = $9::text,
+          "attributes" = $10::jsonb, "version" = "version" + 1, "updatedAt" = $11::timestamp(3),
+          "revokedBefore" = CASE WHEN $12::boolean THEN $13::timestamp(3) ELSE "revokedBefore" END,
+          "pendingRevocation" = CASE WHEN $12::boolean THEN $14::jsonb ELSE "pendingRevocation" END
+        WHERE "tenantId" = $1::text AND "id" = $2::text AND "version" = $3::int
+        RETURNING *)
+    SELECT ${USER_COLUMNS}, ${USER_GROUPS} AS "groups"
+      FROM u r, LATERAL audit_append($1::text, $15::jsonb) AS a${notifying ? ', LATERAL pg_notify($16::text, $17::text) AS n' : ''}`;
+
+const UPDATE_USER = statement('scim_update_user', updateUserSql(false));
+const UPDATE_USER_NOTIFY = statement('scim_update_user_notify', updateUserSql(true));
+
+/** $1 tenant, $2 user id. */
+const SELECT_USER = statement('scim_select_user', `SELECT ${USER_COLUMNS}, ${USER_GROUPS} AS "groups" FROM "User" r WHERE r."tenantId" = $1::text AND r."id" = $2::text`);
 
 /** A user and its SCIM groups in one round trip (PATCH's read, GET by id); null when there is no such user. */
 export async function selectScimUser(t: TenantCtx, id: string): Promise<UpdatedUser | null> {
-  const rows = await t.db.$queryRaw<Record<string, unknown>[]>`
-    SELECT ${userColumnsSql}, ${userGroupsSql(t.id)} AS "groups" FROM "User" r WHERE r."tenantId" = ${t.id} AND r."id" = ${id}`;
-  const r = rows[0];
+  const r = (await hotQuery<Record<string, unknown>>(t.db, SELECT_USER, [t.id, id]))[0];
   return r ? { row: userRowOf(r), groups: groupsOf(r) } : null;
 }
 

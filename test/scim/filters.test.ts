@@ -1,3 +1,4 @@
+import { driverOf, registerDriver } from '../../src/db/hot-sql.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -200,22 +201,38 @@ describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind)
     await t.t.db.user.createMany({
       data: Array.from({ length: 3000 }, (_, i) => ({ id: `usr_bulk${i}`, tenantId: t.t.id, userName: `bulk${i}@x.com`, userNameKey: `bulk${i}@x.com`, createdAt: now, updatedAt: now })),
     });
-    const spy = vi.spyOn(t.t.db, '$queryRawUnsafe');
+    expect((await t.call('GET', '/ServiceProviderConfig')).status).toBe(200); // the token is verified and cached
+    const driver = driverOf(t.t.db)!;
+    const sent: { name: string; text: string; params: unknown[]; rows: Record<string, unknown>[] }[] = [];
+    registerDriver(t.t.db, async (st, params) => {
+      const rows = await driver(st, params);
+      sent.push({ ...st, params, rows });
+      return rows;
+    });
+    const raw = vi.spyOn(t.t.db, '$queryRawUnsafe');
     try {
       const res = await t.call('GET', `/Users?filter=${encodeURIComponent('userName eq "BULK1234@x.com"')}`);
       expect(res.body.totalResults).toBe(1);
       expect(res.body.Resources[0].id).toBe('usr_bulk1234');
-      // One round trip: the filtered page with its total; the filter is in the SQL, the value a bound parameter.
-      expect(spy).toHaveBeenCalledTimes(1);
-      const [sql, ...params] = spy.mock.calls[0]!;
-      expect(String(sql)).toContain('r."tenantId" = $1 AND (r."userNameKey" = $2::text)');
-      expect(String(sql)).toContain('LIMIT 500 OFFSET 0');
-      expect(String(sql)).not.toContain('bulk1234');
-      expect(params).toEqual([t.t.id, 'bulk1234@x.com']);
-      const rows = (await spy.mock.results[0]!.value) as { id: string; total: number }[];
+      // One round trip: the filtered page with its total, a prepared statement (hot-sql.ts); the filter is in the SQL,
+      // the value and the page bounds are bound parameters.
+      expect(raw).not.toHaveBeenCalled();
+      expect(sent).toHaveLength(1);
+      const [{ name, text, params, rows }] = sent as [(typeof sent)[0]];
+      expect(name).toBe('sb_scim_user_page_user_name');
+      expect(text).toContain('r."tenantId" = $1 AND (r."userNameKey" = $2::text)');
+      expect(text).toContain('LIMIT $3::int OFFSET $4::int');
+      expect(text).not.toContain('bulk1234');
+      expect(params).toEqual([t.t.id, 'bulk1234@x.com', 500, 0]);
       expect(rows.map((r) => [r.id, Number(r.total)])).toEqual([['usr_bulk1234', 1]]);
+      // Any other shape (here: a sort order) takes the general path, with the same answer.
+      const sorted = await t.call('GET', `/Users?filter=${encodeURIComponent('userName eq "BULK1234@x.com"')}&sortBy=userName`);
+      expect(sorted.body).toEqual(res.body);
+      expect(raw).toHaveBeenCalledTimes(1);
+      expect(sent).toHaveLength(1);
     } finally {
-      spy.mockRestore();
+      registerDriver(t.t.db, driver);
+      raw.mockRestore();
     }
   });
 });
