@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Response } from 'express';
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Db } from '../db/open-database.js';
 import type { Clock } from '../lib/clock.js';
 
@@ -57,6 +58,9 @@ export function clientNetwork(ip: string | undefined): string {
   return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
 }
 
+/** The counters of one check, on the driver (src/db/hot-sql.ts): the token endpoint reads them on every request. */
+const COUNTERS = statement('rate_counters', `SELECT "key", "count" FROM "RateLimitCounter" WHERE "key" = ANY($1::text[])`);
+
 /**
  * Fixed-window counters in the database (`RateLimitCounter`, docs/decisions/0013): every node counts against the same
  * row, so a limit holds across nodes; the embedded database has one process, where the same code is simply local.
@@ -79,7 +83,7 @@ export class RateLimiter {
   /** Whether the next event would be within every rule (counts nothing). One read for all the rules' counters. */
   async check(checks: [RateRule, string][]): Promise<RateVerdict> {
     const windows = checks.map(([rule, scope]) => ({ rule, w: this.#window(rule, scope) }));
-    const rows = await this.db.rateLimitCounter.findMany({ where: { key: { in: windows.map((x) => x.w.key) } }, select: { key: true, count: true } });
+    const rows = await hotQuery<{ key: string; count: number }>(this.db, COUNTERS, [windows.map((x) => x.w.key)]);
     const counts = new Map(rows.map((r) => [r.key, r.count]));
     // In the rules' order: the first rule over its limit is the one reported.
     for (const { rule, w } of windows) {
