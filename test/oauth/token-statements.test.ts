@@ -9,9 +9,11 @@ import { authorize, createUser, mcpUrl, pkce, registerClient, signedInBrowser, t
  * Statements per token request (issue 17 §5, docs/decisions/0035 and 0041), counted deterministically by wrapping the
  * driver's query method (pg's Client on PostgreSQL, which the pool and Prisma's adapter both use; PGlite's query on
  * the embedded database) during ONE request, after a warm-up request of each grant. Not counted: the event bus
- * (LISTEN, its heartbeat, NOTIFY) and the batched audit append, which is one per batch, not per request.
+ * (LISTEN, its heartbeat, NOTIFY), the batched audit append (one per batch, not per request) and the slug's tenant
+ * lookup, which the tenant directory repeats once per 10 s of real time (src/tenants/tenant-directory.ts), for all
+ * of the tenant's endpoints: a slow run would otherwise see it in the counted request.
  */
-const background = /sso_bridge_bus_heartbeat|^LISTEN|pg_notify|audit/i;
+const background = /sso_bridge_bus_heartbeat|^LISTEN|pg_notify|audit|FROM "public"\."Tenant" WHERE \("public"\."Tenant"\."slug"/i;
 
 function countStatements() {
   const sent: string[] = [];
@@ -37,7 +39,7 @@ describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
   });
   afterAll(() => app?.close());
 
-  it('authorization_code (PKCE): 5 statements; refresh_token (rotation): 4 — the user is read once per node', async () => {
+  it('authorization_code (PKCE): 4 statements; refresh_token (rotation): 3 — the user and the failure counters are known per node', async () => {
     const t = await app.createTenant();
     const user = await createUser(t);
     const client = await registerClient(app, t);
@@ -52,7 +54,7 @@ describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
       return { grant_type: 'authorization_code', code: redirect!.searchParams.get('code')!, redirect_uri: redirectUri, client_id: client.client_id, code_verifier: verifier };
     };
     const refresh = (token: string) => ({ grant_type: 'refresh_token', refresh_token: token, client_id: client.client_id });
-    // Warm-up: the provider, its client cache, the signing keys and the user are loaded once.
+    // Warm-up: the provider, its client cache, the signing keys, the user and the failure counters are loaded once.
     const first = await tokenRequest(app, t, await code());
     const second = await tokenRequest(app, t, refresh(first.body.refresh_token!));
     expect([first.status, second.status]).toEqual([200, 200]);
@@ -62,12 +64,12 @@ describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
     const byCode = await tokenRequest(app, t, form);
     counting.stop();
     expect(byCode.status).toBe(200);
-    expect(counting.sent, counting.sent.join('\n')).toHaveLength(5);
+    expect(counting.sent, counting.sent.join('\n')).toHaveLength(4);
 
     const again = countStatements();
     const byRefresh = await tokenRequest(app, t, refresh(byCode.body.refresh_token!));
     again.stop();
     expect(byRefresh.status).toBe(200);
-    expect(again.sent, again.sent.join('\n')).toHaveLength(4);
+    expect(again.sent, again.sent.join('\n')).toHaveLength(3);
   });
 });
