@@ -17,6 +17,8 @@ import { Metrics } from './metrics/metrics.js';
 import { createLogger } from './lib/logger.js';
 import { upstreamHealth } from './tools/upstream-health.js';
 import { EventBus } from './revocation/event-bus.js';
+import { AccountCache } from './oauth/account-cache.js';
+import { RateView } from './http/rate-view.js';
 import { RevocationHub } from './revocation/revocation-hub.js';
 import { SessionStore } from './sessions/session-store.js';
 import { TenantDirectory } from './tenants/tenant-directory.js';
@@ -59,6 +61,10 @@ export interface Services {
   readonly accessTokens: AccessTokenVerifier;
   /** One oidc-provider per tenant, built lazily, bounded, rebuilt on 'tenant.changed' (src/oauth). */
   readonly oauthProviders: ProviderCache;
+  /** What this node knows of rate-limit counters, told by the bus when one reaches its limit (src/http/rate-view.ts). */
+  readonly rateView: RateView;
+  /** Active users behind token requests, dropped on 'user.changed' / 'user.revoked' (src/oauth/account-cache.ts). */
+  readonly accounts: AccountCache;
   /** Circuit breakers around IdP fetches (OIDC discovery, SAML metadata URLs), keyed by issuer / URL. */
   readonly idpFetches: CircuitBreakers;
   /** Prometheus metrics of this process (src/metrics), served on METRICS_PORT. */
@@ -127,7 +133,9 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const accessTokens = new JwtAccessTokenVerifier({ config, vault, bus, clock }, bus);
   // Providers are built on first use, when the composition root below is complete.
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
-  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, idpFetches, metrics };
+  const accounts = new AccountCache(bus);
+  const rateView = new RateView(bus);
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, accounts, rateView, idpFetches, metrics };
   // Per-user upstream credentials (src/upstream-auth); static upstreams never reach them.
   upstreams.credentials = new UpstreamTokens(s);
   upstreams.health = upstreamHealth(clock, logger);

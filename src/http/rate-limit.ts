@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
 import type { Response } from 'express';
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Db } from '../db/open-database.js';
 import type { Clock } from '../lib/clock.js';
+import type { RateView } from './rate-view.js';
 
 /** At most `limit` counted events per fixed window of `windowMs`, per key. */
 export interface RateRule {
@@ -57,6 +59,9 @@ export function clientNetwork(ip: string | undefined): string {
   return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
 }
 
+/** The counters of one check, on the driver (src/db/hot-sql.ts): the token endpoint reads them on every request. */
+const COUNTERS = statement('rate_counters', `SELECT "key", "count" FROM "RateLimitCounter" WHERE "key" = ANY($1::text[])`);
+
 /**
  * Fixed-window counters in the database (`RateLimitCounter`, docs/decisions/0013): every node counts against the same
  * row, so a limit holds across nodes; the embedded database has one process, where the same code is simply local.
@@ -67,6 +72,8 @@ export class RateLimiter {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    /** Lets `check` answer from what this node knows (rate-view.ts); `hit` always reads and teaches it. */
+    private readonly view?: RateView,
   ) {}
 
   #window(rule: RateRule, scope: string) {
@@ -76,16 +83,26 @@ export class RateLimiter {
     return { key: `${rule.name}|${scope}|${index}`, expiresAt: new Date(end), retryAfterS: Math.max(1, Math.ceil((end - now) / 1000)) };
   }
 
-  /** Whether the next event would be within every rule (counts nothing). One read for all the rules' counters. */
+  /**
+   * Whether the next event would be within every rule (counts nothing). With a view, from memory when it knows every
+   * counter (no statement); otherwise one read for all the rules' counters.
+   */
   async check(checks: [RateRule, string][]): Promise<RateVerdict> {
     const windows = checks.map(([rule, scope]) => ({ rule, w: this.#window(rule, scope) }));
-    const rows = await this.db.rateLimitCounter.findMany({ where: { key: { in: windows.map((x) => x.w.key) } }, select: { key: true, count: true } });
-    const counts = new Map(rows.map((r) => [r.key, r.count]));
-    // In the rules' order: the first rule over its limit is the one reported.
-    for (const { rule, w } of windows) {
-      if ((counts.get(w.key) ?? 0) >= rule.limit) return { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
+    if (this.view) {
+      const known = windows.map(({ w }) => this.view!.exhausted(w.key));
+      if (!known.includes(undefined)) return verdict(windows, (_, i) => known[i] === true);
     }
-    return { ok: true };
+    return this.#read(windows);
+  }
+
+  async #read(windows: { rule: RateRule; w: { key: string; retryAfterS: number } }[]): Promise<RateVerdict> {
+    const loadedAt = this.view?.now();
+    const rows = await hotQuery<{ key: string; count: number }>(this.db, COUNTERS, [windows.map((x) => x.w.key)]);
+    const counts = new Map(rows.map((r) => [r.key, r.count]));
+    const atLimit = ({ rule, w }: (typeof windows)[number]) => (counts.get(w.key) ?? 0) >= rule.limit;
+    if (this.view) for (const x of windows) this.view.read(x.w.key, atLimit(x), loadedAt!);
+    return verdict(windows, atLimit);
   }
 
   /**
@@ -94,10 +111,10 @@ export class RateLimiter {
    * seen by one read before any write, and a rule pushed over its limit stops the counting of the broader rules after
    * it. Otherwise one network's refused requests would use up its tenant's budget (a single source could then lock
    * every other network out), and a flood from ever new networks would write a counter row per network after the
-   * tenant-wide cap was reached.
+   * tenant-wide cap was reached. A count that reaches a limit is told to the view (every node's, through the bus).
    */
   async hit(checks: [RateRule, string][]): Promise<RateVerdict> {
-    const already = await this.check(checks);
+    const already = await this.#read(checks.map(([rule, scope]) => ({ rule, w: this.#window(rule, scope) })));
     if (!already.ok) return already;
     for (const [rule, scope] of checks) {
       const w = this.#window(rule, scope);
@@ -107,6 +124,7 @@ export class RateLimiter {
         update: { count: { increment: 1 } },
         select: { count: true },
       });
+      if (row.count >= rule.limit) await this.view?.reached(w.key);
       if (row.count > rule.limit) return { ok: false, rule: rule.name, retryAfterS: w.retryAfterS };
     }
     return { ok: true };
@@ -117,6 +135,12 @@ export class RateLimiter {
     const { count } = await this.db.rateLimitCounter.deleteMany({ where: { expiresAt: { lt: this.clock.now() } } });
     return { rateLimitCounters: count };
   }
+}
+
+/** In the rules' order: the first rule over its limit is the one reported. */
+function verdict<W extends { rule: RateRule; w: { retryAfterS: number } }>(windows: W[], over: (x: W, i: number) => boolean): RateVerdict {
+  for (const [i, x] of windows.entries()) if (over(x, i)) return { ok: false, rule: x.rule.name, retryAfterS: x.w.retryAfterS };
+  return { ok: true };
 }
 
 /** The pair of rules every limited endpoint applies: per (tenant, client network) and per tenant. */

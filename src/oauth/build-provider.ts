@@ -6,7 +6,6 @@ import { auditIssuance } from './audit-issuance.js';
 import { countTokenFailures } from './token-failure-limit.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
 import { ADMIN_REGISTERED, extraClientProperties, ID_JAG_IDPS, PURPOSE, validateClientMetadata } from './client-policy.js';
-import { findActiveAccount } from './payload-statements.js';
 import { vaultClientSecrets } from './client-secrets.js';
 import { deviceFlowPages } from './device-pages.js';
 import { holdErrorRedirects } from './hold-error-redirects.js';
@@ -66,7 +65,7 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
     scopes: ['openid', 'offline_access', MCP_SCOPE, SCIM_SCOPE],
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     async findAccount(_ctx, sub) {
-      const user = await findActiveAccount(t, sub);
+      const user = await s.accounts.find(t, sub);
       if (!user) return undefined;
       return {
         accountId: user.id,

@@ -54,7 +54,8 @@ function tokenBodyError(err: unknown, _req: Request, res: Response, next: NextFu
 
 /** Token endpoint: refresh rotation is planned (and serialized in the database) before oidc-provider runs. */
 function tokenEndpoint(s: Services): RequestHandler {
-  const limiter = new RateLimiter(s.db, s.clock);
+  // The node's view of the counters: no read while they are known to be below their limits (docs/decisions/0041).
+  const limiter = new RateLimiter(s.db, s.clock, s.rateView);
   return async (req, res) => {
     const t = tenantOf(res);
     // Failed token requests write rows (audit, revocations): a network, or the tenant as a whole, that failed too

@@ -1,4 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
+import { hotQuery, statement, type Statement } from '../db/hot-sql.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 
 /**
@@ -7,7 +8,8 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
  * consume and the refresh rotation's writes were several round trips. Raw SQL bypasses the tenant-scoped client, so
  * the tenant id is bound from the `TenantCtx` in every WHERE and VALUES (as src/scim/user-statements.ts does);
  * test/oauth/payload-statements.test.ts proves another tenant's rows are never read or written.
- * Instants are bound as ISO strings cast to the column's type (timestamp(3), UTC), as Prisma writes them.
+ * Sent as named prepared statements on the driver (src/db/hot-sql.ts: no Prisma runtime; instants read and written as
+ * UTC, as Prisma does for these timestamp(3) columns).
  */
 export interface PayloadRow {
   payload: AdapterPayload;
@@ -18,27 +20,17 @@ export interface PayloadRow {
 
 export type LookupColumn = 'id' | 'uid' | 'userCode';
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const LIVE_COLUMNS = `SELECT "payload", "grantId", "expiresAt", "consumedAt" FROM "OidcPayload"`;
+const LIVE = `("expiresAt" IS NULL OR "expiresAt" > $4::timestamp(3))`;
+const FIND_LIVE: Record<LookupColumn, Statement> = {
+  id: statement('oidc_find_id', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 AND ${LIVE}`),
+  uid: statement('oidc_find_uid', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "uid" = $3 AND ${LIVE} LIMIT 1`),
+  userCode: statement('oidc_find_user_code', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "userCode" = $3 AND ${LIVE} LIMIT 1`),
+};
 
 /** A live row (no expiry, or an expiry after `now`) of the model, by its id, uid or user code. */
 export async function findLivePayload(t: TenantCtx, model: string, column: LookupColumn, value: string, now: Date): Promise<PayloadRow | undefined> {
-  const at = now.toISOString();
-  const rows =
-    column === 'id'
-      ? await t.db.$queryRaw<PayloadRow[]>`
-          SELECT "payload", "grantId", "expiresAt", "consumedAt" FROM "OidcPayload"
-          WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "id" = ${value}
-            AND ("expiresAt" IS NULL OR "expiresAt" > ${at}::timestamp(3))`
-      : column === 'uid'
-        ? await t.db.$queryRaw<PayloadRow[]>`
-            SELECT "payload", "grantId", "expiresAt", "consumedAt" FROM "OidcPayload"
-            WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "uid" = ${value}
-              AND ("expiresAt" IS NULL OR "expiresAt" > ${at}::timestamp(3)) LIMIT 1`
-        : await t.db.$queryRaw<PayloadRow[]>`
-            SELECT "payload", "grantId", "expiresAt", "consumedAt" FROM "OidcPayload"
-            WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "userCode" = ${value}
-              AND ("expiresAt" IS NULL OR "expiresAt" > ${at}::timestamp(3)) LIMIT 1`;
-  return rows[0];
+  return (await hotQuery<PayloadRow>(t.db, FIND_LIVE[column], [t.id, model, value, now]))[0];
 }
 
 export interface PayloadWrite {
@@ -71,40 +63,44 @@ export interface SuccessorWrite {
  *   consumed token's consume (as consumePayload writes it), so the rotation's writes commit together.
  */
 export async function upsertPayload(t: TenantCtx, w: PayloadWrite, extra: { grantOfClient?: string; successor?: SuccessorWrite } = {}): Promise<void> {
-  const payload = JSON.stringify(w.payload);
-  const now = w.now.toISOString();
   const s = extra.successor;
-  const consumedAt = iso(s?.consumedAt ?? null);
-  const consumed = s?.consumedAt ? Math.floor(s.consumedAt.getTime() / 1000) : null;
-  // Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
-  await t.db.$queryRaw`
-    WITH upserted AS (
-      INSERT INTO "OidcPayload" ("tenantId", "model", "id", "payload", "grantId", "userCode", "uid", "accountId", "expiresAt", "createdAt")
-        VALUES (${t.id}, ${w.model}, ${w.id}, ${payload}::jsonb, ${w.grantId}, ${w.userCode}, ${w.uid}, ${w.accountId},
-          ${iso(w.expiresAt)}::timestamp(3), ${now}::timestamp(3))
-        ON CONFLICT ("tenantId", "model", "id") DO UPDATE SET "payload" = EXCLUDED."payload", "grantId" = EXCLUDED."grantId",
-          "userCode" = EXCLUDED."userCode", "uid" = EXCLUDED."uid", "accountId" = EXCLUDED."accountId", "expiresAt" = EXCLUDED."expiresAt"
-        RETURNING 1),
-    client_in_use AS (
-      UPDATE "OidcPayload" SET "expiresAt" = NULL
-        WHERE ${extra.grantOfClient ?? null}::text IS NOT NULL AND "tenantId" = ${t.id} AND "model" = 'Client'
-          AND "id" = ${extra.grantOfClient ?? null} AND "expiresAt" IS NOT NULL
-        RETURNING 1),
-    successor AS (
-      INSERT INTO "OidcPayload" ("tenantId", "model", "id", "payload", "grantId", "expiresAt", "createdAt")
-        SELECT ${t.id}, 'RefreshSuccessor', ${s?.id ?? null}, jsonb_build_object('successor', ${s?.successor ?? null}::text), ${s?.grantId ?? null},
-          ${iso(s?.expiresAt ?? null)}::timestamp(3), ${now}::timestamp(3)
-        WHERE ${s?.id ?? null}::text IS NOT NULL
-        ON CONFLICT ("tenantId", "model", "id") DO UPDATE SET "payload" = EXCLUDED."payload", "expiresAt" = EXCLUDED."expiresAt"
-        RETURNING 1),
-    consumed AS (
-      UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", ${consumedAt}::timestamp(3)),
-          "payload" = "payload" || jsonb_build_object('consumed', ${consumed}::bigint)
-        WHERE ${consumedAt}::text IS NOT NULL AND "tenantId" = ${t.id} AND "model" = 'RefreshToken' AND "id" = ${s?.id ?? null}
-        RETURNING 1)
-    SELECT (SELECT count(*) FROM upserted) AS n, (SELECT count(*) FROM client_in_use) AS c, (SELECT count(*) FROM successor) AS s,
-      (SELECT count(*) FROM consumed) AS u`;
+  const consumedAt = s?.consumedAt ?? null;
+  await hotQuery(t.db, UPSERT, [
+    t.id, w.model, w.id, JSON.stringify(w.payload), w.grantId, w.userCode, w.uid, w.accountId, w.expiresAt, w.now,
+    extra.grantOfClient ?? null,
+    s?.id ?? null, s?.successor ?? null, s?.grantId ?? null, s?.expiresAt ?? null,
+    consumedAt, consumedAt ? Math.floor(consumedAt.getTime() / 1000) : null,
+  ]);
 }
+
+// $1 tenant, $2–$10 the row, $11 a granted client, $12–$15 the successor record, $16–$17 the deferred consume.
+// Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
+const UPSERT = statement(
+  'oidc_upsert',
+  `WITH upserted AS (
+    INSERT INTO "OidcPayload" ("tenantId", "model", "id", "payload", "grantId", "userCode", "uid", "accountId", "expiresAt", "createdAt")
+      VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::timestamp(3), $10::timestamp(3))
+      ON CONFLICT ("tenantId", "model", "id") DO UPDATE SET "payload" = EXCLUDED."payload", "grantId" = EXCLUDED."grantId",
+        "userCode" = EXCLUDED."userCode", "uid" = EXCLUDED."uid", "accountId" = EXCLUDED."accountId", "expiresAt" = EXCLUDED."expiresAt"
+      RETURNING 1),
+  client_in_use AS (
+    UPDATE "OidcPayload" SET "expiresAt" = NULL
+      WHERE $11::text IS NOT NULL AND "tenantId" = $1 AND "model" = 'Client' AND "id" = $11::text AND "expiresAt" IS NOT NULL
+      RETURNING 1),
+  successor AS (
+    INSERT INTO "OidcPayload" ("tenantId", "model", "id", "payload", "grantId", "expiresAt", "createdAt")
+      SELECT $1, 'RefreshSuccessor', $12::text, jsonb_build_object('successor', $13::text), $14::text, $15::timestamp(3), $10::timestamp(3)
+      WHERE $12::text IS NOT NULL
+      ON CONFLICT ("tenantId", "model", "id") DO UPDATE SET "payload" = EXCLUDED."payload", "expiresAt" = EXCLUDED."expiresAt"
+      RETURNING 1),
+  consumed AS (
+    UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", $16::timestamp(3)),
+        "payload" = "payload" || jsonb_build_object('consumed', $17::bigint)
+      WHERE $16::timestamp(3) IS NOT NULL AND "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $12::text
+      RETURNING 1)
+  SELECT (SELECT count(*) FROM upserted) AS n, (SELECT count(*) FROM client_in_use) AS c, (SELECT count(*) FROM successor) AS s,
+    (SELECT count(*) FROM consumed) AS u`,
+);
 
 /**
  * oidc-provider's `consume` as ONE statement: the row is stamped consumed (column and payload, which oidc-provider
@@ -113,40 +109,48 @@ export async function upsertPayload(t: TenantCtx, w: PayloadWrite, extra: { gran
  * the first consumption instant is kept.
  */
 export async function consumePayload(t: TenantCtx, model: string, id: string, at: Date, singleUse: boolean): Promise<boolean> {
-  const when = at.toISOString();
-  const consumed = Math.floor(at.getTime() / 1000);
-  const rows = singleUse
-    ? await t.db.$queryRaw<unknown[]>`
-        UPDATE "OidcPayload" SET "consumedAt" = ${when}::timestamp(3), "payload" = "payload" || jsonb_build_object('consumed', ${consumed}::bigint)
-        WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "id" = ${id} AND "consumedAt" IS NULL
-        RETURNING 1`
-    : await t.db.$queryRaw<unknown[]>`
-        UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", ${when}::timestamp(3)),
-          "payload" = "payload" || jsonb_build_object('consumed', ${consumed}::bigint)
-        WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "id" = ${id}
-        RETURNING 1`;
+  const rows = await hotQuery(t.db, singleUse ? CONSUME_ONCE : CONSUME, [t.id, model, id, at, Math.floor(at.getTime() / 1000)]);
   return rows.length > 0;
 }
 
+const CONSUME_ONCE = statement(
+  'oidc_consume_once',
+  `UPDATE "OidcPayload" SET "consumedAt" = $4::timestamp(3), "payload" = "payload" || jsonb_build_object('consumed', $5::bigint)
+    WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 AND "consumedAt" IS NULL
+    RETURNING 1`,
+);
+const CONSUME = statement(
+  'oidc_consume',
+  `UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", $4::timestamp(3)), "payload" = "payload" || jsonb_build_object('consumed', $5::bigint)
+    WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3
+    RETURNING 1`,
+);
+
+const DELETE = statement('oidc_delete', `DELETE FROM "OidcPayload" WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 RETURNING 1`);
+const DELETE_OF_GRANT = statement('oidc_delete_of_grant', `DELETE FROM "OidcPayload" WHERE "tenantId" = $1 AND "model" = $2 AND "grantId" = $3 RETURNING 1`);
+
 /** Deletes one row; resolves with whether it existed. */
 export async function deletePayload(t: TenantCtx, model: string, id: string): Promise<boolean> {
-  const rows = await t.db.$queryRaw<unknown[]>`
-    DELETE FROM "OidcPayload" WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "id" = ${id} RETURNING 1`;
-  return rows.length > 0;
+  return (await hotQuery(t.db, DELETE, [t.id, model, id])).length > 0;
 }
 
 /** Deletes the model's rows of one grant (oidc-provider's `revokeByGrantId`). */
 export async function deletePayloadsOfGrant(t: TenantCtx, model: string, grantId: string): Promise<void> {
-  await t.db.$queryRaw`
-    DELETE FROM "OidcPayload" WHERE "tenantId" = ${t.id} AND "model" = ${model} AND "grantId" = ${grantId} RETURNING 1`;
+  await hotQuery(t.db, DELETE_OF_GRANT, [t.id, model, grantId]);
 }
+
+export interface Account {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+}
+
+const ACTIVE_ACCOUNT = statement('active_account', `SELECT "id", "email", "displayName" FROM "User" WHERE "tenantId" = $1 AND "id" = $2 AND "active" = true`);
 
 /**
  * The account behind a `sub` (oidc-provider's `findAccount`, read on every token request): an active user of this
  * tenant. Raw SQL (three columns, no Prisma model mapping), so the tenant is bound here.
  */
-export async function findActiveAccount(t: TenantCtx, sub: string): Promise<{ id: string; email: string | null; displayName: string | null } | undefined> {
-  const [user] = await t.db.$queryRaw<{ id: string; email: string | null; displayName: string | null }[]>`
-    SELECT "id", "email", "displayName" FROM "User" WHERE "tenantId" = ${t.id} AND "id" = ${sub} AND "active" = true`;
-  return user;
+export async function findActiveAccount(t: TenantCtx, sub: string): Promise<Account | undefined> {
+  return (await hotQuery<Account>(t.db, ACTIVE_ACCOUNT, [t.id, sub]))[0];
 }

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -101,15 +102,22 @@ async function findSuccessor(t: TenantCtx, id: string): Promise<string | null> {
   return typeof successor === 'string' ? successor : null;
 }
 
-/** The conditional update that serializes rotation; returns the claimed row (so no read precedes it), or undefined. */
+/**
+ * The conditional update that serializes rotation; returns the claimed row (so no read precedes it), or undefined.
+ * A hot statement on the driver (src/db/hot-sql.ts), so the tenant is bound here: another tenant's token with the same
+ * id is never claimed (test/oauth/payload-statements.test.ts).
+ */
 async function claim(t: TenantCtx, clock: Clock, id: string) {
-  const [row] = await t.db.oidcPayload.updateManyAndReturn({
-    where: { model: 'RefreshToken', id, consumedAt: null },
-    data: { consumedAt: clock.now() },
-    select: { grantId: true, payload: true, expiresAt: true },
-  });
+  const [row] = await hotQuery<{ grantId: string | null; payload: unknown; expiresAt: Date | null }>(t.db, CLAIM, [t.id, id, clock.now()]);
   return row;
 }
+
+const CLAIM = statement(
+  'refresh_claim',
+  `UPDATE "OidcPayload" SET "consumedAt" = $3::timestamp(3)
+    WHERE "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $2 AND "consumedAt" IS NULL
+    RETURNING "grantId", "payload", "expiresAt"`,
+);
 
 /**
  * Decides how a refresh request is served. May replace `body.refresh_token` with the successor (grace window).

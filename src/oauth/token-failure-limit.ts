@@ -15,7 +15,8 @@ export const tokenFailureLimits = (t: TenantCtx, ip: string | undefined): [RateR
  * count that includes it. Counting after the response raced that next request on another node.
  */
 export function countTokenFailures(s: Services, t: TenantCtx, provider: Provider): void {
-  const limiter = new RateLimiter(s.db, s.clock);
+  // Shares the token endpoint's view: a count reaching a limit is told to every node (rate-view.ts).
+  const limiter = new RateLimiter(s.db, s.clock, s.rateView);
   provider.use(async (ctx, next) => {
     await next();
     if ((ctx as KoaContextWithOIDC).oidc?.route !== 'token' || ctx.status < 400) return;

@@ -30,7 +30,9 @@ export type BusEvent =
    * An upstream announced that its prompts or resources changed (src/tools/upstream-list-changes.ts): the GET streams
    * of the users who may see that upstream's content relay it. `userId` set: only that user's list (a per-user session).
    */
-  | { type: 'mcp.content.list-changed'; tenantId: string; upstreamId: string; userId: string | null; kind: 'prompts' | 'resources' };
+  | { type: 'mcp.content.list-changed'; tenantId: string; upstreamId: string; userId: string | null; kind: 'prompts' | 'resources' }
+  /** A rate-limit counter (its window's key, which names the tenant) reached its limit: every node refuses (src/http/rate-view.ts). */
+  | { type: 'rate.exhausted'; tenantId?: undefined; key: string };
 
 /**
  * What subscribers hear: the events above, plus `bus.resumed` — this node's LISTEN connection is back after a gap in

@@ -80,6 +80,45 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     expect(await row(a, 'RefreshToken', 'rt2')).toMatchObject({ grantId: 'grt', expiresAt: later });
   });
 
+  it('the refresh claim claims only the own tenant’s token when another tenant has the same id', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const clock = new ManualClock(new Date('2026-03-01T12:00:00.000Z'));
+    const expiresAt = new Date('2026-03-15T12:00:00.000Z');
+    for (const [x, who] of [[a, 'a'], [b, 'b']] as const) await write(x, 'RefreshToken', 'rt', { who }, { grantId: `g-${who}`, expiresAt });
+    const plan = await planRefresh(a, clock, { refresh_token: 'rt' });
+    // The claim returns A's row, its instant as a UTC Date; B's token is untouched and can still be claimed by B.
+    expect(plan).toMatchObject({ kind: 'rotate', tenantId: a.id, grantId: 'g-a', claimed: { payload: { who: 'a' }, expiresAt } });
+    expect((await row(a, 'RefreshToken', 'rt'))?.consumedAt).toEqual(clock.now());
+    expect((await row(b, 'RefreshToken', 'rt'))?.consumedAt).toBeNull();
+    expect(await planRefresh(b, clock, { refresh_token: 'rt' })).toMatchObject({ kind: 'rotate', tenantId: b.id, grantId: 'g-b' });
+  });
+
+  it('payloads and instants round-trip identically between the hot statements and Prisma, whatever the process time zone', async () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'Pacific/Auckland';
+    try {
+      const t = await tenant();
+      const payload = {
+        kind: 'Grant', n: 1234567890, f: 0.5, neg: -3, yes: true, no: false, nil: null, empty: {}, list: [1, 'two', { three: [3] }, []],
+        text: 'Grüße — 日本 "quoted" \\ back\nline', nested: { openid: { scope: 'openid offline_access mcp' }, resources: { 'https://x/mcp': 'mcp' } },
+      };
+      const expiresAt = new Date('2026-07-01T23:30:00.125Z'); // another calendar day in Auckland
+      await write(t, 'Grant', 'hot', payload, { expiresAt, grantId: 'g' });
+      const viaPrisma = await row(t, 'Grant', 'hot');
+      expect(viaPrisma).toMatchObject({ payload, expiresAt, grantId: 'g' });
+      const viaHot = await findLivePayload(t, 'Grant', 'id', 'hot', new Date('2026-07-01T23:30:00.124Z'));
+      expect(viaHot).toEqual({ payload, grantId: 'g', expiresAt, consumedAt: null });
+      expect(await findLivePayload(t, 'Grant', 'id', 'hot', expiresAt)).toBeUndefined();
+      // Written by Prisma, read by the hot statement: the same document and instants.
+      const consumedAt = new Date('2026-06-30T12:00:00.001Z');
+      await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'Grant', id: 'prisma', payload, expiresAt, consumedAt } });
+      expect(await findLivePayload(t, 'Grant', 'id', 'prisma', new Date('2026-06-30T00:00:00Z'))).toEqual({ payload, grantId: null, expiresAt, consumedAt });
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('of parallel consumes of one code exactly one matches; the payload and column carry the first instant', async () => {
     const t = await tenant();
     await write(t, 'AuthorizationCode', 'code', { kind: 'AuthorizationCode' });

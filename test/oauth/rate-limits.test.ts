@@ -41,11 +41,14 @@ describe.each(testDbKinds)('rate limits across nodes (%s)', (kind) => {
     app = await startTestApp(kind);
     // A second node over the same database, with its own in-memory state.
     const s = await createServices(app.config, { clock: app.clock, logger: pino({ level: 'silent' }), database: app.services.database });
+    // Listening like any node (start-server.ts): it hears other nodes' 'rate.exhausted' (src/http/rate-view.ts).
+    await s.bus.start();
     const server = http.createServer(createApp(s));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     nodeB = {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       close: async () => {
+        await s.bus.stop();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       },

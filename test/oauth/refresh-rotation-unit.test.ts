@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { registerDriver } from '../../src/db/hot-sql.js';
+import type { Db } from '../../src/db/open-database.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import {
   currentRotationPlan,
@@ -23,8 +25,9 @@ import type { TenantCtx } from '../../src/tenants/tenant-context.js';
  * table (issue 18: these are the tests the mutation run executes; a database per mutant took hours). The stand-in
  * keeps the contract the rotation relies on: every query filtered by the tenant, writes of another tenant's row
  * refused, Prisma's refusal of a non-string id, and `updateMany` as ONE conditional update (`consumedAt: null`
- * matches only an unclaimed row, and the count says how many rows changed). The claim raced for real on PostgreSQL
- * stays in refresh-rotation-guards.test.ts. The bounded wait gets an injected `sleep`, so no real time passes.
+ * matches only an unclaimed row, and the count says how many rows changed); the claim, a hot statement, is emulated
+ * behind a registered driver. The claim raced for real on PostgreSQL stays in refresh-rotation-guards.test.ts. The
+ * bounded wait gets an injected `sleep`, so no real time passes.
  */
 interface Row {
   tenantId: string;
@@ -59,14 +62,6 @@ class PayloadStore {
         for (const r of hit) Object.assign(r, structuredClone(data));
         return { count: hit.length };
       },
-      updateManyAndReturn: async ({ where, data, select }: { where: Record<string, unknown>; data: Partial<Row>; select: Record<string, boolean> }) => {
-        await Promise.resolve();
-        checkId(where);
-        // One statement, like updateMany, returning the selected columns of the rows it changed.
-        const hit = this.rows.filter((row) => matches(row, where));
-        for (const r of hit) Object.assign(r, structuredClone(data));
-        return hit.map((r) => Object.fromEntries(Object.keys(select).map((k) => [k, structuredClone((r as unknown as Record<string, unknown>)[k])])));
-      },
       upsert: async ({ where, create, update }: { where: { tenantId_model_id: { tenantId: string; model: string; id: string } }; create: Row; update: Partial<Row> }) => {
         await Promise.resolve();
         const key = where.tenantId_model_id;
@@ -77,7 +72,21 @@ class PayloadStore {
         return null;
       },
     };
-    return { id, slug: id, name: id, settings: {} as TenantCtx['settings'], db: { oidcPayload } as unknown as TenantCtx['db'] };
+    const db = { oidcPayload } as unknown as TenantCtx['db'];
+    // The claim is a hot statement on the driver (src/db/hot-sql.ts): emulated by name, as ONE conditional update
+    // bound to the tenant its first parameter names (this stand-in refuses any other tenant).
+    registerDriver(db as unknown as Db, async (st, values) => {
+      await Promise.resolve();
+      if (st.name !== 'sb_refresh_claim') throw new Error(`statement ${st.name} is not emulated`);
+      const [tenantId, tokenId, at] = values as [string, unknown, string];
+      if (tenantId !== id) throw new Error('Refusing a statement bound to another tenant');
+      checkId({ id: tokenId });
+      const hit = this.rows.filter((row) => matches(row, { model: 'RefreshToken', id: tokenId, consumedAt: null }));
+      // The driver sends instants as UTC wall time (hot-sql.ts, toParam).
+      for (const r of hit) r.consumedAt = new Date(`${at}Z`);
+      return hit.map((r) => structuredClone({ grantId: r.grantId, payload: r.payload, expiresAt: r.expiresAt }));
+    });
+    return { id, slug: id, name: id, settings: {} as TenantCtx['settings'], db };
   }
   token(tenantId: string, id: string, grantId: string | null = 'grt_1', payload: Record<string, unknown> = {}, consumedAt: Date | null = null) {
     this.rows.push({ tenantId, model: 'RefreshToken', id, grantId, payload: { kind: 'RefreshToken', ...payload }, consumedAt, expiresAt: null });

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http/app.js';
+import { rateRules } from '../../src/http/rate-limit.js';
+import { tokenFailureLimits } from '../../src/oauth/token-failure-limit.js';
 import { createServices, type Services } from '../../src/services.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -63,5 +65,24 @@ describe.each(testDbKinds)('two nodes over one database (%s)', (kind) => {
     expect(await nodeB.s.accessTokens.verify(t, at, mcpUrl(app, t))).not.toBeNull(); // now cached on B
     await app.services.revocation.revokeUser(t, user.id, 'scim.deactivated');
     await vi.waitFor(async () => expect(await nodeB.s.accessTokens.verify(t, at, mcpUrl(app, t))).toBeNull(), { timeout: 1000, interval: 20 });
+  });
+
+  it('a network whose token requests failed too often on one node is refused on the other, which had read its counters as below', async () => {
+    const t = await app.createTenant();
+    const ip = '198.51.100.23';
+    const bad = (base: string) =>
+      fetch(`${base}/t/${t.slug}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'nope', client_id: 'nobody' }).toString(),
+      });
+    expect((await bad(nodeB.url)).status).toBe(401); // B read the counters (below) and counted one failure
+    for (let i = 1; i < rateRules.tokenFailNet.limit; i++) expect((await bad(app.url)).status).toBe(401);
+    // A's last count reached the limit and told every node (docs/decisions/0041); B assumed "below" until then.
+    const [rule, scope] = tokenFailureLimits(t, ip)[0]!;
+    const key = `${rule.name}|${scope}|${Math.floor(app.clock.now().getTime() / rule.windowMs)}`;
+    await vi.waitFor(() => expect(nodeB.s.rateView.exhausted(key)).toBe(true), { timeout: 1000, interval: 20 });
+    expect((await bad(nodeB.url)).status).toBe(429);
+    expect((await bad(app.url)).status).toBe(429);
   });
 });
