@@ -10,10 +10,10 @@ import { authorize, createUser, mcpUrl, pkce, registerClient, signedInBrowser, t
  * driver's query method (pg's Client on PostgreSQL, which the pool and Prisma's adapter both use; PGlite's query on
  * the embedded database) during ONE request, after a warm-up request of each grant. Not counted: the event bus
  * (LISTEN, its heartbeat, NOTIFY), the batched audit append (one per batch, not per request) and the slug's tenant
- * lookup, which the tenant directory repeats once per 10 s of real time (src/tenants/tenant-directory.ts), for all
+ * lookup (`tenant_by_slug`, src/tenants/find-tenant.ts), which the tenant directory repeats once per 10 s of real time (src/tenants/tenant-directory.ts), for all
  * of the tenant's endpoints: a slow run would otherwise see it in the counted request.
  */
-const background = /sso_bridge_bus_heartbeat|^LISTEN|pg_notify|audit|FROM "public"\."Tenant" WHERE \("public"\."Tenant"\."slug"/i;
+const background = /sso_bridge_bus_heartbeat|^LISTEN|pg_notify|audit|FROM "Tenant" WHERE "slug" = \$1/i;
 
 function countStatements() {
   const sent: string[] = [];
