@@ -21,6 +21,8 @@ export async function scratchDatabase(serverUrl: string, label: string): Promise
   return {
     url: u.toString(),
     drop: async () => {
+      // BENCH_KEEP_DATABASE=1: left for inspection afterwards (pg_stat_user_tables, bloat); dropped by the next run.
+      if (process.env.BENCH_KEEP_DATABASE === '1') return void (await admin.end());
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await admin.end();
     },
@@ -76,6 +78,49 @@ export function postgresCpuUs(): number {
     if (!/^\d+$/.test(pid)) continue;
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += procCpuUs(pid);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+/**
+ * The postmaster of the PostgreSQL server behind `url` (the parent of a backend), or null when that server is not on
+ * this machine. With it, `serverCpuUs` counts one server's processes only — other clusters on a shared machine
+ * (other helpers' tests) stay out of the reading.
+ */
+export async function postmasterPid(url: string): Promise<number | null> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const stat = readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(stat[1]); // ppid
+  } catch {
+    return null;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * CPU (µs) used so far by one PostgreSQL server: the postmaster, its live children, and — through the postmaster's
+ * cutime/cstime — every child that has exited and been reaped (backends, autovacuum workers), which a sum over live
+ * processes misses.
+ */
+export function serverCpuUs(postmaster: number): number {
+  let total = 0;
+  try {
+    const f = readFileSync(`/proc/${postmaster}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    total += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / 100; // utime stime cutime cstime
+  } catch {
+    return 0;
+  }
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === postmaster) total += procCpuUs(pid);
     } catch {
       // gone
     }

@@ -13,7 +13,7 @@ import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
 import type { TenantCtx } from '../src/tenants/tenant-context.js';
 import { authorize, createUser, mcpUrl, obtainTokens, pkce, registerClient, signedInBrowser, tokenRequest, type Browser } from '../test/oauth/support/oauth-client.js';
-import { closeServices, cpuUs, drive, pct, postgresCpuUs, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, drive, pct, postgresCpuUs, postmasterPid, serverCpuUs, startAppProcess, startProcess, stop } from './support.js';
 
 const CODES = Number(process.env.BENCH_TOKEN_CODES ?? 1000);
 const REFRESHES = Number(process.env.BENCH_TOKEN_REFRESHES ?? 3000);
@@ -25,12 +25,15 @@ type App = Parameters<typeof obtainTokens>[0];
 type Client = Awaited<ReturnType<typeof registerClient>>;
 interface Timed { ms: number; latencies: number[]; cpuUs: number; pgCpuUs: number; n: number }
 
+/** The benchmark's PostgreSQL server's CPU when it runs on this machine (only its processes), else every postgres process's. */
+let pgCpu: () => number = postgresCpuUs;
+
 /** Times `n` requests at CONCURRENCY and charges the CPU `hop` and PostgreSQL used meanwhile to them. */
 async function timed(hop: ChildProcess, n: number, one: (i: number, worker: number) => Promise<void>): Promise<Timed> {
   const cpu0 = cpuUs(hop);
-  const pg0 = postgresCpuUs();
+  const pg0 = pgCpu();
   const run = await drive(n, CONCURRENCY, one);
-  return { ...run, n, cpuUs: cpuUs(hop) - cpu0, pgCpuUs: Math.max(0, postgresCpuUs() - pg0) };
+  return { ...run, n, cpuUs: cpuUs(hop) - cpu0, pgCpuUs: Math.max(0, pgCpu() - pg0) };
 }
 
 /** Several timed parts as one: wall times and CPU added, latencies pooled. */
@@ -64,6 +67,8 @@ export async function main(databaseUrl: string): Promise<void> {
   const server = await startAppProcess(databaseUrl, 'token', process.env.BENCH_TOKEN_NODE_ARGS?.split(' ').filter(Boolean));
   const bareProcess = startProcess(process.execPath, ['--import', 'tsx', 'bench/token/bare-token.ts'], {});
   const services = await server.services();
+  const postmaster = await postmasterPid(databaseUrl);
+  if (postmaster !== null) pgCpu = () => serverCpuUs(postmaster);
   try {
     await server.ready;
     // The bare endpoint answers any path: the same request (tokenRequest's /t/<slug>/oauth/token) goes to both.
