@@ -22,7 +22,7 @@ export type LookupColumn = 'id' | 'uid' | 'userCode';
 
 const LIVE_COLUMNS = `SELECT "payload", "grantId", "expiresAt", "consumedAt" FROM "OidcPayload"`;
 const LIVE = `("expiresAt" IS NULL OR "expiresAt" > $4::timestamp(3))`;
-const FIND_LIVE: Record<LookupColumn, Statement> = {
+export const FIND_LIVE: Record<LookupColumn, Statement> = {
   id: statement('oidc_find_id', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 AND ${LIVE}`),
   uid: statement('oidc_find_uid', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "uid" = $3 AND ${LIVE} LIMIT 1`),
   userCode: statement('oidc_find_user_code', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "userCode" = $3 AND ${LIVE} LIMIT 1`),
@@ -113,20 +113,20 @@ export async function consumePayload(t: TenantCtx, model: string, id: string, at
   return rows.length > 0;
 }
 
-const CONSUME_ONCE = statement(
+export const CONSUME_ONCE = statement(
   'oidc_consume_once',
   `UPDATE "OidcPayload" SET "consumedAt" = $4::timestamp(3), "payload" = "payload" || jsonb_build_object('consumed', $5::bigint)
     WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 AND "consumedAt" IS NULL
     RETURNING 1`,
 );
-const CONSUME = statement(
+export const CONSUME = statement(
   'oidc_consume',
   `UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", $4::timestamp(3)), "payload" = "payload" || jsonb_build_object('consumed', $5::bigint)
     WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3
     RETURNING 1`,
 );
 
-const DELETE = statement('oidc_delete', `DELETE FROM "OidcPayload" WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 RETURNING 1`);
+export const DELETE = statement('oidc_delete', `DELETE FROM "OidcPayload" WHERE "tenantId" = $1 AND "model" = $2 AND "id" = $3 RETURNING 1`);
 const DELETE_OF_GRANT = statement('oidc_delete_of_grant', `DELETE FROM "OidcPayload" WHERE "tenantId" = $1 AND "model" = $2 AND "grantId" = $3 RETURNING 1`);
 
 /** Deletes one row; resolves with whether it existed. */

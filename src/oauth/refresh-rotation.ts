@@ -112,7 +112,7 @@ async function claim(t: TenantCtx, clock: Clock, id: string) {
   return row;
 }
 
-const CLAIM = statement(
+export const CLAIM = statement(
   'refresh_claim',
   `UPDATE "OidcPayload" SET "consumedAt" = $3::timestamp(3)
     WHERE "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $2 AND "consumedAt" IS NULL

@@ -3,9 +3,9 @@ import type { AdapterPayload } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { ADMIN_REGISTERED } from '../../src/oauth/client-policy.js';
-import { consumePayload, deletePayload, deletePayloadsOfGrant, findLivePayload, upsertPayload } from '../../src/oauth/payload-statements.js';
+import { CONSUME, CONSUME_ONCE, consumePayload, DELETE, deletePayload, deletePayloadsOfGrant, FIND_LIVE, findLivePayload, upsertPayload } from '../../src/oauth/payload-statements.js';
 import { CLIENT_CACHE_MS, prismaAdapterFactory } from '../../src/oauth/prisma-adapter.js';
-import { planRefresh, runWithRotationPlan } from '../../src/oauth/refresh-rotation.js';
+import { CLAIM, planRefresh, runWithRotationPlan } from '../../src/oauth/refresh-rotation.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
@@ -117,6 +117,36 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
       if (tz === undefined) delete process.env.TZ;
       else process.env.TZ = tz;
     }
+  });
+
+  it('lookups by id use the primary key on a table without statistics, not another index that leads with the tenant', async () => {
+    // Issue 17 §5: with ("tenantId", …) secondary indexes, a never-analyzed table (autovacuum off, or a new
+    // deployment) let the planner scan every row of the tenant for each token lookup (1–7 ms per request).
+    const t = await tenant();
+    await database.prisma.$executeRawUnsafe(
+      `INSERT INTO "OidcPayload" ("tenantId", "model", "id", "payload", "grantId", "accountId", "expiresAt")
+        SELECT $1, 'RefreshToken', 'tok' || g, '{}'::jsonb, 'g' || (g % 10), 'acc' || (g % 8), now() + interval '1 day' FROM generate_series(1, 300) g`,
+      t.id,
+    );
+    const now = new Date();
+    const indexes = async (sql: string, params: unknown[]) => {
+      const [row] = await database.prisma.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(`EXPLAIN (FORMAT JSON) ${sql}`, ...params);
+      const found: string[] = [];
+      const walk = (node: unknown): void => {
+        if (!node || typeof node !== 'object') return;
+        const n = node as Record<string, unknown>;
+        if (n['Relation Name'] === 'OidcPayload' && String(n['Node Type']).endsWith('Scan')) found.push(String(n['Index Name'] ?? n['Node Type']));
+        Object.values(n).forEach((v) => (Array.isArray(v) ? v.forEach(walk) : walk(v)));
+      };
+      walk(typeof row!['QUERY PLAN'] === 'string' ? JSON.parse(row!['QUERY PLAN']) : row!['QUERY PLAN']);
+      return found;
+    };
+    const byId = [t.id, 'RefreshToken', 'tok7'];
+    expect(await indexes(FIND_LIVE.id.text, [...byId, now])).toEqual(['OidcPayload_pkey']);
+    expect(await indexes(CLAIM.text, [t.id, 'tok7', now])).toEqual(['OidcPayload_pkey']);
+    expect(await indexes(CONSUME_ONCE.text, [...byId, now, 1])).toEqual(['OidcPayload_pkey']);
+    expect(await indexes(CONSUME.text, [...byId, now, 1])).toEqual(['OidcPayload_pkey']);
+    expect(await indexes(DELETE.text, byId)).toEqual(['OidcPayload_pkey']);
   });
 
   it('of parallel consumes of one code exactly one matches; the payload and column carry the first instant', async () => {
