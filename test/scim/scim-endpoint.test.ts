@@ -13,7 +13,8 @@ import { createTenant, setTenantStatus } from '../../src/tenants/manage-tenants.
 import { updateTenantSettings } from '../../src/tenants/update-settings.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
 import { freePort, testMasterKey } from '../support/test-app.js';
-import { ENTERPRISE, GROUP, PATCH_OP, USER } from './scim-client.js';
+import { userOperations } from '../../src/scim/scim-operations.js';
+import { ENTERPRISE, ERROR, GROUP, PATCH_OP, USER } from './scim-client.js';
 
 // The SCIM hot path (src/scim/scim-endpoint.ts) must answer exactly as the Express routes do. Every request below is
 // sent twice: to the plain URL, which the hot path serves, and to the same URL with the tenant slug's dash
@@ -199,6 +200,25 @@ describe.each(testDbKinds)('the SCIM hot path in front of Express (%s)', (kind) 
     await same('POST', '/Users', { tenant: 'eqv-sync', body: userBody('sync@eqv.example') });
     await same('POST', '/Users', { tenant: 'eqv-sync', body: '{oops' });
     await same('PATCH', '/Groups/grp_x', { tenant: 'eqv-sync', body: patchBody });
+  });
+
+  it('answers an unexpected fault with the same 500 SCIM Error carrying only the trace id, details in the log', async () => {
+    const fault = vi.spyOn(userOperations, 'get').mockRejectedValue(new Error('secret detail'));
+    try {
+      const fast = await send(false, 'GET', '/Users/usr_any');
+      const slow = await send(true, 'GET', '/Users/usr_any');
+      expect([fast.viaExpress, slow.viaExpress]).toEqual([false, true]);
+      // The bodies differ by their trace ids (the request ids), and so do the weak ETags' hashes over them.
+      const trace = (a: Answer, i: number) =>
+        JSON.stringify({ ...a, viaExpress: null, headers: { ...a.headers, etag: a.headers.etag?.replace(/-[^"]+"$/, '-<hash>"') } }).replaceAll(`eqv-${i}`, '<trace>');
+      expect(trace(fast, n - 1)).toBe(trace(slow, n));
+      expect(fast.status).toBe(500);
+      expect(JSON.parse(fast.body)).toEqual({ schemas: [ERROR], status: '500', detail: `Internal error (trace id eqv-${n - 1})` });
+      expect(fast.logs.some((l) => l.includes('unexpected SCIM error'))).toBe(true);
+      expect(fast.body).not.toContain('secret detail');
+    } finally {
+      fault.mockRestore();
+    }
   });
 
   it('leaves everything else to Express: other methods and paths, conditional GETs, other casings', async () => {
