@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Services } from '../services.js';
 import { mcpEndpoint, mcpSlugOf } from '../mcp/mcp-endpoint.js';
+import { scimEndpoint } from '../scim/scim-endpoint.js';
 import { TRUST_PROXY } from './client-ip.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { routeFamily } from '../metrics/metrics.js';
@@ -12,11 +13,13 @@ import { requestLog } from './request-log.js';
 /**
  * The server's request listener: the tenant's MCP endpoint `/t/{slug}/mcp` (nearly every request of a busy
  * deployment) on plain node:http (mcp-endpoint.ts: Express's routing and helpers cost measurable CPU per tool call),
- * everything else to the Express application.
+ * likewise SCIM's provisioning requests (GET/POST/PATCH on Users and Groups: scim-endpoint.ts, which hands every
+ * other SCIM request to Express), everything else to the Express application.
  */
 export function createApp(s: Services): RequestListener {
   const app = createExpressApp(s);
   const mcp = mcpEndpoint(s);
+  const scim = scimEndpoint(s);
   const metrics = s.metrics;
   return (req, res) => {
     const url = req.url ?? '/';
@@ -25,9 +28,10 @@ export function createApp(s: Services): RequestListener {
     const started = performance.now();
     const family = slug === undefined ? routeFamily(url) : 'mcp';
     res.once('finish', () => metrics.http(family, res.statusCode, (performance.now() - started) / 1000));
+    const handle = family === 'scim' ? () => scim(req, res, () => app(req, res)) : () => app(req, res);
     if (slug !== undefined) mcp(req, res, slug);
-    else if (tracingOn && (family === 'scim' || family === 'oauth' || family === 'sso')) traceRequest(family, req.method, res, () => app(req, res));
-    else app(req, res);
+    else if (tracingOn && (family === 'scim' || family === 'oauth' || family === 'sso')) traceRequest(family, req.method, res, handle);
+    else handle();
   };
 }
 

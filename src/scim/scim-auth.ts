@@ -66,20 +66,24 @@ export function presentedToken(header: string | undefined): string | null {
   return null;
 }
 
+/**
+ * Who presents `authorization` to tenant `t`'s SCIM API (framework-free: the Express middleware below and the
+ * node:http hot path, scim-endpoint.ts, both call it); 401 as a ScimError when no verifier accepts it.
+ */
+export async function authenticateScim(verifiers: ScimCredentialVerifier[], t: TenantCtx, authorization: string | undefined): Promise<ScimPrincipal> {
+  const token = presentedToken(authorization);
+  if (!token) throw scimUnauthorized();
+  for (const v of verifiers) {
+    const principal = await v.verify(t, token);
+    if (principal) return principal;
+  }
+  throw scimUnauthorized('Invalid or revoked token');
+}
+
 export function scimAuth(verifiers: ScimCredentialVerifier[]): RequestHandler {
   return async (req, res, next) => {
-    const token = presentedToken(req.headers.authorization);
-    if (!token) throw scimUnauthorized();
-    const t = tenantOf(res);
-    for (const v of verifiers) {
-      const principal = await v.verify(t, token);
-      if (principal) {
-        res.locals.scimPrincipal = principal;
-        next();
-        return;
-      }
-    }
-    throw scimUnauthorized('Invalid or revoked token');
+    res.locals.scimPrincipal = await authenticateScim(verifiers, tenantOf(res), req.headers.authorization);
+    next();
   };
 }
 

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { tenantOf } from '../http/resolve-tenant.js';
 import type { AuditInput } from '../audit/audit-log.js';
@@ -22,13 +23,17 @@ export interface ScimCtx {
 }
 
 export function scimCtx(s: Services, req: Request, res: Response): ScimCtx {
-  const t = tenantOf(res);
+  return scimCtxOf(s, tenantOf(res), principalOf(res), req, req.ip);
+}
+
+/** The same context without Express (scim-endpoint.ts): `ip` as clientIp computes Express's `req.ip`. */
+export function scimCtxOf(s: Services, t: TenantCtx, principal: ScimPrincipal, req: IncomingMessage, ip: string | undefined): ScimCtx {
   return {
     s,
     t,
-    principal: principalOf(res),
+    principal,
     baseUrl: scimBaseUrl(s.config.publicUrl, t),
-    request: { ip: req.ip, userAgent: req.headers['user-agent'], requestId: String(req.id ?? '') },
+    request: { ip, userAgent: req.headers['user-agent'], requestId: String(req.id ?? '') },
   };
 }
 

@@ -6,7 +6,9 @@ import { resourceTypeById, resourceTypes, schemaById, schemas, serviceProviderCo
 import { groupRoutes } from './group-routes.js';
 import { scimAuth, scimVerifiers } from './scim-auth.js';
 import { scimCtx } from './scim-context.js';
-import { ScimError, scimBadRequest } from './scim-error.js';
+import { requireBody } from './scim-operations.js';
+import type { TenantCtx } from '../tenants/tenant-context.js';
+import { ScimError } from './scim-error.js';
 import { scimErrorHandler, sendScim } from './scim-response.js';
 import { userRoutes } from './user-routes.js';
 
@@ -15,10 +17,20 @@ export const SCIM_BODY_LIMIT = '4mb';
 
 /** The request body as JSON; a write without a JSON body (wrong media type, empty) is invalid syntax. */
 export function bodyOf(req: Request): unknown {
-  if (req.body === undefined) {
-    throw scimBadRequest('invalidSyntax', 'Expected a JSON body (application/scim+json or application/json)');
-  }
-  return req.body;
+  return requireBody(req.body);
+}
+
+/** The resource a SCIM path (below /scim/v2) names, for the operation counter: Users, Groups, or discovery. */
+export const scimResourceOf = (path: string) => /^\/(Users|Groups)\b/.exec(path)?.[1] ?? 'discovery';
+
+/**
+ * One source of truth per tenant: when directory sync provisions users, SCIM may read but not write. Reads are
+ * GET/HEAD, and POST …/.search (RFC 7644 §3.4.3, a query carried in a body); `path` is below /scim/v2.
+ */
+export function refuseDirectorySyncWrite(t: TenantCtx, method: string | undefined, path: string): void {
+  const read = method === 'GET' || method === 'HEAD' || (method === 'POST' && /\/\.search$/.test(path));
+  if (read || t.settings.provisioning !== 'directory-sync') return;
+  throw new ScimError(409, "This tenant's users and groups come from directory sync (tenant settings: provisioning); SCIM writes are refused");
 }
 
 /** PUBLIC_URL/t/{slug}/scim/v2 — RFC 7644 endpoints for one tenant. Unknown query parameters are ignored. */
@@ -26,18 +38,15 @@ export function scimRoutes(s: Services): Router {
   const r = Router({ mergeParams: true });
   // SCIM operations by tenant, resource, method and result — counted before authentication so 401s show too.
   r.use((req, res, next) => {
-    const resource = /^\/(Users|Groups)\b/.exec(req.path)?.[1] ?? 'discovery';
+    const resource = scimResourceOf(req.path);
     res.once('finish', () => s.metrics.scim(tenantOf(res).slug, resource, req.method, res.statusCode));
     next();
   });
   r.use(scimAuth(scimVerifiers(s)));
   r.use(jsonBody(SCIM_BODY_LIMIT));
-  // One source of truth per tenant: when directory sync provisions users, SCIM may read but not write.
   r.use((req, res, next) => {
-    // Reads: GET/HEAD, and POST …/.search (RFC 7644 §3.4.3, a query carried in a body).
-    const read = req.method === 'GET' || req.method === 'HEAD' || (req.method === 'POST' && /\/\.search$/.test(req.path));
-    if (read || scimCtx(s, req, res).t.settings.provisioning !== 'directory-sync') return next();
-    throw new ScimError(409, "This tenant's users and groups come from directory sync (tenant settings: provisioning); SCIM writes are refused");
+    refuseDirectorySyncWrite(tenantOf(res), req.method, req.path);
+    next();
   });
 
   r.get('/ServiceProviderConfig', (req, res) => sendScim(res, 200, serviceProviderConfig(scimCtx(s, req, res).baseUrl)));
