@@ -9,13 +9,23 @@ const MAX_DEPTH = 4;
 export function redactDetail(value: unknown, depth = 0): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
   // NUL cannot be stored in PostgreSQL text or jsonb: one would make the whole batch fail, forever.
-  if (typeof value === 'string') return (value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value).replace(/\0/g, '');
+  if (typeof value === 'string') {
+    const cut = value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+    return cut.includes('\0') ? cut.replace(/\0/g, '') : cut;
+  }
   if (depth >= MAX_DEPTH) return '[…]';
   if (Array.isArray(value)) return value.slice(0, 100).map((v) => redactDetail(v, depth + 1));
   if (typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, secretKey.test(k) ? '[redacted]' : redactDetail(v, depth + 1)]),
-    );
+    // A plain loop rather than Object.fromEntries(Object.entries(…).map(…)): every tools/call's audit detail passes
+    // here, and the three intermediate arrays were most of its cost. Own data properties, as fromEntries defines them
+    // (a "__proto__" key stays a key, never the prototype).
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      const v = secretKey.test(k) ? '[redacted]' : redactDetail((value as Record<string, unknown>)[k], depth + 1);
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[k] = v;
+    }
+    return out;
   }
   return String(value);
 }

@@ -28,12 +28,29 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'sso-bridge' },
       redact: { paths: redactPaths, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
     },
     // Default: stdout, written in batches (log-destination.ts) rather than one syscall per line.
     destination ?? stdoutLogDestination(),
   );
 }
+
+/**
+ * Exactly pino.stdTimeFunctions.isoTime's `,"time":"2026-12-06T09:03:12.345Z"`, with the date formatted once per
+ * second instead of on every line: the server writes a line per request, and formatting the date was a visible share of
+ * the MCP endpoint's CPU per tools/call (docs/benchmarks.md, issue 17 §1).
+ */
+export function isoTime(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoHead = new Date(second * 1000).toISOString().slice(0, -4); // up to and including the '.' before the milliseconds
+  }
+  const ms = now - second * 1000;
+  return `,"time":"${isoHead}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+let isoSecond = NaN;
+let isoHead = '';
 
 /** Query parameters that carry credentials or single-use secrets (OAuth codes, SAML messages, tokens). */
 const secretParams = /^(code|state|token|access_token|refresh_token|id_token|client_secret|assertion|samlresponse|samlrequest|relaystate|user_code|code_verifier|session_state|login_hint)$/i;

@@ -116,9 +116,17 @@ export async function tryFastPath(
   // Exactly the SDK transport's Content-Type (no "; charset=utf-8").
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
-  // With a serialised result: the same bytes as JSON.stringify({ result, jsonrpc, id }).
+  // With a serialised result: the same bytes as JSON.stringify({ result, jsonrpc, id }), written as three chunks in one
+  // tick — node corks the socket for the tick, so headers and the three go out in one writev — rather than copied
+  // into one buffer first (Buffer.concat of a 201-tool answer, ~100 kB, was 5 % of the gateway's CPU in a list flood).
   if (listed === undefined) res.end(JSON.stringify(response));
-  else res.end(Buffer.concat([RESULT_OPEN, listed, Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`)]));
+  else {
+    const tail = `,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`;
+    res.setHeader('Content-Length', RESULT_OPEN.length + listed.length + Buffer.byteLength(tail));
+    res.write(RESULT_OPEN);
+    res.write(listed);
+    res.end(tail);
+  }
   return true;
 }
 

@@ -18,9 +18,17 @@ export function mcpResourceUrl(publicUrl: string, t: Pick<TenantCtx, 'slug'>): s
 
 /** RFC 9728 §3.1: the metadata URL inserts `/.well-known/oauth-protected-resource` between host and path. */
 export function protectedResourceMetadataUrl(publicUrl: string, t: Pick<TenantCtx, 'slug'>): string {
-  const u = new URL(publicUrl);
-  const base = u.pathname.replace(/\/+$/, '');
-  return `${u.origin}/.well-known/oauth-protected-resource${base}/t/${t.slug}/mcp`;
+  return `${metadataPrefix(publicUrl)}/t/${t.slug}/mcp`;
+}
+
+/** The metadata URL up to the tenant path, parsed once per public URL: the MCP endpoint needs it on every request. */
+let lastPrefix: { publicUrl: string; prefix: string } | undefined;
+function metadataPrefix(publicUrl: string): string {
+  if (lastPrefix?.publicUrl !== publicUrl) {
+    const u = new URL(publicUrl);
+    lastPrefix = { publicUrl, prefix: `${u.origin}/.well-known/oauth-protected-resource${u.pathname.replace(/\/+$/, '')}` };
+  }
+  return lastPrefix.prefix;
 }
 
 /** The tenant's authorization server issuer. */

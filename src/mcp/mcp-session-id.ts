@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Services } from '../services.js';
 import { safeEqual } from '../lib/secrets.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -22,7 +22,8 @@ const RANDOM_CHARS = 24;
  * Visible ASCII only (0x21–0x7E): base64url and a dot.
  */
 export class McpSessionIds {
-  readonly #keys = new Map<string, Promise<Buffer>>();
+  /** The tenant's key as a KeyObject: imported once, not on every HMAC (`createHmac` with raw bytes imports them each time). */
+  readonly #keys = new Map<string, Promise<KeyObject>>();
   /** Verified session id → `tenant|user|client` it is bound to (bounded, oldest first out). */
   readonly #verified = new Map<string, string>();
 
@@ -34,7 +35,10 @@ export class McpSessionIds {
    */
   async issue(t: TenantCtx, p: SessionPrincipal, capabilities: RelayCapabilities = NO_CAPABILITIES): Promise<string> {
     const nonce = randomBytes(18).toString('base64url') + encodeCapabilities(capabilities);
-    return `${nonce}.${await this.#mac(t, p, nonce)}`;
+    const id = `${nonce}.${await this.#mac(t, p, nonce)}`;
+    // Made here for this principal: its first request needs no HMAC either (only the same principal is let through).
+    this.#remember(id, `${t.id}|${p.userId}|${p.clientId}`);
+    return id;
   }
 
   /** The capabilities recorded in a session id that {@link matches} accepted. */
@@ -50,9 +54,13 @@ export class McpSessionIds {
     const [nonce, mac, extra] = sessionId.split('.');
     if (!nonce || !mac || extra !== undefined || nonce.length > 64) return false;
     if (!safeEqual(mac, await this.#mac(t, p, nonce))) return false;
+    this.#remember(sessionId, owner);
+    return true;
+  }
+
+  #remember(sessionId: string, owner: string): void {
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(sessionId, owner);
-    return true;
   }
 
   async #mac(t: TenantCtx, p: SessionPrincipal, nonce: string): Promise<string> {
@@ -60,10 +68,10 @@ export class McpSessionIds {
     return createHmac('sha256', key).update(`${t.id}|${p.userId}|${p.clientId}|${nonce}`).digest('base64url');
   }
 
-  #key(t: TenantCtx): Promise<Buffer> {
+  #key(t: TenantCtx): Promise<KeyObject> {
     let key = this.#keys.get(t.id);
     if (!key) {
-      key = this.#loadOrCreateKey(t);
+      key = this.#loadOrCreateKey(t).then((raw) => createSecretKey(raw));
       this.#keys.set(t.id, key);
       key.catch(() => this.#keys.delete(t.id));
     }

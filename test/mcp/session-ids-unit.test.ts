@@ -1,0 +1,48 @@
+import type * as nodeCrypto from 'node:crypto';
+import { createHmac as realHmac } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+
+// Counts the HMACs McpSessionIds computes (the cost its cache of proved ids exists to avoid).
+const hmacs = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const crypto = await importOriginal<typeof nodeCrypto>();
+  return {
+    ...crypto,
+    createHmac: (...args: Parameters<typeof crypto.createHmac>) => {
+      hmacs.count++;
+      return crypto.createHmac(...args);
+    },
+  };
+});
+
+const { McpSessionIds } = await import('../../src/mcp/mcp-session-id.js');
+
+const KEY = Buffer.alloc(32, 7);
+const tenant = { id: 'ten_a', db: { vaultSecret: { findFirst: async () => ({ id: 'sec_1' }) } } } as never;
+const services = { vault: { get: async () => KEY, put: async () => undefined } } as never;
+const alice = { userId: 'usr_alice', clientId: 'cli_1' };
+const bob = { userId: 'usr_bob', clientId: 'cli_1' };
+
+describe('McpSessionIds (HMAC-bound session ids)', () => {
+  it('accepts an id it issued for its principal without another HMAC; another principal still gets the full check and 404', async () => {
+    const ids = new McpSessionIds(services);
+    const id = await ids.issue(tenant, alice);
+    const afterIssue = hmacs.count;
+    expect(await ids.matches(tenant, alice, id)).toBe(true);
+    expect(hmacs.count).toBe(afterIssue);
+    expect(await ids.matches(tenant, bob, id)).toBe(false);
+    expect(hmacs.count).toBe(afterIssue + 1);
+    expect(await ids.matches({ ...(tenant as object), id: 'ten_b' } as never, alice, id)).toBe(false);
+  });
+
+  it('verifies ids issued elsewhere (another node, an older version) with the same MAC over the raw key, once per id', async () => {
+    const nonce = 'n'.repeat(24);
+    const mac = realHmac('sha256', KEY).update(`ten_a|usr_alice|cli_1|${nonce}`).digest('base64url');
+    const ids = new McpSessionIds(services);
+    const before = hmacs.count;
+    expect(await ids.matches(tenant, alice, `${nonce}.${mac}`)).toBe(true);
+    expect(await ids.matches(tenant, alice, `${nonce}.${mac}`)).toBe(true);
+    expect(hmacs.count).toBe(before + 1);
+    expect(await ids.matches(tenant, alice, `${nonce}.${mac.slice(1)}x`)).toBe(false);
+  });
+});
