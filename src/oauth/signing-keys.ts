@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import type { SealedSecret } from '../vault/vault.js';
 
-const OWNER_KIND = 'oauth-jwks';
+/** The vault owner kind of a tenant's key material (one secret per tenant, owner id = tenant id). */
+export const SIGNING_KEYS_OWNER = 'oauth-jwks';
+const OWNER_KIND = SIGNING_KEYS_OWNER;
 /** Old keys stay published after a rotation so tokens signed just before it still verify (≥ the longest token TTL). */
 const KEEP_PREVIOUS = 2;
 
@@ -29,12 +32,36 @@ async function findSecret(t: TenantCtx) {
 }
 
 /**
+ * The key material read with the tenant row itself (find-tenant.ts), per tenant context: as fresh as the context, which
+ * the tenant directory drops on 'tenant.changed' (decision 0043). A WeakMap, not a field, so the sealed bytes never
+ * travel with the context into logs or fingerprints.
+ */
+const readWithTenant = new WeakMap<TenantCtx, SealedSecret>();
+
+/** Called by the tenant read that brought the tenant's sealed signing keys along. */
+export function keepSealedSigningKeys(t: TenantCtx, sealed: SealedSecret): void {
+  readWithTenant.set(t, sealed);
+}
+
+/** The sealed key material read with this tenant context, if its read brought it (find-tenant.ts). */
+export function sealedSigningKeysOf(t: TenantCtx): SealedSecret | undefined {
+  return readWithTenant.get(t);
+}
+
+/**
  * The tenant's signing keys, generated on first use and kept encrypted in the vault. Two nodes racing to create them
  * both write, then both keep the oldest row, so every node signs with the same key.
  */
 export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
-  // One round trip when the keys exist: this read is on the cold path of every node's first request for a tenant and
-  // after every 'tenant.changed' (issue 17 §2).
+  // No round trip when the tenant's read brought the keys along (find-tenant.ts; decision 0043), else one: this read
+  // is on the cold path of every node's first request for a tenant and after every 'tenant.changed' (issue 17 §2).
+  const sealed = readWithTenant.get(t);
+  if (sealed) return JSON.parse(await s.vault.openString(t, sealed)) as TenantKeyMaterial;
+  return loadStoredSigningKeys(s, t);
+}
+
+/** As {@link loadSigningKeys}, always from the database (a rotation builds on the keys stored now). */
+async function loadStoredSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
   const existing = await s.vault.findOldestString(t, { kind: OWNER_KIND, id: t.id });
   if (existing !== null) return JSON.parse(existing) as TenantKeyMaterial;
   const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };
@@ -49,7 +76,7 @@ export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<Tenant
  * Every node rebuilds the tenant's provider on the 'tenant.changed' event.
  */
 export async function rotateSigningKeys(s: Services, t: TenantCtx): Promise<{ kid: string; published: string[] }> {
-  const current = await loadSigningKeys(s, t);
+  const current = await loadStoredSigningKeys(s, t);
   const key = await newSigningKey();
   const next: TenantKeyMaterial = {
     keys: [key, ...current.keys].slice(0, KEEP_PREVIOUS + 1),

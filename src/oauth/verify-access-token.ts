@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
@@ -6,7 +6,9 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { AccessTokenInfo, AccessTokenVerifier, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
-import { loadSigningKeys, publicJwk } from './signing-keys.js';
+import { PublicKeyImports, tenantKeySelector } from './public-key-imports.js';
+import { loadSigningKeys, publicJwk, sealedSigningKeysOf } from './signing-keys.js';
+import type { SealedSecret } from '../vault/vault.js';
 
 interface Cached {
   info: AccessTokenInfo;
@@ -26,10 +28,20 @@ const MAX_CACHED = 10_000;
  * the very next request; after a gap in the bus (`bus.resumed`) everything is dropped, and while the bus is down an
  * entry is served only within the bus's trust bound (`EventBus.trusts`). A cache hit is a Map lookup and a few
  * comparisons.
+ *
+ * The tenant's key set (which kids verify) is read again after every 'tenant.changed', usually with the tenant row
+ * itself (find-tenant.ts: the context carries the sealed keys, so no round trip of its own); the imported public keys
+ * are kept by kid across changes ({@link PublicKeyImports}), so a change that left the keys alone imports nothing,
+ * a rotated-in key verifies at once and a removed one is refused at once (decision 0043).
  */
 export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #cache = new Map<string, Cached>();
+  /** Key sets of contexts that came without their keys (read separately), per tenant, dropped on 'tenant.changed'. */
   readonly #keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; loadedAt: number }>();
+  /** Key sets of contexts that brought their sealed keys: as fresh as the context (the tenant directory's). */
+  readonly #keysBySealed = new WeakMap<SealedSecret, Promise<JWTVerifyGetKey>>();
+  /** Imported public keys by kid, kept across 'tenant.changed' (tests count the imports). */
+  readonly keyImports = new PublicKeyImports();
 
   constructor(
     private readonly s: Pick<Services, 'config' | 'vault' | 'bus'> & { clock: Clock },
@@ -125,14 +137,30 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   }
 
   #keySet(t: TenantCtx): Promise<JWTVerifyGetKey> {
+    const sealed = sealedSigningKeysOf(t);
+    if (sealed) {
+      let keys = this.#keysBySealed.get(sealed);
+      if (!keys) {
+        const loading = this.#loadKeySet(t);
+        this.#keysBySealed.set(sealed, loading);
+        loading.catch(() => this.#keysBySealed.delete(sealed));
+        keys = loading;
+      }
+      return keys;
+    }
     const hit = this.#keys.get(t.id);
     if (hit && this.bus.trusts(hit.loadedAt)) return hit.keys;
-    const entry = { keys: loadSigningKeys(this.s as Services, t).then((m) => createLocalJWKSet({ keys: m.keys.map(publicJwk) })), loadedAt: this.bus.now() };
+    const entry = { keys: this.#loadKeySet(t), loadedAt: this.bus.now() };
     entry.keys.catch(() => {
       if (this.#keys.get(t.id) === entry) this.#keys.delete(t.id);
     });
     this.#keys.set(t.id, entry);
     return entry.keys;
+  }
+
+  async #loadKeySet(t: TenantCtx): Promise<JWTVerifyGetKey> {
+    const material = await loadSigningKeys(this.s as Services, t);
+    return tenantKeySelector(material.keys.map(publicJwk), this.keyImports);
   }
 }
 
