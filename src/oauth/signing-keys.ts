@@ -32,20 +32,31 @@ async function findSecret(t: TenantCtx) {
 }
 
 /**
- * The key material read with the tenant row itself (find-tenant.ts), per tenant context: as fresh as the context, which
- * the tenant directory drops on 'tenant.changed' (decision 0043). A WeakMap, not a field, so the sealed bytes never
- * travel with the context into logs or fingerprints.
+ * The key material read with the tenant row itself (find-tenant.ts), per tenant context, with the bus time its read
+ * started: the access-token verifier uses it instead of a read of its own unless a 'tenant.changed' came after that
+ * (decision 0043). A WeakMap, not a field, so the sealed bytes never travel with the context into logs or fingerprints.
  */
-const readWithTenant = new WeakMap<TenantCtx, SealedSecret>();
+const readWithTenant = new WeakMap<TenantCtx, SealedSigningKeys>();
 
-/** Called by the tenant read that brought the tenant's sealed signing keys along. */
-export function keepSealedSigningKeys(t: TenantCtx, sealed: SealedSecret): void {
-  readWithTenant.set(t, sealed);
+export interface SealedSigningKeys {
+  readonly sealed: SealedSecret;
+  /** `EventBus.now()` when the read that brought them started. */
+  readonly readAt: number;
 }
 
-/** The sealed key material read with this tenant context, if its read brought it (find-tenant.ts). */
-export function sealedSigningKeysOf(t: TenantCtx): SealedSecret | undefined {
+/** Called by the tenant read that brought the tenant's sealed signing keys along (tenant-directory.ts). */
+export function keepSealedSigningKeys(t: TenantCtx, keys: SealedSigningKeys): void {
+  readWithTenant.set(t, keys);
+}
+
+/** The sealed key material read with this tenant context, if its read brought it. */
+export function sealedSigningKeysOf(t: TenantCtx): SealedSigningKeys | undefined {
   return readWithTenant.get(t);
+}
+
+/** Key material read with the tenant row (sealedSigningKeysOf), opened by the vault. */
+export async function openSigningKeys(s: Pick<Services, 'vault'>, t: TenantCtx, sealed: SealedSecret): Promise<TenantKeyMaterial> {
+  return JSON.parse(await s.vault.openString(t, sealed)) as TenantKeyMaterial;
 }
 
 /**
@@ -53,15 +64,8 @@ export function sealedSigningKeysOf(t: TenantCtx): SealedSecret | undefined {
  * both write, then both keep the oldest row, so every node signs with the same key.
  */
 export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
-  // No round trip when the tenant's read brought the keys along (find-tenant.ts; decision 0043), else one: this read
-  // is on the cold path of every node's first request for a tenant and after every 'tenant.changed' (issue 17 §2).
-  const sealed = readWithTenant.get(t);
-  if (sealed) return JSON.parse(await s.vault.openString(t, sealed)) as TenantKeyMaterial;
-  return loadStoredSigningKeys(s, t);
-}
-
-/** As {@link loadSigningKeys}, always from the database (a rotation builds on the keys stored now). */
-async function loadStoredSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
+  // One round trip when the keys exist: on the cold path of every node's first request for a tenant and after every
+  // 'tenant.changed' unless the keys came with the tenant row (issue 17 §2).
   const existing = await s.vault.findOldestString(t, { kind: OWNER_KIND, id: t.id });
   if (existing !== null) return JSON.parse(existing) as TenantKeyMaterial;
   const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };
@@ -76,7 +80,7 @@ async function loadStoredSigningKeys(s: Services, t: TenantCtx): Promise<TenantK
  * Every node rebuilds the tenant's provider on the 'tenant.changed' event.
  */
 export async function rotateSigningKeys(s: Services, t: TenantCtx): Promise<{ kid: string; published: string[] }> {
-  const current = await loadStoredSigningKeys(s, t);
+  const current = await loadSigningKeys(s, t);
   const key = await newSigningKey();
   const next: TenantKeyMaterial = {
     keys: [key, ...current.keys].slice(0, KEEP_PREVIOUS + 1),

@@ -47,7 +47,7 @@ export class TenantDirectory {
     const read = await readActiveTenant(this.db, slug);
     const ctx = read?.t ?? null;
     if (generation !== this.#generation) return ctx;
-    if (read?.sealedSigningKeys) keepSealedSigningKeys(read.t, read.sealedSigningKeys);
+    if (read?.sealedSigningKeys) keepSealedSigningKeys(read.t, { sealed: read.sealedSigningKeys, readAt: loadedAt });
     if (this.#bySlug.size >= MAX_ENTRIES) this.#bySlug.clear();
     this.#bySlug.set(slug, { ctx, until: now + (ctx ? this.ttlMs : this.negativeTtlMs), loadedAt });
     return ctx;

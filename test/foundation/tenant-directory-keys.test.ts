@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSigningKeys, sealedSigningKeysOf } from '../../src/oauth/signing-keys.js';
+import { loadSigningKeys, openSigningKeys, sealedSigningKeysOf } from '../../src/oauth/signing-keys.js';
 import { testDbKinds } from '../support/databases.js';
 import { recordStatements } from '../support/sql-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -31,8 +31,7 @@ describe.each(testDbKinds)('tenant directory and the sealed signing keys (%s)', 
     expect(rec.sent.map((s) => s.hot)).toEqual(['tenant_by_slug']);
     const sealed = sealedSigningKeysOf(ctx);
     expect(sealed).toBeDefined();
-    expect(JSON.parse(await app.services.vault.openString(ctx, sealed!))).toEqual(stored);
-    expect(await loadSigningKeys(app.services, ctx)).toEqual(stored);
+    expect(await openSigningKeys(app.services, ctx, sealed!.sealed)).toEqual(stored);
     expect(rec.sent.map((s) => s.hot)).toEqual(['tenant_by_slug']); // the keys needed no read of their own
   });
 

@@ -110,6 +110,31 @@ describe.each(testDbKinds)('access-token verifier across key set changes (%s)', 
     });
   }
 
+  it('keys read with a tenant context held across tenant.changed are not used: the verifier reads the set afresh', async () => {
+    const t = await app.createTenant();
+    await rotateSigningKeys(app.services, t);
+    const material = await loadSigningKeys(app.services, t);
+    const [kept, removed] = material.keys as [JWK, JWK];
+    const held = await fromDirectory(t); // brought both keys
+    const v = verifier();
+    expect(await v.verify(held, await tokenSignedWith(t, removed), mcp(t))).not.toBeNull();
+    await storeKeys(t, { keys: [kept], cookieKeys: material.cookieKeys });
+    expect(await v.verify(held, await tokenSignedWith(t, removed), mcp(t))).toBeNull();
+    expect(await v.verify(held, await tokenSignedWith(t, kept), mcp(t))).not.toBeNull();
+  });
+
+  it('a verification that overlapped a grant.revoked is answered but not cached', async () => {
+    const t = await app.createTenant();
+    const [key] = (await loadSigningKeys(app.services, t)).keys as [JWK];
+    const token = await tokenSignedWith(t, key);
+    const v = verifier();
+    // The event arrives while the grant is being read (the hook runs just before that read).
+    const hooks = { onSignedSubject: () => void app.services.bus.publish({ type: 'grant.revoked', tenantId: t.id, grantId: 'grt_other' }) };
+    expect(await v.verify(t, token, mcp(t), hooks)).not.toBeNull();
+    await t.db.oidcPayload.deleteMany({ where: { model: 'Grant' } }); // revoked without an event of its own
+    expect(await v.verify(t, token, mcp(t))).toBeNull(); // read again, not served from the cache
+  });
+
   it('a kid reused for other key material is not served from the import cache', async () => {
     const t = await app.createTenant();
     const material = await loadSigningKeys(app.services, t);
@@ -128,6 +153,6 @@ describe.each(testDbKinds)('access-token verifier across key set changes (%s)', 
     await loadSigningKeys(app.services, b); // created on first use
     const sealedB = sealedSigningKeysOf(await fromDirectory(b));
     expect(sealedB).toBeDefined();
-    await expect(app.services.vault.openString(a, sealedB!)).rejects.toThrow();
+    await expect(app.services.vault.openString(a, sealedB!.sealed)).rejects.toThrow();
   });
 });
