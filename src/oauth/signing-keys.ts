@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import type { SealedSecret } from '../vault/vault.js';
 
-const OWNER_KIND = 'oauth-jwks';
+/** The vault owner kind of a tenant's key material (one secret per tenant, owner id = tenant id). */
+export const SIGNING_KEYS_OWNER = 'oauth-jwks';
+const OWNER_KIND = SIGNING_KEYS_OWNER;
 /** Old keys stay published after a rotation so tokens signed just before it still verify (≥ the longest token TTL). */
 const KEEP_PREVIOUS = 2;
 
@@ -29,12 +32,40 @@ async function findSecret(t: TenantCtx) {
 }
 
 /**
+ * The key material read with the tenant row itself (find-tenant.ts), per tenant context, with the bus time its read
+ * started: the access-token verifier uses it instead of a read of its own unless a 'tenant.changed' came after that
+ * (decision 0043). A WeakMap, not a field, so the sealed bytes never travel with the context into logs or fingerprints.
+ */
+const readWithTenant = new WeakMap<TenantCtx, SealedSigningKeys>();
+
+export interface SealedSigningKeys {
+  readonly sealed: SealedSecret;
+  /** `EventBus.now()` when the read that brought them started. */
+  readonly readAt: number;
+}
+
+/** Called by the tenant read that brought the tenant's sealed signing keys along (tenant-directory.ts). */
+export function keepSealedSigningKeys(t: TenantCtx, keys: SealedSigningKeys): void {
+  readWithTenant.set(t, keys);
+}
+
+/** The sealed key material read with this tenant context, if its read brought it. */
+export function sealedSigningKeysOf(t: TenantCtx): SealedSigningKeys | undefined {
+  return readWithTenant.get(t);
+}
+
+/** Key material read with the tenant row (sealedSigningKeysOf), opened by the vault. */
+export async function openSigningKeys(s: Pick<Services, 'vault'>, t: TenantCtx, sealed: SealedSecret): Promise<TenantKeyMaterial> {
+  return JSON.parse(await s.vault.openString(t, sealed)) as TenantKeyMaterial;
+}
+
+/**
  * The tenant's signing keys, generated on first use and kept encrypted in the vault. Two nodes racing to create them
  * both write, then both keep the oldest row, so every node signs with the same key.
  */
 export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
-  // One round trip when the keys exist: this read is on the cold path of every node's first request for a tenant and
-  // after every 'tenant.changed' (issue 17 §2).
+  // One round trip when the keys exist: on the cold path of every node's first request for a tenant and after every
+  // 'tenant.changed' unless the keys came with the tenant row (issue 17 §2).
   const existing = await s.vault.findOldestString(t, { kind: OWNER_KIND, id: t.id });
   if (existing !== null) return JSON.parse(existing) as TenantKeyMaterial;
   const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
@@ -6,7 +6,9 @@ import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { AccessTokenInfo, AccessTokenVerifier, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
-import { loadSigningKeys, publicJwk } from './signing-keys.js';
+import { PublicKeyImports, tenantKeySelector } from './public-key-imports.js';
+import { loadSigningKeys, openSigningKeys, publicJwk, sealedSigningKeysOf, type TenantKeyMaterial } from './signing-keys.js';
+import type { SealedSecret } from '../vault/vault.js';
 
 interface Cached {
   info: AccessTokenInfo;
@@ -15,6 +17,8 @@ interface Cached {
 }
 
 const MAX_CACHED = 10_000;
+/** Tenants whose last 'tenant.changed' time is remembered; past it, one floor for all (a few stale reads, no growth). */
+const MAX_CHANGED = 10_000;
 
 /**
  * Verifies our own RFC 9068 JWT access tokens: signature with the tenant's keys, `typ` at+jwt, issuer, `aud` equal to
@@ -25,17 +29,37 @@ const MAX_CACHED = 10_000;
  * 'user.changed' and 'tenant.changed' drop the affected entries at once on every node, so a revocation is seen by
  * the very next request; after a gap in the bus (`bus.resumed`) everything is dropped, and while the bus is down an
  * entry is served only within the bus's trust bound (`EventBus.trusts`). A cache hit is a Map lookup and a few
- * comparisons.
+ * comparisons. A verification that overlapped any of these events is answered but not cached: it may have read
+ * the grant, the user or the keys before the change.
+ *
+ * The tenant's key set (which kids verify) is read again after every 'tenant.changed', usually with the tenant row
+ * itself (find-tenant.ts: the context carries the sealed keys, so no round trip of its own); the imported public keys
+ * are kept by kid across changes ({@link PublicKeyImports}), so a change that left the keys alone imports nothing,
+ * a rotated-in key verifies at once and a removed one is refused at once (decision 0043).
  */
 export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #cache = new Map<string, Cached>();
+  /** Key sets of contexts that came without their keys (read separately), per tenant, dropped on 'tenant.changed'. */
   readonly #keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; loadedAt: number }>();
+  /** Key sets of contexts that brought their sealed keys: as fresh as the context (the tenant directory's). */
+  readonly #keysBySealed = new WeakMap<SealedSecret, Promise<JWTVerifyGetKey>>();
+  /** Imported public keys by kid, kept across 'tenant.changed' (tests count the imports). */
+  readonly keyImports = new PublicKeyImports();
+  /** Bumped by every event that drops cached tokens. */
+  #generation = 0;
+  /** Bus time of each tenant's last 'tenant.changed': sealed keys read before it are not used. */
+  readonly #changedAt = new Map<string, number>();
+  /** Sealed keys read before this are not used (bus.resumed, or #changedAt outgrew its bound). */
+  #changedFloor = -Infinity;
 
   constructor(
     private readonly s: Pick<Services, 'config' | 'vault' | 'bus'> & { clock: Clock },
     private readonly bus: EventBus,
   ) {
     bus.subscribe((event) => {
+      if (event.type === 'grant.revoked' || event.type === 'user.revoked' || event.type === 'user.changed' || event.type === 'tenant.changed' || event.type === 'bus.resumed') {
+        this.#generation++;
+      }
       switch (event.type) {
         case 'grant.revoked':
           this.#drop((c) => c.info.tenantId === event.tenantId && c.info.grantId === event.grantId);
@@ -45,10 +69,17 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
           this.#drop((c) => c.info.tenantId === event.tenantId && c.userId === event.userId);
           break;
         case 'tenant.changed':
+          if (this.#changedAt.size >= MAX_CHANGED) {
+            this.#changedAt.clear();
+            this.#changedFloor = this.bus.now();
+          }
+          this.#changedAt.set(event.tenantId, this.bus.now());
           this.#keys.delete(event.tenantId);
           this.#drop((c) => c.info.tenantId === event.tenantId);
           break;
         case 'bus.resumed':
+          this.#changedAt.clear();
+          this.#changedFloor = this.bus.now();
           this.#keys.clear();
           this.#cache.clear();
           break;
@@ -75,8 +106,9 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     }
     if (token.length > 8192 || token.split('.').length !== 3) return null;
     const loadedAt = this.bus.now();
+    const generation = this.#generation;
     const info = await this.#verifyFresh(t, token, audience, now, hooks).catch(() => null);
-    if (!info) return null;
+    if (!info || generation !== this.#generation) return info;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(token, { info, userId: info.userId, loadedAt });
     return info;
@@ -125,14 +157,30 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   }
 
   #keySet(t: TenantCtx): Promise<JWTVerifyGetKey> {
+    const read = sealedSigningKeysOf(t);
+    // Keys that came with the tenant row, unless a 'tenant.changed' came after their read (a context held across it).
+    if (read && read.readAt > this.#changedFloor && read.readAt > (this.#changedAt.get(t.id) ?? -Infinity)) {
+      let keys = this.#keysBySealed.get(read.sealed);
+      if (!keys) {
+        const loading = openSigningKeys(this.s, t, read.sealed).then((m) => this.#selector(m));
+        this.#keysBySealed.set(read.sealed, loading);
+        loading.catch(() => this.#keysBySealed.delete(read.sealed));
+        keys = loading;
+      }
+      return keys;
+    }
     const hit = this.#keys.get(t.id);
     if (hit && this.bus.trusts(hit.loadedAt)) return hit.keys;
-    const entry = { keys: loadSigningKeys(this.s as Services, t).then((m) => createLocalJWKSet({ keys: m.keys.map(publicJwk) })), loadedAt: this.bus.now() };
+    const entry = { keys: loadSigningKeys(this.s as Services, t).then((m) => this.#selector(m)), loadedAt: this.bus.now() };
     entry.keys.catch(() => {
       if (this.#keys.get(t.id) === entry) this.#keys.delete(t.id);
     });
     this.#keys.set(t.id, entry);
     return entry.keys;
+  }
+
+  #selector(material: TenantKeyMaterial): JWTVerifyGetKey {
+    return tenantKeySelector(material.keys.map(publicJwk), this.keyImports);
   }
 }
 

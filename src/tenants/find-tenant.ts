@@ -1,16 +1,55 @@
 import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Db } from '../db/open-database.js';
+import { SIGNING_KEYS_OWNER } from '../oauth/signing-keys.js';
+import type { SealedSecret } from '../vault/vault.js';
 import { looksLikeSlug } from './slug.js';
 import { tenantContext, type TenantCtx } from './tenant-context.js';
 
-// Every tenant's first request on a node, and the first after each 'tenant.changed', starts here (issue 17 §2).
-const TENANT_BY_SLUG = statement('tenant_by_slug', `SELECT "id", "slug", "name", "settings", "status" FROM "Tenant" WHERE "slug" = $1`);
+/**
+ * Every tenant's first request on a node, and the first after each 'tenant.changed', starts here (issue 17 §2). The
+ * tenant's signing keys come in the same round trip, still sealed (the oldest 'oauth-jwks' vault secret, the row
+ * loadSigningKeys would read next): the token check that follows then needs no read of its own (decision 0043). Raw
+ * SQL bypasses the tenant-scoped client, so the secret is bound to the tenant row explicitly (tenantId and ownerId);
+ * it is decrypted only by the vault (Vault.openString), whose AES-GCM associated data names the tenant and the row.
+ */
+const TENANT_BY_SLUG = statement(
+  'tenant_by_slug',
+  `SELECT t."id", t."slug", t."name", t."settings", t."status", k."id" AS "keysId", k."keyId" AS "keysKeyId", k."ciphertext" AS "keysCiphertext"
+     FROM "Tenant" t
+     LEFT JOIN LATERAL (
+       SELECT s."id", s."keyId", s."ciphertext" FROM "VaultSecret" s
+        WHERE s."tenantId" = t."id" AND s."ownerKind" = $2 AND s."ownerId" = t."id"
+        ORDER BY s."createdAt" ASC, s."id" ASC LIMIT 1
+     ) k ON TRUE
+    WHERE t."slug" = $1`,
+);
+
+interface Row {
+  id: string;
+  slug: string;
+  name: string;
+  settings: unknown;
+  status: string;
+  keysId: string | null;
+  keysKeyId: string | null;
+  keysCiphertext: Uint8Array | null;
+}
+
+/**
+ * The active tenant with this slug and its signing keys as stored (sealed; null if it has none yet), or null for an
+ * unknown, malformed or disabled slug.
+ */
+export async function readActiveTenant(db: Db, slug: string): Promise<{ t: TenantCtx; sealedSigningKeys: SealedSecret | null } | null> {
+  if (!looksLikeSlug(slug)) return null;
+  const [row] = await hotQuery<Row>(db, TENANT_BY_SLUG, [slug, SIGNING_KEYS_OWNER]);
+  if (!row || row.status !== 'active') return null;
+  const sealed = row.keysId !== null && row.keysKeyId !== null && row.keysCiphertext !== null;
+  return { t: tenantContext(db, row), sealedSigningKeys: sealed ? { id: row.keysId!, keyId: row.keysKeyId!, ciphertext: row.keysCiphertext! } : null };
+}
 
 /** The active tenant with this slug, or null (unknown, malformed or disabled: callers answer the same 404). */
 export async function findActiveTenant(db: Db, slug: string): Promise<TenantCtx | null> {
-  if (!looksLikeSlug(slug)) return null;
-  const [row] = await hotQuery<{ id: string; slug: string; name: string; settings: unknown; status: string }>(db, TENANT_BY_SLUG, [slug]);
-  return row && row.status === 'active' ? tenantContext(db, row) : null;
+  return (await readActiveTenant(db, slug))?.t ?? null;
 }
 
 /** Any tenant by slug, including disabled ones (admin CLI). */

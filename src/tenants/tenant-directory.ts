@@ -1,6 +1,7 @@
 import type { Db } from '../db/open-database.js';
 import type { EventBus } from '../revocation/event-bus.js';
-import { findActiveTenant } from './find-tenant.js';
+import { keepSealedSigningKeys } from '../oauth/signing-keys.js';
+import { readActiveTenant } from './find-tenant.js';
 import type { TenantCtx } from './tenant-context.js';
 
 const MAX_ENTRIES = 10_000;
@@ -11,9 +12,16 @@ const MAX_ENTRIES = 10_000;
  * this node or, through LISTEN/NOTIFY, another) drops the whole cache, so a disabled tenant stops answering at once.
  * The TTLs are only a safety net for a missed notification; while the bus is down, entries are trusted only within
  * its bound (`EventBus.trusts`).
+ *
+ * The read brings the tenant's sealed signing keys along and leaves them with the context (decision 0043), so the
+ * first token check after a change needs no round trip of its own. A read that overlapped a `tenant.changed` or
+ * `bus.resumed` may predate the change: its context serves the request that asked (as it would have a moment
+ * earlier) but is neither cached nor given the keys, so nothing derived from it outlives the request.
  */
 export class TenantDirectory {
   readonly #bySlug = new Map<string, { ctx: TenantCtx | null; until: number; loadedAt: number }>();
+  /** Counts the events that clear the cache: a read that saw it change may predate one of them. */
+  #generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -22,7 +30,10 @@ export class TenantDirectory {
     private readonly negativeTtlMs = 2_000,
   ) {
     bus.subscribe((e) => {
-      if (e.type === 'tenant.changed' || e.type === 'bus.resumed') this.#bySlug.clear();
+      if (e.type === 'tenant.changed' || e.type === 'bus.resumed') {
+        this.#generation++;
+        this.#bySlug.clear();
+      }
     });
   }
 
@@ -32,7 +43,11 @@ export class TenantDirectory {
     const hit = this.#bySlug.get(slug);
     if (hit && hit.until > now && this.bus.trusts(hit.loadedAt)) return hit.ctx;
     const loadedAt = this.bus.now();
-    const ctx = await findActiveTenant(this.db, slug);
+    const generation = this.#generation;
+    const read = await readActiveTenant(this.db, slug);
+    const ctx = read?.t ?? null;
+    if (generation !== this.#generation) return ctx;
+    if (read?.sealedSigningKeys) keepSealedSigningKeys(read.t, { sealed: read.sealedSigningKeys, readAt: loadedAt });
     if (this.#bySlug.size >= MAX_ENTRIES) this.#bySlug.clear();
     this.#bySlug.set(slug, { ctx, until: now + (ctx ? this.ttlMs : this.negativeTtlMs), loadedAt });
     return ctx;

@@ -14,6 +14,16 @@ export interface SecretOwner {
   userId?: string;
 }
 
+/**
+ * A secret's row as stored (still encrypted), read by a caller's own statement together with the rows it belongs to
+ * (the tenant's signing keys with the tenant row, find-tenant.ts); only {@link Vault.openString} decrypts it.
+ */
+export interface SealedSecret {
+  readonly id: string;
+  readonly keyId: string;
+  readonly ciphertext: Uint8Array;
+}
+
 export interface RotationReport {
   tenants: number;
   dataKeysCreated: number;
@@ -89,8 +99,16 @@ export class Vault {
    * and may race to create it, where "the oldest" is the one every node agrees on (signing keys).
    */
   async findOldestString(t: TenantCtx, owner: Pick<SecretOwner, 'kind' | 'id'>): Promise<string | null> {
-    const [row] = await hotQuery<{ id: string; keyId: string; ciphertext: Uint8Array }>(t.db, OLDEST_SECRET, [t.id, owner.kind, owner.id]);
-    if (!row) return null;
+    const [row] = await hotQuery<SealedSecret>(t.db, OLDEST_SECRET, [t.id, owner.kind, owner.id]);
+    return row ? this.openString(t, row) : null;
+  }
+
+  /**
+   * Decrypts a secret row the caller read itself (in the same statement as other rows, to spare a round trip). The
+   * ciphertext is authenticated against this tenant, the row's id and its data key (AES-GCM associated data), so a row
+   * of another tenant, or one moved to another id, fails with DecryptionError exactly as {@link get} would.
+   */
+  async openString(t: TenantCtx, row: SealedSecret): Promise<string> {
     const key = await this.#dataKey(t, row.keyId);
     return open(key, Buffer.from(row.ciphertext), secretAad(t.id, row.id, row.keyId)).toString('utf8');
   }

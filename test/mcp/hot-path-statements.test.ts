@@ -5,6 +5,7 @@ import { newId } from '../../src/lib/ids.js';
 import { MCP_SCOPE, mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
 import { issuerUrl } from '../../src/oauth/oauth-urls.js';
 import { loadSigningKeys } from '../../src/oauth/signing-keys.js';
+import type { JwtAccessTokenVerifier } from '../../src/oauth/verify-access-token.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { recordStatements } from '../support/sql-statements.js';
@@ -66,13 +67,15 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
   /** The statements sent since the last clear, by hot statement name ('prisma' for any other SQL), sorted. */
   const sent = () => rec.sent.map((s) => s.hot ?? `prisma: ${s.text.slice(0, 80)}`).sort();
   const allPrepared = () => kind !== 'postgres' || rec.sent.every((s) => s.prepared);
+  /** The statements sent since the last clear as `round: name`, the round being which sequential round trip it was. */
+  const rounds = () => rec.sent.map((s) => `${s.round}: ${s.hot ?? `prisma: ${s.text.slice(0, 80)}`}`).sort();
 
   it("a user's first request reads the grant and the user's tools, each in one prepared statement", async () => {
     await rpc(await userToken(), 'tools/list'); // the tenant, its keys and its catalogue are loaded by an earlier user
     const token = await userToken();
     rec.clear();
     expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
-    expect(sent()).toEqual(['callable_tool_ids', 'live_grant']);
+    expect(rounds()).toEqual(['1: callable_tool_ids', '1: live_grant']);
     expect(allPrepared()).toBe(true);
   });
 
@@ -88,13 +91,26 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(allPrepared()).toBe(true);
   });
 
-  it('after tenant.changed: the tenant, its signing keys, the grant, the catalogue and the user’s tools, all prepared', async () => {
+  it('after tenant.changed: two round trips — the tenant with its sealed signing keys, then grant ∥ catalogue ∥ the user’s tools', async () => {
     const token = await userToken();
     await rpc(token, 'tools/list');
     await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
     rec.clear();
     await rpc(token, 'tools/list');
-    expect(sent()).toEqual(['approved_tools', 'callable_tool_ids', 'live_grant', 'tenant_by_slug', 'vault_oldest_secret']);
+    // The keys come with the tenant row (decision 0043): no vault_oldest_secret between the tenant and the grant.
+    expect(rounds()).toEqual(['1: tenant_by_slug', '2: approved_tools', '2: callable_tool_ids', '2: live_grant']);
     expect(allPrepared()).toBe(true);
+  });
+
+  it('a settings-only tenant.changed imports no public key again; the token check still reads the key set afresh', async () => {
+    const verifier = app.services.accessTokens as JwtAccessTokenVerifier;
+    const token = await userToken();
+    await rpc(token, 'tools/list');
+    const imports = verifier.keyImports.imports;
+    await cli(app, 'tenant settings', { tenant: t.slug, 'reconsent-on-new-tools': 'on' });
+    rec.clear();
+    await rpc(token, 'tools/list');
+    expect(sent()).toContain('tenant_by_slug');
+    expect(verifier.keyImports.imports).toBe(imports);
   });
 });
