@@ -39,8 +39,8 @@ const kIp = Symbol('ip');
 
 /**
  * `req.ip` computed once per request: Express's getter runs proxy-addr (parse X-Forwarded-For, test each hop against
- * the trusted ranges) on every read, and a token request reads it three to four times (failure limit, audit, request
- * log line) — proxy-addr was the application's largest self-time function in the token endpoint's profile (issue 17
+ * the trusted ranges) on every read, and a token request reads it two to four times (failure-limit check, request log
+ * line; on a failure the failure count, on a reuse its audit event) — proxy-addr was the application's largest self-time function in the token endpoint's profile (issue 17
  * §5). The value cannot change within a request: it depends only on the socket's address and the request's headers,
  * which nothing rewrites (the OAuth route adapter sets only X-Forwarded-Host/-Proto, which proxy-addr does not read).
  */
