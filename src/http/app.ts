@@ -1,5 +1,5 @@
 import type { RequestListener } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 import type { Services } from '../services.js';
 import { mcpEndpoint, mcpSlugOf } from '../mcp/mcp-endpoint.js';
 import { scimEndpoint } from '../scim/scim-endpoint.js';
@@ -39,11 +39,32 @@ export function createApp(s: Services): RequestListener {
  * The Express application: request ids and logs, the route table (routes.ts, which also sets the security headers:
  * security-headers.ts), then the error handlers.
  */
+const kIp = Symbol('ip');
+
+/**
+ * `req.ip` computed once per request: Express's getter runs proxy-addr (parse X-Forwarded-For, test each hop against
+ * the trusted ranges) on every read, and a token request reads it two to four times (failure-limit check, request log
+ * line; on a failure the failure count, on a reuse its audit event) — proxy-addr was the application's largest self-time function in the token endpoint's profile (issue 17
+ * §5). The value cannot change within a request: it depends only on the socket's address and the request's headers,
+ * which nothing rewrites (the OAuth route adapter sets only X-Forwarded-Host/-Proto, which proxy-addr does not read).
+ */
+function memoizeRequestIp(app: Express): void {
+  const compute = Object.getOwnPropertyDescriptor(express.request, 'ip')!.get!;
+  Object.defineProperty(app.request, 'ip', {
+    configurable: true,
+    enumerable: true,
+    get(this: Request & { [kIp]?: string | undefined }) {
+      return kIp in this ? this[kIp] : (this[kIp] = compute.call(this) as string | undefined);
+    },
+  });
+}
+
 function createExpressApp(s: Services): Express {
   const app = express();
   app.disable('x-powered-by');
   // Behind a load balancer PUBLIC_URL is what clients see; req.ip comes from the first proxy hop only.
   app.set('trust proxy', TRUST_PROXY);
+  memoizeRequestIp(app);
   app.use(requestLog(s.logger, { ignore: (url) => url === '/healthz' }));
   app.use(buildRoutes(s));
   app.use(notFoundHandler);

@@ -19,6 +19,23 @@ import { tokenFailureLimits } from './token-failure-limit.js';
 type Callback = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 const callbacks = new WeakMap<Provider, Callback>();
 
+/** PUBLIC_URL's parts the route adapter hands to the provider, parsed once (not a `new URL` per request). */
+interface PublicParts {
+  host: string;
+  proto: string;
+  /** PUBLIC_URL's path without its trailing slash ('' at the root). */
+  base: string;
+}
+const publicParts = new Map<string, PublicParts>();
+function publicPartsOf(publicUrl: string): PublicParts {
+  let parts = publicParts.get(publicUrl);
+  if (!parts) {
+    const pub = new URL(publicUrl);
+    publicParts.set(publicUrl, (parts = { host: pub.host, proto: pub.protocol.slice(0, -1), base: pub.pathname.replace(/\/$/, '') }));
+  }
+  return parts;
+}
+
 /**
  * Hands a request to the tenant's provider as if it had been mounted at `/t/{slug}`. Host and scheme come from
  * PUBLIC_URL, not from the request, so every URL the provider prints is the public one (behind any proxy).
@@ -27,11 +44,11 @@ async function runProvider(s: Services, t: TenantCtx, req: Request, res: Respons
   const provider = await s.oauthProviders.get(t);
   let callback = callbacks.get(provider);
   if (!callback) callbacks.set(provider, (callback = provider.callback() as unknown as Callback));
-  const pub = new URL(s.config.publicUrl);
+  const pub = publicPartsOf(s.config.publicUrl);
   req.headers['x-forwarded-host'] = pub.host;
-  req.headers['x-forwarded-proto'] = pub.protocol.slice(0, -1);
+  req.headers['x-forwarded-proto'] = pub.proto;
   req.url = relativeUrl;
-  req.originalUrl = `${pub.pathname.replace(/\/$/, '')}/t/${t.slug}${relativeUrl}`;
+  req.originalUrl = `${pub.base}/t/${t.slug}${relativeUrl}`;
   await callback(req, res);
 }
 
