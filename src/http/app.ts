@@ -35,18 +35,14 @@ export function createApp(s: Services): RequestListener {
   };
 }
 
-/**
- * The Express application: request ids and logs, the route table (routes.ts, which also sets the security headers:
- * security-headers.ts), then the error handlers.
- */
 const kIp = Symbol('ip');
 
 /**
  * `req.ip` computed once per request: Express's getter runs proxy-addr (parse X-Forwarded-For, test each hop against
  * the trusted ranges) on every read, and a token request reads it two to four times (failure-limit check, request log
- * line; on a failure the failure count, on a reuse its audit event) — proxy-addr was the application's largest self-time function in the token endpoint's profile (issue 17
- * §5). The value cannot change within a request: it depends only on the socket's address and the request's headers,
- * which nothing rewrites (the OAuth route adapter sets only X-Forwarded-Host/-Proto, which proxy-addr does not read).
+ * line; on a failure the failure count, on a reuse its audit event) — proxy-addr was the application's largest
+ * self-time function in one profile of the token endpoint (issue 17 §5). The value cannot change within a request: it
+ * depends only on the socket's address and the request's headers, which nothing rewrites (the OAuth route adapter sets only X-Forwarded-Host/-Proto, which proxy-addr does not read).
  */
 function memoizeRequestIp(app: Express): void {
   const compute = Object.getOwnPropertyDescriptor(express.request, 'ip')!.get!;
@@ -59,6 +55,10 @@ function memoizeRequestIp(app: Express): void {
   });
 }
 
+/**
+ * The Express application: request ids and logs, the route table (routes.ts, which also sets the security headers:
+ * security-headers.ts), then the error handlers.
+ */
 function createExpressApp(s: Services): Express {
   const app = express();
   app.disable('x-powered-by');
