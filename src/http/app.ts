@@ -3,7 +3,7 @@ import express, { type Express, type Request } from 'express';
 import type { Services } from '../services.js';
 import { mcpEndpoint, mcpSlugOf } from '../mcp/mcp-endpoint.js';
 import { scimEndpoint } from '../scim/scim-endpoint.js';
-import { TRUST_PROXY } from './client-ip.js';
+import { clientIp, TRUST_PROXY } from './client-ip.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { routeFamily } from '../metrics/metrics.js';
 import { traceRequest, tracingOn } from '../metrics/tracing.js';
@@ -35,22 +35,19 @@ export function createApp(s: Services): RequestListener {
   };
 }
 
-const kIp = Symbol('ip');
-
 /**
- * `req.ip` computed once per request: Express's getter runs proxy-addr (parse X-Forwarded-For, test each hop against
+ * `req.ip` is clientIp (client-ip.ts): the same address under the same TRUST_PROXY, computed once per request and
+ * shared with the node:http paths. Express's own getter runs proxy-addr (parse X-Forwarded-For, test each hop against
  * the trusted ranges) on every read, and a token request reads it two to four times (failure-limit check, request log
  * line; on a failure the failure count, on a reuse its audit event) — proxy-addr was the application's largest
- * self-time function in one profile of the token endpoint (issue 17 §5). The value cannot change within a request: it
- * depends only on the socket's address and the request's headers, which nothing rewrites (the OAuth route adapter sets only X-Forwarded-Host/-Proto, which proxy-addr does not read).
+ * self-time function in one profile of the token endpoint (issue 17 §5).
  */
 function memoizeRequestIp(app: Express): void {
-  const compute = Object.getOwnPropertyDescriptor(express.request, 'ip')!.get!;
   Object.defineProperty(app.request, 'ip', {
     configurable: true,
     enumerable: true,
-    get(this: Request & { [kIp]?: string | undefined }) {
-      return kIp in this ? this[kIp] : (this[kIp] = compute.call(this) as string | undefined);
+    get(this: Request) {
+      return clientIp(this);
     },
   });
 }
