@@ -6,7 +6,6 @@ import type { SealedSecret } from '../vault/vault.js';
 
 /** The vault owner kind of a tenant's key material (one secret per tenant, owner id = tenant id). */
 export const SIGNING_KEYS_OWNER = 'oauth-jwks';
-const OWNER_KIND = SIGNING_KEYS_OWNER;
 /** Old keys stay published after a rotation so tokens signed just before it still verify (≥ the longest token TTL). */
 const KEEP_PREVIOUS = 2;
 
@@ -25,7 +24,7 @@ async function newSigningKey(): Promise<JWK> {
 
 async function findSecret(t: TenantCtx) {
   return t.db.vaultSecret.findFirst({
-    where: { ownerKind: OWNER_KIND, ownerId: t.id },
+    where: { ownerKind: SIGNING_KEYS_OWNER, ownerId: t.id },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     select: { id: true },
   });
@@ -66,10 +65,10 @@ export async function openSigningKeys(s: Pick<Services, 'vault'>, t: TenantCtx, 
 export async function loadSigningKeys(s: Services, t: TenantCtx): Promise<TenantKeyMaterial> {
   // One round trip when the keys exist: on the cold path of every node's first request for a tenant and after every
   // 'tenant.changed' unless the keys came with the tenant row (issue 17 §2).
-  const existing = await s.vault.findOldestString(t, { kind: OWNER_KIND, id: t.id });
+  const existing = await s.vault.findOldestString(t, { kind: SIGNING_KEYS_OWNER, id: t.id });
   if (existing !== null) return JSON.parse(existing) as TenantKeyMaterial;
   const fresh: TenantKeyMaterial = { keys: [await newSigningKey()], cookieKeys: [randomBytes(32).toString('base64url')] };
-  const mine = await s.vault.put(t, { kind: OWNER_KIND, id: t.id }, JSON.stringify(fresh));
+  const mine = await s.vault.put(t, { kind: SIGNING_KEYS_OWNER, id: t.id }, JSON.stringify(fresh));
   const row = await findSecret(t);
   if (row && row.id !== mine) await s.vault.remove(t, mine);
   return JSON.parse(await s.vault.getString(t, row!.id)) as TenantKeyMaterial;
