@@ -65,6 +65,9 @@ async function openPostgres(url: string, migrations: string[]): Promise<Conn> {
   // Each script whole, as one simple query, like src/db/whole-script-adapter.ts.
   for (const d of migrations) await c.query(readFileSync(`prisma/migrations/${d}/migration.sql`, 'utf8'));
   await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').catch(() => undefined);
+  // Tracking every nested statement (or function) costs per call, and the old definition made more calls: only the
+  // top-level statement unless --detail asks for the breakdown.
+  await c.query(`SET pg_stat_statements.track = ${process.argv.includes('--detail') ? 'all' : 'top'}; SET track_functions = 'none'`).catch(() => undefined);
   const sched = `/proc/${Number((await c.query('SELECT pg_backend_pid() AS p')).rows[0].p)}/schedstat`;
   return {
     query: (text) => c.query(text),
