@@ -28,6 +28,27 @@ export const FIND_LIVE: Record<LookupColumn, Statement> = {
   userCode: statement('oidc_find_user_code', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "userCode" = $3 AND ${LIVE} LIMIT 1`),
 };
 
+/** A grant read beside the row that names it (grant-prefetch.ts); null columns: no grant of this tenant with that id. */
+export interface WithGrant {
+  grantPayload: AdapterPayload | null;
+  grantExpiresAt: Date | null;
+}
+
+// The grant by the primary key, bound to the same tenant ($1) as the row that names it.
+export const GRANT_JOIN = `LEFT JOIN "OidcPayload" g ON g."tenantId" = $1 AND g."model" = 'Grant' AND g."id" = c."grantId"`;
+
+/** FIND_LIVE.id with the row's grant (an authorization code's, at the token endpoint): one round trip for both. */
+export const FIND_LIVE_WITH_GRANT = statement(
+  'oidc_find_id_with_grant',
+  `SELECT c."payload", c."grantId", c."expiresAt", c."consumedAt", g."payload" AS "grantPayload", g."expiresAt" AS "grantExpiresAt"
+    FROM "OidcPayload" c ${GRANT_JOIN}
+    WHERE c."tenantId" = $1 AND c."model" = $2 AND c."id" = $3 AND (c."expiresAt" IS NULL OR c."expiresAt" > $4::timestamp(3))`,
+);
+
+export async function findLivePayloadWithGrant(t: TenantCtx, model: string, id: string, now: Date): Promise<(PayloadRow & WithGrant) | undefined> {
+  return (await hotQuery<PayloadRow & WithGrant>(t.db, FIND_LIVE_WITH_GRANT, [t.id, model, id, now]))[0];
+}
+
 /** A live row (no expiry, or an expiry after `now`) of the model, by its id, uid or user code. */
 export async function findLivePayload(t: TenantCtx, model: string, column: LookupColumn, value: string, now: Date): Promise<PayloadRow | undefined> {
   return (await hotQuery<PayloadRow>(t.db, FIND_LIVE[column], [t.id, model, value, now]))[0];
