@@ -13,6 +13,7 @@ import { escapeHtml, page } from '../consent/html.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
 import { registrationLimit } from './registration-limit.js';
 import { consumePayload } from './payload-statements.js';
+import { runWithGrantPrefetch } from './grant-prefetch.js';
 import { planRefresh, releaseClaim, runWithRotationPlan, type RotationPlan } from './refresh-rotation.js';
 import { tokenFailureLimits } from './token-failure-limit.js';
 
@@ -83,28 +84,33 @@ function tokenEndpoint(s: Services): RequestHandler {
       tooManyRequests(res, verdict).set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: 'Too many failed token requests; try again later' });
       return;
     }
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    let plan: RotationPlan = { kind: 'none' };
-    if (body.grant_type === 'refresh_token') plan = await planRefresh(t, s.clock, body);
-    // Entra's provisioning service may omit `scope`; the only scope a machine client can hold is `scim`.
-    if (body.grant_type === 'client_credentials' && !body.scope) body.scope = SCIM_SCOPE;
-    if (plan.kind === 'replay') {
-      // RFC 9700 §4.14.2: reuse of a rotated refresh token means it may be stolen; oidc-provider now revokes the grant.
-      await s.audit.record(t, {
-        actor: { kind: 'oauth-client', id: typeof body.client_id === 'string' ? body.client_id : null },
-        action: 'oauth.refresh.reuse',
-        target: { kind: 'oauth-grant', id: plan.grantId },
-        outcome: 'failure',
-        request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
-      });
-    }
-    await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
-    if (plan.kind !== 'rotate') return;
-    // oidc-provider consumed the token but no successor was saved with it (an error in between): write it now, so
-    // the claim is kept and the token counts as used, as if it had been written at once.
-    if (plan.pendingConsume) await consumePayload(t, 'RefreshToken', plan.id, plan.pendingConsume, false);
-    if (res.statusCode !== 200) await releaseClaim(t, plan);
+    await runWithGrantPrefetch(() => serveToken(s, t, req, res));
   };
+}
+
+/** The token request after the failure limit: rotation planned, then oidc-provider, then the claim settled. */
+async function serveToken(s: Services, t: TenantCtx, req: Request, res: Response): Promise<void> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  let plan: RotationPlan = { kind: 'none' };
+  if (body.grant_type === 'refresh_token') plan = await planRefresh(t, s.clock, body);
+  // Entra's provisioning service may omit `scope`; the only scope a machine client can hold is `scim`.
+  if (body.grant_type === 'client_credentials' && !body.scope) body.scope = SCIM_SCOPE;
+  if (plan.kind === 'replay') {
+    // RFC 9700 §4.14.2: reuse of a rotated refresh token means it may be stolen; oidc-provider now revokes the grant.
+    await s.audit.record(t, {
+      actor: { kind: 'oauth-client', id: typeof body.client_id === 'string' ? body.client_id : null },
+      action: 'oauth.refresh.reuse',
+      target: { kind: 'oauth-grant', id: plan.grantId },
+      outcome: 'failure',
+      request: { ip: req.ip, userAgent: req.get('user-agent'), requestId: String(req.id ?? '') },
+    });
+  }
+  await runWithRotationPlan(plan, () => runProvider(s, t, req, res, req.url));
+  if (plan.kind !== 'rotate') return;
+  // oidc-provider consumed the token but no successor was saved with it (an error in between): write it now, so
+  // the claim is kept and the token counts as used, as if it had been written at once.
+  if (plan.pendingConsume) await consumePayload(t, 'RefreshToken', plan.id, plan.pendingConsume, false);
+  if (res.statusCode !== 200) await releaseClaim(t, plan);
 }
 
 /** RFC 8628 §3.1: like /authorize, a device request without the MCP baseline scope asks for it. */

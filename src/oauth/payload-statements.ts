@@ -28,6 +28,31 @@ export const FIND_LIVE: Record<LookupColumn, Statement> = {
   userCode: statement('oidc_find_user_code', `${LIVE_COLUMNS} WHERE "tenantId" = $1 AND "model" = $2 AND "userCode" = $3 AND ${LIVE} LIMIT 1`),
 };
 
+/** A grant read beside the row that names it (grant-prefetch.ts); null columns: no grant of this tenant with that id. */
+export interface WithGrant {
+  grantPayload: AdapterPayload | null;
+  grantExpiresAt: Date | null;
+}
+
+// The grant by the primary key, bound to the same tenant ($1) as the row `c` that names it. LATERAL … LIMIT 1, not a
+// plain join: on a table without statistics the planner ran a plain LEFT JOIN as an index scan by tenant and model
+// with the id as a join filter — every grant of the tenant per statement, 2.5–4.5 ms (bench/token/statement-cost.ts);
+// the lateral subquery is one lookup by the full key (test/oauth/payload-statements.test.ts checks both plans).
+export const GRANT_JOIN = `LEFT JOIN LATERAL (SELECT "payload", "expiresAt" FROM "OidcPayload"
+      WHERE "tenantId" = $1 AND "model" = 'Grant' AND "id" = c."grantId" LIMIT 1) g ON true`;
+
+/** FIND_LIVE.id with the row's grant (an authorization code's, at the token endpoint): one round trip for both. */
+export const FIND_LIVE_WITH_GRANT = statement(
+  'oidc_find_id_with_grant',
+  `SELECT c."payload", c."grantId", c."expiresAt", c."consumedAt", g."payload" AS "grantPayload", g."expiresAt" AS "grantExpiresAt"
+    FROM "OidcPayload" c ${GRANT_JOIN}
+    WHERE c."tenantId" = $1 AND c."model" = $2 AND c."id" = $3 AND (c."expiresAt" IS NULL OR c."expiresAt" > $4::timestamp(3))`,
+);
+
+export async function findLivePayloadWithGrant(t: TenantCtx, model: string, id: string, now: Date): Promise<(PayloadRow & WithGrant) | undefined> {
+  return (await hotQuery<PayloadRow & WithGrant>(t.db, FIND_LIVE_WITH_GRANT, [t.id, model, id, now]))[0];
+}
+
 /** A live row (no expiry, or an expiry after `now`) of the model, by its id, uid or user code. */
 export async function findLivePayload(t: TenantCtx, model: string, column: LookupColumn, value: string, now: Date): Promise<PayloadRow | undefined> {
   return (await hotQuery<PayloadRow>(t.db, FIND_LIVE[column], [t.id, model, value, now]))[0];

@@ -4,7 +4,8 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { unusedClientExpiry } from './registration-limit.js';
 import { deferConsume, deferredConsumeWritten, successorRecord, takeClaimedRow } from './refresh-rotation.js';
 import { protectClientSecret, revealClientSecret, type ClientSecretStore } from './client-secrets.js';
-import { consumePayload, deletePayload, deletePayloadsOfGrant, findLivePayload, upsertPayload, type LookupColumn } from './payload-statements.js';
+import { keepGrant, prefetching, takeGrant } from './grant-prefetch.js';
+import { consumePayload, deletePayload, deletePayloadsOfGrant, findLivePayload, findLivePayloadWithGrant, upsertPayload, type LookupColumn } from './payload-statements.js';
 
 export interface AdapterDeps {
   clock: Clock;
@@ -85,6 +86,16 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
         if (model === 'RefreshToken') {
           const claimed = takeClaimedRow(t, id, now());
           if (claimed !== undefined) return (claimed?.payload ?? undefined) as AdapterPayload | undefined;
+        }
+        if (model === 'Grant') {
+          const kept = takeGrant(t, id, now());
+          if (kept !== undefined) return kept?.payload;
+        }
+        // At the token endpoint a code is read with its grant, which oidc-provider looks up next (grant-prefetch.ts).
+        if (model === 'AuthorizationCode' && prefetching()) {
+          const row = await findLivePayloadWithGrant(t, model, id, now());
+          if (row?.grantId) keepGrant(t, row.grantId, row.grantPayload === null ? null : { payload: row.grantPayload, expiresAt: row.grantExpiresAt });
+          return row?.payload;
         }
         return find('id', id);
       },

@@ -4,7 +4,8 @@ import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import type { SuccessorWrite } from './payload-statements.js';
+import { keepGrant } from './grant-prefetch.js';
+import { GRANT_JOIN, type SuccessorWrite, type WithGrant } from './payload-statements.js';
 
 /**
  * Refresh-token rotation with reuse detection (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2), serialized in the database.
@@ -108,15 +109,19 @@ async function findSuccessor(t: TenantCtx, id: string): Promise<string | null> {
  * id is never claimed (test/oauth/payload-statements.test.ts).
  */
 async function claim(t: TenantCtx, clock: Clock, id: string) {
-  const [row] = await hotQuery<{ grantId: string | null; payload: unknown; expiresAt: Date | null }>(t.db, CLAIM, [t.id, id, clock.now()]);
+  const [row] = await hotQuery<{ grantId: string | null; payload: unknown; expiresAt: Date | null } & Partial<WithGrant>>(t.db, CLAIM, [t.id, id, clock.now()]);
   return row;
 }
 
+/** The claim returns the token's grant too (grant-prefetch.ts): oidc-provider's Grant lookup needs no round trip. */
 export const CLAIM = statement(
   'refresh_claim',
-  `UPDATE "OidcPayload" SET "consumedAt" = $3::timestamp(3)
-    WHERE "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $2 AND "consumedAt" IS NULL
-    RETURNING "grantId", "payload", "expiresAt"`,
+  `WITH c AS (
+    UPDATE "OidcPayload" SET "consumedAt" = $3::timestamp(3)
+      WHERE "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $2 AND "consumedAt" IS NULL
+      RETURNING "grantId", "payload", "expiresAt")
+  SELECT c."grantId", c."payload", c."expiresAt", g."payload" AS "grantPayload", g."expiresAt" AS "grantExpiresAt"
+    FROM c ${GRANT_JOIN}`,
 );
 
 /**
@@ -136,6 +141,9 @@ export async function planRefresh(
   for (let waited = 0; ; waited += WAIT_STEP_MS) {
     // Claim first: the common case (an unused token) is one round trip.
     const won = await claim(t, clock, id);
+    if (won?.grantId && won.grantPayload !== undefined) {
+      keepGrant(t, won.grantId, won.grantPayload === null ? null : { payload: won.grantPayload, expiresAt: won.grantExpiresAt ?? null });
+    }
     if (won) return { kind: 'rotate', tenantId: t.id, id, grantId: won.grantId, claimed: { payload: won.payload, expiresAt: won.expiresAt } };
     const row = await t.db.oidcPayload.findFirst({ where: { model: 'RefreshToken', id } });
     if (!row) return { kind: 'none' };

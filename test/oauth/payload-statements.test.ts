@@ -3,7 +3,8 @@ import type { AdapterPayload } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { ADMIN_REGISTERED } from '../../src/oauth/client-policy.js';
-import { CONSUME, CONSUME_ONCE, consumePayload, DELETE, deletePayload, deletePayloadsOfGrant, FIND_LIVE, findLivePayload, upsertPayload } from '../../src/oauth/payload-statements.js';
+import { CONSUME, CONSUME_ONCE, consumePayload, DELETE, deletePayload, deletePayloadsOfGrant, FIND_LIVE, FIND_LIVE_WITH_GRANT, findLivePayload, upsertPayload } from '../../src/oauth/payload-statements.js';
+import { runWithGrantPrefetch } from '../../src/oauth/grant-prefetch.js';
 import { CLIENT_CACHE_MS, prismaAdapterFactory } from '../../src/oauth/prisma-adapter.js';
 import { CLAIM, planRefresh, runWithRotationPlan } from '../../src/oauth/refresh-rotation.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
@@ -93,6 +94,62 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     expect(await planRefresh(b, clock, { refresh_token: 'rt' })).toMatchObject({ kind: 'rotate', tenantId: b.id, grantId: 'g-b' });
   });
 
+  it('the grant read with a code or a refresh claim is the own tenant’s, live, of that id, and answers one lookup', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const clock = new ManualClock(new Date('2026-03-01T12:00:00.000Z'));
+    const adapter = (t: TenantCtx, model: string) => prismaAdapterFactory(t, { clock, secrets, onGrantRevoked: async () => {} })(model);
+    const grantUntil = new Date(clock.now().getTime() + 5_000);
+    await write(a, 'Grant', 'g-a', { who: 'a' }, { expiresAt: grantUntil });
+    await write(a, 'AuthorizationCode', 'code', { kind: 'AuthorizationCode', grantId: 'g-a' }, { grantId: 'g-a' });
+    // B has a grant with the id A's second code names; A has none.
+    await write(b, 'Grant', 'g-b', { who: 'b' });
+    await write(a, 'AuthorizationCode', 'code-b', { kind: 'AuthorizationCode', grantId: 'g-b' }, { grantId: 'g-b' });
+    const [codes, grants] = [adapter(a, 'AuthorizationCode'), adapter(a, 'Grant')];
+    await runWithGrantPrefetch(async () => {
+      expect(await codes.find('code')).toEqual({ kind: 'AuthorizationCode', grantId: 'g-a' });
+      // Deleted since: answered from the code's statement (no round trip), once; the next lookup reads the database.
+      await deletePayload(a, 'Grant', 'g-a');
+      expect(await grants.find('other')).toBeUndefined();
+      expect(await grants.find('g-a')).toEqual({ who: 'a' });
+      expect(await grants.find('g-a')).toBeUndefined();
+    });
+    await write(a, 'Grant', 'g-a', { who: 'a' }, { expiresAt: grantUntil });
+    await runWithGrantPrefetch(async () => {
+      await codes.find('code');
+      // Expired by the application clock between the read and the lookup: no grant, as the database lookup answers.
+      clock.advance(5_000);
+      expect(await grants.find('g-a')).toBeUndefined();
+    });
+    await runWithGrantPrefetch(async () => {
+      expect(await codes.find('code-b')).toMatchObject({ grantId: 'g-b' });
+      await write(a, 'Grant', 'g-b', { who: 'a, later' });
+      // The join found no grant of A's (B's is never read): none, although one was written since.
+      expect(await grants.find('g-b')).toBeUndefined();
+      expect(await adapter(b, 'Grant').find('g-b')).toEqual({ who: 'b' });
+    });
+    // The refresh claim: A's token names B's grant id, which A does not have.
+    await write(a, 'RefreshToken', 'rt', { kind: 'RefreshToken' }, { grantId: 'g-b' });
+    await deletePayload(a, 'Grant', 'g-b');
+    await write(b, 'RefreshToken', 'rt', { kind: 'RefreshToken' }, { grantId: 'g-b' });
+    await runWithGrantPrefetch(async () => {
+      await planRefresh(a, clock, { refresh_token: 'rt' });
+      await write(a, 'Grant', 'g-b', { who: 'a, later' });
+      expect(await grants.find('g-b')).toBeUndefined();
+    });
+    await runWithGrantPrefetch(async () => {
+      await planRefresh(b, clock, { refresh_token: 'rt' });
+      await deletePayload(b, 'Grant', 'g-b');
+      // A's lookup of the same id is not answered with B's kept grant; B's is, once.
+      expect(await grants.find('g-b')).toEqual({ who: 'a, later' });
+      expect(await adapter(b, 'Grant').find('g-b')).toEqual({ who: 'b' });
+      expect(await adapter(b, 'Grant').find('g-b')).toBeUndefined();
+    });
+    // Outside a token request nothing is kept: a code is read alone and the grant from the database.
+    expect(await codes.find('code')).toMatchObject({ grantId: 'g-a' });
+    await deletePayload(a, 'Grant', 'g-a');
+    expect(await grants.find('g-a')).toBeUndefined();
+  });
+
   it('payloads and instants round-trip identically between the hot statements and Prisma, whatever the process time zone', async () => {
     const tz = process.env.TZ;
     process.env.TZ = 'Pacific/Auckland';
@@ -131,19 +188,42 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     const now = new Date();
     const indexes = async (sql: string, params: unknown[]) => {
       const [row] = await database.prisma.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(`EXPLAIN (FORMAT JSON) ${sql}`, ...params);
+      return scans(row!['QUERY PLAN']);
+    };
+    const scans = (plan: unknown) => {
       const found: string[] = [];
       const walk = (node: unknown): void => {
         if (!node || typeof node !== 'object') return;
         const n = node as Record<string, unknown>;
-        if (n['Relation Name'] === 'OidcPayload' && String(n['Node Type']).endsWith('Scan')) found.push(String(n['Index Name'] ?? n['Node Type']));
+        // An index scan whose condition does not bind the id (a join filtering it afterwards) reads every row of the prefix.
+        const byKey = /\bid = /.test(String(n['Index Cond'] ?? ''));
+        if (n['Relation Name'] === 'OidcPayload' && String(n['Node Type']).endsWith('Scan')) found.push(`${String(n['Index Name'] ?? n['Node Type'])}${byKey ? '' : ' (not by id)'}`);
         Object.values(n).forEach((v) => (Array.isArray(v) ? v.forEach(walk) : walk(v)));
       };
-      walk(typeof row!['QUERY PLAN'] === 'string' ? JSON.parse(row!['QUERY PLAN']) : row!['QUERY PLAN']);
+      walk(typeof plan === 'string' ? JSON.parse(plan) : plan);
       return found;
     };
+    // The prepared statement's generic plan too (PostgreSQL's choice after five executions of a named statement). A
+    // plain join of the grant (decision 0047) scanned the primary key by tenant and model only, filtering the id
+    // afterwards: every grant of the tenant per claim.
+    const generic = (sql: string, params: unknown[]) =>
+      database.prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe(`SET LOCAL plan_cache_mode = force_generic_plan`);
+        await tx.$executeRawUnsafe(`PREPARE generic_probe AS ${sql}`);
+        try {
+          const literals = params.map((p) => `'${p instanceof Date ? p.toISOString() : String(p)}'`).join(', ');
+          const [plan] = await tx.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(`EXPLAIN (FORMAT JSON) EXECUTE generic_probe(${literals})`);
+          return scans(plan!['QUERY PLAN']);
+        } finally {
+          await tx.$executeRawUnsafe(`DEALLOCATE generic_probe`);
+        }
+      });
     const byId = [t.id, 'RefreshToken', 'tok7'];
     expect(await indexes(FIND_LIVE.id.text, [...byId, now])).toEqual(['OidcPayload_pkey']);
-    expect(await indexes(CLAIM.text, [t.id, 'tok7', now])).toEqual(['OidcPayload_pkey']);
+    expect(await indexes(CLAIM.text, [t.id, 'tok7', now])).toEqual(['OidcPayload_pkey', 'OidcPayload_pkey']);
+    expect(await indexes(FIND_LIVE_WITH_GRANT.text, [...byId, now])).toEqual(['OidcPayload_pkey', 'OidcPayload_pkey']);
+    expect(await generic(CLAIM.text, [t.id, 'tok7', now])).toEqual(['OidcPayload_pkey', 'OidcPayload_pkey']);
+    expect(await generic(FIND_LIVE_WITH_GRANT.text, [...byId, now])).toEqual(['OidcPayload_pkey', 'OidcPayload_pkey']);
     expect(await indexes(CONSUME_ONCE.text, [...byId, now, 1])).toEqual(['OidcPayload_pkey']);
     expect(await indexes(CONSUME.text, [...byId, now, 1])).toEqual(['OidcPayload_pkey']);
     expect(await indexes(DELETE.text, byId)).toEqual(['OidcPayload_pkey']);
