@@ -42,6 +42,7 @@ export async function main(databaseUrl: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: gateway.db.url, max: 2 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const services = await gateway.services();
+  let load: ReturnType<typeof startProcess> | undefined; // the background load, stopped in `finally` whatever happens
   try {
     const upstreamUrl = await upstream.url;
     await gateway.ready;
@@ -106,9 +107,9 @@ export async function main(databaseUrl: string): Promise<void> {
     }
 
     // Under a steady background load: the event, its warm repeat, and the control, interleaved.
-    const load = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/background-load.ts'], { BG_URL: mcpResourceUrl(gateway.publicUrl, bg), BG_TOKENS: bgTokens.join(','), BG_RATE: String(BG_RATE) });
-    const loadReport = new Promise<string>((resolve) => createInterface({ input: load.child.stdout! }).on('line', (l) => l.startsWith('{') && resolve(l)));
-    await load.url;
+    const bgLoad = (load = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/background-load.ts'], { BG_URL: mcpResourceUrl(gateway.publicUrl, bg), BG_TOKENS: bgTokens.join(','), BG_RATE: String(BG_RATE) }));
+    const loadReport = new Promise<string>((resolve) => createInterface({ input: bgLoad.child.stdout! }).on('line', (l) => l.startsWith('{') && resolve(l)));
+    await bgLoad.url;
     await delay(2000); // the background users' tokens cached, the node at its steady state
     const loaded: number[] = [];
     const loadedWarm: number[] = [];
@@ -122,7 +123,7 @@ export async function main(databaseUrl: string): Promise<void> {
       await delay(IDLE_MS);
       controlLoaded.push(await list(token));
     }
-    await stop(load.child);
+    await stop(bgLoad.child);
     const background = JSON.parse(await loadReport) as { sent: number; errors: number; firstError?: string; perSec: number; p50: number; p99: number; max: number };
 
     const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
@@ -157,7 +158,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| under load: control, cached, ${IDLE_MS} ms after the previous request, no event | ${controlLoaded.length} | ${cells(controlLoaded)} | | |`);
     if (background.firstError) console.log(`  background error: ${background.firstError}`);
   } finally {
-    await Promise.all([stop(gateway.child), stop(upstream.child)]);
+    await Promise.all([stop(gateway.child), stop(upstream.child), load && stop(load.child)]);
     await pool.end();
     await closeServices(services);
     await gateway.db.drop();

@@ -24,8 +24,8 @@
 // The closed-loop rounds (CONCURRENCY requests always in flight) saturate the machine: they are the throughput goal.
 // Latency is then measured again OPEN-LOOP (bench/open-loop.ts): the same mix (one request in LIST_EVERY a 201-tool
 // list) offered at a fixed rate, BENCH_POP_OPEN_UTILISATION (0.5) × the bare proxy's closed-loop capacity for that mix
-// in this run, the same rate for proxy and gateway, each request timed from its due time (docs/benchmarks.md, "Open
-// loop"). BENCH_POP_OPEN_REQUESTS (20,000) per path and round.
+// in this run, the same rate for proxy and gateway, each request timed from its due time (docs/benchmarks.md,
+// "latency measured open-loop"). BENCH_POP_OPEN_REQUESTS (20,000) per path and round.
 import os from 'node:os';
 import pg from 'pg';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
