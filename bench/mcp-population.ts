@@ -20,6 +20,12 @@
 // to a tool the user may call, chosen uniformly. Cache hit rates are the gateway's caches replayed over the requests
 // sent (population.ts CacheReplay; the gateway keeps no counters).
 // BENCH_POP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+//
+// The closed-loop rounds (CONCURRENCY requests always in flight) saturate the machine: they are the throughput goal.
+// Latency is then measured again OPEN-LOOP (bench/open-loop.ts): the same mix (one request in LIST_EVERY a 201-tool
+// list) offered at a fixed rate, BENCH_POP_OPEN_UTILISATION (0.5) × the bare proxy's closed-loop capacity for that mix
+// in this run, the same rate for proxy and gateway, each request timed from its due time (docs/benchmarks.md,
+// "latency measured open-loop"). BENCH_POP_OPEN_REQUESTS (20,000) per path and round.
 import os from 'node:os';
 import pg from 'pg';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
@@ -28,9 +34,10 @@ import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
 import { approveTool } from '../src/tools/approve-tools.js';
 import { addUpstream } from '../src/tools/manage-upstreams.js';
+import { latencies, mixCapacity, openLoop, quantile, samplesFor } from './open-loop.js';
 import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } from './mcp/population.js';
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
-import { closeServices, drive, measure, pct, rssMb, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, drive, measure, pct, rssMb, startAppProcess, startProcess, stop } from './support.js';
 import { MAX_AGE_MS as TOOLS_MAX_AGE_MS } from '../src/tools/callable-tools-cache.js';
 
 const TENANTS = Number(process.env.BENCH_POP_TENANTS ?? 10);
@@ -45,6 +52,10 @@ const LIST_EVERY = Number(process.env.BENCH_POP_LIST_EVERY ?? 20);
 const ROUNDS = Number(process.env.BENCH_POP_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_POP_CONCURRENCY ?? 8);
 const ZIPF = Number(process.env.BENCH_POP_ZIPF ?? 1);
+const OPEN_UTILISATION = Number(process.env.BENCH_POP_OPEN_UTILISATION ?? 0.5);
+const OPEN_REQUESTS = Number(process.env.BENCH_POP_OPEN_REQUESTS ?? 20000);
+/** A request sent more than this after its due time fell behind schedule (Node's timers fire on a 1 ms granularity). */
+const LATE_MS = 2;
 /** The gateway's cache bounds and the permission cache's backstop age (src/oauth/verify-access-token.ts, src/mcp/mcp-session-id.ts, src/tools/callable-tools-cache.ts). */
 const TOKEN_BOUND = 10_000;
 const SESSION_BOUND = 10_000;
@@ -148,7 +159,7 @@ export async function main(databaseUrl: string): Promise<void> {
     type Req = { u: number; tool: number };
 
     /** Tools returned by the gateway's timed tools/list answers, and how many answers (all users; platform users). */
-    const listed = { all: [0, 0], platform: [0, 0], mixed: [0, 0] };
+    const listed = { all: [0, 0], platform: [0, 0], mixed: [0, 0], open: [0, 0] };
     const send = (via: 'gateway' | 'proxy', seq: Req[], count: boolean, tally?: number[]) => async (i: number) => {
       const { u, tool } = seq[i]!;
       const tn = tenants[Math.floor(u / USERS)]!;
@@ -191,6 +202,8 @@ export async function main(databaseUrl: string): Promise<void> {
     };
 
     type Run = Awaited<ReturnType<typeof measure>>;
+    type OpenRun = { r: Awaited<ReturnType<typeof openLoop>>; isList: (i: number) => boolean; hopCpuUs: number };
+    const meanOf = (rs: Run[]) => rs.reduce((a, x) => a + x.perSec, 0) / rs.length;
     const runs = { callProxy: [] as Run[], callGateway: [] as Run[], listProxy: [] as Run[], listGateway: [] as Run[], listPlatform: [] as Run[] };
     const hop = { proxy: bare.child, gateway: gateway.child };
     for (let round = 0; round < ROUNDS; round++) {
@@ -203,6 +216,20 @@ export async function main(databaseUrl: string): Promise<void> {
       runs.listGateway.push(await measure(hop.gateway, LISTS, CONCURRENCY, send('gateway', listsAll, true, listed.all)));
       runs.listPlatform.push(await measure(hop.gateway, LISTS, CONCURRENCY, send('gateway', listsPlatform, true, listed.platform)));
       await measure(hop.gateway, CALLS / 2, CONCURRENCY, sendMixed(mixedSeq(CALLS / 2)));
+    }
+
+    // Open loop: the mix offered at a fixed rate below saturation, the same schedule and requests for both paths.
+    const capacity = mixCapacity([{ share: LIST_EVERY - 1, perSec: meanOf(runs.callProxy) }, { share: 1, perSec: meanOf(runs.listProxy) }]);
+    const rate = OPEN_UTILISATION * capacity;
+    const open = { proxy: [] as OpenRun[], gateway: [] as OpenRun[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const seq = mixedSeq(OPEN_REQUESTS);
+      for (const via of ['proxy', 'gateway'] as const) {
+        const cpu0 = cpuUs(hop[via]);
+        const [call, list] = [send(via, seq, true), send(via, seq, true, via === 'gateway' ? listed.open : undefined)];
+        const r = await openLoop(OPEN_REQUESTS, rate, (i) => (seq[i]!.tool < 0 ? list(i) : call(i)));
+        open[via].push({ r, isList: (i) => seq[i]!.tool < 0, hopCpuUs: (cpuUs(hop[via]) - cpu0) / OPEN_REQUESTS });
+      }
     }
     mixedLists.sort((a, b) => a - b);
     if (mixedLists.length === 0) mixedLists.push(NaN); // BENCH_POP_LIST_EVERY above the calls: a calls-only run (profiles)
@@ -242,6 +269,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(
       `| tools/list, gateway, mixed into tools/call (one request in ${LIST_EVERY}; "platform" users: ${(listed.mixed[0]! / Math.max(1, listed.mixed[1]!)).toFixed(0)} tools; ${mixedLists.length} lists) | ${pct(mixedLists, 50).toFixed(2)} ms | ${pct(mixedLists, 99).toFixed(2)} ms | | | | | | | p99 < 20 ms: ${met(pct(mixedLists, 99) < 20)} |`,
     );
+    printOpenLoop(open, { rate, capacity, tools: listed.open[0]! / Math.max(1, listed.open[1]!) });
     console.log('\nGateway caches during the timed requests (replayed over the requests sent; bounds as configured)');
     console.log('| cache | bound | hit rate |');
     console.log('|---|---:|---:|');
@@ -255,6 +283,47 @@ export async function main(databaseUrl: string): Promise<void> {
     await closeServices(services);
     await gateway.db.drop();
   }
+}
+
+/** The open-loop table: per request type and path, latency from the due time (p50 / p99 / p99.9 / max), uncorrected p99, lateness, errors. */
+function printOpenLoop(open: Record<'proxy' | 'gateway', { r: Awaited<ReturnType<typeof openLoop>>; isList: (i: number) => boolean; hopCpuUs: number }[]>, o: { rate: number; capacity: number; tools: number }) {
+  const pick = (via: 'proxy' | 'gateway', list: boolean) => {
+    const all = open[via].map((x) => latencies(x.r, (i) => x.isList(i) === list));
+    const cat = (k: 'corrected' | 'uncorrected' | 'lag') => all.flatMap((l) => l[k]).sort((a, b) => a - b);
+    return { corrected: cat('corrected'), uncorrected: cat('uncorrected'), lag: cat('lag') };
+  };
+  const sent = (via: 'proxy' | 'gateway') => open[via].reduce((a, x) => a + x.r.due.length, 0);
+  // n requests span n − 1 intervals of the schedule: the rate the load generator actually sent at, mean over rounds.
+  const achieved = (via: 'proxy' | 'gateway') => open[via].reduce((a, x) => a + ((x.r.sent.length - 1) * 1000) / (x.r.sent.at(-1)! - x.r.start), 0) / open[via].length;
+  const errors = (via: 'proxy' | 'gateway') => open[via].flatMap((x) => x.r.errors);
+  console.log(
+    `\nOpen loop (latency objective practice: bench/open-loop.ts): the same mix (one request in ${LIST_EVERY} a "platform" user's list) offered at **${o.rate.toFixed(0)} requests/s**, ` +
+      `${(OPEN_UTILISATION * 100).toFixed(0)} % of the bare proxy's closed-loop capacity for this mix in this run (${o.capacity.toFixed(0)}/s), the same rate and requests for both paths, ` +
+      `${ROUNDS} rounds × ${OPEN_REQUESTS} requests per path; latency from each request's due time (coordinated omission corrected), nearest-rank percentiles`,
+  );
+  console.log('| request, path | answered | p50 | p99 | p99.9 | max | p99 from the actual send (uncorrected) | p50 / p99 ÷ bare proxy | goal |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : `${x.toFixed(2)} ms`);
+  const row = (label: string, via: 'proxy' | 'gateway', list: boolean, goal: (p99: number) => string) => {
+    const l = pick(via, list).corrected;
+    const base = pick('proxy', list).corrected;
+    const p999 = l.length >= samplesFor(0.999) ? ms(quantile(l, 0.999)) : `(${l.length} samples: max)`;
+    const ratio = via === 'proxy' ? '' : `${(quantile(l, 0.5) / quantile(base, 0.5)).toFixed(2)}× / ${(quantile(l, 0.99) / quantile(base, 0.99)).toFixed(2)}×`;
+    console.log(`| ${label} | ${l.length} | ${ms(quantile(l, 0.5))} | ${ms(quantile(l, 0.99))} | ${p999} | ${ms(l.at(-1)!)} | ${ms(quantile(pick(via, list).uncorrected, 0.99))} | ${ratio} | ${goal(quantile(l, 0.99))} |`);
+  };
+  row('tools/call, bare reverse proxy', 'proxy', false, () => '');
+  row('tools/call, gateway', 'gateway', false, () => '');
+  row(`tools/list, bare reverse proxy (the upstream's ${TOOLS + 1} tools)`, 'proxy', true, () => '');
+  row(`tools/list, gateway ("platform" users: ${o.tools.toFixed(0)} tools)`, 'gateway', true, (p99) => `p99 < 20 ms: ${p99 < 20 ? 'met' : '**not met**'}`);
+  console.log(`| path | sent | rate sent at | sent > ${LATE_MS} ms behind schedule | lateness p99 / max | errors | CPU per request of the hop |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const via of ['proxy', 'gateway'] as const) {
+    const lag = [...pick(via, false).lag, ...pick(via, true).lag].sort((a, b) => a - b);
+    const late = lag.filter((x) => x > LATE_MS).length;
+    const cpu = open[via].reduce((a, x) => a + x.hopCpuUs, 0) / open[via].length;
+    console.log(`| ${via === 'proxy' ? 'bare reverse proxy' : 'gateway'} | ${sent(via)} | ${achieved(via).toFixed(0)}/s | ${late} (${((late / lag.length) * 100).toFixed(2)} %) | ${ms(quantile(lag, 0.99))} / ${ms(lag.at(-1)!)} | ${errors(via).length} | ${cpu.toFixed(0)} µs |`);
+  }
+  for (const e of [...errors('proxy'), ...errors('gateway')].slice(0, 3)) console.log(`  error: ${String(e.error).slice(0, 200)}`);
 }
 
 if (process.argv[1]?.endsWith('mcp-population.ts')) await main(process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
