@@ -4,7 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const target = process.env.TARGET!;
-const agent = new http.Agent({ keepAlive: true });
+// Idle pooled sockets are closed after 4 s, before the upstream's keep-alive timeout (Node's default 5 s) closes them
+// from its side: otherwise a request sent on a socket the upstream is closing fails with ECONNRESET (a 502 the gateway,
+// on undici, which honours the server's Keep-Alive hint, does not have). The baseline must not fail for its own pool.
+const agent = new http.Agent({ keepAlive: true, timeout: 4_000 });
 const server = http.createServer((req, res) => {
   const forward = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers, agent }, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.headers);
