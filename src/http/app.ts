@@ -25,9 +25,10 @@ export function createApp(s: Services): RequestListener {
     const url = req.url ?? '/';
     const slug = mcpSlugOf(url);
     // Request rate and latency by route family (src/metrics): one listener and one histogram observe per request.
+    // `on`, not `once`: a response emits 'finish' at most once, and once's wrapper and removal cost on every request.
     const started = performance.now();
     const family = slug === undefined ? routeFamily(url) : 'mcp';
-    res.once('finish', () => metrics.http(family, res.statusCode, (performance.now() - started) / 1000));
+    res.on('finish', () => metrics.http(family, res.statusCode, (performance.now() - started) / 1000));
     const handle = family === 'scim' ? () => scim(req, res, () => app(req, res)) : () => app(req, res);
     if (slug !== undefined) mcp(req, res, slug);
     else if (tracingOn && (family === 'scim' || family === 'oauth' || family === 'sso')) traceRequest(family, req.method, res, handle);

@@ -57,8 +57,9 @@ export function requestLogger(logger: Logger, opts: RequestLogOptions): (req: In
     // The URL as received (Express rewrites req.url while routing; this is its req.originalUrl).
     const url = req.url ?? '/';
     if (opts.ignore?.(url)) return;
-    // 'close' follows 'finish' on every response, and comes alone when the client went away first.
-    res.once('close', () => {
+    // 'close' follows 'finish' on every response, and comes alone when the client went away first; node emits it at
+    // most once (ServerResponse's _closed flag), so a plain listener does what `once` did without its wrapper.
+    res.on('close', () => {
       const line = {
         req: { id, method: req.method, url: redactUrl(url), remoteAddress: opts.ipOf(req), userAgent: req.headers['user-agent']?.slice(0, 256) },
         res: { statusCode: res.statusCode },

@@ -41,13 +41,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * the MCP endpoint's CPU per tools/call (docs/benchmarks.md, issue 17 §1).
  */
 export function isoTime(now = Date.now()): string {
+  return `,"time":"${isoTimestamp(now)}"`;
+}
+
+/**
+ * Exactly `new Date(now).toISOString()` for a whole number of milliseconds, with the date formatted once per second
+ * (shared with isoTime): every audit event's `createdAt` is this text (audit-log.ts), one per MCP tools/call.
+ */
+export function isoTimestamp(now: number): string {
   const second = Math.floor(now / 1000);
   if (second !== isoSecond) {
     isoSecond = second;
     isoHead = new Date(second * 1000).toISOString().slice(0, -4); // up to and including the '.' before the milliseconds
   }
   const ms = now - second * 1000;
-  return `,"time":"${isoHead}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+  return `${isoHead}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 let isoSecond = NaN;
 let isoHead = '';

@@ -18,7 +18,9 @@ const bodyError = (type: 'entity.too.large' | 'entity.parse.failed' | 'request.a
  * Returns undefined when the body is not JSON (the SDK transport then answers 415).
  */
 export async function readJsonBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
-  const type = req.headers['content-type']?.toLowerCase().replace(/\s+/g, '');
+  const raw = req.headers['content-type'];
+  // The exact header every MCP client sends is recognised without normalising it first (two string copies per request).
+  const type = raw === 'application/json' ? raw : raw?.toLowerCase().replace(/\s+/g, '');
   const plain = (type === 'application/json' || type === 'application/json;charset=utf-8') && !req.headers['content-encoding'];
   if (!plain) {
     // body-parser's middleware needs nothing of Express's request or response beyond node's.
@@ -59,9 +61,11 @@ export async function readJsonBody(req: IncomingMessage & { body?: unknown }, re
   });
   // As body-parser decodes UTF-8 (a BOM is dropped) and parses strictly: an empty body is {} (the transport then
   // refuses it as not JSON-RPC), anything but an object or array at the top is a parse error.
-  const text = Buffer.concat(chunks, size).toString('utf8').replace(/^\uFEFF/, '');
+  // One chunk (a body that came with its headers, as most do) is decoded as is, without Buffer.concat's copy.
+  let text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.length === 0) return (req.body = {});
-  const first = text.trimStart()[0];
+  const first = firstNonSpace(text);
   if (first !== '{' && first !== '[') throw bodyError('entity.parse.failed', 400);
   try {
     req.body = JSON.parse(text) as unknown;
@@ -69,4 +73,17 @@ export async function readJsonBody(req: IncomingMessage & { body?: unknown }, re
     throw bodyError('entity.parse.failed', 400);
   }
   return req.body;
+}
+
+/**
+ * The first character that is not JSON whitespace — what `text.trimStart()[0]` gave for a body JSON.parse accepts,
+ * without copying the body. (trimStart also skips other Unicode spaces: a body starting with one is refused either
+ * way, by this check or by JSON.parse, with the same parse error.)
+ */
+export function firstNonSpace(text: string): string | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return text[i];
+  }
+  return undefined;
 }

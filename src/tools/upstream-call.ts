@@ -258,12 +258,14 @@ class Exchange {
       if (cut) return this.#fail(new UpstreamProtocolError('The connection closed before the answer ended'));
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        // A small answer arrives in one chunk: decoded as is, without Buffer.concat's copy.
+        body = JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
       } catch {
         return this.#fail(new UpstreamProtocolError('The answer is not JSON'));
       }
       // One message, or a JSON-RPC batch from a 2025-03-26 server.
-      for (const message of Array.isArray(body) ? body : [body]) this.#onMessage(message);
+      if (Array.isArray(body)) for (const message of body) this.#onMessage(message);
+      else this.#onMessage(body);
       if (!this.#settled) this.#fail(new UpstreamProtocolError('The answer has no response to the request'));
     };
   }

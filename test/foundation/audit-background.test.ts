@@ -106,6 +106,19 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
   };
   const requestIds = async (t: TenantCtx) => (await t.db.auditEvent.findMany({ orderBy: { requestId: 'asc' } })).map((e) => e.requestId);
 
+  it('stores the clock\'s time as createdAt, to the millisecond, with rows serialised as a Date would be', async () => {
+    const t = await app.createTenant();
+    const { audit, timers, inserts } = setUp();
+    const at = app.services.clock.now(); // a manual clock: it stands still during the test
+    const row = audit.rowOf(event('req_time'));
+    expect(JSON.stringify(row)).toBe(JSON.stringify({ ...row, createdAt: at }));
+    await audit.recordInBackground(t, event('req_stored'));
+    timers.fire();
+    await inserts.committed(1);
+    const stored = await t.db.auditEvent.findFirstOrThrow({ where: { requestId: 'req_stored' } });
+    expect(stored.createdAt.getTime()).toBe(at.getTime());
+  });
+
   it('holds a tenant’s background events for the linger window, then writes them in one INSERT', async () => {
     const t = await app.createTenant();
     const { audit, timers, inserts } = setUp();

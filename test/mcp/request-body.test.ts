@@ -2,7 +2,7 @@ import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
-import { MAX_BODY_BYTES } from '../../src/mcp/read-json-body.js';
+import { firstNonSpace, MAX_BODY_BYTES } from '../../src/mcp/read-json-body.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -50,6 +50,13 @@ describe.each(testDbKinds)('MCP request bodies (%s)', (kind) => {
     expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { tools: expect.any(Array) } });
   });
 
+  it('accepts JSON whitespace before the object and a body sent in many chunks', async () => {
+    const res = await post(url(), json(), ` \r\n\t${toolsList}`);
+    expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { tools: expect.any(Array) } });
+    const chunked = await post(url(), json(), `${' '.repeat(70_000)}${toolsList}`, true);
+    expect(JSON.parse(chunked.body)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { tools: expect.any(Array) } });
+  });
+
   it('still accepts a gzip-compressed body (read by body-parser, which inflates it)', async () => {
     const res = await post(url(), json({ 'content-encoding': 'gzip' }), gzipSync(toolsList));
     expect(res.status).toBe(200);
@@ -60,6 +67,8 @@ describe.each(testDbKinds)('MCP request bodies (%s)', (kind) => {
     ['malformed JSON', '{"jsonrpc": '],
     ['a top-level string', '"tools/list"'],
     ['a top-level number', '42'],
+    ['whitespace only', ' \n\t '],
+    ['a no-break space before the object (not JSON whitespace)', `\u00A0${toolsList}`],
   ])('answers %s with a JSON-RPC parse error (400, -32700)', async (_name, body) => {
     const res = await post(url(), json(), body);
     expect(res.status).toBe(400);
@@ -78,5 +87,16 @@ describe.each(testDbKinds)('MCP request bodies (%s)', (kind) => {
   it('leaves other media types to the SDK transport, which answers 415', async () => {
     const res = await post(url(), { ...auth, 'content-type': 'text/plain' }, toolsList);
     expect(res.status).toBe(415);
+  });
+});
+
+describe('firstNonSpace', () => {
+  it('skips exactly the JSON whitespace (RFC 8259 §2) and nothing else', () => {
+    expect(firstNonSpace(' \t\r\n{"a":1}')).toBe('{');
+    expect(firstNonSpace('[1]')).toBe('[');
+    expect(firstNonSpace('\u00A0{}')).toBe('\u00A0');
+    expect(firstNonSpace('\u2028[]')).toBe('\u2028');
+    expect(firstNonSpace(' \n ')).toBeUndefined();
+    expect(firstNonSpace('')).toBeUndefined();
   });
 });
