@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import type { AccessTokenInfo, AccessTokenVerifier, VerifyHooks } from './access-token.js';
+import type { AccessTokenInfo, AccessTokenVerifier, LiveGrant, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
 import { PublicKeyImports, tenantKeySelector } from './public-key-imports.js';
 import { loadSigningKeys, openSigningKeys, publicJwk, sealedSigningKeysOf, type TenantKeyMaterial } from './signing-keys.js';
@@ -36,6 +36,9 @@ const MAX_CHANGED = 10_000;
  * itself (find-tenant.ts: the context carries the sealed keys, so no round trip of its own); the imported public keys
  * are kept by kid across changes ({@link PublicKeyImports}), so a change that left the keys alone imports nothing,
  * a rotated-in key verifies at once and a removed one is refused at once (decision 0043).
+ *
+ * The MCP endpoint may read the grant ahead, in the same statement as the tenant row (`hooks.prefetched`, decision
+ * 0049): every check above still runs on the verified token, the read counts only for the grant and subject it names.
  */
 export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #cache = new Map<string, Cached>();
@@ -47,6 +50,8 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly keyImports = new PublicKeyImports();
   /** Bumped by every event that drops cached tokens. */
   #generation = 0;
+  /** `EventBus.now()` of the last event that dropped cached tokens (a prefetched grant read before it is not cached). */
+  #droppedAt = -Infinity;
   /** Bus time of each tenant's last 'tenant.changed': sealed keys read before it are not used. */
   readonly #changedAt = new Map<string, number>();
   /** Sealed keys read before this are not used (bus.resumed, or #changedAt outgrew its bound). */
@@ -59,6 +64,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     bus.subscribe((event) => {
       if (event.type === 'grant.revoked' || event.type === 'user.revoked' || event.type === 'user.changed' || event.type === 'tenant.changed' || event.type === 'bus.resumed') {
         this.#generation++;
+        this.#droppedAt = this.bus.now();
       }
       switch (event.type) {
         case 'grant.revoked':
@@ -92,6 +98,11 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     for (const [token, c] of this.#cache) if (match(c)) this.#cache.delete(token);
   }
 
+  readsLiveState(token: string): boolean {
+    const hit = this.#cache.get(token);
+    return !(hit && this.bus.trusts(hit.loadedAt));
+  }
+
   async verify(t: TenantCtx, token: string, audience: string, hooks?: VerifyHooks): Promise<AccessTokenInfo | null> {
     const now = this.s.clock.now().getTime();
     const hit = this.#cache.get(token);
@@ -105,10 +116,12 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
       return info;
     }
     if (token.length > 8192 || token.split('.').length !== 3) return null;
-    const loadedAt = this.bus.now();
+    // A grant read ahead (hooks.prefetched) is as old as its read: the entry's age and the overlap check start there.
+    const readAt = hooks?.prefetched?.readAt;
+    const loadedAt = Math.min(this.bus.now(), readAt ?? Infinity);
     const generation = this.#generation;
     const info = await this.#verifyFresh(t, token, audience, now, hooks).catch(() => null);
-    if (!info || generation !== this.#generation) return info;
+    if (!info || generation !== this.#generation || (readAt !== undefined && readAt <= this.#droppedAt)) return info;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(token, { info, userId: info.userId, loadedAt });
     return info;
@@ -133,7 +146,11 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     let userId: string | null = null;
     if (grantId) {
       hooks?.onSignedSubject?.(payload.sub!);
-      const live = await liveGrant(t, grantId);
+      const ahead = hooks?.prefetched;
+      // The grant read ahead counts only for exactly the tenant, grant and subject this verified token names, and only
+      // if no event that drops tokens (a revocation) arrived since its read started; otherwise it is read again.
+      const usable = ahead && ahead.tenantId === t.id && ahead.grantId === grantId && ahead.subject === payload.sub && ahead.readAt > this.#droppedAt;
+      const live = usable ? ahead.live : await liveGrant(t, grantId);
       if (!live || (live.expiresAt && new Date(live.expiresAt).getTime() <= now) || live.accountId !== payload.sub) return null;
       if (!live.active) return null;
       // iat has one-second precision: a token from the very second of a revocation counts as revoked.
@@ -184,27 +201,21 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   }
 }
 
-interface LiveGrant {
-  accountId: string | null;
-  expiresAt: Date | string | null;
-  /** Null when the grant's user row does not exist (any more). */
-  active: boolean | null;
-  revokedBefore: Date | string | null;
-}
-
 /**
  * The grant and its user's state in ONE round trip (a cold token's check was two sequential queries; issue 17 §2).
  * Raw SQL bypasses the tenant-scoped client, so both tables are bound to the tenant explicitly: a grant or a user of
  * another tenant with the same id is never read (test/oauth/verify-access-token-guards.test.ts). A prepared statement on
- * the driver (hot-sql.ts): this is every user's first request.
+ * the driver (hot-sql.ts): this is every user's first request that the MCP endpoint's cold read did not read ahead
+ * (src/mcp/cold-read.ts, which sends the same SQL with the tenant row's id). `tenant` and `grant` are SQL expressions.
  */
-const LIVE_GRANT = statement(
-  'live_grant',
-  `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
+export function liveGrantSql(tenant: string, grant: string): string {
+  return `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
      FROM "OidcPayload" g
-     LEFT JOIN "User" u ON u."tenantId" = $1 AND u."id" = g."accountId"
-    WHERE g."tenantId" = $1 AND g."model" = 'Grant' AND g."id" = $2`,
-);
+     LEFT JOIN "User" u ON u."tenantId" = ${tenant} AND u."id" = g."accountId"
+    WHERE g."tenantId" = ${tenant} AND g."model" = 'Grant' AND g."id" = ${grant}`;
+}
+
+const LIVE_GRANT = statement('live_grant', liveGrantSql('$1', '$2'));
 
 async function liveGrant(t: TenantCtx, grantId: string): Promise<LiveGrant | null> {
   return (await hotQuery<LiveGrant>(t.db, LIVE_GRANT, [t.id, grantId]))[0] ?? null;
