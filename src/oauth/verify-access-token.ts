@@ -17,6 +17,8 @@ interface Cached {
 }
 
 const MAX_CACHED = 10_000;
+/** Tenants whose last opened key set is kept (a few kB each); least recently opened dropped first. */
+const MAX_OPENED = 1_000;
 /** Tenants whose last 'tenant.changed' time is remembered; past it, one floor for all (a few stale reads, no growth). */
 const MAX_CHANGED = 10_000;
 
@@ -46,6 +48,8 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; loadedAt: number }>();
   /** Key sets of contexts that brought their sealed keys: as fresh as the context (the tenant directory's). */
   readonly #keysBySealed = new WeakMap<SealedSecret, Promise<JWTVerifyGetKey>>();
+  /** Per tenant, the sealed row its key set was last opened from (kept across 'tenant.changed'; #sameAsOpened). */
+  readonly #opened = new Map<string, { sealed: SealedSecret; keys: Promise<JWTVerifyGetKey> }>();
   /** Imported public keys by kid, kept across 'tenant.changed' (tests count the imports). */
   readonly keyImports = new PublicKeyImports();
   /** Bumped by every event that drops cached tokens. */
@@ -177,13 +181,19 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     const read = sealedSigningKeysOf(t);
     // Keys that came with the tenant row, unless a 'tenant.changed' came after their read (a context held across it).
     if (read && read.readAt > this.#changedFloor && read.readAt > (this.#changedAt.get(t.id) ?? -Infinity)) {
-      let keys = this.#keysBySealed.get(read.sealed);
+      let keys = this.#keysBySealed.get(read.sealed) ?? this.#sameAsOpened(t.id, read.sealed);
       if (!keys) {
         const loading = openSigningKeys(this.s, t, read.sealed).then((m) => this.#selector(m));
-        this.#keysBySealed.set(read.sealed, loading);
-        loading.catch(() => this.#keysBySealed.delete(read.sealed));
+        loading.catch(() => {
+          this.#keysBySealed.delete(read.sealed);
+          if (this.#opened.get(t.id)?.keys === loading) this.#opened.delete(t.id);
+        });
+        this.#opened.delete(t.id);
+        if (this.#opened.size >= MAX_OPENED) this.#opened.delete(this.#opened.keys().next().value!);
+        this.#opened.set(t.id, { sealed: read.sealed, keys: loading });
         keys = loading;
       }
+      this.#keysBySealed.set(read.sealed, keys);
       return keys;
     }
     const hit = this.#keys.get(t.id);
@@ -194,6 +204,19 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     });
     this.#keys.set(t.id, entry);
     return entry.keys;
+  }
+
+  /**
+   * The key set last opened for this tenant, if the row just read is byte for byte the row it was opened from: after a
+   * 'tenant.changed' that left the keys alone (a settings edit) the same ciphertext is neither decrypted nor parsed
+   * again (~0.2 ms, issue 17 §2). Same id, data key and authenticated ciphertext give the same plaintext (the vault's
+   * data keys are kept in memory anyway); a rotation writes a new ciphertext, which is opened.
+   */
+  #sameAsOpened(tenantId: string, sealed: SealedSecret): Promise<JWTVerifyGetKey> | undefined {
+    const last = this.#opened.get(tenantId);
+    if (!last) return undefined;
+    const same = last.sealed.id === sealed.id && last.sealed.keyId === sealed.keyId && Buffer.compare(last.sealed.ciphertext, sealed.ciphertext) === 0;
+    return same ? last.keys : undefined;
   }
 
   #selector(material: TenantKeyMaterial): JWTVerifyGetKey {

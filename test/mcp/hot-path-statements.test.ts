@@ -121,15 +121,25 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(rounds()).toEqual(['1: tenant_by_slug']);
   });
 
-  it('a settings-only tenant.changed imports no public key again; the token check still reads the key set afresh', async () => {
+  it('a settings-only tenant.changed neither opens nor imports the keys again; the token check still reads the key set afresh', async () => {
     const verifier = app.services.accessTokens as JwtAccessTokenVerifier;
     const token = await userToken();
     await rpc(token, 'tools/list');
     const imports = verifier.keyImports.imports;
     await cli(app, 'tenant settings', { tenant: t.slug, 'reconsent-on-new-tools': 'on' });
-    rec.clear();
-    await rpc(token, 'tools/list');
+    const vault = app.services.vault;
+    const open = vault.openString.bind(vault);
+    let opened = 0;
+    vault.openString = (...a) => (opened++, open(...a));
+    try {
+      rec.clear();
+      await rpc(token, 'tools/list');
+    } finally {
+      vault.openString = open;
+    }
     expect(sent()).toContain('mcp_cold_tenant');
+    // The sealed row read with the tenant is byte for byte the one opened before the change: not decrypted again.
+    expect(opened).toBe(0);
     expect(verifier.keyImports.imports).toBe(imports);
   });
 });
