@@ -193,6 +193,19 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     expect(verifier().readsLiveState(theirToken)).toBe(true);
   });
 
+  it('tools read ahead are not installed when an event that drops them arrived after the read started', async () => {
+    const mine = await userAndGrant(t);
+    const token = await sign(t, mine);
+    await afterTenantChanged();
+    const cold = await coldRead(app.services, t.slug, `Bearer ${token}`, verifier());
+    expect(cold.tools?.subject).toBe(mine.sub);
+    const entries = tools().size;
+    await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: mine.sub });
+    tools().prime(cold.t!, mine.sub, cold.tools!);
+    expect(tools().size).toBe(entries);
+    expect(tools().hasCatalogue(t)).toBe(false);
+  });
+
   describe('the verifier takes a grant read ahead only for exactly what the verified token names', () => {
     const fresh = () => new JwtAccessTokenVerifier({ config: app.services.config, vault: app.services.vault, bus: app.services.bus, clock: app.clock }, app.services.bus);
     const active = { accountId: '', expiresAt: null, active: true, revokedBefore: null };
