@@ -10,6 +10,7 @@ import { setApiSecurityHeaders } from '../http/security-headers.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callableToolsCache } from '../tools/callable-tools-cache.js';
 import { checkBearer } from './bearer-auth.js';
+import { coldRead, type ColdRead } from './cold-read.js';
 import { buildMcpServer, type McpPrincipal } from './build-mcp-server.js';
 import { originCheck } from './check-origin.js';
 import { mcpResourceUrl, protectedResourceMetadataUrl } from './mcp-resource.js';
@@ -84,7 +85,9 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
   const verifier = () => opts.verifier ?? s.accessTokens;
 
   async function handle(req: IncomingMessage, res: ServerResponse, slug: string) {
-    const t = await findTenant(s, slug);
+    // The tenant and, for a token this node has not verified yet, its grant and tools in the same statement (cold-read.ts).
+    const cold = await findTenant(s, slug, req.headers.authorization, verifier());
+    const { t } = cold;
     if (!t) {
       // As resolve-tenant.ts and the error handler answer: unknown, malformed and disabled slugs look the same.
       req.log?.info({ status: 404, error: 'not_found' }, 'client error');
@@ -99,16 +102,24 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
       resource: mcpResourceUrl(s.config.publicUrl, t),
       resourceMetadataUrl: protectedResourceMetadataUrl(s.config.publicUrl, t),
       clock: s.clock,
-      // A token not yet cached costs a live-state read (grant, user); the user's tools are loaded meanwhile rather than
-      // after it, so a user's first request waits for one round trip instead of two (issue 17 §2). Loading them for a
-      // token refused afterwards is harmless: the query answers no tool for an inactive user, and the entry obeys the bus.
-      hooks: { onSignedSubject: (userId) => void callableToolsCache(s).list(t, userId).catch(() => {}) },
+      // Read ahead (cold-read.ts), the grant is the verifier's to use or ignore; otherwise a token not yet cached costs a
+      // live-state read (grant, user), and the user's tools are loaded meanwhile rather than after it (issue 17 §2).
+      // Loading them for a token refused afterwards is harmless: the query answers no tool for an inactive user, and the
+      // entry obeys the bus.
+      hooks: {
+        prefetched: cold.prefetched,
+        onSignedSubject: (userId) => {
+          if (cold.prefetched?.subject !== userId) void callableToolsCache(s).list(t, userId).catch(() => {});
+        },
+      },
     });
     if (!auth.ok) {
       res.setHeader('WWW-Authenticate', auth.challenge);
       sendJson(res, auth.status, auth.body);
       return;
     }
+    // Only now, for the subject the verified token names, are the tools read ahead installed.
+    if (cold.tools?.subject === auth.info.userId) callableToolsCache(s).prime(t, auth.info.userId, cold.tools);
     await serve(s, t, { sessions, inFlight, pending, logLevels, elicitations }, auth.info, req, res);
   }
 
@@ -130,14 +141,14 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
   };
 }
 
-async function findTenant(s: Services, slug: string): Promise<TenantCtx | null> {
+async function findTenant(s: Services, slug: string, authorization: string | undefined, verifier: AccessTokenVerifier | undefined): Promise<ColdRead> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(slug);
   } catch {
-    return null; // malformed percent-encoding names no tenant
+    return { t: null }; // malformed percent-encoding names no tenant
   }
-  return s.tenants.findActive(decoded);
+  return coldRead(s, decoded, authorization, verifier);
 }
 
 async function serve(

@@ -20,9 +20,37 @@ export interface AccessTokenInfo {
  */
 export interface AccessTokenVerifier {
   verify(t: TenantCtx, token: string, audience: string, hooks?: VerifyHooks): Promise<AccessTokenInfo | null>;
+  /** Whether verifying this token now would read its live state (it is not cached): the cold read reads it ahead. */
+  readsLiveState?(token: string): boolean;
+}
+
+/** A grant's live state and its user's, as the token check reads it (verify-access-token.ts). */
+export interface LiveGrant {
+  accountId: string | null;
+  expiresAt: Date | string | null;
+  /** Null when the grant's user row does not exist (any more). */
+  active: boolean | null;
+  revokedBefore: Date | string | null;
+}
+
+/**
+ * A grant's live state read before the token naming it was verified, by the request's cold read (src/mcp/cold-read.ts),
+ * keyed by what the unverified token claimed. The verifier uses it only if the token, once verified, is for this tenant
+ * and names exactly this grant and subject; otherwise it reads the grant itself.
+ */
+export interface PrefetchedGrant {
+  tenantId: string;
+  grantId: string;
+  subject: string;
+  /** Null: no such grant in this tenant. */
+  live: LiveGrant | null;
+  /** `EventBus.now()` when the read started: a verification using it is cached only if no event dropped tokens since. */
+  readAt: number;
 }
 
 export interface VerifyHooks {
+  /** See {@link PrefetchedGrant}. */
+  prefetched?: PrefetchedGrant;
   /**
    * Called once the token's signature, issuer, audience and expiry are verified, before its live state (grant, user)
    * is read, with the user it names — so a caller can load what that user's request needs in parallel with that read

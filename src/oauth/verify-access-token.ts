@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import type { AccessTokenInfo, AccessTokenVerifier, VerifyHooks } from './access-token.js';
+import type { AccessTokenInfo, AccessTokenVerifier, LiveGrant, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
 import { PublicKeyImports, tenantKeySelector } from './public-key-imports.js';
 import { loadSigningKeys, openSigningKeys, publicJwk, sealedSigningKeysOf, type TenantKeyMaterial } from './signing-keys.js';
@@ -17,6 +17,8 @@ interface Cached {
 }
 
 const MAX_CACHED = 10_000;
+/** Tenants whose last opened key set is kept (a few kB each); least recently opened dropped first. */
+const MAX_OPENED = 1_000;
 /** Tenants whose last 'tenant.changed' time is remembered; past it, one floor for all (a few stale reads, no growth). */
 const MAX_CHANGED = 10_000;
 
@@ -36,6 +38,9 @@ const MAX_CHANGED = 10_000;
  * itself (find-tenant.ts: the context carries the sealed keys, so no round trip of its own); the imported public keys
  * are kept by kid across changes ({@link PublicKeyImports}), so a change that left the keys alone imports nothing,
  * a rotated-in key verifies at once and a removed one is refused at once (decision 0043).
+ *
+ * The MCP endpoint may read the grant ahead, in the same statement as the tenant row (`hooks.prefetched`, decision
+ * 0049): every check above still runs on the verified token, the read counts only for the grant and subject it names.
  */
 export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #cache = new Map<string, Cached>();
@@ -43,10 +48,14 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; loadedAt: number }>();
   /** Key sets of contexts that brought their sealed keys: as fresh as the context (the tenant directory's). */
   readonly #keysBySealed = new WeakMap<SealedSecret, Promise<JWTVerifyGetKey>>();
+  /** Per tenant, the sealed row its key set was last opened from (kept across 'tenant.changed'; #sameAsOpened). */
+  readonly #opened = new Map<string, { sealed: SealedSecret; keys: Promise<JWTVerifyGetKey> }>();
   /** Imported public keys by kid, kept across 'tenant.changed' (tests count the imports). */
   readonly keyImports = new PublicKeyImports();
   /** Bumped by every event that drops cached tokens. */
   #generation = 0;
+  /** `EventBus.now()` of the last event that dropped cached tokens (a prefetched grant read before it is not cached). */
+  #droppedAt = -Infinity;
   /** Bus time of each tenant's last 'tenant.changed': sealed keys read before it are not used. */
   readonly #changedAt = new Map<string, number>();
   /** Sealed keys read before this are not used (bus.resumed, or #changedAt outgrew its bound). */
@@ -59,6 +68,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     bus.subscribe((event) => {
       if (event.type === 'grant.revoked' || event.type === 'user.revoked' || event.type === 'user.changed' || event.type === 'tenant.changed' || event.type === 'bus.resumed') {
         this.#generation++;
+        this.#droppedAt = this.bus.now();
       }
       switch (event.type) {
         case 'grant.revoked':
@@ -92,6 +102,11 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     for (const [token, c] of this.#cache) if (match(c)) this.#cache.delete(token);
   }
 
+  readsLiveState(token: string): boolean {
+    const hit = this.#cache.get(token);
+    return !(hit && this.bus.trusts(hit.loadedAt));
+  }
+
   async verify(t: TenantCtx, token: string, audience: string, hooks?: VerifyHooks): Promise<AccessTokenInfo | null> {
     const now = this.s.clock.now().getTime();
     const hit = this.#cache.get(token);
@@ -105,10 +120,12 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
       return info;
     }
     if (token.length > 8192 || token.split('.').length !== 3) return null;
-    const loadedAt = this.bus.now();
+    // A grant read ahead (hooks.prefetched) is as old as its read: the entry's age and the overlap check start there.
+    const readAt = hooks?.prefetched?.readAt;
+    const loadedAt = Math.min(this.bus.now(), readAt ?? Infinity);
     const generation = this.#generation;
     const info = await this.#verifyFresh(t, token, audience, now, hooks).catch(() => null);
-    if (!info || generation !== this.#generation) return info;
+    if (!info || generation !== this.#generation || (readAt !== undefined && readAt <= this.#droppedAt)) return info;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(token, { info, userId: info.userId, loadedAt });
     return info;
@@ -133,7 +150,11 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     let userId: string | null = null;
     if (grantId) {
       hooks?.onSignedSubject?.(payload.sub!);
-      const live = await liveGrant(t, grantId);
+      const ahead = hooks?.prefetched;
+      // The grant read ahead counts only for exactly the tenant, grant and subject this verified token names, and only
+      // if no event that drops tokens (a revocation) arrived since its read started; otherwise it is read again.
+      const usable = ahead && ahead.tenantId === t.id && ahead.grantId === grantId && ahead.subject === payload.sub && ahead.readAt > this.#droppedAt;
+      const live = usable ? ahead.live : await liveGrant(t, grantId);
       if (!live || (live.expiresAt && new Date(live.expiresAt).getTime() <= now) || live.accountId !== payload.sub) return null;
       if (!live.active) return null;
       // iat has one-second precision: a token from the very second of a revocation counts as revoked.
@@ -160,13 +181,19 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     const read = sealedSigningKeysOf(t);
     // Keys that came with the tenant row, unless a 'tenant.changed' came after their read (a context held across it).
     if (read && read.readAt > this.#changedFloor && read.readAt > (this.#changedAt.get(t.id) ?? -Infinity)) {
-      let keys = this.#keysBySealed.get(read.sealed);
+      let keys = this.#keysBySealed.get(read.sealed) ?? this.#sameAsOpened(t.id, read.sealed);
       if (!keys) {
         const loading = openSigningKeys(this.s, t, read.sealed).then((m) => this.#selector(m));
-        this.#keysBySealed.set(read.sealed, loading);
-        loading.catch(() => this.#keysBySealed.delete(read.sealed));
+        loading.catch(() => {
+          this.#keysBySealed.delete(read.sealed);
+          if (this.#opened.get(t.id)?.keys === loading) this.#opened.delete(t.id);
+        });
+        this.#opened.delete(t.id);
+        if (this.#opened.size >= MAX_OPENED) this.#opened.delete(this.#opened.keys().next().value!);
+        this.#opened.set(t.id, { sealed: read.sealed, keys: loading });
         keys = loading;
       }
+      this.#keysBySealed.set(read.sealed, keys);
       return keys;
     }
     const hit = this.#keys.get(t.id);
@@ -179,32 +206,39 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     return entry.keys;
   }
 
+  /**
+   * The key set last opened for this tenant, if the row just read is byte for byte the row it was opened from: after a
+   * 'tenant.changed' that left the keys alone (a settings edit) the same ciphertext is neither decrypted nor parsed
+   * again (~0.2 ms, issue 17 §2). Same id, data key and authenticated ciphertext give the same plaintext (the vault's
+   * data keys are kept in memory anyway); a rotation writes a new ciphertext, which is opened.
+   */
+  #sameAsOpened(tenantId: string, sealed: SealedSecret): Promise<JWTVerifyGetKey> | undefined {
+    const last = this.#opened.get(tenantId);
+    if (!last) return undefined;
+    const same = last.sealed.id === sealed.id && last.sealed.keyId === sealed.keyId && Buffer.compare(last.sealed.ciphertext, sealed.ciphertext) === 0;
+    return same ? last.keys : undefined;
+  }
+
   #selector(material: TenantKeyMaterial): JWTVerifyGetKey {
     return tenantKeySelector(material.keys.map(publicJwk), this.keyImports);
   }
-}
-
-interface LiveGrant {
-  accountId: string | null;
-  expiresAt: Date | string | null;
-  /** Null when the grant's user row does not exist (any more). */
-  active: boolean | null;
-  revokedBefore: Date | string | null;
 }
 
 /**
  * The grant and its user's state in ONE round trip (a cold token's check was two sequential queries; issue 17 §2).
  * Raw SQL bypasses the tenant-scoped client, so both tables are bound to the tenant explicitly: a grant or a user of
  * another tenant with the same id is never read (test/oauth/verify-access-token-guards.test.ts). A prepared statement on
- * the driver (hot-sql.ts): this is every user's first request.
+ * the driver (hot-sql.ts): this is every user's first request that the MCP endpoint's cold read did not read ahead
+ * (src/mcp/cold-read.ts, which sends the same SQL with the tenant row's id). `tenant` and `grant` are SQL expressions.
  */
-const LIVE_GRANT = statement(
-  'live_grant',
-  `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
+export function liveGrantSql(tenant: string, grant: string): string {
+  return `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
      FROM "OidcPayload" g
-     LEFT JOIN "User" u ON u."tenantId" = $1 AND u."id" = g."accountId"
-    WHERE g."tenantId" = $1 AND g."model" = 'Grant' AND g."id" = $2`,
-);
+     LEFT JOIN "User" u ON u."tenantId" = ${tenant} AND u."id" = g."accountId"
+    WHERE g."tenantId" = ${tenant} AND g."model" = 'Grant' AND g."id" = ${grant}`;
+}
+
+const LIVE_GRANT = statement('live_grant', liveGrantSql('$1', '$2'));
 
 async function liveGrant(t: TenantCtx, grantId: string): Promise<LiveGrant | null> {
   return (await hotQuery<LiveGrant>(t.db, LIVE_GRANT, [t.id, grantId]))[0] ?? null;

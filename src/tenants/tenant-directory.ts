@@ -1,7 +1,7 @@
 import type { Db } from '../db/open-database.js';
 import type { EventBus } from '../revocation/event-bus.js';
 import { keepSealedSigningKeys } from '../oauth/signing-keys.js';
-import { readActiveTenant } from './find-tenant.js';
+import { readActiveTenant, type ActiveTenantRead } from './find-tenant.js';
 import type { TenantCtx } from './tenant-context.js';
 
 const MAX_ENTRIES = 10_000;
@@ -38,18 +38,31 @@ export class TenantDirectory {
   }
 
   async findActive(slug: string): Promise<TenantCtx | null> {
+    return (await this.findActiveWith(slug, async (db, s) => ({ tenant: await readActiveTenant(db, s), along: undefined }))).ctx;
+  }
+
+  /**
+   * findActive, with the read (on a miss) done by `read`, which may bring more than the tenant along in the same
+   * statement (the MCP endpoint's cold read, src/mcp/cold-read.ts). `along` is what it brought (undefined on a hit),
+   * `readAt` the bus time its read started; what it brought is the caller's to check and discard.
+   */
+  async findActiveWith<X>(
+    slug: string,
+    read: (db: Db, slug: string) => Promise<{ tenant: ActiveTenantRead | null; along: X }>,
+  ): Promise<{ ctx: TenantCtx | null; along?: X; readAt?: number }> {
     // Monotonic time: a cache lifetime, unrelated to the business clock that tests move around.
     const now = performance.now();
     const hit = this.#bySlug.get(slug);
-    if (hit && hit.until > now && this.bus.trusts(hit.loadedAt)) return hit.ctx;
+    if (hit && hit.until > now && this.bus.trusts(hit.loadedAt)) return { ctx: hit.ctx };
     const loadedAt = this.bus.now();
     const generation = this.#generation;
-    const read = await readActiveTenant(this.db, slug);
-    const ctx = read?.t ?? null;
-    if (generation !== this.#generation) return ctx;
-    if (read?.sealedSigningKeys) keepSealedSigningKeys(read.t, { sealed: read.sealedSigningKeys, readAt: loadedAt });
+    const { tenant, along } = await read(this.db, slug);
+    const ctx = tenant?.t ?? null;
+    const answer = { ctx, along, readAt: loadedAt };
+    if (generation !== this.#generation) return answer;
+    if (tenant?.sealedSigningKeys) keepSealedSigningKeys(tenant.t, { sealed: tenant.sealedSigningKeys, readAt: loadedAt });
     if (this.#bySlug.size >= MAX_ENTRIES) this.#bySlug.clear();
     this.#bySlug.set(slug, { ctx, until: now + (ctx ? this.ttlMs : this.negativeTtlMs), loadedAt });
-    return ctx;
+    return answer;
   }
 }

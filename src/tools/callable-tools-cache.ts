@@ -1,7 +1,7 @@
 import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { ensureBuiltinTools } from './ensure-builtin-tools.js';
+import { builtinToolsEnsured, ensureBuiltinTools } from './ensure-builtin-tools.js';
 import { toCallableTool, type CallableTool, type ToolRow } from './list-callable-tools.js';
 import type { UpstreamRef } from './upstream-pool.js';
 
@@ -17,12 +17,16 @@ export interface ToolSet {
   readonly byName: ReadonlyMap<string, CallableToolWithUpstream>;
 }
 
-interface Row extends ToolRow {
+/** An approved tool with its upstream, as approvedToolsSql reads it. */
+export interface ApprovedToolRow extends ToolRow {
   upUrl: string | null;
   upHeadersSecretId: string | null;
-  upUpdatedAt: Date | null;
+  upUpdatedAt: Date | string | null;
   upAuthMode: string | null;
 }
+type Row = ApprovedToolRow;
+
+const utcDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(/[Zz]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`));
 
 interface Timed {
   tenantId: string;
@@ -71,9 +75,13 @@ export const MAX_AGE_MS = 10 * 60_000;
 export class CallableToolsCache {
   readonly #entries = new Map<string, Entry>();
   readonly #catalogues = new Map<string, Catalogue>();
+  /** `EventBus.now()` of the last event that dropped anything here: a read started before it is not primed. */
+  #droppedAt = -Infinity;
 
   constructor(private readonly s: Pick<Services, 'bus' | 'clock'>) {
     s.bus.subscribe((e) => {
+      const kinds = ['bus.resumed', 'tools.changed', 'tenant.changed', 'user.changed', 'user.revoked', 'members.changed'];
+      if (kinds.includes(e.type)) this.#droppedAt = s.bus.now();
       if (e.type === 'bus.resumed') {
         this.#entries.clear();
         this.#catalogues.clear();
@@ -102,6 +110,38 @@ export class CallableToolsCache {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Whether the tenant's catalogue is cached and fresh (the cold read then leaves it out). */
+  hasCatalogue(t: TenantCtx): boolean {
+    return this.#fresh(this.#catalogues.get(t.id), this.s.clock.now().getTime());
+  }
+
+  /**
+   * Installs a user's tool ids (and the tenant's catalogue, when it came along) read by the MCP request's cold read
+   * (src/mcp/cold-read.ts) — called only once the token naming that user has been verified. Nothing is installed when
+   * an event this cache obeys came since the read started (`readAt`, `EventBus.now()`: the read may predate it), when
+   * the tenant's built-in tools are not known to exist yet, or when the catalogue is neither given nor cached.
+   */
+  prime(t: TenantCtx, userId: string, read: { readAt: number; ids: string[]; catalogue: Row[] | null }): void {
+    if (read.readAt <= this.#droppedAt || !builtinToolsEnsured(t.id)) return;
+    const now = this.s.clock.now().getTime();
+    const key = `${t.id}\u0000${userId}`;
+    if (this.#fresh(this.#entries.get(key), now)) return;
+    let catalogue = this.#catalogues.get(t.id);
+    if (!this.#fresh(catalogue, now)) {
+      if (!read.catalogue) return;
+      if (this.#catalogues.size >= MAX_CATALOGUES) this.#catalogues.delete(this.#catalogues.keys().next().value!);
+      catalogue = { tenantId: t.id, loadedAt: now, busLoadedAt: read.readAt, tools: Promise.resolve(toolsOf(read.catalogue)), sets: new Map() };
+      this.#catalogues.set(t.id, catalogue);
+    }
+    const cat = catalogue!;
+    const tools = cat.tools.then((map) => intern(cat, map, read.ids));
+    if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, { tenantId: t.id, userId, loadedAt: now, busLoadedAt: read.readAt, tools });
+    tools.catch(() => {
+      if (this.#entries.get(key)?.tools === tools) this.#entries.delete(key);
+    });
   }
 
   #drop(match: (e: Entry) => boolean): void {
@@ -134,14 +174,7 @@ export class CallableToolsCache {
     // Both round trips at once. A tool approved between them is left out until the tools.changed that follows
     // drops this entry; the decision itself (which ids) is always the user query's.
     const [tools, ids] = await Promise.all([catalogue.tools, queryCallableToolIds(t, userId)]);
-    const known = ids.filter((id) => tools.has(id));
-    const setKey = known.join(',');
-    const shared = catalogue.sets.get(setKey);
-    if (shared) return shared;
-    const list = known.map((id) => tools.get(id)!);
-    const set: ToolSet = { list, byName: new Map(list.map((tool) => [tool.name, tool])) };
-    if (catalogue.sets.size < MAX_ENTRIES) catalogue.sets.set(setKey, set);
-    return set;
+    return intern(catalogue, tools, ids);
   }
 
   #catalogue(t: TenantCtx, now: number): Catalogue {
@@ -158,55 +191,80 @@ export class CallableToolsCache {
   }
 }
 
+/** The tool set of these ids (those still in the catalogue), shared with every user who may call the same. */
+function intern(catalogue: Catalogue, tools: Map<string, CallableToolWithUpstream>, ids: string[]): ToolSet {
+  const known = ids.filter((id) => tools.has(id));
+  const setKey = known.join(',');
+  const shared = catalogue.sets.get(setKey);
+  if (shared) return shared;
+  const list = known.map((id) => tools.get(id)!);
+  const set: ToolSet = { list, byName: new Map(list.map((tool) => [tool.name, tool])) };
+  if (catalogue.sets.size < MAX_ENTRIES) catalogue.sets.set(setKey, set);
+  return set;
+}
+
 /**
  * The decision in one SQL round trip: the ids of the tools this user may call, by name. The user's groups are read
  * once and the grants of those groups looked up by index (PostgreSQL hashes the IN lists once per query), rather
  * than one grant × membership probe per approved tool, which made a tenant with 200 tools cost milliseconds of
  * database CPU per user. A prepared statement on the driver (hot-sql.ts): it runs on every user's first request and
  * on every cache miss. Raw SQL bypasses the tenant-scoped client, so every table is bound to the tenant ($1)
- * explicitly (test/mcp/mcp-tools.test.ts has the cross-tenant case).
+ * explicitly (test/mcp/mcp-tools.test.ts has the cross-tenant case). `tenant` and `user` are SQL expressions: parameters
+ * here, the tenant row's id and a parameter in the MCP request's cold read (src/mcp/cold-read.ts).
  */
-const CALLABLE_TOOL_IDS = statement(
-  'callable_tool_ids',
-  `WITH mine AS (SELECT m."groupId" FROM "GroupMembership" m WHERE m."tenantId" = $1 AND m."userId" = $2)
-   SELECT tl."id"
+export function callableToolIdsSql(tenant: string, user: string): string {
+  return `WITH mine AS (SELECT m."groupId" FROM "GroupMembership" m WHERE m."tenantId" = ${tenant} AND m."userId" = ${user})
+   SELECT tl."id", tl."name"
      FROM "Tool" tl
-    WHERE tl."tenantId" = $1 AND tl."approved" AND NOT tl."held"
-      AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = $1 AND u."id" = $2 AND u."active")
+    WHERE tl."tenantId" = ${tenant} AND tl."approved" AND NOT tl."held"
+      AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = ${tenant} AND u."id" = ${user} AND u."active")
       AND (tl."everyone"
-        OR tl."id" IN (SELECT g."toolId" FROM "ToolGrant" g JOIN mine ON mine."groupId" = g."groupId" WHERE g."tenantId" = $1)
+        OR tl."id" IN (SELECT g."toolId" FROM "ToolGrant" g JOIN mine ON mine."groupId" = g."groupId" WHERE g."tenantId" = ${tenant})
         OR tl."id" IN (
             -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
             -- or, having none, by the IdP group's name.
             SELECT ig."toolId" FROM "IdpGroupGrant" ig
-              JOIN "Group" gr ON gr."tenantId" = $1
+              JOIN "Group" gr ON gr."tenantId" = ${tenant}
                AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
               JOIN mine ON mine."groupId" = gr."id"
-             WHERE ig."tenantId" = $1))
-    ORDER BY tl."name" ASC`,
-);
+             WHERE ig."tenantId" = ${tenant}))
+    ORDER BY tl."name" ASC`;
+}
+
+const CALLABLE_TOOL_IDS = statement('callable_tool_ids', callableToolIdsSql('$1', '$2'));
 
 async function queryCallableToolIds(t: TenantCtx, userId: string): Promise<string[]> {
   const rows = await hotQuery<{ id: string }>(t.db, CALLABLE_TOOL_IDS, [t.id, userId]);
   return rows.map((r) => r.id);
 }
 
-/** Every approved, not held tool of the tenant with its upstream: the definitions the users' decisions pick from. */
-const APPROVED_TOOLS = statement(
-  'approved_tools',
-  `SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
+/**
+ * Every approved, not held tool of the tenant with its upstream: the definitions the users' decisions pick from.
+ * `tenant` is the SQL expression of the tenant id (a parameter here, the tenant row's id in cold-read.ts).
+ */
+export function approvedToolsSql(tenant: string): string {
+  return `SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
           up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
      FROM "Tool" tl
-     LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = $1
-    WHERE tl."tenantId" = $1 AND tl."approved" AND NOT tl."held"`,
-);
+     LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = ${tenant}
+    WHERE tl."tenantId" = ${tenant} AND tl."approved" AND NOT tl."held"`;
+}
+
+const APPROVED_TOOLS = statement('approved_tools', approvedToolsSql('$1'));
 
 async function queryApprovedTools(t: TenantCtx): Promise<Map<string, CallableToolWithUpstream>> {
-  const rows = await hotQuery<Row>(t.db, APPROVED_TOOLS, [t.id]);
+  return toolsOf(await hotQuery<Row>(t.db, APPROVED_TOOLS, [t.id]));
+}
+
+/**
+ * The catalogue from its rows. `upUpdatedAt` is a Date from the statement itself, or the ISO text PostgreSQL writes for
+ * a `timestamp` inside JSON (cold-read.ts), which is UTC without a zone (hot-sql.ts): read as UTC.
+ */
+export function toolsOf(rows: readonly Row[]): Map<string, CallableToolWithUpstream> {
   const tools = new Map<string, CallableToolWithUpstream>();
   for (const row of rows) {
     const upstream = row.upstreamId && row.upUrl && row.upUpdatedAt
-      ? { id: row.upstreamId, url: row.upUrl, headersSecretId: row.upHeadersSecretId, updatedAt: new Date(row.upUpdatedAt), authMode: row.upAuthMode ?? 'static' }
+      ? { id: row.upstreamId, url: row.upUrl, headersSecretId: row.upHeadersSecretId, updatedAt: utcDate(row.upUpdatedAt), authMode: row.upAuthMode ?? 'static' }
       : null;
     tools.set(row.id, { ...toCallableTool(row), upstream });
   }

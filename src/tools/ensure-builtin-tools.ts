@@ -6,6 +6,11 @@ import { builtinTools } from './builtin-tools.js';
 /** Tenants whose built-in tool rows this process already created (they are never deleted, only revoked). */
 const ensured = new Set<string>();
 
+/** Whether this process already made sure the tenant's built-in tool rows exist (tools read from the database include them). */
+export function builtinToolsEnsured(tenantId: string): boolean {
+  return ensured.has(tenantId);
+}
+
 /**
  * Creates the built-in tool rows of a tenant the first time they are needed, approved for everyone: `whoami` only
  * reveals the caller's own data. An admin may revoke it like any other tool; an existing row is never touched again.

@@ -14,7 +14,8 @@ import { cli, createUser, startUpstream, type Upstream } from './support.js';
 
 /**
  * What the database sees of the MCP hop (issue 17 §1, §2), counted statement by statement: a user's first request,
- * the first request after `tenant.changed`, and a steady-state tools/call and tools/list. Every read is one of the
+ * the first request after `tenant.changed`, and a steady-state tools/call and tools/list, with the round trip each
+ * statement was sent in. Every read is one of the
  * hot statements (hot-sql.ts: a named prepared statement on PostgreSQL, no Prisma client runtime), and a cache hit
  * reads nothing at all.
  */
@@ -70,13 +71,17 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
   /** The statements sent since the last clear as `round: name`, the round being which sequential round trip it was. */
   const rounds = () => rec.sent.map((s) => `${s.round}: ${s.hot ?? `prisma: ${s.text.slice(0, 80)}`}`).sort();
 
-  it("a user's first request reads the grant and the user's tools, each in one prepared statement", async () => {
+  it("a user's first request reads the grant and the user's tools in ONE prepared statement, then reads nothing", async () => {
     await rpc(await userToken(), 'tools/list'); // the tenant, its keys and its catalogue are loaded by an earlier user
     const token = await userToken();
     rec.clear();
     expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
-    expect(rounds()).toEqual(['1: callable_tool_ids', '1: live_grant']);
+    // Read ahead from the token's claims (decision 0049): before, live_grant ∥ callable_tool_ids.
+    expect(rounds()).toEqual(['1: mcp_cold_token']);
     expect(allPrepared()).toBe(true);
+    rec.clear();
+    expect((await rpc(token, 'tools/list')).tools).toHaveLength(2); // the token and the user's tools were cached
+    expect(sent()).toEqual([]);
   });
 
   it('a steady-state tools/call and tools/list read nothing; the call appends one audit batch', async () => {
@@ -91,26 +96,50 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(allPrepared()).toBe(true);
   });
 
-  it('after tenant.changed: two round trips — the tenant with its sealed signing keys, then grant ∥ catalogue ∥ the user’s tools', async () => {
+  it('after tenant.changed: ONE round trip — the tenant with its sealed signing keys, the grant, the catalogue and the user’s tools', async () => {
     const token = await userToken();
     await rpc(token, 'tools/list');
     await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
     rec.clear();
-    await rpc(token, 'tools/list');
-    // The keys come with the tenant row (decision 0043): no vault_oldest_secret between the tenant and the grant.
-    expect(rounds()).toEqual(['1: tenant_by_slug', '2: approved_tools', '2: callable_tool_ids', '2: live_grant']);
+    expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    // Decision 0043 put the keys with the tenant row; decision 0049 reads the token's grant and tools in that statement
+    // too (before: tenant_by_slug, then approved_tools ∥ callable_tool_ids ∥ live_grant).
+    expect(rounds()).toEqual(['1: mcp_cold_tenant']);
     expect(allPrepared()).toBe(true);
+    rec.clear();
+    await rpc(token, 'tools/list');
+    expect(sent()).toEqual([]);
   });
 
-  it('a settings-only tenant.changed imports no public key again; the token check still reads the key set afresh', async () => {
+  it('a request without a token reads the tenant alone after tenant.changed', async () => {
+    const token = await userToken();
+    await rpc(token, 'tools/list');
+    await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+    rec.clear();
+    const res = await fetch(mcpResourceUrl(app.url, t), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(401);
+    expect(rounds()).toEqual(['1: tenant_by_slug']);
+  });
+
+  it('a settings-only tenant.changed neither opens nor imports the keys again; the token check still reads the key set afresh', async () => {
     const verifier = app.services.accessTokens as JwtAccessTokenVerifier;
     const token = await userToken();
     await rpc(token, 'tools/list');
     const imports = verifier.keyImports.imports;
     await cli(app, 'tenant settings', { tenant: t.slug, 'reconsent-on-new-tools': 'on' });
-    rec.clear();
-    await rpc(token, 'tools/list');
-    expect(sent()).toContain('tenant_by_slug');
+    const vault = app.services.vault;
+    const open = vault.openString.bind(vault);
+    let opened = 0;
+    vault.openString = (...a) => (opened++, open(...a));
+    try {
+      rec.clear();
+      await rpc(token, 'tools/list');
+    } finally {
+      vault.openString = open;
+    }
+    expect(sent()).toContain('mcp_cold_tenant');
+    // The sealed row read with the tenant is byte for byte the one opened before the change: not decrypted again.
+    expect(opened).toBe(0);
     expect(verifier.keyImports.imports).toBe(imports);
   });
 });
