@@ -26,6 +26,12 @@ export function bearerChallenge(c: Challenge): string {
   return `Bearer ${parts.join(', ')}`;
 }
 
+// RFC 6750 §2.1: `Bearer` SP b64token (the scheme case-insensitive, RFC 9110 §11.1); trailing spaces tolerated.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** The token of an `Authorization: Bearer …` header, or undefined when there is none or it is malformed. */
+export const bearerTokenOf = (header: string | undefined): string | undefined => (header === undefined ? undefined : BEARER.exec(header)?.[1]);
+
 function fail(status: 400 | 401 | 403, c: Challenge) {
   const error = c.error ?? 'invalid_token';
   const description = c.description ?? 'An access token is required';
@@ -53,9 +59,9 @@ export async function checkBearer(
   const header = req.headers.authorization;
   // No credentials at all: a bare challenge without `error` (RFC 6750 §3.1).
   if (!header) return fail(401, base);
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-  if (!match || !verifier) return fail(401, { ...base, error: 'invalid_token', description: 'The access token is malformed or not accepted' });
-  const info = await verifier.verify(t, match[1]!, opts.resource, opts.hooks);
+  const token = bearerTokenOf(header);
+  if (!token || !verifier) return fail(401, { ...base, error: 'invalid_token', description: 'The access token is malformed or not accepted' });
+  const info = await verifier.verify(t, token, opts.resource, opts.hooks);
   // Defence in depth: the verifier promises all of this; a resource server re-checks what it relies on.
   if (!info || info.tenantId !== t.id || info.audience !== opts.resource || info.expiresAt.getTime() <= opts.clock.now().getTime()) {
     return fail(401, { ...base, error: 'invalid_token', description: 'The access token is invalid, expired, revoked, or not for this resource' });

@@ -28,6 +28,9 @@ type Row = ApprovedToolRow;
 
 const utcDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(/[Zz]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`));
 
+/** The events after which something here is dropped: a cold read started before one of them is not primed. */
+const DROPPING_EVENTS: ReadonlySet<string> = new Set(['bus.resumed', 'tools.changed', 'tenant.changed', 'user.changed', 'user.revoked', 'members.changed']);
+
 interface Timed {
   tenantId: string;
   loadedAt: number;
@@ -80,8 +83,7 @@ export class CallableToolsCache {
 
   constructor(private readonly s: Pick<Services, 'bus' | 'clock'>) {
     s.bus.subscribe((e) => {
-      const kinds = ['bus.resumed', 'tools.changed', 'tenant.changed', 'user.changed', 'user.revoked', 'members.changed'];
-      if (kinds.includes(e.type)) this.#droppedAt = s.bus.now();
+      if (DROPPING_EVENTS.has(e.type)) this.#droppedAt = s.bus.now();
       if (e.type === 'bus.resumed') {
         this.#entries.clear();
         this.#catalogues.clear();
