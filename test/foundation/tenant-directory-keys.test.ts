@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSigningKeys, openSigningKeys, sealedSigningKeysOf } from '../../src/oauth/signing-keys.js';
 import { testDbKinds } from '../support/databases.js';
-import { recordStatements } from '../support/sql-statements.js';
+import { recordStatements, type StatementRecorder } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -10,11 +10,10 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  */
 describe.each(testDbKinds)('tenant directory and the sealed signing keys (%s)', (kind) => {
   let app: TestApp;
-  let rec: ReturnType<typeof recordStatements>;
+  let rec: StatementRecorder;
   beforeAll(async () => {
     app = await startTestApp(kind);
-    await app.services.jobs.stop(); // their timers would add statements of their own
-    rec = recordStatements();
+    rec = await recordStatements(app);
   });
   afterAll(async () => {
     rec?.stop();

@@ -11,7 +11,7 @@ import { changeTenantStatus } from '../../src/tenants/change-tenant-status.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { callableToolsCache } from '../../src/tools/callable-tools-cache.js';
 import { testDbKinds } from '../support/databases.js';
-import { recordStatements } from '../support/sql-statements.js';
+import { recordStatements, statementLabel, type StatementRecorder } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { createUser } from './support.js';
 
@@ -25,13 +25,12 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
   let app: TestApp;
   let t: TenantCtx;
   let other: TenantCtx;
-  let rec: ReturnType<typeof recordStatements>;
+  let rec: StatementRecorder;
   beforeAll(async () => {
     app = await startTestApp(kind);
-    await app.services.jobs.stop(); // their timers would add statements of their own
     t = await app.createTenant();
     other = await app.createTenant();
-    rec = recordStatements();
+    rec = await recordStatements(app);
   });
   afterEach(() => rec.clear());
   afterAll(async () => {
@@ -42,7 +41,7 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
   const verifier = () => app.services.accessTokens as JwtAccessTokenVerifier;
   const tools = () => callableToolsCache(app.services);
   const nowS = () => Math.floor(app.clock.now().getTime() / 1000);
-  const sent = () => rec.sent.map((s) => s.hot ?? 'prisma').sort();
+  const sent = () => rec.sent.map(statementLabel).sort();
 
   async function userAndGrant(tenant: TenantCtx, data: { revokedBefore?: Date } = {}) {
     const sub = await createUser(tenant, `${randomBytes(4).toString('hex')}@example.com`);

@@ -8,7 +8,7 @@ import { loadSigningKeys } from '../../src/oauth/signing-keys.js';
 import type { JwtAccessTokenVerifier } from '../../src/oauth/verify-access-token.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
-import { recordStatements } from '../support/sql-statements.js';
+import { recordStatements, statementLabel, type StatementRecorder } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, createUser, startUpstream, type Upstream } from './support.js';
 
@@ -23,15 +23,14 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
   let app: TestApp;
   let upstream: Upstream;
   let t: TenantCtx;
-  let rec: ReturnType<typeof recordStatements>;
+  let rec: StatementRecorder;
   beforeAll(async () => {
     app = await startTestApp(kind);
-    await app.services.jobs.stop(); // their timers would add statements of their own
     upstream = await startUpstream();
     t = await app.createTenant();
     await cli(app, 'upstream add', { tenant: t.slug, name: 'up', url: upstream.url });
     await cli(app, 'tool approve', { tenant: t.slug, tool: 'up__echo' });
-    rec = recordStatements();
+    rec = await recordStatements(app);
   });
   afterEach(() => rec.clear());
   afterAll(async () => {
@@ -65,11 +64,11 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     return body.result!;
   }
 
-  /** The statements sent since the last clear, by hot statement name ('prisma' for any other SQL), sorted. */
-  const sent = () => rec.sent.map((s) => s.hot ?? `prisma: ${s.text.slice(0, 80)}`).sort();
+  /** The statements sent since the last clear, by hot statement name (`sql: …` for any other SQL), sorted. */
+  const sent = () => rec.sent.map(statementLabel).sort();
   const allPrepared = () => kind !== 'postgres' || rec.sent.every((s) => s.prepared);
   /** The statements sent since the last clear as `round: name`, the round being which sequential round trip it was. */
-  const rounds = () => rec.sent.map((s) => `${s.round}: ${s.hot ?? `prisma: ${s.text.slice(0, 80)}`}`).sort();
+  const rounds = () => rec.sent.map((s) => `${s.round}: ${statementLabel(s)}`).sort();
 
   it("a user's first request reads the grant and the user's tools in ONE prepared statement, then reads nothing", async () => {
     await rpc(await userToken(), 'tools/list'); // the tenant, its keys and its catalogue are loaded by an earlier user

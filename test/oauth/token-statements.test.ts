@@ -1,37 +1,18 @@
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDbKinds } from '../support/databases.js';
+import { recordStatements, statementLabel } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { authorize, createUser, mcpUrl, pkce, registerClient, signedInBrowser, tokenRequest } from './support/oauth-client.js';
 
 /**
- * Statements per token request (issue 17 §5, docs/decisions/0035 and 0041), counted deterministically by wrapping the
- * driver's query method (pg's Client on PostgreSQL, which the pool and Prisma's adapter both use; PGlite's query on
- * the embedded database) during ONE request, after a warm-up request of each grant. Not counted: the event bus
- * (LISTEN, its heartbeat, NOTIFY), the batched audit append (one per batch, not per request) and the slug's tenant
- * lookup (`tenant_by_slug`, src/tenants/find-tenant.ts), which the tenant directory repeats once per 10 s of real time (src/tenants/tenant-directory.ts), for all
- * of the tenant's endpoints: a slow run would otherwise see it in the counted request. Likewise the periodic jobs'
- * lease (`JobLease`, src/jobs), which a run slowed by a loaded machine saw once inside the counted request.
+ * Statements per token request (issue 17 §5, docs/decisions/0035 and 0041), recorded at the drivers
+ * (test/support/record-statements.ts) during ONE request, after a warm-up request of each grant, with the app's jobs
+ * stopped. Not counted: the batched audit append (one per batch, not per request) and the tenant directory's read
+ * (`tenant_by_slug`, src/tenants/find-tenant.ts), which it repeats once per 10 s of real time
+ * (src/tenants/tenant-directory.ts) for all of the tenant's endpoints: a slow run would otherwise see it in the
+ * counted request.
  */
-const background = /sso_bridge_bus_heartbeat|^LISTEN|pg_notify|audit|FROM "Tenant" WHERE "slug" = \$1|"JobLease"/i;
-
-function countStatements() {
-  const sent: string[] = [];
-  const owners = [pg.Client.prototype, Object.getPrototypeOf(PGlite.prototype) as object, PGlite.prototype].filter((p) => Object.hasOwn(p, 'query'));
-  const restore = owners.map((owner) => {
-    const o = owner as { query: (...args: unknown[]) => unknown };
-    const original = o.query;
-    o.query = function (this: unknown, ...args: unknown[]) {
-      const first = args[0];
-      const text = typeof first === 'string' ? first : String((first as { text?: unknown } | undefined)?.text ?? '');
-      if (!background.test(text)) sent.push(text.replace(/\s+/g, ' ').trim());
-      return original.apply(this, args);
-    };
-    return () => void (o.query = original);
-  });
-  return { sent, stop: () => restore.forEach((r) => r()) };
-}
+const notPerRequest = new Set(['audit_append', 'tenant_by_slug']);
 
 describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
   let app: TestApp;
@@ -61,16 +42,21 @@ describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
     expect([first.status, second.status]).toEqual([200, 200]);
 
     const form = await code();
-    const counting = countStatements();
-    const byCode = await tokenRequest(app, t, form);
-    counting.stop();
-    expect(byCode.status).toBe(200);
-    expect(counting.sent, counting.sent.join('\n')).toHaveLength(3);
+    const rec = await recordStatements(app);
+    /** What the request itself cost, then clears. */
+    const counted = () => rec.take().filter((s) => !notPerRequest.has(s.hot ?? '')).map(statementLabel);
+    try {
+      const byCode = await tokenRequest(app, t, form);
+      const byCodeSent = counted();
+      expect(byCode.status).toBe(200);
+      expect(byCodeSent, byCodeSent.join('\n')).toHaveLength(3);
 
-    const again = countStatements();
-    const byRefresh = await tokenRequest(app, t, refresh(byCode.body.refresh_token!));
-    again.stop();
-    expect(byRefresh.status).toBe(200);
-    expect(again.sent, again.sent.join('\n')).toHaveLength(2);
+      const byRefresh = await tokenRequest(app, t, refresh(byCode.body.refresh_token!));
+      const byRefreshSent = counted();
+      expect(byRefresh.status).toBe(200);
+      expect(byRefreshSent, byRefreshSent.join('\n')).toHaveLength(2);
+    } finally {
+      rec.stop();
+    }
   });
 });

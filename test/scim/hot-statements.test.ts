@@ -1,12 +1,11 @@
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { driverOf, registerDriver } from '../../src/db/hot-sql.js';
 import { projectResource, projectionOf } from '../../src/scim/project-attributes.js';
 import { userKind } from '../../src/scim/resource-kinds.js';
 import { verifyScimToken } from '../../src/scim/scim-tokens.js';
 import type { ScimCtx } from '../../src/scim/scim-context.js';
 import { renderUser, type GroupRef } from '../../src/scim/user-resource.js';
 import { testDbKinds } from '../support/databases.js';
+import { recordStatements, statementLabel } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { PATCH_OP, USER, scimTenant, type ScimTenant } from './scim-client.js';
 
@@ -126,60 +125,39 @@ describe.each(testDbKinds)('SCIM hot statements (%s)', (kind) => {
     expect(res.body).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '409', scimType: 'uniqueness', detail: 'A user with this userName already exists' });
   });
 
-  /** The statements a request sends: the hot ones by name (every database); on PostgreSQL every round trip. */
-  const observe = (s: ScimTenant) => {
-    const driver = driverOf(s.t.db)!;
-    const hot: string[] = [];
-    const wire: string[] = [];
-    registerDriver(s.t.db, async (st, params) => (hot.push(st.name), driver(st, params)));
-    const query = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as { name?: string; text?: string } | string;
-      const sql = typeof config === 'string' ? config : (config.text ?? '');
-      // The bus's LISTEN connection pings on its own schedule: not a request's round trip.
-      if (!sql.includes('sso_bridge_bus_heartbeat')) wire.push(typeof config === 'string' ? sql : (config.name ?? sql));
-      return (query as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof query;
-    const take = () => {
-      const out = { hot: [...hot], wire: [...wire] };
-      hot.length = wire.length = 0;
-      return out;
-    };
-    const restore = () => {
-      registerDriver(s.t.db, driver);
-      pg.Client.prototype.query = query;
-    };
-    return { take, restore };
-  };
-
   it('sends each request of the Entra cycle as prepared statements: 1 (GET filter), 1 (POST), 2 (PATCH), 1 (GET by id)', async () => {
     const s = await scimTenant(app);
-    const o = observe(s);
+    const rec = await recordStatements(app);
+    /** A request's statements by name; on PostgreSQL each a named prepared statement (no Prisma query, no other SQL). */
+    const take = () => {
+      const sent = rec.take();
+      if (kind === 'postgres') expect(sent.filter((x) => !x.prepared).map(statementLabel)).toEqual([]);
+      return sent.map(statementLabel);
+    };
     try {
       // A token not yet cached: one statement reads it and refreshes lastUsedAt (was two round trips), after the
-      // tenant's own first read (the tenant directory's cache, not SCIM's; itself a prepared statement on the base
-      // client, src/tenants/find-tenant.ts).
+      // tenant's own first read (the tenant directory's cache, not SCIM's; itself a prepared statement,
+      // src/tenants/find-tenant.ts).
       expect((await s.call('GET', '/ServiceProviderConfig')).status).toBe(200);
-      const tenantRead = 'sb_tenant_by_slug';
-      expect(o.take()).toEqual({ hot: ['sb_scim_verify_token'], wire: kind === 'postgres' ? [tenantRead, 'sb_scim_verify_token'] : [] });
+      expect(take()).toEqual(['tenant_by_slug', 'scim_verify_token']);
       expect((await s.call('GET', `/Users?filter=${encodeURIComponent('userName eq "new@example.com"')}`)).body.totalResults).toBe(0);
-      const get = o.take();
+      const get = take();
       const created = await s.createUser('new@example.com');
-      const post = o.take();
+      const post = take();
       expect((await s.patch(`/Users/${created.id}`, [{ op: 'replace', path: 'active', value: true }, { op: 'replace', path: 'title', value: 'Eng' }])).status).toBe(200);
-      const patch = o.take();
+      const patch = take();
       expect((await s.call('GET', `/Users/${created.id}`)).status).toBe(200);
-      const byId = o.take();
-      expect({ get: get.hot, post: post.hot, patch: patch.hot, byId: byId.hot }).toEqual({
-        get: ['sb_scim_user_page_user_name'],
-        post: ['sb_scim_insert_users'],
-        patch: ['sb_scim_select_user', 'sb_scim_update_user_notify'],
-        byId: ['sb_scim_select_user'],
+      const byId = take();
+      // Nothing else goes to the database: no Prisma query, no second round trip (the PATCH's notification is sent
+      // within its write).
+      expect({ get, post, patch, byId }).toEqual({
+        get: ['scim_user_page_user_name'],
+        post: ['scim_insert_users'],
+        patch: ['scim_select_user', 'scim_update_user_notify'],
+        byId: ['scim_select_user'],
       });
-      // On PostgreSQL nothing else goes to the database: no Prisma query, no second round trip.
-      if (kind === 'postgres') expect([get.wire, post.wire, patch.wire, byId.wire]).toEqual([get.hot, post.hot, patch.hot, byId.hot]);
     } finally {
-      o.restore();
+      rec.stop();
     }
   });
 });
