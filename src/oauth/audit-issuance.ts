@@ -5,6 +5,15 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { currentRotationPlan } from './refresh-rotation.js';
 
 /**
+ * The request fields of an audit event raised inside a tenant's provider: ctx.ip is the address Express computed
+ * (the route adapter hands it over, build-provider.ts) and ctx.req is the Express request, which carries the id of
+ * the request's log line.
+ */
+export function providerRequest(ctx: KoaContextWithOIDC): { ip: string; userAgent: string | undefined; requestId: string } {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: String((ctx.req as { id?: unknown }).id ?? '') };
+}
+
+/**
  * One audit event per successful token response: who (user or machine client), which client, which grant type and
  * resource. Never the tokens. Nobody waits for its commit: it is batched in the background (AuditLog.recordInBackground,
  * which logs a failed write), so a slow audit write never delays a client — but the response waits until the event is
@@ -30,7 +39,7 @@ export function auditIssuance(s: Services, t: TenantCtx, provider: Provider): vo
       action: 'oauth.token.issue',
       target: { kind: 'oauth-client', id: client?.clientId ?? null },
       outcome: 'success',
-      request: { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined },
+      request: providerRequest(ctx),
       detail: {
         grantType: String(params?.grant_type ?? ''),
         resource: token?.aud ?? null,
@@ -52,6 +61,6 @@ async function auditGraceReplay(s: Services, t: TenantCtx, ctx: KoaContextWithOI
     action: 'oauth.refresh.grace_replay',
     target: { kind: 'oauth-grant', id: grantId },
     outcome: ctx.status === 200 ? 'success' : 'failure',
-    request: { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: String((ctx.req as { id?: unknown }).id ?? '') },
+    request: providerRequest(ctx),
   });
 }

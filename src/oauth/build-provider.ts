@@ -17,6 +17,9 @@ import { shouldRotate } from './refresh-rotation.js';
 import { ACCESS_TOKEN_TTL_S, mcpResourceServer } from './resource-servers.js';
 import { loadSigningKeys } from './signing-keys.js';
 
+/** The header Koa reads ctx.ip from inside a tenant's provider; only the route adapter ever sets it (oauth-routes.ts). */
+export const PROVIDER_CLIENT_IP_HEADER = 'x-sso-bridge-client-ip';
+
 export { ACCESS_TOKEN_TTL_S } from './resource-servers.js';
 export const SCIM_TOKEN_TTL_S = 2 * 3600; // Entra's provisioning service expects 1–6 h client-credentials tokens
 const DAY = 24 * 3600;
@@ -159,10 +162,12 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   };
 
   const provider = new Provider(issuer, configuration);
-  // URLs are built from PUBLIC_URL by the route adapter (forwarded headers it sets itself); never trust a client IP
-  // header here (deviceInfo only).
+  // URLs are built from PUBLIC_URL by the route adapter (forwarded headers it sets itself). Koa's ctx.ip (our audit
+  // events, deviceInfo) is read from PROVIDER_CLIENT_IP_HEADER, which the route adapter always overwrites with the
+  // address Express computed under TRUST_PROXY: a header the client sent never reaches it.
   provider.proxy = true;
-  provider.proxyIpHeader = 'x-sso-bridge-unused';
+  provider.proxyIpHeader = PROVIDER_CLIENT_IP_HEADER;
+  provider.maxIpsCount = 1;
   provider.on('server_error', (_ctx, err) => s.logger.error({ err, tenantId: t.id }, 'oauth server error'));
   heldRedirects.listen(provider);
   auditIssuance(s, t, provider);

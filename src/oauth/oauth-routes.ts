@@ -10,6 +10,7 @@ import type { Services } from '../services.js';
 import { currentSession } from '../sessions/session-cookie.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { escapeHtml, page } from '../consent/html.js';
+import { PROVIDER_CLIENT_IP_HEADER } from './build-provider.js';
 import { MCP_SCOPE, mcpResourceUrl, SCIM_SCOPE } from './oauth-urls.js';
 import { registrationLimit } from './registration-limit.js';
 import { consumePayload } from './payload-statements.js';
@@ -48,6 +49,8 @@ async function runProvider(s: Services, t: TenantCtx, req: Request, res: Respons
   const pub = publicPartsOf(s.config.publicUrl);
   req.headers['x-forwarded-host'] = pub.host;
   req.headers['x-forwarded-proto'] = pub.proto;
+  // Overwritten on every hand-off, so ctx.ip inside the provider is always req.ip (build-provider.ts).
+  req.headers[PROVIDER_CLIENT_IP_HEADER] = req.ip ?? '';
   req.url = relativeUrl;
   req.originalUrl = `${pub.base}/t/${t.slug}${relativeUrl}`;
   await callback(req, res);

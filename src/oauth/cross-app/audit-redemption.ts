@@ -1,6 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
+import { providerRequest } from '../audit-issuance.js';
 
 export interface Redemption {
   action: 'oauth.id-jag.redeem' | 'oauth.token.exchange';
@@ -21,7 +22,7 @@ export function auditRedemption(s: Services, t: TenantCtx, ctx: KoaContextWithOI
     action: r.action,
     target: { kind: 'user', id: r.userId ?? null },
     outcome: r.outcome,
-    request: { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined },
+    request: providerRequest(ctx),
     detail: { clientId, userId: r.userId ?? null, connectionId: r.connectionId ?? null, iss: r.iss ?? null, jti: r.jti ?? null, ...(r.reason && { reason: r.reason }) },
   });
 }
