@@ -286,6 +286,11 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     const clients = adapter('Client');
     await clients.upsert('kept', { client_id: 'kept', client_secret: 'shh', [ADMIN_REGISTERED]: true } as AdapterPayload, undefined);
     expect(await clients.find('kept')).toEqual({ client_id: 'kept', client_secret: 'secret', [ADMIN_REGISTERED]: true });
+    // Each hit is a fresh copy: what a request does to the object it got never reaches the next request.
+    const got = (await clients.find('kept')) as Record<string, unknown>;
+    got.client_secret = 'changed';
+    got.redirect_uris = ['https://evil.example/cb'];
+    expect(await clients.find('kept')).toEqual({ client_id: 'kept', client_secret: 'secret', [ADMIN_REGISTERED]: true });
     await t.db.oidcPayload.deleteMany({ where: { model: 'Client', id: 'kept' } });
     // Removed behind the provider's back (a `client remove` also rebuilds the provider on 'tenant.changed').
     expect(await clients.find('kept')).toBeDefined();
