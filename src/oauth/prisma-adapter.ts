@@ -65,7 +65,7 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
         }
         const at = now();
         const expiresAt = expiresIn ? new Date(at.getTime() + expiresIn * 1000) : model === 'Client' ? unusedClientExpiry(payload, at) : null;
-        const successor = model === 'RefreshToken' ? successorRecord(t, deps.clock, id, payload.grantId) : null;
+        const successor = model === 'RefreshToken' ? successorRecord(t, id, payload.grantId) : null;
         await upsertPayload(
           t,
           {

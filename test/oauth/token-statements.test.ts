@@ -67,10 +67,14 @@ describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
     expect(byCode.status).toBe(200);
     expect(counting.sent, counting.sent.join('\n')).toHaveLength(3);
 
+    const rowsBefore = await t.db.oidcPayload.count();
     const again = countStatements();
     const byRefresh = await tokenRequest(app, t, refresh(byCode.body.refresh_token!));
     again.stop();
     expect(byRefresh.status).toBe(200);
     expect(again.sent, again.sent.join('\n')).toHaveLength(2);
+    // A rotation adds one row, the new token: its successor is recorded in the consumed token's row (decision 0052).
+    expect(await t.db.oidcPayload.count()).toBe(rowsBefore + 1);
+    expect(await t.db.oidcPayload.count({ where: { model: 'RefreshSuccessor' } })).toBe(0);
   });
 });
