@@ -70,22 +70,32 @@ export interface PayloadWrite {
   now: Date;
 }
 
-/** What a refresh rotation's winner records beside its new token (refresh-rotation.ts, successorRecord). */
+/**
+ * What a refresh rotation's winner records with its new token (refresh-rotation.ts, successorRecord): the successor's
+ * id, written into the consumed token's own row (payload key SUCCESSOR_KEY), which parallel requests for the consumed
+ * token read (docs/decisions/0052).
+ */
 export interface SuccessorWrite {
-  /** The consumed token's id: the record's key. */
+  /** The consumed token's id. */
   id: string;
-  grantId: string | null;
   successor: string;
-  expiresAt: Date;
   /** The consumed token's consume, deferred into this statement (refresh-rotation.ts, deferConsume); null: written already. */
   consumedAt: Date | null;
 }
 
 /**
+ * The payload key of a consumed refresh token naming the token that succeeded it. oidc-provider ignores it (its models
+ * keep only their own payload properties); the `x_sb_` prefix is the project's own namespace in payloads, as
+ * `x_sb_secret_ref` and `x_sb_admin_registered` are.
+ */
+export const SUCCESSOR_KEY = 'x_sb_successor';
+
+/**
  * Insert or replace a row (oidc-provider's `upsert`), in ONE statement with what must accompany it:
  * - a Grant's client, if self-registered and still unused, stops expiring (registration-limit.ts);
- * - a rotated refresh token's successor record, which parallel requests for the consumed token wait for, and the
- *   consumed token's consume (as consumePayload writes it), so the rotation's writes commit together.
+ * - for a rotated refresh token, the consumed token's row gets the successor's id, which parallel requests for the
+ *   consumed token wait for, and its consume (as consumePayload writes it), so the rotation's writes commit together:
+ *   one insert and one (HOT) update, not a second row with six index entries (docs/decisions/0052).
  */
 export async function upsertPayload(t: TenantCtx, w: PayloadWrite, extra: { grantOfClient?: string; successor?: SuccessorWrite } = {}): Promise<void> {
   const s = extra.successor;
@@ -93,13 +103,14 @@ export async function upsertPayload(t: TenantCtx, w: PayloadWrite, extra: { gran
   await hotQuery(t.db, UPSERT, [
     t.id, w.model, w.id, JSON.stringify(w.payload), w.grantId, w.userCode, w.uid, w.accountId, w.expiresAt, w.now,
     extra.grantOfClient ?? null,
-    s?.id ?? null, s?.successor ?? null, s?.grantId ?? null, s?.expiresAt ?? null,
+    s?.id ?? null, s?.successor ?? null,
     consumedAt, consumedAt ? Math.floor(consumedAt.getTime() / 1000) : null,
   ]);
 }
 
-// $1 tenant, $2–$10 the row, $11 a granted client, $12–$15 the successor record, $16–$17 the deferred consume.
-// Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
+// $1 tenant, $2–$10 the row, $11 a granted client, $12–$13 the rotation (the consumed token, its successor; the
+// rotation plan binds both to this tenant and grant: refresh-rotation.ts, successorRecord), $14–$15 the deferred
+// consume. Rows returned, not the driver's affected-row count: PGlite reports 0 affected rows for a SELECT.
 const UPSERT = statement(
   'oidc_upsert',
   `WITH upserted AS (
@@ -112,19 +123,13 @@ const UPSERT = statement(
     UPDATE "OidcPayload" SET "expiresAt" = NULL
       WHERE $11::text IS NOT NULL AND "tenantId" = $1 AND "model" = 'Client' AND "id" = $11::text AND "expiresAt" IS NOT NULL
       RETURNING 1),
-  successor AS (
-    INSERT INTO "OidcPayload" ("tenantId", "model", "id", "payload", "grantId", "expiresAt", "createdAt")
-      SELECT $1, 'RefreshSuccessor', $12::text, jsonb_build_object('successor', $13::text), $14::text, $15::timestamp(3), $10::timestamp(3)
-      WHERE $12::text IS NOT NULL
-      ON CONFLICT ("tenantId", "model", "id") DO UPDATE SET "payload" = EXCLUDED."payload", "expiresAt" = EXCLUDED."expiresAt"
-      RETURNING 1),
-  consumed AS (
-    UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", $16::timestamp(3)),
-        "payload" = "payload" || jsonb_build_object('consumed', $17::bigint)
-      WHERE $16::timestamp(3) IS NOT NULL AND "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $12::text
+  rotated AS (
+    UPDATE "OidcPayload" SET "consumedAt" = COALESCE("consumedAt", $14::timestamp(3)),
+        "payload" = "payload" || CASE WHEN $14::timestamp(3) IS NULL THEN jsonb_build_object('${SUCCESSOR_KEY}', $13::text)
+          ELSE jsonb_build_object('${SUCCESSOR_KEY}', $13::text, 'consumed', $15::bigint) END
+      WHERE $12::text IS NOT NULL AND "tenantId" = $1 AND "model" = 'RefreshToken' AND "id" = $12::text
       RETURNING 1)
-  SELECT (SELECT count(*) FROM upserted) AS n, (SELECT count(*) FROM client_in_use) AS c, (SELECT count(*) FROM successor) AS s,
-    (SELECT count(*) FROM consumed) AS u`,
+  SELECT (SELECT count(*) FROM upserted) AS n, (SELECT count(*) FROM client_in_use) AS c, (SELECT count(*) FROM rotated) AS r`,
 );
 
 /**

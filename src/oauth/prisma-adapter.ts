@@ -34,22 +34,25 @@ export const CLIENT_CACHE_MS = 60_000;
  * granted) are never cached, so an expired one is refused as before.
  */
 export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
-  const clients = new Map<string, { payload: AdapterPayload; until: number }>();
+  // The payload is kept as its JSON text: each hit parses a fresh copy, so nothing oidc-provider does to the object it
+  // gets can change what the next request reads. JSON.parse of the text costs a fraction of a structuredClone of the
+  // object (issue 17 §5: 3.4 % of the token endpoint's busy samples). Exact: a client payload is JSON (read from jsonb,
+  // its secret revealed as a string).
+  const clients = new Map<string, { json: string; until: number }>();
   return (model: string): Adapter => {
     const now = () => deps.clock.now();
 
     const find = async (column: LookupColumn, value: string) => {
       if (model === 'Client' && column === 'id') {
         const hit = clients.get(value);
-        // A copy: nothing oidc-provider does to the object it gets can change what the next request reads.
-        if (hit && hit.until > now().getTime()) return structuredClone(hit.payload);
+        if (hit && hit.until > now().getTime()) return JSON.parse(hit.json) as AdapterPayload;
         clients.delete(value);
       }
       const row = await findLivePayload(t, model, column, value, now());
       if (!row) return undefined;
       if (model !== 'Client') return row.payload;
       const payload = await revealClientSecret(t, deps.secrets, row.payload);
-      if (column === 'id' && row.expiresAt === null) clients.set(value, { payload: structuredClone(payload), until: now().getTime() + CLIENT_CACHE_MS });
+      if (column === 'id' && row.expiresAt === null) clients.set(value, { json: JSON.stringify(payload), until: now().getTime() + CLIENT_CACHE_MS });
       return payload;
     };
 
@@ -62,7 +65,7 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
         }
         const at = now();
         const expiresAt = expiresIn ? new Date(at.getTime() + expiresIn * 1000) : model === 'Client' ? unusedClientExpiry(payload, at) : null;
-        const successor = model === 'RefreshToken' ? successorRecord(t, deps.clock, id, payload.grantId) : null;
+        const successor = model === 'RefreshToken' ? successorRecord(t, id, payload.grantId) : null;
         await upsertPayload(
           t,
           {

@@ -5,7 +5,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { keepGrant } from './grant-prefetch.js';
-import { GRANT_JOIN, type SuccessorWrite, type WithGrant } from './payload-statements.js';
+import { GRANT_JOIN, SUCCESSOR_KEY, type SuccessorWrite, type WithGrant } from './payload-statements.js';
 
 /**
  * Refresh-token rotation with reuse detection (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2), serialized in the database.
@@ -17,7 +17,6 @@ import { GRANT_JOIN, type SuccessorWrite, type WithGrant } from './payload-state
  * replay: it is marked used so oidc-provider revokes the whole grant and answers `invalid_grant`.
  */
 export const REFRESH_GRACE_MS = 10_000;
-const SUCCESSOR_MODEL = 'RefreshSuccessor';
 const WAIT_STEP_MS = 25;
 const WAIT_MAX_MS = 3_000;
 
@@ -54,17 +53,15 @@ export const currentRotationPlan = (): RotationPlan | undefined => plans.getStor
 export const shouldRotate = () => plans.getStore()?.kind !== 'grace';
 
 /**
- * Adapter hook: when the winner of a claim saves its new refresh token, the record of which token succeeded the one it
- * consumed — written by the adapter in the same statement as the new token (payload-statements.ts). Null when the
- * token being saved is not this rotation's successor (another tenant, another grant, the consumed token itself).
+ * Adapter hook: when the winner of a claim saves its new refresh token, which token succeeded the one it consumed —
+ * written by the adapter into the consumed token's row, in the same statement as the new token (payload-statements.ts,
+ * SUCCESSOR_KEY; docs/decisions/0052). Null when the token being saved is not this rotation's successor (another
+ * tenant, another grant, the consumed token itself).
  */
-export function successorRecord(t: TenantCtx, clock: Clock, successorId: string, grantId: string | undefined): SuccessorWrite | null {
+export function successorRecord(t: TenantCtx, successorId: string, grantId: string | undefined): SuccessorWrite | null {
   const plan = plans.getStore();
   if (plan?.kind !== 'rotate' || plan.tenantId !== t.id || plan.id === successorId || plan.grantId !== (grantId ?? null)) return null;
-  return {
-    id: plan.id, grantId: plan.grantId, successor: successorId, expiresAt: new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000),
-    consumedAt: plan.pendingConsume ?? null,
-  };
+  return { id: plan.id, successor: successorId, consumedAt: plan.pendingConsume ?? null };
 }
 
 /**
@@ -97,8 +94,19 @@ export function takeClaimedRow(t: TenantCtx, id: string, now: Date): { payload: 
   return row.expiresAt === null || row.expiresAt > now ? { payload: row.payload } : null;
 }
 
-async function findSuccessor(t: TenantCtx, id: string): Promise<string | null> {
-  const row = await t.db.oidcPayload.findFirst({ where: { model: SUCCESSOR_MODEL, id } });
+/** The token that succeeded a consumed one, as its rotation wrote it into the consumed token's row; null: none (yet). */
+function successorIn(payload: unknown): string | null {
+  const successor = (payload as Record<string, unknown> | null)?.[SUCCESSOR_KEY];
+  return typeof successor === 'string' ? successor : null;
+}
+
+/**
+ * A successor recorded by a node of an earlier version, as a row of its own (model 'RefreshSuccessor', expiring a
+ * minute after the grace window): read only when the consumed token's row names none, so a rolling upgrade does not
+ * turn a client's parallel refresh into a replay. Removable once no node of those versions runs.
+ */
+async function legacySuccessor(t: TenantCtx, id: string): Promise<string | null> {
+  const row = await t.db.oidcPayload.findFirst({ where: { model: 'RefreshSuccessor', id } });
   const successor = (row?.payload as { successor?: unknown } | undefined)?.successor;
   return typeof successor === 'string' ? successor : null;
 }
@@ -149,7 +157,8 @@ export async function planRefresh(
     if (!row) return { kind: 'none' };
     // Released (a failed rotation) between the claim and this read: claim again.
     if (!row.consumedAt) continue;
-    const successor = await findSuccessor(t, id);
+    // The successor is in the same row, written with the consume (docs/decisions/0052): no second read.
+    const successor = successorIn(row.payload) ?? (await legacySuccessor(t, id));
     const withinGrace = started - row.consumedAt.getTime() <= REFRESH_GRACE_MS;
     if (withinGrace && successor) {
       body.refresh_token = successor;

@@ -3,7 +3,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { ADMIN_REGISTERED } from '../../src/oauth/client-policy.js';
-import { CONSUME, CONSUME_ONCE, consumePayload, DELETE, deletePayload, deletePayloadsOfGrant, FIND_LIVE, FIND_LIVE_WITH_GRANT, findLivePayload, upsertPayload } from '../../src/oauth/payload-statements.js';
+import { CONSUME, CONSUME_ONCE, consumePayload, DELETE, deletePayload, deletePayloadsOfGrant, FIND_LIVE, FIND_LIVE_WITH_GRANT, findLivePayload, SUCCESSOR_KEY, upsertPayload } from '../../src/oauth/payload-statements.js';
 import { runWithGrantPrefetch } from '../../src/oauth/grant-prefetch.js';
 import { CLIENT_CACHE_MS, prismaAdapterFactory } from '../../src/oauth/prisma-adapter.js';
 import { CLAIM, planRefresh, runWithRotationPlan } from '../../src/oauth/refresh-rotation.js';
@@ -55,7 +55,7 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     expect(await row(a, 'AuthorizationCode', 'same')).not.toBeNull();
   });
 
-  it('a grant clears only its own tenant’s client expiry; a successor record lands in the writer’s tenant', async () => {
+  it('a grant clears only its own tenant’s client expiry; a successor lands in the writer’s tenant’s consumed token', async () => {
     const [a, b] = [await tenant(), await tenant()];
     const later = new Date(Date.now() + 3_600_000);
     await write(a, 'Client', 'cli', {}, { expiresAt: later });
@@ -72,13 +72,21 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     }
     const consumedAt = new Date(claimedAt.getTime() + 2000);
     await upsertPayload(a, { model: 'RefreshToken', id: 'rt2', payload: {} as AdapterPayload, grantId: 'grt', userCode: null, uid: null, accountId: null, expiresAt: later, now: new Date() },
-      { successor: { id: 'rt1', grantId: 'grt', successor: 'rt2', expiresAt: later, consumedAt } });
-    expect(await row(a, 'RefreshToken', 'rt1')).toMatchObject({ consumedAt: claimedAt, payload: { kind: 'RefreshToken', consumed: Math.floor(consumedAt.getTime() / 1000) } });
+      { successor: { id: 'rt1', successor: 'rt2', consumedAt } });
+    expect(await row(a, 'RefreshToken', 'rt1')).toMatchObject({
+      consumedAt: claimedAt, payload: { kind: 'RefreshToken', consumed: Math.floor(consumedAt.getTime() / 1000), [SUCCESSOR_KEY]: 'rt2' },
+    });
     expect(await row(b, 'RefreshToken', 'rt1')).toMatchObject({ consumedAt: claimedAt, payload: { kind: 'RefreshToken' } });
-    expect(((await row(b, 'RefreshToken', 'rt1'))?.payload as Record<string, unknown>).consumed).toBeUndefined();
-    expect(await row(a, 'RefreshSuccessor', 'rt1')).toMatchObject({ grantId: 'grt', payload: { successor: 'rt2' }, expiresAt: later });
-    expect(await row(b, 'RefreshSuccessor', 'rt1')).toBeNull();
+    expect((await row(b, 'RefreshToken', 'rt1'))?.payload).toEqual({ kind: 'RefreshToken' });
     expect(await row(a, 'RefreshToken', 'rt2')).toMatchObject({ grantId: 'grt', expiresAt: later });
+    // One row per rotation (the new token): the successor is no longer a row of its own (decision 0052).
+    expect(await a.db.oidcPayload.count({ where: { model: 'RefreshSuccessor' } })).toBe(0);
+    // The consume already written (claim settled another way): the successor is still recorded, the consume kept.
+    await upsertPayload(a, { model: 'RefreshToken', id: 'rt3', payload: {} as AdapterPayload, grantId: 'grt', userCode: null, uid: null, accountId: null, expiresAt: later, now: new Date() },
+      { successor: { id: 'rt1', successor: 'rt3', consumedAt: null } });
+    expect(await row(a, 'RefreshToken', 'rt1')).toMatchObject({
+      consumedAt: claimedAt, payload: { kind: 'RefreshToken', consumed: Math.floor(consumedAt.getTime() / 1000), [SUCCESSOR_KEY]: 'rt3' },
+    });
   });
 
   it('the refresh claim claims only the own tenant’s token when another tenant has the same id', async () => {
@@ -273,8 +281,8 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
       await tokens.consume('rt');
       expect(((await row(t, 'RefreshToken', 'rt'))?.payload as Record<string, unknown>).consumed).toBeUndefined();
       await tokens.upsert('rt-next', { kind: 'RefreshToken', grantId: 'g' } as AdapterPayload, 600);
-      expect(await row(t, 'RefreshToken', 'rt')).toMatchObject({ payload: { changed: true, consumed: Math.floor(clock.now().getTime() / 1000) } });
-      expect(await row(t, 'RefreshSuccessor', 'rt')).toMatchObject({ grantId: 'g', payload: { successor: 'rt-next' } });
+      expect(await row(t, 'RefreshToken', 'rt')).toMatchObject({ payload: { changed: true, consumed: Math.floor(clock.now().getTime() / 1000), [SUCCESSOR_KEY]: 'rt-next' } });
+      expect(await row(t, 'RefreshSuccessor', 'rt')).toBeNull();
       expect(plan).not.toHaveProperty('pendingConsume');
     });
   });
@@ -285,6 +293,11 @@ describe.each(testDbKinds)('OidcPayload statements and adapter (%s)', (kind) => 
     const adapter = prismaAdapterFactory(t, { clock, secrets, onGrantRevoked: async () => {} });
     const clients = adapter('Client');
     await clients.upsert('kept', { client_id: 'kept', client_secret: 'shh', [ADMIN_REGISTERED]: true } as AdapterPayload, undefined);
+    expect(await clients.find('kept')).toEqual({ client_id: 'kept', client_secret: 'secret', [ADMIN_REGISTERED]: true });
+    // Each hit is a fresh copy: what a request does to the object it got never reaches the next request.
+    const got = (await clients.find('kept')) as Record<string, unknown>;
+    got.client_secret = 'changed';
+    got.redirect_uris = ['https://evil.example/cb'];
     expect(await clients.find('kept')).toEqual({ client_id: 'kept', client_secret: 'secret', [ADMIN_REGISTERED]: true });
     await t.db.oidcPayload.deleteMany({ where: { model: 'Client', id: 'kept' } });
     // Removed behind the provider's back (a `client remove` also rebuilds the provider on 'tenant.changed').

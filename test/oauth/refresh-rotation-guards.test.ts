@@ -11,7 +11,8 @@ import {
   shouldRotate,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
-import { recordSuccessor } from './support/record-successor.js';
+import { recordSuccessor, successorIn } from './support/record-successor.js';
+import { SUCCESSOR_KEY } from '../../src/oauth/payload-statements.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
@@ -40,7 +41,8 @@ describe.each(testDbKinds)('refresh rotation guards (%s)', (kind) => {
     return { id, grantId };
   }
   const row = (t: TenantCtx, model: string, id: string) => t.db.oidcPayload.findFirst({ where: { model, id } });
-  const successorOf = async (t: TenantCtx, id: string) => (await row(t, 'RefreshSuccessor', id))?.payload;
+  // The successor as the rotation records it: in the consumed token's own row (decision 0052).
+  const successorOf = async (t: TenantCtx, id: string) => successorIn((await row(t, 'RefreshToken', id))?.payload);
 
   it('of concurrent requests presenting one token exactly one wins the claim; the others are answered with its successor', async () => {
     const t = await tenant();
@@ -119,9 +121,9 @@ describe.each(testDbKinds)('refresh rotation guards (%s)', (kind) => {
             get(op, name) {
               if (name !== 'findFirst') return Reflect.get(op, name);
               return async (args: { where: { model: string } }) => {
-                const result = await op.findFirst(args as never);
-                if (args.where.model === 'RefreshSuccessor' && looked++ === 0) {
-                  expect(result).toBeNull();
+                const result = (await op.findFirst(args as never)) as { payload: unknown } | null;
+                if (args.where.model === 'RefreshToken' && looked++ === 0) {
+                  expect(successorIn(result?.payload)).toBeUndefined();
                   await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'late-successor', grantId!));
                 }
                 return result;
@@ -143,6 +145,8 @@ describe.each(testDbKinds)('refresh rotation guards (%s)', (kind) => {
     const { id, grantId } = await refreshToken(t);
     await planRefresh(t, clock, { refresh_token: id });
     await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'RefreshSuccessor', id, grantId, payload: { successor: 42 } } });
+    const p = (await row(t, 'RefreshToken', id))!.payload as Record<string, unknown>;
+    await t.db.oidcPayload.updateMany({ where: { model: 'RefreshToken', id }, data: { payload: { ...p, [SUCCESSOR_KEY]: 42 } } });
     const body = { refresh_token: id };
     expect(await planRefresh(t, clock, body)).toEqual({ kind: 'replay', grantId });
     expect(body.refresh_token).toBe(id);
@@ -178,14 +182,32 @@ describe.each(testDbKinds)('refresh rotation guards (%s)', (kind) => {
       return { t, other, clock, id, grantId: grantId!, plan };
     }
 
-    it('records the successor with its grant and an expiry past the grace window; a second rotation updates it', async () => {
+    it('records the successor in the consumed token’s row; a second rotation replaces it', async () => {
       const { t, clock, id, grantId, plan } = await rotated();
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ-1', grantId));
-      const r = await row(t, 'RefreshSuccessor', id);
-      expect(r).toMatchObject({ grantId, payload: { successor: 'succ-1' }, expiresAt: new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000) });
+      expect(await successorOf(t, id)).toEqual({ successor: 'succ-1' });
       clock.advance(1000);
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ-2', grantId));
-      expect(await row(t, 'RefreshSuccessor', id)).toMatchObject({ payload: { successor: 'succ-2' }, expiresAt: new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000) });
+      expect(await successorOf(t, id)).toEqual({ successor: 'succ-2' });
+      expect(await row(t, 'RefreshSuccessor', id)).toBeNull();
+    });
+
+    it('a successor recorded by an earlier version (a row of its own, same tenant) still answers a loser', async () => {
+      const [t, other] = [await tenant(), await tenant()];
+      const clock = new ManualClock();
+      const { id, grantId } = await refreshToken(t);
+      await planRefresh(t, clock, { refresh_token: id });
+      await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'RefreshSuccessor', id, grantId, payload: { successor: 'old-node' } } });
+      const body = { refresh_token: id };
+      expect(await planRefresh(t, clock, body)).toEqual({ kind: 'grace', grantId });
+      expect(body.refresh_token).toBe('old-node');
+      // Another tenant's record for the same id is never read: that loser waits out its bound and replays.
+      const mine = await refreshToken(other);
+      await planRefresh(other, clock, { refresh_token: mine.id });
+      await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'RefreshSuccessor', id: mine.id, grantId, payload: { successor: 'theirs' } } });
+      const theirs = { refresh_token: mine.id };
+      expect(await planRefresh(other, clock, theirs, async () => {})).toEqual({ kind: 'replay', grantId: mine.grantId });
+      expect(theirs.refresh_token).toBe(mine.id);
     });
 
     it('records nothing outside a rotation, or under a grace or replay plan', async () => {

@@ -15,7 +15,8 @@ import {
   takeClaimedRow,
   type RotationPlan,
 } from '../../src/oauth/refresh-rotation.js';
-import { recordSuccessor } from './support/record-successor.js';
+import { recordSuccessor, successorIn } from './support/record-successor.js';
+import { SUCCESSOR_KEY } from '../../src/oauth/payload-statements.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 
 
@@ -191,7 +192,7 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     expect(await planRefresh(t, clock, body, sleep)).toEqual({ kind: 'replay', grantId: 'grt_1' });
     expect(body.refresh_token).toBe('rt1');
     expect(calls).toEqual([]);
-    expect(store.get('ten_a', 'RefreshToken', 'rt1')?.payload).toEqual({ kind: 'RefreshToken', jti: 'j', consumed: Math.floor(claimed / 1000) });
+    expect(store.get('ten_a', 'RefreshToken', 'rt1')?.payload).toEqual({ kind: 'RefreshToken', jti: 'j', consumed: Math.floor(claimed / 1000), [SUCCESSOR_KEY]: 'succ' });
     expect(store.get('ten_a', 'RefreshToken', 'rt2')?.payload).toEqual({ kind: 'RefreshToken' });
   });
 
@@ -223,7 +224,7 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     // The clock moves on while the loser waits; the successor appears on the second round.
     const { calls, sleep } = counter(async (n) => {
       clock.advance(1000);
-      if (n === 2) store.rows.push({ tenantId: 'ten_a', model: 'RefreshSuccessor', id: 'rt1', grantId: 'grt_1', payload: { successor: 'late' }, consumedAt: null, expiresAt: null });
+      if (n === 2) store.get('ten_a', 'RefreshToken', 'rt1')!.payload[SUCCESSOR_KEY] = 'late';
     });
     const body = { refresh_token: 'rt1' };
     expect(await planRefresh(t, clock, body, sleep)).toEqual({ kind: 'grace', grantId: 'grt_1' });
@@ -231,10 +232,30 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     expect(calls).toEqual([25, 25]);
   });
 
+  it('a successor recorded by an earlier version (a row of its own) answers a loser within the window', async () => {
+    const { store, t, clock } = setup();
+    store.token('ten_a', 'rt1');
+    await planRefresh(t, clock, { refresh_token: 'rt1' });
+    store.rows.push({ tenantId: 'ten_a', model: 'RefreshSuccessor', id: 'rt1', grantId: 'grt_1', payload: { successor: 'old-node' }, consumedAt: null, expiresAt: null });
+    // Another tenant's record for the same id is never read.
+    store.rows.push({ tenantId: 'ten_b', model: 'RefreshSuccessor', id: 'rt2', grantId: 'grt_1', payload: { successor: 'theirs' }, consumedAt: null, expiresAt: null });
+    store.token('ten_a', 'rt2');
+    await planRefresh(t, clock, { refresh_token: 'rt2' });
+    const body = { refresh_token: 'rt1' };
+    expect(await planRefresh(t, clock, body)).toEqual({ kind: 'grace', grantId: 'grt_1' });
+    expect(body.refresh_token).toBe('old-node');
+    const theirs = { refresh_token: 'rt2' };
+    const { calls, sleep } = counter();
+    expect(await planRefresh(t, clock, theirs, sleep)).toEqual({ kind: 'replay', grantId: 'grt_1' });
+    expect(theirs.refresh_token).toBe('rt2');
+    expect(calls).toHaveLength(120);
+  });
+
   it('a successor that is not a token id is ignored; the loser waits 3 s in 25 ms steps, then the replay is marked', async () => {
     const { store, t, clock } = setup();
     store.token('ten_a', 'rt1');
     await planRefresh(t, clock, { refresh_token: 'rt1' });
+    store.get('ten_a', 'RefreshToken', 'rt1')!.payload[SUCCESSOR_KEY] = 42;
     store.rows.push({ tenantId: 'ten_a', model: 'RefreshSuccessor', id: 'rt1', grantId: 'grt_1', payload: { successor: 42 }, consumedAt: null, expiresAt: null });
     const body = { refresh_token: 'rt1' };
     const { calls, sleep } = counter();
@@ -244,7 +265,7 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     expect(store.get('ten_a', 'RefreshToken', 'rt1')?.payload.consumed).toBe(Math.floor(clock.now().getTime() / 1000));
   });
 
-  it('the successor is looked up by the consumed token’s id only, as a successor record', async () => {
+  it('the successor is looked up in the consumed token’s own row only', async () => {
     const { store, t, clock } = setup();
     store.token('ten_a', 'rt1');
     await rotate(t, clock, 'rt1', 'succ');
@@ -284,20 +305,19 @@ describe('refresh rotation over a conditional-update stand-in', () => {
       const plan = await planRefresh(s.t, s.clock, { refresh_token: 'rt1' });
       return { ...s, plan };
     }
-    const successors = (store: PayloadStore) => store.rows.filter((r) => r.model === 'RefreshSuccessor');
+    // Every row naming a successor: the rotation writes only into the consumed token of its own tenant.
+    const successors = (store: PayloadStore) =>
+      store.rows.flatMap((r) => (successorIn(r.payload) ? [{ tenantId: r.tenantId, model: r.model, id: r.id, ...successorIn(r.payload) }] : []));
 
-    it('records the successor with its tenant, grant and an expiry past the grace window; a second one updates it', async () => {
+    it('records the successor in the consumed token’s row, in its tenant; a second one replaces it; no other row', async () => {
       const { store, t, clock, plan } = await rotated();
+      const rowsBefore = store.rows.length;
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ-1', 'grt_1'));
-      const expiresAt = new Date(clock.now().getTime() + REFRESH_GRACE_MS + 60_000);
-      expect(successors(store)).toEqual([
-        { tenantId: 'ten_a', model: 'RefreshSuccessor', id: 'rt1', grantId: 'grt_1', payload: { successor: 'succ-1' }, consumedAt: null, expiresAt },
-      ]);
+      expect(successors(store)).toEqual([{ tenantId: 'ten_a', model: 'RefreshToken', id: 'rt1', successor: 'succ-1' }]);
       clock.advance(1000);
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ-2', 'grt_1'));
-      expect(successors(store)).toEqual([
-        { tenantId: 'ten_a', model: 'RefreshSuccessor', id: 'rt1', grantId: 'grt_1', payload: { successor: 'succ-2' }, consumedAt: null, expiresAt: new Date(expiresAt.getTime() + 1000) },
-      ]);
+      expect(successors(store)).toEqual([{ tenantId: 'ten_a', model: 'RefreshToken', id: 'rt1', successor: 'succ-2' }]);
+      expect(store.rows).toHaveLength(rowsBefore);
     });
 
     it('records nothing outside a rotation, or under a grace, replay or none plan', async () => {
@@ -328,7 +348,7 @@ describe('refresh rotation over a conditional-update stand-in', () => {
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ', 'grt_x'));
       expect(successors(store)).toEqual([]);
       await runWithRotationPlan(plan, () => recordSuccessor(t, clock, 'succ', undefined));
-      expect(successors(store).map((r) => [r.grantId, r.payload])).toEqual([[null, { successor: 'succ' }]]);
+      expect(successors(store)).toEqual([{ tenantId: 'ten_a', model: 'RefreshToken', id: 'rt1', successor: 'succ' }]);
     });
   });
 
@@ -360,17 +380,17 @@ describe('refresh rotation over a conditional-update stand-in', () => {
     const at = new Date('2026-02-01T10:00:00.000Z');
     const rotate = (): RotationPlan => ({ kind: 'rotate', tenantId: 'ten_a', id: 'rt1', grantId: 'grt_1' });
 
-    it('defers only this rotation’s token of this tenant; the successor record then carries the consume, once written it is gone', async () => {
-      const { t, other, clock } = setup();
+    it('defers only this rotation’s token of this tenant; the successor’s write then carries the consume, once written it is gone', async () => {
+      const { t, other } = setup();
       const plan = rotate();
       await runWithRotationPlan(plan, async () => {
         expect(deferConsume(other, 'rt1', at)).toBe(false);
         expect(deferConsume(t, 'rt2', at)).toBe(false);
-        expect(successorRecord(t, clock, 'succ', 'grt_1')?.consumedAt).toBeNull();
+        expect(successorRecord(t, 'succ', 'grt_1')?.consumedAt).toBeNull();
         expect(deferConsume(t, 'rt1', at)).toBe(true);
-        expect(successorRecord(t, clock, 'succ', 'grt_1')).toMatchObject({ id: 'rt1', successor: 'succ', consumedAt: at });
+        expect(successorRecord(t, 'succ', 'grt_1')).toMatchObject({ id: 'rt1', successor: 'succ', consumedAt: at });
         deferredConsumeWritten();
-        expect(successorRecord(t, clock, 'succ', 'grt_1')?.consumedAt).toBeNull();
+        expect(successorRecord(t, 'succ', 'grt_1')?.consumedAt).toBeNull();
       });
     });
 
