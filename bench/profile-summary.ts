@@ -1,5 +1,5 @@
 // Sums a V8 CPU profile (`node --cpu-prof`) by function and by package / file, self and inclusive, over a time window:
-//   npx tsx bench/profile-summary.ts PROFILE.cpuprofile [--from S] [--to S] [--top N] [--timeline]
+//   npx tsx bench/profile-summary.ts PROFILE.cpuprofile [--from S] [--to S] [--top N] [--timeline] [--owners]
 // --from/--to are seconds since the profile's start (--timeline prints busy ms per bucket (--bucket S, default 5) to choose them); shares are of
 // the window's busy samples (everything but "(idle)"). Inclusive counts a function (or package) once per sample
 // however often it appears on that sample's stack. Packages: node_modules/<name> (scoped names kept), node's own
@@ -29,6 +29,10 @@ const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const from = (opt('--from') ?? 0) * 1e6;
 const to = (opt('--to') ?? Infinity) * 1e6;
 const top = opt('--top') ?? 40;
+// --owners: each busy sample charged to the nearest frame on its stack that is not Node's internals or native code
+// (e.g. a `writev` under pg's query submission is pg's; RSA signing under jose is jose's), by package/file — where
+// CPU is spent on behalf of whom. Samples with no such frame stay under their leaf's own package.
+const ownersOn = args.includes('--owners');
 // --callers NAME: the stacks (8 frames up) of samples whose leaf is the function NAME.
 const callersIdx = args.indexOf('--callers');
 const callersOf = callersIdx >= 0 ? args[callersIdx + 1] : undefined;
@@ -59,6 +63,18 @@ const inclFn = new Map<string, number>();
 const selfPkg = new Map<string, number>();
 const inclPkg = new Map<string, number>();
 const add = <K,>(m: Map<K, number>, k: K, v: number) => m.set(k, (m.get(k) ?? 0) + v);
+const owner = new Map<string, number>();
+// node:_http_* stays an owner: the HTTP server's own parsing and writing, which the bare endpoint does too.
+const ownerless = (k: string) => (k.startsWith('node:') && !k.startsWith('node:_http')) || k.startsWith('(') || k.startsWith('wasm:');
+const ownerOf = (leaf: Node) => {
+  for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
+    const n = byId.get(id)!;
+    if (n.callFrame.functionName === '(root)') break;
+    const k = pkgKey(n);
+    if (!ownerless(k)) return k;
+  }
+  return pkgKey(leaf);
+};
 let t = 0;
 let busy = 0;
 let idle = 0;
@@ -81,6 +97,7 @@ for (let i = 0; i < p.samples.length; i++) {
     add(callers, frames.join(' < '), dt);
   }
   add(selfPkg, pkgKey(leaf), dt);
+  if (ownersOn) add(owner, ownerOf(leaf), dt);
   const seenFn = new Set<string>();
   const seenPkg = new Set<string>();
   for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
@@ -110,6 +127,7 @@ const table = (title: string, m: Map<string, number>) => {
 };
 console.log(`window ${(from / 1e6).toFixed(0)}–${to === Infinity ? 'end' : (to / 1e6).toFixed(0)} s: busy ${(busy / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s`);
 table('self by package/file', selfPkg);
+if (ownersOn) table('by owner (nearest package/file on the stack that is not Node internals or native)', owner);
 table('inclusive by package/file', inclPkg);
 table('self by function', selfFn);
 table('inclusive by function', inclFn);
