@@ -22,17 +22,9 @@ export class InFlightCalls {
 
   /** Registers a call; its signal aborts when the transport aborts or when the client cancels by notification. */
   track(key: string, transportSignal: AbortSignal): { signal: AbortSignal; done(): void } {
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    transportSignal.addEventListener('abort', abort, { once: true });
-    this.#calls.set(key, controller);
-    return {
-      signal: controller.signal,
-      done: () => {
-        transportSignal.removeEventListener('abort', abort);
-        if (this.#calls.get(key) === controller) this.#calls.delete(key);
-      },
-    };
+    const call = new TrackedCall(this.#calls, key, transportSignal);
+    this.#calls.set(key, call.controller);
+    return call;
   }
 
   /** Aborts the call if it runs here; false if it does not (it may run on another node, or be finished). */
@@ -53,4 +45,33 @@ export function cancelledRequestIds(body: unknown): (string | number)[] {
     if (typeof id === 'string' || typeof id === 'number') ids.push(id);
   }
   return ids;
+}
+
+/**
+ * One tracked call. It is its own abort listener (EventTarget calls `handleEvent`) and `done` is a method: one object
+ * per tools/call instead of three (two closures and the handle).
+ */
+class TrackedCall {
+  readonly controller = new AbortController();
+
+  constructor(
+    private readonly calls: Map<string, AbortController>,
+    private readonly key: string,
+    private readonly transportSignal: AbortSignal,
+  ) {
+    transportSignal.addEventListener('abort', this, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  handleEvent(): void {
+    this.controller.abort();
+  }
+
+  done(): void {
+    this.transportSignal.removeEventListener('abort', this);
+    if (this.calls.get(this.key) === this.controller) this.calls.delete(this.key);
+  }
 }

@@ -171,7 +171,7 @@ async function serve(
     request: { ip: clientIp(req), userAgent: req.headers['user-agent'], requestId: String(req.id ?? '') },
   };
   const sessionId = req.headers['mcp-session-id'];
-  if (sessionId !== undefined && (typeof sessionId !== 'string' || !(await sessions.matches(t, who, sessionId)))) {
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || !(sessions.proved(t, who, sessionId) || (await sessions.matches(t, who, sessionId))))) {
     // Unknown, forged, or created by another user or client: indistinguishable (MCP transports: 404).
     rpcError(res, 404, -32001, 'Session not found');
     return;

@@ -46,6 +46,15 @@ export class McpSessionIds {
     return decodeCapabilities(sessionId.slice(RANDOM_CHARS, sessionId.indexOf('.')));
   }
 
+  /**
+   * Whether this id was already proved for exactly this principal (issued to it, or its MAC verified): answered
+   * without a promise, so the common request skips {@link matches}' async call. False says nothing: ask `matches`.
+   */
+  proved(t: TenantCtx, p: SessionPrincipal, sessionId: string): boolean {
+    const owner = this.#verified.get(sessionId);
+    return owner !== undefined && owner === `${t.id}|${p.userId}|${p.clientId}`;
+  }
+
   async matches(t: TenantCtx, p: SessionPrincipal, sessionId: string): Promise<boolean> {
     const owner = `${t.id}|${p.userId}|${p.clientId}`;
     // A session id already proved for exactly this principal: no HMAC (it was a measurable share of every request).

@@ -146,7 +146,7 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
       ...(error && { error }),
     },
   });
-  s.metrics.toolCall(tool ? (tool.upstreamId ?? 'builtin') : 'none', () => upstreamLabel(tool), (error ?? 'success') as ToolOutcome, (performance.now() - started) / 1000);
+  s.metrics.toolCall(tool ? (tool.upstreamId ?? 'builtin') : 'none', upstreamLabel, tool, (error ?? 'success') as ToolOutcome, (performance.now() - started) / 1000);
   if (!result) throw new UnknownToolError(name);
   if (ran.protocolError) {
     // Every node learns the elicitation, so the one holding the session's GET stream can announce its completion.

@@ -45,4 +45,23 @@ describe('McpSessionIds (HMAC-bound session ids)', () => {
     expect(hmacs.count).toBe(before + 1);
     expect(await ids.matches(tenant, alice, `${nonce}.${mac.slice(1)}x`)).toBe(false);
   });
+
+  it('proved (the synchronous check) is true only for an id proved for exactly this principal; forged, unknown and other principals are false', async () => {
+    const ids = new McpSessionIds(services);
+    const id = await ids.issue(tenant, alice);
+    expect(ids.proved(tenant, alice, id)).toBe(true);
+    expect(ids.proved(tenant, bob, id)).toBe(false);
+    expect(ids.proved(tenant, { ...alice, clientId: 'cli_2' }, id)).toBe(false);
+    expect(ids.proved({ ...(tenant as object), id: 'ten_b' } as never, alice, id)).toBe(false);
+    // A well-formed id with a forged MAC, and one verified elsewhere but never seen here: not proved (matches decides).
+    const nonce = 'm'.repeat(24);
+    const mac = realHmac('sha256', KEY).update(`ten_a|usr_alice|cli_1|${nonce}`).digest('base64url');
+    expect(ids.proved(tenant, alice, `${nonce}.${mac.slice(1)}x`)).toBe(false);
+    expect(await ids.matches(tenant, alice, `${nonce}.${mac.slice(1)}x`)).toBe(false);
+    expect(ids.proved(tenant, alice, `${nonce}.${mac.slice(1)}x`)).toBe(false);
+    expect(ids.proved(tenant, alice, `${nonce}.${mac}`)).toBe(false);
+    expect(await ids.matches(tenant, alice, `${nonce}.${mac}`)).toBe(true);
+    expect(ids.proved(tenant, alice, `${nonce}.${mac}`)).toBe(true);
+    expect(ids.proved(tenant, bob, `${nonce}.${mac}`)).toBe(false);
+  });
 });
