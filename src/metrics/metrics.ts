@@ -1,5 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { BoundCounter, BoundHistogram } from './bound-metrics.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** What the gauges read when Prometheus scrapes (nothing is sampled between scrapes). */
 export interface MetricSources {
@@ -45,14 +44,12 @@ type Incrementer = { inc(): void };
  * Prometheus metrics of one process (prom-client, one registry per Services so tests can run several apps).
  * Hot paths use label children bound in advance (`http`, `toolCall`): recording is an array or Map lookup, one
  * histogram observe and, for tool calls, one counter increment — no label objects built per request (docs/mcp.md).
- * Their metrics are bound-metrics.ts's, which record into plain numbers (prom-client's children hash their labels on
- * every observe) and expose exactly what prom-client's Histogram and Counter would.
  */
 export class Metrics {
   readonly registry = new Registry();
   readonly #http: Observer[][];
-  readonly #toolCalls: BoundCounter<'upstream' | 'outcome'>;
-  readonly #toolLatency: BoundHistogram<'upstream'>;
+  readonly #toolCalls: Counter<'upstream' | 'outcome'>;
+  readonly #toolLatency: Histogram<'upstream'>;
   readonly #toolChildren = new Map<string, { outcomes: Incrementer[]; latency: Observer }>();
   readonly #scim: Counter<'tenant' | 'resource' | 'method' | 'result'>;
   readonly #tokens: Counter<'grant_type'>;
@@ -64,7 +61,7 @@ export class Metrics {
       // process CPU/memory/handles, GC, and event-loop lag (nodejs_eventloop_lag_seconds and its percentiles)
       collectDefaultMetrics({ register: this.registry, prefix: 'sso_bridge_' });
     }
-    const http = new BoundHistogram({
+    const http = new Histogram({
       name: 'sso_bridge_http_request_duration_seconds',
       help: 'HTTP requests by route family and status class (the _count series is the request rate)',
       labelNames: ['family', 'status'] as const,
@@ -72,8 +69,8 @@ export class Metrics {
       registers,
     });
     this.#http = routeFamilies.map((family) => CLASSES.map((status) => http.labels(family, status)));
-    this.#toolCalls = new BoundCounter({ name: 'sso_bridge_tool_calls_total', help: 'MCP tools/call by upstream and outcome', labelNames: ['upstream', 'outcome'] as const, registers });
-    this.#toolLatency = new BoundHistogram({
+    this.#toolCalls = new Counter({ name: 'sso_bridge_tool_calls_total', help: 'MCP tools/call by upstream and outcome', labelNames: ['upstream', 'outcome'] as const, registers });
+    this.#toolLatency = new Histogram({
       name: 'sso_bridge_tool_call_duration_seconds',
       help: 'MCP tools/call duration by upstream (built-in tools: upstream="builtin")',
       labelNames: ['upstream'] as const,

@@ -56,8 +56,7 @@ describe.each(testDbKinds)('statements per token request (%s)', (kind) => {
       const byRefresh = await tokenRequest(app, t, refresh(byCode.body.refresh_token!));
       const byRefreshSent = counted();
       expect(byRefresh.status).toBe(200);
-      expect(byRefreshSent, byRefreshSent.join('
-')).toHaveLength(2);
+      expect(byRefreshSent, byRefreshSent.join('\n')).toHaveLength(2);
       // A rotation adds one row, the new token: its successor is recorded in the consumed token's row (decision 0052).
       expect(await t.db.oidcPayload.count()).toBe(rowsBefore + 1);
       expect(await t.db.oidcPayload.count({ where: { model: 'RefreshSuccessor' } })).toBe(0);
