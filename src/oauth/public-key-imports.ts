@@ -1,13 +1,13 @@
-import type { webcrypto } from 'node:crypto';
-import { errors, importJWK, type JWK, type JWTVerifyGetKey } from 'jose';
-
-type CryptoKey = webcrypto.CryptoKey;
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { errors, type JWK } from 'jose';
+import type { KeySelector } from './rs256-jwt.js';
 
 /** A few keys per tenant (the signing key and up to two previous ones), for well over the provider cache's tenants. */
 const MAX_KEYS = 2_000;
 
 /**
- * Imported public keys (WebCrypto `CryptoKey`s) by key id, per node (decision 0043). Importing a 2048-bit RSA key and
+ * Imported public keys (node:crypto `KeyObject`s, imported synchronously: decision 0054) by key id, per node (decision
+ * 0043). Importing a 2048-bit RSA key and
  * rebuilding a JWK set was part of every first token check after each 'tenant.changed', although most changes
  * (settings edits, clients, status) leave the keys as they are. An entry is only a memo of `importJWK` for exactly
  * that key material: a hit needs the same kid AND the same public parameters, so a kid reused for other material is
@@ -16,7 +16,7 @@ const MAX_KEYS = 2_000;
  * while its import is still here. Least recently used dropped first.
  */
 export class PublicKeyImports {
-  readonly #byKid = new Map<string, { material: string; key: Promise<CryptoKey> }>();
+  readonly #byKid = new Map<string, { material: string; key: KeyObject }>();
   #imports = 0;
 
   constructor(private readonly max = MAX_KEYS) {}
@@ -30,8 +30,8 @@ export class PublicKeyImports {
     return this.#byKid.size;
   }
 
-  /** The imported public key for this RSA JWK. */
-  key(jwk: JWK): Promise<CryptoKey> {
+  /** The imported public key for this RSA JWK (throws for material that is not an RSA public key). */
+  key(jwk: JWK): KeyObject {
     const kid = jwk.kid ?? '';
     const material = JSON.stringify([jwk.kty, jwk.alg, jwk.n, jwk.e]);
     const hit = this.#byKid.get(kid);
@@ -42,12 +42,9 @@ export class PublicKeyImports {
       return hit.key;
     }
     this.#imports++;
-    const entry = { material, key: importJWK({ kty: jwk.kty, n: jwk.n, e: jwk.e }, 'RS256') as Promise<CryptoKey> };
+    const entry = { material, key: createPublicKey({ key: { kty: jwk.kty!, n: jwk.n!, e: jwk.e! }, format: 'jwk' }) };
     this.#byKid.delete(kid);
     this.#byKid.set(kid, entry);
-    entry.key.catch(() => {
-      if (this.#byKid.get(kid) === entry) this.#byKid.delete(kid);
-    });
     while (this.#byKid.size > this.max) this.#byKid.delete(this.#byKid.keys().next().value!);
     return entry.key;
   }
@@ -58,7 +55,7 @@ export class PublicKeyImports {
  * RS256 (RFC 7515 §4.1.4 kid; RFC 7517 §4.2 use, §4.4 alg), with the import shared across key sets. A kid not in
  * the set is refused however recently it verified; without a kid only a set of one key answers.
  */
-export function tenantKeySelector(keys: readonly JWK[], imports: PublicKeyImports): JWTVerifyGetKey {
+export function tenantKeySelector(keys: readonly JWK[], imports: PublicKeyImports): KeySelector {
   const usable = keys.filter((k) => k.kty === 'RSA' && (k.use === undefined || k.use === 'sig') && (k.alg === undefined || k.alg === 'RS256'));
   const byKid = new Map(usable.filter((k) => typeof k.kid === 'string').map((k) => [k.kid!, k]));
   return (header) => {

@@ -1,4 +1,3 @@
-import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { hotQuery, statement } from '../db/hot-sql.js';
 import type { Clock } from '../lib/clock.js';
 import type { EventBus } from '../revocation/event-bus.js';
@@ -7,6 +6,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { AccessTokenInfo, AccessTokenVerifier, LiveGrant, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
 import { PublicKeyImports, tenantKeySelector } from './public-key-imports.js';
+import { verifyRs256Jwt, type KeySelector } from './rs256-jwt.js';
 import { loadSigningKeys, openSigningKeys, publicJwk, sealedSigningKeysOf, type TenantKeyMaterial } from './signing-keys.js';
 import type { SealedSecret } from '../vault/vault.js';
 
@@ -45,11 +45,11 @@ const MAX_CHANGED = 10_000;
 export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   readonly #cache = new Map<string, Cached>();
   /** Key sets of contexts that came without their keys (read separately), per tenant, dropped on 'tenant.changed'. */
-  readonly #keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; loadedAt: number }>();
+  readonly #keys = new Map<string, { keys: Promise<KeySelector>; loadedAt: number }>();
   /** Key sets of contexts that brought their sealed keys: as fresh as the context (the tenant directory's). */
-  readonly #keysBySealed = new WeakMap<SealedSecret, Promise<JWTVerifyGetKey>>();
+  readonly #keysBySealed = new WeakMap<SealedSecret, Promise<KeySelector>>();
   /** Per tenant, the sealed row its key set was last opened from (kept across 'tenant.changed'; #sameAsOpened). */
-  readonly #opened = new Map<string, { sealed: SealedSecret; keys: Promise<JWTVerifyGetKey> }>();
+  readonly #opened = new Map<string, { sealed: SealedSecret; keys: Promise<KeySelector> }>();
   /** Imported public keys by kid, kept across 'tenant.changed' (tests count the imports). */
   readonly keyImports = new PublicKeyImports();
   /** Bumped by every event that drops cached tokens. */
@@ -132,15 +132,15 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
   }
 
   async #verifyFresh(t: TenantCtx, token: string, audience: string, now: number, hooks?: VerifyHooks): Promise<AccessTokenInfo | null> {
-    const { payload } = await jwtVerify(token, await this.#keySet(t), {
+    // In line, not on the thread pool (rs256-jwt.ts, decision 0054): a first token check is one hand-off shorter.
+    const payload = verifyRs256Jwt(token, await this.#keySet(t), {
       issuer: issuerUrl(this.s.config.publicUrl, t),
       audience,
       typ: 'at+jwt',
-      algorithms: ['RS256'],
-      currentDate: new Date(now),
-      clockTolerance: 0,
+      now,
       requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
     });
+    if (!payload) return null;
     // One audience only: a token minted for several resources is not "this resource's" token.
     if (Array.isArray(payload.aud) && payload.aud.length !== 1) return null;
     if (payload.tid !== t.id) return null;
@@ -177,7 +177,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     };
   }
 
-  #keySet(t: TenantCtx): Promise<JWTVerifyGetKey> {
+  #keySet(t: TenantCtx): Promise<KeySelector> {
     const read = sealedSigningKeysOf(t);
     // Keys that came with the tenant row, unless a 'tenant.changed' came after their read (a context held across it).
     if (read && read.readAt > this.#changedFloor && read.readAt > (this.#changedAt.get(t.id) ?? -Infinity)) {
@@ -212,14 +212,14 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
    * again (~0.2 ms, issue 17 §2). Same id, data key and authenticated ciphertext give the same plaintext (the vault's
    * data keys are kept in memory anyway); a rotation writes a new ciphertext, which is opened.
    */
-  #sameAsOpened(tenantId: string, sealed: SealedSecret): Promise<JWTVerifyGetKey> | undefined {
+  #sameAsOpened(tenantId: string, sealed: SealedSecret): Promise<KeySelector> | undefined {
     const last = this.#opened.get(tenantId);
     if (!last) return undefined;
     const same = last.sealed.id === sealed.id && last.sealed.keyId === sealed.keyId && Buffer.compare(last.sealed.ciphertext, sealed.ciphertext) === 0;
     return same ? last.keys : undefined;
   }
 
-  #selector(material: TenantKeyMaterial): JWTVerifyGetKey {
+  #selector(material: TenantKeyMaterial): KeySelector {
     return tenantKeySelector(material.keys.map(publicJwk), this.keyImports);
   }
 }
