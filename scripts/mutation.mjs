@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 export const MODULES = {
   'src/mcp/bearer-auth.ts': { tests: ['test/mcp/bearer-auth-guards.test.ts'], db: false },
   'src/oauth/verify-access-token.ts': { tests: ['test/oauth/verify-access-token-guards.test.ts'], db: true },
+  'src/oauth/rs256-jwt.ts': { tests: ['test/oauth/rs256-jwt.test.ts'], db: false },
   // The rotation logic over an in-memory conditional-update stand-in (a database per mutant took hours); the claim
   // raced for real on PostgreSQL is refresh-rotation-guards.test.ts, in the normal suite.
   'src/oauth/refresh-rotation.ts': { tests: ['test/oauth/refresh-rotation-unit.test.ts'], db: false },
