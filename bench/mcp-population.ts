@@ -19,7 +19,9 @@
 // Users are picked by Zipf's law (BENCH_POP_ZIPF, exponent; 0 = uniform) over all TENANTS × USERS users; a call goes
 // to a tool the user may call, chosen uniformly. Cache hit rates are the gateway's caches replayed over the requests
 // sent (population.ts CacheReplay; the gateway keeps no counters).
-// BENCH_POP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+// BENCH_POP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof";
+// BENCH_UPSTREAM_NODE_ARGS to the bench upstream's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/up" or "--trace-gc"), and
+// BENCH_UPSTREAM_PROBE=<ms> makes it report its event-loop stalls and GC pauses (bench/mcp/stall-probe.ts).
 //
 // The closed-loop rounds (CONCURRENCY requests always in flight) saturate the machine: they are the throughput goal.
 // Latency is then measured again OPEN-LOOP (bench/open-loop.ts): the same mix (one request in LIST_EVERY a 201-tool
@@ -92,7 +94,8 @@ const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { prot
 export async function main(databaseUrl: string): Promise<void> {
   const load0 = os.loadavg();
   const gateway = await startAppProcess(databaseUrl, 'mcppop', process.env.BENCH_POP_NODE_ARGS?.split(' ').filter(Boolean));
-  const upstream = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/upstream.ts'], { BENCH_UPSTREAM_TOOLS: String(TOOLS) });
+  const upstreamArgs = process.env.BENCH_UPSTREAM_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const upstream = startProcess(process.execPath, [...upstreamArgs, '--import', 'tsx', 'bench/mcp/upstream.ts'], { BENCH_UPSTREAM_TOOLS: String(TOOLS) });
   const upstreamUrl = await upstream.url;
   const bare = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/bare-proxy.ts'], { TARGET: upstreamUrl.replace(/\/mcp$/, '') });
   const pool = new pg.Pool({ connectionString: gateway.db.url, max: 4 });

@@ -42,7 +42,10 @@ export const serverArgs: string[] = (() => {
   return args.slice(1);
 })();
 
-/** Starts a child process and resolves with its first stdout line (its URL), or with null when `ready` says so. */
+/**
+ * Starts a child process and resolves with its first stdout line (its URL, or its "ready"), skipping V8's trace lines
+ * (`[pid:isolate] …`, from node flags such as `--trace-gc`), or with '' when `ready` says so.
+ */
 export function startProcess(command: string, args: string[], env: Record<string, string>, ready?: () => Promise<boolean>) {
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', ready ? 'ignore' : 'pipe', 'inherit'] });
   const url = ready
@@ -54,7 +57,8 @@ export function startProcess(command: string, args: string[], env: Record<string
         return '';
       })()
     : new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).once('line', resolve);
+        // The interface keeps reading after the URL, so the child never blocks on a full stdout pipe.
+        createInterface({ input: child.stdout! }).on('line', (line) => !line.startsWith('[') && resolve(line));
         child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
       });
   return { child, url };

@@ -1,14 +1,23 @@
 // The benchmark's upstream MCP server, in a process of its own: the SDK's McpServer (stateful sessions, JSON
 // responses) with one `echo` tool, plus BENCH_UPSTREAM_TOOLS more (`t001`, `t002`, …: each echoes its `text`, with a
 // description and an input schema of a realistic size, for the population benchmark). Prints its URL on stdout.
+// Its sessions live as long as the benchmark (the bare proxy sends all of a tenant's requests on one): each answered
+// POST's state is released after its answer (release-json-streams.ts: the SDK's JSON-response mode keeps it, with the
+// Response, for the session's life, which grew this process's heap past 500 MB and stalled it in its garbage
+// collector for up to ~0.3 s at a time, the open-loop tail of docs/benchmarks.md). BENCH_UPSTREAM_PROBE=<ms> reports
+// event-loop stalls over that many ms and GC pauses on stderr (stall-probe.ts); BENCH_UPSTREAM_SDK_LEAK=1 leaves the
+// SDK's state in place, to reproduce the stalls.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { releaseAnsweredJsonStreams, streamEntries } from './release-json-streams.js';
+import { startStallProbe } from './stall-probe.js';
 
 const EXTRA = Number(process.env.BENCH_UPSTREAM_TOOLS ?? 0);
+const KEEP_SDK_LEAK = process.env.BENCH_UPSTREAM_SDK_LEAK === '1';
 const extraToolName = (i: number) => `t${String(i + 1).padStart(3, '0')}`;
 
 const echo = async ({ text }: { text: string }) => ({ content: [{ type: 'text' as const, text }] });
@@ -48,5 +57,13 @@ const server = http.createServer(async (req, res) => {
     transport = created;
   }
   await transport.handleRequest(req, res);
+  if (!KEEP_SDK_LEAK) releaseAnsweredJsonStreams(transport);
 });
+if (process.env.BENCH_UPSTREAM_PROBE) {
+  startStallProbe('bench upstream', Number(process.env.BENCH_UPSTREAM_PROBE), () => {
+    let streams = 0;
+    for (const t of sessions.values()) streams += streamEntries(t);
+    return `${sessions.size} sessions holding ${streams} stream entries`;
+  });
+}
 server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`));
