@@ -122,4 +122,33 @@ describe('verifyRs256Jwt', () => {
       expect(verifyRs256Jwt(signed(bad, b64(claims)), () => pair.publicKey, checks), bad).toBeNull();
     }
   });
+
+  it('refuses what only its own guard would catch: a mislabelled alg, a private key, a non-numeric nbf, junk before a segment, invalid UTF-8', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    /** Signed here with RS256 whatever the header says; a Buffer payload is encoded as it is (any bytes). */
+    const signed = (hh: string, pp: string | Buffer) => {
+      const text = `${hh}.${Buffer.isBuffer(pp) ? pp.toString('base64url') : pp}`;
+      return `${text}.${rsaSign('sha256', Buffer.from(text), pair.privateKey).toString('base64url')}`;
+    };
+    const hdr = b64({ alg: 'RS256', typ: 'at+jwt' });
+    const good = signed(hdr, b64(claims));
+    expect(verifyRs256Jwt(good, () => pair.publicKey, checks)).not.toBeNull();
+    // An RS256 signature under a header that names another algorithm is not an RS256 token (RFC 7515 §5.2 step 8).
+    const rs512 = b64({ alg: 'RS512', typ: 'at+jwt' });
+    expect(verifyRs256Jwt(signed(rs512, b64(claims)), () => pair.publicKey, checks)).toBeNull();
+    expect(await jose(signed(rs512, b64(claims)), pair.publicKey)).toBe(false);
+    // A selector that hands back a private key is a bug, never a way to verify.
+    expect(verifyRs256Jwt(good, () => pair.privateKey, checks)).toBeNull();
+    // nbf that is not a NumericDate (RFC 7519 §4.1.5) is refused, not compared as NaN.
+    const soon = signed(hdr, b64({ ...claims, nbf: 'soon' }));
+    expect(verifyRs256Jwt(soon, () => pair.publicKey, checks)).toBeNull();
+    expect(await jose(soon, pair.publicKey)).toBe(false);
+    // Junk before a segment: Buffer's base64url decoder would skip it, so the signature would still hold.
+    const [h, p, sig] = good.split('.') as [string, string, string];
+    for (const junk of [`${h}.${p}.*${sig}`, `${h}.${p}.=${sig}`, `${h}.${p}. ${sig}`]) expect(verifyRs256Jwt(junk, () => pair.publicKey, checks), junk).toBeNull();
+    // A claim whose bytes are not UTF-8 (RFC 7519 §7.2 step 10) is refused, not read with U+FFFD in it.
+    const json = Buffer.from(JSON.stringify({ ...claims, sub: 'usr_X' }));
+    json[json.indexOf('usr_X') + 4] = 0xff;
+    expect(verifyRs256Jwt(signed(hdr, json), () => pair.publicKey, checks)).toBeNull();
+  });
 });
