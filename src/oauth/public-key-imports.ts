@@ -7,13 +7,12 @@ const MAX_KEYS = 2_000;
 
 /**
  * Imported public keys (node:crypto `KeyObject`s, imported synchronously: decision 0054) by key id, per node (decision
- * 0043). Importing a 2048-bit RSA key and
- * rebuilding a JWK set was part of every first token check after each 'tenant.changed', although most changes
- * (settings edits, clients, status) leave the keys as they are. An entry is only a memo of `importJWK` for exactly
- * that key material: a hit needs the same kid AND the same public parameters, so a kid reused for other material is
- * imported afresh. It decides nothing: which kids verify a tenant's tokens is the tenant's current key set
- * ({@link tenantKeySelector}), read again after every change, so a key removed from the set stops verifying even
- * while its import is still here. Least recently used dropped first.
+ * 0043). Importing a 2048-bit RSA key and rebuilding a JWK set was part of every first token check after each
+ * 'tenant.changed', although most changes (settings edits, clients, status) leave the keys as they are. An entry is
+ * only a memo of `createPublicKey` for exactly that key material: a hit needs the same kid AND the same public
+ * parameters, so a kid reused for other material is imported afresh. It decides nothing: which kids verify a tenant's
+ * tokens is the tenant's current key set ({@link tenantKeySelector}), read again after every change, so a key removed
+ * from the set stops verifying even while its import is still here. Least recently used dropped first.
  */
 export class PublicKeyImports {
   readonly #byKid = new Map<string, { material: string; key: KeyObject }>();
