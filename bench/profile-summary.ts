@@ -4,30 +4,9 @@
 // the window's busy samples (everything but "(idle)"). Inclusive counts a function (or package) once per sample
 // however often it appears on that sample's stack. Packages: node_modules/<name> (scoped names kept), node's own
 // modules as node:<first path segment>, the application's files as app:<path under dist/>, V8's pseudo-frames as is.
-import { readFileSync } from 'node:fs';
+import { packageOf, profileFromArgs, type ProfileNode as Node } from './cpu-profile.js';
 
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-const args = process.argv.slice(2);
-const opt = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : undefined;
-};
-const file = args[0];
-if (!file) throw new Error('usage: profile-summary.ts PROFILE [--from S] [--to S] [--top N] [--timeline]');
-const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const from = (opt('--from') ?? 0) * 1e6;
-const to = (opt('--to') ?? Infinity) * 1e6;
+const { args, opt, p, from, to, byId, parent } = profileFromArgs('profile-summary.ts PROFILE [--from S] [--to S] [--top N] [--timeline] [--owners]');
 const top = opt('--top') ?? 40;
 // --owners: each busy sample charged to the nearest frame on its stack that is not Node's internals or native code
 // (e.g. a `writev` under pg's query submission is pg's; RSA signing under jose is jose's), by package/file — where
@@ -39,22 +18,6 @@ const callersOf = callersIdx >= 0 ? args[callersIdx + 1] : undefined;
 const callers = new Map<string, number>();
 const bucketS = opt("--bucket") ?? 5;
 
-const byId = new Map(p.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-
-export function packageOf(url: string, fn: string): string {
-  if (!url) return fn.startsWith('(') ? fn : '(native)';
-  const nm = url.lastIndexOf('node_modules/');
-  if (nm >= 0) {
-    const parts = url.slice(nm + 'node_modules/'.length).split('/');
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
-  }
-  if (url.startsWith("node:")) return url;
-  const dist = url.indexOf('/dist/');
-  if (dist >= 0) return `app:${url.slice(dist + 6)}`;
-  return url.replace(/^file:\/\//, '');
-}
 const fnKey = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${packageOf(n.callFrame.url, n.callFrame.functionName)}:${n.callFrame.lineNumber + 1}`;
 const pkgKey = (n: Node) => packageOf(n.callFrame.url, n.callFrame.functionName);
 

@@ -7,47 +7,10 @@
 // syscalls are a category of their own, split by whom they write for: under load their share of busy samples is
 // inflated (a write that wakes PostgreSQL or the client is where the process gets preempted, and the profiler counts
 // that wall time), so read them as an upper bound. Shares are of the window's busy samples, not of CPU time.
-import { readFileSync } from 'node:fs';
+import { packageOf as packageOfUrl, profileFromArgs, type ProfileNode as Node } from '../cpu-profile.js';
 
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-const args = process.argv.slice(2);
-const opt = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : undefined;
-};
-const file = args[0];
-if (!file) throw new Error('usage: profile-categories.ts PROFILE [--from S] [--to S]');
-const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const from = (opt('--from') ?? 0) * 1e6;
-const to = (opt('--to') ?? Infinity) * 1e6;
-
-const byId = new Map(p.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-
-/** node_modules/<name> (scoped names kept), node's modules as is, the application's files as app:<path under dist/>. */
-function packageOf(n: Node): string {
-  const { url, functionName } = n.callFrame;
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  const nm = url.lastIndexOf('node_modules/');
-  if (nm >= 0) {
-    const parts = url.slice(nm + 'node_modules/'.length).split('/');
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
-  }
-  if (url.startsWith('node:')) return url;
-  const dist = url.indexOf('/dist/');
-  return dist >= 0 ? `app:${url.slice(dist + 6)}` : url;
-}
+const { p, from, to, byId, parent } = profileFromArgs('profile-categories.ts PROFILE [--from S] [--to S]');
+const packageOf = (n: Node) => packageOfUrl(n.callFrame.url, n.callFrame.functionName);
 
 // node:_http_* owns its work: the HTTP server's parsing and writing, which the bare endpoint does too.
 const ownerless = (k: string) => (k.startsWith('node:') && !k.startsWith('node:_http')) || k.startsWith('(') || k.startsWith('wasm:');
