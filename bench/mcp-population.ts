@@ -225,7 +225,8 @@ export async function main(databaseUrl: string): Promise<void> {
     const capacity = mixCapacity([{ share: LIST_EVERY - 1, perSec: meanOf(runs.callProxy) }, { share: 1, perSec: meanOf(runs.listProxy) }]);
     const rate = OPEN_UTILISATION * capacity;
     const open = { proxy: [] as OpenRun[], gateway: [] as OpenRun[] };
-    for (let round = 0; round < ROUNDS; round++) {
+    // BENCH_POP_OPEN_REQUESTS=0: closed-loop rounds only (profiles, quick comparisons); no open-loop table.
+    for (let round = 0; OPEN_REQUESTS > 0 && round < ROUNDS; round++) {
       const seq = mixedSeq(OPEN_REQUESTS);
       for (const via of ['proxy', 'gateway'] as const) {
         const cpu0 = cpuUs(hop[via]);
@@ -272,7 +273,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(
       `| tools/list, gateway, mixed into tools/call (one request in ${LIST_EVERY}; "platform" users: ${(listed.mixed[0]! / Math.max(1, listed.mixed[1]!)).toFixed(0)} tools; ${mixedLists.length} lists) | ${pct(mixedLists, 50).toFixed(2)} ms | ${pct(mixedLists, 99).toFixed(2)} ms | | | | | | | p99 < 20 ms: ${met(pct(mixedLists, 99) < 20)} |`,
     );
-    printOpenLoop(open, { rate, capacity, tools: listed.open[0]! / Math.max(1, listed.open[1]!) });
+    if (OPEN_REQUESTS > 0) printOpenLoop(open, { rate, capacity, tools: listed.open[0]! / Math.max(1, listed.open[1]!) });
     console.log('\nGateway caches during the timed requests (replayed over the requests sent; bounds as configured)');
     console.log('| cache | bound | hit rate |');
     console.log('|---|---:|---:|');
