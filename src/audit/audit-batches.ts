@@ -5,11 +5,17 @@ import type { AuditRow } from './audit-log.js';
 /** Rows per INSERT: enough to amortise a round trip, few enough for one JSON parameter. */
 export const MAX_BATCH = 500;
 /**
- * How long a background event may wait for company before its tenant's batch is written (after the previous one):
- * 100 ms fills batches of ~100 rows at 1,000 tool calls/s, which measurably cuts the database's work per event
- * (decision 0007).
+ * How long a background event may wait for company before it is written: the node's window, opened by the first
+ * background row that finds none open. 100 ms fills statements of ~100 rows at 1,000 tool calls/s, which measurably
+ * cuts the database's work per event (decisions 0007, 0055).
  */
 export const BACKGROUND_LINGER_MS = 100;
+/**
+ * Rows of the statement that writes a window's batches of several tenants together (decision 0055): it bounds how
+ * long those tenants' chain heads stay locked by one commit (~30 µs of PostgreSQL per row), which an awaited event of
+ * one of them may wait for, and the JSON parameter (~0.5 MB). Tenants past it are written at once on their own.
+ */
+export const MAX_SHARED_ROWS = 1_000;
 /** Background rows (all tenants, queued or being written) above which background callers are held back. */
 export const MAX_PENDING_BACKGROUND = 10_000;
 /** Retry delays of a tenant's background rows while the database cannot be reached: doubling, capped. */
@@ -29,6 +35,8 @@ export const unrefTimer: Schedule = (run, ms) => {
 export interface AuditBatchOptions {
   /** Writes one batch of one tenant in one statement. */
   insertRows: (t: TenantCtx, rows: AuditRow[]) => Promise<void>;
+  /** Writes several tenants' batches in one statement, all or none (decision 0055); absent: one statement each. */
+  insertBatches?: ((batches: { t: TenantCtx; rows: AuditRow[] }[]) => Promise<void>) | undefined;
   logger: Logger;
   schedule: Schedule;
   lingerMs: number;
@@ -57,19 +65,27 @@ interface TenantQueue {
   failures: number;
   /** Cancels the armed retry; set while one is armed. */
   cancelRetry: (() => void) | undefined;
-  cancelLinger: (() => void) | undefined;
   flushes: { until: number; resolve: () => void }[];
 }
 
 const ACCEPTED = Promise.resolve();
 
+/** A batch taken from a tenant's queue, on its way to the database. */
+interface Part {
+  q: TenantQueue;
+  batch: Item[];
+}
+
 /**
- * Per-tenant group commit of audit rows (docs/decisions/0007). Awaited rows are written at once — with whatever
- * else the tenant has queued — and their promise settles with their own batch. Background rows linger up to
- * `lingerMs` (or until a batch is full) so that a busy tenant pays one INSERT per window, not one per event.
+ * Group commit of audit rows, queued per tenant (docs/decisions/0007). Awaited rows are written at once — with
+ * whatever else their tenant has queued — and their promise settles with their own batch. Background rows linger in
+ * the node's window of `lingerMs` (or until their tenant's batch is full); when it ends, every tenant's lingering
+ * batch goes in ONE statement (decision 0055), so a node pays one statement per window, not one per event or tenant.
  */
 export class AuditBatches {
   readonly #queues = new Map<string, TenantQueue>();
+  /** Ends the node's open window early; set while one is open. */
+  #cancelWindow: (() => void) | undefined;
   #pendingBackground = 0;
   #room: (() => void)[] = [];
   #failed = 0;
@@ -117,17 +133,17 @@ export class AuditBatches {
     const settled: Promise<void>[] = [];
     for (const q of this.#queues.values()) {
       if (q.settled === q.queued) continue;
-      q.urgentUntil = q.queued;
       settled.push(new Promise((resolve) => q.flushes.push({ until: q.queued, resolve })));
-      this.#schedule(q);
     }
+    this.#cancelWindow?.();
+    this.#endWindow();
     await Promise.all(settled);
   }
 
   #queue(t: TenantCtx): TenantQueue {
     let q = this.#queues.get(t.id);
     if (!q) {
-      q = { t, items: [], queued: 0, taken: 0, settled: 0, urgentUntil: 0, writing: false, failures: 0, cancelRetry: undefined, cancelLinger: undefined, flushes: [] };
+      q = { t, items: [], queued: 0, taken: 0, settled: 0, urgentUntil: 0, writing: false, failures: 0, cancelRetry: undefined, flushes: [] };
       this.#queues.set(t.id, q);
     }
     return q;
@@ -145,17 +161,45 @@ export class AuditBatches {
       return;
     }
     if (this.#mustWriteNow(q)) {
-      q.cancelLinger?.();
-      q.cancelLinger = undefined;
       q.writing = true;
       // setImmediate: events recorded in this turn of the event loop join the same INSERT.
       setImmediate(() => void this.#drain(q));
     } else {
-      q.cancelLinger ??= this.opts.schedule(() => {
-        q.cancelLinger = undefined;
-        q.urgentUntil = q.queued;
-        this.#schedule(q);
-      }, this.opts.lingerMs);
+      this.#cancelWindow ??= this.opts.schedule(() => this.#endWindow(), this.opts.lingerMs);
+    }
+  }
+
+  /**
+   * The window ends: every idle tenant's queued rows are due. Their batches go in one statement, up to
+   * MAX_SHARED_ROWS; a tenant beyond it, or with more than a batch queued, writes the rest at once on its own.
+   */
+  #endWindow(): void {
+    this.#cancelWindow = undefined;
+    const parts: Part[] = [];
+    let rows = 0;
+    for (const q of this.#queues.values()) {
+      q.urgentUntil = q.queued;
+      // A writing queue decides after its batch; one waiting to retry keeps its back-off. Batches are never split.
+      const size = Math.min(MAX_BATCH, q.items.length);
+      if (q.writing || q.cancelRetry || size === 0 || rows + size > MAX_SHARED_ROWS) continue;
+      q.writing = true;
+      const batch = q.items.splice(0, size);
+      q.taken += batch.length;
+      rows += batch.length;
+      parts.push({ q, batch });
+    }
+    void this.#writeParts(parts);
+    for (const q of [...this.#queues.values()]) this.#schedule(q);
+  }
+
+  /** One statement for all the parts when there are several; each on its own after a failure, or when alone. */
+  async #writeParts(parts: Part[]): Promise<void> {
+    const together = parts.length > 1 && this.opts.insertBatches !== undefined && (await this.#writeTogether(parts));
+    // After a failed shared statement each batch is written on its own: a tenant's bad batch fails only its own rows.
+    if (!together) for (const p of parts) await this.#writeAlone(p.q, p.batch);
+    for (const p of parts) {
+      p.q.writing = false;
+      this.#schedule(p.q);
     }
   }
 
@@ -163,21 +207,41 @@ export class AuditBatches {
     while (q.items.length > 0 && this.#mustWriteNow(q)) {
       const batch = q.items.splice(0, MAX_BATCH);
       q.taken += batch.length;
-      let failure: unknown;
-      try {
-        await this.opts.insertRows(q.t, batch.map((i) => i.row));
-        q.failures = 0;
-      } catch (err) {
-        failure = err ?? new Error('audit batch failed');
-      }
-      if (failure && batch.some((i) => !i.done) && !(await this.opts.isAvailable())) {
-        this.#retryLater(q, batch, failure);
-        break;
-      }
-      this.#settle(q, batch, failure);
+      if (!(await this.#writeAlone(q, batch))) break;
     }
     q.writing = false;
     this.#schedule(q);
+  }
+
+  /** One statement for several tenants' batches; false (nothing settled) when it failed. */
+  async #writeTogether(parts: Part[]): Promise<boolean> {
+    try {
+      await this.opts.insertBatches!(parts.map((p) => ({ t: p.q.t, rows: p.batch.map((i) => i.row) })));
+    } catch {
+      return false;
+    }
+    for (const p of parts) {
+      p.q.failures = 0;
+      this.#settle(p.q, p.batch, undefined);
+    }
+    return true;
+  }
+
+  /** One tenant's batch in a statement of its own; false when it failed with the database away and a retry is armed. */
+  async #writeAlone(q: TenantQueue, batch: Item[]): Promise<boolean> {
+    let failure: unknown;
+    try {
+      await this.opts.insertRows(q.t, batch.map((i) => i.row));
+      q.failures = 0;
+    } catch (err) {
+      failure = err ?? new Error('audit batch failed');
+    }
+    if (failure && batch.some((i) => !i.done) && !(await this.opts.isAvailable())) {
+      this.#retryLater(q, batch, failure);
+      return false;
+    }
+    this.#settle(q, batch, failure);
+    return true;
   }
 
   /**

@@ -7,7 +7,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import './bigint-json.js';
 import { redactDetail } from './redact.js';
-import { insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
+import { insertAuditBatches, insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
 export type ActorKind = 'user' | 'admin-cli' | 'operator' | 'scim-token' | 'oauth-client' | 'system' | 'idp';
@@ -42,7 +42,7 @@ export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger
  * hash chain (docs/decisions/0015); `audit verify` checks it.
  *
  * Tenant events are written with group commit (src/audit/audit-batches.ts): every event recorded while the previous
- * INSERT of its tenant runs joins the next one. `record()` resolves only once its own row is committed (and rejects
+ * INSERT of its tenant runs joins the next one, and lingering background batches of all tenants share a statement. `record()` resolves only once its own row is committed (and rejects
  * if it is not): callers that await it keep "audited before answered"; at low load its batch is written at once.
  * `recordInBackground()` is for events nobody waits for (the tool gateway): they linger up to
  * {@link BACKGROUND_LINGER_MS} so a busy tenant pays one INSERT per window; failures are logged here. `flush()`
@@ -59,6 +59,8 @@ export class AuditLog {
     this.#batches = new AuditBatches({
       logger: opts.logger,
       insertRows: opts.insertRows ?? insertAuditRows,
+      // A test that replaces insertRows (to hold or fail writes) gets one statement per tenant unless it passes both.
+      insertBatches: opts.insertBatches ?? (opts.insertRows ? undefined : (batches) => insertAuditBatches(db, batches)),
       schedule: opts.schedule ?? unrefTimer,
       lingerMs: opts.lingerMs ?? BACKGROUND_LINGER_MS,
       maxPendingBackground: opts.maxPendingBackground ?? MAX_PENDING_BACKGROUND,

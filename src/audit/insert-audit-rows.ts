@@ -18,6 +18,17 @@ export async function insertAuditRows(t: TenantCtx, rows: AuditRow[]): Promise<v
   await hotQuery(t.db, AUDIT_APPEND, [t.id, JSON.stringify(rows)]);
 }
 
+/**
+ * Several tenants' batches in ONE statement (decision 0055): audit_append_batches() appends each batch to its own
+ * tenant's chain exactly as insertAuditRows would, locking the chain heads in chain order. The tenant ids are bound
+ * from each batch's tenant, never from rows. All batches commit together or none does.
+ */
+const AUDIT_APPEND_BATCHES = statement('audit_append_batches', `SELECT 1 AS "ok" FROM (SELECT audit_append_batches($1::jsonb)) a`);
+
+export async function insertAuditBatches(db: Db, batches: { t: TenantCtx; rows: AuditRow[] }[]): Promise<void> {
+  await hotQuery(db, AUDIT_APPEND_BATCHES, [JSON.stringify(batches.map((b) => ({ tenant: b.t.id, rows: b.rows })))]);
+}
+
 /** The same for events that belong to no tenant (tenant creation…): they form a chain of their own. */
 export async function insertGlobalAuditRows(db: Db, rows: AuditRow[]): Promise<void> {
   await hotQuery(db, AUDIT_APPEND, [null, JSON.stringify(rows)]);

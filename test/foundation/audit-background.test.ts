@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKGROUND_LINGER_MS, MAX_BATCH, RETRY_FIRST_MS, type Schedule } from '../../src/audit/audit-batches.js';
+import { BACKGROUND_LINGER_MS, MAX_BATCH, MAX_SHARED_ROWS, RETRY_FIRST_MS, type Schedule } from '../../src/audit/audit-batches.js';
 import { AuditLog, type AuditInput, type AuditRow } from '../../src/audit/audit-log.js';
-import { insertAuditRows } from '../../src/audit/insert-audit-rows.js';
+import { insertAuditBatches, insertAuditRows } from '../../src/audit/insert-audit-rows.js';
+import type { Db } from '../../src/db/open-database.js';
 import { verifyAuditChain } from '../../src/audit/verify-chain.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer } from '../../src/http/start-server.js';
@@ -37,9 +38,14 @@ function manualTimers() {
   };
 }
 
-/** The real INSERT, counted per statement, optionally held before it runs; tests await its progress, never sleep. */
-function countedInserts() {
+/**
+ * The real INSERTs — one tenant's batch (insertRows), several tenants' (insertBatches) — counted per statement,
+ * optionally held before they run; tests await their progress, never sleep.
+ */
+function countedInserts(db: Db) {
   const batches: { tenantId: string; size: number }[] = [];
+  /** Statements that wrote several tenants' batches: each batch's tenant and size, in the order sent. */
+  const shared: { tenantId: string; size: number }[][] = [];
   let committed = 0;
   let gate: { promise: Promise<void>; open: () => void } | undefined;
   const wake: (() => void)[] = [];
@@ -59,6 +65,17 @@ function countedInserts() {
         changed();
       }
     },
+    insertBatches: async (parts: { t: TenantCtx; rows: AuditRow[] }[]) => {
+      shared.push(parts.map((p) => ({ tenantId: p.t.id, size: p.rows.length })));
+      await gate?.promise;
+      try {
+        await insertAuditBatches(db, parts);
+      } finally {
+        committed++;
+        changed();
+      }
+    },
+    shared,
     hold() {
       let open!: () => void;
       gate = { promise: new Promise<void>((resolve) => (open = resolve)), open };
@@ -99,9 +116,9 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
 
   const setUp = (opts: { maxPendingBackground?: number } = {}) => {
     const timers = manualTimers();
-    const inserts = countedInserts();
+    const inserts = countedInserts(app.services.db);
     const logs = capturedLogs();
-    const audit = new AuditLog(app.services.db, app.services.clock, { logger: logs.logger, schedule: timers.schedule, insertRows: inserts.insertRows, ...opts });
+    const audit = new AuditLog(app.services.db, app.services.clock, { logger: logs.logger, schedule: timers.schedule, insertRows: inserts.insertRows, insertBatches: inserts.insertBatches, ...opts });
     return { audit, timers, inserts, logs };
   };
   const requestIds = async (t: TenantCtx) => (await t.db.auditEvent.findMany({ orderBy: { requestId: 'asc' } })).map((e) => e.requestId);
@@ -136,20 +153,54 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(timers.armed()).toEqual([]);
   });
 
-  it('costs one statement per tenant per window: ten tenants sharing the same calls cost ten times one tenant (issue 17 §1)', async () => {
+  it('costs one statement per window whatever the number of tenants: their batches share it (issue 17 §1, decision 0055)', async () => {
     const statementsFor = async (tenants: TenantCtx[], calls: number) => {
       const { audit, timers, inserts } = setUp();
       for (let i = 0; i < calls; i++) await audit.recordInBackground(tenants[i % tenants.length]!, event(`req_${i}`));
+      expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]); // one window for the node, not one per tenant
       timers.fire();
       await audit.flush();
-      return inserts.batches.length;
+      return { single: inserts.batches.length, shared: inserts.shared };
     };
     const one = [await app.createTenant()];
     const ten = await Promise.all(Array.from({ length: 10 }, () => app.createTenant()));
-    // 100 calls in one window: one tenant's rows go in one statement, ten tenants' in ten (each its own chain head
-    // lock, statement and commit); the rows themselves cost the same either way.
-    expect(await statementsFor(one, 100)).toBe(1);
-    expect(await statementsFor(ten, 100)).toBe(10);
+    // 100 calls in one window: one tenant's rows go in one statement of its own, ten tenants' in ONE statement too
+    // (each chain head locked in turn inside it), not ten — a statement's fixed cost is paid once per window.
+    expect(await statementsFor(one, 100)).toEqual({ single: 1, shared: [] });
+    const { single, shared } = await statementsFor(ten, 100);
+    expect(single).toBe(0);
+    expect(shared).toHaveLength(1);
+    expect(shared[0]!.map((b) => b.tenantId).sort()).toEqual(ten.map((t) => t.id).sort());
+    expect(shared[0]!.every((b) => b.size === 10)).toBe(true);
+    for (const t of ten) expect(await verifyAuditChain(t)).toMatchObject({ ok: true, rows: 10 });
+  });
+
+  it('a window’s statement holds at most MAX_SHARED_ROWS rows; the tenants beyond write theirs at once on their own', async () => {
+    const tenants = await Promise.all(Array.from({ length: 3 }, () => app.createTenant()));
+    const { audit, timers, inserts } = setUp();
+    const per = MAX_SHARED_ROWS / 2 - 10; // two tenants fit, the third does not
+    for (const t of tenants) for (let i = 0; i < per; i++) void audit.recordInBackground(t, event(`req_${String(i).padStart(4, '0')}`));
+    timers.fire();
+    await audit.flush();
+    expect(inserts.shared).toEqual([tenants.slice(0, 2).map((t) => ({ tenantId: t.id, size: per }))].map((x) => expect.arrayContaining(x)));
+    expect(inserts.batches).toEqual([{ tenantId: tenants[2]!.id, size: per }]);
+    for (const t of tenants) expect(await t.db.auditEvent.count()).toBe(per);
+  });
+
+  it('one tenant’s batch that cannot be written fails only its own rows: the others of the window are written', async () => {
+    const [a, b] = [await app.createTenant(), await app.createTenant()];
+    const gone = { ...(await app.createTenant()), id: 'tnt_does_not_exist' };
+    const { audit, timers, inserts, logs } = setUp();
+    for (const [t, id] of [[a, 'a_1'], [gone, 'gone_1'], [b, 'b_1'], [a, 'a_2']] as const) void audit.recordInBackground(t, event(id));
+    timers.fire();
+    await audit.flush();
+    // The shared statement failed as a whole (the foreign key), then each batch went on its own.
+    expect(inserts.shared).toHaveLength(1);
+    expect(inserts.batches.map((x) => x.tenantId).sort()).toEqual([a.id, b.id, gone.id].sort());
+    expect(await requestIds(a)).toEqual(['a_1', 'a_2']);
+    expect(await requestIds(b)).toEqual(['b_1']);
+    expect(audit.failedBackgroundEvents).toBe(1);
+    expect(logs.lines.map((l) => JSON.parse(l) as { tenantId: string; events: number })).toEqual([expect.objectContaining({ tenantId: gone.id, events: 1 })]);
   });
 
   it('writes at once, without waiting for the window, when a batch is full', async () => {
@@ -180,13 +231,29 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     await settled();
     expect(inserts.batches).toEqual([{ tenantId: t.id, size: 3 }]);
     expect(resolved).toBe(false);
-    expect(timers.armed()).toEqual([]);
 
     inserts.release();
     const id = await awaited;
     expect(await t.db.auditEvent.findUnique({ where: { id } })).toMatchObject({ requestId: 'awaited' });
+    // The node's window, opened by bg_1, ends with nothing left to write.
+    timers.fire();
+    await audit.flush();
     expect(inserts.batches).toHaveLength(1);
+    expect(inserts.shared).toEqual([]);
     expect(await requestIds(t)).toEqual(['awaited', 'bg_1', 'bg_2']);
+  });
+
+  it('an awaited event is written on its own: it never waits for other tenants’ lingering rows', async () => {
+    const [a, b] = [await app.createTenant(), await app.createTenant()];
+    const { audit, timers, inserts } = setUp();
+    void audit.recordInBackground(a, event('a_bg'));
+    await audit.record(b, event('b_awaited'));
+    expect(inserts.batches).toEqual([{ tenantId: b.id, size: 1 }]);
+    expect(await requestIds(a)).toEqual([]);
+    expect(timers.armed()).toEqual([BACKGROUND_LINGER_MS]); // a's row still lingers in the window
+    timers.fire();
+    await audit.flush();
+    expect(await requestIds(a)).toEqual(['a_bg']);
   });
 
   it('flush() writes everything pending of every tenant and resolves when it is committed', async () => {
@@ -200,7 +267,9 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     await audit.flush();
     expect(await requestIds(a)).toEqual(['a_1', 'a_2']);
     expect(await requestIds(b)).toEqual(['b_1']);
-    expect(inserts.batches).toHaveLength(2);
+    // The window ended early: both tenants' batches in its one statement.
+    expect(inserts.shared).toEqual([expect.arrayContaining([{ tenantId: a.id, size: 2 }, { tenantId: b.id, size: 1 }])]);
+    expect(inserts.batches).toEqual([]);
     expect(timers.armed()).toEqual([]);
   });
 
@@ -209,11 +278,11 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     const b = await app.createTenant();
     const { audit, timers, inserts } = setUp();
     for (const [t, id] of [[a, 'a_1'], [b, 'b_1'], [a, 'a_2'], [b, 'b_2'], [b, 'b_3']] as const) void audit.recordInBackground(t, event(id));
-    expect(timers.armed()).toHaveLength(2);
+    expect(timers.armed()).toHaveLength(1);
     timers.fire();
     await settled();
-    expect(inserts.batches).toEqual(expect.arrayContaining([{ tenantId: a.id, size: 2 }, { tenantId: b.id, size: 3 }]));
-    await inserts.committed(2);
+    expect(inserts.shared).toEqual([expect.arrayContaining([{ tenantId: a.id, size: 2 }, { tenantId: b.id, size: 3 }])]);
+    await inserts.committed(1);
     expect(await requestIds(a)).toEqual(['a_1', 'a_2']);
     expect(await requestIds(b)).toEqual(['b_1', 'b_2', 'b_3']);
     expect(await a.db.auditEvent.count({ where: { requestId: { startsWith: 'b_' } } })).toBe(0);
@@ -291,6 +360,43 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(await requestIds(t)).toEqual(['req_0', 'req_1', 'req_2']);
     expect(audit.pendingBackgroundEvents).toBe(0);
     expect(await verifyAuditChain(t)).toMatchObject({ ok: true, rows: 3 });
+  });
+
+  it('a window’s shared statement while the database is unreachable: every tenant keeps its rows and writes them once it is back', async () => {
+    const [a, b] = [await app.createTenant(), await app.createTenant()];
+    const timers = manualTimers();
+    const logs = capturedLogs();
+    let down = true;
+    const tried = { shared: 0, alone: 0 };
+    const audit = new AuditLog(app.services.db, app.services.clock, {
+      logger: logs.logger,
+      schedule: timers.schedule,
+      isAvailable: async () => !down,
+      insertRows: async (tenant, rows) => {
+        tried.alone++;
+        if (down) throw new Error('connection refused');
+        await insertAuditRows(tenant, rows);
+      },
+      insertBatches: async (parts) => {
+        tried.shared++;
+        if (down) throw new Error('connection refused');
+        await insertAuditBatches(app.services.db, parts);
+      },
+    });
+    for (const [t, id] of [[a, 'a_0'], [b, 'b_0'], [a, 'a_1'], [b, 'b_1']] as const) await audit.recordInBackground(t, event(id));
+    timers.fire(); // the window ends: the shared statement fails, then each tenant's own, and each backs off
+    while (timers.armed().length < 2) await settled();
+    expect(timers.armed()).toEqual([RETRY_FIRST_MS, RETRY_FIRST_MS]);
+    expect(tried).toEqual({ shared: 1, alone: 2 });
+    void audit.recordInBackground(a, event('a_2')); // queued behind the retry, in order
+    down = false;
+    timers.fire();
+    await audit.flush();
+    expect(await requestIds(a)).toEqual(['a_0', 'a_1', 'a_2']);
+    expect(await requestIds(b)).toEqual(['b_0', 'b_1']);
+    expect(audit.pendingBackgroundEvents).toBe(0);
+    expect(audit.failedBackgroundEvents).toBe(0);
+    for (const t of [a, b]) expect(await verifyAuditChain(t)).toMatchObject({ ok: true });
   });
 
   it('a clean server stop writes the pending background events before the database closes', async () => {
