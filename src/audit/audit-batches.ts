@@ -170,8 +170,9 @@ export class AuditBatches {
   }
 
   /**
-   * The window ends: every idle tenant's queued rows are due. Their batches go in one statement, up to
-   * MAX_SHARED_ROWS; a tenant beyond it, or with more than a batch queued, writes the rest at once on its own.
+   * The window ends: every tenant's queued rows are due. The idle tenants' batches go in one statement, whole batches
+   * up to MAX_SHARED_ROWS rows; a tenant whose batch does not fit, or with more than a batch queued, writes at once on
+   * its own (#schedule → #drain).
    */
   #endWindow(): void {
     this.#cancelWindow = undefined;
