@@ -75,13 +75,20 @@ export function procCpuUs(pid: number | string): number {
 }
 export const cpuUs = (child: ChildProcess) => procCpuUs(child.pid!);
 
-/** CPU of every PostgreSQL process on this machine (the server may run elsewhere: then 0). */
+/**
+ * CPU of every PostgreSQL server on this machine (the server may run elsewhere: then 0): each live process's, plus
+ * its reaped children's (cutime/cstime: a postmaster's backends that exited). Without the latter, a connection that
+ * closes during a measurement (a pool's idle timeout) took all the CPU it ever used out of the sum, which made the
+ * difference negative (reported as 0) or too small.
+ */
 export function postgresCpuUs(): number {
   let total = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += procCpuUs(pid);
+      if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) continue;
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / 100; // utime stime cutime cstime
     } catch {
       // gone
     }
@@ -214,7 +221,6 @@ export async function measure(hop: ChildProcess, n: number, concurrency: number,
     perSec: (n / run.ms) * 1000,
     hopCpuUs: (cpuUs(hop) - hop0) / n,
     clientCpuUs: (own.user + own.system) / n,
-    // Backends that exit during the run take their CPU out of the sum: never report less than nothing.
     pgCpuUs: Math.max(0, postgresCpuUs() - pg0) / n,
   };
 }
