@@ -64,6 +64,7 @@ export class AuditLog {
       schedule: opts.schedule ?? unrefTimer,
       lingerMs: opts.lingerMs ?? BACKGROUND_LINGER_MS,
       maxPendingBackground: opts.maxPendingBackground ?? MAX_PENDING_BACKGROUND,
+      maxSharedRows: opts.maxSharedRows,
       isAvailable:
         opts.isAvailable ??
         (() =>
