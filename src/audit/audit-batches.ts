@@ -16,13 +16,6 @@ export const BACKGROUND_LINGER_MS = 100;
  * one of them may wait for, and the JSON parameter (~0.5 MB). Tenants past it are written at once on their own.
  */
 export const MAX_SHARED_ROWS = 1_000;
-/**
- * Batches of up to this many rows share the window's statement; a larger one is written on its own. Measured
- * (scripts/audit-window-cost.ts, docs/benchmarks.md): sharing cuts PostgreSQL's CPU per event 2.5–3.7× for batches of
- * 1–3 rows, breaks even near 12 and costs ~40 % more per row at 40 (a tenant's batch that size amortises its own
- * statement already, and inside a shared statement its rows cost more).
- */
-export const MAX_SHARED_BATCH = 10;
 /** Background rows (all tenants, queued or being written) above which background callers are held back. */
 export const MAX_PENDING_BACKGROUND = 10_000;
 /** Retry delays of a tenant's background rows while the database cannot be reached: doubling, capped. */
@@ -88,9 +81,8 @@ interface Part {
 /**
  * Group commit of audit rows, queued per tenant (docs/decisions/0007). Awaited rows are written at once — with
  * whatever else their tenant has queued — and their promise settles with their own batch. Background rows linger in
- * the node's window of `lingerMs` (or until their tenant's batch is full); when it ends, the small batches of all
- * tenants go in ONE statement (decision 0055), so many lightly used tenants cost one statement per window, not one
- * per tenant, and a busy tenant's large batch keeps a statement of its own.
+ * the node's window of `lingerMs` (or until their tenant's batch is full); when it ends, every tenant's lingering
+ * batch goes in ONE statement (decision 0055), so a node pays one statement per window, not one per event or tenant.
  */
 export class AuditBatches {
   readonly #queues = new Map<string, TenantQueue>();
@@ -180,9 +172,9 @@ export class AuditBatches {
   }
 
   /**
-   * The window ends: every tenant's queued rows are due. The idle tenants' small batches (MAX_SHARED_BATCH) go in one
-   * statement, up to MAX_SHARED_ROWS rows; a larger batch, or one that does not fit, is written at once on its own
-   * (#schedule → #drain).
+   * The window ends: every tenant's queued rows are due. The idle tenants' batches go in one statement, whole batches
+   * up to MAX_SHARED_ROWS rows; a tenant whose batch does not fit, or with more than a batch queued, writes at once on
+   * its own (#schedule → #drain).
    */
   #endWindow(): void {
     this.#cancelWindow = undefined;
@@ -192,8 +184,8 @@ export class AuditBatches {
     for (const q of this.#queues.values()) {
       q.urgentUntil = q.queued;
       // A writing queue decides after its batch; one waiting to retry keeps its back-off. Batches are never split.
-      const size = q.items.length;
-      if (q.writing || q.cancelRetry || size === 0 || size > MAX_SHARED_BATCH || rows + size > maxRows) continue;
+      const size = Math.min(MAX_BATCH, q.items.length);
+      if (q.writing || q.cancelRetry || size === 0 || rows + size > maxRows) continue;
       q.writing = true;
       const batch = q.items.splice(0, size);
       q.taken += batch.length;
