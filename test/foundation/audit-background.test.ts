@@ -53,27 +53,25 @@ function countedInserts(db: Db) {
   const until = async (ready: () => boolean) => {
     while (!ready()) await new Promise<void>((resolve) => wake.push(resolve));
   };
+  /** A statement once the gate (if any) opens, counted as settled whether it commits or fails. */
+  const counted = async (write: () => Promise<void>) => {
+    await gate?.promise;
+    try {
+      await write();
+    } finally {
+      committed++;
+      changed();
+    }
+  };
   return {
     batches,
     insertRows: async (t: TenantCtx, rows: AuditRow[]) => {
       batches.push({ tenantId: t.id, size: rows.length });
-      await gate?.promise;
-      try {
-        await insertAuditRows(t, rows);
-      } finally {
-        committed++;
-        changed();
-      }
+      await counted(() => insertAuditRows(t, rows));
     },
     insertBatches: async (parts: { t: TenantCtx; rows: AuditRow[] }[]) => {
       shared.push(parts.map((p) => ({ tenantId: p.t.id, size: p.rows.length })));
-      await gate?.promise;
-      try {
-        await insertAuditBatches(db, parts);
-      } finally {
-        committed++;
-        changed();
-      }
+      await counted(() => insertAuditBatches(db, parts));
     },
     shared,
     hold() {
