@@ -360,6 +360,27 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(await verifyAuditChain(t)).toMatchObject({ ok: true, rows: 3 });
   });
 
+  it('two nodes’ windows over the same tenants, in opposite orders, at the same moment: no deadlock, every chain whole', async () => {
+    const tenants = await Promise.all(Array.from({ length: 3 }, () => app.createTenant()));
+    const nodes = [setUp(), setUp()];
+    for (let w = 0; w < 5; w++) {
+      // Node 0 queues a, b, c; node 1 c, b, a: their statements list the batches in opposite orders.
+      for (const [k, node] of nodes.entries()) {
+        for (const t of k === 0 ? tenants : [...tenants].reverse()) for (let i = 0; i < 3; i++) void node.audit.recordInBackground(t, event(`n${k}_w${w}_${i}`));
+      }
+      for (const node of nodes) node.timers.fire();
+      await Promise.all(nodes.map((node) => node.audit.flush()));
+    }
+    // Every window's shared statement committed: none failed over to writing its batches alone (a deadlock would).
+    for (const node of nodes) expect(node.inserts.shared).toHaveLength(5);
+    for (const node of nodes) expect(node.inserts.batches).toEqual([]);
+    for (const node of nodes) expect(node.audit.failedBackgroundEvents).toBe(0);
+    for (const t of tenants) {
+      expect(await t.db.auditEvent.count()).toBe(30);
+      expect(await verifyAuditChain(t)).toMatchObject({ ok: true, rows: 30 });
+    }
+  });
+
   it('a window’s shared statement while the database is unreachable: every tenant keeps its rows and writes them once it is back', async () => {
     const [a, b] = [await app.createTenant(), await app.createTenant()];
     const timers = manualTimers();
