@@ -139,6 +139,21 @@ export function serverCpuUs(postmaster: number): number {
   return total;
 }
 
+/**
+ * Runs `one` for each of `ids` at `concurrency` and prints a table row: this process's CPU and the PostgreSQL
+ * server's (serverCpuUs of `postmaster`; NaN when it is not on this machine) per call, and the rate — the statement
+ * cost scripts of bench/token.
+ */
+export async function printCostRow(label: string, ids: string[], concurrency: number, postmaster: number | null, one: (id: string) => Promise<void>): Promise<void> {
+  const n = ids.length;
+  const cpu0 = process.cpuUsage();
+  const pg0 = postmaster === null ? 0 : serverCpuUs(postmaster);
+  const run = await drive(n, concurrency, (i) => one(ids[i]!));
+  const cpu = process.cpuUsage(cpu0);
+  const pg = postmaster === null ? NaN : serverCpuUs(postmaster) - pg0;
+  console.log(`| ${label} | ${((cpu.user + cpu.system) / n).toFixed(0)} µs | ${(pg / n).toFixed(0)} µs | ${((n / run.ms) * 1000).toFixed(0)}/s |`);
+}
+
 export async function stop(child: ChildProcess) {
   if (child.exitCode !== null) return;
   child.kill('SIGTERM');

@@ -12,7 +12,7 @@ import { openDatabase } from '../../src/db/open-database.js';
 import { upsertPayload } from '../../src/oauth/payload-statements.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
-import { drive, postmasterPid, scratchDatabase, serverCpuUs } from '../support.js';
+import { drive, postmasterPid, printCostRow, scratchDatabase } from '../support.js';
 
 const N = Number(process.env.BENCH_STATEMENT_N ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_STATEMENT_CONCURRENCY ?? 8);
@@ -69,15 +69,7 @@ try {
     });
     return ids;
   };
-  const round = async (label: string, one: (id: string) => Promise<void>) => {
-    const ids = await prepare(N);
-    const cpu0 = process.cpuUsage();
-    const pg0 = postmaster === null ? 0 : serverCpuUs(postmaster);
-    const run = await drive(N, CONCURRENCY, (i) => one(ids[i]!));
-    const cpu = process.cpuUsage(cpu0);
-    const pg = postmaster === null ? NaN : serverCpuUs(postmaster) - pg0;
-    console.log(`| ${label} | ${((cpu.user + cpu.system) / N).toFixed(0)} µs | ${(pg / N).toFixed(0)} µs | ${((N / run.ms) * 1000).toFixed(0)}/s |`);
-  };
+  const round = async (label: string, one: (id: string) => Promise<void>) => printCostRow(label, await prepare(N), CONCURRENCY, postmaster, one);
   const successorRow = async (old: string) => {
     const w = token(randomBytes(32).toString('base64url'));
     const at = new Date();

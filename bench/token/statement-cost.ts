@@ -12,7 +12,7 @@ import { findLivePayload, upsertPayload } from '../../src/oauth/payload-statemen
 import { CLAIM } from '../../src/oauth/refresh-rotation.js';
 import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { tenantContext, type TenantCtx } from '../../src/tenants/tenant-context.js';
-import { drive, postmasterPid, scratchDatabase, serverCpuUs } from '../support.js';
+import { drive, postmasterPid, printCostRow, scratchDatabase } from '../support.js';
 
 const N = Number(process.env.BENCH_STATEMENT_N ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_STATEMENT_CONCURRENCY ?? 8);
@@ -58,15 +58,7 @@ try {
     });
     return ids;
   };
-  const round = async (label: string, one: (id: string) => Promise<void>) => {
-    const ids = await prepare(N);
-    const cpu0 = process.cpuUsage();
-    const pg0 = postmaster === null ? 0 : serverCpuUs(postmaster);
-    const run = await drive(N, CONCURRENCY, (i) => one(ids[i]!));
-    const cpu = process.cpuUsage(cpu0);
-    const pg = postmaster === null ? NaN : serverCpuUs(postmaster) - pg0;
-    console.log(`| ${label} | ${(((cpu.user + cpu.system) / N)).toFixed(0)} µs | ${(pg / N).toFixed(0)} µs | ${((N / run.ms) * 1000).toFixed(0)}/s |`);
-  };
+  const round = async (label: string, one: (id: string) => Promise<void>) => printCostRow(label, await prepare(N), CONCURRENCY, postmaster, one);
   const pair = async (id: string) => {
     const [won] = await hotQuery<{ grantId: string }>(t.db, CLAIM_ALONE, [t.id, id, new Date()]);
     if (!(await findLivePayload(t, 'Grant', 'id', won!.grantId, new Date()))) throw new Error('no grant');
