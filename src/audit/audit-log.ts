@@ -42,10 +42,11 @@ export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger
  * hash chain (docs/decisions/0015); `audit verify` checks it.
  *
  * Tenant events are written with group commit (src/audit/audit-batches.ts): every event recorded while the previous
- * INSERT of its tenant runs joins the next one, and lingering background batches of all tenants share a statement. `record()` resolves only once its own row is committed (and rejects
+ * INSERT of its tenant runs joins the next one. `record()` resolves only once its own row is committed (and rejects
  * if it is not): callers that await it keep "audited before answered"; at low load its batch is written at once.
- * `recordInBackground()` is for events nobody waits for (the tool gateway): they linger up to
- * {@link BACKGROUND_LINGER_MS} so a busy tenant pays one INSERT per window; failures are logged here. `flush()`
+ * `recordInBackground()` is for events nobody waits for (the tool gateway): they linger in the node's window of
+ * {@link BACKGROUND_LINGER_MS}, whose batches of all tenants share one statement (decision 0055), so a node pays one
+ * INSERT per window; failures are logged here. `flush()`
  * writes everything pending — the server's graceful stop calls it before the database closes.
  */
 export class AuditLog {
