@@ -46,8 +46,8 @@ export interface AuditLogOptions extends Partial<Omit<AuditBatchOptions, 'logger
  * if it is not): callers that await it keep "audited before answered"; at low load its batch is written at once.
  * `recordInBackground()` is for events nobody waits for (the tool gateway): they linger in the node's window of
  * {@link BACKGROUND_LINGER_MS}, whose batches of all tenants share one statement (decision 0055), so a node pays one
- * INSERT per window; failures are logged here. `flush()`
- * writes everything pending — the server's graceful stop calls it before the database closes.
+ * INSERT per window; failures are logged here. `flush()` writes everything pending — the server's graceful stop calls
+ * it before the database closes.
  */
 export class AuditLog {
   readonly #batches: AuditBatches;
