@@ -235,9 +235,13 @@ describe.each(['json', 'sse'] as const)('UpstreamPool tools/call over the lean h
 
   it('times out with RequestTimeout when the upstream never answers, and cancels the call upstream', async () => {
     const p = newPool();
-    p.callTimeoutMs = 20;
+    const up = ref(upstream.url);
+    // The session first, with the default timeout: on a loaded machine a 20 ms budget could run out during the
+    // initialize handshake, before the call was ever sent (nothing upstream to cancel).
+    await p.callTool(tenant, up, 'echo', { text: 'warm' }, new AbortController().signal);
+    p.callTimeoutMs = 100;
     const before = upstream.cancelled.length;
-    const err = await rejection(p.callTool(tenant, ref(upstream.url), 'hang', {}, new AbortController().signal));
+    const err = await rejection(p.callTool(tenant, up, 'hang', {}, new AbortController().signal));
     expect(err).toBeInstanceOf(McpError);
     expect((err as McpError).code).toBe(ErrorCode.RequestTimeout);
     expect(failure(err)).toBe('timeout');
