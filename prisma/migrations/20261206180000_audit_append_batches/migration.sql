@@ -1,6 +1,6 @@
 -- Several tenants' audit batches in one statement (issue 17; decision 0055). A statement costs PostgreSQL a fixed
--- ~300 µs of CPU (protocol, transaction, commit, the executor's start) besides ~30 µs per row; the gateway's per-tenant
--- group commit paid it once per tenant per window, so with many tenants most batches were a handful of rows.
+-- ~200 µs of CPU or more (protocol, transaction, commit, the executor's start) besides ~30 µs per row; the gateway's
+-- per-tenant group commit paid it once per tenant per window, so with many tenants most batches were a few rows.
 --
 -- Each batch is appended by audit_append() exactly as a statement of its own would append it (same seq, same hash),
 -- one chain after another in chain order ('' — the tenant-less chain — first, then by tenant id), and batches of the
