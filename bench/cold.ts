@@ -17,6 +17,7 @@
 // background load runs — BG_USERS other users of a second tenant (untouched by the first tenant's event) calling the
 // upstream's `echo`, their tokens cached, open-loop at BENCH_COLD_BG_RATE (200) requests/s from a process of its own
 // (bench/mcp/background-load.ts). Each variant's cold minus its control is the event's own cost.
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
@@ -28,6 +29,8 @@ import { approveTool } from '../src/tools/approve-tools.js';
 import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, pct, startAppProcess, startProcess, stop } from './support.js';
+import { startIpcChild } from './ipc.js';
+import type { ColdCommand } from './mcp/cold-client.js';
 
 const USERS = Number(process.env.BENCH_COLD_USERS ?? 1000);
 const DROPS = Number(process.env.BENCH_COLD_DROPS ?? 100);
@@ -43,6 +46,7 @@ export async function main(databaseUrl: string): Promise<void> {
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const services = await gateway.services();
   let load: ReturnType<typeof startProcess> | undefined; // the background load, stopped in `finally` whatever happens
+  let clientChild: ChildProcess | undefined;
   try {
     const upstreamUrl = await upstream.url;
     await gateway.ready;
@@ -69,15 +73,11 @@ export async function main(databaseUrl: string): Promise<void> {
     const bgTokens = await realTokens(app, bg, bgUserIds);
 
     const resource = mcpResourceUrl(gateway.publicUrl, t);
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
-    const list = async (token: string) => {
-      const t0 = performance.now();
-      const res = await fetch(resource, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
-      const text = await res.text();
-      const ms = performance.now() - t0;
-      if (res.status !== 200 || !text.includes('up__echo')) throw new Error(`tools/list: ${res.status} ${text.slice(0, 200)}`);
-      return ms;
-    };
+    // Timed in a process of its own (bench/mcp/cold-client.ts), away from this process's services and their collections.
+    const client = startIpcChild('bench/mcp/cold-client.ts');
+    clientChild = client.child;
+    await client.ready;
+    const list = (token: string) => client.call({ op: 'list', url: resource, token, expect: 'up__echo' } satisfies ColdCommand) as Promise<number>;
 
     // Warm-up: the cold path's code is JIT-compiled too (first requests of the warm-up users, then repeats).
     for (let i = 0; i < WARMUP_USERS; i++) for (let k = 0; k < 3; k++) await list(tokens[i]!);
@@ -157,8 +157,10 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| under load: the same request again at once (warm) | ${loadedWarm.length} | ${cells(loadedWarm)} | | |`);
     console.log(`| under load: control, cached, ${IDLE_MS} ms after the previous request, no event | ${controlLoaded.length} | ${cells(controlLoaded)} | | |`);
     if (background.firstError) console.log(`  background error: ${background.firstError}`);
+    const pauses = (await client.call({ op: 'gc' } satisfies ColdCommand)) as number[];
+    console.log(`Timed client (its own process, bench/mcp/cold-client.ts): ${pauses.length} GC pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms.`);
   } finally {
-    await Promise.all([stop(gateway.child), stop(upstream.child), load && stop(load.child)]);
+    await Promise.all([stop(gateway.child), stop(upstream.child), load && stop(load.child), clientChild && stop(clientChild)]);
     await pool.end();
     await closeServices(services);
     await gateway.db.drop();

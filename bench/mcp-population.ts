@@ -5,8 +5,9 @@
 // reverse proxy in the same run. Goals: tools/call p50 ≤ 1.25× and throughput ≥ 0.8× of the proxy; tools/list of
 // 200 tools p99 < 20 ms.
 //
-// Topology as bench/mcp.ts: load generator (this process, raw JSON-RPC POSTs over fetch, as an MCP client sends them
-// once its session is up), upstream (the SDK's McpServer with 200 more tools, bench/mcp/upstream.ts), bare proxy and
+// Topology as bench/mcp.ts: load generator (bench/mcp/population-driver.ts, a process of its own holding only URLs,
+// tokens and session ids: raw JSON-RPC POSTs as an MCP client sends them once its session is up, on undici's
+// dispatcher API; this process seeds, initializes the sessions and tells it what to send), upstream (the SDK's McpServer with 200 more tools, bench/mcp/upstream.ts), bare proxy and
 // gateway (`node dist/server.js`, logging at info) are separate processes; proxy and gateway rounds alternate and
 // replay the same request sequence. Through the proxy each tenant's requests share one upstream session (the gateway
 // pools one per upstream too) and carry the user's bearer token (same bytes; the upstream ignores it).
@@ -28,6 +29,7 @@
 // list) offered at a fixed rate, BENCH_POP_OPEN_UTILISATION (0.5) × the bare proxy's closed-loop capacity for that mix
 // in this run, the same rate for proxy and gateway, each request timed from its due time (docs/benchmarks.md,
 // "latency measured open-loop"). BENCH_POP_OPEN_REQUESTS (20,000) per path and round.
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import pg from 'pg';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
@@ -36,10 +38,12 @@ import { findTenantBySlug } from '../src/tenants/find-tenant.js';
 import { createTenant } from '../src/tenants/manage-tenants.js';
 import { approveTool } from '../src/tools/approve-tools.js';
 import { addUpstream } from '../src/tools/manage-upstreams.js';
-import { latencies, mixCapacity, openLoop, quantile, samplesFor } from './open-loop.js';
+import { latencies, mixCapacity, quantile, samplesFor } from './open-loop.js';
 import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } from './mcp/population.js';
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
-import { closeServices, cpuUs, drive, measure, pct, rssMb, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, drive, pct, postgresCpuUs, rssMb, startAppProcess, startProcess, stop } from './support.js';
+import { startDriver } from './mcp/driver-client.js';
+import type { DriverSelf, OpenReport, Via } from './mcp/population-driver.js';
 import { MAX_AGE_MS as TOOLS_MAX_AGE_MS } from '../src/tools/callable-tools-cache.js';
 
 const TENANTS = Number(process.env.BENCH_POP_TENANTS ?? 10);
@@ -101,6 +105,7 @@ export async function main(databaseUrl: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: gateway.db.url, max: 4 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const services = await gateway.services();
+  let driverChild: ChildProcess | undefined; // the load generator, stopped in `finally` whatever happens
   try {
     const proxyUrl = `${await bare.url}/mcp`;
     await gateway.ready;
@@ -138,9 +143,10 @@ export async function main(databaseUrl: string): Promise<void> {
     await drive(N, CONCURRENCY, async (u) => {
       const tn = tenants[Math.floor(u / USERS)]!;
       tn.sessions[u % USERS] = (await rpc(tn.resource, headers(tn.tokens[u % USERS]!, ''), initialize)).session!;
-      tokenCache.touch(u, performance.now(), false);
+      // Epoch ms: the load generator's process replays its sends on the same clock.
+      tokenCache.touch(u, performance.timeOrigin + performance.now(), false);
       // The gateway remembers the session ids it issues as proved (mcp-session-id.ts): no HMAC on their first use.
-      sessionCache.touch(u, performance.now(), false);
+      sessionCache.touch(u, performance.timeOrigin + performance.now(), false);
     });
     const seedSeconds = (performance.now() - seedStarted) / 1000;
     const rssAfterSeed = rssMb(gateway.child.pid!);
@@ -163,29 +169,49 @@ export async function main(databaseUrl: string): Promise<void> {
 
     /** Tools returned by the gateway's timed tools/list answers, and how many answers (all users; platform users). */
     const listed = { all: [0, 0], platform: [0, 0], mixed: [0, 0], open: [0, 0] };
-    const send = (via: 'gateway' | 'proxy', seq: Req[], count: boolean, tally?: number[]) => async (i: number) => {
-      const { u, tool } = seq[i]!;
-      const tn = tenants[Math.floor(u / USERS)]!;
-      const j = u % USERS;
-      const body = tool < 0
-        ? { jsonrpc: '2.0', id: i + 1, method: 'tools/list' }
-        : { jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: via === 'gateway' ? `up__${toolName(tool)}` : toolName(tool), arguments: { text: 'hello' } } };
-      if (via === 'gateway') {
-        const now = performance.now();
-        tokenCache.touch(u, now, count);
-        sessionCache.touch(u, now, count);
-        toolsCache.touch(u, now, count);
-      }
-      const { result } = await rpc(via === 'gateway' ? tn.resource : proxyUrl, headers(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), body);
-      if (tally) {
-        tally[0]! += (result!.tools as unknown[]).length;
-        tally[1]!++;
-      }
+    const driver = startDriver();
+    driverChild = driver.child;
+    await driver.ready;
+    await driver.setup({ population: { usersPerTenant: USERS, proxyUrl, tenants: tenants.map((tn) => ({ resource: tn.resource, tokens: tn.tokens, sessions: tn.sessions, proxySession: tn.proxySession })) } });
+    const cols = (seq: Req[]) => ({ u: seq.map((x) => x.u), tool: seq.map((x) => x.tool) });
+    /** The gateway's caches replayed over the requests in the order and at the times the load generator sent them. */
+    const replay = (seq: Req[], sentAt: number[], count: boolean) =>
+      seq.forEach(({ u }, i) => {
+        tokenCache.touch(u, sentAt[i]!, count);
+        sessionCache.touch(u, sentAt[i]!, count);
+        toolsCache.touch(u, sentAt[i]!, count);
+      });
+    const tallied = (tally: number[] | undefined, listedNow: [number, number]) => {
+      if (!tally) return;
+      tally[0]! += listedNow[0];
+      tally[1]! += listedNow[1];
+    };
+    /** Driver phases' own GC and event-loop figures, closed-loop and open-loop (printed with the results). */
+    const driverSelf = { closed: [] as DriverSelf[], open: [] as DriverSelf[] };
+    const hop = { proxy: bare.child, gateway: gateway.child };
+    /** A closed-loop phase with what it cost: per request, the hop's CPU, PostgreSQL's and the load generator's. */
+    const closedPhase = async (via: Via, seq: Req[], count: boolean, tally?: number[]) => {
+      const hop0 = cpuUs(hop[via]);
+      const pg0 = postgresCpuUs();
+      const rep = await driver.closed({ via, ...cols(seq), concurrency: CONCURRENCY });
+      const n = seq.length;
+      const run = {
+        latencies: [...rep.latencies].sort((a, b) => a - b),
+        byIndex: rep.latencies,
+        perSec: (n / rep.ms) * 1000,
+        hopCpuUs: (cpuUs(hop[via]) - hop0) / n,
+        clientCpuUs: rep.self.cpuUs / n,
+        pgCpuUs: Math.max(0, postgresCpuUs() - pg0) / n,
+      };
+      if (via === 'gateway') replay(seq, rep.sentAt, count);
+      tallied(tally, rep.listed);
+      if (count) driverSelf.closed.push(rep.self);
+      return run;
     };
     // Warm-up (JIT, sockets, pooled upstream sessions); its requests count in the cache replays' state, not their rates.
     for (const via of ['proxy', 'gateway'] as const) {
-      await drive(500, CONCURRENCY, send(via, callSeq(500), false));
-      await drive(100, CONCURRENCY, send(via, listSeq(100, false), false));
+      await closedPhase(via, callSeq(500), false);
+      await closedPhase(via, listSeq(100, false), false);
     }
 
     // Lists as clients send them: once per session and after list_changed, so mixed into the calls (one in
@@ -193,32 +219,23 @@ export async function main(databaseUrl: string): Promise<void> {
     // are a flood (every request a ~100 kB answer the load generator parses on the same cores), a stress case.
     const mixedSeq = (n: number) => callSeq(n).map((x, i) => (i % LIST_EVERY === LIST_EVERY - 1 ? listSeq(1, true)[0]! : x));
     const mixedLists: number[] = [];
-    const sendMixed = (seq: Req[]) => {
-      const call = send('gateway', seq, true);
-      const list = send('gateway', seq, true, listed.mixed);
-      return async (i: number) => {
-        if (seq[i]!.tool >= 0) return call(i);
-        const t0 = performance.now();
-        await list(i);
-        mixedLists.push(performance.now() - t0);
-      };
-    };
 
-    type Run = Awaited<ReturnType<typeof measure>>;
-    type OpenRun = { r: Awaited<ReturnType<typeof openLoop>>; isList: (i: number) => boolean; hopCpuUs: number };
+    type Run = Awaited<ReturnType<typeof closedPhase>>;
+    type OpenRun = { r: OpenReport['r']; isList: (i: number) => boolean; hopCpuUs: number };
     const meanOf = (rs: Run[]) => rs.reduce((a, x) => a + x.perSec, 0) / rs.length;
     const runs = { callProxy: [] as Run[], callGateway: [] as Run[], listProxy: [] as Run[], listGateway: [] as Run[], listPlatform: [] as Run[] };
-    const hop = { proxy: bare.child, gateway: gateway.child };
     for (let round = 0; round < ROUNDS; round++) {
       const calls = callSeq(CALLS);
       const listsAll = listSeq(LISTS, false);
       const listsPlatform = listSeq(LISTS, true);
-      runs.callProxy.push(await measure(hop.proxy, CALLS, CONCURRENCY, send('proxy', calls, true)));
-      runs.callGateway.push(await measure(hop.gateway, CALLS, CONCURRENCY, send('gateway', calls, true)));
-      runs.listProxy.push(await measure(hop.proxy, LISTS, CONCURRENCY, send('proxy', listsAll, true)));
-      runs.listGateway.push(await measure(hop.gateway, LISTS, CONCURRENCY, send('gateway', listsAll, true, listed.all)));
-      runs.listPlatform.push(await measure(hop.gateway, LISTS, CONCURRENCY, send('gateway', listsPlatform, true, listed.platform)));
-      await measure(hop.gateway, CALLS / 2, CONCURRENCY, sendMixed(mixedSeq(CALLS / 2)));
+      runs.callProxy.push(await closedPhase('proxy', calls, true));
+      runs.callGateway.push(await closedPhase('gateway', calls, true));
+      runs.listProxy.push(await closedPhase('proxy', listsAll, true));
+      runs.listGateway.push(await closedPhase('gateway', listsAll, true, listed.all));
+      runs.listPlatform.push(await closedPhase('gateway', listsPlatform, true, listed.platform));
+      const mixed = mixedSeq(CALLS / 2);
+      const m = await closedPhase('gateway', mixed, true, listed.mixed);
+      mixed.forEach((x, i) => x.tool < 0 && mixedLists.push(m.byIndex[i]!));
     }
 
     // Open loop: the mix offered at a fixed rate below saturation, the same schedule and requests for both paths.
@@ -230,9 +247,11 @@ export async function main(databaseUrl: string): Promise<void> {
       const seq = mixedSeq(OPEN_REQUESTS);
       for (const via of ['proxy', 'gateway'] as const) {
         const cpu0 = cpuUs(hop[via]);
-        const [call, list] = [send(via, seq, true), send(via, seq, true, via === 'gateway' ? listed.open : undefined)];
-        const r = await openLoop(OPEN_REQUESTS, rate, (i) => (seq[i]!.tool < 0 ? list(i) : call(i)));
-        open[via].push({ r, isList: (i) => seq[i]!.tool < 0, hopCpuUs: (cpuUs(hop[via]) - cpu0) / OPEN_REQUESTS });
+        const rep = await driver.open({ via, ...cols(seq), rate });
+        open[via].push({ r: rep.r, isList: (i) => seq[i]!.tool < 0, hopCpuUs: (cpuUs(hop[via]) - cpu0) / OPEN_REQUESTS });
+        if (via === 'gateway') replay(seq, rep.sentAt, true);
+        tallied(via === 'gateway' ? listed.open : undefined, rep.listed);
+        driverSelf.open.push(rep.self);
       }
     }
     mixedLists.sort((a, b) => a - b);
@@ -281,8 +300,17 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| verified session ids | ${SESSION_BOUND} | ${(sessionCache.rate * 100).toFixed(1)} % |`);
     console.log(`| callable tools per user (reloaded after ${TOOLS_MAX_AGE_MS / 1000} s) | ${TOOLS_BOUND} | ${(toolsCache.rate * 100).toFixed(1)} % |`);
     console.log(`\nGateway RSS: ${rssAfterSeed.toFixed(0)} MB after every user's initialize, ${rssAfterRun.toFixed(0)} MB after the timed requests.`);
+    const selfLine = (label: string, xs: DriverSelf[]) => {
+      if (xs.length === 0) return;
+      console.log(
+        `Load generator (its own process), ${label}: ${xs.reduce((a, x) => a + x.gcPauses, 0)} GC pauses, ${xs.reduce((a, x) => a + x.gcMs, 0).toFixed(0)} ms in all, ` +
+          `longest ${Math.max(...xs.map((x) => x.gcMaxMs)).toFixed(1)} ms; event-loop delay p99 ${Math.max(...xs.map((x) => x.loopDelayP99Ms)).toFixed(1)} ms (worst phase), max ${Math.max(...xs.map((x) => x.loopDelayMaxMs)).toFixed(1)} ms.`,
+      );
+    };
+    selfLine('closed-loop phases', driverSelf.closed);
+    selfLine('open-loop phases', driverSelf.open);
   } finally {
-    await Promise.all([stop(gateway.child), stop(bare.child), stop(upstream.child)]);
+    await Promise.all([stop(gateway.child), stop(bare.child), stop(upstream.child), driverChild && stop(driverChild)]);
     await pool.end();
     await closeServices(services);
     await gateway.db.drop();
@@ -290,7 +318,7 @@ export async function main(databaseUrl: string): Promise<void> {
 }
 
 /** The open-loop table: per request type and path, latency from the due time (p50 / p99 / p99.9 / max), uncorrected p99, lateness, errors. */
-function printOpenLoop(open: Record<'proxy' | 'gateway', { r: Awaited<ReturnType<typeof openLoop>>; isList: (i: number) => boolean; hopCpuUs: number }[]>, o: { rate: number; capacity: number; tools: number }) {
+function printOpenLoop(open: Record<'proxy' | 'gateway', { r: OpenReport['r']; isList: (i: number) => boolean; hopCpuUs: number }[]>, o: { rate: number; capacity: number; tools: number }) {
   const pick = (via: 'proxy' | 'gateway', list: boolean) => {
     const all = open[via].map((x) => latencies(x.r, (i) => x.isList(i) === list));
     const cat = (k: 'corrected' | 'uncorrected' | 'lag') => all.flatMap((l) => l[k]).sort((a, b) => a - b);
