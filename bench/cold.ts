@@ -30,6 +30,7 @@ import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, pct, startAppProcess, startProcess, stop } from './support.js';
 import { startIpcChild } from './ipc.js';
+import { benchClient } from './mcp/post-json.js';
 import type { ColdCommand } from './mcp/cold-client.js';
 
 const USERS = Number(process.env.BENCH_COLD_USERS ?? 1000);
@@ -158,7 +159,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| under load: control, cached, ${IDLE_MS} ms after the previous request, no event | ${controlLoaded.length} | ${cells(controlLoaded)} | | |`);
     if (background.firstError) console.log(`  background error: ${background.firstError}`);
     const pauses = (await client.call({ op: 'gc' } satisfies ColdCommand)) as number[];
-    console.log(`Timed client (its own process, bench/mcp/cold-client.ts): ${pauses.length} GC pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms.`);
+    console.log(`Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${pauses.length} GC pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms.`);
   } finally {
     await Promise.all([stop(gateway.child), stop(upstream.child), load && stop(load.child), clientChild && stop(clientChild)]);
     await pool.end();

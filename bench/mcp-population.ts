@@ -43,6 +43,7 @@ import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } f
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, cpuUs, drive, pct, postgresCpuUs, rssMb, startAppProcess, startProcess, stop } from './support.js';
 import { startDriver } from './mcp/driver-client.js';
+import { benchClient } from './mcp/post-json.js';
 import type { DriverSelf, OpenReport, Via } from './mcp/population-driver.js';
 import { MAX_AGE_MS as TOOLS_MAX_AGE_MS } from '../src/tools/callable-tools-cache.js';
 
@@ -303,7 +304,7 @@ export async function main(databaseUrl: string): Promise<void> {
     const selfLine = (label: string, xs: DriverSelf[]) => {
       if (xs.length === 0) return;
       console.log(
-        `Load generator (its own process), ${label}: ${xs.reduce((a, x) => a + x.gcPauses, 0)} GC pauses, ${xs.reduce((a, x) => a + x.gcMs, 0).toFixed(0)} ms in all, ` +
+        `Load generator (its own process, client: ${benchClient()}), ${label}: ${xs.reduce((a, x) => a + x.gcPauses, 0)} GC pauses, ${xs.reduce((a, x) => a + x.gcMs, 0).toFixed(0)} ms in all, ` +
           `longest ${Math.max(...xs.map((x) => x.gcMaxMs)).toFixed(1)} ms; event-loop delay p99 ${Math.max(...xs.map((x) => x.loopDelayP99Ms)).toFixed(1)} ms (worst phase), max ${Math.max(...xs.map((x) => x.loopDelayMaxMs)).toFixed(1)} ms.`,
       );
     };

@@ -2,18 +2,19 @@
 // the population's URLs, tokens and session ids, and sends the requests the parent names over IPC. The parent keeps
 // the services it seeded with (a full application heap); in the same process their garbage collections were the
 // load generator's, and its pauses — scavenges of ~17 ms, mark-compacts up to 180 ms (measured) — counted as the
-// servers' latency and held back the open-loop schedule. Requests go out on undici's dispatcher API (`request`), which
-// costs about half of what `fetch` costs per request, so the load generator takes less of the 2 cores it shares.
+// servers' latency and held back the open-loop schedule. Requests go out as post-json.ts says (BENCH_CLIENT).
 //
-// Messages: {op: 'setup', population} once; then {op: 'closed' | 'open', via, u, tool, concurrency | rate, tally}; each
+// Messages: {op: 'setup', population} once; then {op: 'closed' | 'open', via, u, tool, concurrency | rate}; each
 // answered with what the phase measured (per-request latency and send time, the driver's own CPU, GC pauses and
 // event-loop delay). Request i of a phase: user u[i] calls tool tool[i] (tool[i] < 0: tools/list).
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { request } from 'undici';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { serveIpc } from '../ipc.js';
 import { openLoop, type OpenLoopResult } from '../open-loop.js';
 import { toolName } from './population.js';
+import { benchClient, postJson } from './post-json.js';
+
+const client = benchClient();
 
 export interface DriverPopulation {
   usersPerTenant: number;
@@ -73,13 +74,8 @@ async function send(via: Via, u: number, tool: number, id: number): Promise<numb
     tool < 0
       ? { jsonrpc: '2.0', id, method: 'tools/list' }
       : { jsonrpc: '2.0', id, method: 'tools/call', params: { name: via === 'gateway' ? `up__${toolName(tool)}` : toolName(tool), arguments: { text: 'hello' } } };
-  const res = await request(via === 'gateway' ? tn.resource : p.proxyUrl, {
-    method: 'POST',
-    headers: headers(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession),
-    body: JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${via}: ${res.statusCode} ${text.slice(0, 300)}`);
+  const { status, text } = await postJson(client, via === 'gateway' ? tn.resource : p.proxyUrl, headers(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), JSON.stringify(body));
+  if (status !== 200) throw new Error(`${via}: ${status} ${text.slice(0, 300)}`);
   // Every answer is parsed and checked, as a client would: an error or a failed tool fails the benchmark.
   const json = JSON.parse(text) as { result?: { isError?: boolean; tools?: unknown[] }; error?: unknown };
   if (json.error || json.result?.isError) throw new Error(`${via}: ${text.slice(0, 300)}`);
