@@ -4,19 +4,22 @@
 // taken, as a serving node does, instead of idling between them. Prints "ready" once the first request has answered,
 // and on SIGTERM one JSON line: requests sent, errors, the rate sent at and the calls' latencies from their due times.
 import { latencies, openLoop, quantile } from '../open-loop.js';
+import { benchClient, postJson } from './post-json.js';
 
 const url = process.env.BG_URL!;
 const tokens = process.env.BG_TOKENS!.split(',');
 const rate = Number(process.env.BG_RATE ?? 200);
 
+const client = benchClient();
+
 const call = async (i: number) => {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${tokens[i % tokens.length]}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'up__echo', arguments: { text: 'background' } } }),
-  });
-  const text = await res.text();
-  if (res.status !== 200 || !text.includes('"background"')) throw new Error(`${res.status} ${text.slice(0, 200)}`);
+  const { status, text } = await postJson(
+    client,
+    url,
+    { authorization: `Bearer ${tokens[i % tokens.length]}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'up__echo', arguments: { text: 'background' } } }),
+  );
+  if (status !== 200 || !text.includes('"background"')) throw new Error(`${status} ${text.slice(0, 200)}`);
 };
 
 let stopping = false;
@@ -37,4 +40,4 @@ console.log(
     max: l.at(-1),
   }),
 );
-process.exit(0); // the fetch agent's keep-alive sockets would hold the process open
+process.exit(0); // the HTTP client's keep-alive sockets would hold the process open

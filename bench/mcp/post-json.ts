@@ -1,4 +1,4 @@
-// How the benchmarks' load generators send a JSON-RPC POST. Default: undici's dispatcher API (`request`), the leanest
+// How the benchmarks' load generators (population-driver.ts, cold-client.ts, background-load.ts) send a JSON-RPC POST. Default: undici's dispatcher API (`request`), the leanest
 // HTTP client at hand, so the load generator — on the same 2 cores as the servers it measures — takes as little of
 // them as it can (standard load-generator practice: wrk, autocannon). `BENCH_CLIENT=fetch` sends with `fetch`, as the
 // MCP SDK's client transport does and as these benchmarks did before 2026-12-06: about twice the client CPU per
