@@ -43,7 +43,7 @@ import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } f
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, cpuUs, drive, pct, postgresCpuUs, rssMb, startAppProcess, startProcess, stop } from './support.js';
 import { startDriver } from './mcp/driver-client.js';
-import { benchClient } from './mcp/post-json.js';
+import { benchClient, mcpHeaders as headers } from './mcp/post-json.js';
 import type { DriverSelf, OpenReport, Via } from './mcp/population-driver.js';
 import { MAX_AGE_MS as TOOLS_MAX_AGE_MS } from '../src/tools/callable-tools-cache.js';
 
@@ -76,14 +76,6 @@ interface Tenant {
   sessions: string[];
   proxySession: string;
 }
-
-const headers = (token: string, session: string) => ({
-  authorization: `Bearer ${token}`,
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
-  ...(session && { 'mcp-session-id': session }),
-});
 
 async function rpc(url: string, h: Record<string, string>, body: unknown): Promise<{ result?: Record<string, unknown>; session: string | null }> {
   const res = await fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body) });

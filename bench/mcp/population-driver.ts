@@ -8,11 +8,10 @@
 // answered with what the phase measured (per-request latency and send time, the driver's own CPU, GC pauses and
 // event-loop delay). Request i of a phase: user u[i] calls tool tool[i] (tool[i] < 0: tools/list).
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { serveIpc } from '../ipc.js';
 import { openLoop, type OpenLoopResult } from '../open-loop.js';
 import { toolName } from './population.js';
-import { benchClient, postJson } from './post-json.js';
+import { benchClient, mcpHeaders, postJson } from './post-json.js';
 
 const client = benchClient();
 
@@ -55,14 +54,6 @@ export interface OpenReport extends PhaseReport {
   r: Omit<OpenLoopResult, 'errors'> & { errors: { i: number; error: string }[] };
 }
 
-const headers = (token: string, session: string) => ({
-  authorization: `Bearer ${token}`,
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
-  ...(session && { 'mcp-session-id': session }),
-});
-
 let population: DriverPopulation | undefined;
 
 /** Sends request i of a phase; resolves with the number of tools listed (tools/list) or -1. */
@@ -74,7 +65,7 @@ async function send(via: Via, u: number, tool: number, id: number): Promise<numb
     tool < 0
       ? { jsonrpc: '2.0', id, method: 'tools/list' }
       : { jsonrpc: '2.0', id, method: 'tools/call', params: { name: via === 'gateway' ? `up__${toolName(tool)}` : toolName(tool), arguments: { text: 'hello' } } };
-  const { status, text } = await postJson(client, via === 'gateway' ? tn.resource : p.proxyUrl, headers(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), JSON.stringify(body));
+  const { status, text } = await postJson(client, via === 'gateway' ? tn.resource : p.proxyUrl, mcpHeaders(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), JSON.stringify(body));
   if (status !== 200) throw new Error(`${via}: ${status} ${text.slice(0, 300)}`);
   // Every answer is parsed and checked, as a client would: an error or a failed tool fails the benchmark.
   const json = JSON.parse(text) as { result?: { isError?: boolean; tools?: unknown[] }; error?: unknown };

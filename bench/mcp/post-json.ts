@@ -4,6 +4,7 @@
 // MCP SDK's client transport does and as these benchmarks did before 2026-12-06: about twice the client CPU per
 // request (docs/benchmarks.md compares the two).
 import { request } from 'undici';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 
 export type BenchClient = 'undici' | 'fetch';
 
@@ -18,3 +19,12 @@ export async function postJson(client: BenchClient, url: string, headers: Record
   const res = await request(url, { method: 'POST', headers, body });
   return { status: res.statusCode, text: await res.body.text() };
 }
+
+/** The headers of an MCP client's POST once its session is up (MCP 2025-11-25, Streamable HTTP). */
+export const mcpHeaders = (token: string, session: string) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
+  ...(session && { 'mcp-session-id': session }),
+});
