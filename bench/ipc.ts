@@ -8,7 +8,8 @@ const root = path.resolve(import.meta.dirname, '..');
 
 /** Starts `script` (a path under the repository) with tsx; `call` resolves with the child's answer to one command. */
 export function startIpcChild(script: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Structured clone, not JSON: an open-loop result marks unanswered requests with NaN, which JSON would turn into null.
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   const waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   let seq = 0;
   const ready = new Promise((resolve, reject) => waiting.set(0, { resolve, reject }));

@@ -15,6 +15,8 @@ describe('bench IPC child', () => {
     expect(await child.ready).toBe('ready');
     const answers = await Promise.all([1, 2, 3].map((n) => child!.call({ op: 'echo', value: { n, list: [n, n * 2] } })));
     expect(answers).toEqual([1, 2, 3].map((n) => ({ n, list: [n, n * 2] })));
+    // NaN marks an unanswered request in an open-loop result: it must arrive as NaN, not as JSON's null.
+    expect(await child.call({ op: 'echo', value: [1.5, NaN] })).toEqual([1.5, NaN]);
   });
 
   it("rejects with the child's error, and the channel keeps working", async () => {
