@@ -7,9 +7,10 @@
 //
 // Topology as bench/mcp.ts: load generator (bench/mcp/population-driver.ts, a process of its own holding only URLs,
 // tokens and session ids: raw JSON-RPC POSTs as an MCP client sends them once its session is up, on undici's
-// dispatcher API; this process seeds, initializes the sessions and tells it what to send), upstream (the SDK's McpServer with 200 more tools, bench/mcp/upstream.ts), bare proxy and
-// gateway (`node dist/server.js`, logging at info) are separate processes; proxy and gateway rounds alternate and
-// replay the same request sequence. Through the proxy each tenant's requests share one upstream session (the gateway
+// dispatcher API; this process seeds, initializes the sessions and tells it what to send), upstream (the SDK's McpServer with 200 more tools, bench/mcp/upstream.ts), bare proxy,
+// minimal authorising hop (bench/mcp/minimal-hop.ts: the floor of any hop that reads each call, tools/call only) and
+// gateway (`node dist/server.js`, logging at info) are separate processes; proxy, minimal hop and gateway rounds
+// alternate and replay the same request sequence. Through the proxy each tenant's requests share one upstream session (the gateway
 // pools one per upstream too) and carry the user's bearer token (same bytes; the upstream ignores it).
 //
 // Population (bench/mcp/population.ts): users, groups and memberships seeded with SQL (bench/seed.ts); tools listed
@@ -21,7 +22,7 @@
 // to a tool the user may call, chosen uniformly. Cache hit rates are the gateway's caches replayed over the requests
 // sent (population.ts CacheReplay; the gateway keeps no counters).
 // BENCH_POP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof";
-// BENCH_UPSTREAM_NODE_ARGS to the bench upstream's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/up" or "--trace-gc"), and
+// BENCH_FLOOR_NODE_ARGS to the minimal hop's, BENCH_UPSTREAM_NODE_ARGS to the bench upstream's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/up" or "--trace-gc"), and
 // BENCH_UPSTREAM_PROBE=<ms> makes it report its event-loop stalls and GC pauses (bench/mcp/stall-probe.ts).
 //
 // The closed-loop rounds (CONCURRENCY requests always in flight) saturate the machine: they are the throughput goal.
@@ -95,12 +96,15 @@ export async function main(databaseUrl: string): Promise<void> {
   const upstream = startProcess(process.execPath, [...upstreamArgs, '--import', 'tsx', 'bench/mcp/upstream.ts'], { BENCH_UPSTREAM_TOOLS: String(TOOLS) });
   const upstreamUrl = await upstream.url;
   const bare = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/bare-proxy.ts'], { TARGET: upstreamUrl.replace(/\/mcp$/, '') });
+  const floorArgs = process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const floor = startProcess(process.execPath, [...floorArgs, '--import', 'tsx', 'bench/mcp/minimal-hop.ts'], { TARGET: upstreamUrl });
   const pool = new pg.Pool({ connectionString: gateway.db.url, max: 4 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const services = await gateway.services();
   let driverChild: ChildProcess | undefined; // the load generator, stopped in `finally` whatever happens
   try {
     const proxyUrl = `${await bare.url}/mcp`;
+    const floorUrl = await floor.url;
     await gateway.ready;
     const app = { url: gateway.publicUrl, services } as App;
     const seedStarted = performance.now();
@@ -165,7 +169,7 @@ export async function main(databaseUrl: string): Promise<void> {
     const driver = startDriver();
     driverChild = driver.child;
     await driver.ready;
-    await driver.setup({ population: { usersPerTenant: USERS, proxyUrl, tenants: tenants.map((tn) => ({ resource: tn.resource, tokens: tn.tokens, sessions: tn.sessions, proxySession: tn.proxySession })) } });
+    await driver.setup({ population: { usersPerTenant: USERS, proxyUrl, floorUrl, tenants: tenants.map((tn) => ({ resource: tn.resource, tokens: tn.tokens, sessions: tn.sessions, proxySession: tn.proxySession })) } });
     const cols = (seq: Req[]) => ({ u: seq.map((x) => x.u), tool: seq.map((x) => x.tool) });
     /** The gateway's caches replayed over the requests in the order and at the times the load generator sent them. */
     const replay = (seq: Req[], sentAt: number[], count: boolean) =>
@@ -181,10 +185,11 @@ export async function main(databaseUrl: string): Promise<void> {
     };
     /** Driver phases' own GC and event-loop figures, closed-loop and open-loop (printed with the results). */
     const driverSelf = { closed: [] as DriverSelf[], open: [] as DriverSelf[] };
-    const hop = { proxy: bare.child, gateway: gateway.child };
+    const hop = { proxy: bare.child, floor: floor.child, gateway: gateway.child };
     /** A closed-loop phase with what it cost: per request, the hop's CPU, PostgreSQL's and the load generator's. */
     const closedPhase = async (via: Via, seq: Req[], count: boolean, tally?: number[]) => {
       const hop0 = cpuUs(hop[via]);
+      const up0 = cpuUs(upstream.child);
       const pg0 = postgresCpuUs();
       const rep = await driver.closed({ via, ...cols(seq), concurrency: CONCURRENCY });
       const n = seq.length;
@@ -195,6 +200,7 @@ export async function main(databaseUrl: string): Promise<void> {
         hopCpuUs: (cpuUs(hop[via]) - hop0) / n,
         clientCpuUs: rep.self.cpuUs / n,
         pgCpuUs: Math.max(0, postgresCpuUs() - pg0) / n,
+        upstreamCpuUs: (cpuUs(upstream.child) - up0) / n,
       };
       if (via === 'gateway') replay(seq, rep.sentAt, count);
       tallied(tally, rep.listed);
@@ -206,6 +212,7 @@ export async function main(databaseUrl: string): Promise<void> {
       await closedPhase(via, callSeq(500), false);
       await closedPhase(via, listSeq(100, false), false);
     }
+    await closedPhase('floor', callSeq(500), false);
 
     // Lists as clients send them: once per session and after list_changed, so mixed into the calls (one in
     // LIST_EVERY requests, "platform" users: all 201 tools), each list's latency timed apart. The list rounds above
@@ -216,12 +223,13 @@ export async function main(databaseUrl: string): Promise<void> {
     type Run = Awaited<ReturnType<typeof closedPhase>>;
     type OpenRun = { r: OpenReport['r']; isList: (i: number) => boolean; hopCpuUs: number };
     const meanOf = (rs: Run[]) => rs.reduce((a, x) => a + x.perSec, 0) / rs.length;
-    const runs = { callProxy: [] as Run[], callGateway: [] as Run[], listProxy: [] as Run[], listGateway: [] as Run[], listPlatform: [] as Run[] };
+    const runs = { callProxy: [] as Run[], callFloor: [] as Run[], callGateway: [] as Run[], listProxy: [] as Run[], listGateway: [] as Run[], listPlatform: [] as Run[] };
     for (let round = 0; round < ROUNDS; round++) {
       const calls = callSeq(CALLS);
       const listsAll = listSeq(LISTS, false);
       const listsPlatform = listSeq(LISTS, true);
       runs.callProxy.push(await closedPhase('proxy', calls, true));
+      runs.callFloor.push(await closedPhase('floor', calls, true));
       runs.callGateway.push(await closedPhase('gateway', calls, true));
       runs.listProxy.push(await closedPhase('proxy', listsAll, true));
       runs.listGateway.push(await closedPhase('gateway', listsAll, true, listed.all));
@@ -254,7 +262,7 @@ export async function main(databaseUrl: string): Promise<void> {
     const summary = (rs: Run[]) => {
       const all = rs.flatMap((x) => x.latencies).sort((a, b) => a - b);
       const mean = (f: (x: Run) => number) => rs.reduce((a, x) => a + f(x), 0) / rs.length;
-      return { p50: pct(all, 50), p99: pct(all, 99), perSec: mean((x) => x.perSec), hop: mean((x) => x.hopCpuUs), client: mean((x) => x.clientCpuUs), pg: mean((x) => x.pgCpuUs) };
+      return { p50: pct(all, 50), p99: pct(all, 99), perSec: mean((x) => x.perSec), hop: mean((x) => x.hopCpuUs), client: mean((x) => x.clientCpuUs), pg: mean((x) => x.pgCpuUs), upstream: mean((x) => x.upstreamCpuUs) };
     };
     const s = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, summary(v)])) as Record<keyof typeof runs, ReturnType<typeof summary>>;
     const visible = tenants.flatMap((tn) => tn.design.userTools.map((x) => x.length));
@@ -271,11 +279,12 @@ export async function main(databaseUrl: string): Promise<void> {
     );
     const ratio = (x: ReturnType<typeof summary>, base: ReturnType<typeof summary>) => `${(x.p50 / base.p50).toFixed(2)}× | ${(x.perSec / base.perSec).toFixed(2)}×`;
     const row = (label: string, x: ReturnType<typeof summary>, base: ReturnType<typeof summary> | null, goal: string) =>
-      `| ${label} | ${x.p50.toFixed(2)} ms | ${x.p99.toFixed(2)} ms | ${x.perSec.toFixed(0)}/s | ${base ? ratio(x, base) : '| '} | ${x.hop.toFixed(0)} µs | ${x.pg.toFixed(0)} µs | ${x.client.toFixed(0)} µs | ${goal} |`;
+      `| ${label} | ${x.p50.toFixed(2)} ms | ${x.p99.toFixed(2)} ms | ${x.perSec.toFixed(0)}/s | ${base ? ratio(x, base) : '| '} | ${x.hop.toFixed(0)} µs | ${x.pg.toFixed(0)} µs | ${x.upstream.toFixed(0)} µs | ${x.client.toFixed(0)} µs | ${goal} |`;
     const met = (ok: boolean) => (ok ? 'met' : '**not met**');
-    console.log('| request, path | p50 | p99 | throughput | p50 ÷ bare proxy | throughput ÷ bare proxy | CPU per request of the hop | PostgreSQL CPU per request | load generator CPU per request | goal |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log('| request, path | p50 | p99 | throughput | p50 ÷ bare proxy | throughput ÷ bare proxy | CPU per request of the hop | PostgreSQL CPU per request | upstream CPU per request | load generator CPU per request | goal |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     console.log(row('tools/call, bare reverse proxy', s.callProxy, s.callProxy, ''));
+    console.log(row('tools/call, minimal authorising hop (bench/mcp/minimal-hop.ts: parse, look up, forward, parse, answer)', s.callFloor, s.callProxy, ''));
     console.log(
       row('tools/call, gateway', s.callGateway, s.callProxy, `p50 ≤ 1.25×: ${met(s.callGateway.p50 / s.callProxy.p50 <= 1.25)}; throughput ≥ 0.8×: ${met(s.callGateway.perSec / s.callProxy.perSec >= 0.8)}`),
     );
@@ -283,7 +292,7 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(row(`tools/list, gateway (all users: ${(listed.all[0]! / listed.all[1]!).toFixed(0)} tools on average)`, s.listGateway, s.listProxy, ''));
     console.log(row(`tools/list, gateway ("platform" users: ${(listed.platform[0]! / listed.platform[1]!).toFixed(0)} tools)`, s.listPlatform, s.listProxy, `p99 < 20 ms: ${met(s.listPlatform.p99 < 20)}`));
     console.log(
-      `| tools/list, gateway, mixed into tools/call (one request in ${LIST_EVERY}; "platform" users: ${(listed.mixed[0]! / Math.max(1, listed.mixed[1]!)).toFixed(0)} tools; ${mixedLists.length} lists) | ${pct(mixedLists, 50).toFixed(2)} ms | ${pct(mixedLists, 99).toFixed(2)} ms | | | | | | | p99 < 20 ms: ${met(pct(mixedLists, 99) < 20)} |`,
+      `| tools/list, gateway, mixed into tools/call (one request in ${LIST_EVERY}; "platform" users: ${(listed.mixed[0]! / Math.max(1, listed.mixed[1]!)).toFixed(0)} tools; ${mixedLists.length} lists) | ${pct(mixedLists, 50).toFixed(2)} ms | ${pct(mixedLists, 99).toFixed(2)} ms | | | | | | | | p99 < 20 ms: ${met(pct(mixedLists, 99) < 20)} |`,
     );
     if (OPEN_REQUESTS > 0) printOpenLoop(open, { rate, capacity, tools: listed.open[0]! / Math.max(1, listed.open[1]!) });
     console.log('\nGateway caches during the timed requests (replayed over the requests sent; bounds as configured)');
@@ -303,7 +312,7 @@ export async function main(databaseUrl: string): Promise<void> {
     selfLine('closed-loop phases', driverSelf.closed);
     selfLine('open-loop phases', driverSelf.open);
   } finally {
-    await Promise.all([stop(gateway.child), stop(bare.child), stop(upstream.child), driverChild && stop(driverChild)]);
+    await Promise.all([stop(gateway.child), stop(bare.child), stop(floor.child), stop(upstream.child), driverChild && stop(driverChild)]);
     await pool.end();
     await closeServices(services);
     await gateway.db.drop();

@@ -18,10 +18,12 @@ const client = benchClient();
 export interface DriverPopulation {
   usersPerTenant: number;
   proxyUrl: string;
+  /** The minimal hop (minimal-hop.ts): sent the bare proxy's requests. */
+  floorUrl: string;
   tenants: { resource: string; tokens: string[]; sessions: string[]; proxySession: string }[];
 }
 
-export type Via = 'gateway' | 'proxy';
+export type Via = 'gateway' | 'proxy' | 'floor';
 
 export type DriverCommand =
   | { op: 'setup'; population: DriverPopulation }
@@ -65,7 +67,8 @@ async function send(via: Via, u: number, tool: number, id: number): Promise<numb
     tool < 0
       ? { jsonrpc: '2.0', id, method: 'tools/list' }
       : { jsonrpc: '2.0', id, method: 'tools/call', params: { name: via === 'gateway' ? `up__${toolName(tool)}` : toolName(tool), arguments: { text: 'hello' } } };
-  const { status, text } = await postJson(client, via === 'gateway' ? tn.resource : p.proxyUrl, mcpHeaders(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), JSON.stringify(body));
+  const url = via === 'gateway' ? tn.resource : via === 'floor' ? p.floorUrl : p.proxyUrl;
+  const { status, text } = await postJson(client, url, mcpHeaders(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), JSON.stringify(body));
   if (status !== 200) throw new Error(`${via}: ${status} ${text.slice(0, 300)}`);
   // Every answer is parsed and checked, as a client would: an error or a failed tool fails the benchmark.
   const json = JSON.parse(text) as { result?: { isError?: boolean; tools?: unknown[] }; error?: unknown };
