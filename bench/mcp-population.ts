@@ -186,7 +186,7 @@ export async function main(databaseUrl: string): Promise<void> {
     /** Driver phases' own GC and event-loop figures, closed-loop and open-loop (printed with the results). */
     const driverSelf = { closed: [] as DriverSelf[], open: [] as DriverSelf[] };
     const hop = { proxy: bare.child, floor: floor.child, gateway: gateway.child };
-    /** A closed-loop phase with what it cost: per request, the hop's CPU, PostgreSQL's and the load generator's. */
+    /** A closed-loop phase with what it cost: per request, the hop's CPU, PostgreSQL's, the upstream's and the load generator's. */
     const closedPhase = async (via: Via, seq: Req[], count: boolean, tally?: number[]) => {
       const hop0 = cpuUs(hop[via]);
       const up0 = cpuUs(upstream.child);
