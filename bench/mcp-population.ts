@@ -42,7 +42,7 @@ import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { latencies, mixCapacity, quantile, samplesFor } from './open-loop.js';
 import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } from './mcp/population.js';
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
-import { closeServices, cpuUs, drive, pct, postgresCpuUs, rssMb, startAppProcess, startProcess, stop } from './support.js';
+import { closeServices, cpuUs, drive, gcTotals, pct, postgresCpuUs, rssMb, startAppProcess, startProcess, stop } from './support.js';
 import { startDriver } from './mcp/driver-client.js';
 import { benchClient, mcpHeaders as headers } from './mcp/post-json.js';
 import type { DriverSelf, OpenReport, Via } from './mcp/population-driver.js';
@@ -224,13 +224,20 @@ export async function main(databaseUrl: string): Promise<void> {
     type OpenRun = { r: OpenReport['r']; isList: (i: number) => boolean; hopCpuUs: number };
     const meanOf = (rs: Run[]) => rs.reduce((a, x) => a + x.perSec, 0) / rs.length;
     const runs = { callProxy: [] as Run[], callFloor: [] as Run[], callGateway: [] as Run[], listProxy: [] as Run[], listGateway: [] as Run[], listPlatform: [] as Run[] };
+    /** The gateway's garbage collection during its closed-loop tools/call phases (its own metrics). */
+    const gatewayGc = { major: 0, pauseUs: 0, calls: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const calls = callSeq(CALLS);
       const listsAll = listSeq(LISTS, false);
       const listsPlatform = listSeq(LISTS, true);
       runs.callProxy.push(await closedPhase('proxy', calls, true));
       runs.callFloor.push(await closedPhase('floor', calls, true));
+      const gc0 = await gcTotals(gateway.metricsUrl);
       runs.callGateway.push(await closedPhase('gateway', calls, true));
+      const gc1 = await gcTotals(gateway.metricsUrl);
+      gatewayGc.major += gc1.major - gc0.major;
+      gatewayGc.pauseUs += gc1.pauseUs - gc0.pauseUs;
+      gatewayGc.calls += calls.length;
       runs.listProxy.push(await closedPhase('proxy', listsAll, true));
       runs.listGateway.push(await closedPhase('gateway', listsAll, true, listed.all));
       runs.listPlatform.push(await closedPhase('gateway', listsPlatform, true, listed.platform));
@@ -302,6 +309,10 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| verified session ids | ${SESSION_BOUND} | ${(sessionCache.rate * 100).toFixed(1)} % |`);
     console.log(`| callable tools per user (reloaded after ${TOOLS_MAX_AGE_MS / 1000} s) | ${TOOLS_BOUND} | ${(toolsCache.rate * 100).toFixed(1)} % |`);
     console.log(`\nGateway RSS: ${rssAfterSeed.toFixed(0)} MB after every user's initialize, ${rssAfterRun.toFixed(0)} MB after the timed requests.`);
+    console.log(
+      `Gateway garbage collection during its tools/call phases: ${((gatewayGc.major / gatewayGc.calls) * 1000).toFixed(2)} full collections per 1,000 calls, ` +
+        `${(gatewayGc.pauseUs / gatewayGc.calls).toFixed(1)} µs of GC pause per call (main thread; V8's concurrent marking on its worker threads is in the CPU column).`,
+    );
     const selfLine = (label: string, xs: DriverSelf[]) => {
       if (xs.length === 0) return;
       console.log(

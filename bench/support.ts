@@ -169,8 +169,11 @@ export async function stop(child: ChildProcess) {
 export async function startAppProcess(serverUrl: string, label: string, nodeArgs: string[] = [], opts: { migrateFirst?: boolean; env?: Record<string, string> } = {}) {
   const db = await scratchDatabase(serverUrl, label);
   const port = await freePort();
+  const metricsPort = await freePort();
   const env = {
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    METRICS_HOST: '127.0.0.1',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     DATABASE_URL: db.url,
     DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
@@ -188,8 +191,27 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     publicUrl: env.PUBLIC_URL,
     child: app.child,
     ready: app.url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     services: () => createServices(loadConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) }),
   };
+}
+
+/**
+ * The node's garbage collections so far, from its own metrics (prom-client's `nodejs_gc_duration_seconds`, by kind):
+ * how many full (mark-compact) collections, and the main thread's GC pause time in µs. The concurrent marking done on
+ * V8's worker threads is not in the pause time; it shows in the process's CPU.
+ */
+export async function gcTotals(metricsUrl: string): Promise<{ major: number; pauseUs: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  let major = 0;
+  let pauseUs = 0;
+  for (const line of text.split('\n')) {
+    const m = /^sso_bridge_nodejs_gc_duration_seconds_(count|sum)\{kind="(\w+)"\} ([\d.e+-]+)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === 'count' && m[2] === 'major') major += Number(m[3]);
+    if (m[1] === 'sum') pauseUs += Number(m[3]) * 1e6;
+  }
+  return { major, pauseUs };
 }
 
 export async function closeServices(s: Services): Promise<void> {

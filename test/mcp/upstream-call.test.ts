@@ -332,6 +332,55 @@ describe.each(['json', 'sse'] as const)('UpstreamPool tools/call over the lean h
     expect(err).toBeInstanceOf(UpstreamProtocolError);
     expect(failure(err)).toBe('unreachable');
   });
+
+  it('reads a JSON answer written in pieces and a JSON-RPC batch; refuses one cut short, one not JSON, one without the response', async () => {
+    const p = newPool();
+    const call = () => p.callTool(tenant, ref(upstream.url), 'echo', { text: 'x' }, new AbortController().signal);
+    const answer = (id: NonNullable<Body>['id']) => JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'grüße' }] } });
+    const expected = { content: [{ type: 'text', text: 'grüße' }] };
+    // Pieces of 5 bytes (the two-byte "ü" cut in the middle), chunked: no Content-Length.
+    upstream.state.intercept = (_req, res, body) => {
+      if (body?.method !== 'tools/call') return false;
+      const bytes = Buffer.from(answer(body.id));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      void writeInParts(res, Array.from({ length: Math.ceil(bytes.length / 5) }, (_, i) => bytes.subarray(i * 5, i * 5 + 5))).then(() => res.end());
+      return true;
+    };
+    expect(await call()).toEqual(expected);
+
+    // A batch, as 2025-03-26 servers may answer: a log notification and another id's response before ours.
+    upstream.state.intercept = (_req, res, body) =>
+      body?.method === 'tools/call' &&
+      json(res, 200, [
+        { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'working' } },
+        { jsonrpc: '2.0', id: 'someone-else', result: { content: [] } },
+        JSON.parse(answer(body.id)) as unknown,
+      ]);
+    expect(await call()).toEqual(expected);
+
+    // Cut short: the declared length never arrives, the connection closes half-way.
+    upstream.state.intercept = (_req, res, body) => {
+      if (body?.method !== 'tools/call') return false;
+      const text = answer(body.id);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+      void writeInParts(res, [text.slice(0, 20)]).then(() => res.destroy());
+      return true;
+    };
+    const cut = await rejection(call());
+    expect(cut).toBeInstanceOf(UpstreamProtocolError);
+    expect(String(cut)).toMatch(/closed before the answer ended/);
+    expect(failure(cut)).toBe('unreachable');
+
+    upstream.state.intercept = (_req, res, body) => body?.method === 'tools/call' && Boolean(res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":'));
+    const garbled = await rejection(call());
+    expect(garbled).toBeInstanceOf(UpstreamProtocolError);
+    expect(String(garbled)).toMatch(/not JSON/);
+
+    upstream.state.intercept = (_req, res, body) => body?.method === 'tools/call' && json(res, 200, { jsonrpc: '2.0', id: 'someone-else', result: { content: [] } });
+    const unanswered = await rejection(call());
+    expect(unanswered).toBeInstanceOf(UpstreamProtocolError);
+    expect(String(unanswered)).toMatch(/no response to the request/);
+  });
 });
 
 describe('UpstreamPool tools/call: SSE answers from a hand-written upstream', () => {
