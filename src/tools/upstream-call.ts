@@ -146,23 +146,36 @@ export class UpstreamCaller {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const callEnded = () => new Error('The call ended');
 
+/** An SSE answer being read: its decoder and its parser, whose events go to the exchange. */
+class SseRead {
+  readonly decoder = new StringDecoder('utf8');
+  readonly parser: SseParser;
+
+  constructor(onEvent: (type: string, data: string) => void, lastEventId: string) {
+    this.parser = new SseParser(onEvent, lastEventId);
+  }
+}
+
+const abandonLeg = (leg: Leg) => leg.abandon();
+
 /** One HTTP request of a call (its POST, or a GET resuming its stream): an undici dispatch handler. */
 class Leg implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #abandoned = false;
   started = false;
   complete = false;
-  /**
-   * A JSON answer's chunks, handed to the exchange's own methods. Not two closures made per call, as before: with them
-   * about a fifth of what each tools/call allocated outlived young collections and was promoted (V8's reason not
-   * identified), so the old generation filled and was marked about once a second under load; read this way, as
-   * little survives as with a bare undici handler (docs/benchmarks.md, "the gateway's garbage collection").
+  /*
+   * How the answer is read: state on the leg, handed to the exchange's own methods. With closures made per call (the
+   * earlier design) about a fifth of what each tools/call allocated outlived young collections and was promoted (V8's
+   * reason not identified), so the old generation filled and was marked about once a second under load; read this way,
+   * as little survives as with a bare undici handler (docs/benchmarks.md, "the gateway's garbage collection").
    */
+  /** A JSON answer's chunks. */
   json: Buffer[] | undefined;
-  /** Called with each body chunk of a stream once the response is accepted; set by the exchange. */
-  onChunk: ((chunk: Buffer) => void) | undefined;
-  /** Called once when a stream's body ended (`cut`: the connection broke first). */
-  onEnd: ((cut: boolean) => void) | undefined;
+  /** An SSE answer's decoder and parser. */
+  sse: SseRead | undefined;
+  /** Set once our response arrived on a stream that goes on: the timer that gives the stream up (Exchange#release). */
+  drain: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly x: Exchange,
@@ -183,19 +196,24 @@ class Leg implements Dispatcher.DispatchHandler {
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.json) this.x.onJsonChunk(this.json, chunk);
-    else this.onChunk?.(chunk);
+    else if (this.sse) this.x.onSseChunk(this.sse, chunk);
   }
 
   onResponseEnd(): void {
     this.complete = true;
-    if (this.json) this.x.onJsonEnd(this.json, false);
-    else this.onEnd?.(false);
+    this.#ended(false);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    if (!this.started) this.x.onLegError(this, err);
-    else if (this.json) this.x.onJsonEnd(this.json, true);
-    else this.onEnd?.(true);
+    if (this.started) this.#ended(true);
+    else this.x.onLegError(this, err);
+  }
+
+  /** The body ended (`cut`: the connection broke first). */
+  #ended(cut: boolean): void {
+    if (this.drain) clearTimeout(this.drain);
+    else if (this.json) this.x.onJsonEnd(this.json, cut);
+    else if (this.sse) this.x.onSseEnd(this, this.sse);
   }
 
   /** Aborts the request; its connection is closed (the server sees the call go), unless the response had ended. */
@@ -285,24 +303,29 @@ class Exchange {
   }
 
   #readSse(leg: Leg): void {
-    const decoder = new StringDecoder('utf8');
-    const parser = new SseParser((type, data) => {
-      if (type !== 'message' || this.#settled) return;
-      let message: unknown;
-      try {
-        message = JSON.parse(data);
-      } catch {
-        return; // like the SDK client: a bad event is skipped, the stream goes on (priming events have empty data)
-      }
-      this.#onMessage(message);
-    }, this.#lastEventId);
-    leg.onChunk = (chunk) => {
-      if (!this.#settled && this.#count(chunk)) parser.push(decoder.write(chunk));
-    };
-    leg.onEnd = () => {
-      if (!this.#settled && leg === this.#leg) this.#streamEnded(parser);
-    };
+    leg.sse = new SseRead(this.#onSseEvent, this.#lastEventId);
   }
+
+  /** A chunk of an SSE answer (Leg.sse): parsed while the call is open and the answer within its size bound. */
+  onSseChunk(sse: SseRead, chunk: Buffer): void {
+    if (!this.#settled && this.#count(chunk)) sse.parser.push(sse.decoder.write(chunk));
+  }
+
+  /** An SSE answer ended before our response (a cut connection counts the same: the stream may be resumed). */
+  onSseEnd(leg: Leg, sse: SseRead): void {
+    if (!this.#settled && leg === this.#leg) this.#streamEnded(sse.parser);
+  }
+
+  #onSseEvent = (type: string, data: string): void => {
+    if (type !== 'message' || this.#settled) return;
+    let message: unknown;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return; // like the SDK client: a bad event is skipped, the stream goes on (priming events have empty data)
+    }
+    this.#onMessage(message);
+  };
 
   /**
    * The stream ended without our response. If it had event ids, the server may close a stream and expect the client
@@ -376,9 +399,8 @@ class Exchange {
   #release(): void {
     const leg = this.#leg;
     if (!leg || leg.complete) return;
-    const giveUp = setTimeout(() => leg.abandon(), DRAIN_MS);
-    giveUp.unref();
-    leg.onEnd = () => clearTimeout(giveUp);
+    leg.drain = setTimeout(abandonLeg, DRAIN_MS, leg);
+    leg.drain.unref();
   }
 
   #onAbort = () => {

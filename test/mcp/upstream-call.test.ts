@@ -436,6 +436,20 @@ describe('UpstreamPool tools/call: SSE answers from a hand-written upstream', ()
     expect(resume.headers).toMatchObject({ accept: 'text/event-stream', 'mcp-session-id': expect.any(String), 'x-api-key': 'k-admin' });
   });
 
+  it('answers at once when the stream goes on after the response, and gives the stream up after the drain time', async () => {
+    let closed!: () => void;
+    const streamClosed = new Promise<void>((resolve) => (closed = resolve));
+    upstream.state.intercept = (_req, res, body) => {
+      if (body?.method !== 'tools/call') return false;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: 'first' }] } })}\n\n`);
+      res.on('close', () => closed()); // the upstream never ends this stream: only the gateway can close it
+      return true;
+    };
+    expect(await call()).toEqual({ content: [{ type: 'text', text: 'first' }] });
+    await streamClosed;
+  });
+
   it('fails at once when a stream without event ids ends before the response', async () => {
     upstream.state.intercept = (_req, res, body) => body?.method === 'tools/call' && Boolean(res.writeHead(200, { 'content-type': 'text/event-stream' }).end(': bye\n\n'));
     expect(await rejection(call())).toBeInstanceOf(UpstreamProtocolError);
