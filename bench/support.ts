@@ -191,7 +191,8 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     publicUrl: env.PUBLIC_URL,
     child: app.child,
     ready: app.url,
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    // The node's metrics listener (a caller's env may name another port).
+    metricsUrl: `http://127.0.0.1:${env.METRICS_PORT}/metrics`,
     services: () => createServices(loadConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) }),
   };
 }

@@ -11,15 +11,14 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
-import { freePort } from '../test/support/test-app.js';
 import { drive, startAppProcess, stop } from './support.js';
 
 const N = Number(process.env.BENCH_TENANTS_N ?? 1000);
 const CONCURRENCY = 4;
 
 /** V8's heap (total / used, MB) from the server's own Prometheus metrics: what of the RSS is heap, and how much waits for a GC. */
-async function heapMb(metricsPort: number): Promise<string> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+async function heapMb(metricsUrl: string): Promise<string> {
+  const text = await (await fetch(metricsUrl)).text();
   const mb = (name: string) => (Number(new RegExp(`^sso_bridge_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576).toFixed(0);
   return `${mb('nodejs_heap_size_total_bytes')} / ${mb('nodejs_heap_size_used_bytes')} MB`;
 }
@@ -34,8 +33,7 @@ async function expectStatus(url: string, status: number, init?: RequestInit) {
 }
 
 export async function main(databaseUrl: string): Promise<void> {
-  const metricsPort = await freePort();
-  const app = await startAppProcess(databaseUrl, 'tenants', process.env.BENCH_TENANTS_NODE_ARGS?.split(' ').filter(Boolean), { migrateFirst: true, env: { METRICS_PORT: String(metricsPort) } });
+  const app = await startAppProcess(databaseUrl, 'tenants', process.env.BENCH_TENANTS_NODE_ARGS?.split(' ').filter(Boolean), { migrateFirst: true });
   const pool = new pg.Pool({ connectionString: app.db.url, max: 1 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   try {
@@ -54,13 +52,13 @@ export async function main(databaseUrl: string): Promise<void> {
       });
     };
     await new Promise((r) => setTimeout(r, 1500)); // settle after start-up, as the start-up benchmark's idle RSS
-    const samples: { label: string; tenants: number; rss: number; heap: string; seconds: number }[] = [{ label: 'idle, no tenant touched (baseline)', tenants: 0, rss: rssMb(app.child), heap: await heapMb(metricsPort), seconds: 0 }];
+    const samples: { label: string; tenants: number; rss: number; heap: string; seconds: number }[] = [{ label: 'idle, no tenant touched (baseline)', tenants: 0, rss: rssMb(app.child), heap: await heapMb(app.metricsUrl), seconds: 0 }];
     const step = Math.max(1, Math.ceil(N / 10));
     for (const pass of [1, 2]) {
       for (let from = 0; from < N; from += step) {
         const n = Math.min(step, N - from);
         const run = await drive(n, CONCURRENCY, (i) => touch(from + i));
-        samples.push({ label: `pass ${pass}`, tenants: from + n, rss: rssMb(app.child), heap: await heapMb(metricsPort), seconds: run.ms / 1000 });
+        samples.push({ label: `pass ${pass}`, tenants: from + n, rss: rssMb(app.child), heap: await heapMb(app.metricsUrl), seconds: run.ms / 1000 });
       }
     }
     const peak = Math.max(...samples.map((s) => s.rss));
