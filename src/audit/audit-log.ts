@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/open-database.js';
-import { newId } from '../lib/ids.js';
+import { newTimeOrderedId } from '../lib/ids.js';
 import { isoTimestamp } from '../lib/logger.js';
 import type { Clock } from '../lib/clock.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -122,8 +122,10 @@ export class AuditLog {
 
   /** The row an event becomes, for a caller that appends it in a statement of its own (insertAuditRows' SQL). */
   rowOf(e: AuditInput): AuditRow {
+    const now = this.clock.now().getTime();
     return {
-      id: newId('evt'),
+      // Time-ordered: the table's primary key takes every event at its right edge (lib/ids.ts).
+      id: newTimeOrderedId('evt', now),
       actorKind: e.actor.kind,
       actorId: storable(e.actor.id),
       action: e.action,
@@ -134,7 +136,7 @@ export class AuditLog {
       userAgent: storable(e.request?.userAgent?.slice(0, 512)),
       requestId: storable(e.request?.requestId),
       detail: redactDetail(e.detail ?? {}) as Prisma.InputJsonValue,
-      createdAt: isoTimestamp(this.clock.now().getTime()),
+      createdAt: isoTimestamp(now),
     };
   }
 }

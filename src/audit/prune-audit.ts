@@ -1,6 +1,6 @@
 import { AppError } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { newTimeOrderedId } from '../lib/ids.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 
 export interface PruneResult {
@@ -18,15 +18,16 @@ export interface PruneResult {
 export async function pruneAuditLog(t: TenantCtx, before: Date, clock: Clock, actor: { kind: string; id?: string | null }): Promise<PruneResult> {
   if (Number.isNaN(before.getTime())) throw new AppError(400, 'bad_request', '--before must be an ISO date');
   if (before.getTime() > clock.now().getTime()) throw new AppError(400, 'bad_request', '--before must not be in the future');
+  const now = clock.now();
   const event = {
-    id: newId('evt'),
+    id: newTimeOrderedId('evt', now.getTime()),
     actorKind: actor.kind,
     actorId: actor.id ?? null,
     action: 'audit.prune',
     targetKind: 'audit-log',
     targetId: t.id,
     outcome: 'success',
-    createdAt: clock.now(),
+    createdAt: now,
   };
   const [r] = await t.db.$queryRaw<{ deleted: bigint; through_seq: bigint; anchor_hash: string }[]>`
     SELECT * FROM audit_prune(${t.id}, ${before}::timestamp(3), ${JSON.stringify(event)}::jsonb)`;

@@ -46,6 +46,16 @@ describe.each(testDbKinds)('audit log (%s)', (kind) => {
     expect(third.nextCursor).toBeNull();
   });
 
+  it("gives events time-ordered ids: each carries its event's time, and sorted as text they follow the chain", async () => {
+    const rows = await t.db.auditEvent.findMany({ orderBy: { seq: 'asc' }, select: { id: true, seq: true, createdAt: true } });
+    expect(rows.length).toBeGreaterThanOrEqual(7);
+    expect(rows.map((r) => r.id).sort()).toEqual(rows.map((r) => r.id));
+    const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
+    // The first nine characters after `evt_` are the top 45 of the id's 48 time bits (src/lib/ids.ts).
+    const top45 = (id: string) => [...id.slice(4, 13)].reduce((v, c) => v * 32 + alphabet.indexOf(c), 0);
+    for (const r of rows) expect(top45(r.id)).toBe(Math.floor(r.createdAt.getTime() / 8));
+  });
+
   it('filters by action (exact or prefix), actor and time range', async () => {
     expect((await queryAuditEvents(t, { action: 'mcp.tool.call' })).events).toHaveLength(3);
     expect((await queryAuditEvents(t, { action: 'scim.*' })).events).toHaveLength(4);
