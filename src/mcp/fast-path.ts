@@ -18,6 +18,7 @@ import { ClientRelay } from './call-relay.js';
 import { NO_CAPABILITIES } from './client-capabilities.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
 import { McpSessionIds } from './mcp-session-id.js';
+import { plainTextResult, plainToolCall } from './plain-shapes.js';
 import type { PendingClientRequests } from './pending-client-requests.js';
 import type { LogLevels } from './log-levels.js';
 
@@ -40,6 +41,11 @@ function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
   if (mediaType(req.headers['content-type']) !== 'application/json') return null;
   const version = req.headers['mcp-protocol-version'];
   if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) return null;
+  // The plainest tools/call, recognised without the schemas (plain-shapes.ts: only where their output is the input).
+  if (method === 'tools/call') {
+    const plain = plainToolCall(body);
+    if (plain) return plain;
+  }
   // What the transport's JSONRPCMessageSchema union accepts as a request is exactly what its request member accepts
   // (the union tries that member first); parsing with it alone spares the union and isJSONRPCRequest's second pass.
   const message = JSONRPCRequestSchema.safeParse(body);
@@ -144,6 +150,8 @@ async function validatedCall(
   relay: ClientRelay | undefined,
 ) {
   const result = await callToolResult(s, t, who, inFlight, request.id, signal, params, relay);
+  const plain = plainTextResult(result);
+  if (plain) return plain;
   const checked = CallToolResultSchema.safeParse(result);
   if (!checked.success) throw new McpError(ErrorCode.InvalidParams, `Invalid tools/call result: ${checked.error.message}`);
   return checked.data;
