@@ -22,7 +22,7 @@
 // to a tool the user may call, chosen uniformly. Cache hit rates are the gateway's caches replayed over the requests
 // sent (population.ts CacheReplay; the gateway keeps no counters).
 // BENCH_POP_NODE_ARGS passes flags to the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof";
-// BENCH_FLOOR_NODE_ARGS to the minimal hop's, BENCH_UPSTREAM_NODE_ARGS to the bench upstream's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/up" or "--trace-gc"), and
+// BENCH_FLOOR_NODE_ARGS to the minimal hop's (BENCH_FLOOR_IN_GATEWAY=1 runs it inside the gateway's node), BENCH_UPSTREAM_NODE_ARGS to the bench upstream's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/up" or "--trace-gc"), and
 // BENCH_UPSTREAM_PROBE=<ms> makes it report its event-loop stalls and GC pauses (bench/mcp/stall-probe.ts).
 //
 // The closed-loop rounds (CONCURRENCY requests always in flight) saturate the machine: they are the throughput goal.
@@ -32,6 +32,7 @@
 // "latency measured open-loop"). BENCH_POP_OPEN_REQUESTS (20,000) per path and round.
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { mcpResourceUrl } from '../src/mcp/mcp-resource.js';
@@ -43,6 +44,7 @@ import { latencies, mixCapacity, quantile, samplesFor } from './open-loop.js';
 import { CacheReplay, designTenant, toolName, userSampler, type TenantDesign } from './mcp/population.js';
 import { mintTokens, realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, cpuUs, drive, gcTotals, pct, postgresCpuUs, rssMb, startAppProcess, startProcess, stop } from './support.js';
+import { freePort } from '../test/support/test-app.js';
 import { startDriver } from './mcp/driver-client.js';
 import { benchClient, mcpHeaders as headers } from './mcp/post-json.js';
 import type { DriverSelf, OpenReport, Via } from './mcp/population-driver.js';
@@ -91,20 +93,30 @@ const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { prot
 
 export async function main(databaseUrl: string): Promise<void> {
   const load0 = os.loadavg();
-  const gateway = await startAppProcess(databaseUrl, 'mcppop', process.env.BENCH_POP_NODE_ARGS?.split(' ').filter(Boolean));
   const upstreamArgs = process.env.BENCH_UPSTREAM_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const upstream = startProcess(process.execPath, [...upstreamArgs, '--import', 'tsx', 'bench/mcp/upstream.ts'], { BENCH_UPSTREAM_TOOLS: String(TOOLS) });
   const upstreamUrl = await upstream.url;
+  const gatewayArgs = process.env.BENCH_POP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // BENCH_FLOOR_IN_GATEWAY=1: the minimal hop's code runs inside the gateway's node instead, on a port of its own, and
+  // its rows count the gateway process's CPU: what the gateway's process (its live heap, its collector) makes the same
+  // code cost (docs/benchmarks.md, "what the gateway's process makes the same code cost"). tsx's loader comes along.
+  const floorInGateway = process.env.BENCH_FLOOR_IN_GATEWAY === '1' ? { port: await freePort() } : undefined;
+  const gateway = await startAppProcess(
+    databaseUrl,
+    'mcppop',
+    floorInGateway ? [...gatewayArgs, '--import', 'tsx', '--import', path.join(import.meta.dirname, 'mcp/minimal-hop.ts')] : gatewayArgs,
+    floorInGateway ? { env: { TARGET: upstreamUrl, BENCH_FLOOR_PORT: String(floorInGateway.port), BENCH_FLOOR_IN_PROCESS: '1' } } : {},
+  );
   const bare = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/bare-proxy.ts'], { TARGET: upstreamUrl.replace(/\/mcp$/, '') });
   const floorArgs = process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const floor = startProcess(process.execPath, [...floorArgs, '--import', 'tsx', 'bench/mcp/minimal-hop.ts'], { TARGET: upstreamUrl });
+  const floor = floorInGateway ? undefined : startProcess(process.execPath, [...floorArgs, '--import', 'tsx', 'bench/mcp/minimal-hop.ts'], { TARGET: upstreamUrl });
   const pool = new pg.Pool({ connectionString: gateway.db.url, max: 4 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const services = await gateway.services();
   let driverChild: ChildProcess | undefined; // the load generator, stopped in `finally` whatever happens
   try {
     const proxyUrl = `${await bare.url}/mcp`;
-    const floorUrl = await floor.url;
+    const floorUrl = floor ? await floor.url : `http://127.0.0.1:${floorInGateway!.port}${new URL(upstreamUrl).pathname}`;
     await gateway.ready;
     const app = { url: gateway.publicUrl, services } as App;
     const seedStarted = performance.now();
@@ -185,7 +197,7 @@ export async function main(databaseUrl: string): Promise<void> {
     };
     /** Driver phases' own GC and event-loop figures, closed-loop and open-loop (printed with the results). */
     const driverSelf = { closed: [] as DriverSelf[], open: [] as DriverSelf[] };
-    const hop = { proxy: bare.child, floor: floor.child, gateway: gateway.child };
+    const hop = { proxy: bare.child, floor: floor?.child ?? gateway.child, gateway: gateway.child };
     /** A closed-loop phase with what it cost: per request, the hop's CPU, PostgreSQL's, the upstream's and the load generator's. */
     const closedPhase = async (via: Via, seq: Req[], count: boolean, tally?: number[]) => {
       const hop0 = cpuUs(hop[via]);
@@ -291,7 +303,8 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log('| request, path | p50 | p99 | throughput | p50 ÷ bare proxy | throughput ÷ bare proxy | CPU per request of the hop | PostgreSQL CPU per request | upstream CPU per request | load generator CPU per request | goal |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     console.log(row('tools/call, bare reverse proxy', s.callProxy, s.callProxy, ''));
-    console.log(row('tools/call, minimal authorising hop (bench/mcp/minimal-hop.ts: parse, look up, forward, parse, answer)', s.callFloor, s.callProxy, ''));
+    const floorLabel = `minimal authorising hop (bench/mcp/minimal-hop.ts: parse, look up, forward, parse, answer${floor ? '' : "; inside the gateway's process"})`;
+    console.log(row(`tools/call, ${floorLabel}`, s.callFloor, s.callProxy, ''));
     console.log(
       row('tools/call, gateway', s.callGateway, s.callProxy, `p50 ≤ 1.25×: ${met(s.callGateway.p50 / s.callProxy.p50 <= 1.25)}; throughput ≥ 0.8×: ${met(s.callGateway.perSec / s.callProxy.perSec >= 0.8)}`),
     );
@@ -323,7 +336,7 @@ export async function main(databaseUrl: string): Promise<void> {
     selfLine('closed-loop phases', driverSelf.closed);
     selfLine('open-loop phases', driverSelf.open);
   } finally {
-    await Promise.all([stop(gateway.child), stop(bare.child), stop(floor.child), stop(upstream.child), driverChild && stop(driverChild)]);
+    await Promise.all([stop(gateway.child), stop(bare.child), floor && stop(floor.child), stop(upstream.child), driverChild && stop(driverChild)]);
     await pool.end();
     await closeServices(services);
     await gateway.db.drop();

@@ -84,6 +84,8 @@ const server = http.createServer((req, res) => {
     });
   });
 });
-server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}${target.pathname}`));
-// A normal exit on SIGTERM (bench/support.ts stop), so `--cpu-prof` (BENCH_FLOOR_NODE_ARGS) writes its profile.
-process.on('SIGTERM', () => process.exit(0));
+// BENCH_FLOOR_PORT: the port to listen on (bench/mcp-population.ts picks it when the hop runs inside another process).
+server.listen(Number(process.env.BENCH_FLOOR_PORT ?? 0), '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}${target.pathname}`));
+// A normal exit on SIGTERM (bench/support.ts stop), so `--cpu-prof` (BENCH_FLOOR_NODE_ARGS) writes its profile — only in
+// a process of its own (BENCH_FLOOR_IN_PROCESS: loaded into the gateway's node, whose own shutdown must run).
+if (process.env.BENCH_FLOOR_IN_PROCESS !== '1') process.on('SIGTERM', () => process.exit(0));
