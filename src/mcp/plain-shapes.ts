@@ -9,7 +9,8 @@ import type { CallToolRequest, CallToolResult, JSONRPCRequest } from '@modelcont
  * test/mcp/plain-shapes-unit.test.ts checks both against the schemas, value for value and byte for byte.
  */
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+/** An object as JSON.parse makes them (Object.prototype as its prototype): what the checks below reason about. */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 
 /** JSON-RPC ids and progress tokens: a string or a safe integer (RequestIdSchema, ProgressTokenSchema: `z.number().int()`). */
 const isIdLike = (v: unknown): v is string | number => typeof v === 'string' || Number.isSafeInteger(v);
@@ -19,12 +20,12 @@ const isIdLike = (v: unknown): v is string | number => typeof v === 'string' || 
  * would carry over as they are (a `__proto__` key would become the copy's prototype instead, so it is left to zod).
  */
 function isPlainRecord(v: unknown): v is Record<string, unknown> {
-  return isObject(v) && !Object.hasOwn(v, '__proto__');
+  return isPlainObject(v) && !Object.hasOwn(v, '__proto__');
 }
 
 /** `params._meta` with at most a progress token (RequestMetaSchema keeps other keys and reshapes the task one). */
 function isPlainMeta(v: unknown): boolean {
-  if (!isObject(v)) return false;
+  if (!isPlainObject(v)) return false;
   for (const key in v) if (key !== 'progressToken' || !isIdLike(v[key])) return false;
   return true;
 }
@@ -35,10 +36,10 @@ function isPlainMeta(v: unknown): boolean {
  * message.
  */
 export function plainToolCall(body: unknown): { request: JSONRPCRequest; call: CallToolRequest['params'] } | null {
-  if (!isObject(body) || body.jsonrpc !== '2.0' || body.method !== 'tools/call' || !isIdLike(body.id)) return null;
+  if (!isPlainObject(body) || body.jsonrpc !== '2.0' || body.method !== 'tools/call' || !isIdLike(body.id)) return null;
   for (const key in body) if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return null;
   const params = body.params;
-  if (!isObject(params) || typeof params.name !== 'string') return null;
+  if (!isPlainObject(params) || typeof params.name !== 'string') return null;
   for (const key in params) {
     if (key === 'name') continue;
     if (key === 'arguments' ? !isPlainRecord(params.arguments) : key !== '_meta' || !isPlainMeta(params._meta)) return null;
@@ -52,13 +53,13 @@ export function plainToolCall(body: unknown): { request: JSONRPCRequest; call: C
  * any other key or block, goes to the schema); null otherwise.
  */
 export function plainTextResult(result: unknown): CallToolResult | null {
-  if (!isObject(result)) return null;
+  if (!isPlainObject(result)) return null;
   const keys = Object.keys(result);
   if (keys[0] !== 'content' || keys.length > 2 || (keys.length === 2 && (keys[1] !== 'isError' || typeof result.isError !== 'boolean'))) return null;
   const content = result.content;
   if (!Array.isArray(content)) return null;
   for (const block of content) {
-    if (!isObject(block) || block.type !== 'text' || typeof block.text !== 'string') return null;
+    if (!isPlainObject(block) || block.type !== 'text' || typeof block.text !== 'string') return null;
     const blockKeys = Object.keys(block);
     if (blockKeys.length !== 2 || blockKeys[0] !== 'type') return null;
   }
