@@ -156,6 +156,10 @@ export async function main(databaseUrl: string): Promise<void> {
       tokenCache.touch(u, performance.timeOrigin + performance.now(), false);
       // The gateway remembers the session ids it issues as proved (mcp-session-id.ts): no HMAC on their first use.
       sessionCache.touch(u, performance.timeOrigin + performance.now(), false);
+      // A token's first request reads the user's callable tools in the same statement and installs them
+      // (src/mcp/cold-read.ts): the initialize loads this cache too (runs before 2026-12-07 07:30 UTC left this out and
+      // so printed a hit rate below the gateway's: one miss per user on their first timed call, which made no query).
+      toolsCache.touch(u, performance.timeOrigin + performance.now(), false);
     });
     const seedSeconds = (performance.now() - seedStarted) / 1000;
     const rssAfterSeed = rssMb(gateway.child.pid!);
