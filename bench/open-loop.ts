@@ -36,6 +36,9 @@ export interface OpenLoopResult {
  * `stop()` says so (a background load of unknown length: n = Infinity). Every request whose due time has passed is
  * sent at once, so a load generator that fell behind catches up instead of stretching the schedule; how late each
  * went out is `sent − due`. Failures are recorded, not thrown (the schedule goes on, as a real client's would).
+ * A request is complete when `send` says so: it may resolve with the time (on `clock`) its answer's last byte arrived,
+ * so that what the load generator does with the answer afterwards (parse it, check it) is not counted as the
+ * server's latency; resolving with anything else reads the clock then.
  */
 export async function openLoop(n: number, perSec: number, send: (i: number) => Promise<unknown>, clock: Clock = realClock, stop: () => boolean = () => false): Promise<OpenLoopResult> {
   const r: OpenLoopResult = { due: [], sent: [], done: [], errors: [], start: clock.now(), end: NaN };
@@ -50,7 +53,7 @@ export async function openLoop(n: number, perSec: number, send: (i: number) => P
       r.done[k] = NaN;
       inFlight.push(
         send(k).then(
-          () => void (r.done[k] = clock.now()),
+          (receivedAt) => void (r.done[k] = typeof receivedAt === 'number' ? receivedAt : clock.now()),
           (error: unknown) => void r.errors.push({ i: k, error }),
         ),
       );

@@ -58,8 +58,13 @@ export interface OpenReport extends PhaseReport {
 
 let population: DriverPopulation | undefined;
 
-/** Sends request i of a phase; resolves with the number of tools listed (tools/list) or -1. */
-async function send(via: Via, u: number, tool: number, id: number): Promise<number> {
+/**
+ * Sends request i of a phase; resolves with the number of tools listed (tools/list) or -1, and the time its answer's
+ * last byte arrived (`performance.now()`). Latency ends there, as bench/mcp/cold-client.ts times it and as wrk and
+ * autocannon do: parsing and checking the answer afterwards is the load generator's work, not the server's (a
+ * 201-tool answer is ~100 kB of JSON; runs before 2026-12-07 07:50 UTC counted its parse, ~1 ms of this process's CPU).
+ */
+async function send(via: Via, u: number, tool: number, id: number): Promise<{ tools: number; receivedAt: number }> {
   const p = population!;
   const tn = p.tenants[Math.floor(u / p.usersPerTenant)]!;
   const j = u % p.usersPerTenant;
@@ -69,11 +74,12 @@ async function send(via: Via, u: number, tool: number, id: number): Promise<numb
       : { jsonrpc: '2.0', id, method: 'tools/call', params: { name: via === 'gateway' ? `up__${toolName(tool)}` : toolName(tool), arguments: { text: 'hello' } } };
   const url = via === 'gateway' ? tn.resource : via === 'floor' ? p.floorUrl : p.proxyUrl;
   const { status, text } = await postJson(client, url, mcpHeaders(tn.tokens[j]!, via === 'gateway' ? tn.sessions[j]! : tn.proxySession), JSON.stringify(body));
+  const receivedAt = performance.now();
   if (status !== 200) throw new Error(`${via}: ${status} ${text.slice(0, 300)}`);
   // Every answer is parsed and checked, as a client would: an error or a failed tool fails the benchmark.
   const json = JSON.parse(text) as { result?: { isError?: boolean; tools?: unknown[] }; error?: unknown };
   if (json.error || json.result?.isError) throw new Error(`${via}: ${text.slice(0, 300)}`);
-  return tool < 0 ? (json.result?.tools?.length ?? 0) : -1;
+  return { tools: tool < 0 ? (json.result?.tools?.length ?? 0) : -1, receivedAt };
 }
 
 /** Measures the driver itself over a phase. */
@@ -117,8 +123,8 @@ async function closed(c: Extract<DriverCommand, { op: 'closed' }>): Promise<Clos
         const i = next++;
         sentAt[i] = epoch();
         const t0 = performance.now();
-        const tools = await send(c.via, c.u[i]!, c.tool[i]!, i + 1);
-        latencies[i] = performance.now() - t0;
+        const { tools, receivedAt } = await send(c.via, c.u[i]!, c.tool[i]!, i + 1);
+        latencies[i] = receivedAt - t0;
         if (tools >= 0) {
           listed[0] += tools;
           listed[1]++;
@@ -136,11 +142,12 @@ async function open(c: Extract<DriverCommand, { op: 'open' }>): Promise<OpenRepo
   const done = watchSelf();
   const r = await openLoop(c.u.length, c.rate, async (i) => {
     sentAt[i] = epoch();
-    const tools = await send(c.via, c.u[i]!, c.tool[i]!, i + 1);
+    const { tools, receivedAt } = await send(c.via, c.u[i]!, c.tool[i]!, i + 1);
     if (tools >= 0) {
       listed[0] += tools;
       listed[1]++;
     }
+    return receivedAt; // openLoop's clock is performance.now() (realClock)
   });
   return { r: { ...r, errors: r.errors.map((e) => ({ i: e.i, error: String(e.error) })) }, sentAt, listed, self: done() };
 }

@@ -71,6 +71,23 @@ describe('openLoop', () => {
     expect(r.done.every((d, i) => d === r.sent[i]! + 30)).toBe(true);
   });
 
+  it("ends a request when send says its answer arrived, not when send's own work after that is done", async () => {
+    const clock = new SimClock();
+    // Each answer arrives 5 ms after the send; the sender then spends 20 ms on it (parsing) before resolving.
+    const send = async () => {
+      await clock.sleepUntil(clock.now() + 5);
+      const receivedAt = clock.now();
+      await clock.sleepUntil(clock.now() + 20);
+      return receivedAt;
+    };
+    const r = await clock.run(openLoop(5, 100, send, clock));
+    expect(latencies(r).corrected).toEqual(Array(5).fill(5));
+    expect(r.end).toBe(65); // the last one, due at 40 ms, resolved at 65
+    // Anything but a number: the clock at resolution, as before.
+    const plain = await clock.run(openLoop(5, 100, () => send().then(() => 'ok'), clock));
+    expect(latencies(plain).corrected).toEqual(Array(5).fill(25));
+  });
+
   it('selects requests by index (one request type of a mix)', async () => {
     const clock = new SimClock();
     const r = await clock.run(openLoop(20, 100, server(clock, (i) => (i % 10 === 9 ? 40 : 1)), clock));
