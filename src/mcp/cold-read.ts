@@ -6,7 +6,6 @@ import { liveGrantSql } from '../oauth/verify-access-token.js';
 import type { Services } from '../services.js';
 import { activeTenantOf, sealedKeysJoin, TENANT_COLUMNS, type TenantRow } from '../tenants/find-tenant.js';
 import { looksLikeSlug } from '../tenants/slug.js';
-import { bearerTokenOf } from './bearer-auth.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { approvedToolsSql, callableToolIdsSql, callableToolsCache, type ApprovedToolRow } from '../tools/callable-tools-cache.js';
 
@@ -94,9 +93,11 @@ function claimsOf(token: string, nowSeconds: number): { gid: string; sub: string
   return { gid, sub };
 }
 
-/** The request's tenant (through the tenant directory) and, for a token not yet verified on this node, its reads ahead. */
-export async function coldRead(s: Services, slug: string, authorization: string | undefined, verifier: AccessTokenVerifier | undefined): Promise<ColdRead> {
-  const token = bearerTokenOf(authorization);
+/**
+ * The request's tenant (through the tenant directory) and, for a token not yet verified on this node, its reads ahead.
+ * `token`: the request's bearer token as `bearerTokenOf` took it from the Authorization header (undefined: none).
+ */
+export async function coldRead(s: Services, slug: string, token: string | undefined, verifier: AccessTokenVerifier | undefined): Promise<ColdRead> {
   const claims = token && verifier?.readsLiveState?.(token) ? claimsOf(token, Math.floor(s.clock.now().getTime() / 1000)) : null;
   if (!claims) return { t: await s.tenants.findActive(slug) };
   const { gid, sub } = claims;

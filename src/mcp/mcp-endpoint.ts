@@ -9,7 +9,7 @@ import { requestLogger } from '../http/request-log.js';
 import { setApiSecurityHeaders } from '../http/security-headers.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callableToolsCache } from '../tools/callable-tools-cache.js';
-import { checkBearer } from './bearer-auth.js';
+import { bearerTokenOf, checkBearer } from './bearer-auth.js';
 import { coldRead, type ColdRead } from './cold-read.js';
 import { buildMcpServer, type McpPrincipal } from './build-mcp-server.js';
 import { originCheck } from './check-origin.js';
@@ -85,8 +85,10 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
   const verifier = () => opts.verifier ?? s.accessTokens;
 
   async function handle(req: IncomingMessage, res: ServerResponse, slug: string) {
+    // Taken from the header once: the cold read and the bearer check both use it.
+    const token = bearerTokenOf(req.headers.authorization);
     // The tenant and, for a token this node has not verified yet, its grant and tools in the same statement (cold-read.ts).
-    const cold = await findTenant(s, slug, req.headers.authorization, verifier());
+    const cold = await findTenant(s, slug, token, verifier());
     const { t } = cold;
     if (!t) {
       // As resolve-tenant.ts and the error handler answer: unknown, malformed and disabled slugs look the same.
@@ -102,6 +104,7 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
       resource: mcpResourceUrl(s.config.publicUrl, t),
       resourceMetadataUrl: protectedResourceMetadataUrl(s.config.publicUrl, t),
       clock: s.clock,
+      token,
       // Read ahead (cold-read.ts), the grant is the verifier's to use or ignore; otherwise a token not yet cached costs a
       // live-state read (grant, user), and the user's tools are loaded meanwhile rather than after it (issue 17 §2).
       // Loading them for a token refused afterwards is harmless: the query answers no tool for an inactive user, and the
@@ -141,14 +144,14 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
   };
 }
 
-async function findTenant(s: Services, slug: string, authorization: string | undefined, verifier: AccessTokenVerifier | undefined): Promise<ColdRead> {
+async function findTenant(s: Services, slug: string, token: string | undefined, verifier: AccessTokenVerifier | undefined): Promise<ColdRead> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(slug);
   } catch {
     return { t: null }; // malformed percent-encoding names no tenant
   }
-  return coldRead(s, decoded, authorization, verifier);
+  return coldRead(s, decoded, token, verifier);
 }
 
 async function serve(

@@ -43,6 +43,19 @@ describe('checkBearer: each re-check on its own', () => {
     expect(v.calls).toEqual([[t.id, 'abc.DEF-_~+/9==', resource]]);
   });
 
+  it('uses the token the caller already took from the same header, and refuses when that is none', async () => {
+    const v = lyingVerifier(good());
+    expect((await checkBearer(req('Bearer abc.def'), t, v, { ...opts, token: 'abc.def' })).ok).toBe(true);
+    expect(v.calls).toEqual([[t.id, 'abc.def', resource]]);
+    // A malformed header gives the caller no token: the same 401 invalid_token as when checkBearer parses it itself.
+    const malformed = lyingVerifier(good());
+    const out = await checkBearer(req('Bearer not a token'), t, malformed, { ...opts, token: undefined });
+    expect(out).toMatchObject({ ok: false, status: 401, body: { error: 'invalid_token' } });
+    expect(malformed.calls).toEqual([]);
+    // Without the header it is still the bare challenge, whatever was passed.
+    expect(await checkBearer(req(), t, lyingVerifier(good()), { ...opts, token: undefined })).toMatchObject({ status: 401, challenge: `Bearer resource_metadata="${prm}", scope="mcp:tools"` });
+  });
+
   it('accepts the scheme in any case and surrounding spaces (RFC 6750 §2.1, RFC 7235 §2.1)', async () => {
     for (const h of ['bearer tok', 'BEARER   tok', 'Bearer tok  ']) {
       const v = lyingVerifier(good());

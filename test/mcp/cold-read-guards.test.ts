@@ -105,7 +105,7 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     expect(sent()).toEqual(['mcp_cold_tenant']);
     expectNothingCached(forged, entries);
     // What the statement read for it, bound to the tenant of the slug: no grant, no tools.
-    const cold = await coldRead(app.services, t.slug, `Bearer ${forged}`, verifier());
+    const cold = await coldRead(app.services, t.slug, forged, verifier());
     expect(cold.t?.id).toBe(t.id);
     expect(cold.prefetched).toMatchObject({ tenantId: t.id, grantId: theirs.gid, subject: theirs.sub, live: null });
     expect(cold.tools).toBeUndefined();
@@ -120,7 +120,7 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     expect(sent()).toEqual(['mcp_cold_tenant']);
     expectNothingCached(token, entries);
     // The statement did find the grant and the user's tools: the signature alone refused them.
-    const cold = await coldRead(app.services, t.slug, `Bearer ${token}`, verifier());
+    const cold = await coldRead(app.services, t.slug, token, verifier());
     expect(cold.prefetched?.live).toMatchObject({ accountId: mine.sub, active: true });
     expect(cold.tools?.ids.length).toBeGreaterThan(0);
   });
@@ -186,7 +186,7 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     rec.clear();
     expect(await list(gone, theirToken)).toBe(404);
     expect(sent()).toEqual(['mcp_cold_tenant']);
-    const cold = await coldRead(app.services, gone.slug, `Bearer ${theirToken}`, verifier());
+    const cold = await coldRead(app.services, gone.slug, theirToken, verifier());
     expect(cold).toEqual({ t: null });
     expect(tools().size).toBe(entries);
     expect(verifier().readsLiveState(theirToken)).toBe(true);
@@ -196,7 +196,7 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     const mine = await userAndGrant(t);
     const token = await sign(t, mine);
     await afterTenantChanged();
-    const cold = await coldRead(app.services, t.slug, `Bearer ${token}`, verifier());
+    const cold = await coldRead(app.services, t.slug, token, verifier());
     expect(cold.tools?.subject).toBe(mine.sub);
     const entries = tools().size;
     await app.services.bus.publish({ type: 'user.changed', tenantId: t.id, userId: mine.sub });
