@@ -61,7 +61,11 @@ const listJson = new WeakMap<ToolSet, Buffer>();
  * most of a tools/list's CPU (encoding alone twice: to measure, then to write).
  */
 export async function listToolsJson(s: Services, t: TenantCtx, who: McpPrincipal): Promise<Buffer> {
-  const set = await callableToolsCache(s).toolSet(t, who.userId);
+  return listJsonOf(await callableToolsCache(s).toolSet(t, who.userId));
+}
+
+/** The serialised tools/list result of a tool set, made once (also ahead, for the sets in use: CallableToolsCache.deriveAhead). */
+export function listJsonOf(set: ToolSet): Buffer {
   let json = listJson.get(set);
   if (json === undefined) {
     json = Buffer.from(JSON.stringify({ tools: set.list.map(toMcpTool) } satisfies ListToolsResult));

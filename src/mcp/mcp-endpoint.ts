@@ -11,7 +11,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callableToolsCache } from '../tools/callable-tools-cache.js';
 import { bearerTokenOf, checkBearer } from './bearer-auth.js';
 import { coldRead, type ColdRead } from './cold-read.js';
-import { buildMcpServer, type McpPrincipal } from './build-mcp-server.js';
+import { buildMcpServer, listJsonOf, type McpPrincipal } from './build-mcp-server.js';
 import { originCheck } from './check-origin.js';
 import { mcpResourceUrl, protectedResourceMetadataUrl } from './mcp-resource.js';
 import { McpSessionIds } from './mcp-session-id.js';
@@ -75,6 +75,8 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
   const pending = new PendingClientRequests();
   const logLevels = new LogLevels(s.bus);
   const elicitations = new PendingElicitations(s.bus, () => s.clock.now().getTime());
+  // After tools.changed / tenant.changed, the tools/list answers of the tool sets in use are made again ahead (decision 0057).
+  callableToolsCache(s).deriveAhead = listJsonOf;
   s.bus.subscribe((e) => {
     if (e.type === 'mcp.cancelled') inFlight.cancel(e.callKey);
     else if (e.type === 'mcp.response') pending.deliver(e.key, parseJson(e.message));

@@ -1,4 +1,5 @@
 import { hotQuery, statement } from '../db/hot-sql.js';
+import { ReadsAhead } from '../lib/reads-ahead.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { builtinToolsEnsured, ensureBuiltinTools } from './ensure-builtin-tools.js';
@@ -45,12 +46,16 @@ interface Entry extends Timed {
 
 /** A tenant's approved tools by id, and the tool sets made from them (interned by their ids). */
 interface Catalogue extends Timed {
+  /** The context it was read for (what a read ahead reads it again with). */
+  t: TenantCtx;
   tools: Promise<Map<string, CallableToolWithUpstream>>;
   sets: Map<string, ToolSet>;
 }
 
 const MAX_ENTRIES = 10_000;
 const MAX_CATALOGUES = 1_000;
+/** Tool sets made again ahead per catalogue read ahead: the most recently made ones (each one turn of the event loop). */
+const MAX_SETS_AHEAD = 100;
 /**
  * A backstop only (decision 0040): every change that matters is announced on the bus and drops the entry at once, and a
  * lost event is covered by the bus's own trust bound (`EventBus.trusts`) and `bus.resumed`. What is left for it is a
@@ -74,12 +79,26 @@ export const MAX_AGE_MS = 10 * 60_000;
  * entry still loading is dropped too, so the first request after an event reads the database again: revocation
  * takes effect on the very next request on the node that made the change, and on the others when NOTIFY arrives.
  * Any new code path that changes approval, grants, membership or a user's `active` flag must publish one of these.
+ *
+ * Refresh ahead (issue 17 §2): after `tools.changed` or `tenant.changed`, a tenant whose catalogue this node held has
+ * it read again at once, in the background, so the next user's request does not wait for it (after an upstream's 200
+ * tools changed, that read is most of the request). The read starts after the event, so it sees the change; an event
+ * during it drops it like any entry still loading. The tool sets its users had are made again from it, with what the
+ * MCP endpoint derives from each (deriveAhead). Users' decisions are not read ahead: they are per user.
  */
 export class CallableToolsCache {
   readonly #entries = new Map<string, Entry>();
   readonly #catalogues = new Map<string, Catalogue>();
   /** `EventBus.now()` of the last event that dropped anything here: a read started before it is not primed. */
   #droppedAt = -Infinity;
+  readonly #ahead = new ReadsAhead();
+  /** Off only in tests of the path a request takes when the catalogue is not cached. */
+  refreshAhead = true;
+  /**
+   * What is made once per tool set (the MCP endpoint's serialised tools/list answer, build-mcp-server.ts), made for the
+   * sets in use when their catalogue is read ahead, so the first request of each set after the event finds it made.
+   */
+  deriveAhead?: (set: ToolSet) => unknown;
 
   constructor(private readonly s: Pick<Services, 'bus' | 'clock'>) {
     s.bus.subscribe((e) => {
@@ -88,8 +107,10 @@ export class CallableToolsCache {
         this.#entries.clear();
         this.#catalogues.clear();
       } else if (e.type === 'tools.changed' || e.type === 'tenant.changed') {
+        const held = this.#catalogues.get(e.tenantId);
         this.#catalogues.delete(e.tenantId);
         this.#drop((x) => x.tenantId === e.tenantId);
+        if (held && this.refreshAhead && this.#fresh(held, s.clock.now().getTime())) this.#readAhead(held.t, [...held.sets.keys()].slice(-MAX_SETS_AHEAD));
       } else if (e.type === 'user.changed' || e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
       else if (e.type === 'members.changed') this.#drop((x) => x.tenantId === e.tenantId && (e.userIds === null || e.userIds.includes(x.userId)));
     });
@@ -134,7 +155,7 @@ export class CallableToolsCache {
     if (!this.#fresh(catalogue, now)) {
       if (!read.catalogue) return;
       if (this.#catalogues.size >= MAX_CATALOGUES) this.#catalogues.delete(this.#catalogues.keys().next().value!);
-      catalogue = { tenantId: t.id, loadedAt: now, busLoadedAt: read.readAt, tools: Promise.resolve(toolsOf(read.catalogue)), sets: new Map() };
+      catalogue = { t, tenantId: t.id, loadedAt: now, busLoadedAt: read.readAt, tools: Promise.resolve(toolsOf(read.catalogue)), sets: new Map() };
       this.#catalogues.set(t.id, catalogue);
     }
     const cat = catalogue!;
@@ -143,6 +164,30 @@ export class CallableToolsCache {
     this.#entries.set(key, { tenantId: t.id, userId, loadedAt: now, busLoadedAt: read.readAt, tools });
     tools.catch(() => {
       if (this.#entries.get(key)?.tools === tools) this.#entries.delete(key);
+    });
+  }
+
+  /** Resolves once every read ahead started so far has finished (tests). */
+  settled(): Promise<void> {
+    return this.#ahead.settled();
+  }
+
+  /**
+   * The tenant's catalogue, read again unless a request already did (a failed read is not cached: #catalogue); then the
+   * tool sets its users had (`setKeys`, their tool ids) made again from it, each with {@link deriveAhead}, one per turn
+   * of the event loop, so that a 200-tool answer serialised here does not hold up requests.
+   */
+  #readAhead(t: TenantCtx, setKeys: readonly string[]): void {
+    this.#ahead.schedule(t.id, async () => {
+      const now = this.s.clock.now().getTime();
+      if (this.#fresh(this.#catalogues.get(t.id), now)) return;
+      const catalogue = this.#catalogue(t, now);
+      const tools = await catalogue.tools;
+      for (const key of setKeys) {
+        if (this.#catalogues.get(t.id) !== catalogue) return; // dropped by a later event: its read ahead does this
+        this.deriveAhead?.(intern(catalogue, tools, key === '' ? [] : key.split(',')));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     });
   }
 
@@ -184,7 +229,7 @@ export class CallableToolsCache {
     if (hit && this.#fresh(hit, now)) return hit;
     if (hit) this.#catalogues.delete(t.id);
     if (this.#catalogues.size >= MAX_CATALOGUES) this.#catalogues.delete(this.#catalogues.keys().next().value!);
-    const catalogue: Catalogue = { tenantId: t.id, loadedAt: now, busLoadedAt: this.s.bus.now(), tools: queryApprovedTools(t), sets: new Map() };
+    const catalogue: Catalogue = { t, tenantId: t.id, loadedAt: now, busLoadedAt: this.s.bus.now(), tools: queryApprovedTools(t), sets: new Map() };
     this.#catalogues.set(t.id, catalogue);
     catalogue.tools.catch(() => {
       if (this.#catalogues.get(t.id) === catalogue) this.#catalogues.delete(t.id);

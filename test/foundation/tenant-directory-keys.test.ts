@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSigningKeys, openSigningKeys, sealedSigningKeysOf } from '../../src/oauth/signing-keys.js';
+import { changeTenantStatus } from '../../src/tenants/change-tenant-status.js';
 import { testDbKinds } from '../support/databases.js';
 import { recordStatements, type StatementRecorder } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -57,5 +58,51 @@ describe.each(testDbKinds)('tenant directory and the sealed signing keys (%s)', 
     expect(sealedSigningKeysOf(next)).toBeDefined();
     await app.services.tenants.findActive(t.slug);
     expect(reads()).toBe(2); // this one was cached
+  });
+
+  describe('read ahead after tenant.changed (decision 0057)', () => {
+    const tenants = () => app.services.tenants;
+
+    it('a tenant this node held is read again at once, with its keys; the next request reads nothing', async () => {
+      const t = await app.createTenant();
+      await loadSigningKeys(app.services, t);
+      await tenants().findActive(t.slug);
+      rec.clear();
+      await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+      await tenants().settled();
+      expect(reads()).toBe(1);
+      const ctx = (await tenants().findActive(t.slug))!;
+      expect(reads()).toBe(1);
+      expect(sealedSigningKeysOf(ctx)).toBeDefined();
+    });
+
+    it('the read ahead sees the change: a disabled tenant is refused by the next request without a read', async () => {
+      const t = await app.createTenant();
+      await tenants().findActive(t.slug);
+      await changeTenantStatus(app.services, t.slug, 'disable', { kind: 'admin-cli' });
+      await tenants().settled();
+      rec.clear();
+      expect(await tenants().findActive(t.slug)).toBeNull();
+      expect(reads()).toBe(0);
+    });
+
+    it('another tenant’s change leaves this one cached and reads it nothing ahead', async () => {
+      const t = await app.createTenant();
+      const other = await app.createTenant();
+      await tenants().findActive(t.slug);
+      rec.clear();
+      await app.services.bus.publish({ type: 'tenant.changed', tenantId: other.id });
+      await tenants().settled();
+      expect((await tenants().findActive(t.slug))?.id).toBe(t.id);
+      expect(reads()).toBe(0);
+    });
+
+    it('a slug cached as unknown is read again after any tenant.changed (the event may have created or enabled it)', async () => {
+      const t = await app.createTenant();
+      await changeTenantStatus(app.services, t.slug, 'disable', { kind: 'admin-cli' });
+      expect(await tenants().findActive(t.slug)).toBeNull(); // cached as refused
+      await changeTenantStatus(app.services, t.slug, 'enable', { kind: 'admin-cli' });
+      expect((await tenants().findActive(t.slug))?.id).toBe(t.id);
+    });
   });
 });

@@ -30,6 +30,10 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     app = await startTestApp(kind);
     t = await app.createTenant();
     other = await app.createTenant();
+    // These cases are the path of a request that finds neither the tenant nor its catalogue cached (the first after
+    // tenant.changed on a node that did not read them ahead, decision 0057): no read ahead here.
+    app.services.tenants.refreshAhead = false;
+    callableToolsCache(app.services).refreshAhead = false;
     rec = await recordStatements(app);
   });
   afterEach(() => rec.clear());

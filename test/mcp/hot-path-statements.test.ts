@@ -7,6 +7,7 @@ import { issuerUrl } from '../../src/oauth/oauth-urls.js';
 import { loadSigningKeys } from '../../src/oauth/signing-keys.js';
 import type { JwtAccessTokenVerifier } from '../../src/oauth/verify-access-token.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
+import { callableToolsCache, type ToolSet } from '../../src/tools/callable-tools-cache.js';
 import { testDbKinds } from '../support/databases.js';
 import { recordStatements, statementLabel, type StatementRecorder } from '../support/record-statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -42,14 +43,19 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
 
   /** A user with a grant and an access token minted like the authorization server's (RFC 9068). */
   async function userToken(): Promise<string> {
+    return (await userWithToken()).token;
+  }
+
+  async function userWithToken(): Promise<{ user: string; token: string }> {
     const user = await createUser(t, `${randomBytes(4).toString('hex')}@example.com`);
     const gid = newId('grt');
     await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'Grant', id: gid, payload: {}, accountId: user, expiresAt: null } });
     const jwk = (await loadSigningKeys(app.services, t)).keys[0]!;
     const iat = Math.floor(app.clock.now().getTime() / 1000) - 10;
-    return new SignJWT({ iss: issuerUrl(app.url, t), aud: mcpResourceUrl(app.url, t), iat, exp: iat + 600, jti: randomBytes(8).toString('hex'), tid: t.id, sub: user, client_id: 'c1', gid, scope: MCP_SCOPE })
+    const token = await new SignJWT({ iss: issuerUrl(app.url, t), aud: mcpResourceUrl(app.url, t), iat, exp: iat + 600, jti: randomBytes(8).toString('hex'), tid: t.id, sub: user, client_id: 'c1', gid, scope: MCP_SCOPE })
       .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid })
       .sign(await importJWK(jwk, 'RS256'));
+    return { user, token };
   }
 
   let id = 0;
@@ -95,12 +101,46 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(allPrepared()).toBe(true);
   });
 
-  it('after tenant.changed: ONE round trip — the tenant with its sealed signing keys, the grant, the catalogue and the user’s tools', async () => {
+  /** sent(), without the events' own NOTIFY (published while recording). */
+  const reads = () => sent().filter((x) => !x.includes('pg_notify'));
+  /** The node's caches that read the tenant and its catalogue ahead after tenant.changed (decision 0057). */
+  const tenants = () => app.services.tenants;
+  const tools = () => callableToolsCache(app.services);
+  async function withoutRefreshAhead(body: () => Promise<void>) {
+    tenants().refreshAhead = tools().refreshAhead = false;
+    try {
+      await body();
+    } finally {
+      tenants().refreshAhead = tools().refreshAhead = true;
+    }
+  }
+
+  it('after tenant.changed the node reads the tenant and its catalogue ahead; the next request reads only its token’s grant and tools', async () => {
     const token = await userToken();
     await rpc(token, 'tools/list');
+    rec.clear();
     await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+    await tenants().settled();
+    await tools().settled();
+    // In the background, right after the event (decision 0057): the tenant with its sealed keys, and the catalogue.
+    expect(reads()).toEqual(['approved_tools', 'tenant_by_slug']);
     rec.clear();
     expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    expect(rounds()).toEqual(['1: mcp_cold_token']);
+    expect(allPrepared()).toBe(true);
+    rec.clear();
+    await rpc(token, 'tools/list');
+    expect(sent()).toEqual([]);
+  });
+
+  it('a request before the read ahead (or on a node that did not hold the tenant): ONE round trip — the tenant with its sealed signing keys, the grant, the catalogue and the user’s tools', async () => {
+    const token = await userToken();
+    await rpc(token, 'tools/list');
+    await withoutRefreshAhead(async () => {
+      await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+      rec.clear();
+      expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    });
     // Decision 0043 put the keys with the tenant row; decision 0049 reads the token's grant and tools in that statement
     // too (before: tenant_by_slug, then approved_tools ∥ callable_tool_ids ∥ live_grant).
     expect(rounds()).toEqual(['1: mcp_cold_tenant']);
@@ -113,11 +153,49 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
   it('a request without a token reads the tenant alone after tenant.changed', async () => {
     const token = await userToken();
     await rpc(token, 'tools/list');
-    await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
-    rec.clear();
-    const res = await fetch(mcpResourceUrl(app.url, t), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(res.status).toBe(401);
+    await withoutRefreshAhead(async () => {
+      await app.services.bus.publish({ type: 'tenant.changed', tenantId: t.id });
+      rec.clear();
+      const res = await fetch(mcpResourceUrl(app.url, t), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(401);
+    });
     expect(rounds()).toEqual(['1: tenant_by_slug']);
+  });
+
+  it('tools.changed reads the catalogue ahead and makes the tool sets in use again; the next request reads only its user’s tools', async () => {
+    const { user, token } = await userWithToken();
+    await rpc(token, 'tools/list');
+    const made: ToolSet[] = [];
+    const derive = tools().deriveAhead!;
+    tools().deriveAhead = (set) => (made.push(set), derive(set));
+    try {
+      rec.clear();
+      await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
+      await tools().settled();
+    } finally {
+      tools().deriveAhead = derive;
+    }
+    expect(reads()).toEqual(['approved_tools']);
+    expect(made.map((set) => set.list.map((x) => x.name))).toContainEqual(['up__echo', 'whoami']);
+    rec.clear();
+    expect((await rpc(token, 'tools/list')).tools).toHaveLength(2);
+    expect(sent()).toEqual(['callable_tool_ids']);
+    // The user's decision found the set made ahead, its tools/list answer serialised then.
+    expect(made).toContain(await tools().toolSet(t, user));
+  });
+
+  it('nothing is read ahead for a tenant this node did not hold, nor after bus.resumed', async () => {
+    const unseen = await app.createTenant();
+    const token = await userToken();
+    await rpc(token, 'tools/list');
+    rec.clear();
+    await app.services.bus.publish({ type: 'tenant.changed', tenantId: unseen.id });
+    // Another tenant's event leaves this one's entries alone: its next request reads nothing.
+    await rpc(token, 'tools/list');
+    await app.services.bus.publish({ type: 'bus.resumed' } as never);
+    await tenants().settled();
+    await tools().settled();
+    expect(reads()).toEqual([]);
   });
 
   it('a settings-only tenant.changed neither opens nor imports the keys again; the token check still reads the key set afresh', async () => {
@@ -126,6 +204,7 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     await rpc(token, 'tools/list');
     const imports = verifier.keyImports.imports;
     await cli(app, 'tenant settings', { tenant: t.slug, 'reconsent-on-new-tools': 'on' });
+    await tenants().settled();
     const vault = app.services.vault;
     const open = vault.openString.bind(vault);
     let opened = 0;
@@ -136,7 +215,7 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     } finally {
       vault.openString = open;
     }
-    expect(sent()).toContain('mcp_cold_tenant');
+    expect(sent()).toContain('mcp_cold_token'); // the tenant and its sealed keys were read ahead, after the change
     // The sealed row read with the tenant is byte for byte the one opened before the change: not decrypted again.
     expect(opened).toBe(0);
     expect(verifier.keyImports.imports).toBe(imports);
