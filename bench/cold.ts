@@ -17,6 +17,10 @@
 // background load runs — BG_USERS other users of a second tenant (untouched by the first tenant's event) calling the
 // upstream's `echo`, their tokens cached, open-loop at BENCH_COLD_BG_RATE (200) requests/s from a process of its own
 // (bench/mcp/background-load.ts). Each variant's cold minus its control is the event's own cost.
+//
+// BENCH_COLD_TOOLS (default 0) approves that many more of the upstream's tools for the users' group (the upstream
+// serves them: `t001`, …), so a tenant's catalogue — read with the tenant after `tenant.changed` unless read ahead
+// (decision 0057) — and each tools/list answer have the population benchmark's size (200 there).
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -30,6 +34,7 @@ import { addUpstream } from '../src/tools/manage-upstreams.js';
 import { realTokens, seedGroups, seedMemberships, seedUsers, type App } from './seed.js';
 import { closeServices, pct, startAppProcess, startProcess, stop } from './support.js';
 import { startIpcChild } from './ipc.js';
+import { toolName } from './mcp/population.js';
 import { benchClient } from './mcp/post-json.js';
 import type { ColdCommand } from './mcp/cold-client.js';
 
@@ -39,10 +44,11 @@ const WARMUP_USERS = 50;
 const BG_USERS = 20;
 const BG_RATE = Number(process.env.BENCH_COLD_BG_RATE ?? 200);
 const IDLE_MS = 150;
+const TOOLS = Number(process.env.BENCH_COLD_TOOLS ?? 0);
 
 export async function main(databaseUrl: string): Promise<void> {
   const gateway = await startAppProcess(databaseUrl, 'cold', process.env.BENCH_COLD_NODE_ARGS?.split(' ').filter(Boolean));
-  const upstream = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/upstream.ts'], {});
+  const upstream = startProcess(process.execPath, ['--import', 'tsx', 'bench/mcp/upstream.ts'], { BENCH_UPSTREAM_TOOLS: String(TOOLS) });
   const pool = new pg.Pool({ connectionString: gateway.db.url, max: 2 });
   pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) at the end terminates idle connections
   const services = await gateway.services();
@@ -60,6 +66,7 @@ export async function main(databaseUrl: string): Promise<void> {
     await pool.query('ANALYZE');
     await addUpstream(services, t, { name: 'up', url: upstreamUrl, headers: {} });
     await approveTool(services, t, 'up__echo', ['Staff']);
+    for (let i = 0; i < TOOLS; i++) await approveTool(services, t, `up__${toolName(i)}`, ['Staff']);
 
     const app = { url: gateway.publicUrl, services } as App;
     const tokens = await realTokens(app, t, userIds);
@@ -133,7 +140,7 @@ export async function main(databaseUrl: string): Promise<void> {
       const w = sorted(warm);
       return `| ${label} | ${c.length} | ${pct(c, 50).toFixed(2)} / ${pct(c, 99).toFixed(2)} / ${c.at(-1)!.toFixed(2)} ms | ${pct(w, 50).toFixed(2)} / ${pct(w, 99).toFixed(2)} ms | ${(pct(c, 99) / pct(w, 99)).toFixed(1)}× | p99 ≤ 5 ms: ${pct(c, 99) <= 5 ? 'met' : '**not met**'} |`;
     };
-    console.log(`\n## Cold paths on PostgreSQL (tools/list, sequential; ${USERS} users with their own tokens, one group, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    console.log(`\n## Cold paths on PostgreSQL (tools/list, sequential; ${USERS} users with their own tokens, one group, ${TOOLS + 1} approved upstream tools, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     console.log('| first request | requests | cold p50 / p99 / max | same request again (warm) p50 / p99 | cold ÷ warm (p99) | goal |');
     console.log('|---|---:|---:|---:|---:|---|');
     console.log(row("each user's first request (token, grant, user and permissions uncached; signing keys loaded)", first, firstWarm));
