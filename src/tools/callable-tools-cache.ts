@@ -50,6 +50,8 @@ interface Catalogue extends Timed {
   t: TenantCtx;
   tools: Promise<Map<string, CallableToolWithUpstream>>;
   sets: Map<string, ToolSet>;
+  /** A catalogue read ahead: the tool sets it is to make (a later event's read ahead takes them over). */
+  setsAhead?: readonly string[];
 }
 
 const MAX_ENTRIES = 10_000;
@@ -110,7 +112,9 @@ export class CallableToolsCache {
         const held = this.#catalogues.get(e.tenantId);
         this.#catalogues.delete(e.tenantId);
         this.#drop((x) => x.tenantId === e.tenantId);
-        if (held && this.refreshAhead && this.#fresh(held, s.clock.now().getTime())) this.#readAhead(held.t, [...held.sets.keys()].slice(-MAX_SETS_AHEAD));
+        if (held && this.refreshAhead && this.#fresh(held, s.clock.now().getTime())) {
+          this.#readAhead(held.t, [...new Set([...(held.setsAhead ?? []), ...held.sets.keys()])].slice(-MAX_SETS_AHEAD));
+        }
       } else if (e.type === 'user.changed' || e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
       else if (e.type === 'members.changed') this.#drop((x) => x.tenantId === e.tenantId && (e.userIds === null || e.userIds.includes(x.userId)));
     });
@@ -182,6 +186,7 @@ export class CallableToolsCache {
       const now = this.s.clock.now().getTime();
       if (this.#fresh(this.#catalogues.get(t.id), now)) return;
       const catalogue = this.#catalogue(t, now);
+      catalogue.setsAhead = setKeys;
       const tools = await catalogue.tools;
       for (const key of setKeys) {
         if (this.#catalogues.get(t.id) !== catalogue) return; // dropped by a later event: its read ahead does this
