@@ -184,6 +184,26 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(made).toContain(await tools().toolSet(t, user));
   });
 
+  it('a tools.changed while the catalogue is being read ahead: the next read ahead still makes the sets in use', async () => {
+    const { user, token } = await userWithToken();
+    await rpc(token, 'tools/list');
+    const made: ToolSet[] = [];
+    const derive = tools().deriveAhead!;
+    tools().deriveAhead = (set) => (made.push(set), derive(set));
+    try {
+      app.services.bus.deliverLocally({ type: 'tools.changed', tenantId: t.id });
+      // One turn of the event loop: the read ahead has started (its catalogue loading, on PostgreSQL not yet answered).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      app.services.bus.deliverLocally({ type: 'tools.changed', tenantId: t.id });
+      await tools().settled();
+    } finally {
+      tools().deriveAhead = derive;
+    }
+    await rpc(token, 'tools/list');
+    // The user's set in the catalogue now cached was made ahead, from that catalogue.
+    expect(made).toContain(await tools().toolSet(t, user));
+  });
+
   it('nothing is read ahead for a tenant this node did not hold, nor after bus.resumed', async () => {
     const unseen = await app.createTenant();
     const token = await userToken();
