@@ -115,6 +115,28 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     }
   }
 
+  /** Runs `body`, returning the tool sets the callable-tools cache made ahead meanwhile (its deriveAhead, still called). */
+  async function setsMadeAhead(body: () => Promise<void>): Promise<ToolSet[]> {
+    const made: ToolSet[] = [];
+    const derive = tools().deriveAhead!;
+    tools().deriveAhead = (set) => (made.push(set), derive(set));
+    try {
+      await body();
+    } finally {
+      tools().deriveAhead = derive;
+    }
+    return made;
+  }
+
+  /** The request reads in ONE round trip exactly `statement`, all prepared; the same request again reads nothing. */
+  async function expectOneRoundThenNothing(token: string, statement: string) {
+    expect(rounds()).toEqual([`1: ${statement}`]);
+    expect(allPrepared()).toBe(true);
+    rec.clear();
+    await rpc(token, 'tools/list');
+    expect(sent()).toEqual([]);
+  }
+
   it('after tenant.changed the node reads the tenant and its catalogue ahead; the next request reads only its token’s grant and tools', async () => {
     const token = await userToken();
     await rpc(token, 'tools/list');
@@ -126,11 +148,7 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(reads()).toEqual(['approved_tools', 'tenant_by_slug']);
     rec.clear();
     expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
-    expect(rounds()).toEqual(['1: mcp_cold_token']);
-    expect(allPrepared()).toBe(true);
-    rec.clear();
-    await rpc(token, 'tools/list');
-    expect(sent()).toEqual([]);
+    await expectOneRoundThenNothing(token, 'mcp_cold_token');
   });
 
   it('a request before the read ahead (or on a node that did not hold the tenant): ONE round trip — the tenant with its sealed signing keys, the grant, the catalogue and the user’s tools', async () => {
@@ -143,11 +161,7 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     });
     // Decision 0043 put the keys with the tenant row; decision 0049 reads the token's grant and tools in that statement
     // too (before: tenant_by_slug, then approved_tools ∥ callable_tool_ids ∥ live_grant).
-    expect(rounds()).toEqual(['1: mcp_cold_tenant']);
-    expect(allPrepared()).toBe(true);
-    rec.clear();
-    await rpc(token, 'tools/list');
-    expect(sent()).toEqual([]);
+    await expectOneRoundThenNothing(token, 'mcp_cold_tenant');
   });
 
   it('a request without a token reads the tenant alone after tenant.changed', async () => {
@@ -165,16 +179,11 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
   it('tools.changed reads the catalogue ahead and makes the tool sets in use again; the next request reads only its user’s tools', async () => {
     const { user, token } = await userWithToken();
     await rpc(token, 'tools/list');
-    const made: ToolSet[] = [];
-    const derive = tools().deriveAhead!;
-    tools().deriveAhead = (set) => (made.push(set), derive(set));
-    try {
+    const made = await setsMadeAhead(async () => {
       rec.clear();
       await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
       await tools().settled();
-    } finally {
-      tools().deriveAhead = derive;
-    }
+    });
     expect(reads()).toEqual(['approved_tools']);
     expect(made.map((set) => set.list.map((x) => x.name))).toContainEqual(['up__echo', 'whoami']);
     rec.clear();
@@ -187,18 +196,13 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
   it('a tools.changed while the catalogue is being read ahead: the next read ahead still makes the sets in use', async () => {
     const { user, token } = await userWithToken();
     await rpc(token, 'tools/list');
-    const made: ToolSet[] = [];
-    const derive = tools().deriveAhead!;
-    tools().deriveAhead = (set) => (made.push(set), derive(set));
-    try {
+    const made = await setsMadeAhead(async () => {
       app.services.bus.deliverLocally({ type: 'tools.changed', tenantId: t.id });
       // One turn of the event loop: the read ahead has started (its catalogue loading, on PostgreSQL not yet answered).
       await new Promise<void>((resolve) => setImmediate(resolve));
       app.services.bus.deliverLocally({ type: 'tools.changed', tenantId: t.id });
       await tools().settled();
-    } finally {
-      tools().deriveAhead = derive;
-    }
+    });
     await rpc(token, 'tools/list');
     // The user's set in the catalogue now cached was made ahead, from that catalogue.
     expect(made).toContain(await tools().toolSet(t, user));
