@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -47,7 +47,10 @@ export const serverArgs: string[] = (() => {
  * (`[pid:isolate] …`, from node flags such as `--trace-gc`), or with '' when `ready` says so.
  */
 export function startProcess(command: string, args: string[], env: Record<string, string>, ready?: () => Promise<boolean>) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', ready ? 'ignore' : 'pipe', 'inherit'] });
+  // BENCH_APP_STDOUT=<file>: a server's stdout (its log lines, and V8's trace lines with e.g. `--trace-gc-nvp`) appended
+  // there instead of dropped.
+  const keep = ready && process.env.BENCH_APP_STDOUT ? openSync(process.env.BENCH_APP_STDOUT, 'a') : undefined;
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', ready ? (keep ?? 'ignore') : 'pipe', 'inherit'] });
   const url = ready
     ? (async () => {
         while (!(await ready())) {
@@ -183,7 +186,8 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
   // A release step (`sso-bridge migrate`) before the node starts: the node then starts warm, as every node but the
   // first of a release does, and never loads the schema engine.
   if (opts.migrateFirst) execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'dist/cli/main.js', 'migrate'], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, stdio: 'ignore' });
-  const app = startProcess(process.execPath, [...nodeArgs, ...serverArgs], { ...env, LOG_LEVEL: 'info' }, () =>
+  // The benchmark's own flags after the start script's, so they override them (V8: the last of a flag wins).
+  const app = startProcess(process.execPath, [...serverArgs.slice(0, -1), ...nodeArgs, serverArgs.at(-1)!], { ...env, LOG_LEVEL: 'info' }, () =>
     fetch(`${env.PUBLIC_URL}/readyz`).then((r) => r.ok, () => false),
   );
   return {
