@@ -22,31 +22,37 @@ import { approvedToolsSql, callableToolIdsSql, callableToolsCache, type Approved
  * grant and subject the verified token names (PrefetchedGrant), the tools are installed only after the bearer check
  * passed for that subject, and both only if no event that drops them arrived since the read started.
  */
-function aheadSql(tenantActive: string, gid: string, sub: string, withCatalogue: string): string {
+function aheadSql(tenantActive: string, gid: string, sub: string, withCatalogue: boolean): string {
+  // The catalogue is in the text or not, never switched by a parameter: PostgreSQL keeps using a prepared statement's
+  // generic plan only when it costs no more than the custom plans of its first executions, and a custom plan prunes a
+  // subquery that a parameter turns off. With a switch, every execution was planned again (~1 ms with 200 tools, more
+  // than running it), measured in docs/benchmarks.md (issue 17 §2, "the cold read planned once").
+  const catalogue = withCatalogue ? `(SELECT COALESCE(json_agg(c), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c)` : 'NULL::json';
   return `g."found" AS "grantFound", g."accountId" AS "grantAccountId", g."expiresAt" AS "grantExpiresAt",
           g."active" AS "grantUserActive", g."revokedBefore" AS "grantRevokedBefore",
           CASE WHEN g."accountId" = ${sub} THEN
             (SELECT COALESCE(json_agg(x."id" ORDER BY x."name"), '[]'::json) FROM (${callableToolIdsSql('t."id"', sub)}) x) END AS "toolIds",
-          CASE WHEN g."accountId" = ${sub} AND ${withCatalogue} THEN
-            (SELECT COALESCE(json_agg(c), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c) END AS "catalogue"
+          CASE WHEN g."accountId" = ${sub} THEN ${catalogue} END AS "catalogue"
      FROM "Tenant" t
      LEFT JOIN LATERAL (SELECT true AS "found", lg.* FROM (${liveGrantSql('t."id"', gid)}) lg WHERE ${tenantActive}) g ON TRUE`;
 }
 
 /** After a tenant-directory miss (every `tenant.changed`): the tenant row with its sealed keys, and the token's reads. */
-const TENANT_AND_TOKEN = statement(
+export const TENANT_AND_TOKEN = statement(
   'mcp_cold_tenant',
-  `SELECT ${TENANT_COLUMNS}, ${aheadSql(`t."status" = 'active'`, '$3::text', '$4::text', '$5::boolean')}
+  `SELECT ${TENANT_COLUMNS}, ${aheadSql(`t."status" = 'active'`, '$3::text', '$4::text', true)}
      ${sealedKeysJoin('$2::text')}
     WHERE t."slug" = $1::text`,
 );
 
-/** The tenant cached, the token not: the token's reads only, for the cached context's tenant. */
-const TOKEN = statement(
-  'mcp_cold_token',
-  `SELECT ${aheadSql(`t."status" = 'active'`, '$2::text', '$3::text', '$4::boolean')}
-    WHERE t."id" = $1::text`,
-);
+const tokenSql = (withCatalogue: boolean) => `SELECT ${aheadSql(`t."status" = 'active'`, '$2::text', '$3::text', withCatalogue)}
+    WHERE t."id" = $1::text`;
+
+/** The tenant and its catalogue cached, the token not: the token's reads only, for the cached context's tenant. */
+export const TOKEN = statement('mcp_cold_token', tokenSql(false));
+
+/** The tenant cached, its catalogue not (expired, or dropped by `tools.changed`): the token's reads and the catalogue. */
+export const TOKEN_AND_CATALOGUE = statement('mcp_cold_token_catalogue', tokenSql(true));
 
 interface AheadRow {
   grantFound: boolean | null;
@@ -103,7 +109,7 @@ export async function coldRead(s: Services, slug: string, token: string | undefi
   const { gid, sub } = claims;
   const bySlug = async (db: Db, name: string) => {
     if (!looksLikeSlug(name)) return { tenant: null, along: null };
-    const [row] = await hotQuery<TenantRow & AheadRow>(db, TENANT_AND_TOKEN, [name, SIGNING_KEYS_OWNER, gid, sub, true]);
+    const [row] = await hotQuery<TenantRow & AheadRow>(db, TENANT_AND_TOKEN, [name, SIGNING_KEYS_OWNER, gid, sub]);
     return { tenant: activeTenantOf(db, row), along: row ?? null };
   };
   const found = await s.tenants.findActiveWith(slug, bySlug);
@@ -116,7 +122,7 @@ export async function coldRead(s: Services, slug: string, token: string | undefi
     readAt = found.readAt!;
   } else {
     readAt = s.bus.now();
-    [row] = await hotQuery<AheadRow>(t.db, TOKEN, [t.id, gid, sub, !callableToolsCache(s).hasCatalogue(t)]);
+    [row] = await hotQuery<AheadRow>(t.db, callableToolsCache(s).hasCatalogue(t) ? TOKEN : TOKEN_AND_CATALOGUE, [t.id, gid, sub]);
   }
   if (!row) return { t };
   const live: LiveGrant | null = row.grantFound
