@@ -11,6 +11,11 @@ import type { Db } from './open-database.js';
  * - a Date parameter is sent as its UTC wall time (pg would send local time with an offset that PostgreSQL then
  *   drops when casting to `timestamp`).
  * int8 comes back as a string (as pg does); json/jsonb parsed; booleans and float8 as JavaScript values.
+ *
+ * A parameter must not switch part of a statement on or off (`CASE WHEN $4::boolean THEN (SELECT …)`): PostgreSQL
+ * keeps a prepared statement's generic plan only if it costs no more than the custom plans of its first five
+ * executions, and a custom plan prunes the part switched off, so every execution is planned again. Declare one
+ * statement per variant instead (decision 0049's amendment: ~1 ms per MCP cold read with 200 tools).
  */
 export interface Statement {
   /** Unique per SQL text: PostgreSQL keeps the prepared statement per connection under this name. */

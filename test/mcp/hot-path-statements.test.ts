@@ -176,6 +176,18 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(rounds()).toEqual(['1: tenant_by_slug']);
   });
 
+  it("a user's first request with the tenant cached but not its catalogue: ONE round trip, the catalogue in it", async () => {
+    await rpc(await userToken(), 'tools/list'); // the tenant and its keys are cached
+    const token = await userToken();
+    await withoutRefreshAhead(async () => {
+      await app.services.bus.publish({ type: 'tools.changed', tenantId: t.id });
+      rec.clear();
+      expect((await rpc(token, 'tools/list')).tools!.map((x) => x.name)).toEqual(['up__echo', 'whoami']);
+    });
+    // A statement of its own, not mcp_cold_token with a switch: each keeps its generic plan (cold-read-plans.test.ts).
+    await expectOneRoundThenNothing(token, 'mcp_cold_token_catalogue');
+  });
+
   it('tools.changed reads the catalogue ahead and makes the tool sets in use again; the next request reads only its user’s tools', async () => {
     const { user, token } = await userWithToken();
     await rpc(token, 'tools/list');
