@@ -23,16 +23,15 @@ import { approvedToolsSql, callableToolIdsSql, callableToolsCache, type Approved
  * passed for that subject, and both only if no event that drops them arrived since the read started.
  */
 function aheadSql(tenantActive: string, gid: string, sub: string, withCatalogue: boolean): string {
-  // The catalogue is in the text or not, never switched by a parameter: PostgreSQL keeps using a prepared statement's
-  // generic plan only when it costs no more than the custom plans of its first executions, and a custom plan prunes a
-  // subquery that a parameter turns off. With a switch, every execution was planned again (~1 ms with 200 tools, more
-  // than running it), measured in docs/benchmarks.md (issue 17 §2, "the cold read planned once").
-  const catalogue = withCatalogue ? `(SELECT COALESCE(json_agg(c), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c)` : 'NULL::json';
+  // In the text or not, never switched by a parameter (hot-sql.ts: the statement would be planned on every execution).
+  const catalogue = withCatalogue
+    ? `CASE WHEN g."accountId" = ${sub} THEN (SELECT COALESCE(json_agg(c), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c) END`
+    : 'NULL::json';
   return `g."found" AS "grantFound", g."accountId" AS "grantAccountId", g."expiresAt" AS "grantExpiresAt",
           g."active" AS "grantUserActive", g."revokedBefore" AS "grantRevokedBefore",
           CASE WHEN g."accountId" = ${sub} THEN
             (SELECT COALESCE(json_agg(x."id" ORDER BY x."name"), '[]'::json) FROM (${callableToolIdsSql('t."id"', sub)}) x) END AS "toolIds",
-          CASE WHEN g."accountId" = ${sub} THEN ${catalogue} END AS "catalogue"
+          ${catalogue} AS "catalogue"
      FROM "Tenant" t
      LEFT JOIN LATERAL (SELECT true AS "found", lg.* FROM (${liveGrantSql('t."id"', gid)}) lg WHERE ${tenantActive}) g ON TRUE`;
 }
