@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveEntraToken, ENTRA_TOKEN_OWNER, loadEntraToken } from '../../src/connectors/microsoft/entra-token-store.js';
 import { microsoftRuntime } from '../../src/connectors/microsoft/microsoft-tokens.js';
@@ -31,7 +31,8 @@ describe.each(testDbKinds)('Microsoft connector: add, credentials, Graph calls, 
     cli(app, 'idp add-oidc', { tenant: t.slug, issuer: entra.issuer(tid), 'client-id': entra.clientId, 'client-secret': entra.clientSecret, name: 'Entra', 'allowed-domain': ['contoso.com'], ...extra }) as Promise<{ id: string }>;
 
   /** A tenant with the connector and a user whose Entra refresh token is stored (as SSO would have kept it). */
-  async function signedInUser(t: TenantCtx, connId: string, email = `u${randomUUID().slice(0, 8)}@contoso.com`) {
+  // Digits only after the `u`: a hex suffix could spell a name the people lookups below search for (`…ada…`).
+  async function signedInUser(t: TenantCtx, connId: string, email = `u${randomInt(1e9)}@contoso.com`) {
     const user = entra.addUser({ tid, email, name: email });
     const userId = await createUser(t, email, ['Staff']);
     const rt = `rt.seed.${randomUUID()}`;
