@@ -7,17 +7,18 @@ import type { Services } from '../services.js';
 import { activeTenantOf, sealedKeysJoin, TENANT_COLUMNS, type TenantRow } from '../tenants/find-tenant.js';
 import { looksLikeSlug } from '../tenants/slug.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
-import { approvedToolsSql, callableToolIdsSql, callableToolsCache, type ApprovedToolRow } from '../tools/callable-tools-cache.js';
+import { approvedToolsSql, callableToolsCache, grantedToolIdsJson, type ApprovedToolRow } from '../tools/callable-tools-cache.js';
 
 /**
  * What a token's first MCP request reads, in ONE statement (issue 17 §2, decision 0049): the grant the bearer token
- * names with its user's state (the verifier's live_grant), that user's callable tool ids and, unless cached, the
- * tenant's approved tools — read ahead, from the token's claims BEFORE its signature is checked, so the request waits
+ * names with its user's state (the verifier's live_grant), the tools granted to that user's groups and, unless cached,
+ * the tenant's approved tools (what the permission decision is made from: callable-tools-cache.ts) — read ahead, from the token's claims BEFORE its signature is checked, so the request waits
  * for one round trip instead of two (or three after `tenant.changed`: the tenant row with its keys first).
  *
  * Everything is bound to the tenant row `t` found inside the statement (by slug, or by the cached context's id), never
- * to a claim: a token naming another tenant's grant reads nothing of it. The tools are computed only when the named
- * grant exists in that tenant and belongs to the named subject, so a forged token makes the statement an index probe.
+ * to a claim: a token naming another tenant's grant reads nothing of it. The tools are read only when the named grant
+ * exists in that tenant and belongs to the named subject, an active user, so a forged token makes the statement an
+ * index probe.
  * Nothing read here is used or cached before the token verifies: the verifier takes the grant only for exactly the
  * grant and subject the verified token names (PrefetchedGrant), the tools are installed only after the bearer check
  * passed for that subject, and both only if no event that drops them arrived since the read started.
@@ -25,12 +26,11 @@ import { approvedToolsSql, callableToolIdsSql, callableToolsCache, type Approved
 function aheadSql(tenantActive: string, gid: string, sub: string, withCatalogue: boolean): string {
   // In the text or not, never switched by a parameter (hot-sql.ts: the statement would be planned on every execution).
   const catalogue = withCatalogue
-    ? `CASE WHEN g."accountId" = ${sub} THEN (SELECT COALESCE(json_agg(c), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c) END`
+    ? `CASE WHEN g."accountId" = ${sub} THEN (SELECT COALESCE(json_agg(c ORDER BY c."name"), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c) END`
     : 'NULL::json';
   return `g."found" AS "grantFound", g."accountId" AS "grantAccountId", g."expiresAt" AS "grantExpiresAt",
           g."active" AS "grantUserActive", g."revokedBefore" AS "grantRevokedBefore",
-          CASE WHEN g."accountId" = ${sub} THEN
-            (SELECT COALESCE(json_agg(x."id" ORDER BY x."name"), '[]'::json) FROM (${callableToolIdsSql('t."id"', sub)}) x) END AS "toolIds",
+          CASE WHEN g."accountId" = ${sub} AND g."active" THEN ${grantedToolIdsJson('t."id"', sub)} END AS "grantedToolIds",
           ${catalogue} AS "catalogue"
      FROM "Tenant" t
      LEFT JOIN LATERAL (SELECT true AS "found", lg.* FROM (${liveGrantSql('t."id"', gid)}) lg WHERE ${tenantActive}) g ON TRUE`;
@@ -59,14 +59,17 @@ interface AheadRow {
   grantExpiresAt: Date | null;
   grantUserActive: boolean | null;
   grantRevokedBefore: Date | null;
-  toolIds: string[] | null;
+  grantedToolIds: string[] | null;
   catalogue: ApprovedToolRow[] | null;
 }
 
-/** The tools read ahead for the subject the token claimed: installed only once the token verified for that subject. */
+/**
+ * What the decision of the subject the token claimed needs, read ahead (the tools granted to their groups, and the
+ * catalogue unless cached): installed only once the token verified for that subject.
+ */
 export interface ToolsAhead {
   subject: string;
-  ids: string[];
+  granted: string[];
   catalogue: ApprovedToolRow[] | null;
   readAt: number;
 }
@@ -130,6 +133,6 @@ export async function coldRead(s: Services, slug: string, token: string | undefi
   return {
     t,
     prefetched: { tenantId: t.id, grantId: gid, subject: sub, live, readAt },
-    ...(row.toolIds && { tools: { subject: sub, ids: row.toolIds, catalogue: row.catalogue, readAt } }),
+    ...(row.grantedToolIds && { tools: { subject: sub, granted: row.grantedToolIds, catalogue: row.catalogue, readAt } }),
   };
 }

@@ -20,6 +20,7 @@ export interface ToolSet {
 
 /** An approved tool with its upstream, as approvedToolsSql reads it. */
 export interface ApprovedToolRow extends ToolRow {
+  everyone: boolean;
   upUrl: string | null;
   upHeadersSecretId: string | null;
   upUpdatedAt: Date | string | null;
@@ -44,11 +45,17 @@ interface Entry extends Timed {
   tools: Promise<ToolSet>;
 }
 
-/** A tenant's approved tools by id, and the tool sets made from them (interned by their ids). */
+/** A tenant's approved, not held tools by id in name order, and which of them are approved for everyone. */
+export interface ApprovedTools {
+  byId: ReadonlyMap<string, CallableToolWithUpstream>;
+  everyone: ReadonlySet<string>;
+}
+
+/** A tenant's approved tools, and the tool sets made from them (interned by their ids). */
 interface Catalogue extends Timed {
   /** The context it was read for (what a read ahead reads it again with). */
   t: TenantCtx;
-  tools: Promise<Map<string, CallableToolWithUpstream>>;
+  tools: Promise<ApprovedTools>;
   sets: Map<string, ToolSet>;
   /** A catalogue read ahead: the tool sets it is to make (a later event's read ahead takes them over). */
   setsAhead?: readonly string[];
@@ -70,10 +77,11 @@ export const MAX_AGE_MS = 10 * 60_000;
  * The tools each user may call now — user active, tool approved, for everyone, for a group the user is in or for an
  * IdP group one of the user's groups stands for (idp-group-grants.ts) — as the
  * MCP endpoint decides them for tools/list and tools/call. Cached per (tenant, user) on this node, because a
- * permission query per call was the largest database cost of the hot path. The decision (which tool ids) is made per
- * user by one query; the tools' definitions come from a per-tenant catalogue of approved tools, loaded once for all
- * its users (a tenant with 200 approved tools and large schemas made each user's load, and each user's entry,
- * carry all of them).
+ * permission query per call was the largest database cost of the hot path. The tools — their definitions, whether
+ * they are approved, held, for everyone — come from a per-tenant catalogue of approved tools, loaded once for all its
+ * users (a tenant with 200 approved tools and large schemas made each user's load, and each user's entry, carry all
+ * of them). What is the user's own is read per user by one query: whether they are active, and the tools granted to
+ * their groups (grantedToolIdsSql); the decision is made from both in memory ({@link decide}, decision 0058).
  *
  * The cache obeys the event bus exactly like the token cache: `tools.changed` (approve, revoke, upstream add /
  * refresh / remove), `tenant.changed` drop the tenant's entries and catalogue; `user.changed` (SCIM user or group membership
@@ -150,7 +158,7 @@ export class CallableToolsCache {
    * an event this cache obeys came since the read started (`readAt`, `EventBus.now()`: the read may predate it), when
    * the tenant's built-in tools are not known to exist yet, or when the catalogue is neither given nor cached.
    */
-  prime(t: TenantCtx, userId: string, read: { readAt: number; ids: string[]; catalogue: Row[] | null }): void {
+  prime(t: TenantCtx, userId: string, read: { readAt: number; granted: readonly string[]; catalogue: Row[] | null }): void {
     if (read.readAt <= this.#droppedAt || !builtinToolsEnsured(t.id)) return;
     const now = this.s.clock.now().getTime();
     const key = `${t.id}\u0000${userId}`;
@@ -163,7 +171,7 @@ export class CallableToolsCache {
       this.#catalogues.set(t.id, catalogue);
     }
     const cat = catalogue!;
-    const tools = cat.tools.then((map) => intern(cat, map, read.ids));
+    const tools = cat.tools.then((approved) => intern(cat, approved, decide(approved, read.granted)));
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, { tenantId: t.id, userId, loadedAt: now, busLoadedAt: read.readAt, tools });
     tools.catch(() => {
@@ -223,10 +231,10 @@ export class CallableToolsCache {
   async #resolve(t: TenantCtx, userId: string, now: number): Promise<ToolSet> {
     await ensureBuiltinTools(t);
     const catalogue = this.#catalogue(t, now);
-    // Both round trips at once. A tool approved between them is left out until the tools.changed that follows
-    // drops this entry; the decision itself (which ids) is always the user query's.
-    const [tools, ids] = await Promise.all([catalogue.tools, queryCallableToolIds(t, userId)]);
-    return intern(catalogue, tools, ids);
+    // Both round trips at once. A tool approved or revoked between them is decided by the catalogue until the
+    // tools.changed that follows drops this entry with the catalogue (publishers commit first, then publish).
+    const [tools, granted] = await Promise.all([catalogue.tools, queryGrantedToolIds(t, userId)]);
+    return intern(catalogue, tools, granted === null ? [] : decide(tools, granted));
   }
 
   #catalogue(t: TenantCtx, now: number): Catalogue {
@@ -243,51 +251,67 @@ export class CallableToolsCache {
   }
 }
 
+/**
+ * The permission rule, for an active user: every tool of the catalogue (approved, not held) that is approved for
+ * everyone or granted to one of the user's groups, in the catalogue's order (by name). `granted` may name tools the
+ * catalogue does not hold (not approved, held, or of no concern): they are not callable.
+ */
+export function decide(tools: ApprovedTools, granted: readonly string[]): string[] {
+  const mine = new Set(granted);
+  const ids: string[] = [];
+  for (const id of tools.byId.keys()) if (tools.everyone.has(id) || mine.has(id)) ids.push(id);
+  return ids;
+}
+
 /** The tool set of these ids (those still in the catalogue), shared with every user who may call the same. */
-function intern(catalogue: Catalogue, tools: Map<string, CallableToolWithUpstream>, ids: string[]): ToolSet {
-  const known = ids.filter((id) => tools.has(id));
+function intern(catalogue: Catalogue, tools: ApprovedTools, ids: readonly string[]): ToolSet {
+  const known = ids.filter((id) => tools.byId.has(id));
   const setKey = known.join(',');
   const shared = catalogue.sets.get(setKey);
   if (shared) return shared;
-  const list = known.map((id) => tools.get(id)!);
+  const list = known.map((id) => tools.byId.get(id)!);
   const set: ToolSet = { list, byName: new Map(list.map((tool) => [tool.name, tool])) };
   if (catalogue.sets.size < MAX_ENTRIES) catalogue.sets.set(setKey, set);
   return set;
 }
 
 /**
- * The decision in one SQL round trip: the ids of the tools this user may call, by name. The user's groups are read
- * once and the grants of those groups looked up by index (PostgreSQL hashes the IN lists once per query), rather
- * than one grant × membership probe per approved tool, which made a tenant with 200 tools cost milliseconds of
- * database CPU per user. A prepared statement on the driver (hot-sql.ts): it runs on every user's first request and
- * on every cache miss. Raw SQL bypasses the tenant-scoped client, so every table is bound to the tenant ($1)
- * explicitly (test/mcp/mcp-tools.test.ts has the cross-tenant case). `tenant` and `user` are SQL expressions: parameters
- * here, the tenant row's id and a parameter in the MCP request's cold read (src/mcp/cold-read.ts).
+ * What the decision needs of one user, in one SQL round trip: the ids of the tools granted to a group the user is in,
+ * directly (ToolGrant) or through an IdP group one of the user's groups stands for (idp-group-grants.ts: by external
+ * id, or, for a group without one, by the IdP group's name) — one row per grant, unordered, possibly repeated. Whether
+ * a tool is approved, held or for everyone is the catalogue's (decide): the statement reads only the narrow grant
+ * rows of the user's groups, by index, never the tenant's wide Tool rows (issue 17 §2: scanning and sorting 200 of
+ * them was most of a user's first request in PostgreSQL). Raw SQL bypasses the tenant-scoped client, so every table is
+ * bound to the tenant explicitly (test/mcp/mcp-tools.test.ts has the cross-tenant case). `tenant` and `user` are SQL
+ * expressions: parameters here, the tenant row's id and a parameter in the MCP request's cold read (cold-read.ts).
  */
-export function callableToolIdsSql(tenant: string, user: string): string {
+export function grantedToolIdsSql(tenant: string, user: string): string {
   return `WITH mine AS (SELECT m."groupId" FROM "GroupMembership" m WHERE m."tenantId" = ${tenant} AND m."userId" = ${user})
-   SELECT tl."id", tl."name"
-     FROM "Tool" tl
-    WHERE tl."tenantId" = ${tenant} AND tl."approved" AND NOT tl."held"
-      AND EXISTS (SELECT 1 FROM "User" u WHERE u."tenantId" = ${tenant} AND u."id" = ${user} AND u."active")
-      AND (tl."everyone"
-        OR tl."id" IN (SELECT g."toolId" FROM "ToolGrant" g JOIN mine ON mine."groupId" = g."groupId" WHERE g."tenantId" = ${tenant})
-        OR tl."id" IN (
-            -- IdP-group grants (idp-group-grants.ts): a group of the user's stands for the IdP group by external id,
-            -- or, having none, by the IdP group's name.
-            SELECT ig."toolId" FROM "IdpGroupGrant" ig
-              JOIN "Group" gr ON gr."tenantId" = ${tenant}
-               AND (gr."externalId" = ig."idpGroupId" OR (gr."externalId" IS NULL AND gr."displayNameKey" = ig."idpGroupNameKey"))
-              JOIN mine ON mine."groupId" = gr."id"
-             WHERE ig."tenantId" = ${tenant}))
-    ORDER BY tl."name" ASC`;
+   SELECT g."toolId" FROM mine JOIN "ToolGrant" g ON g."tenantId" = ${tenant} AND g."groupId" = mine."groupId"
+   UNION ALL
+   SELECT ig."toolId" FROM mine
+     JOIN "Group" gr ON gr."tenantId" = ${tenant} AND gr."id" = mine."groupId"
+     JOIN "IdpGroupGrant" ig ON ig."tenantId" = ${tenant} AND ig."idpGroupId" = gr."externalId"
+   UNION ALL
+   SELECT ig."toolId" FROM mine
+     JOIN "Group" gr ON gr."tenantId" = ${tenant} AND gr."id" = mine."groupId" AND gr."externalId" IS NULL
+     JOIN "IdpGroupGrant" ig ON ig."tenantId" = ${tenant} AND ig."idpGroupNameKey" = gr."displayNameKey"`;
 }
 
-const CALLABLE_TOOL_IDS = statement('callable_tool_ids', callableToolIdsSql('$1', '$2'));
+/** The user's granted tool ids as one JSON array (`user` must be known to be active where this is used). */
+export const grantedToolIdsJson = (tenant: string, user: string) =>
+  `(SELECT COALESCE(json_agg(x."toolId"), '[]'::json) FROM (${grantedToolIdsSql(tenant, user)}) x)`;
 
-async function queryCallableToolIds(t: TenantCtx, userId: string): Promise<string[]> {
-  const rows = await hotQuery<{ id: string }>(t.db, CALLABLE_TOOL_IDS, [t.id, userId]);
-  return rows.map((r) => r.id);
+/** Null for an unknown or inactive user (who may call nothing), else the tools granted to the user's groups. */
+const GRANTED_TOOL_IDS = statement(
+  'granted_tool_ids',
+  `SELECT CASE WHEN u."active" THEN ${grantedToolIdsJson('$1', '$2')} END AS "granted"
+     FROM "User" u WHERE u."tenantId" = $1 AND u."id" = $2`,
+);
+
+async function queryGrantedToolIds(t: TenantCtx, userId: string): Promise<string[] | null> {
+  const [row] = await hotQuery<{ granted: string[] | null }>(t.db, GRANTED_TOOL_IDS, [t.id, userId]);
+  return row?.granted ?? null;
 }
 
 /**
@@ -295,32 +319,36 @@ async function queryCallableToolIds(t: TenantCtx, userId: string): Promise<strin
  * `tenant` is the SQL expression of the tenant id (a parameter here, the tenant row's id in cold-read.ts).
  */
 export function approvedToolsSql(tenant: string): string {
-  return `SELECT tl."id", tl."name", tl."kind", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
+  return `SELECT tl."id", tl."name", tl."kind", tl."everyone", tl."description", tl."inputSchema", tl."annotations", tl."upstreamId", tl."upstreamToolName",
           up."url" AS "upUrl", up."headersSecretId" AS "upHeadersSecretId", up."updatedAt" AS "upUpdatedAt", up."authMode" AS "upAuthMode"
      FROM "Tool" tl
      LEFT JOIN "Upstream" up ON up."id" = tl."upstreamId" AND up."tenantId" = ${tenant}
     WHERE tl."tenantId" = ${tenant} AND tl."approved" AND NOT tl."held"`;
 }
 
-const APPROVED_TOOLS = statement('approved_tools', approvedToolsSql('$1'));
+// In name order: the catalogue's order is the order of every tool set made from it (decide).
+const APPROVED_TOOLS = statement('approved_tools', `${approvedToolsSql('$1')} ORDER BY tl."name"`);
 
-async function queryApprovedTools(t: TenantCtx): Promise<Map<string, CallableToolWithUpstream>> {
+async function queryApprovedTools(t: TenantCtx): Promise<ApprovedTools> {
   return toolsOf(await hotQuery<Row>(t.db, APPROVED_TOOLS, [t.id]));
 }
 
 /**
- * The catalogue from its rows. `upUpdatedAt` is a Date from the statement itself, or the ISO text PostgreSQL writes for
- * a `timestamp` inside JSON (cold-read.ts), which is UTC without a zone (hot-sql.ts): read as UTC.
+ * The catalogue from its rows, in their order (by name). `upUpdatedAt` is a Date from the statement itself, or the ISO
+ * text PostgreSQL writes for a `timestamp` inside JSON (cold-read.ts), which is UTC without a zone (hot-sql.ts): read
+ * as UTC.
  */
-export function toolsOf(rows: readonly Row[]): Map<string, CallableToolWithUpstream> {
+export function toolsOf(rows: readonly Row[]): ApprovedTools {
   const tools = new Map<string, CallableToolWithUpstream>();
+  const everyone = new Set<string>();
   for (const row of rows) {
+    if (row.everyone) everyone.add(row.id);
     const upstream = row.upstreamId && row.upUrl && row.upUpdatedAt
       ? { id: row.upstreamId, url: row.upUrl, headersSecretId: row.upHeadersSecretId, updatedAt: utcDate(row.upUpdatedAt), authMode: row.upAuthMode ?? 'static' }
       : null;
     tools.set(row.id, { ...toCallableTool(row), upstream });
   }
-  return tools;
+  return { byId: tools, everyone };
 }
 
 const caches = new WeakMap<object, CallableToolsCache>();

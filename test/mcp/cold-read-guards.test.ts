@@ -123,10 +123,12 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
     expect(await list(t, token)).toBe(401);
     expect(sent()).toEqual(['mcp_cold_tenant']);
     expectNothingCached(token, entries);
-    // The statement did find the grant and the user's tools: the signature alone refused them.
+    // The statement did find the grant and what the user's decision is made from (no group grants; the catalogue with
+    // the built-in tools): the signature alone refused them.
     const cold = await coldRead(app.services, t.slug, token, verifier());
     expect(cold.prefetched?.live).toMatchObject({ accountId: mine.sub, active: true });
-    expect(cold.tools?.ids.length).toBeGreaterThan(0);
+    expect(cold.tools).toMatchObject({ subject: mine.sub, granted: [] });
+    expect(cold.tools?.catalogue?.map((tool) => tool.name)).toContain('whoami');
   });
 
   it('another tenant’s genuine token presented to this tenant: refused, nothing kept', async () => {

@@ -200,7 +200,7 @@ describe.each(testDbKinds)('statements of the MCP hot path (%s)', (kind) => {
     expect(made.map((set) => set.list.map((x) => x.name))).toContainEqual(['up__echo', 'whoami']);
     rec.clear();
     expect((await rpc(token, 'tools/list')).tools).toHaveLength(2);
-    expect(sent()).toEqual(['callable_tool_ids']);
+    expect(sent()).toEqual(['granted_tool_ids']);
     // The user's decision found the set made ahead, its tools/list answer serialised then.
     expect(made).toContain(await tools().toolSet(t, user));
   });
