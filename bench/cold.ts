@@ -36,7 +36,7 @@ import { closeServices, pct, startAppProcess, startProcess, stop } from './suppo
 import { startIpcChild } from './ipc.js';
 import { toolName } from './mcp/population.js';
 import { benchClient } from './mcp/post-json.js';
-import type { ColdCommand } from './mcp/cold-client.js';
+import type { ClientGcReport, ColdCommand } from './mcp/cold-client.js';
 
 const USERS = Number(process.env.BENCH_COLD_USERS ?? 1000);
 const DROPS = Number(process.env.BENCH_COLD_DROPS ?? 100);
@@ -85,7 +85,8 @@ export async function main(databaseUrl: string): Promise<void> {
 
     const resource = mcpResourceUrl(gateway.publicUrl, t);
     // Timed in a process of its own (bench/mcp/cold-client.ts), away from this process's services and their collections.
-    const client = startIpcChild('bench/mcp/cold-client.ts');
+    // --expose-gc: the client collects its young generation between requests, outside their timed windows (cold-client.ts).
+    const client = startIpcChild('bench/mcp/cold-client.ts', ['--expose-gc']);
     clientChild = client.child;
     await client.ready;
     const list = (token: string) => client.call({ op: 'list', url: resource, token, expect: 'up__echo' } satisfies ColdCommand) as Promise<number>;
@@ -168,8 +169,11 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| under load: the same request again at once (warm) | ${loadedWarm.length} | ${cells(loadedWarm)} | | |`);
     console.log(`| under load: control, cached, ${IDLE_MS} ms after the previous request, no event | ${controlLoaded.length} | ${cells(controlLoaded)} | | |`);
     if (background.firstError) console.log(`  background error: ${background.firstError}`);
-    const pauses = (await client.call({ op: 'gc' } satisfies ColdCommand)) as number[];
-    console.log(`Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${pauses.length} GC pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms.`);
+    const gc = (await client.call({ op: 'gc' } satisfies ColdCommand)) as ClientGcReport;
+    console.log(
+      `Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${gc.pauses.length} GC pauses, ${gc.pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, ` +
+        `longest ${Math.max(0, ...gc.pauses).toFixed(1)} ms; one of them overlapped ${gc.overlapped} of its ${gc.requests} timed requests, and ${gc.slowOverlapped} of the ${gc.slow} slower than 5 ms.`,
+    );
   } finally {
     await Promise.all([stop(gateway.child), stop(upstream.child), load && stop(load.child), clientChild && stop(clientChild)]);
     await pool.end();

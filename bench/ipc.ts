@@ -6,10 +6,13 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-/** Starts `script` (a path under the repository) with tsx; `call` resolves with the child's answer to one command. */
-export function startIpcChild(script: string) {
+/**
+ * Starts `script` (a path under the repository) with tsx, `nodeArgs` before it; `call` resolves with the child's
+ * answer to one command.
+ */
+export function startIpcChild(script: string, nodeArgs: readonly string[] = []) {
   // Structured clone, not JSON: an open-loop result marks unanswered requests with NaN, which JSON would turn into null.
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   const waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   let seq = 0;
   const ready = new Promise((resolve, reject) => waiting.set(0, { resolve, reject }));
