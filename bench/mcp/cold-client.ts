@@ -5,7 +5,7 @@
 // goes"). Requests go out as post-json.ts says (BENCH_CLIENT).
 //
 // Its own young generation is collected after each request, before it answers, so that a scavenge triggered by the
-// ~100 kB answers it reads does not land inside a timed request (runs before 2026-12-07 17:30 UTC: one scavenge every
+// ~100 kB answers it reads does not land inside a timed request (runs before 2026-12-07 17:19 UTC: one scavenge every
 // ~60 requests, 4–5 ms each on this machine, inside the timed window of ~1.7 % of the samples — the order of the p99
 // being measured). What still overlaps is counted and printed (ClientGcReport).
 import { PerformanceObserver } from 'node:perf_hooks';
