@@ -170,9 +170,11 @@ export async function main(databaseUrl: string): Promise<void> {
     console.log(`| under load: control, cached, ${IDLE_MS} ms after the previous request, no event | ${controlLoaded.length} | ${cells(controlLoaded)} | | |`);
     if (background.firstError) console.log(`  background error: ${background.firstError}`);
     const gc = (await client.call({ op: 'gc' } satisfies ColdCommand)) as ClientGcReport;
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0).toFixed(0);
     console.log(
-      `Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${gc.pauses.length} GC pauses, ${gc.pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, ` +
-        `longest ${Math.max(0, ...gc.pauses).toFixed(1)} ms; one of them overlapped ${gc.overlapped} of its ${gc.requests} timed requests, and ${gc.slowOverlapped} of the ${gc.slow} slower than 5 ms.`,
+      `Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${gc.pauses.length} GC pauses, ${sum(gc.pauses)} ms in all, ` +
+        `longest ${Math.max(0, ...gc.pauses).toFixed(1)} ms, overlapping ${gc.overlapped} of its ${gc.requests} timed requests and ${gc.slowOverlapped} of the ${gc.slow} slower than 5 ms ` +
+        `(and ${gc.forced.length} collections between requests, ${sum(gc.forced)} ms, outside the timed windows).`,
     );
   } finally {
     await Promise.all([stop(gateway.child), stop(upstream.child), load && stop(load.child), clientChild && stop(clientChild)]);

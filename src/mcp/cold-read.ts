@@ -12,8 +12,9 @@ import { approvedToolsSql, callableToolsCache, grantedToolIdsJson, type Approved
 /**
  * What a token's first MCP request reads, in ONE statement (issue 17 §2, decision 0049): the grant the bearer token
  * names with its user's state (the verifier's live_grant), the tools granted to that user's groups and, unless cached,
- * the tenant's approved tools (what the permission decision is made from: callable-tools-cache.ts) — read ahead, from the token's claims BEFORE its signature is checked, so the request waits
- * for one round trip instead of two (or three after `tenant.changed`: the tenant row with its keys first).
+ * the tenant's approved tools (what the permission decision is made from: callable-tools-cache.ts, decision 0058) —
+ * read ahead, from the token's claims BEFORE its signature is checked, so the request waits for one round trip
+ * instead of two (or three after `tenant.changed`: the tenant row with its keys first).
  *
  * Everything is bound to the tenant row `t` found inside the statement (by slug, or by the cached context's id), never
  * to a claim: a token naming another tenant's grant reads nothing of it. The tools are read only when the named grant
