@@ -9,6 +9,7 @@ import { listCallableTools } from '../../src/tools/list-callable-tools.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { createUser } from './support.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * The MCP endpoint decides which tools a user may call from two reads (decision 0058): the tenant's catalogue (approved,
@@ -27,20 +28,10 @@ describe.each(testDbKinds)('the permission decision, made in memory, equals the 
     await app?.close();
   });
 
-  /** A small deterministic generator (mulberry32): the same tenant on every run, so a failure can be replayed. */
-  function random(seed: number) {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let r = Math.imul(a ^ (a >>> 15), 1 | a);
-      r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-      return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   /** Tools, groups (some with an IdP external id), grants, IdP-group grants by id and by name, and users. */
   async function seed(t: TenantCtx, seedNo: number, round: number) {
-    const rnd = random(seedNo);
+    // The same tenant on every run, so a failure can be replayed.
+    const rnd = seededRandom(seedNo);
     const pick = <T>(xs: readonly T[]) => xs.filter(() => rnd() < 0.3);
     await ensureBuiltinTools(t);
     // Names whose order depends on the database's collation (case, punctuation): the order must be the database's.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CallToolRequestSchema, CallToolResultSchema, JSONRPCRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { plainTextResult, plainToolCall } from '../../src/mcp/plain-shapes.js';
+import { seededRandom as seeded } from '../support/seeded-random.js';
 
 /**
  * plain-shapes.ts may only take a message or result the SDK's schemas would take AND return unchanged: whatever it
@@ -128,17 +129,6 @@ describe('plainTextResult', () => {
     expect(taken).toBeGreaterThan(2_000);
   });
 });
-
-/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const SCALARS = ['x', '', '2.0', 'tools/call', 'text', 0, -1, 1.5, 2 ** 53, true, false, null] as const;

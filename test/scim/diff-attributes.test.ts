@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../../src/scim/canonicalize.js';
 import { changedAttributeNames, sameJson } from '../../src/scim/diff-attributes.js';
+import { seededRandom as rng } from '../support/seeded-random.js';
 
 /** The previous definition of sameJson: equal iff the key-sorted serialisations are equal (missing = null). */
 function stable(v: Json | undefined): string {
@@ -12,16 +13,6 @@ function stable(v: Json | undefined): string {
       .join(',')}}`;
   }
   return JSON.stringify(v ?? null);
-}
-
-/** A small deterministic PRNG (mulberry32): the same values on every run. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('sameJson compares JSON documents ignoring key order', () => {
