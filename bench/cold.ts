@@ -172,7 +172,7 @@ export async function main(databaseUrl: string): Promise<void> {
     const gc = (await client.call({ op: 'gc' } satisfies ColdCommand)) as ClientGcReport;
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0).toFixed(0);
     console.log(
-      `Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${gc.pauses.length} GC pauses, ${sum(gc.pauses)} ms in all, ` +
+      `Timed client (its own process, bench/mcp/cold-client.ts, client: ${benchClient()}): ${gc.pauses.length} GC pauses (${Object.entries(gc.kinds).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}), ${sum(gc.pauses)} ms in all, ` +
         `longest ${Math.max(0, ...gc.pauses).toFixed(1)} ms, overlapping ${gc.overlapped} of its ${gc.requests} timed requests and ${gc.slowOverlapped} of the ${gc.slow} slower than 5 ms ` +
         `(and ${gc.forced.length} collections between requests, ${sum(gc.forced)} ms, outside the timed windows).`,
     );
