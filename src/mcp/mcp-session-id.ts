@@ -13,6 +13,13 @@ const KEY_KIND = 'mcp-session-key';
 const MAX_VERIFIED = 10_000;
 /** Length of the random part of a nonce (18 bytes, base64url); what follows it is the capability code. */
 const RANDOM_CHARS = 24;
+/**
+ * Every nonce `issue` makes: the random part, then the capability code (client-capabilities.ts). Nothing else is
+ * verified: the MAC input joins tenant, user, client and nonce with `|`, and a client id may contain `|` (a client ID
+ * metadata document's URL may), so only a nonce that cannot contain one keeps that input unambiguous — otherwise an
+ * id issued to client `…/app|x` would verify, sent as `x|nonce.mac`, for client `…/app`.
+ */
+const NONCE = new RegExp(`^[A-Za-z0-9_-]{${RANDOM_CHARS}}f?u?s?$`);
 
 /**
  * MCP session ids that need no server-side state, so any node can serve any request (no sticky sessions):
@@ -61,7 +68,7 @@ export class McpSessionIds {
     // Only ids whose MAC verified are remembered, so another principal presenting one still gets the full check.
     if (this.#verified.get(sessionId) === owner) return true;
     const [nonce, mac, extra] = sessionId.split('.');
-    if (!nonce || !mac || extra !== undefined || nonce.length > 64) return false;
+    if (!nonce || !mac || extra !== undefined || !NONCE.test(nonce)) return false;
     if (!safeEqual(mac, await this.#mac(t, p, nonce))) return false;
     this.#remember(sessionId, owner);
     return true;

@@ -64,4 +64,26 @@ describe('McpSessionIds (HMAC-bound session ids)', () => {
     expect(ids.proved(tenant, alice, `${nonce}.${mac}`)).toBe(true);
     expect(ids.proved(tenant, bob, `${nonce}.${mac}`)).toBe(false);
   });
+
+  it('refuses an id issued to a client whose id holds "|" when it is replayed, with the nonce moved, for the client id before the "|"', async () => {
+    const ids = new McpSessionIds(services);
+    // A client ID metadata document's URL may contain "|"; the MAC input joins its parts with "|".
+    const longer = { userId: 'usr_alice', clientId: 'https://client.example/app|x' };
+    const shorter = { userId: 'usr_alice', clientId: 'https://client.example/app' };
+    const id = await ids.issue(tenant, longer);
+    const [nonce, mac] = id.split('.');
+    // The same MAC input: ten_a|usr_alice|https://client.example/app|x|<nonce>.
+    expect(realHmac('sha256', KEY).update(`ten_a|usr_alice|${shorter.clientId}|x|${nonce}`).digest('base64url')).toBe(mac);
+    expect(await ids.matches(tenant, shorter, `x|${nonce}.${mac}`)).toBe(false);
+    expect(await ids.matches(tenant, longer, id)).toBe(true);
+  });
+
+  it('refuses, whatever their MAC, nonces issue never makes: another length, other characters, capability letters out of order or twice', async () => {
+    const ids = new McpSessionIds(services);
+    const signed = (nonce: string) => `${nonce}.${realHmac('sha256', KEY).update(`ten_a|usr_alice|cli_1|${nonce}`).digest('base64url')}`;
+    for (const good of ['A'.repeat(24), `${'a'.repeat(23)}-fus`, `${'_'.repeat(24)}u`]) expect(await ids.matches(tenant, alice, signed(good))).toBe(true);
+    for (const bad of ['A'.repeat(23), 'A'.repeat(25), `${'A'.repeat(23)}|`, `${'A'.repeat(23)}=`, `${'A'.repeat(24)}sf`, `${'A'.repeat(24)}ff`, `${'A'.repeat(24)}x`, `${'A'.repeat(24)}\n`]) {
+      expect(await ids.matches(tenant, alice, signed(bad))).toBe(false);
+    }
+  });
 });
