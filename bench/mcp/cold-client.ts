@@ -7,8 +7,9 @@
 // It collects garbage after each request, before it answers — its young generation, and every 25th time all of it —
 // so that its own collections, triggered by the ~100 kB answers it reads, do not land inside a timed request (runs
 // before 2026-12-07 17:19 UTC: one scavenge every ~60 requests, 4–5 ms each on this machine, inside the timed window of
-// ~1.7 % of the samples — the order of the p99 being measured; runs before 19:20 UTC: major collections instead, in
-// ~1 % of the samples). What still overlaps is counted and printed (ClientGcReport).
+// ~1.7 % of the samples — the order of the p99 being measured; runs before 19:10 UTC: V8's own major collections
+// instead, overlapping 7 of 2,850 timed requests, 7 of the 17–19 slower than 5 ms). What still overlaps is counted and
+// printed (ClientGcReport).
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { serveIpc } from '../ipc.js';
 import { benchClient, postJson } from './post-json.js';
@@ -36,18 +37,20 @@ const SLOW_MS = 5;
 /** V8's `gc` with `--expose-gc` (bench/cold.ts starts this process so); absent otherwise, and then nothing is collected here. */
 const collect = (globalThis as { gc?: (options: { type: 'minor' | 'major' }) => void }).gc;
 
-const client = benchClient();
-const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
-/** This process's GC pauses as [start, duration] (ms, performance.now()), and the timed requests' windows: reset on `gc`. */
-let pauses: [number, number][] = [];
-let kinds: Record<string, number> = {};
-let forced: number[] = [];
+/** The `kind` of a GC performance entry, as ClientGcReport names it. */
 const KIND_NAMES: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
   [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
 };
+
+const client = benchClient();
+const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+/** This process's GC pauses as [start, duration] (ms, performance.now()), and the timed requests' windows: reset on `gc`. */
+let pauses: [number, number][] = [];
+let kinds: Record<string, number> = {};
+let forced: number[] = [];
 let timed: [number, number][] = [];
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
