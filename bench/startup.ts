@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, testMasterKey } from '../test/support/test-app.js';
-import { scratchDatabase, serverArgs } from './support.js';
+import { scratchDatabase, scratchDir, serverArgs } from './support.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -46,7 +45,7 @@ export async function benchStartup(databaseUrl: string | undefined) {
   const masterKey = testMasterKey();
   const server = serverArgs;
 
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sso-bench-'));
+  const dataDir = scratchDir('startup');
   results['PGlite cold start (fresh DATA_DIR, migrations)'] = await measure(server, { DATA_DIR: dataDir, MASTER_KEY: masterKey }, await freePort());
   results['PGlite warm start (same DATA_DIR)'] = await measure(server, { DATA_DIR: dataDir, MASTER_KEY: masterKey }, await freePort());
 

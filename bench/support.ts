@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -8,6 +8,16 @@ import pino from 'pino';
 import { loadConfig } from '../src/config/config.js';
 import { createServices, type Services } from '../src/services.js';
 import { freePort, testMasterKey } from '../test/support/test-app.js';
+
+const scratchDirs = new Set<string>();
+
+/** A directory of its own under the system's temporary directory (a node's DATA_DIR), removed when this process exits. */
+export function scratchDir(label: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`));
+  if (scratchDirs.size === 0) process.once('exit', () => scratchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  scratchDirs.add(dir);
+  return dir;
+}
 
 /** A database of its own on the benchmark's PostgreSQL server, dropped afterwards. */
 export async function scratchDatabase(serverUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -179,7 +189,7 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     METRICS_HOST: '127.0.0.1',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     DATABASE_URL: db.url,
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `sso-bench-${label}-`)),
+    DATA_DIR: scratchDir(label),
     MASTER_KEY: testMasterKey(),
     ...opts.env,
   };
