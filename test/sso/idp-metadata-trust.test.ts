@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SignedXml } from 'xml-crypto';
@@ -33,7 +33,10 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
     idp = makeSamlIdp();
     dir = mkdtempSync(path.join(os.tmpdir(), 'md-trust-'));
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await app?.close();
+  });
   const file = (name: string, text: string) => {
     const p = path.join(dir, name);
     writeFileSync(p, text);

@@ -18,6 +18,11 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sso-bridge-test-'));
+  // Every temporary directory of the run — the test apps' DATA_DIRs, test CAs, fakes' files, what spawned tools write —
+  // is made under this one (os.tmpdir() reads TMPDIR; the test files' processes are forked after this and inherit it)
+  // and removed with it at teardown, instead of piling up in the system's.
+  const systemTmpDir = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
   const pglite = await openDatabase({ kind: 'pglite' });
   await pglite.migrate();
   const snapshot = path.join(dir, 'pglite.tar');
@@ -37,6 +42,8 @@ export default async function setup(project: TestProject) {
   project.provide('postgresTemplate', template);
 
   return async () => {
+    if (systemTmpDir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = systemTmpDir;
     await rm(dir, { recursive: true, force: true });
     if (url && template) {
       // Drop the template and any per-file database a crashed test left behind.
