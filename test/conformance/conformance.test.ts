@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,19 +15,15 @@ const conformanceBin = path.join(path.dirname(createRequire(import.meta.url).res
 
 function runConformance(url: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    // Results land in a throw-away directory (the tool writes ./results/…), removed once it exits.
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'mcp-conformance-'));
+    // Results land in a throw-away directory (the tool writes ./results/…).
     const child = spawn(process.execPath, [conformanceBin, 'server', '--url', url, '--expected-failures', expectedFailures], {
-      cwd,
+      cwd: mkdtempSync(path.join(os.tmpdir(), 'mcp-conformance-')),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
-    child.on('close', (code) => {
-      rmSync(cwd, { recursive: true, force: true });
-      resolve({ code, output });
-    });
+    child.on('close', (code) => resolve({ code, output }));
   });
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SignedXml } from 'xml-crypto';
@@ -33,10 +33,7 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
     idp = makeSamlIdp();
     dir = mkdtempSync(path.join(os.tmpdir(), 'md-trust-'));
   });
-  afterAll(async () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await app?.close();
-  });
+  afterAll(() => app?.close());
   const file = (name: string, text: string) => {
     const p = path.join(dir, name);
     writeFileSync(p, text);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,14 +96,9 @@ describe.each(testDbKinds)('SAML service provider (%s)', (kind) => {
     const { t, conn, spMetadata } = await tenantWithSaml(app, idp);
     const next = keyPair('Rotated');
     expect((await samlLogin(app, t, idp, spMetadata, { nameId: 'f@example.com', signWith: next })).res.status).toBe(400);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'md-'));
-    const file = path.join(dir, 'idp.xml');
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'md-')), 'idp.xml');
     writeFileSync(file, idp.metadata([next.certPem]));
-    try {
-      expect(await cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file })).toMatchObject({ id: conn.id, signingCertificates: 2 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(await cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id, 'metadata-file': file })).toMatchObject({ id: conn.id, signingCertificates: 2 });
     expect((await samlLogin(app, t, idp, spMetadata, { nameId: 'f@example.com', signWith: next })).res.status).toBe(303);
     await expect(cli(app.services, 'idp refresh', { tenant: t.slug, id: conn.id })).rejects.toThrow(/no metadata URL/);
   });

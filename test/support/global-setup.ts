@@ -18,12 +18,12 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sso-bridge-test-'));
-  // Every temporary directory of the run — the test apps' DATA_DIRs, test CAs, fakes' files, what spawned tools write —
-  // is made under this one (os.tmpdir() reads TMPDIR; the test files' processes are forked after this and inherit it)
-  // and removed with it at teardown, instead of piling up in the system's.
   // Traversable by other users (not listable), as the system's is: a test's own PostgreSQL server runs its binaries as
   // the `postgres` user, in a directory of its own below this one (postgres-instance.ts). Each mkdtemp below is 0700.
   await chmod(dir, 0o711);
+  // Every temporary directory of the run — the test apps' DATA_DIRs, test CAs, fakes' files, what spawned tools write —
+  // is made under this one (os.tmpdir() reads TMPDIR; the test files' processes are forked after this and inherit it)
+  // and removed with it at teardown, instead of piling up in the system's.
   const systemTmpDir = process.env.TMPDIR;
   process.env.TMPDIR = dir;
   const pglite = await openDatabase({ kind: 'pglite' });

@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -106,12 +106,9 @@ export function makeAppCertificate(): { pem: string; cert: X509Certificate } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'entra-app-cert-'));
   const key = path.join(dir, 'key.pem');
   const crt = path.join(dir, 'cert.pem');
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=sso-bridge app'], { stdio: 'pipe' });
-    return { pem: `${readFileSync(crt, 'utf8')}${readFileSync(key, 'utf8')}`, cert: new X509Certificate(readFileSync(crt)) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=sso-bridge app'], { stdio: 'pipe' });
+  const pem = `${readFileSync(crt, 'utf8')}${readFileSync(key, 'utf8')}`;
+  return { pem, cert: new X509Certificate(readFileSync(crt)) };
 }
 
 /**
