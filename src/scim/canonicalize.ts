@@ -1,6 +1,7 @@
 import { resolvePath, type ResourceKind } from './resource-kinds.js';
 import { scimBadRequest } from './scim-error.js';
 import { findAttr, type AttrDef } from './schema-defs.js';
+import { checkScimDocument } from './hostile-json.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
@@ -76,6 +77,7 @@ function canonicalSingle(def: AttrDef, v: Json, where: string): Json | undefined
  */
 export function canonicalResource(kind: ResourceKind, body: unknown): JsonObject {
   if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The request body must be a JSON object');
+  checkScimDocument(body);
   const out: JsonObject = {};
   const extensionIds = new Map(kind.extensions.map((e) => [e.id.toLowerCase(), e]));
   let opaqueBytes = 0; // of every undescribed extension together: many URNs under the limit each are still bounded
@@ -104,6 +106,8 @@ export function canonicalResource(kind: ResourceKind, body: unknown): JsonObject
     }
     const path = resolvePath(kind, key);
     if (!path) continue;
+    // The same attribute by its URN-qualified name (RFC 7643 §3.10: `urn:…:core:2.0:User:password` is `password`).
+    if (!path.custom && !path.urn && (serverOwned.has(path.name.toLowerCase()) || (kind.name === 'Group' && path.name === 'members'))) continue;
     if (path.custom) {
       if (value !== null) opaqueBytes += key.length + JSON.stringify(value).length;
       if (opaqueBytes > limits.MAX_OPAQUE) {

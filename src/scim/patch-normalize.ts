@@ -1,6 +1,7 @@
 import { isObject, type Json, type JsonObject } from './canonicalize.js';
 import { MAX_PATCH_OPERATIONS } from './discovery.js';
 import { parseFilter } from './filter-parse.js';
+import { checkScimDocument, namesPrototype } from './hostile-json.js';
 import { resolvePath, type ResourceKind } from './resource-kinds.js';
 import { ScimError, scimBadRequest } from './scim-error.js';
 import { ENTERPRISE_SCHEMA, findAttr } from './schema-defs.js';
@@ -21,6 +22,7 @@ const ops = new Set(['add', 'remove', 'replace']);
  */
 export function readPatchBody(body: unknown): PatchOp[] {
   if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The PATCH body must be a PatchOp object');
+  checkScimDocument(body);
   const schemas = body.schemas;
   if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(PATCH_SCHEMA))) {
     throw scimBadRequest('invalidSyntax', `schemas must contain ${PATCH_SCHEMA}`);
@@ -78,6 +80,8 @@ export function expandPathless(list: PatchOp[], kind: ResourceKind): PatchOp[] {
  * unknown attributes → 400 invalidPath, read-only ones → 400 mutability.
  */
 export function canonicalPath(kind: ResourceKind, path: string): string {
+  // Before anything resolves it: an undescribed extension's path is handed to scim-patch as written (hostile-json.ts).
+  if (namesPrototype(path)) throw scimBadRequest('invalidPath', `Unknown attribute in path "${path.slice(0, 200)}"`);
   const bracket = path.indexOf('[');
   const attrPart = bracket < 0 ? path : path.slice(0, bracket);
   let tail = '';
