@@ -191,6 +191,8 @@ export async function startAppProcess(serverUrl: string, label: string, nodeArgs
     DATABASE_URL: db.url,
     DATA_DIR: scratchDir(label),
     MASTER_KEY: testMasterKey(),
+    // The benchmarks' upstreams listen on loopback, which the egress policy refuses by default (src/http/egress.ts).
+    OUTBOUND_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
     ...opts.env,
   };
   // A release step (`sso-bridge migrate`) before the node starts: the node then starts warm, as every node but the

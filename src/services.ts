@@ -25,6 +25,7 @@ import { TenantDirectory } from './tenants/tenant-directory.js';
 import { ScimTokenCache } from './scim/scim-token-cache.js';
 import { refreshSamlMetadata } from './sso/saml/refresh-metadata.js';
 import { UpstreamPool } from './tools/upstream-pool.js';
+import { Egress } from './http/egress.js';
 import { upstreamListChanges } from './tools/upstream-list-changes.js';
 import { deleteExpiredConnectStates } from './upstream-auth/cleanup-connect-states.js';
 import { upstreamConnectionsRevocationStore } from './upstream-auth/disconnect-upstream.js';
@@ -57,6 +58,8 @@ export interface Services {
   readonly scimTokens: ScimTokenCache;
   /** Open MCP sessions to upstream servers, reused across tool calls (src/tools). */
   readonly upstreams: UpstreamPool;
+  /** Where connections to destinations tenants choose (upstream MCP servers, their authorization servers) may go. */
+  readonly egress: Egress;
   /** Verifies access tokens of the tenants' authorization servers (MCP endpoint, SCIM). */
   readonly accessTokens: AccessTokenVerifier;
   /** One oidc-provider per tenant, built lazily, bounded, rebuilt on 'tenant.changed' (src/oauth). */
@@ -118,7 +121,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   jobs.add({ name: 'upstream-connect-states', everyMs: 10 * 60_000, run: () => deleteExpiredConnectStates(db, clock) });
   // Google Workspace Marketplace: a domain that uninstalled the app or lost its licence is disabled (src/onboarding).
   jobs.add({ name: 'google-license-check', everyMs: 6 * 3_600_000, run: () => checkGoogleLicenses(s) });
-  const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')));
+  const egress = new Egress(config.outboundAllowedNetworks);
+  const upstreams = new UpstreamPool(vault, new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('upstream')), egress);
   const idpFetches = new CircuitBreakers(clock, defaultBreakerOptions, () => metrics.circuitOpened('idp'));
   const metrics = new Metrics({
     busListening: () => bus.listening,
@@ -135,7 +139,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const oauthProviders = new ProviderCache((t) => buildProvider(s, t), bus);
   const accounts = new AccountCache(bus);
   const rateView = new RateView(bus);
-  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, accessTokens, oauthProviders, accounts, rateView, idpFetches, metrics };
+  const s: Services = { config, database, db, logger, clock, masterKeys, vault, audit, bus, revocation, sessions, jobs, tenants, scimTokens, upstreams, egress, accessTokens, oauthProviders, accounts, rateView, idpFetches, metrics };
   // Per-user upstream credentials (src/upstream-auth); static upstreams never reach them.
   upstreams.credentials = new UpstreamTokens(s);
   upstreams.health = upstreamHealth(clock, logger);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseNetworks } from '../http/egress.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -30,6 +31,12 @@ const EnvSchema = z
     DANGEROUSLY_ALLOW_CONNECTOR_HOSTS: z.string().optional(),
     /** Test only: PEM CA trusted by connector API calls besides the system roots (refused in production). */
     DANGEROUSLY_CONNECTOR_CA_FILE: z.string().optional(),
+    /**
+     * Special-use networks (CIDR, comma-separated) that upstream MCP servers and their authorization servers may be
+     * reached on: a deployment hosting upstreams on its private network. Everything else private, loopback,
+     * link-local… is refused (src/http/egress.ts). Empty by default.
+     */
+    OUTBOUND_ALLOWED_NETWORKS: z.string().optional(),
     /** Days a failed-login trace is kept (issue 8 §6). */
     SSO_TRACE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
     /** Who may create a tenant (docs/catalogs/README.md): anyone (`open`), operators only (`invite-only`), or anyone, held for approval. */
@@ -50,6 +57,12 @@ const EnvSchema = z
     GOOGLE_API_ROOT: z.url().optional(),
   })
   .transform((env, ctx) => {
+    const outboundAllowedNetworks = (env.OUTBOUND_ALLOWED_NETWORKS ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+    try {
+      parseNetworks(outboundAllowedNetworks);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['OUTBOUND_ALLOWED_NETWORKS'], message: (err as Error).message });
+    }
     const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
     let parsed: URL | undefined;
     try {
@@ -76,6 +89,7 @@ const EnvSchema = z
       dangerouslyCimdCaFile: env.DANGEROUSLY_CIMD_CA_FILE,
       dangerouslyAllowConnectorHosts: (env.DANGEROUSLY_ALLOW_CONNECTOR_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
       dangerouslyConnectorCaFile: env.DANGEROUSLY_CONNECTOR_CA_FILE,
+      outboundAllowedNetworks,
       ssoTraceRetentionDays: env.SSO_TRACE_RETENTION_DAYS,
       metricsPort: env.METRICS_PORT,
       metricsHost: env.METRICS_HOST,

@@ -74,7 +74,7 @@ export async function addUpstream(
     if (prefix !== null) await t.db.upstream.updateMany({ where: { id: added.id }, data: { prefix } });
     return { ...added, prefix: upstreamPrefix({ name: input.name, prefix }) };
   }
-  const listed = await fetchUpstreamTools(url, input.headers);
+  const listed = await fetchUpstreamTools(url, input.headers, s.egress);
   await ensureBuiltinTools(t);
   const names = listedToolNames({ name: input.name, prefix }, listed);
   const clashes = (await t.db.tool.findMany({ where: { name: { in: names } }, select: { name: true } })).map((c) => c.name);
@@ -110,7 +110,7 @@ export async function refreshUpstream(s: Services, t: TenantCtx, name: string, a
   if (asUserId) throw badRequest('--user applies to per-user upstreams only');
   let listed;
   try {
-    listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId));
+    listed = await fetchUpstreamTools(row.url, await readUpstreamHeaders(s, t, row.headersSecretId), s.egress);
   } catch (err) {
     // Shown as "upstream down" in the admin console on every node, until a refresh or a call succeeds again.
     await s.upstreams.health?.down(t, row.id, healthReason(err));

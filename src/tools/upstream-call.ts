@@ -4,6 +4,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { ErrorCode, JSONRPCRequestSchema, McpError, type JSONRPCMessage, type JSONRPCNotification, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { mediaType } from '../lib/media-type.js';
 import { SseParser } from './sse-parser.js';
+import type { Egress } from '../http/egress.js';
 
 /** Largest answer one call reads: the JSON body, or everything on its SSE stream(s). */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -39,6 +40,8 @@ export class UpstreamProtocolError extends Error {
 
 export interface UpstreamCallerOptions {
   url: URL;
+  /** Which addresses its connections may reach (egress.ts); the SDK client's handshake went through the same policy. */
+  egress: Egress;
   /** The admin-configured headers of the upstream: never anything of the end user's (no token passthrough). */
   headers: Record<string, string>;
   /** From the SDK client's initialize handshake: the session (if the upstream gave one) and the negotiated version. */
@@ -108,6 +111,7 @@ export class UpstreamCaller {
       keepAliveMaxTimeout: IDLE_SOCKET_MS,
       headersTimeout: 0,
       bodyTimeout: 0,
+      connect: o.egress.connector,
     });
     const common: Record<string, string> = {};
     for (const [name, value] of Object.entries(o.headers)) if (!OWN_HEADERS.has(name.toLowerCase())) common[name] = value;

@@ -1,4 +1,5 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Egress } from '../http/egress.js';
 
 /**
  * fetch for the pooled upstream sessions. The SDK's client transport passes ONE long-lived AbortSignal (its own, for
@@ -6,9 +7,11 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
  * garbage-collected: on a session reused by every call, listeners pile up by the thousand and each new fetch pays a
  * scan of them (measured: ~5% of the gateway's CPU). Here each request gets its own signal, linked to the transport's
  * for as long as the request runs; a JSON (or empty) answer is read in full and the link is removed at once. An SSE
- * answer keeps the link until it ends, so close() still ends open streams.
+ * answer keeps the link until it ends, so close() still ends open streams. Connections go where the egress policy
+ * admits them only (egress.ts).
  */
-export const upstreamFetch: FetchLike = async (url, init) => {
+export const upstreamFetch = (egress: Egress): FetchLike => async (url, init) => {
+  const fetch = egress.fetch;
   const outer = init?.signal;
   if (!outer) return fetch(url, init);
   const inner = new AbortController();

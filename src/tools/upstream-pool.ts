@@ -17,6 +17,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { AppError } from '../lib/errors.js';
 import { MAX_RESPONSE_BYTES, UpstreamCaller, UpstreamHttpError, UpstreamProtocolError, type CallRelay } from './upstream-call.js';
 import { connectUpstream } from './upstream-client.js';
+import { Egress } from '../http/egress.js';
 
 export interface UpstreamRef {
   id: string;
@@ -114,6 +115,8 @@ export class UpstreamPool {
   constructor(
     private readonly vault: Vault,
     readonly breakers = new CircuitBreakers(systemClock),
+    /** Which addresses upstream connections may reach; the default admits no special-use address (egress.ts). */
+    private readonly egress = new Egress(),
   ) {}
 
   /**
@@ -265,7 +268,7 @@ export class UpstreamPool {
     if (entry) this.drop(key);
     const session = (async () => {
       const stored = up.headersSecretId ? (JSON.parse(await this.vault.getString(t, up.headersSecretId)) as Record<string, string>) : {};
-      const opened = await openSession(up.url, { ...stored, ...creds?.headers }, this.connectTimeoutMs, this.maxResponseBytes);
+      const opened = await openSession(up.url, { ...stored, ...creds?.headers }, this.egress, this.connectTimeoutMs, this.maxResponseBytes);
       // Notifications on the session's own GET stream: resource updates have an owner (whoever subscribed on this
       // session), list changes concern whoever may see that list (decision 0028); anything else belongs to nobody
       // and is dropped (decision 0024).
@@ -319,12 +322,13 @@ export class UpstreamPool {
 }
 
 /** The SDK client's handshake, then a caller that reuses its session id, negotiated version and admin headers. */
-async function openSession(url: string, headers: Record<string, string>, connectTimeoutMs: number, maxResponseBytes: number): Promise<Session> {
-  const client = await connectUpstream(url, headers, connectTimeoutMs);
+async function openSession(url: string, headers: Record<string, string>, egress: Egress, connectTimeoutMs: number, maxResponseBytes: number): Promise<Session> {
+  const client = await connectUpstream(url, headers, egress, connectTimeoutMs);
   const transport = client.transport;
   if (!(transport instanceof StreamableHTTPClientTransport)) throw new Error('The upstream client has no Streamable HTTP transport');
   const caller = new UpstreamCaller({
     url: new URL(url),
+    egress,
     headers,
     sessionId: transport.sessionId,
     protocolVersion: transport.protocolVersion,

@@ -54,7 +54,7 @@ export async function addPerUserUpstream(
   o: PerUserAuthOptions,
   mode: PerUserMode = 'oauth-per-user',
 ) {
-  const as = await discoverUpstreamAs(input.url, { pkce: mode === 'oauth-per-user' });
+  const as = await discoverUpstreamAs(input.url, s.egress, { pkce: mode === 'oauth-per-user' });
   const idJagConnectionId = mode === 'id-jag' ? await checkIdJagUpstream(t, as, o.idp) : null;
   const id = newId('ups');
   await t.db.upstream.create({ data: { id, tenantId: t.id, name: input.name, url: input.url, authMode: mode } });

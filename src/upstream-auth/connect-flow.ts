@@ -112,7 +112,7 @@ export async function finishConnect(
       codeVerifier: verifier,
       redirectUri: row.redirectUri,
       resource: new URL(client.resource),
-      fetchFn: asFetch,
+      fetchFn: asFetch(s.egress),
     });
   } catch (err) {
     s.logger.warn({ tenantId: t.id, upstreamId: row.upstreamId, err: String(err).slice(0, 200) }, 'upstream code exchange failed');

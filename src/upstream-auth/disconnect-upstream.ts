@@ -31,7 +31,7 @@ async function revokeRemoved(s: Services, t: TenantCtx, userId: string, removed:
     removed.map(async ({ upstreamId, tokens }) => {
       if (!tokens) return false;
       try {
-        return await revokeAtUpstream(await loadOAuthClient(s, t, upstreamId), tokens);
+        return await revokeAtUpstream(s.egress, await loadOAuthClient(s, t, upstreamId), tokens);
       } catch (err) {
         s.logger.warn({ tenantId: t.id, userId, upstreamId, err: String(err).slice(0, 200) }, 'upstream token revocation failed');
         return false;

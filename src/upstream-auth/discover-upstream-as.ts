@@ -3,6 +3,7 @@ import { checkResourceAllowed } from '@modelcontextprotocol/sdk/shared/auth-util
 import type { AuthorizationServerMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../lib/errors.js';
+import type { Egress } from '../http/egress.js';
 import { asFetch } from './as-fetch.js';
 
 export interface DiscoveredAs {
@@ -23,10 +24,10 @@ const fail = (url: string, why: string) => new AppError(422, 'upstream_auth_disc
  * MUST make: the PRM's `resource` matches the URL we dialled (RFC 9728 §3.3), the metadata's `issuer` is the server
  * we asked (RFC 8414 §3.3), and PKCE S256 is advertised (absent ⇒ refuse) unless no code flow will be used.
  */
-export async function discoverUpstreamAs(url: string, opts: { pkce?: boolean } = {}): Promise<DiscoveredAs> {
+export async function discoverUpstreamAs(url: string, egress: Egress, opts: { pkce?: boolean } = {}): Promise<DiscoveredAs> {
   let challenge: { resourceMetadataUrl?: URL; scope?: string } = {};
   try {
-    const res = await asFetch(url, {
+    const res = await asFetch(egress)(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({
@@ -43,7 +44,7 @@ export async function discoverUpstreamAs(url: string, opts: { pkce?: boolean } =
   }
   let info;
   try {
-    info = await discoverOAuthServerInfo(url, { resourceMetadataUrl: challenge.resourceMetadataUrl, fetchFn: asFetch });
+    info = await discoverOAuthServerInfo(url, { resourceMetadataUrl: challenge.resourceMetadataUrl, fetchFn: asFetch(egress) });
   } catch (err) {
     throw fail(url, String(err).slice(0, 200));
   }

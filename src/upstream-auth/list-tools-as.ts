@@ -11,7 +11,7 @@ import { syncUpstreamTools, type SyncReport } from '../tools/sync-upstream-tools
 export async function syncToolsAs(s: Services, t: TenantCtx, up: { id: string; name: string; url: string }, accessToken: string): Promise<SyncReport> {
   const row = await t.db.upstream.findFirst({ where: { id: up.id }, select: { headersSecretId: true, prefix: true } });
   const headers = { ...(await readUpstreamHeaders(s, t, row?.headersSecretId ?? null)), Authorization: `Bearer ${accessToken}` };
-  const report = await syncUpstreamTools(t, { ...up, prefix: row?.prefix ?? null }, await fetchUpstreamTools(up.url, headers));
+  const report = await syncUpstreamTools(t, { ...up, prefix: row?.prefix ?? null }, await fetchUpstreamTools(up.url, headers, s.egress));
   await t.db.upstream.updateMany({ where: { id: up.id }, data: { lastRefreshedAt: s.clock.now() } });
   await s.bus.publish({ type: 'tools.changed', tenantId: t.id });
   return report;

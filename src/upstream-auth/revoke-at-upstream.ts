@@ -1,4 +1,5 @@
 import type { UpstreamOAuthClient } from './upstream-oauth-client.js';
+import type { Egress } from '../http/egress.js';
 import { asFetch } from './as-fetch.js';
 
 /**
@@ -7,7 +8,7 @@ import { asFetch } from './as-fetch.js';
  * SHOULD end its access tokens too. Best effort: the connection is already gone on our side, so a failure is only
  * reported (false), never retried against the user.
  */
-export async function revokeAtUpstream(client: UpstreamOAuthClient, tokens: { access_token?: string; refresh_token?: string }): Promise<boolean> {
+export async function revokeAtUpstream(egress: Egress, client: UpstreamOAuthClient, tokens: { access_token?: string; refresh_token?: string }): Promise<boolean> {
   const endpoint = (client.metadata as { revocation_endpoint?: string }).revocation_endpoint;
   if (!endpoint) return false;
   let ok = true;
@@ -20,7 +21,7 @@ export async function revokeAtUpstream(client: UpstreamOAuthClient, tokens: { ac
     if (secret) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
     else body.set('client_id', id);
     try {
-      const res = await asFetch(endpoint, { method: 'POST', headers, body });
+      const res = await asFetch(egress)(endpoint, { method: 'POST', headers, body });
       await res.body?.cancel();
       // 200 also for tokens already invalid (RFC 7009 §2.2).
       ok &&= res.ok;

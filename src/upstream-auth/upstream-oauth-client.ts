@@ -130,7 +130,7 @@ async function registerDynamically(
   try {
     // No `scope` in the registration (RFC 7591 §2 makes it optional): servers validate it against their own OP
     // scopes, while ours are the protected resource's; the authorization request asks for them.
-    info = await registerClient(issuer, { metadata, clientMetadata: gatewayClientMetadata(s, t), fetchFn: asFetch });
+    info = await registerClient(issuer, { metadata, clientMetadata: gatewayClientMetadata(s, t), fetchFn: asFetch(s.egress) });
   } catch (err) {
     throw new AppError(502, 'upstream_registration_failed', "Could not register with the upstream's authorization server", String(err).slice(0, 300));
   }

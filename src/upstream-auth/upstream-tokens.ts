@@ -169,7 +169,7 @@ export class UpstreamTokens implements CredentialsProvider {
         clientInformation: client.clientInformation,
         refreshToken: tokens.refresh_token,
         resource: new URL(client.resource),
-        fetchFn: asFetch,
+        fetchFn: asFetch(this.s.egress),
       });
     } catch (err) {
       const code = err instanceof OAuthError ? err.errorCode : undefined;

@@ -17,6 +17,7 @@ import { UpstreamPool, type UpstreamRef } from '../../src/tools/upstream-pool.js
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import type { Vault } from '../../src/vault/vault.js';
 import { cli, connect, createUser, type FakeVerifier, useGatewayApp } from './support.js';
+import { loopbackEgress } from '../support/loopback-egress.js';
 
 type Body = { jsonrpc?: string; id?: string | number; method?: string; params?: Record<string, unknown>; result?: unknown } | undefined;
 interface Seen {
@@ -175,7 +176,7 @@ describe.each(['json', 'sse'] as const)('UpstreamPool tools/call over the lean h
     await upstream.close();
   });
   const newPool = () => {
-    pool = new UpstreamPool(vault);
+    pool = new UpstreamPool(vault, undefined, loopbackEgress);
     return pool;
   };
 
@@ -388,7 +389,7 @@ describe('UpstreamPool tools/call: SSE answers from a hand-written upstream', ()
   let pool: UpstreamPool;
   beforeAll(async () => {
     upstream = await startSdkUpstream('sse');
-    pool = new UpstreamPool(vault);
+    pool = new UpstreamPool(vault, undefined, loopbackEgress);
   });
   afterAll(async () => {
     await pool.close();
@@ -467,7 +468,7 @@ describe('UpstreamPool tools/call: SSE answers from a hand-written upstream', ()
 describe('UpstreamCaller against a port nobody listens on', () => {
   it('rejects with a connection error that maps to unreachable', async () => {
     const cancels: string[] = [];
-    const caller = new UpstreamCaller({ url: new URL(`http://127.0.0.1:${await freePort()}/mcp`), headers: {}, cancel: (id) => void cancels.push(id) });
+    const caller = new UpstreamCaller({ egress: loopbackEgress, url: new URL(`http://127.0.0.1:${await freePort()}/mcp`), headers: {}, cancel: (id) => void cancels.push(id) });
     try {
       const err = await rejection(caller.call('tools/call', { name: 'x' }, { signal: new AbortController().signal, timeoutMs: 5000 }));
       expect((err as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');

@@ -3,6 +3,7 @@ import { getEventListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upstreamFetch } from '../../src/tools/upstream-fetch.js';
+import { loopbackEgress } from '../support/loopback-egress.js';
 
 describe('upstreamFetch: one request, one abort listener, for as long as it runs', () => {
   let server: http.Server;
@@ -29,19 +30,19 @@ describe('upstreamFetch: one request, one abort listener, for as long as it runs
   it('leaves no listener on the shared signal after JSON and empty answers, with the same status, headers and body', async () => {
     const shared = new AbortController();
     for (let i = 0; i < 50; i++) {
-      const res = await upstreamFetch(`${url}/json`, { signal: shared.signal });
+      const res = await upstreamFetch(loopbackEgress)(`${url}/json`, { signal: shared.signal });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/json');
       expect(await res.json()).toEqual({ ok: true });
     }
-    const empty = await upstreamFetch(`${url}/empty`, { signal: shared.signal });
+    const empty = await upstreamFetch(loopbackEgress)(`${url}/empty`, { signal: shared.signal });
     expect(empty.status).toBe(202);
     expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 
   it('keeps an SSE answer linked until it is aborted: the transport closing ends the stream', async () => {
     const shared = new AbortController();
-    const res = await upstreamFetch(`${url}/sse`, { signal: shared.signal });
+    const res = await upstreamFetch(loopbackEgress)(`${url}/sse`, { signal: shared.signal });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const reader = res.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toContain('data: one');
@@ -54,6 +55,6 @@ describe('upstreamFetch: one request, one abort listener, for as long as it runs
   it('a signal already aborted aborts the request', async () => {
     const shared = new AbortController();
     shared.abort();
-    await expect(upstreamFetch(`${url}/json`, { signal: shared.signal })).rejects.toThrow();
+    await expect(upstreamFetch(loopbackEgress)(`${url}/json`, { signal: shared.signal })).rejects.toThrow();
   });
 });

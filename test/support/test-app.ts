@@ -12,6 +12,7 @@ import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { openTestDatabase, type TestDbKind } from './databases.js';
+import { LOOPBACK_NETWORKS } from './loopback-egress.js';
 
 export interface TestApp {
   services: Services;
@@ -48,6 +49,8 @@ export async function startTestApp(kind: TestDbKind, env: Record<string, string>
     MASTER_KEY: testMasterKey(),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     NODE_ENV: 'test',
+    // The tests' upstreams and fakes listen on loopback, which the egress policy refuses by default (src/http/egress.ts).
+    OUTBOUND_ALLOWED_NETWORKS: LOOPBACK_NETWORKS,
     ...env,
   });
   const clock = new ManualClock(new Date());

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverUpstreamAs } from '../../src/upstream-auth/discover-upstream-as.js';
+import { loopbackEgress } from '../support/loopback-egress.js';
 
 /** What the fake upstream and its authorization server answer; each test sets what it needs. */
 interface Answers {
@@ -42,28 +43,28 @@ describe('upstream authorization server discovery guards', () => {
 
   it('follows the 401 challenge to the PRM and the AS metadata; the challenge scope wins over scopes_supported', async () => {
     answers = {};
-    const found = await discoverUpstreamAs(`${origin}/mcp`);
+    const found = await discoverUpstreamAs(`${origin}/mcp`, loopbackEgress);
     expect(found).toMatchObject({ issuer: origin, resource: `${origin}/mcp`, scope: 'files' });
   });
 
   it('refuses protected resource metadata that describes another resource (RFC 9728 §3.3)', async () => {
     answers = { prmResource: 'https://elsewhere.example/mcp' };
-    await expect(discoverUpstreamAs(`${origin}/mcp`)).rejects.toThrow(/its metadata is for https:\/\/elsewhere\.example\/mcp/);
+    await expect(discoverUpstreamAs(`${origin}/mcp`, loopbackEgress)).rejects.toThrow(/its metadata is for https:\/\/elsewhere\.example\/mcp/);
   });
 
   it('refuses AS metadata whose issuer is not the server asked (RFC 8414 §3.3, mix-up)', async () => {
     answers = { issuer: 'https://evil.example' };
-    await expect(discoverUpstreamAs(`${origin}/mcp`)).rejects.toThrow(/issuer https:\/\/evil\.example is not/);
+    await expect(discoverUpstreamAs(`${origin}/mcp`, loopbackEgress)).rejects.toThrow(/issuer https:\/\/evil\.example is not/);
   });
 
   it('refuses an authorization server without PKCE S256 (advertised plain only, or nothing)', async () => {
     answers = { pkce: ['plain'] };
-    await expect(discoverUpstreamAs(`${origin}/mcp`)).rejects.toThrow(/PKCE S256/);
+    await expect(discoverUpstreamAs(`${origin}/mcp`, loopbackEgress)).rejects.toThrow(/PKCE S256/);
     answers = { pkce: [] };
-    await expect(discoverUpstreamAs(`${origin}/mcp`)).rejects.toThrow(/PKCE S256/);
+    await expect(discoverUpstreamAs(`${origin}/mcp`, loopbackEgress)).rejects.toThrow(/PKCE S256/);
   });
 
   it('an upstream that does not answer is refused with a message, not a stack', async () => {
-    await expect(discoverUpstreamAs('http://127.0.0.1:1/mcp')).rejects.toThrow(/Could not discover the authorization server of http:\/\/127\.0\.0\.1:1\/mcp: the server did not answer/);
+    await expect(discoverUpstreamAs('http://127.0.0.1:1/mcp', loopbackEgress)).rejects.toThrow(/Could not discover the authorization server of http:\/\/127\.0\.0\.1:1\/mcp: the server did not answer/);
   });
 });

@@ -3,6 +3,7 @@ import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { UpstreamPool, type CallCredentials, type CredentialsProvider, type UpstreamRef } from '../../src/tools/upstream-pool.js';
 import type { Vault } from '../../src/vault/vault.js';
 import { startUpstream, type Upstream } from '../mcp/support.js';
+import { loopbackEgress } from '../support/loopback-egress.js';
 
 /** A provider handing each user a token of their own (what src/upstream-auth does from the vault). */
 class Tokens implements CredentialsProvider {
@@ -27,7 +28,7 @@ describe('UpstreamPool per-user sessions (issue 14 §3)', () => {
   afterAll(() => upstream?.close());
 
   const setUp = () => {
-    const pool = new UpstreamPool({} as Vault);
+    const pool = new UpstreamPool({} as Vault, undefined, loopbackEgress);
     const tokens = new Tokens();
     pool.credentials = tokens;
     const up: UpstreamRef = { id: `up_${Math.random().toString(36).slice(2)}`, url: upstream.url, headersSecretId: null, updatedAt: new Date(0), authMode: 'oauth-per-user' };

@@ -82,7 +82,7 @@ async function obtain(s: Services, t: TenantCtx, upstreamId: string, userId: str
   }
   const subjectToken = await currentIdToken(s, t, conn, config, userId);
   const idJag = await exchangeForIdJag(config, client, subjectToken);
-  return redeemAtUpstream(client, idJag);
+  return redeemAtUpstream(s, client, idJag);
 }
 
 /** The user's IdP ID token, refreshed with their IdP refresh token when it has (nearly) expired. */
@@ -135,7 +135,7 @@ async function exchangeForIdJag(config: oidc.Configuration, client: UpstreamOAut
 }
 
 /** Step 2: RFC 7523 jwt-bearer at the upstream AS with the ID-JAG, through the MCP SDK's token request. */
-async function redeemAtUpstream(client: UpstreamOAuthClient, idJag: string): Promise<OAuthTokens> {
+async function redeemAtUpstream(s: Services, client: UpstreamOAuthClient, idJag: string): Promise<OAuthTokens> {
   // Only what fetchToken reads: the grant's parameters and the client's credentials (auth method chosen from the
   // AS metadata, as for the code flow and refresh).
   const provider = {
@@ -144,7 +144,7 @@ async function redeemAtUpstream(client: UpstreamOAuthClient, idJag: string): Pro
     prepareTokenRequest: (scope?: string) => new URLSearchParams({ grant_type: JWT_BEARER, assertion: idJag, ...(scope && { scope }) }),
   } as unknown as OAuthClientProvider;
   try {
-    return await fetchToken(provider, client.asUrl, { metadata: client.metadata, resource: new URL(client.resource), fetchFn: asFetch });
+    return await fetchToken(provider, client.asUrl, { metadata: client.metadata, resource: new URL(client.resource), fetchFn: asFetch(s.egress) });
   } catch (err) {
     // A 5xx (or non-JSON answer) comes back as `server_error`: an outage, not a verdict.
     if (err instanceof OAuthError && err.errorCode !== 'server_error' && err.errorCode !== 'temporarily_unavailable') throw new IdJagFailure('upstream_refused', boundedOAuthText(err.errorCode, 64) || 'refused', boundedOAuthText(err.message, 200));
