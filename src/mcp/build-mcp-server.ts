@@ -1,7 +1,9 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
-  CallToolRequestSchema,
+  ErrorCode,
+  McpError,
   ListToolsRequestSchema,
   type CallToolRequest,
   type CallToolResult,
@@ -28,6 +30,8 @@ export interface McpPrincipal {
 }
 
 export const serverInfo = { name: 'sso-bridge', version: '0.1.0' };
+
+const TOOLS_CALL_METHOD = z.looseObject({ method: z.literal('tools/call') });
 
 function toMcpTool(tool: CallableTool): Tool {
   // Connector tools are our own code: their whole definition comes from it (the row may predate this version), so
@@ -98,6 +102,13 @@ export async function callToolResult(
       ...(relay && { relay }),
     };
     return await callTool(s, t, ctx, params.name, params.arguments);
+  } catch (err) {
+    if (err instanceof McpError) throw err;
+    // Both transports render a thrown error's message to the client: an unexpected one becomes a generic error with
+    // the trace id (the request id), its details only in the log.
+    const traceId = who.request.requestId ?? '';
+    s.logger.error({ err, traceId, tenantId: t.id }, 'tools/call failed');
+    throw new McpError(ErrorCode.InternalError, 'Internal error', { traceId });
   } finally {
     call.done();
   }
@@ -120,7 +131,10 @@ export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal, inF
     instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,
   });
   server.setRequestHandler(ListToolsRequestSchema, () => listToolsResult(s, t, who));
-  server.setRequestHandler(CallToolRequestSchema, (req, extra) => callToolResult(s, t, who, inFlight, extra.requestId, extra.signal, req.params));
+  // Registered with a schema that only names the method: the SDK's Protocol parses a handler's schema before the
+  // Server's own tools/call wrapper runs, so invalid params would be a -32603 there; the wrapper's check answers them
+  // with -32602 Invalid params (JSON-RPC 2.0 §5.1), and only requests it accepted reach the handler.
+  server.setRequestHandler(TOOLS_CALL_METHOD, (req, extra) => callToolResult(s, t, who, inFlight, extra.requestId, extra.signal, (req as CallToolRequest).params));
   registerContentHandlers(server, s, t, who);
   return server;
 }

@@ -30,7 +30,7 @@ import type { LogLevels } from './log-levels.js';
  * notifications, responses, GET/DELETE, a header or params the SDK would refuse — returns null and goes through the
  * SDK, which renders its own error.
  */
-type FastRequest = { request: JSONRPCRequest; call?: CallToolRequest['params'] };
+type FastRequest = { request: JSONRPCRequest; call?: CallToolRequest['params']; invalidParams?: string };
 
 function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
   if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return null;
@@ -52,8 +52,11 @@ function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
   if (!message.success) return null;
   const request = message.data;
   if (method === 'tools/list') return ListToolsRequestSchema.safeParse(request).success ? { request } : null;
+  // Invalid params: -32602 Invalid params (JSON-RPC 2.0 §5.1) with the text the SDK server's tools/call check gives
+  // (server/index.js), which is what the SDK path answers too (build-mcp-server.ts registers the method only).
   const call = CallToolRequestSchema.safeParse(request);
-  return call.success && call.data.params.task === undefined ? { request, call: call.data.params } : null;
+  if (!call.success) return { request, invalidParams: `Invalid tools/call request: ${call.error.message}` };
+  return call.data.params.task === undefined ? { request, call: call.data.params } : null;
 }
 
 /**
@@ -99,14 +102,17 @@ export async function tryFastPath(
   /** tools/list's result, already serialised (shared by every user with the same tools, build-mcp-server.ts). */
   let listed: Buffer | undefined;
   try {
+    if (fast.invalidParams !== undefined) throw new McpError(ErrorCode.InvalidParams, fast.invalidParams);
     if (fast.call) response = { result: await validatedCall(s, t, who, inFlight, request, fast.call, aborted.signal, relay), jsonrpc: '2.0', id: request.id };
     else {
       listed = await listToolsJson(s, t, who);
       response = { result: null, jsonrpc: '2.0', id: request.id };
     }
   } catch (error) {
-    // The SDK's Protocol renders handler errors this way (shared/protocol.js, _onrequest).
-    const e = error as { code?: unknown; message?: unknown; data?: unknown };
+    // The SDK's Protocol renders handler errors this way (shared/protocol.js, _onrequest); an unexpected error's own
+    // message stays in the log (callToolResult logs a call's), the client gets a generic one with the trace id.
+    const e: { code?: unknown; message?: unknown; data?: unknown } =
+      error instanceof McpError ? error : new McpError(ErrorCode.InternalError, 'Internal error', { traceId: who.request.requestId ?? '' });
     response = {
       jsonrpc: '2.0',
       id: request.id,

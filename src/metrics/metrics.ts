@@ -16,7 +16,7 @@ export const routeFamilies = ['mcp', 'scim', 'oauth', 'sso', 'api', 'pages', 'he
 export type RouteFamily = (typeof routeFamilies)[number];
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-export const toolOutcomes = ['success', 'tool_error', 'denied', 'timeout', 'cancelled', 'upstream_error', 'unreachable', 'internal', 'auth_required'] as const;
+export const toolOutcomes = ['success', 'tool_error', 'denied', 'timeout', 'cancelled', 'upstream_error', 'unreachable', 'internal', 'auth_required', 'invalid_arguments'] as const;
 export type ToolOutcome = (typeof toolOutcomes)[number];
 
 /** The family of a request path (`/t/{slug}/scim/v2/Users` → scim): string tests only, no allocation. */

@@ -106,6 +106,21 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
   }
 }
 
+/** Deepest nesting of a call's arguments: tool schemas are a few levels deep, and deeper JSON overflows the stack of every recursive step after it (serialising for the upstream and the audit size). */
+export const MAX_ARGUMENT_DEPTH = 64;
+
+/** Whether a value nests deeper than `max` (iterative: the check itself cannot overflow). */
+function nestsDeeper(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 const byteSize = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null), 'utf8');
 
 /**
@@ -116,7 +131,9 @@ const byteSize = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null), 'u
 export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, name: string, args: Record<string, unknown> | undefined): Promise<CallToolResult> {
   const started = performance.now();
   const tool = await callableToolsCache(s).find(t, ctx.userId, name);
-  const ran: Ran = !tool
+  // Refused before anything runs, and audited like any call (JSON-RPC 2.0 §5.1: -32602 Invalid params).
+  const tooDeep = args !== undefined && nestsDeeper(args, MAX_ARGUMENT_DEPTH);
+  const ran: Ran = !tool || tooDeep
     ? {}
     : tracingOn
       ? await traced('mcp tools/call', { 'mcp.tool.name': tool.name, 'sso_bridge.tenant_id': t.id }, async (span) => {
@@ -126,7 +143,7 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
         })
       : await runTool(s, t, ctx, tool, args);
   const { result, failure } = ran;
-  const error = !tool ? 'denied' : (failure ?? (result?.isError ? 'tool_error' : undefined));
+  const error = !tool ? 'denied' : tooDeep ? 'invalid_arguments' : (failure ?? (result?.isError ? 'tool_error' : undefined));
   // Written off the response path, batched with the tenant's other calls within AuditLog's linger window: one INSERT
   // per call would otherwise cost more CPU than the rest of the gateway. The event carries the call's own timing; a
   // failed write is logged by AuditLog (without contents). Awaiting only applies back-pressure when the database has
@@ -141,12 +158,14 @@ export async function callTool(s: Services, t: TenantCtx, ctx: ToolCallContext, 
       tool: name.slice(0, 128),
       clientId: ctx.clientId,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
-      argumentBytes: byteSize(args),
+      argumentBytes: tooDeep ? -1 : byteSize(args),
       resultBytes: result ? byteSize(result) : 0,
       ...(error && { error }),
     },
   });
   s.metrics.toolCall(tool ? (tool.upstreamId ?? 'builtin') : 'none', upstreamLabel, tool, (error ?? 'success') as ToolOutcome, (performance.now() - started) / 1000);
+  if (!tool) throw new UnknownToolError(name);
+  if (tooDeep) throw new McpError(ErrorCode.InvalidParams, `Tool arguments nest deeper than ${MAX_ARGUMENT_DEPTH} levels`);
   if (!result) throw new UnknownToolError(name);
   if (ran.protocolError) {
     // Every node learns the elicitation, so the one holding the session's GET stream can announce its completion.

@@ -42,7 +42,8 @@ describe.each(testDbKinds)('MCP fast path answers exactly like the SDK (%s)', (k
     ['tools/call of an unknown tool', call(2, { name: 'nope', arguments: {} }), true],
     ['tools/call of an unapproved tool', call(3, { name: 'up__explode', arguments: {} }), true],
     ['tools/call with upstream-invalid arguments', call(4, { name: 'up__echo', arguments: { text: 1 } }), true],
-    ['tools/call with invalid params (SDK renders it)', call(5, {}), false],
+    ['tools/call with invalid params: -32602 on both paths', call(5, {}), true],
+    ['tools/call with array arguments: -32602 on both paths', call(7, { name: 'up__echo', arguments: [] }), true],
     ['tools/call with a task (SDK renders it)', call(6, { name: 'up__echo', arguments: { text: 'a' }, task: { ttl: 1000 } }), false],
   ])('%s: same status, headers and body', async (_label, message, fastPath) => {
     const { url, headers } = await setUp();
