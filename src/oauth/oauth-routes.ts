@@ -73,22 +73,25 @@ function tokenBodyError(err: unknown, _req: Request, res: Response, next: NextFu
   res.status(body.status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: 'unreadable request body' });
 }
 
-/** Token endpoint: refresh rotation is planned (and serialized in the database) before oidc-provider runs. */
-function tokenEndpoint(s: Services): RequestHandler {
+/**
+ * Failed requests at the endpoints that authenticate clients write rows (audit, revocations) or make the server fetch
+ * a client metadata document: a network, or the tenant as a whole, that failed too often in the window is answered
+ * 429 before anything runs (issue 8 §6). Failures are counted inside the provider, before their response is written
+ * (token-failure-limit.ts), for the token, revocation and introspection endpoints together.
+ */
+function clientAuthLimit(s: Services): RequestHandler {
   // The node's view of the counters: no read while they are known to be below their limits (docs/decisions/0041).
   const limiter = new RateLimiter(s.db, s.clock, s.rateView);
-  return async (req, res) => {
-    const t = tenantOf(res);
-    // Failed token requests write rows (audit, revocations): a network, or the tenant as a whole, that failed too
-    // often in the window is answered 429 before anything runs (issue 8 §6). Failures are counted inside the
-    // provider, before their response is written (token-failure-limit.ts).
-    const verdict = await limiter.check(tokenFailureLimits(t, req.ip));
-    if (!verdict.ok) {
-      tooManyRequests(res, verdict).set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: 'Too many failed token requests; try again later' });
-      return;
-    }
-    await runWithGrantPrefetch(() => serveToken(s, t, req, res));
+  return async (req, res, next) => {
+    const verdict = await limiter.check(tokenFailureLimits(tenantOf(res), req.ip));
+    if (verdict.ok) return next();
+    tooManyRequests(res, verdict).set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: 'Too many failed requests; try again later' });
   };
+}
+
+/** Token endpoint: refresh rotation is planned (and serialized in the database) before oidc-provider runs. */
+function tokenEndpoint(s: Services): RequestHandler {
+  return (req, res) => runWithGrantPrefetch(() => serveToken(s, tenantOf(res), req, res));
 }
 
 /** The token request after the failure limit: rotation planned, then oidc-provider, then the claim settled. */
@@ -133,7 +136,10 @@ function deviceAuthorization(s: Services): RequestHandler {
 /** The tenant-space part: everything under /t/{slug}/oauth/ and the OIDC discovery document. */
 export function oauthTenantRoutes(s: Services): Router {
   const router = Router({ mergeParams: true });
-  router.post('/oauth/token', formBody('64kb'), tokenEndpoint(s), tokenBodyError);
+  const authLimit = clientAuthLimit(s);
+  router.post('/oauth/token', authLimit, formBody('64kb'), tokenEndpoint(s), tokenBodyError);
+  // Checked here, then handed to the provider below (it reads their bodies itself).
+  router.post(['/oauth/revoke', '/oauth/introspect'], authLimit);
   const deviceLimit = limitStarts(s, (_req, res) => void res.json({ error: 'too_many_requests', error_description: 'Too many device authorization requests; try again later' }));
   router.post('/oauth/device_authorization', formBody('64kb'), deviceLimit, deviceAuthorization(s), tokenBodyError);
   router.post('/oauth/register', registrationLimit(s));

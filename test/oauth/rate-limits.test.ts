@@ -179,6 +179,30 @@ describe.each(testDbKinds)('rate limits across nodes (%s)', (kind) => {
       rt = ok.body.refresh_token!;
     }
   });
+  it('revocation and introspection count failed client authentication with the token endpoint, and are answered 429 with it', async () => {
+    const t = await app.createTenant();
+    const post = (base: string, path: string, ip: string, body: Record<string, string>, auth?: string) =>
+      fetch(`${base}/t/${t.slug}/oauth/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip, ...(auth && { authorization: auth }) },
+        body: new URLSearchParams(body).toString(),
+      });
+    const guess = `Basic ${Buffer.from('nobody:wrong-secret').toString('base64')}`;
+    // Wrong secrets at both endpoints (and one metadata-document client id, which would be fetched), on both nodes.
+    for (let i = 0; i < 60; i++) {
+      const [path, body] = i % 3 === 0 ? ['revoke', { token: 'x' }] : i % 3 === 1 ? ['introspect', { token: 'x' }] : ['revoke', { token: 'x', client_id: `https://cimd.example/apps/${i}.json` }];
+      const res = await post(i % 2 ? nodeB.url : app.url, path as string, '2001:db8:78:1::5', body as Record<string, string>, path === 'introspect' || i % 3 === 0 ? guess : undefined);
+      expect(res.status, `${i} ${path}`).toBeGreaterThanOrEqual(400);
+    }
+    for (const path of ['revoke', 'introspect', 'token']) {
+      const limited = await post(app.url, path, '2001:db8:78:1::77', { token: 'x', grant_type: 'refresh_token', refresh_token: 'x' }, guess);
+      expect(limited.status, path).toBe(429);
+      expect(limited.headers.get('cache-control')).toBe('no-store');
+    }
+    // Another network is served.
+    expect((await post(nodeB.url, 'introspect', '2001:db8:78:2::5', { token: 'x' }, guess)).status).toBe(401);
+  });
+
   // Issue 8 §6: starting a flow writes a row before anyone signed in (LoginState, Interaction, DeviceCode).
   it('counts unauthenticated flow starts (SSO login, /authorize, device authorization) on both nodes together; 429 + Retry-After writes nothing', async () => {
     const { t } = await tenantWithSaml(app, makeSamlIdp());
