@@ -33,15 +33,18 @@ function checkRedirectUri(uri: string): 'loopback' | 'https' | 'private-use' {
 /**
  * Runs for every client oidc-provider builds: registered (DCR), fetched (CIMD) or loaded from the database.
  * - Redirect URIs: https, http on a loopback address, or a reverse-DNS private-use scheme — nothing else.
- * - Loopback-only clients are native apps: RFC 8252 §7.3 lets their redirect port vary, which oidc-provider allows
- *   for application_type "native" only.
+ * - A client with a loopback redirect URI is a native app: RFC 8252 §7.3 makes the server allow any port for it ("MUST"),
+ *   which oidc-provider does for application_type "native" only. A native client may also claim https URIs (VS Code:
+ *   `http://127.0.0.1:33418/` and `https://vscode.dev/redirect`), except on a loopback host, which oidc-provider
+ *   refuses for native clients: a client with such a URI stays as registered (exact matching).
  * - Self-registered clients may not claim our internal purpose nor the client_credentials grant (only the CLI can).
  */
 export function validateClientMetadata(ctx: { oidc?: { route?: string } } | undefined, key: string, _value: unknown, metadata: object): void {
   if (key !== PURPOSE) return;
   const m = metadata as ClientSchemaLike;
   const kinds = (m.redirect_uris ?? []).map(checkRedirectUri);
-  if (kinds.length > 0 && kinds.every((k) => k === 'loopback')) m.application_type = 'native';
+  const httpsOnLoopback = (m.redirect_uris ?? []).some((u, i) => kinds[i] === 'https' && LOOPBACK.has(URL.parse(u)?.hostname ?? ''));
+  if (kinds.includes('loopback') && !httpsOnLoopback) m.application_type = 'native';
   const selfRegistered = ctx?.oidc?.route === 'registration' || ctx?.oidc?.route === 'client_update';
   if (selfRegistered) {
     for (const own of [PURPOSE, ADMIN_REGISTERED, ID_JAG_IDPS] as const) {

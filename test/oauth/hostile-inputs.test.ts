@@ -56,6 +56,25 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
     expect(res.redirect?.searchParams.get('code')).toBeTruthy();
   });
 
+  it('lets the loopback redirect URI of a client that also has an https one change its port, and nothing else (RFC 8252 §7.3)', async () => {
+    const { t, b, base } = await setup();
+    const { challenge } = pkce();
+    // As VS Code registers: a loopback URI (its fixed port may be taken) and a claimed https one; by the CLI and by DCR.
+    const redirectUris = ['http://127.0.0.1:33418/', 'https://vscode.dev/redirect'];
+    const admin = await addClient(app.services, t, { name: 'VS Code', redirectUris });
+    const dcr = await registerClient(app, t, { redirect_uris: redirectUris });
+    for (const client_id of [admin.client_id, dcr.client_id]) {
+      const ok = await authorize(app, b, { ...base, client_id, redirect_uri: 'http://127.0.0.1:50124/', code_challenge: challenge, code_challenge_method: 'S256' }, t);
+      expect(ok.redirect?.host, client_id).toBe('127.0.0.1:50124');
+      expect(ok.redirect?.searchParams.get('code')).toBeTruthy();
+      for (const redirect_uri of ['http://127.0.0.1:50124/other', 'https://vscode.dev:8443/redirect', 'http://localhost:50124/']) {
+        const refused = await authorize(app, b, { ...base, client_id, redirect_uri, code_challenge: challenge, code_challenge_method: 'S256' }, t);
+        expect(refused.redirect, redirect_uri).toBeNull();
+        expect(refused.pages[0]!.status).toBe(400);
+      }
+    }
+  });
+
   it('answers an unknown resource with invalid_target (RFC 8707)', async () => {
     const { t, b, base: dcr } = await setup();
     const admin = await addClient(app.services, t, { name: 'Admin app', redirectUris: [dcr.redirect_uri] });
