@@ -6,11 +6,9 @@ import {
   JSONRPCRequestSchema,
   ListToolsRequestSchema,
   McpError,
-  SUPPORTED_PROTOCOL_VERSIONS,
   type CallToolRequest,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { mediaType } from '../lib/media-type.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { callToolResult, listToolsJson, type McpPrincipal } from './build-mcp-server.js';
@@ -21,6 +19,7 @@ import { McpSessionIds } from './mcp-session-id.js';
 import { plainTextResult, plainToolCall } from './plain-shapes.js';
 import type { PendingClientRequests } from './pending-client-requests.js';
 import type { LogLevels } from './log-levels.js';
+import { postHeadersAccepted } from './transport-checks.js';
 
 /**
  * The request, validated by the SDK's own schemas, if it is one the fast path answers exactly as the SDK's
@@ -36,11 +35,7 @@ function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
   if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return null;
   const method = (body as { method?: unknown }).method;
   if (method !== 'tools/call' && method !== 'tools/list') return null;
-  const accept = req.headers.accept;
-  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return null;
-  if (mediaType(req.headers['content-type']) !== 'application/json') return null;
-  const version = req.headers['mcp-protocol-version'];
-  if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) return null;
+  if (!postHeadersAccepted(req, false)) return null;
   // The plainest tools/call, recognised without the schemas (plain-shapes.ts: only where their output is the input).
   if (method === 'tools/call') {
     const plain = plainToolCall(body);

@@ -19,6 +19,7 @@ import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.j
 import { watchStream } from './watch-stream.js';
 import { tryFastPath } from './fast-path.js';
 import { readJsonBody } from './read-json-body.js';
+import { postHeadersAccepted } from './transport-checks.js';
 import { relayCapabilitiesOf } from './client-capabilities.js';
 import { LogLevels } from './log-levels.js';
 import { PendingElicitations } from './pending-elicitations.js';
@@ -134,7 +135,9 @@ export function mcpEndpoint(s: Services, opts: McpEndpointOptions = {}): McpEndp
     handle(req, res, slug).catch((err: unknown) => {
       const body = classifyBodyError(err);
       if (body) {
-        rpcError(res, body.status, -32700, body.reason === 'too_large' ? 'Request body too large' : 'Parse error: invalid JSON');
+        // A body that was never read (a charset or encoding we do not decode) is not a parse error: the SDK's own 415 shape.
+        if (body.reason === 'unsupported') rpcError(res, 415, -32000, 'Unsupported Media Type: the charset or Content-Encoding is not supported');
+        else rpcError(res, body.status, -32700, body.reason === 'too_large' ? 'Request body too large' : 'Parse error: invalid JSON');
         return;
       }
       // Details only in the log; the client gets the trace id (the request id), never a stack trace.
@@ -183,15 +186,19 @@ async function serve(
   }
   if (typeof sessionId === 'string') who.sessionId = sessionId;
   const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
-  if (req.method === 'POST' && sessionId === undefined && isInitializeRequest(body)) {
+  const initialize = req.method === 'POST' && isInitializeRequest(body);
+  // What a POST carries is acted on only when the transport will accept the POST (below): a refused initialize gets no
+  // session id, a refused cancellation or relayed answer changes nothing (transport-checks.ts).
+  const accepted = req.method === 'POST' && postHeadersAccepted(req, initialize);
+  if (accepted && initialize && sessionId === undefined) {
     res.setHeader('Mcp-Session-Id', await sessions.issue(t, who, relayCapabilitiesOf(body.params)));
   }
-  for (const id of cancelledRequestIds(body)) {
+  for (const id of accepted ? cancelledRequestIds(body) : []) {
     const key = callKey(t, who, who.sessionId, id);
     if (!inFlight.cancel(key)) await s.bus.publish({ type: 'mcp.cancelled', tenantId: t.id, callKey: key });
   }
   // Answers to relayed elicitation / sampling requests: to the call waiting for them, here or on another node.
-  for (const { id, message } of relayedResponses(body)) {
+  for (const { id, message } of accepted ? relayedResponses(body) : []) {
     const key = callKey(t, who, who.sessionId, id);
     if (pending.deliver(key, message)) continue;
     const text = JSON.stringify(message);

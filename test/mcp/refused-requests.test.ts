@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { mcpResourceUrl } from '../../src/mcp/mcp-resource.js';
+import type { TestApp } from '../support/test-app.js';
+import { cli, createUser, useGatewayApp, type FakeVerifier, type Upstream } from './support.js';
+
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+
+/** A POST the transport refuses (406, 415, 400) has no effect: no session id, no cancellation, no relayed answer. */
+describe('MCP requests the transport refuses change nothing', () => {
+  let app: TestApp;
+  let fake: FakeVerifier;
+  let upstream: Upstream;
+  useGatewayApp('pglite', (a, f, u) => ((app = a), (fake = f), (upstream = u)));
+
+  async function setUp(email: string) {
+    const t = await app.createTenant();
+    const token = fake.issue(t, await createUser(t, email));
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(mcpResourceUrl(app.url, t), { method: 'POST', headers: { ...HEADERS, authorization: `Bearer ${token}`, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    return { t, post };
+  }
+
+  it('an initialize refused for its Accept or Content-Type carries no Mcp-Session-Id; an accepted one does', async () => {
+    const { post } = await setUp('init@example.com');
+    for (const headers of [{ accept: 'text/html' }, { accept: 'application/json' }, { 'content-type': 'text/plain' }]) {
+      const res = await post(initialize, headers);
+      expect(res.status, JSON.stringify(headers)).toBeGreaterThanOrEqual(400);
+      expect(res.headers.get('mcp-session-id'), JSON.stringify(headers)).toBeNull();
+    }
+    const ok = await post(initialize);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('mcp-session-id')).toBeTruthy();
+  });
+
+  it('a notifications/cancelled refused for its protocol version, Accept or Content-Type does not cancel the call', async () => {
+    const { t, post } = await setUp('cancel@example.com');
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'cx', url: upstream.url });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'cx__hang' });
+    const before = upstream.started.length;
+    const call = post({ jsonrpc: '2.0', id: 'c1', method: 'tools/call', params: { name: 'cx__hang', arguments: {} } });
+    // Wait for the upstream to have the call (a poll on the upstream's own record, not a sleep for time to pass).
+    await expect.poll(() => upstream.started.length, { timeout: 15_000 }).toBeGreaterThan(before);
+    const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'c1' } };
+    for (const headers of [{ 'mcp-protocol-version': '1999-01-01' }, { accept: 'text/html' }, { 'content-type': 'text/plain' }]) {
+      const refused = await post(cancel, headers);
+      expect(refused.status, JSON.stringify(headers)).toBeGreaterThanOrEqual(400);
+    }
+    expect(upstream.cancelled.length).toBe(0);
+    // The same notification, acceptable, does cancel it.
+    expect((await post(cancel)).status).toBe(202);
+    const answer = (await (await call).json()) as { result?: { isError?: boolean; content?: { text?: string }[] } };
+    expect(answer.result?.isError).toBe(true);
+    expect(JSON.stringify(answer)).toContain('cancelled');
+  });
+
+  it('a body in a charset we do not decode is a 415 that says so, not a parse error', async () => {
+    const { post } = await setUp('charset@example.com');
+    const res = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, { 'content-type': 'application/json; charset=iso-8859-1' });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { error: { code: number; message: string } }).error).toMatchObject({ code: -32000, message: expect.stringMatching(/^Unsupported Media Type/) });
+  });
+});
