@@ -19,7 +19,7 @@ import { callKey, cancelledRequestIds, InFlightCalls } from './in-flight-calls.j
 import { watchStream } from './watch-stream.js';
 import { tryFastPath } from './fast-path.js';
 import { readJsonBody } from './read-json-body.js';
-import { postHeadersAccepted } from './transport-checks.js';
+import { batchRefusal, postHeadersAccepted } from './transport-checks.js';
 import { relayCapabilitiesOf } from './client-capabilities.js';
 import { LogLevels } from './log-levels.js';
 import { PendingElicitations } from './pending-elicitations.js';
@@ -186,6 +186,11 @@ async function serve(
   }
   if (typeof sessionId === 'string') who.sessionId = sessionId;
   const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
+  const batch = req.method === 'POST' ? batchRefusal(req, body) : null;
+  if (batch) {
+    rpcError(res, 400, -32600, batch);
+    return;
+  }
   const initialize = req.method === 'POST' && isInitializeRequest(body);
   // What a POST carries is acted on only when the transport will accept the POST (below): a refused initialize gets no
   // session id, a refused cancellation or relayed answer changes nothing (transport-checks.ts).

@@ -16,8 +16,11 @@ describe('MCP requests the transport refuses change nothing', () => {
   async function setUp(email: string) {
     const t = await app.createTenant();
     const token = fake.issue(t, await createUser(t, email));
-    const post = (body: unknown, headers: Record<string, string> = {}) =>
-      fetch(mcpResourceUrl(app.url, t), { method: 'POST', headers: { ...HEADERS, authorization: `Bearer ${token}`, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    // A header given as undefined is not sent.
+    const post = (body: unknown, headers: Record<string, string | undefined> = {}) => {
+      const all = Object.entries({ ...HEADERS, authorization: `Bearer ${token}`, ...headers }).filter((e): e is [string, string] => e[1] !== undefined);
+      return fetch(mcpResourceUrl(app.url, t), { method: 'POST', headers: all, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    };
     return { t, post };
   }
 
@@ -52,6 +55,25 @@ describe('MCP requests the transport refuses change nothing', () => {
     const answer = (await (await call).json()) as { result?: { isError?: boolean; content?: { text?: string }[] } };
     expect(answer.result?.isError).toBe(true);
     expect(JSON.stringify(answer)).toContain('cancelled');
+  });
+
+  it('JSON-RPC batches are refused from clients of 2025-06-18 and later, and an empty batch from anyone (-32600)', async () => {
+    const { post } = await setUp('batch@example.com');
+    const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
+    for (const version of ['2025-11-25', '2025-06-18']) {
+      const res = await post([list], { 'mcp-protocol-version': version });
+      expect(res.status, version).toBe(400);
+      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    }
+    const empty = await post('[]', { 'mcp-protocol-version': '2025-03-26' });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    // 2025-03-26 (or no header: what the spec says to assume) still has batches.
+    for (const version of ['2025-03-26', undefined]) {
+      const res = await post([list, { ...list, id: 2 }], { 'mcp-protocol-version': version });
+      expect(res.status, String(version)).toBe(200);
+      expect(await res.json()).toHaveLength(2);
+    }
   });
 
   it('a body in a charset we do not decode is a 415 that says so, not a parse error', async () => {
