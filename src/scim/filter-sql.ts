@@ -44,6 +44,11 @@ export class FilterCompiler {
   #valuePath(path: string, filter: FilterNode, scope: Scope | null): string {
     if (scope) throw invalid('Value filters cannot be nested');
     const p = resolvePath(this.kind, path);
+    // User.groups / Group.members live in GroupMembership, not in the stored document: the filter holds for one row.
+    if (p && !p.custom && !p.sub && membershipAttr(this.kind, p.name)) {
+      const { mine, other } = this.#membershipSides();
+      return `EXISTS (SELECT 1 FROM "GroupMembership" gm WHERE gm."tenantId" = $1 AND gm."${mine}" = r."id" AND ${this.#membershipElement(filter, other, p.name)})`;
+    }
     if (!p || p.custom || !p.attr || p.sub || p.attr.type !== 'complex' || columnOf(this.kind, p.name, null)) {
       throw invalid(`Cannot apply a value filter to "${path}"`);
     }
@@ -86,11 +91,32 @@ export class FilterCompiler {
     return `EXISTS (SELECT 1 FROM jsonb_array_elements(${arrayOf(json)}) AS ${e}(v) WHERE ${inner})`;
   }
 
+  #membershipSides() {
+    return this.kind.name === 'User' ? { mine: 'userId', other: 'groupId' } : { mine: 'groupId', other: 'userId' };
+  }
+
+  /** The condition of `members[…]` / `groups[…]` on one GroupMembership row `gm`: `value` (the other side's id) only. */
+  #membershipElement(node: FilterNode, other: string, attr: string): string {
+    switch (node.kind) {
+      case 'and':
+      case 'or':
+        return `(${this.#membershipElement(node.left, other, attr)} ${node.kind.toUpperCase()} ${this.#membershipElement(node.right, other, attr)})`;
+      case 'not':
+        return `(NOT ${this.#membershipElement(node.expr, other, attr)})`;
+      case 'valuePath':
+        throw invalid('Value filters cannot be nested');
+      default:
+        if (node.path.toLowerCase() !== 'value') throw invalid(`Only ${attr}.value can be filtered`);
+        if (node.kind === 'present') return 'TRUE';
+        if (typeof node.value !== 'string' || (node.op !== 'eq' && node.op !== 'ne')) throw invalid('Membership filters support eq, ne and pr with a string id');
+        return `(gm."${other}" ${node.op === 'eq' ? '=' : '<>'} ${this.param(node.value, 'text')})`;
+    }
+  }
+
   /** User.groups / Group.members live in GroupMembership; `value` (the other side's id) supports eq, ne, pr. */
   #membershipLeaf(node: Leaf, sub: string | null): string {
     if (sub !== null && sub !== 'value') throw invalid(`Only ${node.path.split('.')[0]}.value can be filtered`);
-    const mine = this.kind.name === 'User' ? 'userId' : 'groupId';
-    const other = this.kind.name === 'User' ? 'groupId' : 'userId';
+    const { mine, other } = this.#membershipSides();
     const base = `SELECT 1 FROM "GroupMembership" gm WHERE gm."tenantId" = $1 AND gm."${mine}" = r."id"`;
     if (node.kind === 'present') return `EXISTS (${base})`;
     if (typeof node.value !== 'string' || (node.op !== 'eq' && node.op !== 'ne')) {

@@ -134,6 +134,27 @@ describe.each(testDbKinds)('SCIM filters evaluated in the database (%s)', (kind)
     expect(members.body.totalResults).toBe(1);
   });
 
+  it('evaluates value filters on memberships (members[…], groups[…]) on one membership, never silently as no match', async () => {
+    const groupsOf = async (f: string) => {
+      const res = await s.call('GET', `/Groups?filter=${encodeURIComponent(f)}`);
+      if (res.status !== 200) throw new Error(`${f}: ${JSON.stringify(res.body)}`);
+      return (res.body.Resources as { id: string }[]).map((g) => g.id);
+    };
+    expect(await groupsOf(`members[value eq "${ids.alice}"]`)).toEqual([gid]);
+    expect(await groupsOf(`members[value eq "${ids.bob}"]`)).toEqual([]);
+    expect(await find(`groups[value eq "${gid}"]`)).toEqual(['alice']);
+    expect(await find(`groups[value eq "${gid}" or value eq "grp_none"]`)).toEqual(['alice']);
+    // One membership is both values at once: never.
+    expect(await find(`groups[value eq "${gid}" and value eq "grp_none"]`)).toEqual([]);
+    expect(await find(`groups[value pr]`)).toEqual(['alice']);
+    expect(await find(`groups[not (value eq "${gid}")]`)).toEqual([]);
+    for (const f of [`groups[display eq "x"]`, `members[value co "a"]`]) {
+      const res = await s.call('GET', `/${f.startsWith('groups') ? 'Users' : 'Groups'}?filter=${encodeURIComponent(f)}`);
+      expect(res.status, f).toBe(400);
+      expect(res.body.scimType).toBe('invalidFilter');
+    }
+  });
+
   it('sorts by sortBy/sortOrder (RFC 7644 §3.4.2.3), missing values last', async () => {
     const order = async (qs: string) => {
       const res = await s.call('GET', `/Users?${qs}`);
