@@ -54,7 +54,9 @@ function canonicalSingle(def: AttrDef, v: Json, where: string): Json | undefined
       const out: JsonObject = {};
       for (const [k, sv] of Object.entries(v)) {
         const sub = findAttr(def.subAttributes, k);
-        if (!sub) continue; // unknown sub-attributes are ignored, not stored
+        // Unknown sub-attributes are ignored, not stored; so are read-only ones (RFC 7643 §2.2 "readOnly … SHALL NOT be
+        // modified"; RFC 7644 §3.3: ignored on create): `manager.displayName` is the server's to say, never the client's.
+        if (!sub || sub.mutability === 'readOnly') continue;
         const c = canonicalValue(sub, sv, `${where}.${sub.name}`);
         if (c !== undefined) out[sub.name] = c;
       }

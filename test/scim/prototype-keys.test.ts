@@ -74,6 +74,16 @@ describe.each(testDbKinds)('SCIM refuses prototype-naming keys, too-deep documen
     expect(ok.body['urn:x:custom:1.0:User']).toEqual(nested);
   });
 
+  it('read-only sub-attributes a client sends are not stored (manager.displayName, RFC 7643 §2.2 and §4.3)', async () => {
+    const s = await scimTenant(app);
+    const boss = await s.createUser('boss@example.com');
+    const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+    const r = await s.call('POST', '/Users', { schemas: [USER, ENTERPRISE], userName: 'ro-sub@example.com', [ENTERPRISE]: { manager: { value: boss.id, displayName: 'Forged Boss' } } });
+    expect(r.status).toBe(201);
+    expect(r.body[ENTERPRISE].manager.value).toBe(boss.id);
+    expect(JSON.stringify(r.body)).not.toContain('Forged Boss');
+  });
+
   it('server-owned attributes named by their URN are ignored like their short names (RFC 7643 §3.10, §3.1, §4.1.1)', async () => {
     const s = await scimTenant(app);
     const r = await s.call('POST', '/Users', {
