@@ -6,7 +6,7 @@ import { projectResource, projectionOf } from './project-attributes.js';
 import { groupKind } from './resource-kinds.js';
 import { scimCtx } from './scim-context.js';
 import { groupOperations } from './scim-operations.js';
-import { answerScim, sendScim } from './scim-response.js';
+import { answerScim, sendScim, versionOf } from './scim-response.js';
 import { bodyOf } from './scim-routes.js';
 import { scimCall } from './user-routes.js';
 
@@ -22,7 +22,7 @@ export function groupRoutes(s: Services): Router {
   r.put('/:id', async (req, res) => {
     const c = scimCtx(s, req, res);
     const group = await replaceGroup(c, req.params.id, bodyOf(req), req.get('if-match'));
-    sendScim(res, 200, projectResource(groupKind, group, projectionOf(req.query)));
+    sendScim(res, 200, projectResource(groupKind, group, projectionOf(req.query)), versionOf(group));
   });
   r.patch('/:id', async (req, res) => answerScim(res, await groupOperations.patch(scimCall(s, req, res))));
   r.delete('/:id', async (req, res) => {

@@ -7,7 +7,7 @@ import { projectResource, projectionOf } from './project-attributes.js';
 import { groupKind, userKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { scimBadRequest } from './scim-error.js';
-import type { ScimAnswer } from './scim-response.js';
+import { versionOf, type ScimAnswer } from './scim-response.js';
 import { renderUser } from './user-resource.js';
 import { createUser, loadUserWithGroups } from './user-store.js';
 
@@ -42,15 +42,16 @@ export const userOperations = {
   list: async ({ c, query }) => ({ status: 200, body: await listResources(c, userKind, query) }),
   create: async ({ c, query, body }) => {
     const user = await createUser(c, requireBody(body));
-    return { status: 201, location: `${c.baseUrl}/Users/${String(user.id)}`, body: projectResource(userKind, user, projectionOf(query)) };
+    return { status: 201, location: `${c.baseUrl}/Users/${String(user.id)}`, body: projectResource(userKind, user, projectionOf(query)), etag: versionOf(user) };
   },
   get: async ({ c, id, query }) => {
     const { row, groups } = await loadUserWithGroups(c, id);
-    return { status: 200, body: projectResource(userKind, renderUser(c, row, groups), projectionOf(query)) };
+    const user = renderUser(c, row, groups);
+    return { status: 200, body: projectResource(userKind, user, projectionOf(query)), etag: versionOf(user) };
   },
   patch: async ({ c, id, query, body, ifMatch }) => {
     const user = await patchUser(c, id, requireBody(body), ifMatch);
-    return { status: 200, body: projectResource(userKind, user, projectionOf(query)) };
+    return { status: 200, body: projectResource(userKind, user, projectionOf(query)), etag: versionOf(user) };
   },
 } satisfies Record<string, ScimOperation>;
 
@@ -58,12 +59,12 @@ export const groupOperations = {
   list: async ({ c, query }) => ({ status: 200, body: await listResources(c, groupKind, query) }),
   create: async ({ c, query, body }) => {
     const group = await createGroup(c, requireBody(body));
-    return { status: 201, location: `${c.baseUrl}/Groups/${String(group.id)}`, body: projectResource(groupKind, group, projectionOf(query)) };
+    return { status: 201, location: `${c.baseUrl}/Groups/${String(group.id)}`, body: projectResource(groupKind, group, projectionOf(query)), etag: versionOf(group) };
   },
   get: async ({ c, id, query }) => {
     const p = projectionOf(query);
     const group = await renderGroupById(c, await loadGroup(c, id), wantsMembers(p));
-    return { status: 200, body: projectResource(groupKind, group, p) };
+    return { status: 200, body: projectResource(groupKind, group, p), etag: versionOf(group) };
   },
   // Group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra prefers it, Okta accepts it): no member list echo.
   patch: async ({ c, id, body, ifMatch }) => {

@@ -12,28 +12,32 @@ export interface ScimAnswer {
   status: number;
   body?: unknown;
   location?: string;
+  /** The resource's version (`meta.version`), also when `attributes=` / `excludedAttributes=` left `meta` out. */
+  etag?: string;
 }
 
 /** RFC 7644 §3.14: a single resource carries its version as the ETag header too. */
-const versionOf = (body: unknown) => (body as { meta?: { version?: unknown } }).meta?.version;
+export const versionOf = (body: unknown): string | undefined => {
+  const v = (body as { meta?: { version?: unknown } }).meta?.version;
+  return typeof v === 'string' ? v : undefined;
+};
 
 /** Every SCIM answer, success or error, is `application/scim+json` (RFC 7644 §3.1). */
-export function sendScim(res: Response, status: number, body?: unknown): void {
+export function sendScim(res: Response, status: number, body?: unknown, etag: string | undefined = versionOf(body ?? {})): void {
   res.status(status);
   if (body === undefined) {
     res.end();
     return;
   }
   res.setHeader('Content-Type', SCIM_MEDIA_TYPE);
-  const version = versionOf(body);
-  if (typeof version === 'string') res.setHeader('ETag', version);
+  if (etag !== undefined) res.setHeader('ETag', etag);
   res.send(JSON.stringify(body));
 }
 
 /** An operation's answer through Express (the route adapters). */
 export function answerScim(res: Response, a: ScimAnswer): void {
   if (a.location !== undefined) res.setHeader('Location', a.location);
-  sendScim(res, a.status, a.body);
+  sendScim(res, a.status, a.body, a.etag ?? versionOf(a.body ?? {}));
 }
 
 /**
@@ -51,11 +55,11 @@ export function writeScim(res: ServerResponse, a: ScimAnswer): void {
   }
   const text = JSON.stringify(a.body);
   res.setHeader('Content-Type', `${SCIM_MEDIA_TYPE}; charset=utf-8`);
-  const version = versionOf(a.body);
-  if (typeof version === 'string') res.setHeader('ETag', version);
+  const version = a.etag ?? versionOf(a.body);
+  if (version !== undefined) res.setHeader('ETag', version);
   const length = Buffer.byteLength(text);
   res.setHeader('Content-Length', length);
-  if (typeof version !== 'string') res.setHeader('ETag', `W/"${length.toString(16)}-${createHash('sha1').update(text, 'utf8').digest('base64').slice(0, 27)}"`);
+  if (version === undefined) res.setHeader('ETag', `W/"${length.toString(16)}-${createHash('sha1').update(text, 'utf8').digest('base64').slice(0, 27)}"`);
   res.end(text);
 }
 

@@ -5,7 +5,7 @@ import { projectResource, projectionOf } from './project-attributes.js';
 import { userKind } from './resource-kinds.js';
 import { scimCtx } from './scim-context.js';
 import { userOperations, type ScimCall } from './scim-operations.js';
-import { answerScim, sendScim } from './scim-response.js';
+import { answerScim, sendScim, versionOf } from './scim-response.js';
 import { bodyOf } from './scim-routes.js';
 import { deleteUser, replaceUser } from './user-store.js';
 
@@ -29,7 +29,7 @@ export function userRoutes(s: Services): Router {
   r.put('/:id', async (req, res) => {
     const c = scimCtx(s, req, res);
     const user = await replaceUser(c, req.params.id, bodyOf(req), req.get('if-match'));
-    sendScim(res, 200, projectResource(userKind, user, projectionOf(req.query)));
+    sendScim(res, 200, projectResource(userKind, user, projectionOf(req.query)), versionOf(user));
   });
   r.patch('/:id', async (req, res) => answerScim(res, await userOperations.patch(scimCall(s, req, res))));
   r.delete('/:id', async (req, res) => {

@@ -84,6 +84,21 @@ describe.each(testDbKinds)('SCIM refuses prototype-naming keys, too-deep documen
     expect(JSON.stringify(r.body)).not.toContain('Forged Boss');
   });
 
+  it('the ETag header is the resource version also when attributes= or excludedAttributes= leave meta out (RFC 7644 §3.14)', async () => {
+    const s = await scimTenant(app);
+    const u = await s.createUser('etag@example.com');
+    const g = await s.createGroup('etag group');
+    for (const path of [`/Users/${u.id}?attributes=userName`, `/Users/${u.id}?excludedAttributes=meta`, `/Groups/${g.id}?attributes=displayName`]) {
+      const r = await s.call('GET', path);
+      expect(r.status).toBe(200);
+      expect(r.body.meta).toBeUndefined();
+      expect(r.headers.get('etag'), path).toBe('W/"1"');
+    }
+    const p = await s.call('PATCH', `/Users/${u.id}?attributes=userName`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'x' }] }, { 'if-match': 'W/"1"' });
+    expect(p.status).toBe(200);
+    expect(p.headers.get('etag')).toBe('W/"2"');
+  });
+
   it('server-owned attributes named by their URN are ignored like their short names (RFC 7643 §3.10, §3.1, §4.1.1)', async () => {
     const s = await scimTenant(app);
     const r = await s.call('POST', '/Users', {
