@@ -3,6 +3,7 @@ import { applyPatch } from './apply-patch.js';
 import { sameJson } from './diff-attributes.js';
 import { checkIfMatch } from './etag.js';
 import { canonicalPath, expandPathless, normaliseManagerOp, readPatchBody, type PatchOp } from './patch-normalize.js';
+import { withStoredCase } from './patch-filter-match.js';
 import { userKind } from './resource-kinds.js';
 import type { ScimCtx } from './scim-context.js';
 import { ScimError } from './scim-error.js';
@@ -17,7 +18,8 @@ export function normaliseUserOps(raw: PatchOp[], doc: JsonObject): PatchOp[] {
     const manager = normaliseManagerOp(op, doc);
     if (!manager) return [];
     if (manager !== op) return [manager];
-    return [{ ...op, path: canonicalPath(userKind, op.path!) }];
+    // The value filter decided by the schema's case rules, as GET decides it (patch-filter-match.ts).
+    return [withStoredCase(userKind, { ...op, path: canonicalPath(userKind, op.path!) }, doc)];
   });
 }
 

@@ -84,6 +84,24 @@ describe.each(testDbKinds)('SCIM refuses prototype-naming keys, too-deep documen
     expect(JSON.stringify(r.body)).not.toContain('Forged Boss');
   });
 
+  it('PATCH value filters select elements by the schema case rules, as GET filters do (RFC 7644 §3.5.2, RFC 7643 §2.4)', async () => {
+    const s = await scimTenant(app);
+    const u = await s.createUser('case@example.com', { emails: [{ type: 'work', value: 'a@x.com' }, { type: 'home', value: 'h@x.com' }] });
+    expect((await s.call('GET', `/Users?filter=${encodeURIComponent('emails[value eq "A@X.COM"]')}`)).body.totalResults).toBe(1);
+    const rm = await s.patch(`/Users/${u.id}`, [{ op: 'remove', path: 'emails[value eq "A@X.COM"]' }]);
+    expect(rm.body.emails).toEqual([{ type: 'home', value: 'h@x.com' }]);
+    const u2 = await s.createUser('case2@example.com', { emails: [{ type: 'work', value: 'a@x.com', primary: true }] });
+    const rp = await s.patch(`/Users/${u2.id}`, [{ op: 'replace', path: 'emails[type eq "Work"].value', value: 'b@x.com' }]);
+    expect(rp.body.emails).toEqual([{ type: 'work', value: 'b@x.com', primary: true }]);
+    // No element matches: an add or replace still creates it from the filter (Entra's rule), a remove has no target.
+    const add = await s.patch(`/Users/${u2.id}`, [{ op: 'replace', path: 'emails[type eq "other"].value', value: 'o@x.com' }]);
+    expect(add.body.emails).toEqual([{ type: 'work', value: 'b@x.com', primary: true }, { type: 'other', value: 'o@x.com' }]);
+    // Another multi-valued attribute: its `type` compares case-insensitively too.
+    const u3 = await s.createUser('case3@example.com', { phoneNumbers: [{ type: 'Mobile', value: '+1 555' }] });
+    const ph = await s.patch(`/Users/${u3.id}`, [{ op: 'remove', path: 'phoneNumbers[type eq "mobile"]' }]);
+    expect(ph.body.phoneNumbers).toBeUndefined();
+  });
+
   it('the ETag header is the resource version also when attributes= or excludedAttributes= leave meta out (RFC 7644 §3.14)', async () => {
     const s = await scimTenant(app);
     const u = await s.createUser('etag@example.com');
