@@ -80,20 +80,6 @@ export class Egress {
     return family === 0 || !this.#allowed.check(plain, family === 4 ? 'ipv4' : 'ipv6');
   }
 
-  /**
-   * Fails fast, with a clear reason, for a URL whose host is or resolves to a refused address (what an admin is told
-   * when adding an upstream). The connection itself is checked again when it is made.
-   */
-  async check(url: URL): Promise<void> {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host)) {
-      if (this.refuses(host)) throw new EgressRefusedError(host);
-      return;
-    }
-    const addresses = await new Promise<LookupAddress[]>((resolve, reject) => dnsLookup(host, { all: true }, (err, a) => (err ? reject(err) : resolve(a))));
-    if (addresses.some((a) => this.refuses(a.address))) throw new EgressRefusedError(host);
-  }
-
   readonly #lookup: LookupFunction = (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);

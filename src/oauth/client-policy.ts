@@ -33,10 +33,10 @@ function checkRedirectUri(uri: string): 'loopback' | 'https' | 'private-use' {
 /**
  * Runs for every client oidc-provider builds: registered (DCR), fetched (CIMD) or loaded from the database.
  * - Redirect URIs: https, http on a loopback address, or a reverse-DNS private-use scheme — nothing else.
- * - A client with a loopback redirect URI is a native app: RFC 8252 §7.3 makes the server allow any port for it ("MUST"),
- *   which oidc-provider does for application_type "native" only. A native client may also claim https URIs (VS Code:
- *   `http://127.0.0.1:33418/` and `https://vscode.dev/redirect`), except on a loopback host, which oidc-provider
- *   refuses for native clients: a client with such a URI stays as registered (exact matching).
+ * - A client with a loopback redirect URI is a native app: RFC 8252 §7.3 makes the server allow any port for it
+ *   ("MUST"), which oidc-provider does for application_type "native" only. A native client may also claim https URIs
+ *   (VS Code: `http://127.0.0.1:33418/` and `https://vscode.dev/redirect`), except on a loopback host, which
+ *   oidc-provider refuses for native clients: a client with such a URI stays as registered (exact matching).
  * - Self-registered clients may not claim our internal purpose nor the client_credentials grant (only the CLI can).
  */
 export function validateClientMetadata(ctx: { oidc?: { route?: string } } | undefined, key: string, _value: unknown, metadata: object): void {

@@ -18,9 +18,10 @@ export const tokenFailureLimits = (t: TenantCtx, ip: string | undefined): [RateR
 export const CLIENT_AUTH_ROUTES: ReadonlySet<string> = new Set(['token', 'revocation', 'introspection']);
 
 /**
- * Counts every failed token, revocation or introspection request before its response is written: Koa writes the response only after this
- * middleware resolves, so a client that sends its next request on reading the error is always checked against a
- * count that includes it. Counting after the response raced that next request on another node.
+ * Counts every failed token, revocation or introspection request before its response is written: Koa writes the
+ * response only after this middleware resolves, so a client that sends its next request on reading the error is
+ * always checked against a count that includes it. Counting after the response raced that next request on another
+ * node.
  */
 export function countTokenFailures(s: Services, t: TenantCtx, provider: Provider): void {
   // Shares the token endpoint's view: a count reaching a limit is told to every node (rate-view.ts).

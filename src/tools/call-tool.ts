@@ -106,7 +106,10 @@ async function runTool(s: Services, t: TenantCtx, ctx: ToolCallContext, tool: To
   }
 }
 
-/** Deepest nesting of a call's arguments: tool schemas are a few levels deep, and deeper JSON overflows the stack of every recursive step after it (serialising for the upstream and the audit size). */
+/**
+ * Deepest nesting of a call's arguments: tool schemas are a few levels deep, and deeper JSON overflows the stack of
+ * every recursive step after it (serialising for the upstream, the audit event's sizes).
+ */
 export const MAX_ARGUMENT_DEPTH = 64;
 
 /** Whether a value nests deeper than `max` (iterative: the check itself cannot overflow). */

@@ -26,10 +26,10 @@ export async function connectUpstream(url: string, headers: Record<string, strin
     await client.connect(transport, { timeout: timeoutMs });
   } catch (err) {
     await client.close().catch(() => undefined);
-    // Per-user upstreams (src/upstream-auth): a refused token is renewed, not reported as an unreachable server.
     if (isEgressRefusal(err)) {
       throw new AppError(422, 'upstream_address_refused', `The upstream MCP server at ${url} is on a private, loopback, link-local or other special-use address, which this deployment does not reach (OUTBOUND_ALLOWED_NETWORKS)`);
     }
+    // Per-user upstreams (src/upstream-auth): a refused token is renewed, not reported as an unreachable server.
     if (err instanceof StreamableHTTPError && err.code === 401) throw new AppError(422, 'upstream_unauthorized', `The upstream MCP server at ${url} refused the credentials`);
     // 422, not 5xx: the admin's URL or headers do not work, and the CLI shows the message as is.
     throw new AppError(422, 'upstream_unreachable', `Could not connect to the upstream MCP server at ${url}`, String(err));
