@@ -14,7 +14,7 @@ export class EgressRefusedError extends Error {
 }
 
 /** Whether `err` or one of its causes (fetch wraps connection errors in a TypeError) is an egress refusal. */
-export function isEgressRefusal(err: unknown): err is Error {
+export function isEgressRefusal(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e instanceof EgressRefusedError) return true;
   return false;
 }

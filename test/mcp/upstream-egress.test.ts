@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { Egress, isEgressRefusal, parseNetworks } from '../../src/http/egress.js';
+import { deliverAuditSinks } from '../../src/audit/sinks/deliver-sinks.js';
+import { findConnectionByIssuer } from '../../src/sso/connections/manage-connections.js';
+import { oidcConfig } from '../../src/sso/oidc/oidc-config.js';
 import { discoverUpstreamAs } from '../../src/upstream-auth/discover-upstream-as.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { cli, startUpstream, type Upstream } from './support.js';
@@ -19,7 +22,7 @@ async function internalService() {
   return { seen, port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-describe('upstream MCP servers and their authorization servers: special-use addresses are refused (SSRF)', () => {
+describe('destinations a tenant chooses — upstream MCP servers, the authorization servers they name, IdPs, audit webhooks: special-use addresses are refused (SSRF)', () => {
   let app: TestApp;
   let internal: Awaited<ReturnType<typeof internalService>>;
   let mcp: Upstream;
@@ -65,6 +68,23 @@ describe('upstream MCP servers and their authorization servers: special-use addr
 
   it("an upstream's authorization server on a special-use address is never asked (discovery names it, not the admin)", async () => {
     await expect(discoverUpstreamAs(`http://127.0.0.1:${internal.port}/mcp`, app.services.egress)).rejects.toThrow();
+    expect(internal.seen).toEqual([]);
+  });
+
+  it('the same holds for the other destinations a tenant admin chooses: SAML metadata, OIDC issuers, audit webhooks', async () => {
+    const t = await app.createTenant();
+    const base = `http://127.0.0.1:${internal.port}`;
+    const saml = await cli(app, 'idp add-saml', { tenant: t.slug, name: 'x', 'metadata-url': `${base}/metadata.xml` }).then(() => null, (e: { status?: number; message?: string }) => e);
+    expect(saml).toMatchObject({ status: 400, message: expect.stringMatching(/private, loopback or link-local/) });
+    // An OIDC issuer is read at sign-in (discovery): refused there.
+    await cli(app, 'idp add-oidc', { tenant: t.slug, name: 'x', issuer: `${base}/oidc`, 'client-id': 'c', 'client-secret': 's' });
+    const conn = await findConnectionByIssuer(t, 'oidc', `${base}/oidc`);
+    await expect(oidcConfig(app.services, t, conn!)).rejects.toThrow();
+    await cli(app, 'audit sink add', { tenant: t.slug, url: `${base}/siem`, 'from-start': true });
+    await app.services.audit.flush();
+    await deliverAuditSinks(app.services, { timeoutMs: 1_500 });
+    const sink = await t.db.auditSink.findFirst();
+    expect(sink?.lastError).toMatch(/^refused: a private, loopback or link-local address/);
     expect(internal.seen).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { keyPair, makeSamlIdp, type TestSamlIdp } from './support/saml-idp.js';
 import { cli } from './support/sso-fixtures.js';
+import { loopbackEgress } from '../support/loopback-egress.js';
 
 const SHA256 = { signature: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', digest: 'http://www.w3.org/2001/04/xmlenc#sha256' };
 const SHA1 = { signature: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', digest: 'http://www.w3.org/2000/09/xmldsig#sha1' };
@@ -70,7 +71,7 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
       it('production never follows an https URL that redirects to http (or any other scheme), at any hop', async () => {
         for (const target of ['http://idp.example.com/md.xml', 'HTTP://idp.example.com/md.xml', 'ftp://idp.example.com/md.xml', 'file:///etc/passwd']) {
           const asked = network({ 'https://idp.example.com/md': { location: 'https://idp.example.com/md2' }, 'https://idp.example.com/md2': { location: target }, [target]: idp.metadata() });
-          await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/redirected to .*must be fetched over https$/);
+          await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false, fetch: loopbackEgress.fetch })).rejects.toThrow(/redirected to .*must be fetched over https$/);
           expect(asked).toEqual(['https://idp.example.com/md', 'https://idp.example.com/md2']);
         }
         // Through the command: nothing is stored.
@@ -82,12 +83,12 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
 
       it('follows https redirects (relative ones too) up to five hops, and http ones only outside production', async () => {
         const asked = network({ 'https://idp.example.com/md': { location: '/v2/md' }, 'https://idp.example.com/v2/md': idp.metadata() });
-        expect(await fetchMetadata('https://idp.example.com/md', { allowHttp: false })).toBe(idp.metadata());
+        expect(await fetchMetadata('https://idp.example.com/md', { allowHttp: false, fetch: loopbackEgress.fetch })).toBe(idp.metadata());
         expect(asked).toEqual(['https://idp.example.com/md', 'https://idp.example.com/v2/md']);
         network({ 'https://idp.example.com/md': { location: 'http://idp.example.com/md' }, 'http://idp.example.com/md': idp.metadata() });
-        expect(await fetchMetadata('https://idp.example.com/md', { allowHttp: true })).toBe(idp.metadata());
+        expect(await fetchMetadata('https://idp.example.com/md', { allowHttp: true, fetch: loopbackEgress.fetch })).toBe(idp.metadata());
         const loop = network({ 'https://idp.example.com/md': { location: 'https://idp.example.com/md' } });
-        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/more than 5 times/);
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false, fetch: loopbackEgress.fetch })).rejects.toThrow(/more than 5 times/);
         expect(loop).toHaveLength(6);
       });
     });
@@ -107,7 +108,7 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
 
       it('stops reading a body past 1 MB as it streams (never buffers an endless answer) and cancels the rest', async () => {
         const seen = endless();
-        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/larger than 1 MB/);
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false, fetch: loopbackEgress.fetch })).rejects.toThrow(/larger than 1 MB/);
         expect(seen.cancelled).toBe(true);
         expect(seen.bytes).toBeLessThan(2_000_000);
       });
@@ -115,7 +116,7 @@ describe.each(testDbKinds)('IdP metadata trust (%s)', (kind) => {
       it('refuses a declared Content-Length over 1 MB without reading the body', async () => {
         let pulled = 0;
         vi.stubGlobal('fetch', async () => new Response(new ReadableStream<Uint8Array>({ pull(c) { pulled++; c.enqueue(new Uint8Array(10)); } }), { status: 200, headers: { 'content-length': '5000000' } }));
-        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false })).rejects.toThrow(/larger than 1 MB/);
+        await expect(fetchMetadata('https://idp.example.com/md', { allowHttp: false, fetch: loopbackEgress.fetch })).rejects.toThrow(/larger than 1 MB/);
         expect(pulled).toBeLessThanOrEqual(1); // a ReadableStream may pre-pull once; nothing is read past that
       });
     });

@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
 import { auditEventsAfter, toExported } from '../export-events.js';
 import { sendSyslog, syslogFrame } from './syslog-sink.js';
+import { isEgressRefusal, type Egress } from '../../http/egress.js';
 
 /** Events per POST. */
 export const SINK_BATCH = 100;
@@ -88,7 +89,7 @@ async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: Del
     } else {
       const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
       const timestamp = Math.floor(s.clock.now().getTime() / 1000);
-      error = await post(sink.url, body, {
+      error = await post(s.egress, sink.url, body, {
         'x-sso-bridge-timestamp': String(timestamp),
         'x-sso-bridge-signature': signSinkBody(secret, timestamp, body),
         'x-sso-bridge-delivery': `${sink.id}:${events[0]!.seq}-${last}`,
@@ -119,10 +120,13 @@ async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: Del
   return { delivered, failed: false };
 }
 
-/** One POST; the failure as a short message (never the body), or undefined on a 2xx. Redirects are not followed. */
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<string | undefined> {
+/**
+ * One POST; the failure as a short message (never the body), or undefined on a 2xx. Redirects are not followed, and
+ * the connection goes where the egress policy admits only (a sink's URL is a tenant admin's choice: src/http/egress.ts).
+ */
+async function post(egress: Egress, url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<string | undefined> {
   try {
-    const res = await fetch(url, {
+    const res = await egress.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body,
@@ -133,6 +137,7 @@ async function post(url: string, body: string, headers: Record<string, string>, 
     return res.status >= 200 && res.status < 300 ? undefined : `HTTP ${res.status}`;
   } catch (err) {
     const e = err as Error;
+    if (isEgressRefusal(e)) return 'refused: a private, loopback or link-local address (OUTBOUND_ALLOWED_NETWORKS)';
     return e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `${e.name}: ${(e.cause as Error | undefined)?.message ?? e.message}`.slice(0, 300);
   }
 }

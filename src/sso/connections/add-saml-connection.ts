@@ -22,7 +22,7 @@ export async function addSamlConnection(s: Services, t: TenantCtx, input: AddSam
   const sources = [input.metadataUrl, input.metadataFile, input.metadataXml].filter(Boolean).length;
   if (sources !== 1) throw badRequest('give exactly one of --metadata-url or --metadata-file');
   const xml = input.metadataUrl
-    ? await fetchMetadata(input.metadataUrl, { allowHttp: s.config.nodeEnv !== 'production' })
+    ? await fetchMetadata(input.metadataUrl, { allowHttp: s.config.nodeEnv !== 'production', fetch: s.egress.fetch })
     : (input.metadataXml ?? (await readFile(input.metadataFile!, 'utf8')));
   const metadataCerts = input.metadataCertFile ? pemCertificates(await readFile(input.metadataCertFile, 'utf8')) : [];
   const trusted = await trustedMetadataXml(xml, { pinned: metadataCerts, known: [] });

@@ -29,7 +29,8 @@ export function guardIdpFetch(s: Services, key: string, opts: { staleJwks?: bool
     const remembered = `${key} ${url}`;
     try {
       const res = await s.idpFetches.run(key, async () => {
-        const r = await fetch(url, init);
+        // Where the egress policy admits: an issuer is a tenant admin's choice (src/http/egress.ts).
+        const r = await s.egress.fetch(url, init);
         if (r.status >= 500) throw new IdpServerError(r);
         return r;
       });

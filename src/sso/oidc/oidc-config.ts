@@ -36,7 +36,11 @@ export async function oidcConfig(s: Services, t: TenantCtx, conn: Connection): P
     // Behind a circuit breaker: a dead IdP fails logins at once (and is probed again after a while) instead of every
     // login waiting for its own timeout.
     config = await s.idpFetches.run(`oidc:${conn.issuer}`, () =>
-      oidc.discovery(new URL(conn.issuer), settings.clientId, metadata, auth, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined),
+      oidc.discovery(new URL(conn.issuer), settings.clientId, metadata, auth, {
+        // The issuer is a tenant admin's choice: discovery connects where the egress policy admits (src/http/egress.ts).
+        [oidc.customFetch]: (url, options) => s.egress.fetch(url, options as RequestInit),
+        ...(insecure && { execute: [oidc.allowInsecureRequests] }),
+      }),
     );
     issuers.set(conn.issuer, { metadata: config.serverMetadata(), fetchedAt: Date.now() });
   }

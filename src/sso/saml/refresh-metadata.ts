@@ -19,7 +19,7 @@ export async function updateSamlMetadata(s: Services, t: TenantCtx, id: string, 
   const config = parseConnectionConfig(row.config);
   const url = config.saml?.metadataUrl;
   if (!xml && !url) throw badRequest('this connection has no metadata URL: give --metadata-file');
-  const raw = xml ?? (await s.idpFetches.run(`saml:${url}`, () => fetchMetadata(url!, { allowHttp: s.config.nodeEnv !== 'production' })));
+  const raw = xml ?? (await s.idpFetches.run(`saml:${url}`, () => fetchMetadata(url!, { allowHttp: s.config.nodeEnv !== 'production', fetch: s.egress.fetch })));
   const trusted = await trustedMetadataXml(raw, { pinned: config.saml?.metadataCerts ?? [], known: config.saml?.signingCerts ?? [], signedBefore: config.saml?.metadataSigned === true });
   const md = await parseIdpMetadata(trusted.xml);
   if (md.entityId !== row.issuer) throw badRequest(`metadata describes ${md.entityId}, not ${row.issuer}`);

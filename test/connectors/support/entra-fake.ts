@@ -6,18 +6,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { getCACertificates, rootCertificates, setDefaultCACertificates } from 'node:tls';
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, jwtVerify, SignJWT } from 'jose';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { createTestCa, type TestCa } from '../../oauth/support/test-ca.js';
 
 /**
- * Trusts the test CA for every `fetch` of this test file's worker — the in-process equivalent of NODE_EXTRA_CA_CERTS,
- * which a deployment behind a private CA sets. msal-node (through our network client), openid-client and the Graph
- * calls then reach the fake over real TLS.
+ * Trusts the test CA for every `fetch` and TLS connection of this test file's worker — the in-process equivalent of
+ * NODE_EXTRA_CA_CERTS, which a deployment behind a private CA sets: the global dispatcher (plain `fetch`) and Node's
+ * default CA store (connections made with their own agent, as the egress policy's: src/http/egress.ts). msal-node
+ * (through our network client), openid-client and the Graph calls then reach the fake over real TLS.
  */
 export function trustTestCa(ca: TestCa): void {
-  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, readFileSync(ca.caFile, 'utf8')] } }));
+  const pem = readFileSync(ca.caFile, 'utf8');
+  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, pem] } }));
+  setDefaultCACertificates([...getCACertificates('default'), pem]);
 }
 
 export interface EntraUser {
