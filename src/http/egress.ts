@@ -41,7 +41,7 @@ export function parseNetworks(entries: readonly string[]): BlockList {
  * connection is checked when it is made, on the address it is made to: a host name is resolved by our lookup, which
  * refuses it if ANY of its addresses is special-use (cimd-fetch.ts's ranges), so DNS rebinding between a check and the
  * connection cannot slip through; an address literal is checked before dialling. Networks an operator hosts upstreams
- * on are admitted by OUTBOUND_ALLOWED_NETWORKS (empty by default).
+ * on are admitted by OUTBOUND_ALLOWED_NETWORKS (empty by default). docs/decisions/0059.
  */
 export class Egress {
   readonly #allowed: BlockList;
