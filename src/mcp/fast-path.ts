@@ -19,13 +19,12 @@ import { McpSessionIds } from './mcp-session-id.js';
 import { plainTextResult, plainToolCall } from './plain-shapes.js';
 import type { PendingClientRequests } from './pending-client-requests.js';
 import type { LogLevels } from './log-levels.js';
-import { postHeadersAccepted } from './transport-checks.js';
 
 /**
  * The request, validated by the SDK's own schemas, if it is one the fast path answers exactly as the SDK's
  * transport and server would: a POST of ONE JSON-RPC request, `tools/list` or `tools/call` (no task augmentation),
- * whose headers the transport would accept (Accept lists both JSON and SSE, Content-Type is JSON, a supported
- * Mcp-Protocol-Version or none) and whose params the method's schema accepts. Anything else — initialize, batches,
+ * whose params the method's schema accepts (the caller has checked that the transport accepts its headers:
+ * postHeadersAccepted). Anything else — initialize, batches,
  * notifications, responses, GET/DELETE, a header or params the SDK would refuse — returns null and goes through the
  * SDK, which renders its own error.
  */
@@ -35,7 +34,6 @@ function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
   if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return null;
   const method = (body as { method?: unknown }).method;
   if (method !== 'tools/call' && method !== 'tools/list') return null;
-  if (!postHeadersAccepted(req, false)) return null;
   // The plainest tools/call, recognised without the schemas (plain-shapes.ts: only where their output is the input).
   if (method === 'tools/call') {
     const plain = plainToolCall(body);
@@ -60,7 +58,7 @@ function fastRequest(req: IncomingMessage, body: unknown): FastRequest | null {
  * own CPU per call). The response is what the SDK sends in stateless JSON-response mode: `{result, jsonrpc, id}` or
  * `{jsonrpc, id, error}` with status 200 and `Content-Type: application/json`; tools/call results pass the SDK
  * server's CallToolResult validation. The caller has already checked Origin, bearer token and session id, exactly as
- * for the SDK path. Returns false (having written nothing) when the request is not one it handles.
+ * for the SDK path, and that the transport accepts the POST's headers (transport-checks.ts). Returns false (having written nothing) when the request is not one it handles.
  */
 export async function tryFastPath(
   s: Services,

@@ -210,7 +210,8 @@ async function serve(
     if (text.length <= MAX_BUS_MESSAGE) await s.bus.publish({ type: 'mcp.response', tenantId: t.id, key, message: text });
     else req.log?.warn({ bytes: text.length }, 'relayed answer too large to reach another node');
   }
-  if (await tryFastPath(s, t, who, inFlight, req, res, body, pending, logLevels)) return;
+  // A POST the transport refuses goes to the SDK, which renders its refusal.
+  if (accepted && (await tryFastPath(s, t, who, inFlight, req, res, body, pending, logLevels))) return;
   const server = buildMcpServer(s, t, who, inFlight);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {
