@@ -24,28 +24,28 @@ import { approvedToolsSql, callableToolsCache, grantedToolIdsJson, type Approved
  * grant and subject the verified token names (PrefetchedGrant), the tools are installed only after the bearer check
  * passed for that subject, and both only if no event that drops them arrived since the read started.
  */
-function aheadSql(tenantActive: string, gid: string, sub: string, withCatalogue: boolean): string {
+function aheadSql(tenantActive: string, gid: string, sub: string, jti: string, withCatalogue: boolean): string {
   // In the text or not, never switched by a parameter (hot-sql.ts: the statement would be planned on every execution).
   const catalogue = withCatalogue
     ? `CASE WHEN g."accountId" = ${sub} THEN (SELECT COALESCE(json_agg(c ORDER BY c."name"), '[]'::json) FROM (${approvedToolsSql('t."id"')}) c) END`
     : 'NULL::json';
   return `g."found" AS "grantFound", g."accountId" AS "grantAccountId", g."expiresAt" AS "grantExpiresAt",
-          g."active" AS "grantUserActive", g."revokedBefore" AS "grantRevokedBefore",
+          g."active" AS "grantUserActive", g."revokedBefore" AS "grantRevokedBefore", g."tokenRevoked" AS "grantTokenRevoked",
           CASE WHEN g."accountId" = ${sub} AND g."active" THEN ${grantedToolIdsJson('t."id"', sub)} END AS "grantedToolIds",
           ${catalogue} AS "catalogue"
      FROM "Tenant" t
-     LEFT JOIN LATERAL (SELECT true AS "found", lg.* FROM (${liveGrantSql('t."id"', gid)}) lg WHERE ${tenantActive}) g ON TRUE`;
+     LEFT JOIN LATERAL (SELECT true AS "found", lg.* FROM (${liveGrantSql('t."id"', gid, jti)}) lg WHERE ${tenantActive}) g ON TRUE`;
 }
 
 /** After a tenant-directory miss (every `tenant.changed`): the tenant row with its sealed keys, and the token's reads. */
 export const TENANT_AND_TOKEN = statement(
   'mcp_cold_tenant',
-  `SELECT ${TENANT_COLUMNS}, ${aheadSql(`t."status" = 'active'`, '$3::text', '$4::text', true)}
+  `SELECT ${TENANT_COLUMNS}, ${aheadSql(`t."status" = 'active'`, '$3::text', '$4::text', '$5::text', true)}
      ${sealedKeysJoin('$2::text')}
     WHERE t."slug" = $1::text`,
 );
 
-const tokenSql = (withCatalogue: boolean) => `SELECT ${aheadSql(`t."status" = 'active'`, '$2::text', '$3::text', withCatalogue)}
+const tokenSql = (withCatalogue: boolean) => `SELECT ${aheadSql(`t."status" = 'active'`, '$2::text', '$3::text', '$4::text', withCatalogue)}
     WHERE t."id" = $1::text`;
 
 /** The tenant and its catalogue cached, the token not: the token's reads only, for the cached context's tenant. */
@@ -60,6 +60,7 @@ interface AheadRow {
   grantExpiresAt: Date | null;
   grantUserActive: boolean | null;
   grantRevokedBefore: Date | null;
+  grantTokenRevoked: boolean | null;
   grantedToolIds: string[] | null;
   catalogue: ApprovedToolRow[] | null;
 }
@@ -85,9 +86,9 @@ export interface ColdRead {
 
 /**
  * What the bearer token claims, UNVERIFIED — only to choose what to read ahead, never to decide anything: its grant
- * id and subject, if it has both and has not expired (an expired token is refused without any read).
+ * id, subject and token id, if it has them all and has not expired (an expired token is refused without any read).
  */
-function claimsOf(token: string, nowSeconds: number): { gid: string; sub: string } | null {
+function claimsOf(token: string, nowSeconds: number): { gid: string; sub: string; jti: string } | null {
   const parts = token.split('.');
   if (parts.length !== 3 || parts[1]!.length > 8192) return null;
   let payload: unknown;
@@ -96,10 +97,10 @@ function claimsOf(token: string, nowSeconds: number): { gid: string; sub: string
   } catch {
     return null;
   }
-  const { gid, sub, exp } = (payload ?? {}) as { gid?: unknown; sub?: unknown; exp?: unknown };
+  const { gid, sub, jti, exp } = (payload ?? {}) as { gid?: unknown; sub?: unknown; jti?: unknown; exp?: unknown };
   const id = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 255;
-  if (!id(gid) || !id(sub) || typeof exp !== 'number' || exp <= nowSeconds) return null;
-  return { gid, sub };
+  if (!id(gid) || !id(sub) || !id(jti) || typeof exp !== 'number' || exp <= nowSeconds) return null;
+  return { gid, sub, jti };
 }
 
 /**
@@ -109,10 +110,10 @@ function claimsOf(token: string, nowSeconds: number): { gid: string; sub: string
 export async function coldRead(s: Services, slug: string, token: string | undefined, verifier: AccessTokenVerifier | undefined): Promise<ColdRead> {
   const claims = token && verifier?.readsLiveState?.(token) ? claimsOf(token, Math.floor(s.clock.now().getTime() / 1000)) : null;
   if (!claims) return { t: await s.tenants.findActive(slug) };
-  const { gid, sub } = claims;
+  const { gid, sub, jti } = claims;
   const bySlug = async (db: Db, name: string) => {
     if (!looksLikeSlug(name)) return { tenant: null, along: null };
-    const [row] = await hotQuery<TenantRow & AheadRow>(db, TENANT_AND_TOKEN, [name, SIGNING_KEYS_OWNER, gid, sub]);
+    const [row] = await hotQuery<TenantRow & AheadRow>(db, TENANT_AND_TOKEN, [name, SIGNING_KEYS_OWNER, gid, sub, jti]);
     return { tenant: activeTenantOf(db, row), along: row ?? null };
   };
   const found = await s.tenants.findActiveWith(slug, bySlug);
@@ -125,15 +126,21 @@ export async function coldRead(s: Services, slug: string, token: string | undefi
     readAt = found.readAt!;
   } else {
     readAt = s.bus.now();
-    [row] = await hotQuery<AheadRow>(t.db, callableToolsCache(s).hasCatalogue(t) ? TOKEN : TOKEN_AND_CATALOGUE, [t.id, gid, sub]);
+    [row] = await hotQuery<AheadRow>(t.db, callableToolsCache(s).hasCatalogue(t) ? TOKEN : TOKEN_AND_CATALOGUE, [t.id, gid, sub, jti]);
   }
   if (!row) return { t };
   const live: LiveGrant | null = row.grantFound
-    ? { accountId: row.grantAccountId, expiresAt: row.grantExpiresAt, active: row.grantUserActive, revokedBefore: row.grantRevokedBefore }
+    ? {
+        accountId: row.grantAccountId,
+        expiresAt: row.grantExpiresAt,
+        active: row.grantUserActive,
+        revokedBefore: row.grantRevokedBefore,
+        tokenRevoked: row.grantTokenRevoked === true,
+      }
     : null;
   return {
     t,
-    prefetched: { tenantId: t.id, grantId: gid, subject: sub, live, readAt },
+    prefetched: { tenantId: t.id, grantId: gid, subject: sub, tokenId: jti, live, readAt },
     ...(row.grantedToolIds && { tools: { subject: sub, granted: row.grantedToolIds, catalogue: row.catalogue, readAt } }),
   };
 }

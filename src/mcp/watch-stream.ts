@@ -80,7 +80,8 @@ export function watchStream(
         server.sendPromptListChanged().catch(() => undefined);
         server.sendResourceListChanged().catch(() => undefined);
       }
-    } else if ((e.type === 'user.revoked' && e.userId === info.userId) || (e.type === 'grant.revoked' && e.grantId === info.grantId) || e.type === 'tenant.changed') {
+    } else if ((e.type === 'user.revoked' && e.userId === info.userId) || (e.type === 'grant.revoked' && e.grantId === info.grantId) ||
+      (e.type === 'token.revoked' && e.tokenId === info.tokenId) || e.type === 'tenant.changed') {
       end();
     }
   });

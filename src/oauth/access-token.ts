@@ -10,6 +10,8 @@ export interface AccessTokenInfo {
   /** The resource (RFC 8707) the token is bound to, e.g. PUBLIC_URL/t/{slug}/mcp or PUBLIC_URL/t/{slug}/scim/v2. */
   audience: string;
   grantId: string | null;
+  /** The token's `jti`: what RFC 7009 revocation of this one token names (src/oauth/revoke-access-token.ts). */
+  tokenId: string;
   issuedAt: Date;
   expiresAt: Date;
 }
@@ -31,17 +33,21 @@ export interface LiveGrant {
   /** Null when the grant's user row does not exist (any more). */
   active: boolean | null;
   revokedBefore: Date | string | null;
+  /** The token itself (its `jti`) was revoked (RFC 7009), though its grant lives on. */
+  tokenRevoked: boolean;
 }
 
 /**
  * A grant's live state read before the token naming it was verified, by the request's cold read (src/mcp/cold-read.ts),
  * keyed by what the unverified token claimed. The verifier uses it only if the token, once verified, is for this tenant
- * and names exactly this grant and subject; otherwise it reads the grant itself.
+ * and names exactly this grant, subject and token id; otherwise it reads the grant itself.
  */
 export interface PrefetchedGrant {
   tenantId: string;
   grantId: string;
   subject: string;
+  /** The `jti` the deny-list was read for (LiveGrant.tokenRevoked). */
+  tokenId: string;
   /** Null: no such grant in this tenant. */
   live: LiveGrant | null;
   /** `EventBus.now()` when the read started: a verification using it is cached only if no event dropped tokens since. */

@@ -3,6 +3,7 @@ import { escapeHtml, page } from '../consent/html.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import { auditIssuance } from './audit-issuance.js';
+import { answerJwtTokenRequests } from './jwt-token-endpoints.js';
 import { countTokenFailures } from './token-failure-limit.js';
 import { allowCimdFetch, cimdFetch } from './cimd-fetch.js';
 import { ADMIN_REGISTERED, extraClientProperties, ID_JAG_IDPS, PURPOSE, validateClientMetadata } from './client-policy.js';
@@ -172,6 +173,8 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
   heldRedirects.listen(provider);
   auditIssuance(s, t, provider);
   countTokenFailures(s, t, provider);
+  // Inside the failure count: a JWT it answers is no failure.
+  answerJwtTokenRequests(s, t, provider);
   registerCrossAppGrants(s, t, provider);
   return provider;
 }

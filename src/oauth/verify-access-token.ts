@@ -6,6 +6,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import type { AccessTokenInfo, AccessTokenVerifier, LiveGrant, VerifyHooks } from './access-token.js';
 import { issuerUrl } from './oauth-urls.js';
 import { PublicKeyImports, tenantKeySelector } from './public-key-imports.js';
+import { REVOKED_ACCESS_TOKEN } from './revoke-access-token.js';
 import { verifyRs256Jwt, type KeySelector } from './rs256-jwt.js';
 import { loadSigningKeys, openSigningKeys, publicJwk, sealedSigningKeysOf, type TenantKeyMaterial } from './signing-keys.js';
 import type { SealedSecret } from '../vault/vault.js';
@@ -25,10 +26,11 @@ const MAX_CHANGED = 10_000;
 /**
  * Verifies our own RFC 9068 JWT access tokens: signature with the tenant's keys, `typ` at+jwt, issuer, `aud` equal to
  * the expected resource (RFC 8707), the tenant claim, expiry by the application clock, then live state — the grant
- * (or, for client credentials, the client) still exists, and the user is active and not revoked after issue.
+ * (or, for client credentials, the client) still exists, the token itself was not revoked (RFC 7009, by its `jti`),
+ * and the user is active and not revoked after issue.
  *
- * A verified token is cached until it expires. The cache obeys the event bus: 'grant.revoked', 'user.revoked',
- * 'user.changed' and 'tenant.changed' drop the affected entries at once on every node, so a revocation is seen by
+ * A verified token is cached until it expires. The cache obeys the event bus: 'grant.revoked', 'token.revoked',
+ * 'user.revoked', 'user.changed' and 'tenant.changed' drop the affected entries at once on every node, so a revocation is seen by
  * the very next request; after a gap in the bus (`bus.resumed`) everything is dropped, and while the bus is down an
  * entry is served only within the bus's trust bound (`EventBus.trusts`). A cache hit is a Map lookup and a few
  * comparisons. A verification that overlapped any of these events is answered but not cached: it may have read
@@ -66,13 +68,16 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     private readonly bus: EventBus,
   ) {
     bus.subscribe((event) => {
-      if (event.type === 'grant.revoked' || event.type === 'user.revoked' || event.type === 'user.changed' || event.type === 'tenant.changed' || event.type === 'bus.resumed') {
+      if (event.type === 'grant.revoked' || event.type === 'token.revoked' || event.type === 'user.revoked' || event.type === 'user.changed' || event.type === 'tenant.changed' || event.type === 'bus.resumed') {
         this.#generation++;
         this.#droppedAt = this.bus.now();
       }
       switch (event.type) {
         case 'grant.revoked':
           this.#drop((c) => c.info.tenantId === event.tenantId && c.info.grantId === event.grantId);
+          break;
+        case 'token.revoked':
+          this.#drop((c) => c.info.tenantId === event.tenantId && c.info.tokenId === event.tokenId);
           break;
         case 'user.revoked':
         case 'user.changed':
@@ -143,27 +148,33 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     if (!payload) return null;
     // One audience only: a token minted for several resources is not "this resource's" token.
     if (Array.isArray(payload.aud) && payload.aud.length !== 1) return null;
-    if (payload.tid !== t.id) return null;
+    if (payload.tid !== t.id || typeof payload.jti !== 'string') return null;
     const clientId = String(payload.client_id);
     const grantId = typeof payload.gid === 'string' ? payload.gid : null;
+    const tokenId = payload.jti;
     const issuedAt = new Date(payload.iat! * 1000);
     let userId: string | null = null;
     if (grantId) {
       hooks?.onSignedSubject?.(payload.sub!);
       const ahead = hooks?.prefetched;
-      // The grant read ahead counts only for exactly the tenant, grant and subject this verified token names, and only
-      // if no event that drops tokens (a revocation) arrived since its read started; otherwise it is read again.
-      const usable = ahead && ahead.tenantId === t.id && ahead.grantId === grantId && ahead.subject === payload.sub && ahead.readAt > this.#droppedAt;
-      const live = usable ? ahead.live : await liveGrant(t, grantId);
+      // The grant read ahead counts only for exactly the tenant, grant, subject and token id this verified token names,
+      // and only if no event that drops tokens (a revocation) arrived since its read started; otherwise it is read again.
+      const usable = ahead && ahead.tenantId === t.id && ahead.grantId === grantId && ahead.subject === payload.sub && ahead.tokenId === tokenId &&
+        ahead.readAt > this.#droppedAt;
+      const live = usable ? ahead.live : await liveGrant(t, grantId, tokenId);
       if (!live || (live.expiresAt && new Date(live.expiresAt).getTime() <= now) || live.accountId !== payload.sub) return null;
-      if (!live.active) return null;
+      if (!live.active || live.tokenRevoked) return null;
       // iat has one-second precision: a token from the very second of a revocation counts as revoked.
       if (live.revokedBefore && new Date(live.revokedBefore).getTime() >= issuedAt.getTime()) return null;
       userId = payload.sub!;
     } else {
-      // Client credentials: the token lives as long as its client is registered.
-      const client = await t.db.oidcPayload.findFirst({ where: { model: 'Client', id: clientId }, select: { id: true } });
-      if (!client || payload.sub !== clientId) return null;
+      // Client credentials: the token lives as long as its client is registered and it was not revoked itself.
+      if (payload.sub !== clientId) return null;
+      const rows = await t.db.oidcPayload.findMany({
+        where: { OR: [{ model: 'Client', id: clientId }, { model: REVOKED_ACCESS_TOKEN, id: tokenId }] },
+        select: { model: true },
+      });
+      if (!rows.some((r) => r.model === 'Client') || rows.some((r) => r.model === REVOKED_ACCESS_TOKEN)) return null;
     }
     return {
       tenantId: t.id,
@@ -172,6 +183,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
       scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
       audience,
       grantId,
+      tokenId,
       issuedAt,
       expiresAt: new Date(payload.exp! * 1000),
     };
@@ -225,21 +237,25 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
 }
 
 /**
- * The grant and its user's state in ONE round trip (a cold token's check was two sequential queries; issue 17 §2).
+ * The grant, its user's state and whether the token itself was revoked (RFC 7009: a deny-list row by `jti`, kept until
+ * the token expires) in ONE round trip (a cold token's check was two sequential queries; issue 17 §2).
  * Raw SQL bypasses the tenant-scoped client, so both tables are bound to the tenant explicitly: a grant or a user of
  * another tenant with the same id is never read (test/oauth/verify-access-token-guards.test.ts). A prepared statement on
  * the driver (hot-sql.ts): this is every user's first request that the MCP endpoint's cold read did not read ahead
- * (src/mcp/cold-read.ts, which sends the same SQL with the tenant row's id). `tenant` and `grant` are SQL expressions.
+ * (src/mcp/cold-read.ts, which sends the same SQL with the tenant row's id). `tenant`, `grant` and `jti` are SQL
+ * expressions; the deny-list probe is a primary-key lookup.
  */
-export function liveGrantSql(tenant: string, grant: string): string {
-  return `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore"
+export function liveGrantSql(tenant: string, grant: string, jti: string): string {
+  return `SELECT g."accountId", g."expiresAt", u."active", u."revokedBefore",
+          EXISTS (SELECT 1 FROM "OidcPayload" r
+                   WHERE r."tenantId" = ${tenant} AND r."model" = '${REVOKED_ACCESS_TOKEN}' AND r."id" = ${jti}) AS "tokenRevoked"
      FROM "OidcPayload" g
      LEFT JOIN "User" u ON u."tenantId" = ${tenant} AND u."id" = g."accountId"
     WHERE g."tenantId" = ${tenant} AND g."model" = 'Grant' AND g."id" = ${grant}`;
 }
 
-const LIVE_GRANT = statement('live_grant', liveGrantSql('$1', '$2'));
+const LIVE_GRANT = statement('live_grant', liveGrantSql('$1', '$2', '$3'));
 
-async function liveGrant(t: TenantCtx, grantId: string): Promise<LiveGrant | null> {
-  return (await hotQuery<LiveGrant>(t.db, LIVE_GRANT, [t.id, grantId]))[0] ?? null;
+async function liveGrant(t: TenantCtx, grantId: string, tokenId: string): Promise<LiveGrant | null> {
+  return (await hotQuery<LiveGrant>(t.db, LIVE_GRANT, [t.id, grantId, tokenId]))[0] ?? null;
 }

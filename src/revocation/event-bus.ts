@@ -12,6 +12,8 @@ export type BusEvent =
   | { type: 'scim-token.revoked'; tenantId: string; tokenId: string }
   | { type: 'tools.changed'; tenantId: string }
   | { type: 'grant.revoked'; tenantId: string; grantId: string }
+  /** One access token (its `jti`) revoked through RFC 7009 (src/oauth/revoke-access-token.ts); its grant lives on. */
+  | { type: 'token.revoked'; tenantId: string; tokenId: string }
   /** An MCP client cancelled an in-flight tools/call that may be running on another node (src/mcp). */
   | { type: 'mcp.cancelled'; tenantId: string; callKey: string }
   /** A user's connection to a per-user upstream changed (tokens refreshed, reconnected, disconnected): src/upstream-auth. */

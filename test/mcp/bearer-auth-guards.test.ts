@@ -21,6 +21,7 @@ const good = (): AccessTokenInfo => ({
   tenantId: t.id,
   userId: 'user-1',
   clientId: 'client-1',
+  tokenId: 'jti-1',
   scopes: [MCP_SCOPE],
   audience: resource,
   grantId: 'grant-1',

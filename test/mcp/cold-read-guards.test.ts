@@ -213,25 +213,27 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
 
   describe('the verifier takes a grant read ahead only for exactly what the verified token names', () => {
     const fresh = () => new JwtAccessTokenVerifier({ config: app.services.config, vault: app.services.vault, bus: app.services.bus, clock: app.clock }, app.services.bus);
-    const active = { accountId: '', expiresAt: null, active: true, revokedBefore: null };
+    const active = { accountId: '', expiresAt: null, active: true, revokedBefore: null, tokenRevoked: false };
+    const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
     /** Statements but the key set's (these contexts come from the test, not the tenant directory: no keys with them). */
     const reads = () => sent().filter((x) => x !== 'vault_oldest_secret');
 
-    it('used when tenant, grant and subject match: a read-ahead "no such grant" refuses without a read of its own', async () => {
+    it('used when tenant, grant, subject and token id match: a read-ahead "no such grant" refuses without a read of its own', async () => {
       const mine = await userAndGrant(t);
       const token = await sign(t, mine);
       rec.clear();
-      const prefetched = { tenantId: t.id, grantId: mine.gid, subject: mine.sub, live: null, readAt: app.services.bus.now() };
+      const prefetched = { tenantId: t.id, grantId: mine.gid, subject: mine.sub, tokenId: jtiOf(token), live: null, readAt: app.services.bus.now() };
       expect(await fresh().verify(t, token, mcpResourceUrl(app.url, t), { prefetched })).toBeNull();
       expect(reads()).toEqual([]);
     });
 
-    it('ignored for another grant, subject or tenant: the grant is read again (here: deleted, so refused)', async () => {
+    it('ignored for another grant, subject, token id or tenant: the grant is read again (here: deleted, so refused)', async () => {
       const mine = await userAndGrant(t);
       const token = await sign(t, mine);
       await t.db.oidcPayload.deleteMany({ where: { model: 'Grant', id: mine.gid } });
-      const base = { tenantId: t.id, grantId: mine.gid, subject: mine.sub, live: { ...active, accountId: mine.sub }, readAt: app.services.bus.now() };
-      for (const prefetched of [{ ...base, grantId: 'grt_other' }, { ...base, subject: 'usr_other' }, { ...base, tenantId: other.id }]) {
+      const base = { tenantId: t.id, grantId: mine.gid, subject: mine.sub, tokenId: jtiOf(token), live: { ...active, accountId: mine.sub }, readAt: app.services.bus.now() };
+      const variants = [{ ...base, grantId: 'grt_other' }, { ...base, subject: 'usr_other' }, { ...base, tokenId: 'jti_other' }, { ...base, tenantId: other.id }];
+      for (const prefetched of variants) {
         rec.clear();
         expect(await fresh().verify(t, token, mcpResourceUrl(app.url, t), { prefetched })).toBeNull();
         expect(reads()).toEqual(['live_grant']);
@@ -242,7 +244,7 @@ describe.each(testDbKinds)('the MCP cold read, against hostile tokens (%s)', (ki
       const mine = await userAndGrant(t);
       const token = await sign(t, mine);
       const v = fresh();
-      const prefetched = { tenantId: t.id, grantId: mine.gid, subject: mine.sub, live: { ...active, accountId: mine.sub }, readAt: app.services.bus.now() };
+      const prefetched = { tenantId: t.id, grantId: mine.gid, subject: mine.sub, tokenId: jtiOf(token), live: { ...active, accountId: mine.sub }, readAt: app.services.bus.now() };
       await t.db.oidcPayload.deleteMany({ where: { model: 'Grant', id: mine.gid } });
       await app.services.bus.publish({ type: 'grant.revoked', tenantId: t.id, grantId: mine.gid });
       rec.clear();

@@ -39,9 +39,9 @@ describe.skipIf(!testDbKinds.includes('postgres'))('the cold read is planned onc
   });
 
   const cases: [string, Statement, unknown[]][] = [
-    ['after a tenant-directory miss', TENANT_AND_TOKEN, ['acme0', SIGNING_KEYS_OWNER, 'grt_x', 'usr_x']],
-    ['tenant and catalogue cached', TOKEN, ['ten_0', 'grt_x', 'usr_x']],
-    ['tenant cached, catalogue not', TOKEN_AND_CATALOGUE, ['ten_0', 'grt_x', 'usr_x']],
+    ['after a tenant-directory miss', TENANT_AND_TOKEN, ['acme0', SIGNING_KEYS_OWNER, 'grt_x', 'usr_x', 'jti_x']],
+    ['tenant and catalogue cached', TOKEN, ['ten_0', 'grt_x', 'usr_x', 'jti_x']],
+    ['tenant cached, catalogue not', TOKEN_AND_CATALOGUE, ['ten_0', 'grt_x', 'usr_x', 'jti_x']],
   ];
 
   it.each(cases)('%s: a generic plan after the first five executions', async (_label, s, values) => {

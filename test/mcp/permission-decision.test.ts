@@ -77,7 +77,7 @@ describe.each(testDbKinds)('the permission decision, made in memory, equals the 
   async function coldDecision(t: TenantCtx, userId: string): Promise<string[]> {
     const gid = newId('grt');
     await t.db.oidcPayload.create({ data: { tenantId: t.id, model: 'Grant', id: gid, payload: {}, accountId: userId, expiresAt: null } });
-    const [row] = await hotQuery<{ grantUserActive: boolean; grantedToolIds: string[] | null; catalogue: ApprovedToolRow[] }>(t.db, TOKEN_AND_CATALOGUE, [t.id, gid, userId]);
+    const [row] = await hotQuery<{ grantUserActive: boolean; grantedToolIds: string[] | null; catalogue: ApprovedToolRow[] }>(t.db, TOKEN_AND_CATALOGUE, [t.id, gid, userId, 'jti_x']);
     if (!row!.grantedToolIds) return [];
     const approved = toolsOf(row!.catalogue);
     return decide(approved, row!.grantedToolIds).map((id) => approved.byId.get(id)!.name);

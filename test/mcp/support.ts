@@ -29,6 +29,7 @@ export class FakeVerifier implements AccessTokenVerifier {
       tenantId: t.id,
       userId,
       clientId: 'client-a',
+      tokenId: token,
       scopes: [MCP_SCOPE],
       audience: mcpResourceUrl(this.app.url, t),
       grantId: newId('grt'),

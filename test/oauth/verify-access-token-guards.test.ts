@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
 import { issuerUrl } from '../../src/oauth/oauth-urls.js';
 import { loadSigningKeys, rotateSigningKeys } from '../../src/oauth/signing-keys.js';
+import { REVOKED_ACCESS_TOKEN } from '../../src/oauth/revoke-access-token.js';
 import { JwtAccessTokenVerifier } from '../../src/oauth/verify-access-token.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { testDbKinds } from '../support/databases.js';
@@ -57,7 +58,7 @@ describe.each(testDbKinds)('access-token verifier guards (%s)', (kind) => {
 
   it('accepts a valid user token and reports exactly what it proves', async () => {
     const t = await app.createTenant();
-    const { u, gid, token } = await userToken(t, { scope: ' mcp:tools  openid ' });
+    const { u, gid, token } = await userToken(t, { scope: ' mcp:tools  openid ', jti: 'jti-of-this-token' });
     const info = await verifier().verify(t, token, mcp(t));
     expect(info).toEqual({
       tenantId: t.id,
@@ -66,9 +67,28 @@ describe.each(testDbKinds)('access-token verifier guards (%s)', (kind) => {
       scopes: ['mcp:tools', 'openid'],
       audience: mcp(t),
       grantId: gid,
+      tokenId: 'jti-of-this-token',
       issuedAt: new Date((nowS() - 10) * 1000),
       expiresAt: new Date((nowS() + 590) * 1000),
     });
+  });
+
+  it('refuses a token whose jti is on its own tenant’s deny-list, not one whose jti another tenant denied', async () => {
+    const [a, b] = [await app.createTenant(), await app.createTenant()];
+    const deny = (t: TenantCtx, id: string) => t.db.oidcPayload.create({ data: { tenantId: t.id, model: REVOKED_ACCESS_TOKEN, id, payload: {}, expiresAt: new Date(app.clock.now().getTime() + 3600_000) } });
+    const mine = await userToken(a, { jti: 'jti-a' });
+    const same = await userToken(a, { jti: 'jti-b' });
+    await deny(a, 'jti-a');
+    await deny(b, 'jti-b');
+    expect(await verifier().verify(a, mine.token, mcp(a))).toBeNull();
+    expect(await verifier().verify(a, same.token, mcp(a))).not.toBeNull();
+    // Client credentials: the same list, read with the client.
+    const cid = await client(a);
+    const machine = (jti: string) => sign(a, { sub: cid, client_id: cid, jti });
+    expect(await verifier().verify(a, await machine('jti-a'), mcp(a))).toBeNull();
+    expect(await verifier().verify(a, await machine('jti-b'), mcp(a))).not.toBeNull();
+    // A jti that is not a string names no token that could be revoked: refused.
+    expect(await verifier().verify(a, (await userToken(a, { jti: 42 })).token, mcp(a))).toBeNull();
   });
 
   it('a token without a scope claim holds no scopes', async () => {

@@ -17,7 +17,7 @@ const publicUrl = 'https://sso.example.com';
 const scimUrl = `${publicUrl}/t/a/scim/v2`;
 
 function info(over: Partial<AccessTokenInfo> = {}): AccessTokenInfo {
-  return { tenantId: a.id, userId: null, clientId: 'entra-client', scopes: ['scim'], audience: scimUrl, grantId: null, issuedAt: new Date(0), expiresAt: new Date(8.64e15), ...over };
+  return { tenantId: a.id, userId: null, clientId: 'entra-client', scopes: ['scim'], audience: scimUrl, grantId: null, tokenId: 'jti-1', issuedAt: new Date(0), expiresAt: new Date(8.64e15), ...over };
 }
 
 function services(opts: { scimToken?: { id: string } | null; access?: AccessTokenInfo | null | 'absent' }) {

@@ -4,6 +4,7 @@ import type { TenantCtx } from '../../../src/tenants/tenant-context.js';
 import { cli } from '../../mcp/support.js';
 import type { TestApp } from '../../support/test-app.js';
 import type { IdJagIdp } from './id-jag-idp.js';
+import { basicAuth } from './oauth-client.js';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -36,8 +37,7 @@ export async function linkedUser(c: CrossAppTenant, sub: string, o: { active?: b
   return user;
 }
 
-export const basicAuth = (client: { client_id: string; client_secret: string }) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+export { basicAuth };
 
 /** POST to the tenant's token endpoint (of `base`, default the app) with client_secret_basic. */
 export async function tokenCall(app: TestApp, c: CrossAppTenant, form: Record<string, string | string[]>, base = app.url) {

@@ -101,6 +101,10 @@ export async function tokenRequest(app: TestApp, t: TenantCtx, form: Record<stri
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, string> };
 }
 
+/** client_secret_basic: RFC 6749 §2.3.1 form-urlencodes id and secret before base64. */
+export const basicAuth = (client: { client_id: string; client_secret: string }) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+
 export const mcpUrl = (app: TestApp, t: TenantCtx) => `${app.url}/t/${t.slug}/mcp`;
 
 /** The whole code flow for a fresh DCR client (or `registered`, for many users): returns the client and the token response. */
@@ -115,6 +119,8 @@ export async function obtainTokens(app: TestApp, t: TenantCtx, userId: string, r
   }, t);
   const code = redirect?.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect}`);
-  const tokens = await tokenRequest(app, t, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: client.client_id, code_verifier: verifier });
+  // A confidential client (registered with client_secret_basic) authenticates; a public one names itself.
+  const auth: Record<string, string> = client.client_secret ? { authorization: basicAuth({ client_id: client.client_id, client_secret: client.client_secret }) } : {};
+  const tokens = await tokenRequest(app, t, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: client.client_id, code_verifier: verifier }, auth);
   return { client, tokens, browser: b };
 }
