@@ -13,6 +13,9 @@ export class EgressRefusedError extends Error {
   }
 }
 
+/** What a delivery that the policy refused records (audit sinks' `lastError`): never the address itself. */
+export const EGRESS_REFUSED_MESSAGE = 'refused: a private, loopback or link-local address (OUTBOUND_ALLOWED_NETWORKS)';
+
 /** Whether `err` or one of its causes (fetch wraps connection errors in a TypeError) is an egress refusal. */
 export function isEgressRefusal(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e instanceof EgressRefusedError) return true;
@@ -78,6 +81,16 @@ export class Egress {
     const plain = mapped ?? address;
     const family = isIP(plain);
     return family === 0 || !this.#allowed.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  /**
+   * For a socket of our own (net.connect, tls.connect: syslog sinks): the lookup to connect with, which refuses a name
+   * resolving to any special-use address; throws EgressRefusedError for an address literal the policy refuses, since
+   * net.connect skips `lookup` for literals.
+   */
+  socketLookup(host: string): LookupFunction {
+    if (isIP(host) && this.refuses(host)) throw new EgressRefusedError(host);
+    return this.#lookup;
   }
 
   readonly #lookup: LookupFunction = (hostname, options, callback) => {

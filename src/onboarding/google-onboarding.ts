@@ -53,7 +53,7 @@ export async function workspaceUser(s: Services, email: string): Promise<{ custo
   const key = await publisher(s);
   let token;
   try {
-    token = await requestGoogleToken(key, email, [`${G}admin.directory.user.readonly`], s.clock);
+    token = await requestGoogleToken(key, email, [`${G}admin.directory.user.readonly`], s.clock, fetch);
   } catch (err) {
     throw new OnboardingError(403, onboardingMessages.notInstalled, `delegation refused for the signer: ${(err as Error).message}`);
   }
@@ -72,7 +72,7 @@ export async function workspaceUser(s: Services, email: string): Promise<{ custo
 /** Apps Marketplace licence of a customer (`customerLicense.get`): true while `state` is ACTIVE. */
 export async function customerLicensed(s: Services, customerId: string): Promise<boolean> {
   const key = await publisher(s);
-  const token = await requestGoogleToken(key, key.client_email, [`${G}appsmarketplace.license`], s.clock);
+  const token = await requestGoogleToken(key, key.client_email, [`${G}appsmarketplace.license`], s.clock, fetch);
   const { google, options } = await api(s, token.accessToken);
   try {
     const res = await google.appsmarket({ version: 'v2', ...options }).customerLicense.get({ applicationId: googleApp(s).marketplaceAppId, customerId });

@@ -31,6 +31,9 @@ const keyJson = (extra: Record<string, unknown> = {}) =>
 
 afterEach(() => vi.restoreAllMocks());
 
+/** The platform fetch as the test spies on it at call time (the egress policy is proven in connector-egress.test.ts). */
+const platformFetch = (url: string | URL, init?: RequestInit) => fetch(url, init);
+
 describe('googleSubject: the only Google identity a caller may act as', () => {
   const domains = ['acme.com', 'acme.de'];
   it('the caller\'s own address of a connector domain, trimmed and lower-cased', () => {
@@ -62,7 +65,7 @@ describe('production defaults: Google\'s public endpoints', () => {
       seen.push({ url: String(url), body: new URLSearchParams(String(init?.body)) });
       return new Response(JSON.stringify({ access_token: 'ya29.x', expires_in: 3599, token_type: 'Bearer' }), { headers: { 'content-type': 'application/json' } });
     });
-    const token = await requestGoogleToken(key, 'alice@acme.com', ['https://www.googleapis.com/auth/gmail.readonly', 'https://www.googleapis.com/auth/gmail.labels'], clock);
+    const token = await requestGoogleToken(key, 'alice@acme.com', ['https://www.googleapis.com/auth/gmail.readonly', 'https://www.googleapis.com/auth/gmail.labels'], clock, platformFetch);
     expect(token).toEqual({ accessToken: 'ya29.x', expiresAt: new Date(clock.now().getTime() + 3599_000) });
     expect(seen).toHaveLength(1);
     expect(seen[0]!.url).toBe('https://oauth2.googleapis.com/token');
@@ -91,7 +94,7 @@ describe('production defaults: Google\'s public endpoints', () => {
       return { data: {}, status: 200, statusText: 'OK', headers: new Headers(), config: opts };
     };
     const run = async (apiRoot: string | undefined) => {
-      const o = googleApiOptions(google, { apiRoot }, token);
+      const o = googleApiOptions(google, { apiRoot }, token, platformFetch);
       await google.gmail({ version: 'v1', ...o }).users.labels.list({ userId: 'me' }, { adapter } as never);
       await google.calendar({ version: 'v3', ...o }).events.list({ calendarId: 'primary' }, { adapter } as never);
       await google.drive({ version: 'v3', ...o }).files.list({}, { adapter } as never);
@@ -119,7 +122,7 @@ describe('GoogleTokenCache: one token per (tenant, connector, user, scope set), 
   function setup() {
     const clock = new ManualClock('2026-12-06T03:00:00Z');
     const listeners: ((e: BusSignal) => void)[] = [];
-    const s = { clock, bus: { subscribe: (fn: (e: BusSignal) => void) => void listeners.push(fn) }, vault: { getString: async () => keyJson({ token_uri: 'https://token.example/token' }) } } as unknown as Pick<Services, 'bus' | 'clock' | 'vault'>;
+    const s = { clock, bus: { subscribe: (fn: (e: BusSignal) => void) => void listeners.push(fn) }, vault: { getString: async () => keyJson({ token_uri: 'https://token.example/token' }) }, egress: { fetch: platformFetch } } as unknown as Pick<Services, 'bus' | 'clock' | 'vault' | 'egress'>;
     const subs: string[] = [];
     let n = 0;
     vi.spyOn(globalThis, 'fetch').mockImplementation(async (_url, init) => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allGoogleScopes } from '../../src/connectors/google/google-scopes.js';
+import { LOOPBACK_NETWORKS } from '../support/loopback-egress.js';
 import { testMasterKey } from '../support/test-app.js';
 import { GoogleFake } from './support/google-fake.js';
 
@@ -35,7 +36,10 @@ describe('Google service-account key secrecy through the CLI process (pglite)', 
   }
 
   it('never prints, logs, audits or writes the private key in clear', { timeout: 480_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: path.join(dir, 'data'), MASTER_KEY: testMasterKey(), LOG_LEVEL: 'debug', NODE_ENV: 'test' };
+    // The Google fake listens on loopback, which the egress policy admits only when told (docs/decisions/0059).
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, DATA_DIR: path.join(dir, 'data'), MASTER_KEY: testMasterKey(), LOG_LEVEL: 'debug', NODE_ENV: 'test', OUTBOUND_ALLOWED_NETWORKS: LOOPBACK_NETWORKS,
+    };
     delete env.DATABASE_URL;
     const outputs: string[] = [];
     const cli = async (...argv: string[]) => {

@@ -58,6 +58,7 @@ const s = {
   clock: { now: () => new Date(now) },
   bus: { subscribe: (fn: typeof listener) => void (listener = fn) },
   vault: { getString: async () => JSON.stringify({ kind: 'secret', secret: 'app-secret-value-1234' }) },
+  egress: { fetch: (url: string | URL, init?: RequestInit) => fetch(url, init) },
 };
 const tenant = (id: string) =>
   ({

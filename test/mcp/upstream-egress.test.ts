@@ -1,7 +1,10 @@
+import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { googleApiOptions, loadGoogleapis } from '../../src/connectors/google/google-call.js';
+import { msalClient } from '../../src/connectors/microsoft/msal-client.js';
 import { Egress, isEgressRefusal, parseNetworks } from '../../src/http/egress.js';
 import { deliverAuditSinks } from '../../src/audit/sinks/deliver-sinks.js';
 import { findConnectionByIssuer } from '../../src/sso/connections/manage-connections.js';
@@ -17,9 +20,12 @@ async function internalService() {
     seen.push({ url: req.url, headers: req.headers });
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ami-id\niam/security-credentials/role');
   });
+  // Connections, not only requests: a syslog sink's frames are no HTTP request.
+  const connections = { count: 0 };
+  server.on('connection', () => connections.count++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  return { seen, port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { seen, connections, port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('destinations a tenant chooses — upstream MCP servers, the authorization servers they name, IdPs, audit webhooks: special-use addresses are refused (SSRF)', () => {
@@ -85,6 +91,61 @@ describe('destinations a tenant chooses — upstream MCP servers, the authorizat
     await deliverAuditSinks(app.services, { timeoutMs: 1_500 });
     const sink = await t.db.auditSink.findFirst();
     expect(sink?.lastError).toMatch(/^refused: a private, loopback or link-local address/);
+    expect(internal.seen).toEqual([]);
+  });
+
+  it('syslog audit sinks connect only where the policy admits, by literal or by name, plain or TLS', async () => {
+    const t = await app.createTenant();
+    const before = internal.connections.count;
+    for (const url of [`syslog://localhost:${internal.port}`, `syslog://127.0.0.1:${internal.port}`, `syslog+tls://localhost:${internal.port}`, `syslog+tls://[::ffff:127.0.0.1]:${internal.port}`]) {
+      await cli(app, 'audit sink add', { tenant: t.slug, url, 'from-start': true });
+    }
+    await app.services.audit.flush();
+    await deliverAuditSinks(app.services, { timeoutMs: 1_500 });
+    const sinks = await t.db.auditSink.findMany();
+    expect(sinks).toHaveLength(4);
+    for (const sink of sinks) expect(sink.lastError, sink.url).toMatch(/^refused: a private, loopback or link-local address/);
+    expect(internal.connections.count).toBe(before);
+  });
+});
+
+describe("a connector's endpoints, which a tenant admin chooses: a Google key's token_uri and API root, a Microsoft authority (SSRF)", () => {
+  let app: TestApp;
+  let internal: Awaited<ReturnType<typeof internalService>>;
+  beforeAll(async () => {
+    app = await startTestApp('pglite', { OUTBOUND_ALLOWED_NETWORKS: '' });
+    internal = await internalService();
+  });
+  afterAll(async () => {
+    await internal?.close();
+    await app?.close();
+  });
+
+  it("connector add-google refuses a key whose token_uri is on a special-use address; the signed assertion is never sent", async () => {
+    const t = await app.createTenant();
+    const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    for (const tokenUri of [`http://127.0.0.1:${internal.port}/token`, `http://localhost:${internal.port}/token`, 'http://169.254.169.254/token']) {
+      const key = { type: 'service_account', private_key_id: 'k1', private_key: privateKey, client_email: 'sa@p.iam.gserviceaccount.com', client_id: '1', token_uri: tokenUri };
+      const err = await cli(app, 'connector add-google', { tenant: t.slug, 'service-account': JSON.stringify(key), 'admin-email': 'admin@acme.com' }).then(
+        () => null,
+        (e: { status?: number; message?: string }) => e,
+      );
+      expect(err, tokenUri).toMatchObject({ status: 400, message: expect.stringMatching(/address_refused/) });
+    }
+    expect(internal.seen).toEqual([]);
+    expect(await t.db.connector.count()).toBe(0);
+  });
+
+  it('Google API calls to an API root on a special-use address, and every Entra request of a custom authority, are refused', async () => {
+    const google = await loadGoogleapis();
+    const token = { accessToken: 'ya29.delegated', expiresAt: new Date(Date.now() + 3600_000) };
+    const options = googleApiOptions(google, { apiRoot: `http://127.0.0.1:${internal.port}/` }, token, app.services.egress.fetch);
+    await expect(google.gmail({ version: 'v1', ...options }).users.labels.list({ userId: 'me' })).rejects.toThrow();
+    const base = `http://127.0.0.1:${internal.port}`;
+    const config = { clientId: 'c', cloud: 'custom', authorityHost: base, graphEndpoint: base, credential: 'secret', apiScope: 'api://c/x' } as const;
+    const msal = msalClient(config, { kind: 'secret', secret: 's' }, 'tid', Date.now(), app.services.egress.fetch);
+    await expect(msal).rejects.toThrow(/authority metadata|refused|fetch failed/);
+    // Neither the delegated token nor the client secret reached the internal service.
     expect(internal.seen).toEqual([]);
   });
 });

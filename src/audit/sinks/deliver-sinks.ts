@@ -4,7 +4,7 @@ import type { Services } from '../../services.js';
 import { tenantContext, type TenantCtx } from '../../tenants/tenant-context.js';
 import { auditEventsAfter, toExported } from '../export-events.js';
 import { sendSyslog, syslogFrame } from './syslog-sink.js';
-import { isEgressRefusal, type Egress } from '../../http/egress.js';
+import { EGRESS_REFUSED_MESSAGE, isEgressRefusal, type Egress } from '../../http/egress.js';
 
 /** Events per POST. */
 export const SINK_BATCH = 100;
@@ -85,7 +85,7 @@ async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: Del
     const last = events.at(-1)!.seq;
     let error: string | undefined;
     if (sink.kind === 'syslog') {
-      error = await sendSyslog(sink.url, events.map((e) => syslogFrame(t.slug, toExported(e))), timeoutMs);
+      error = await sendSyslog(s.egress, sink.url, events.map((e) => syslogFrame(t.slug, toExported(e))), timeoutMs);
     } else {
       const body = JSON.stringify({ tenant: t.slug, sink: sink.id, events: events.map(toExported) });
       const timestamp = Math.floor(s.clock.now().getTime() / 1000);
@@ -137,7 +137,7 @@ async function post(egress: Egress, url: string, body: string, headers: Record<s
     return res.status >= 200 && res.status < 300 ? undefined : `HTTP ${res.status}`;
   } catch (err) {
     const e = err as Error;
-    if (isEgressRefusal(e)) return 'refused: a private, loopback or link-local address (OUTBOUND_ALLOWED_NETWORKS)';
+    if (isEgressRefusal(e)) return EGRESS_REFUSED_MESSAGE;
     return e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `${e.name}: ${(e.cause as Error | undefined)?.message ?? e.message}`.slice(0, 300);
   }
 }

@@ -1,6 +1,7 @@
-import net from 'node:net';
+import net, { type LookupFunction } from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
+import { EGRESS_REFUSED_MESSAGE, isEgressRefusal, type Egress } from '../../http/egress.js';
 import type { ExportedEvent } from '../export-events.js';
 
 /** Default port of syslog over TLS (RFC 5425 §4.1). */
@@ -60,13 +61,20 @@ export function syslogFrame(tenant: string, e: ExportedEvent, hostname = os.host
  * Sends the frames over one TCP (or TLS) connection and resolves when the receiver has closed its side after ours —
  * that is, it read everything to the end — or with a short failure message (never the data). Syslog has no
  * application acknowledgement; a clean close after our FIN is the strongest one TCP gives, and the batch is sent
- * again on anything less (at least once).
+ * again on anything less (at least once). The sink's host is a tenant admin's choice: the socket connects only where
+ * the egress policy admits (docs/decisions/0059), checked on the address it connects to.
  */
-export function sendSyslog(url: string, frames: Buffer[], timeoutMs: number): Promise<string | undefined> {
+export function sendSyslog(egress: Pick<Egress, 'socketLookup'>, url: string, frames: Buffer[], timeoutMs: number): Promise<string | undefined> {
   const u = new URL(url);
   const secure = u.protocol === 'syslog+tls:';
   const port = Number(u.port || SYSLOG_TLS_PORT);
   const host = u.hostname.replace(/^\[|\]$/g, '');
+  let lookup: LookupFunction;
+  try {
+    lookup = egress.socketLookup(host);
+  } catch {
+    return Promise.resolve(EGRESS_REFUSED_MESSAGE);
+  }
   return new Promise((resolve) => {
     let settled = false;
     const done = (error?: string) => {
@@ -77,14 +85,14 @@ export function sendSyslog(url: string, frames: Buffer[], timeoutMs: number): Pr
       resolve(error);
     };
     const socket: net.Socket = secure
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, write)
-      : net.connect({ host, port }, write);
+      ? tls.connect({ host, port, lookup, servername: net.isIP(host) ? undefined : host }, write)
+      : net.connect({ host, port, lookup }, write);
     const timer = setTimeout(() => done(`timed out after ${timeoutMs} ms`), timeoutMs);
     function write() {
       socket.end(Buffer.concat(frames));
     }
     socket.on('data', () => undefined); // receivers do not answer; anything they send is ignored
-    socket.on('error', (err: NodeJS.ErrnoException) => done(`${err.code ?? err.name}: ${err.message}`.slice(0, 300)));
+    socket.on('error', (err: NodeJS.ErrnoException) => done(isEgressRefusal(err) ? EGRESS_REFUSED_MESSAGE : `${err.code ?? err.name}: ${err.message}`.slice(0, 300)));
     // The receiver's FIN after ours: it read to the end. A receiver that closes with unread data resets the
     // connection instead (an 'error' above).
     socket.on('end', () => done(socket.writableFinished ? undefined : 'connection closed before every event was sent'));

@@ -50,7 +50,7 @@ export async function addGoogleConnector(s: Services, t: TenantCtx, input: AddGo
 
   let delegation: 'granted' | 'not_granted';
   try {
-    await requestGoogleToken(key, adminEmail, [KEY_CHECK_SCOPE], s.clock);
+    await requestGoogleToken(key, adminEmail, [KEY_CHECK_SCOPE], s.clock, s.egress.fetch);
     delegation = 'granted';
   } catch (err) {
     if (!(err instanceof GoogleTokenError)) throw err;

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { GoogleApis } from 'googleapis';
+import type { Egress } from '../../http/egress.js';
 import { toolError, type ConnectorToolCall } from '../connector-tool.js';
 import { googleConfig, googleSubject, type GoogleConfig } from './google-config.js';
 import { GoogleTokenError, type GoogleAccessToken } from './google-token.js';
@@ -47,12 +48,14 @@ const QUOTA_REASONS = new Set(['quotaExceeded', 'dailyLimitExceeded', 'limitExce
  * The options every googleapis service client is made with: the delegated access token in an OAuth2 client (we mint
  * tokens ourselves: decision 0018), `rootUrl` only with `--api-root` (else each API's public default, e.g.
  * https://gmail.googleapis.com/), and no gaxios retries — ours (below) never sleep on real timers nor retry POSTs
- * Google may have executed.
+ * Google may have executed. The API root is the tenant admin's choice: requests go through the egress policy
+ * (`fetchImplementation`: Egress.fetch, docs/decisions/0059), so it cannot point the delegated token at the
+ * deployment's own network.
  */
-export function googleApiOptions(google: GoogleApis, config: Pick<GoogleConfig, 'apiRoot'>, token: GoogleAccessToken) {
+export function googleApiOptions(google: GoogleApis, config: Pick<GoogleConfig, 'apiRoot'>, token: GoogleAccessToken, fetch: Egress['fetch']) {
   const auth = new google.auth.OAuth2();
   auth.setCredentials({ access_token: token.accessToken, expiry_date: token.expiresAt.getTime() });
-  return { auth, retry: false, ...(config.apiRoot && { rootUrl: config.apiRoot }) };
+  return { auth, retry: false, fetchImplementation: fetch as typeof globalThis.fetch, ...(config.apiRoot && { rootUrl: config.apiRoot }) };
 }
 
 /**
@@ -80,7 +83,7 @@ export class GoogleSession {
   async options() {
     const google = await loadGoogleapis();
     const token = await googleRuntime(this.call.s).tokens.get(this.call.t, this.call.connector, this.call.userId, this.subject, this.scopes, this.call.signal);
-    return googleApiOptions(google, this.config, token);
+    return googleApiOptions(google, this.config, token, this.call.s.egress.fetch);
   }
 
   /**

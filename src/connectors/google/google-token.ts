@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { isEgressRefusal, type Egress } from '../../http/egress.js';
 import type { Clock } from '../../lib/clock.js';
 import type { ServiceAccountKey } from './service-account-key.js';
 
@@ -27,8 +28,19 @@ const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
  * `token_uri` (gtoken hard-codes Google's URL, which Private Service Connect and the tests must replace; see
  * docs/decisions/0018). The assertion (§3): iss = the service account, sub = the impersonated user (DWD), aud = the
  * token URI, scope = the space-separated scopes, lifetime one hour (Google's maximum).
+ *
+ * `fetch`: a tenant's connector key is the tenant admin's choice, and so is its `token_uri`: it is posted to through the
+ * egress policy (`Egress.fetch`, docs/decisions/0059), never to a private, loopback or link-local address unless the
+ * deployment admits that network. The publisher's own key (the operator's) may use the platform fetch.
  */
-export async function requestGoogleToken(key: ServiceAccountKey, subject: string, scopes: readonly string[], clock: Clock, signal?: AbortSignal): Promise<GoogleAccessToken> {
+export async function requestGoogleToken(
+  key: ServiceAccountKey,
+  subject: string,
+  scopes: readonly string[],
+  clock: Clock,
+  fetch: Egress['fetch'],
+  signal?: AbortSignal,
+): Promise<GoogleAccessToken> {
   const now = Math.floor(clock.now().getTime() / 1000);
   const assertion = await new SignJWT({ scope: scopes.join(' ') })
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.private_key_id })
@@ -47,7 +59,8 @@ export async function requestGoogleToken(key: ServiceAccountKey, subject: string
       signal: signal ?? AbortSignal.timeout(15_000),
       redirect: 'error',
     });
-  } catch {
+  } catch (err) {
+    if (isEgressRefusal(err)) throw new GoogleTokenError('address_refused', 0, `The key's token_uri is on a private, loopback or link-local address, which this deployment does not reach`);
     throw new GoogleTokenError('unreachable', 0, 'The Google token endpoint is unreachable');
   }
   const body = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };

@@ -24,7 +24,7 @@ interface Entry {
 export class GoogleTokenCache {
   readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly s: Pick<Services, 'bus' | 'clock' | 'vault'>) {
+  constructor(private readonly s: Pick<Services, 'bus' | 'clock' | 'vault' | 'egress'>) {
     s.bus.subscribe((e) => {
       if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
       else if (e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
@@ -69,7 +69,7 @@ export class GoogleTokenCache {
 
   async #request(t: TenantCtx, connector: ConnectorRow, subject: string, scopes: readonly string[], signal?: AbortSignal) {
     const key = await connectorKey(this.s.vault, t, connector);
-    return requestGoogleToken(key, subject, scopes, this.s.clock, signal);
+    return requestGoogleToken(key, subject, scopes, this.s.clock, this.s.egress.fetch, signal);
   }
 }
 
@@ -88,7 +88,7 @@ export interface GoogleRuntime {
 const runtimes = new WeakMap<object, GoogleRuntime>();
 
 /** The node's Google token cache and retry policy for these services (one per bus, like the callable-tools cache). */
-export function googleRuntime(s: Pick<Services, 'bus' | 'clock' | 'vault'>): GoogleRuntime {
+export function googleRuntime(s: Pick<Services, 'bus' | 'clock' | 'vault' | 'egress'>): GoogleRuntime {
   let r = runtimes.get(s.bus);
   if (!r) {
     r = { tokens: new GoogleTokenCache(s), retry: { attempts: 3, baseDelayMs: 500, maxDelayMs: 8_000 } };

@@ -19,7 +19,7 @@ export async function testGoogleConnector(s: Services, t: TenantCtx, row: Connec
   const errors: Record<string, string> = {};
   for (const scope of allGoogleScopes()) {
     try {
-      await requestGoogleToken(key, config.adminEmail, [scope], s.clock);
+      await requestGoogleToken(key, config.adminEmail, [scope], s.clock, s.egress.fetch);
       scopes[scope] = 'granted';
     } catch (err) {
       if (!(err instanceof GoogleTokenError)) throw err;

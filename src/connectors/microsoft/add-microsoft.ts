@@ -59,7 +59,7 @@ export async function addMicrosoftConnector(s: Services, t: TenantCtx, input: Ad
   if (!/^(api:\/\/|https:\/\/)[\x21-\x7e]{1,400}$/.test(apiScope)) throw badRequest('--api-scope must be the full scope URI, e.g. api://<client-id>/access_as_user');
 
   const config = MicrosoftConfigSchema.parse({ clientId, cloud: custom ? 'custom' : cloudName, authorityHost, graphEndpoint, credential: credential.kind, ...(thumbprintSha256 && { thumbprintSha256 }), apiScope });
-  const check = await checkMicrosoftCredential(t, config, credential, s.clock.now().getTime());
+  const check = await checkMicrosoftCredential(t, config, credential, s.clock.now().getTime(), s.egress.fetch);
   if (check.result === 'refused') throw badRequest(`Microsoft Entra refused the ${credential.kind === 'secret' ? 'client secret' : 'certificate'} (${check.error})`);
   const row = await createConnector(s, t, { kind: 'microsoft', config, secret: serializeCredential(credential) }, microsoftToolProvider);
   const connections = await entraConnections(t, config);

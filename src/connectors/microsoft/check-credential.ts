@@ -1,4 +1,5 @@
 import { AuthError } from '@azure/msal-node';
+import type { Egress } from '../../http/egress.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { entraTenantOfIssuer } from './entra-sign-in.js';
 import type { MicrosoftConfig } from './microsoft-config.js';
@@ -25,11 +26,17 @@ export async function entraConnections(t: TenantCtx, config: MicrosoftConfig) {
  * `.default` scope at the app's Entra tenant, known from an Entra OIDC connection of the same app. Entra answers
  * `invalid_client` (AADSTS7000215 wrong secret, AADSTS700027 bad assertion) for credentials it refuses.
  */
-export async function checkMicrosoftCredential(t: TenantCtx, config: MicrosoftConfig, credential: MicrosoftCredential, now: number): Promise<CredentialCheck> {
+export async function checkMicrosoftCredential(
+  t: TenantCtx,
+  config: MicrosoftConfig,
+  credential: MicrosoftCredential,
+  now: number,
+  fetch: Egress['fetch'],
+): Promise<CredentialCheck> {
   const conn = (await entraConnections(t, config)).find((c) => c.enabled);
   if (!conn) return { result: 'skipped', reason: 'no enabled Entra OIDC connection for this client id: add it with "idp add-oidc --issuer <authority>/<tenant>/v2.0 --client-id <same id>"' };
   try {
-    const cca = await msalClient(config, credential, conn.entraTenant, now);
+    const cca = await msalClient(config, credential, conn.entraTenant, now, fetch);
     await cca.acquireTokenByClientCredential({ scopes: [`${config.graphEndpoint}/.default`], skipCache: true });
     return { result: 'accepted', tenant: conn.entraTenant };
   } catch (err) {

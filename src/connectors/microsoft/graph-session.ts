@@ -67,7 +67,7 @@ export class GraphSession {
       const token = await microsoftRuntime(this.call.s).tokens.graphToken(this.call.t, this.call.connector, this.call.userId, this.permissions, this.links);
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = await this.call.s.egress.fetch(url, {
           method,
           headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(req.body !== undefined && { 'content-type': 'application/json' }), ...req.headers },
           ...(req.body !== undefined && { body: JSON.stringify(req.body) }),

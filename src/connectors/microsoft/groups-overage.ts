@@ -16,7 +16,7 @@ const MAX_GROUPS = 5_000;
  * `@odata.nextLink` on the same Graph host only. Throws on any failure (the caller keeps memberships unchanged).
  */
 export async function resolveOverageGroups(
-  s: Pick<Services, 'vault' | 'clock'>,
+  s: Pick<Services, 'vault' | 'clock' | 'egress'>,
   t: TenantCtx,
   connector: ConnectorRow,
   config: MicrosoftConfig,
@@ -24,7 +24,7 @@ export async function resolveOverageGroups(
   assertion: string,
 ): Promise<string[]> {
   const credential = deserializeCredential(await s.vault.getString(t, connector.secretId ?? ''));
-  const cca = await msalClient(config, credential, tid, s.clock.now().getTime());
+  const cca = await msalClient(config, credential, tid, s.clock.now().getTime(), s.egress.fetch);
   const result = await cca.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes: graphScopes(config.graphEndpoint, GROUPS_OVERAGE_SCOPES), skipCache: true });
   if (!result?.accessToken) throw new Error('no Graph token');
   const origin = new URL(config.graphEndpoint).origin;
@@ -32,7 +32,7 @@ export async function resolveOverageGroups(
   let url: string | null = `${config.graphEndpoint}/v1.0/me/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999`;
   while (url && ids.length < MAX_GROUPS) {
     if (new URL(url).origin !== origin) throw new Error('nextLink to another host');
-    const res = await fetch(url, { headers: { authorization: `Bearer ${result.accessToken}`, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(15_000) });
+    const res = await s.egress.fetch(url, { headers: { authorization: `Bearer ${result.accessToken}`, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(15_000) });
     if (!res.ok) throw new Error(`Graph answered HTTP ${res.status}`);
     const body = (await res.json()) as { value?: { id?: string }[]; '@odata.nextLink'?: string };
     for (const g of body.value ?? []) if (typeof g.id === 'string') ids.push(g.id);

@@ -1,4 +1,7 @@
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
+import type { Egress } from '../../http/egress.js';
+
+type Fetch = Egress['fetch'];
 
 /** Token and metadata requests to Entra never wait longer than this (msal's default client has no overall bound). */
 const ENTRA_TIMEOUT_MS = 15_000;
@@ -9,7 +12,7 @@ const headerRecord = (h: Headers): Record<string, string> => {
   return out;
 };
 
-async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined, timeoutMs: number): Promise<NetworkResponse<T>> {
+async function send<T>(fetch: Fetch, method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined, timeoutMs: number): Promise<NetworkResponse<T>> {
   const res = await fetch(url, {
     method,
     headers: options?.headers ?? {},
@@ -29,17 +32,19 @@ async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequ
 }
 
 /**
- * msal-node's `system.networkClient`: every request msal makes (authority metadata, token endpoint) goes through the
- * platform `fetch`, so it honours the same TLS trust as our other outbound calls (system CAs, NODE_EXTRA_CA_CERTS)
- * and the same timeout, and follows no redirects (a token endpoint that redirects is misconfigured or hostile).
+ * msal-node's `system.networkClient`: every request msal makes (authority metadata, token endpoint) goes through
+ * `fetch` — the egress policy's (Egress.fetch, docs/decisions/0059), since a connector's authority host may be the
+ * tenant admin's choice (`--authority-host`) — with the same TLS trust as our other outbound calls (system CAs,
+ * NODE_EXTRA_CA_CERTS) and a timeout, and follows no redirects (a token endpoint that redirects is misconfigured or
+ * hostile).
  */
-export const entraNetworkClient: INetworkModule = {
-  sendGetRequestAsync: (url, options, timeout) => send('GET', url, options, timeout && timeout > 0 ? Math.min(timeout, ENTRA_TIMEOUT_MS) : ENTRA_TIMEOUT_MS),
-  sendPostRequestAsync: (url, options) => send('POST', url, options, ENTRA_TIMEOUT_MS),
-};
+export const entraNetworkClient = (fetch: Fetch): INetworkModule => ({
+  sendGetRequestAsync: (url, options, timeout) => send(fetch, 'GET', url, options, timeout && timeout > 0 ? Math.min(timeout, ENTRA_TIMEOUT_MS) : ENTRA_TIMEOUT_MS),
+  sendPostRequestAsync: (url, options) => send(fetch, 'POST', url, options, ENTRA_TIMEOUT_MS),
+});
 
 /** GETs a JSON document from Entra (authority metadata) through the same client. */
-export async function getEntraJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await send<Record<string, unknown>>('GET', url, undefined, ENTRA_TIMEOUT_MS);
+export async function getEntraJson(url: string, fetch: Fetch): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await send<Record<string, unknown>>(fetch, 'GET', url, undefined, ENTRA_TIMEOUT_MS);
   return { status: res.status, body: res.body };
 }

@@ -40,7 +40,7 @@ export interface RemedyLinks {
 export class MicrosoftTokenCache {
   readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly s: Pick<Services, 'bus' | 'clock' | 'vault'>) {
+  constructor(private readonly s: Pick<Services, 'bus' | 'clock' | 'vault' | 'egress'>) {
     s.bus.subscribe((e) => {
       if (e.type === 'tools.changed' || e.type === 'tenant.changed') this.#drop((x) => x.tenantId === e.tenantId);
       if (e.type === 'user.revoked') this.#drop((x) => x.tenantId === e.tenantId && x.userId === e.userId);
@@ -109,7 +109,7 @@ export class MicrosoftTokenCache {
     const stored = await loadEntraToken(this.s, t, userId);
     if (!stored) throw notSignedIn(links);
     if (stored.clientId !== config.clientId) throw new MicrosoftToolFailure('reauth_required', `Your Microsoft sign-in was for another app registration. Sign in again: ${links.signIn}`, { kind: 'sign_in', url: links.signIn });
-    const cca = await msalClient(config, await this.#credential(t, connector), stored.tid, this.s.clock.now().getTime()).catch((err) => {
+    const cca = await msalClient(config, await this.#credential(t, connector), stored.tid, this.s.clock.now().getTime(), this.s.egress.fetch).catch((err) => {
       throw tokenFailure(err, links, stored.tid);
     });
     let result;
@@ -132,7 +132,7 @@ export class MicrosoftTokenCache {
     if (!stored) throw notSignedIn(links);
     let result;
     try {
-      const cca = await msalClient(config, await this.#credential(t, connector), stored.tid, this.s.clock.now().getTime());
+      const cca = await msalClient(config, await this.#credential(t, connector), stored.tid, this.s.clock.now().getTime(), this.s.egress.fetch);
       // skipCache: our cache decides reuse (and is dropped on revocation); the per-call msal cache dies with cca.
       result = await cca.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes, skipCache: true });
     } catch (err) {
@@ -212,7 +212,7 @@ export interface MicrosoftRuntime {
 const runtimes = new WeakMap<object, MicrosoftRuntime>();
 
 /** The node's Microsoft token cache and Graph retry policy for these services (one per bus). */
-export function microsoftRuntime(s: Pick<Services, 'bus' | 'clock' | 'vault'>): MicrosoftRuntime {
+export function microsoftRuntime(s: Pick<Services, 'bus' | 'clock' | 'vault' | 'egress'>): MicrosoftRuntime {
   let r = runtimes.get(s.bus);
   if (!r) {
     r = { tokens: new MicrosoftTokenCache(s), retry: { attempts: 3, baseDelayMs: 500, maxDelayMs: 8_000 } };

@@ -15,7 +15,7 @@ import { MICROSOFT_TOOL_SCOPES } from './microsoft-scopes.js';
 export async function testMicrosoftConnector(s: Services, t: TenantCtx, row: ConnectorRow) {
   const config = microsoftConfig(row);
   const credential = deserializeCredential(await s.vault.getString(t, row.secretId ?? ''));
-  const check = await checkMicrosoftCredential(t, config, credential, s.clock.now().getTime());
+  const check = await checkMicrosoftCredential(t, config, credential, s.clock.now().getTime(), s.egress.fetch);
   const connections = await entraConnections(t, config);
   const signedIn = await t.db.vaultSecret.count({ where: { ownerKind: ENTRA_TOKEN_OWNER } });
   return {
