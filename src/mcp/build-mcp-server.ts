@@ -1,4 +1,4 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
@@ -18,6 +18,7 @@ import { callableToolsCache, type ToolSet } from '../tools/callable-tools-cache.
 import type { CallableTool } from '../tools/list-callable-tools.js';
 import type { CallRelay } from '../tools/upstream-call.js';
 import { connectorTool } from '../connectors/tool-providers.js';
+import { GatewayServer } from './gateway-server.js';
 import { callKey, type InFlightCalls } from './in-flight-calls.js';
 import { McpSessionIds } from './mcp-session-id.js';
 import { contentCapabilities, registerContentHandlers } from './content-handlers.js';
@@ -125,7 +126,7 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
  * bearer token proved, so every tools/list and tools/call is decided for that user, from current data.
  */
 export function buildMcpServer(s: Services, t: TenantCtx, who: McpPrincipal, inFlight: InFlightCalls): Server {
-  const server = new Server(serverInfo, {
+  const server = new GatewayServer(serverInfo, {
     capabilities: { tools: { listChanged: true }, ...contentCapabilities },
     jsonSchemaValidator,
     instructions: `Tools of ${t.name}, approved by its administrators for you. Call whoami to see who you are signed in as.`,

@@ -62,6 +62,29 @@ describe('tools/call arguments and failures the client must not see inside', () 
     }
   });
 
+  it('invalid params of every other method are -32602 too, naming what is wrong without the validator\'s dump', async () => {
+    const { post } = await setUp('other-params@example.com');
+    for (const [method, params] of [
+      ['prompts/get', {}],
+      ['prompts/get', { name: 42 }],
+      ['resources/read', {}],
+      ['resources/read', { uri: 5 }],
+      ['resources/subscribe', {}],
+      ['completion/complete', { ref: { type: 'ref/prompt' } }],
+      ['logging/setLevel', { level: 'loud' }],
+      ['tools/list', { cursor: 5 }],
+    ] as const) {
+      const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 3, method, params }));
+      const error = (JSON.parse(r.text) as RpcError).error;
+      expect(error?.code, `${method} → ${r.text.slice(0, 200)}`).toBe(-32602);
+      expect(error?.message).toMatch(new RegExp(`Invalid params for ${method}: `));
+      expect(error?.message, method).not.toMatch(/[[{]/);
+    }
+    // Valid params still reach the handler: an unknown prompt is the handler's own -32602.
+    const known = await post(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'prompts/get', params: { name: 'nope' } }));
+    expect((JSON.parse(known.text) as RpcError).error?.message).toMatch(/Unknown prompt/);
+  });
+
   it('an unexpected failure inside a call reaches the client as -32603 "Internal error" with a trace id, never its message', async () => {
     const { post, callAudits } = await setUp('boom@example.com');
     const spy = vi.spyOn(app.services.metrics, 'toolCall').mockImplementation(() => {
