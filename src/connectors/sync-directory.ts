@@ -1,5 +1,5 @@
 import type { Prisma } from '../generated/prisma/client.js';
-import { createGroup, deleteGroup, replaceGroup } from '../scim/group-store.js';
+import { createGroup, deleteGroup, replaceGroup, scimGroups } from '../scim/group-store.js';
 import type { ScimCtx } from '../scim/scim-context.js';
 import { scimBaseUrl } from '../scim/scim-tokens.js';
 import { createUser, deleteUser, replaceUser } from '../scim/user-store.js';
@@ -110,13 +110,16 @@ export async function syncDirectory(s: Services, t: TenantCtx, source: Directory
   // 2. Groups and their direct user members (by the users' directory ids).
   const fresh = await t.db.user.findMany({ where: { externalId: { in: [...inDirectory] } }, select: { id: true, externalId: true } });
   const localIdOf = new Map(fresh.map((u) => [u.externalId!, u.id]));
-  const groupsNow = await t.db.group.findMany({ select: { id: true, displayName: true, displayNameKey: true, externalId: true } });
+  // The groups SCIM manages (sync writes through it): groups made from SSO assertions stay the IdP's, apart.
+  const groupsNow = await t.db.group.findMany({ where: scimGroups, select: { id: true, displayName: true, displayNameKey: true, externalId: true } });
+  const sameName = new Map<string, number>();
+  for (const dg of dirGroups) sameName.set(dg.displayName.toLowerCase(), (sameName.get(dg.displayName.toLowerCase()) ?? 0) + 1);
   const seenGroups = new Set<string>();
   for (const dg of dirGroups) {
     seenGroups.add(dg.externalId);
     const wantedExt = (members.get(dg.externalId) ?? []).filter((x) => inDirectory.has(x));
     const wanted = wantedExt.map((x) => localIdOf.get(x)).filter((x): x is string => !!x);
-    const local = groupsNow.find((g) => g.externalId === dg.externalId) ?? groupsNow.find((g) => g.displayNameKey === dg.displayName.toLowerCase());
+    const local = localGroupOf(dg, groupsNow, sameName);
     const body = (ids: string[]) => ({ schemas: [GROUP_SCHEMA], displayName: dg.displayName, externalId: dg.externalId, members: ids.map((value) => ({ value })) });
     if (!local) {
       await attempt({ op: 'create', kind: 'group', name: dg.displayName, membersAdded: wantedExt.length }, () => createGroup(c, body(wanted)));
@@ -138,6 +141,24 @@ export async function syncDirectory(s: Services, t: TenantCtx, source: Directory
     await attempt({ op: 'delete', kind: 'user', name: u.userNameKey }, () => deleteUser(c, u.id));
   }
   return { dryRun: opts.dryRun, source: source.kind, users: dirUsers.length, groups: dirGroups.length, changes, errors: changes.filter((x) => x.error).length };
+}
+
+/**
+ * The local group a directory group is: the one carrying its id; else, adopted by name, the one local group of that name
+ * that no directory owns (no externalId: made by Okta Group Push, which sends none, or by hand) — and only when no other
+ * directory group has that name. Never a group carrying another id: anyone who may create directory groups could
+ * otherwise name one like a privileged group and take over its members, its tool grants and an admin group made of it
+ * (or, the other id being unseen, have it deleted). Such a directory group becomes a group of its own with the same
+ * name, which SCIM allows (RFC 7643 §4.2 does not make displayName unique); a name that became ambiguous names no admin
+ * group (src/sso/admin/tenant-admins.ts).
+ */
+function localGroupOf<G extends { externalId: string | null; displayNameKey: string }>(dg: { externalId: string; displayName: string }, groups: G[], sameName: Map<string, number>): G | undefined {
+  const byId = groups.find((g) => g.externalId === dg.externalId);
+  if (byId) return byId;
+  const key = dg.displayName.toLowerCase();
+  if (sameName.get(key) !== 1) return undefined;
+  const unowned = groups.filter((g) => g.externalId === null && g.displayNameKey === key);
+  return unowned.length === 1 ? unowned[0] : undefined;
 }
 
 /** Stores the last run's summary on the connector (shown by `connector list`), with the source's state for the next run. */

@@ -149,6 +149,42 @@ describe.each(testDbKinds)('Google directory sync (%s)', (kind) => {
     await client.close().catch(() => undefined);
   });
 
+  it('a directory group named like an existing group never takes over its members or tool grants', async () => {
+    const { t } = await setup();
+    await cli(app, 'connector sync-directory', { tenant: t.slug });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'whoami', group: ['Engineering'] });
+    const original = (await t.db.group.findFirst({ where: { externalId: 'g1' } }))!;
+    // Cid creates a group of the same name in Google, with themselves in it, sorted first.
+    google.groups.unshift({ id: 'g9', email: 'a-eng@acme.com', name: 'ENGINEERING', members: ['u3'] });
+    for (let run = 0; run < 2; run++) {
+      const report = await cli(app, 'connector sync-directory', { tenant: t.slug });
+      expect(report.errors).toBe(0);
+      const kept = (await t.db.group.findUnique({ where: { id: original.id }, include: { memberships: { include: { user: true } } } }))!;
+      expect(kept.externalId).toBe('g1');
+      expect(kept.memberships.map((m) => m.user.userNameKey).sort()).toEqual(['ann@acme.com', 'ben@acme.com']);
+    }
+    // A group of its own (displayName is not unique in SCIM), with no grant; Cid still cannot call the tool.
+    const theirs = (await t.db.group.findFirst({ where: { externalId: 'g9' }, include: { memberships: true } }))!;
+    expect(theirs.id).not.toBe(original.id);
+    const cid = (await t.db.user.findFirst({ where: { userNameKey: 'cid@acme.com' } }))!;
+    const { client } = await connect(app, t, verifier.issue(t, cid.id));
+    expect((await client.listTools()).tools.map((x) => x.name)).not.toContain('whoami');
+    await client.close().catch(() => undefined);
+  });
+
+  it('adopts a group no directory owns (Okta Group Push sends no externalId) by its name — unless two directory groups have that name', async () => {
+    const { t } = await setup();
+    const pushed = (id: string, name: string) => t.db.group.create({ data: { id, tenantId: t.id, displayName: name, displayNameKey: name.toLowerCase(), source: 'scim' } });
+    const sales = await pushed('grp_pushed_sales', 'Sales');
+    const ops = await pushed('grp_pushed_ops', 'Ops');
+    google.groups.push({ id: 'g7', email: 'ops1@acme.com', name: 'Ops', members: ['u1'] }, { id: 'g8', email: 'ops2@acme.com', name: 'Ops', members: ['u2'] });
+    await cli(app, 'connector sync-directory', { tenant: t.slug });
+    expect((await t.db.group.findUnique({ where: { id: sales.id } }))?.externalId).toBe('g2');
+    // Ambiguous: neither Google "Ops" group takes the pushed one; each becomes a group of its own.
+    expect((await t.db.group.findUnique({ where: { id: ops.id } }))?.externalId).toBeNull();
+    expect(await t.db.group.count({ where: { externalId: { in: ['g7', 'g8'] } } })).toBe(2);
+  });
+
   it('an outage mid-run or an empty listing changes nothing', async () => {
     const { t } = await setup();
     await cli(app, 'connector sync-directory', { tenant: t.slug });

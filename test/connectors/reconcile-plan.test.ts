@@ -106,6 +106,20 @@ describe('reconciliation planner', () => {
     ]);
   });
 
+  it('a group carrying another id is never matched by name: a same-named directory group decides none of its memberships', async () => {
+    // Anyone who may create directory groups can name one like a privileged group (here with themselves in it).
+    const listing = await readDirectory(memorySource([du('00u1', 'ann@acme.com'), du('00u6', 'mal@acme.com')], [{ externalId: '00g9', displayName: 'Finance', email: null, members: ['00u6'] }]));
+    const plan = planReconcile({
+      listing,
+      users: [lu('a', 'ann@acme.com', { externalId: '00u1' }), lu('m', 'mal@acme.com', { externalId: '00u6' })],
+      groups: [{ id: 'F', displayName: 'Finance', externalId: 'entra-object-1', source: 'scim', members: ['a'] }],
+      covers: everyone,
+      createMissing: true,
+    });
+    expect(plan.changes).toEqual([]);
+    expect(plan.drift.unmatchedGroups).toEqual(['Finance']);
+  });
+
   it('an IdP failure part-way through any listing throws before anything is compared', async () => {
     for (const failOn of ['users', 'groups', 'members'] as const) {
       await expect(readDirectory(memorySource(directory, groups, failOn)), failOn).rejects.toThrow();

@@ -118,7 +118,9 @@ export function planReconcile(input: { listing: DirectoryListing; users: LocalUs
     }
   }
 
-  // Groups: by the directory's id, else by a name only one directory group has.
+  // Groups: by the directory's id, else — for a group no directory owns (no externalId) — by a name only one directory
+  // group has. A group carrying another id is never matched by name: a same-named directory group anyone may create
+  // would otherwise decide its memberships (sync-directory.ts, localGroupOf).
   const groupById = new Map(listing.groups.map((g) => [g.externalId, g]));
   const groupByName = new Map<string, (typeof listing.groups)[number] | null>();
   for (const g of listing.groups) {
@@ -131,7 +133,7 @@ export function planReconcile(input: { listing: DirectoryListing; users: LocalUs
   const newUserGroups = new Map<string, string[]>();
   for (const g of input.groups) {
     if (g.source === 'manual') continue;
-    const dg = (g.externalId ? groupById.get(g.externalId) : undefined) ?? groupByName.get(g.displayName.toLowerCase()) ?? null;
+    const dg = (g.externalId ? groupById.get(g.externalId) : groupByName.get(g.displayName.toLowerCase())) ?? null;
     if (!dg) {
       drift.unmatchedGroups.push(g.displayName);
       continue;
