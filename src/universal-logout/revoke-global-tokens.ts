@@ -75,7 +75,7 @@ export async function revokeForIdp(s: Services, t: TenantCtx, req: Pick<GtrReque
       return [];
     }
     seen.subId = subject.subId;
-    const userIds = await findSubIdUsers(t, subject.subId);
+    const userIds = await findSubIdUsers(t, subject.subId, verified.conn);
     for (const userId of userIds) await s.revocation.revokeUser(t, userId, subject.reason, { kind: 'idp', id: verified.conn.id });
     await audit('success', userIds);
     return userIds;

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/lib/ids.js';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
 import { cli } from '../mcp/support.js';
 import { crossAppTenant, JWT_BEARER, lastAudit, linkedUser, tokenCall, type CrossAppTenant } from '../oauth/support/cross-app.js';
@@ -175,6 +176,40 @@ describe.each(testDbKinds)('Global Token Revocation / Okta Universal Logout (%s)
     // …and a request with a's audience posted at shared is refused.
     expect((await revoke(shared, `Bearer ${await gtrJwt(a)}`, issSub('gina'))).status).toBe(401);
     expect([await inA.me(), await inA.mcp()]).toEqual([200, 200]);
+  });
+
+  it('within a tenant, an IdP signs out only its own users: another connection\'s, by iss_sub or by e-mail, are refused', async () => {
+    const c = await crossAppTenant(app, okta);
+    const conn = await cli(app, 'idp add-oidc', { tenant: c.t.slug, issuer: otherIdp.issuer, 'client-id': otherIdp.clientId, 'client-secret': 'idp-secret-0123456789', name: 'Contractors' });
+    const theirs = { ...c, connId: String(conn.id) };
+    const vic = await linkedUser(theirs, 'vic', { email: 'vic@example.com' });
+    const { token } = await app.services.sessions.create(c.t, { userId: vic.id });
+    const me = () => fetch(`${c.issuer}/api/me`, { headers: { cookie: `${sessionCookieName(app.url, c.t)}=${token}` } }).then((r) => r.status);
+    // Okta, an IdP of this tenant, naming the other connection's issuer, or the user's e-mail.
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, issSub('vic', otherIdp.issuer))).status).toBe(403);
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, { sub_id: { format: 'email', email: 'vic@example.com' } })).status).toBe(404);
+    expect(await me()).toBe(200);
+    expect(await c.t.db.user.findUnique({ where: { id: vic.id }, select: { revokedBefore: true } })).toEqual({ revokedBefore: null });
+    // The user's own IdP can.
+    expect((await revoke(c, `Bearer ${await gtrJwt(c, {}, {}, otherIdp)}`, { sub_id: { format: 'email', email: 'VIC@example.com' } })).status).toBe(204);
+    expect(await me()).toBe(401);
+  });
+
+  it('an Okta org also speaks for the tenant\'s SAML connections of that org (single sign-on URL on its origin), not others', async () => {
+    const c = await crossAppTenant(app, okta);
+    const saml = async (issuer: string, ssoUrl: string, sub: string) => {
+      const id = newId('idp');
+      await c.t.db.idpConnection.create({ data: { id, tenantId: c.t.id, name: sub, kind: 'saml', issuer, config: { saml: { ssoUrl } } } });
+      const user = await linkedUser({ ...c, connId: id }, sub);
+      const { token } = await app.services.sessions.create(c.t, { userId: user.id });
+      return () => fetch(`${c.issuer}/api/me`, { headers: { cookie: `${sessionCookieName(app.url, c.t)}=${token}` } }).then((r) => r.status);
+    };
+    const sam = await saml('http://www.okta.com/exk1sam', `${okta.issuer}/app/sso-bridge/exk1sam/sso/saml`, 'sam');
+    const sue = await saml('https://sts.other.example/', 'https://login.other.example/saml2', 'sue');
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, issSub('sue', 'https://sts.other.example/'))).status).toBe(403);
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, { sub_id: { format: 'email', email: 'sue@example.com' } })).status).toBe(404);
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, issSub('sam', 'http://www.okta.com/exk1sam'))).status).toBe(204);
+    expect([await sam(), await sue()]).toEqual([401, 200]);
   });
 
   it('a disabled tenant answers 404 and revokes nothing', async () => {
