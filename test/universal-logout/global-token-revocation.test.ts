@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
 import { cli } from '../mcp/support.js';
-import { crossAppTenant, JWT_BEARER, lastAudit, linkedUser, tokenCall, type CrossAppTenant } from '../oauth/support/cross-app.js';
+import { crossAppTenant, ID_TOKEN_TYPE, JWT_BEARER, lastAudit, linkedUser, TOKEN_EXCHANGE, tokenCall, type CrossAppTenant } from '../oauth/support/cross-app.js';
 import { startIdJagIdp, type IdJagIdp } from '../oauth/support/id-jag-idp.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -80,6 +80,24 @@ describe.each(testDbKinds)('Global Token Revocation / Okta Universal Logout (%s)
     const res2 = await revoke(c, `Bearer ${await gtrJwt(c, { aud: [c.issuer] })}`, { sub_id: { format: 'email', email: 'BOB@example.com' } });
     expect(res2.status).toBe(204);
     expect([await bob.me(), await bob.mcp()]).toEqual([401, 401]);
+  });
+
+  it('an assertion issued before the logout mints nothing afterwards (ID-JAG, token exchange); a fresh one does', async () => {
+    const c = await crossAppTenant(app, okta, { idJag: true, grants: ['token-exchange', 'jwt-bearer'] });
+    const alice = await signedIn(c, 'alice');
+    const idJag = (sub = 'alice') => okta.idJag({ sub, aud: c.issuer, client_id: c.client.client_id, resource: c.mcp, scope: 'mcp:tools' });
+    const [oldJag, oldIdToken] = [await idJag(), await okta.idToken({ sub: 'alice' })];
+    const exchange = (idToken: string) => tokenCall(app, c, { grant_type: TOKEN_EXCHANGE, subject_token: idToken, subject_token_type: ID_TOKEN_TYPE });
+    expect((await exchange(oldIdToken)).status).toBe(200);
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, issSub('alice'))).status).toBe(204);
+    expect(await alice.mcp()).toBe(401);
+    app.clock.advance(2_000);
+    // RFC 7523 §3.1 invalid_grant; RFC 8693 §2.2.2 invalid_request for an unusable subject token.
+    expect((await tokenCall(app, c, { grant_type: JWT_BEARER, assertion: oldJag })).body.error).toBe('invalid_grant');
+    expect((await exchange(oldIdToken)).body.error).toBe('invalid_request');
+    // Signed in at the IdP again: new assertions are issued after the logout.
+    expect((await tokenCall(app, c, { grant_type: JWT_BEARER, assertion: await idJag() })).status).toBe(200);
+    expect((await exchange(await okta.idToken({ sub: 'alice' }))).status).toBe(200);
   });
 
   it('refuses every unauthenticated, misdirected or forged request with 401, audits why, and revokes nothing', async () => {
