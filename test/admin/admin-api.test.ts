@@ -105,6 +105,40 @@ describe.each(testDbKinds)('admin JSON API /t/{slug}/api/admin (%s)', (kind) => 
     expect((await scim()).status).toBe(401);
   }, 60_000);
 
+  it('a stale sign-in cannot change who administers, who signs in or how identities link; other edits still work', async () => {
+    const t = await app.createTenant();
+    const admin = await signIn(app, t, { admin: true });
+    const insider = await signIn(app, t, { email: 'insider@corp.example' });
+    const everyone = await createGroup(t, 'All Staff', [insider.userId]);
+    const api = adminApi(app, t, admin);
+    const idp = makeSamlIdp();
+    const added = await api.act('idp-add-saml', { metadataXml: idp.metadata(), name: 'Okta SAML', allowedDomains: ['corp.example'], jitEnabled: false });
+    expect(added.status).toBe(200);
+    const { id } = (await added.json()) as { id: string };
+    app.clock.advance(REAUTH_WINDOW_MS + 60_000);
+    // Each of these widens access: refused until the admin signs in again, and nothing changes.
+    for (const [action, input] of [
+      ['settings-update', { adminGroup: everyone }],
+      ['settings-update', { crossAppAccess: 'off', dynamicClientRegistration: 'off' }],
+      ['settings-update', { provisioning: 'directory-sync' }],
+      ['idp-update', { id, allowedDomains: [] }],
+      ['idp-update', { id, matchBy: 'userName' }],
+      ['idp-update', { id, jitEnabled: true }],
+      ['idp-update', { id, idpInitiated: true }],
+      ['idp-update', { id, mapping: { email: ['mail'] } }],
+    ] as const) {
+      const res = await api.act(action, input);
+      expect(res.status, `${action} ${JSON.stringify(input)}`).toBe(401);
+      expect(((await res.json()) as { error: string }).error).toBe('reauth_required');
+    }
+    expect((await adminApi(app, t, insider).get('/session')).status).toBe(403);
+    // The form sends every field: unchanged values, a rename, switching off and the other settings need no fresh sign-in.
+    expect((await api.act('settings-update', { reconsentOnNewTools: 'on', crossAppAccess: 'on', provisioning: 'scim', adminGroup: '' })).status).toBe(200);
+    expect((await api.act('idp-update', { id, name: 'Okta', jitEnabled: false, idpInitiated: false, allowedDomains: ['corp.example'] })).status).toBe(200);
+    expect((await api.act('idp-update', { id, enabled: false })).status).toBe(200);
+    expect((await api.act('idp-update', { id, enabled: true })).status).toBe(401);
+  }, 60_000);
+
   it('ends an idle admin session: 401, and the session is gone for the other pages too', async () => {
     const t = await app.createTenant();
     const admin = await signIn(app, t, { admin: true });

@@ -17,13 +17,14 @@ export const cliActor: AdminActor = { kind: 'admin-cli' };
  * One state-changing admin operation, shared by the CLI, the console's forms and its JSON API (issue 15: "one set of
  * framework-free functions underneath"). `input` is the one validation every caller goes through; `sensitive`
  * actions need a fresh SSO sign-in in the console (src/admin/http/admin-session.ts); the CLI runs on the server, whose
- * operator is trusted already.
+ * operator is trusted already. Sensitivity follows the effect, not the action's name: an action that edits many
+ * things says which of its inputs are sensitive (who administers, who signs in, how identities link).
  */
 export interface AdminAction<I, R extends { id: string }> {
   /** The audit action, e.g. `scim-token.create`. */
   name: string;
   targetKind: string;
-  sensitive: boolean;
+  sensitive: boolean | ((input: I, t: TenantCtx) => boolean | Promise<boolean>);
   input: z.ZodType<I>;
   run(s: Services, t: TenantCtx, input: I, actor: AdminActor): Promise<R>;
   /** Small, secret-free facts for the audit row (never the token or secret just created). */
@@ -31,6 +32,13 @@ export interface AdminAction<I, R extends { id: string }> {
 }
 
 export const defineAction = <I, R extends { id: string }>(a: AdminAction<I, R>): AdminAction<I, R> => a;
+
+/** Whether this request of the action needs a fresh sign-in; input the action refuses is judged by the action itself. */
+export async function isSensitive<I, R extends { id: string }>(action: AdminAction<I, R>, t: TenantCtx, raw: unknown): Promise<boolean> {
+  if (typeof action.sensitive === 'boolean') return action.sensitive;
+  const parsed = action.input.safeParse(raw);
+  return parsed.success && (await action.sensitive(parsed.data, t));
+}
 
 /**
  * Validates `raw`, runs the action and records it in the tenant's audit log before returning: "audited before

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { addOidcConnection } from '../../sso/connections/add-oidc-connection.js';
 import { addSamlConnection } from '../../sso/connections/add-saml-connection.js';
 import { updateConnection } from '../../sso/connections/update-connection.js';
+import { parseConnectionConfig } from '../../sso/connections/connection-config.js';
 import { defineAction } from './admin-action.js';
 
 const domains = z.array(z.string().trim().max(253)).max(50).default([]);
@@ -47,10 +48,30 @@ export const addOidcIdpAction = defineAction({
   detail: (i) => ({ kind: 'oidc', issuer: i.issuer }),
 });
 
+/** JSON with object keys sorted: the form and the stored config may list the same mapping in another order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+  );
+}
+
 export const updateIdpAction = defineAction({
   name: 'idp.update',
   targetKind: 'idp-connection',
-  sensitive: false,
+  // A change that lets more people sign in, or changes which account an identity links to — switching the connection,
+  // JIT or IdP-initiated sign-in on, its domains, matching rule or attribute mapping — needs a fresh sign-in, as
+  // adding the IdP does. The form sends every field: only a changed value counts; a rename or switching off does not.
+  sensitive: async (i, t) => {
+    const row = await t.db.idpConnection.findFirst({ where: { id: i.id }, select: { enabled: true, config: true } });
+    if (!row) return false;
+    const c = parseConnectionConfig(row.config);
+    const turnsOn = (wanted: boolean | undefined, now: boolean) => wanted === true && !now;
+    const differs = (wanted: unknown, now: unknown) => wanted !== undefined && canonicalJson(wanted) !== canonicalJson(now);
+    return (
+      turnsOn(i.enabled, row.enabled) || turnsOn(i.jitEnabled, c.jitEnabled) || turnsOn(i.idpInitiated, c.saml?.idpInitiated ?? false) ||
+      differs(i.allowedDomains, c.allowedDomains) || differs(i.matchBy, c.matchBy) || differs(i.mapping, c.mapping)
+    );
+  },
   input: z.object({
     id: z.string().trim().min(1).max(100),
     name: z.string().trim().min(1).max(200).optional(),

@@ -24,11 +24,16 @@ export const SettingsPatchInput = z
   .partial()
   .strict();
 
+const SENSITIVE_SETTINGS = ['adminGroup', 'dynamicClientRegistration', 'crossAppAccess', 'provisioning'] as const;
+
 /** `tenant settings` / console Settings: merged and validated as a whole, every node told, audited on the tenant. */
 export const updateSettingsAction = defineAction({
   name: 'tenant.settings',
   targetKind: 'tenant',
-  sensitive: false,
+  // Changing who administers (adminGroup), who may register clients or redeem cross-app assertions, or which source
+  // provisions users changes who can reach what: a fresh sign-in, as for adding an IdP. The form sends every field;
+  // only a changed value counts.
+  sensitive: (patch, t) => SENSITIVE_SETTINGS.some((k) => patch[k] !== undefined && (k === 'adminGroup' ? patch[k] || undefined : patch[k]) !== t.settings[k]),
   input: SettingsPatchInput,
   run: async (s, t, patch) => {
     const changes: Partial<TenantSettings> = { ...patch, ...(patch.adminGroup !== undefined && { adminGroup: patch.adminGroup || undefined }) };

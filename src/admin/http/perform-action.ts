@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
-import { runAdminAction } from '../actions/admin-action.js';
+import { isSensitive, runAdminAction } from '../actions/admin-action.js';
 import { adminActions } from '../actions/all-actions.js';
 import { auditRefusal, authIsFresh, stateChangeAllowed, type SignedInAdmin } from './admin-session.js';
 
@@ -32,7 +32,7 @@ export async function performAction(s: Services, t: TenantCtx, req: Request, res
     await auditRefusal(s, t, req, res, 'admin.request.refused', `csrf: ${action.name}`, admin.session.userId);
     throw new ActionRefused(403, 'csrf', 'This form has expired or did not come from the console. Reload the page and try again.');
   }
-  if (action.sensitive && !authIsFresh(s, admin.session)) {
+  if (!authIsFresh(s, admin.session) && (await isSensitive(action, t, input))) {
     await auditRefusal(s, t, req, res, 'admin.request.refused', `reauth: ${action.name}`, admin.session.userId);
     throw new ActionRefused(401, 'reauth_required', 'For this change, confirm it is you: sign in again with your company account.', reauthUrl(t, returnTo));
   }
