@@ -17,7 +17,8 @@ import { cli, createUser, startUpstream, type Upstream } from './support.js';
 
 /**
  * Two nodes behind one PUBLIC_URL over one PostgreSQL database, no sticky sessions: a session started on one node
- * continues on the other, and changes made on one node reach the other through LISTEN/NOTIFY within a second.
+ * continues on the other, and changes made on one node reach the other through LISTEN/NOTIFY: its next request after
+ * the event arrives sees them.
  */
 describe.runIf(process.env.TEST_DATABASE_URL)('MCP on two nodes (postgres)', () => {
   let a: TestApp;
@@ -48,7 +49,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('MCP on two nodes (postgres)', () 
     await a?.close();
   });
 
-  it('serves one session from both nodes and propagates tool changes and revocation within a second', async () => {
+  it('serves one session from both nodes and propagates tool changes and revocation through the bus', async () => {
     const t = await a.createTenant();
     await cli(a, 'upstream add', { tenant: t.slug, name: 'up', url: upstream.url });
     const user = await createUser(t, 'multi@example.com', ['Ops']);
@@ -75,15 +76,24 @@ describe.runIf(process.env.TEST_DATABASE_URL)('MCP on two nodes (postgres)', () 
     }, { timeout: 5000 }).toBe(true);
     expect((await client.listTools()).tools.map((x) => x.name)).toContain('up__echo');
 
-    // Revoked on node A → node B (whose verifier cached the token) refuses it within a second.
-    const started = Date.now();
+    // Revoked on node A → node B (whose verifier cached the token) hears it on the bus and refuses the very next
+    // request: no waiting for the cache's trust bound (5 s), and no wall-clock assertion (the machine may be loaded).
+    const heard = new Promise<void>((resolve) => {
+      const off = b.services.bus.subscribe((e) => {
+        if (e.type === 'user.revoked' && e.userId === user) {
+          off();
+          resolve();
+        }
+      });
+    });
     await a.services.revocation.revokeUser(t, user, 'admin.revoked');
-    await expect.poll(async () => (await fetch(`${b.url}/t/${t.slug}/mcp`, {
+    await heard;
+    const next = await fetch(`${b.url}/t/${t.slug}/mcp`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/list', params: {} }),
-    })).status, { timeout: 1000, interval: 20 }).toBe(401);
-    expect(Date.now() - started).toBeLessThan(1000);
+    });
+    expect(next.status).toBe(401);
     await client.close().catch(() => undefined);
   });
 });
