@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { formBody } from '../http/body.js';
+import { bindBrowser, browserBindingProblem } from '../sso/browser-binding.js';
 import { requestFacts } from '../sso/http/complete-login.js';
 import { AppError } from '../lib/errors.js';
 import type { Services } from '../services.js';
@@ -10,12 +11,15 @@ import { createSetupAdmin } from './first-admin.js';
 import { messageBody, onboardingMessages, sendOnboardingPage } from './onboarding-pages.js';
 import { consumeSetupLink, peekSetupLink, recordSetupLinkUser } from './setup-links.js';
 
-const Form = z.object({ email: z.email().max(254), name: z.string().max(200).optional() });
+const Form = z.object({ email: z.email().max(254), name: z.string().max(200).optional(), binding: z.string().max(100) });
 
 /**
  * `GET /setup/{token}` shows what the link does and asks for the admin's e-mail; it never spends the link (mail
  * scanners and chat previews fetch links). `POST` spends it, creates the admin, signs them in and sends them to
- * the admin console `/t/{slug}/admin`, where they configure SSO and SCIM.
+ * the admin console `/t/{slug}/admin`, where they configure SSO and SCIM. The form is bound to the browser that loaded
+ * it (the login-binding cookie, as /signup's): a page elsewhere that auto-posts the attacker's own link would otherwise
+ * sign a visitor's browser in as the admin of the attacker's tenant (login CSRF), and whatever that browser then
+ * installs or connects would land there.
  */
 export function setupLinkRoutes(s: Services): Router {
   const r = Router();
@@ -23,12 +27,14 @@ export function setupLinkRoutes(s: Services): Router {
   r.get('/setup/:token', async (req, res) => {
     const link = await peekSetupLink(s, token(req));
     if (!link) return sendOnboardingPage(res, 404, 'Setup link not usable', messageBody(onboardingMessages.setupInvalid));
+    const binding = bindBrowser(s, req, res);
     sendOnboardingPage(
       res,
       200,
       'Finish setting up your organisation',
       html`<p>This link makes you the first administrator of <strong>${link.t.name}</strong> (tenant <code>${link.t.slug}</code>). It works once and expires at ${link.expiresAt.toISOString()}.</p>
 <form method="post">
+<input type="hidden" name="binding" value="${binding}">
 <p><label>Your work e-mail<br><input type="email" name="email" required autocomplete="email"></label></p>
 <p><label>Your name<br><input type="text" name="name" autocomplete="name"></label></p>
 <button type="submit">Become administrator</button>
@@ -42,6 +48,7 @@ export function setupLinkRoutes(s: Services): Router {
     // The e-mail is checked before the link is spent, so a typo or a taken e-mail does not burn the link.
     const peek = await peekSetupLink(s, token(req));
     if (!peek) return sendOnboardingPage(res, 404, 'Setup link not usable', messageBody(onboardingMessages.setupInvalid));
+    if (browserBindingProblem(s, req, parsed.data.binding)) return sendOnboardingPage(res, 400, 'Start again', messageBody(onboardingMessages.badState));
     const email = parsed.data.email.toLowerCase();
     if (await peek.t.db.user.findFirst({ where: { OR: [{ email }, { userNameKey: email }] }, select: { id: true } })) {
       return sendOnboardingPage(res, 409, 'Account exists', messageBody('This e-mail already has an account in this organisation: sign in with single sign-on instead, or use another e-mail.'));

@@ -17,7 +17,11 @@ describe.each(testDbKinds)('setup links and sign-up policy (%s)', (kind) => {
   const run = async (name: string, opts: Options) => (await onboardingCommands.find((c) => c.name === name)!.run(app.services, opts)) as Record<string, string> & { url: string; id: string };
   const policy = (p: 'open' | 'invite-only' | 'approval') => void ((app.services.config as { signupPolicy: string }).signupPolicy = p);
   const link = async (slug: string, ttlHours?: string) => run('tenant setup-link', { tenant: slug, ...(ttlHours && { 'ttl-hours': ttlHours }) });
-  const use = (b: Browser, url: string, email: string) => b.postForm(url, { email, name: 'Olga Okta' });
+  /** Opens the link's page in `b` (which binds the form to that browser) and posts it, as a person does. */
+  const use = async (b: Browser, url: string, email: string) => {
+    const binding = /name="binding" value="([^"]+)"/.exec(await (await b.request(url)).text())?.[1] ?? 'none';
+    return b.postForm(url, { email, name: 'Olga Okta', binding });
+  };
 
   it('makes its holder the first admin, signed in, and sends them to the admin console; it works once', { timeout: 60_000 }, async () => {
     const t = await app.createTenant();
@@ -45,6 +49,22 @@ describe.each(testDbKinds)('setup links and sign-up policy (%s)', (kind) => {
     expect(await t.db.user.count({ where: { email: 'eve@attacker.example' } })).toBe(0);
     const row = await t.db.setupLink.findFirstOrThrow({ where: { id: l.id } });
     expect(row).toMatchObject({ usedBy: user.id });
+  });
+
+  it('is bound to the browser that opened it: another site posting the form for a visitor signs nobody in (login CSRF)', { timeout: 60_000 }, async () => {
+    const t = await app.createTenant();
+    const l = await link(t.slug);
+    const attacker = new Browser();
+    const binding = /name="binding" value="([^"]+)"/.exec(await (await attacker.request(l.url)).text())![1]!;
+    // The victim's browser posts (auto-submitted by the attacker's page): no binding cookie, or the attacker's binding.
+    for (const form of [{ email: 'eve@attacker.example' }, { email: 'eve@attacker.example', binding }]) {
+      const victim = new Browser();
+      expect((await victim.postForm(l.url, form)).status).toBe(400);
+      expect((await me(victim, app.url, t.slug)).status).toBe(401);
+    }
+    // Nothing was spent: the holder still uses it.
+    expect(await t.db.user.count()).toBe(0);
+    expect((await use(new Browser(), l.url, 'olga@customer.example')).status).toBe(303);
   });
 
   it('expires (injected clock), and stores only the hash of its token', { timeout: 60_000 }, async () => {
