@@ -57,7 +57,7 @@ describe.each(testDbKinds)('setup links and sign-up policy (%s)', (kind) => {
     const attacker = new Browser();
     const binding = /name="binding" value="([^"]+)"/.exec(await (await attacker.request(l.url)).text())![1]!;
     // The victim's browser posts (auto-submitted by the attacker's page): no binding cookie, or the attacker's binding.
-    for (const form of [{ email: 'eve@attacker.example' }, { email: 'eve@attacker.example', binding }]) {
+    for (const form of [{ email: 'eve@attacker.example' }, { email: 'eve@attacker.example', binding }] as Record<string, string>[]) {
       const victim = new Browser();
       expect((await victim.postForm(l.url, form)).status).toBe(400);
       expect((await me(victim, app.url, t.slug)).status).toBe(401);
