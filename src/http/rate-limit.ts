@@ -33,6 +33,10 @@ export const rateRules = {
   // signs in through it), and the tenant-wide cap above what one network may do in its window.
   startNet: { name: 'start.net', limit: 600, windowMs: 10 * MIN },
   startTenant: { name: 'start.tenant', limit: 3000, windowMs: MIN },
+  // Universal Logout and Shared Signals requests that fail authentication: each writes a row of the tenant's
+  // append-only audit chain (and its SIEM stream), and anyone who knows a slug can send them.
+  idpSignalFailNet: { name: 'idp-signal-fail.net', limit: 30, windowMs: 10 * MIN },
+  idpSignalFailTenant: { name: 'idp-signal-fail.tenant', limit: 300, windowMs: MIN },
   // Operator sign-in (/operator): failed attempts per client network, and across all networks (deployment-wide).
   operatorFailNet: { name: 'operator-fail.net', limit: 10, windowMs: 10 * MIN },
   operatorFailAll: { name: 'operator-fail.all', limit: 100, windowMs: 10 * MIN },

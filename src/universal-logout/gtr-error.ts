@@ -4,8 +4,10 @@
  */
 export class GtrError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404,
+    readonly status: 400 | 401 | 403 | 404 | 429,
     readonly reason: string,
+    /** 429: seconds until the caller's window ends (Retry-After). */
+    readonly retryAfterS?: number,
   ) {
     super(reason);
     this.name = 'GtrError';

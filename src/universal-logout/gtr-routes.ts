@@ -31,6 +31,7 @@ export function gtrRoutes(s: Services): Router {
       res.status(204).end();
     } catch (err) {
       if (!(err instanceof GtrError)) throw err;
+      if (err.status === 429) return void res.status(429).set('Retry-After', String(err.retryAfterS ?? 60)).json({ error: 'too_many_requests' });
       if (err.status === 401) res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       res.status(err.status).json({ error: ERROR_CODES[err.status] });
     }
@@ -42,6 +43,7 @@ export function gtrRoutes(s: Services): Router {
       res.status(202).end();
     } catch (err) {
       if (!(err instanceof GtrError)) throw err;
+      if (err.status === 429) return void res.status(429).set('Retry-After', String(err.retryAfterS ?? 60)).json({ err: 'too_many_requests' });
       // RFC 8935 §2.4: an unknown subject is still a valid SET, delivered; nothing to do for it here.
       if (err.status === 404) return void res.status(202).end();
       res.status(400).json({ err: err.status === 401 ? 'authentication_failed' : 'invalid_request', description: err.status === 401 ? 'SET not verified' : 'SET not usable' });
@@ -50,4 +52,4 @@ export function gtrRoutes(s: Services): Router {
   return r;
 }
 
-const ERROR_CODES = { 400: 'invalid_request', 401: 'invalid_token', 403: 'forbidden', 404: 'user_not_found' } as const;
+const ERROR_CODES = { 400: 'invalid_request', 401: 'invalid_token', 403: 'forbidden', 404: 'user_not_found', 429: 'too_many_requests' } as const;

@@ -1,5 +1,6 @@
 import { RefusedToken, type Claims } from '../oauth/cross-app/jwt-checks.js';
 import { rememberJti } from '../oauth/cross-app/remember-jti.js';
+import { RateLimiter, rateRules, tenantAndNetwork } from '../http/rate-limit.js';
 import { issuerUrl } from '../oauth/oauth-urls.js';
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
@@ -47,8 +48,15 @@ export interface IdpRevocation {
   subject(claims: Claims): { subId: SubjectId; reason: string } | null;
 }
 
-/** The steps Global Token Revocation and SSF event receipt share: verify the IdP's JWT, spend its jti, revoke, audit. */
+/**
+ * The steps Global Token Revocation and SSF event receipt share: verify the IdP's JWT, spend its jti, revoke, audit.
+ * Requests that fail authentication are counted per client network and per tenant (anyone who knows a slug can send
+ * them, and each is a row of the append-only audit chain): over a limit they are answered 429 and leave no row, as
+ * failed SSO logins do (issue 8 §6). The IdP's own requests are never held back by them: only failures are refused.
+ */
 export async function revokeForIdp(s: Services, t: TenantCtx, req: Pick<GtrRequest, 'ip' | 'userAgent'>, r: IdpRevocation): Promise<string[]> {
+  const limiter = new RateLimiter(s.db, s.clock, s.rateView);
+  const limits = tenantAndNetwork(rateRules.idpSignalFailNet, rateRules.idpSignalFailTenant, t.id, req.ip);
   const seen: { iss?: string; jti?: string; connectionId?: string; subId?: SubjectId } = {};
   const audit = (outcome: 'success' | 'failure' | 'denied', userIds: string[], reason?: string) =>
     s.audit.record(t, {
@@ -81,6 +89,10 @@ export async function revokeForIdp(s: Services, t: TenantCtx, req: Pick<GtrReque
     return userIds;
   } catch (err) {
     if (!(err instanceof GtrError)) throw err;
+    if (err.status === 401) {
+      const counted = await limiter.hit(limits);
+      if (!counted.ok) throw new GtrError(429, 'too many failed requests', counted.retryAfterS);
+    }
     await audit(err.status === 401 || err.status === 403 ? 'denied' : 'failure', [], err.reason);
     throw err;
   }

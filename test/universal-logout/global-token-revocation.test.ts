@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rateRules } from '../../src/http/rate-limit.js';
 import { newId } from '../../src/lib/ids.js';
 import { sessionCookieName } from '../../src/sessions/session-cookie.js';
 import { cli } from '../mcp/support.js';
@@ -140,6 +141,24 @@ describe.each(testDbKinds)('Global Token Revocation / Okta Universal Logout (%s)
     // A malformed body from an unauthenticated caller is still a 401: nothing is parsed before authentication.
     expect((await revoke(c, null, 'not json')).status).toBe(401);
     expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, issSub('dave'))).status).toBe(204); // the same request, well formed, passes
+  });
+
+  it('bounds what anonymous failures write: over the limit they are 429 and leave no audit row; the IdP still gets through', async () => {
+    const c = await crossAppTenant(app, okta);
+    const rows = () => c.t.db.auditEvent.count({ where: { action: 'idp.global-token-revocation' } });
+    for (let i = 0; i < rateRules.idpSignalFailNet.limit; i++) expect((await revoke(c, null, { x: 'y' })).status).toBe(401);
+    expect(await rows()).toBe(rateRules.idpSignalFailNet.limit);
+    const over = await revoke(c, 'Bearer not.a.jwt', issSub('alice'));
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    const events = await fetch(`${c.issuer}/ssf/events`, { method: 'POST', headers: { 'content-type': 'application/secevent+jwt' }, body: 'not-a-jwt' });
+    expect(events.status).toBe(429);
+    expect(await rows()).toBe(rateRules.idpSignalFailNet.limit);
+    expect(await c.t.db.auditEvent.count({ where: { action: 'idp.ssf.event' } })).toBe(0);
+    // A request the IdP signed is never held back by others' failures.
+    const alice = await signedIn(c, 'alice');
+    expect((await revoke(c, `Bearer ${await gtrJwt(c)}`, issSub('alice'))).status).toBe(204);
+    expect(await alice.me()).toBe(401);
   });
 
   it('accepts a jti once: a replayed request is refused with 401', async () => {
