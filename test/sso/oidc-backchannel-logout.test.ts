@@ -80,8 +80,12 @@ describe.each(testDbKinds)('OIDC back-channel logout (%s)', (kind) => {
       const res = await post(t, await token);
       expect(res.status, label).toBe(400);
       expect(res.body?.error, label).toBe('invalid_request');
+      // The description names the failed check at most: never the library's text, which may quote the token.
+      expect(res.body?.error_description, label).not.toMatch(/another-client|evil\.example|"|expected/);
     }
     expect(await alive(t, b)).toBe(true);
+    const rejected = await post(t, await logoutToken({ sub, aud: 'another-client' }));
+    expect(rejected.body?.error_description).toBe('logout_token rejected (ERR_JWT_CLAIM_VALIDATION_FAILED)');
   });
 
   it('accepts an audience list that names us among others (BCL 1.0 §2.4: aud may be an array)', async () => {

@@ -40,8 +40,10 @@ export async function receiveLogoutToken(s: Services, t: TenantCtx, token: unkno
   const jwksUri = config.serverMetadata().jwks_uri;
   if (!jwksUri) throw new LogoutTokenRefused('the IdP publishes no jwks_uri');
   // The IdP's key set as ID-JAG and token exchange see it: one cache and one `jwks:<issuer>` circuit per IdP.
+  // The cause (a fetch error, the egress policy, an open circuit) is for our log, not for an anonymous caller.
   const jwks = await idpKeys(s, t, conn).catch((err: Error) => {
-    throw new LogoutTokenRefused(`the IdP's keys are unavailable: ${err.message}`.slice(0, 300));
+    s.logger.warn({ err, tenantId: t.id, connectionId: conn.id }, 'back-channel logout: the IdP keys are unavailable');
+    throw new LogoutTokenRefused("the IdP's keys are unavailable");
   });
   let claims: JWTPayload;
   try {
@@ -55,7 +57,10 @@ export async function receiveLogoutToken(s: Services, t: TenantCtx, token: unkno
       currentDate: s.clock.now(),
     }));
   } catch (err) {
-    throw new LogoutTokenRefused(`logout_token rejected: ${(err as Error).message}`.slice(0, 300));
+    // jose's codes name the failed check (e.g. ERR_JWT_EXPIRED, ERR_JWS_SIGNATURE_VERIFICATION_FAILED) without echoing
+    // anything; its messages may quote the token's own claims.
+    const code = (err as { code?: unknown }).code;
+    throw new LogoutTokenRefused(`logout_token rejected${typeof code === 'string' && /^ERR_[A-Z_]{1,60}$/.test(code) ? ` (${code})` : ''}`);
   }
   const events = claims.events as Record<string, unknown> | undefined;
   if (!events || typeof events[EVENT] !== 'object' || events[EVENT] === null) throw new LogoutTokenRefused('events claim without the back-channel logout event');
