@@ -5,7 +5,12 @@ import { msalCredential, type MicrosoftCredential } from './microsoft-credential
 import { entraNetworkClient, getEntraJson } from './microsoft-http.js';
 
 const METADATA_TTL_MS = 60 * 60_000;
+/** Authorities kept; past it the oldest is dropped. The `tid` part comes from sign-ins: no input may grow the map. */
+const MAX_METADATA = 1_000;
 const metadata = new Map<string, { json: string; at: number }>();
+
+/** Authorities whose metadata is kept (tests check the bound). */
+export const cachedAuthorities = (): number => metadata.size;
 
 /**
  * The tenant authority's OpenID metadata (`{host}/{tid}/v2.0/.well-known/openid-configuration`), fetched by us and
@@ -21,6 +26,8 @@ async function authorityMetadata(config: MicrosoftConfig, tid: string, now: numb
     throw Object.assign(new Error(`authority metadata ${url} answered HTTP ${res.status}`), { errorCode: res.status === 400 ? 'invalid_tenant' : 'endpoints_resolution_error' });
   }
   const json = JSON.stringify(res.body);
+  metadata.delete(url);
+  if (metadata.size >= MAX_METADATA) metadata.delete(metadata.keys().next().value!);
   metadata.set(url, { json, at: now });
   return json;
 }
