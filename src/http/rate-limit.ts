@@ -44,6 +44,10 @@ export const rateRules = {
   // network and deployment-wide (no tenant exists yet to count under).
   signupNet: { name: 'signup.net', limit: 10, windowMs: 60 * MIN },
   signupAll: { name: 'signup.all', limit: 200, windowMs: 60 * MIN },
+  // Catalog install starts (Entra "Add to Entra", Google Marketplace launch): each stores a state row for 10 minutes,
+  // before anyone signed in; per client network, and deployment-wide as a bound on the table.
+  installStartNet: { name: 'install-start.net', limit: 60, windowMs: 10 * MIN },
+  installStartAll: { name: 'install-start.all', limit: 6000, windowMs: 10 * MIN },
 } satisfies Record<string, RateRule>;
 
 /**

@@ -10,7 +10,7 @@ import { requestFacts } from '../sso/http/complete-login.js';
 import { findActiveTenant } from '../tenants/find-tenant.js';
 import { adminConsentUrl, checkEntraAdmin, entraApp, entraCallbackUrl, entraConfig, entraFirstAdmin, installEntraTenant, OnboardingError, readConsentAnswer } from './entra-onboarding.js';
 import { messageBody, onboardingMessages, sendOnboardingPage } from './onboarding-pages.js';
-import { consumeOnboardingState, saveOnboardingState } from './onboarding-state.js';
+import { consumeOnboardingState, installStartAllowed, saveOnboardingState } from './onboarding-state.js';
 
 const query = (req: Request) => new URLSearchParams(req.url.split('?')[1] ?? '');
 
@@ -40,6 +40,7 @@ export function entraOnboardingRoutes(s: Services): Router {
         if (!t || !session || !(await isTenantAdmin(t, session.userId))) throw new OnboardingError(403, onboardingMessages.notAdmin, 'connect-existing without an admin session of that tenant');
         into = t.id;
       }
+      if (!(await installStartAllowed(s, req.ip))) throw new OnboardingError(429, onboardingMessages.tooManyStarts, 'install starts over the limit');
       const state = await saveOnboardingState(s, { flow: 'entra', phase: 'consent', browser: bindBrowser(s, req, res), into });
       res.redirect(303, adminConsentUrl(s, state));
     } catch (err) {

@@ -12,7 +12,7 @@ import { OnboardingError } from './entra-onboarding.js';
 import { sendOnboardingError } from './entra-routes.js';
 import { googleApp, googleCallbackUrl, googleOidcConfig, installGoogleTenant } from './google-onboarding.js';
 import { onboardingMessages } from './onboarding-pages.js';
-import { consumeOnboardingState, saveOnboardingState } from './onboarding-state.js';
+import { consumeOnboardingState, installStartAllowed, saveOnboardingState } from './onboarding-state.js';
 
 /**
  * Google Workspace Marketplace: the app's launch URL `/onboarding/google/launch` signs the user in with Google
@@ -27,6 +27,7 @@ export function googleOnboardingRoutes(s: Services): Router {
       const config = await googleOidcConfig(s);
       const nonce = oidc.randomNonce();
       const verifier = oidc.randomPKCECodeVerifier();
+      if (!(await installStartAllowed(s, req.ip))) throw new OnboardingError(429, onboardingMessages.tooManyStarts, 'install starts over the limit');
       const state = await saveOnboardingState(s, { flow: 'google', nonce, verifier, browser: bindBrowser(s, req, res) });
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: googleCallbackUrl(s),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Prisma } from '../generated/prisma/client.js';
+import { clientNetwork, RateLimiter, rateRules } from '../http/rate-limit.js';
 import { hashToken } from '../lib/secrets.js';
 import type { Services } from '../services.js';
 
@@ -14,6 +15,15 @@ export async function saveOnboardingState(s: Services, data: Prisma.InputJsonObj
   const now = s.clock.now();
   await s.db.onboardingState.create({ data: { id: hashToken(state), data, createdAt: now, expiresAt: new Date(now.getTime() + TTL_MS) } });
   return state;
+}
+
+/**
+ * Counts an install start by someone not signed in (each stores a state row): false once the client network or the
+ * deployment is over its limit, across nodes. The second leg of a flow (from a consumed state) is not counted.
+ */
+export async function installStartAllowed(s: Services, ip: string | undefined): Promise<boolean> {
+  const verdict = await new RateLimiter(s.db, s.clock, s.rateView).hit([[rateRules.installStartNet, clientNetwork(ip)], [rateRules.installStartAll, 'all']]);
+  return verdict.ok;
 }
 
 /** Takes the state once (deleted whatever happens next); null when unknown, used or expired. */

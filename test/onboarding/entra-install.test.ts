@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rateRules } from '../../src/http/rate-limit.js';
 import { onboardingCommands } from '../../src/onboarding/onboarding-commands.js';
 import { testDbKinds } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -176,5 +177,19 @@ describe.each(testDbKinds)('Entra admin-consent install (%s)', (kind) => {
     } finally {
       config.signupPolicy = 'open';
     }
+  });
+
+  it('bounds anonymous install starts per client network: over the limit, 429 and no state row', { timeout: 60_000 }, async () => {
+    // A fresh window of the limit (fixed windows by the app clock), whatever the tests above started.
+    app.clock.advance(rateRules.installStartNet.windowMs);
+    const rows = () => app.services.db.onboardingState.count();
+    const before = await rows();
+    for (let i = 0; i < rateRules.installStartNet.limit; i++) expect((await new Browser().request(`${app.url}/onboarding/entra/start`)).status).toBe(303);
+    expect(await rows()).toBe(before + rateRules.installStartNet.limit);
+    const over = await new Browser().request(`${app.url}/onboarding/entra/start`);
+    expect(over.status).toBe(429);
+    expect(await over.text()).toContain('Too many installs');
+    expect(await rows()).toBe(before + rateRules.installStartNet.limit);
+    app.clock.advance(rateRules.installStartNet.windowMs);
   });
 });
