@@ -48,9 +48,15 @@ const ID_JAG_REASONS: Record<IdJagFailureKind, 'idp_sign_in_required' | 'idp_ref
 export class UpstreamTokens implements CredentialsProvider {
   readonly #cache = new Map<string, Cached>();
   readonly #loading = new Map<string, Promise<CallCredentials>>();
+  /**
+   * Bumped by every event that drops entries: a load that overlapped one (it may have read the connection before a
+   * disconnect or a revocation) is answered but not cached, so it cannot put the old credentials back.
+   */
+  #generation = 0;
 
   constructor(private readonly s: Services) {
     s.bus.subscribe((e) => {
+      if (['bus.resumed', 'upstream-connection.changed', 'user.revoked', 'tools.changed', 'tenant.changed'].includes(e.type)) this.#generation++;
       if (e.type === 'bus.resumed') this.#cache.clear();
       else if (e.type === 'upstream-connection.changed') this.#drop((k) => k.startsWith(`${e.tenantId}\u0000${e.upstreamId}\u0000${e.userId}`));
       else if (e.type === 'user.revoked') {
@@ -66,7 +72,10 @@ export class UpstreamTokens implements CredentialsProvider {
     if (hit && hit.expiresAt - this.s.clock.now().getTime() > REFRESH_AHEAD_MS && this.s.bus.trusts(hit.busLoadedAt)) return hit.creds;
     let loading = this.#loading.get(key);
     if (!loading) {
-      loading = this.#load(t, up, userId, key).finally(() => this.#loading.delete(key));
+      const started = this.#load(t, up, userId, key).finally(() => {
+        if (this.#loading.get(key) === started) this.#loading.delete(key);
+      });
+      loading = started;
       this.#loading.set(key, loading);
     }
     return loading;
@@ -82,10 +91,13 @@ export class UpstreamTokens implements CredentialsProvider {
 
   #drop(match: (key: string) => boolean): void {
     for (const key of this.#cache.keys()) if (match(key)) this.#cache.delete(key);
+    // A call after the event starts a load of its own instead of joining one that may have read the old row.
+    for (const key of this.#loading.keys()) if (match(key)) this.#loading.delete(key);
   }
 
   async #load(t: TenantCtx, up: UpstreamRef, userId: string, key: string): Promise<CallCredentials> {
     const busLoadedAt = this.s.bus.now();
+    const generation = this.#generation;
     let conn = await t.db.upstreamConnection.findFirst({ where: { upstreamId: up.id, userId }, include: { upstream: { select: { name: true } } } });
     const name = conn?.upstream.name ?? (await t.db.upstream.findFirst({ where: { id: up.id }, select: { name: true } }))?.name ?? up.id;
     const required = (reason: 'not_connected' | 'needs_reconnection' | 'refresh_unavailable') => new UpstreamAuthRequired(reason, name, connectUrl(this.s.config.publicUrl, t, name));
@@ -106,6 +118,7 @@ export class UpstreamTokens implements CredentialsProvider {
       version: `${conn.id}:${conn.version}`,
       headers: { Authorization: `Bearer ${tokens.access_token}` },
     };
+    if (generation !== this.#generation) return creds;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(key, { creds, expiresAt: conn.accessExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY, busLoadedAt });
     return creds;

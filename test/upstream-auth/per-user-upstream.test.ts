@@ -235,6 +235,32 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
     expect(await t.db.upstreamConnection.findFirstOrThrow({ where: { userId: hal } })).toMatchObject({ version: 2, refreshLeaseUntil: null });
   });
 
+  it('a token load that overlapped a disconnect is answered but not cached: the old credentials never come back', { timeout: 60_000 }, async () => {
+    const { t } = await setUp();
+    const ivy = await createUser(t, 'ivy@example.com');
+    await connectAccount(app, t, await signedIn(app, t, ivy), 'gh', as, 'ivy-gh');
+    const row = await t.db.upstream.findFirstOrThrow({ where: { name: 'gh' } });
+    const up = { id: row.id, url: row.url, headersSecretId: row.headersSecretId, updatedAt: row.updatedAt, authMode: row.authMode };
+    const node = new UpstreamTokens(app.services);
+    const vault = app.services.vault;
+    const read = vault.getString.bind(vault);
+    let reads = 0;
+    // The connection changes (a disconnect on another node) while the load is between its row read and its cache write.
+    const spy = vi.spyOn(vault, 'getString').mockImplementation(async (tt, id) => {
+      if (reads++ === 0) await app.services.bus.publish({ type: 'upstream-connection.changed', tenantId: t.id, userId: ivy, upstreamId: row.id });
+      return read(tt, id);
+    });
+    try {
+      await node.forCall(t, up, ivy);
+      await node.forCall(t, up, ivy);
+      expect(reads).toBe(2); // read again: the overlapped load was not cached
+      await node.forCall(t, up, ivy);
+      expect(reads).toBe(2); // a clean load is
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('registers by dynamic client registration when no client is given and PUBLIC_URL is not https', { timeout: 60_000 }, async () => {
     const { t } = await setUp({ preregistered: false });
     const row = await t.db.upstreamOAuthClient.findFirstOrThrow({});
