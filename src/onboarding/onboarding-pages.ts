@@ -25,6 +25,7 @@ export const onboardingMessages = {
   notInstalled: 'Your Google Workspace domain has not installed the app, or its licence has ended. A super administrator must install it from the Google Workspace Marketplace first.',
   notWorkspace: 'Sign in with a Google Workspace account of your organisation (personal Google accounts cannot install the app).',
   notConfigured: 'This install path is not configured on this deployment.',
+  entraSignInOff: 'Your organisation is connected, but its administrators have switched Microsoft Entra sign-in off. Sign in from your organisation’s sign-in page, or ask its administrators.',
   tooManyStarts: 'Too many installs were started from your network in the last minutes. Try again in ten minutes.',
   failed: 'Something went wrong while setting up your organisation. Try again; if it keeps failing, contact support with the time of the attempt.',
   setupInvalid: 'This setup link is invalid, was already used, or has expired. Ask for a new one.',

@@ -72,6 +72,18 @@ describe.each(testDbKinds)('Entra admin-consent install (%s)', (kind) => {
     expect(await app.services.db.idpConnection.count({ where: { tenantId: first!.tenantId } })).toBe(1);
   });
 
+  it('an install does not bring back the Entra connection the tenant\'s admins removed', { timeout: 60_000 }, async () => {
+    const d = directory();
+    await install(new Browser());
+    const bound = (await bindingOf(d.tid))!;
+    await app.services.db.idpConnection.deleteMany({ where: { tenantId: bound.tenantId } });
+    d.dir.add({ sub: `sub-${randomUUID()}`, email: `app-admin@${d.tid.slice(0, 8)}.example.com`, wids: [GLOBAL_ADMIN] });
+    const { res } = await install(new Browser());
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('switched Microsoft Entra sign-in off');
+    expect(await app.services.db.idpConnection.count({ where: { tenantId: bound.tenantId } })).toBe(0);
+  });
+
   it('a declined consent and consent_required get clear pages and create nothing', { timeout: 60_000 }, async () => {
     const before = await app.services.db.tenant.count();
     for (const [error, text] of [['access_denied', 'Consent was declined'], ['consent_required', 'An administrator must grant consent']] as const) {
