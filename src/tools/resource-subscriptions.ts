@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { contentUpstreams } from './content-upstreams.js';
 import type { UpstreamRef } from './upstream-pool.js';
 
 /** Subscriptions a node keeps at most; the oldest is dropped (and unsubscribed upstream) beyond it. */
@@ -27,7 +28,9 @@ const subscriptionKey = (tenantId: string, userId: string, sessionId: string, ga
  * session's own GET stream) into a bus event addressed to exactly those clients' sessions; their GET stream, on any
  * node, delivers it (src/mcp/watch-stream.ts). On a `static` upstream the session is shared by every user, so the
  * upstream subscription is counted: it is unsubscribed upstream only when its last subscriber here leaves (one user's
- * unsubscribe must not end another's). A session rebuilt (expired, new credentials) is subscribed again.
+ * unsubscribe must not end another's). A session rebuilt (expired, new credentials) is subscribed again. An update
+ * reaches a subscriber only while they may still use that upstream's content (approval and group membership change
+ * after a subscribe): one who may not is dropped instead, as if they had unsubscribed.
  */
 export class ResourceSubscriptions {
   /** By subscription key; Map order = age, for the bound. */
@@ -76,9 +79,23 @@ export class ResourceSubscriptions {
   }
 
   #updated(sessionKey: string, ownUri: string): void {
-    for (const x of this.#onSession(sessionKey)) {
-      if (x.ownUri !== ownUri) continue;
-      void this.s.bus.publish({ type: 'mcp.resource.updated', tenantId: x.t.id, userId: x.userId, sessionId: x.sessionId, uri: x.gatewayUri }).catch(() => undefined);
+    void this.#deliver([...(this.#bySession.get(sessionKey) ?? [])], ownUri).catch((err: unknown) => {
+      this.s.logger.info({ err: String(err).slice(0, 200) }, 'resource update not delivered');
+    });
+  }
+
+  async #deliver(keys: string[], ownUri: string): Promise<void> {
+    const allowed = new Map<string, boolean>();
+    for (const key of keys) {
+      const x = this.#subs.get(key);
+      if (!x || x.ownUri !== ownUri) continue;
+      const who = `${x.t.id}\u0000${x.userId}\u0000${x.up.id}`;
+      if (!allowed.has(who)) allowed.set(who, (await contentUpstreams(x.t, x.userId)).some((u) => u.id === x.up.id));
+      if (!allowed.get(who)) {
+        this.#remove(key);
+        continue;
+      }
+      await this.s.bus.publish({ type: 'mcp.resource.updated', tenantId: x.t.id, userId: x.userId, sessionId: x.sessionId, uri: x.gatewayUri });
     }
   }
 

@@ -89,6 +89,33 @@ describe.each(testDbKinds)('MCP resource subscriptions and logging/setLevel thro
     await b.client.close();
   });
 
+  it('an update reaches a subscriber only while they may still use the content: one who left the granted group is dropped', { timeout: 120_000 }, async () => {
+    const t = await app.createTenant();
+    await cli(app, 'upstream add', { tenant: t.slug, name: 'up', url: upstream.url });
+    await cli(app, 'tool approve', { tenant: t.slug, tool: 'up__chatty' });
+    const [aId, bId] = [await createUser(t, 'left@example.com'), await createUser(t, 'stays@example.com')];
+    await t.db.group.create({ data: { id: 'grp_readers', tenantId: t.id, displayName: 'Readers', displayNameKey: 'readers', source: 'manual' } });
+    await t.db.groupMembership.createMany({ data: [aId, bId].map((userId) => ({ tenantId: t.id, groupId: 'grp_readers', userId })) });
+    await cli(app, 'upstream approve-content', { tenant: t.slug, name: 'up', group: ['Readers'] });
+    const a = await watcher(app, t, fake.issue(t, aId));
+    const b = await watcher(app, t, fake.issue(t, bId));
+    await streamOpen(app, t, a);
+    await streamOpen(app, t, b);
+    await a.client.subscribeResource({ uri: 'up+note://q' });
+    await b.client.subscribeResource({ uri: 'up+note://q' });
+    const held = resourceSubscriptions(app.services).size;
+    // A leaves the group the content was approved for.
+    await t.db.groupMembership.deleteMany({ where: { userId: aId } });
+    await app.services.bus.publish({ type: 'members.changed', tenantId: t.id, userIds: [aId] });
+    await upstream.touch('note://q');
+    await vi.waitFor(() => expect(b.updates).toEqual(['up+note://q']), { timeout: 10_000 });
+    // A subscribed first, so A was judged (and dropped) before B heard it: nothing was sent to A.
+    expect(resourceSubscriptions(app.services).size).toBe(held - 1);
+    expect(a.updates).toEqual([]);
+    await a.client.close();
+    await b.client.close();
+  });
+
   it('per-user upstream: each user subscribes on their own session, with their own credentials, and hears only their updates', { timeout: 120_000 }, async () => {
     const t = await tenantWithUpstream();
     await asPerUserUpstream(app, t, 'up', async () => {
