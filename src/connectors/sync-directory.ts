@@ -144,9 +144,9 @@ export async function syncDirectory(s: Services, t: TenantCtx, source: Directory
 }
 
 /**
- * The local group a directory group is: the one carrying its id; else, adopted by name, the one local group of that name
- * that no directory owns (no externalId: made by Okta Group Push, which sends none, or by hand) — and only when no other
- * directory group has that name. Never a group carrying another id: anyone who may create directory groups could
+ * The local group a directory group is: the one carrying its id; else, adopted by name, the one local group of that
+ * name that no directory owns (no externalId: made by Okta Group Push, which sends none, or by hand) — and only when no
+ * other directory group has that name. Never a group carrying another id: anyone who may create directory groups could
  * otherwise name one like a privileged group and take over its members, its tool grants and an admin group made of it
  * (or, the other id being unseen, have it deleted). Such a directory group becomes a group of its own with the same
  * name, which SCIM allows (RFC 7643 §4.2 does not make displayName unique); a name that became ambiguous names no admin

@@ -30,10 +30,10 @@ const MAX_CHANGED = 10_000;
  * and the user is active and not revoked after issue.
  *
  * A verified token is cached until it expires. The cache obeys the event bus: 'grant.revoked', 'token.revoked',
- * 'user.revoked', 'user.changed' and 'tenant.changed' drop the affected entries at once on every node, so a revocation is seen by
- * the very next request; after a gap in the bus (`bus.resumed`) everything is dropped, and while the bus is down an
- * entry is served only within the bus's trust bound (`EventBus.trusts`). A cache hit is a Map lookup and a few
- * comparisons. A verification that overlapped any of these events is answered but not cached: it may have read
+ * 'user.revoked', 'user.changed' and 'tenant.changed' drop the affected entries at once on every node, so a revocation
+ * is seen by the very next request; after a gap in the bus (`bus.resumed`) everything is dropped, and while the bus
+ * is down an entry is served only within the bus's trust bound (`EventBus.trusts`). A cache hit is a Map lookup and a
+ * few comparisons. A verification that overlapped any of these events is answered but not cached: it may have read
  * the grant, the user or the keys before the change.
  *
  * The tenant's key set (which kids verify) is read again after every 'tenant.changed', usually with the tenant row
@@ -158,7 +158,8 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
       hooks?.onSignedSubject?.(payload.sub!);
       const ahead = hooks?.prefetched;
       // The grant read ahead counts only for exactly the tenant, grant, subject and token id this verified token names,
-      // and only if no event that drops tokens (a revocation) arrived since its read started; otherwise it is read again.
+      // and only if no event that drops tokens (a revocation) arrived since its read started; otherwise it is read
+      // again.
       const usable = ahead && ahead.tenantId === t.id && ahead.grantId === grantId && ahead.subject === payload.sub && ahead.tokenId === tokenId &&
         ahead.readAt > this.#droppedAt;
       const live = usable ? ahead.live : await liveGrant(t, grantId, tokenId);

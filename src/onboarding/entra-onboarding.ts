@@ -126,8 +126,8 @@ export async function installEntraTenant(s: Services, admin: EntraAdmin, into: T
   const issuer = entraIssuer(s, admin.tid);
   let conn = await findConnectionByIssuer(t, 'oidc', issuer);
   // A tenant the directory is already bound to keeps the connections its admins chose: an install does not bring back
-  // one they removed or switched off (any consent-capable admin of the directory can start an install); the tenant's own
-  // admin connecting it again (`into`) does.
+  // one they removed or switched off (any consent-capable admin of the directory can start an install); the tenant's
+  // own admin connecting it again (`into`) does.
   if (!conn && bound && !into) throw new OnboardingError(403, onboardingMessages.entraSignInOff, `tenant ${t.id} has no enabled connection for ${issuer}`);
   if (!conn) {
     const app = entraApp(s);

@@ -33,7 +33,7 @@ export interface AdminAction<I, R extends { id: string }> {
 
 export const defineAction = <I, R extends { id: string }>(a: AdminAction<I, R>): AdminAction<I, R> => a;
 
-/** Whether this request of the action needs a fresh sign-in; input the action refuses is judged by the action itself. */
+/** Whether this request of the action needs a fresh sign-in (input the action refuses is left to the action). */
 export async function isSensitive<I, R extends { id: string }>(action: AdminAction<I, R>, t: TenantCtx, raw: unknown): Promise<boolean> {
   if (typeof action.sensitive === 'boolean') return action.sensitive;
   const parsed = action.input.safeParse(raw);

@@ -29,9 +29,9 @@ const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
  * docs/decisions/0018). The assertion (§3): iss = the service account, sub = the impersonated user (DWD), aud = the
  * token URI, scope = the space-separated scopes, lifetime one hour (Google's maximum).
  *
- * `fetch`: a tenant's connector key is the tenant admin's choice, and so is its `token_uri`: it is posted to through the
- * egress policy (`Egress.fetch`, docs/decisions/0059), never to a private, loopback or link-local address unless the
- * deployment admits that network. The publisher's own key (the operator's) may use the platform fetch.
+ * `fetch`: a tenant's connector key is the tenant admin's choice, and so is its `token_uri`: it is posted to through
+ * the egress policy (`Egress.fetch`, docs/decisions/0059), never to a private, loopback or link-local address unless
+ * the deployment admits that network. The publisher's own key (the operator's) may use the platform fetch.
  */
 export async function requestGoogleToken(
   key: ServiceAccountKey,
