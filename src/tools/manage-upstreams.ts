@@ -134,7 +134,7 @@ export async function refreshUpstream(s: Services, t: TenantCtx, name: string, a
 
 /** Upstreams with their tool counts; headers are never shown (they may hold credentials). */
 export async function listUpstreams(t: TenantCtx) {
-  const rows = await t.db.upstream.findMany({ orderBy: { name: 'asc' }, include: { _count: { select: { tools: true, connections: true } } } });
+  const rows = await t.db.upstream.findMany({ orderBy: { name: 'asc' }, include: { _count: { select: { tools: true, connections: true } }, oauthClient: { select: { registration: true, sharedRedirectUri: true } } } });
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -143,6 +143,8 @@ export async function listUpstreams(t: TenantCtx) {
     // static: every user's calls reach the upstream as the one identity of the admin's headers.
     identity: r.authMode === 'static' ? ('shared' as const) : ('per-user' as const),
     ...(r.authMode !== 'static' && { connections: r._count.connections }),
+    // Still on the tenant's shared callback (decision 0060): `upstream own-redirect-uri` moves it.
+    ...(r.oauthClient?.sharedRedirectUri && r.oauthClient.registration !== 'cimd' && { sharedRedirectUri: true }),
     prefix: upstreamPrefix(r),
     content: !r.contentApproved ? 'nobody' : r.contentEveryone ? 'everyone' : 'groups',
     hasHeaders: r.headersSecretId !== null,

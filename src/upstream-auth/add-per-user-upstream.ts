@@ -72,7 +72,7 @@ export async function addPerUserUpstream(
       auth: mode,
       authorizationServer: as.issuer,
       registration,
-      ...(mode === 'oauth-per-user' ? { connectUrl: connectUrl(s.config.publicUrl, t, input.name), redirectUri: upstreamCallbackUrl(s.config.publicUrl, t) } : { idp: idJagConnectionId! }),
+      ...(mode === 'oauth-per-user' ? { connectUrl: connectUrl(s.config.publicUrl, t, input.name), redirectUri: upstreamCallbackUrl(s.config.publicUrl, t, id) } : { idp: idJagConnectionId! }),
       ...(registration === 'cimd' && { clientId: clientMetadataDocumentUrl(s.config.publicUrl, t) }),
     };
   } catch (err) {

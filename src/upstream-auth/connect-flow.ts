@@ -7,7 +7,8 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { asFetch } from './as-fetch.js';
 import { saveConnection } from './connection-store.js';
 import { syncToolsAs } from './list-tools-as.js';
-import { loadOAuthClient } from './upstream-oauth-client.js';
+import { loadOAuthClient, promisesIss } from './upstream-oauth-client.js';
+import { upstreamCallbackUrl } from './upstream-oauth-urls.js';
 
 /** A started connect flow is good for this long (the user signs in and consents at the upstream meanwhile). */
 export const CONNECT_STATE_TTL_MS = 10 * 60_000;
@@ -71,16 +72,21 @@ export async function startConnect(s: Services, t: TenantCtx, session: BrowserSe
 }
 
 /**
- * The redirect back from the upstream's authorization server. Refused unless the `state` is one this tenant issued,
- * unused, unexpired, for this very browser session and user; the state is consumed before anything else (a replay
- * finds nothing). The response's `iss` (RFC 9207) must name the server the flow went to when given or promised
- * (mix-up defence). Then the code is exchanged (with the PKCE verifier and `resource`) and the tokens stored.
+ * The redirect back from the upstream's authorization server, received at the redirect URI of `callbackUpstreamId`
+ * (null: the tenant's shared one). Refused unless the `state` is one this tenant issued, unused, unexpired, for this
+ * very browser session and user; the state is consumed before anything else (a replay finds nothing).
+ *
+ * Mix-up defence (RFC 9700 §4.4.2): the response must arrive at the redirect URI the flow was started with, which
+ * only the upstream's own server has registered, and its `iss` (RFC 9207) must name that server when given, promised,
+ * or when the client is our metadata document, which every server honours. Only then is the code exchanged (with
+ * the PKCE verifier and `resource`) and the tokens stored.
  */
 export async function finishConnect(
   s: Services,
   t: TenantCtx,
   session: BrowserSession | null,
   query: Record<string, unknown>,
+  callbackUpstreamId: string | null,
 ): Promise<{ upstreamName: string; returnTo: string | null; denied: boolean }> {
   const state = query.state;
   if (typeof state !== 'string' || state.length === 0 || state.length > 512) throw new ConnectRefused('This connection request is not valid. Start connecting again.');
@@ -95,10 +101,13 @@ export async function finishConnect(
   if (!session || session.id !== row.sessionId || session.userId !== row.userId) {
     throw new ConnectRefused('This connection was started by another sign-in. Start connecting again from this browser.');
   }
+  if (row.redirectUri !== upstreamCallbackUrl(s.config.publicUrl, t, callbackUpstreamId)) {
+    throw new ConnectRefused('The answer did not come from the expected sign-in service. Start connecting again.');
+  }
   const client = await loadOAuthClient(s, t, row.upstreamId);
   const iss = query.iss;
-  const issPromised = (client.metadata as { authorization_response_iss_parameter_supported?: boolean }).authorization_response_iss_parameter_supported === true;
-  if ((iss !== undefined || issPromised) && (typeof iss !== 'string' || iss !== client.metadata.issuer)) {
+  const issRequired = promisesIss(client.metadata) || client.registration === 'cimd';
+  if ((iss !== undefined || issRequired) && (typeof iss !== 'string' || iss !== client.metadata.issuer)) {
     throw new ConnectRefused('The answer did not come from the expected sign-in service. Start connecting again.');
   }
   if (query.error !== undefined) return { upstreamName: client.upstreamName, returnTo: row.returnTo, denied: true };

@@ -13,7 +13,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { ConnectRefused, findPerUserUpstream, finishConnect, startConnect } from './connect-flow.js';
 import { gatewayClientMetadata } from './upstream-oauth-client.js';
 import { JWT_BEARER } from '../oauth/cross-app/grant-types.js';
-import { clientMetadataDocumentUrl } from './upstream-oauth-urls.js';
+import { clientMetadataDocumentUrl, upstreamCallbackUrl } from './upstream-oauth-urls.js';
 
 function send(res: Response, status: number, html: string): void {
   res.status(status).set({ 'Cache-Control': 'no-store', 'X-Frame-Options': 'DENY', 'Content-Type': 'text/html; charset=utf-8' });
@@ -26,7 +26,8 @@ const purpose = (name: string) => `upstream-connect:${name}`;
 
 /**
  * `/t/{slug}/connect/{upstream}` (a page behind the tenant's SSO with one POST form that starts the flow, so another
- * site cannot start connections in a user's browser), `/t/{slug}/upstream-oauth/callback` (the redirect URI) and
+ * site cannot start connections in a user's browser), `/t/{slug}/upstream-oauth/callback/{upstreamId}` (the redirect
+ * URIs; without the id, the shared one of clients registered before decision 0060) and
  * `/t/{slug}/upstream-oauth/client-metadata.json` (our Client ID Metadata Document, public).
  */
 export function upstreamConnectRoutes(s: Services): Router {
@@ -42,10 +43,14 @@ export function upstreamConnectRoutes(s: Services): Router {
 
   router.get('/upstream-oauth/client-metadata.json', async (_req, res) => {
     const t = tenantOf(res);
-    // The document's client_id must equal its own URL exactly (CIMD §3).
-    const doc = { client_id: clientMetadataDocumentUrl(s.config.publicUrl, t), ...gatewayClientMetadata(s, t) };
+    const clients = await t.db.upstreamOAuthClient.findMany({ where: { registration: 'cimd' }, select: { upstreamId: true, idJagConnectionId: true }, orderBy: { upstreamId: 'asc' } });
+    // Only the redirect URIs of the upstreams that know us by this document, whose responses must carry their `iss`
+    // (decision 0060): never the shared callback nor another client's, which a server could otherwise be asked to
+    // send a code to. The document's client_id must equal its own URL exactly (CIMD §3).
+    const redirectUris = clients.map((c) => upstreamCallbackUrl(s.config.publicUrl, t, c.upstreamId));
+    const doc = { client_id: clientMetadataDocumentUrl(s.config.publicUrl, t), ...gatewayClientMetadata(s, t, redirectUris) };
     // The same document is our client id at upstreams reached by ID-JAG (decision 0027): it then names jwt-bearer too.
-    if (await t.db.upstreamOAuthClient.count({ where: { registration: 'cimd', idJagConnectionId: { not: null } } })) doc.grant_types = [...(doc.grant_types ?? []), JWT_BEARER];
+    if (clients.some((c) => c.idJagConnectionId !== null)) doc.grant_types = [...(doc.grant_types ?? []), JWT_BEARER];
     res.set('Cache-Control', 'public, max-age=3600').json(doc);
   });
 
@@ -101,12 +106,13 @@ ${status}
     }
   });
 
-  router.get('/upstream-oauth/callback', async (req: Request, res: Response) => {
+  // The upstream's own redirect URI (decision 0060), and the shared one of clients registered before it.
+  router.get(['/upstream-oauth/callback', '/upstream-oauth/callback/:upstreamId'], async (req: Request, res: Response) => {
     const t = tenantOf(res);
     const session = await currentSession(s, t, req);
     let done;
     try {
-      done = await finishConnect(s, t, session, req.query as Record<string, unknown>);
+      done = await finishConnect(s, t, session, req.query as Record<string, unknown>, req.params.upstreamId === undefined ? null : String(req.params.upstreamId));
     } catch (err) {
       if (err instanceof ConnectRefused) req.log?.info({ reason: err.message }, 'upstream connect refused');
       return refused(res, t, err);

@@ -5,6 +5,7 @@ import type { TenantCtx } from '../tenants/tenant-context.js';
 import { parseAuthMode, type AuthMode, type PerUserAuthOptions } from './add-per-user-upstream.js';
 import { listConnections } from './connection-store.js';
 import { disconnectUpstream } from './disconnect-upstream.js';
+import { useOwnRedirectUri } from './upstream-oauth-client.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
@@ -52,6 +53,13 @@ export async function adminListConnections(t: TenantCtx, login?: string) {
 const user: OptionSpec = { type: 'string', description: 'the user, by e-mail or userName' };
 
 export const upstreamConnectionCommands: Command[] = [
+  {
+    name: 'upstream own-redirect-uri',
+    summary: "move a per-user upstream registered with the tenant's shared callback to its own redirect URI (register the printed URI at its server first when you registered the client there)",
+    options: { tenant: tenantOption, name: { type: 'string', required: true, description: 'upstream name' } },
+    forwardable: true,
+    run: audited('upstream.redirect_uri.own', 'upstream', (s, t, o) => useOwnRedirectUri(s, t, str(o.name) ?? '')),
+  },
   {
     name: 'upstream connections',
     summary: "list users' connections to per-user (oauth-per-user) upstreams, for one user with --user",

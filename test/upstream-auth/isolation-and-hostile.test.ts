@@ -190,6 +190,7 @@ describe.each(testDbKinds)('per-user upstream: isolation between users, hostile 
     const url = `${app.url}/t/${t.slug}/upstream-oauth/client-metadata.json`;
     const res = await fetch(url);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ client_id: url, redirect_uris: [`${app.url}/t/${t.slug}/upstream-oauth/callback`], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+    // No upstream knows us by it yet: no redirect URI (never the shared callback: decision 0060).
+    expect(await res.json()).toMatchObject({ client_id: url, redirect_uris: [], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
   });
 });

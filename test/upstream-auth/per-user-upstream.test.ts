@@ -264,7 +264,8 @@ describe.each(testDbKinds)('per-user upstream OAuth (%s)', (kind) => {
   it('registers by dynamic client registration when no client is given and PUBLIC_URL is not https', { timeout: 60_000 }, async () => {
     const { t } = await setUp({ preregistered: false });
     const row = await t.db.upstreamOAuthClient.findFirstOrThrow({});
-    expect(row).toMatchObject({ registration: 'dcr', redirectUri: `${app.url}/t/${t.slug}/upstream-oauth/callback` });
+    // Registered with the upstream's own redirect URI (decision 0060).
+    expect(row).toMatchObject({ registration: 'dcr', redirectUri: `${app.url}/t/${t.slug}/upstream-oauth/callback/${row.upstreamId}`, sharedRedirectUri: false });
     expect(row.clientId).toBeTruthy();
   });
 

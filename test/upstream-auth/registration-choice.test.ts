@@ -15,7 +15,8 @@ const as = (metadata: Record<string, unknown>) =>
 describe('chooseRegistration: pre-registered > our CIMD (AS supports it, PUBLIC_URL https) > DCR', () => {
   const https = services('https://gw.example');
   const http = services('http://127.0.0.1:3000');
-  const both = as({ client_id_metadata_document_supported: true, registration_endpoint: 'https://as.example/reg' });
+  const both = as({ client_id_metadata_document_supported: true, authorization_response_iss_parameter_supported: true, registration_endpoint: 'https://as.example/reg' });
+  const cimdOnly = as({ client_id_metadata_document_supported: true, authorization_response_iss_parameter_supported: true });
 
   it('an admin-supplied client wins over everything', () => {
     expect(chooseRegistration(https, both, 'admin-client')).toBe('preregistered');
@@ -23,10 +24,18 @@ describe('chooseRegistration: pre-registered > our CIMD (AS supports it, PUBLIC_
     expect(chooseRegistration(https, both, 'admin-client', true)).toBe('preregistered');
   });
 
-  it('CIMD when the AS advertises it and PUBLIC_URL is https, even if it also offers DCR', () => {
+  it('CIMD when the AS advertises it and RFC 9207 and PUBLIC_URL is https, even if it also offers DCR', () => {
     expect(chooseRegistration(https, both, undefined)).toBe('cimd');
-    expect(chooseRegistration(https, as({ client_id_metadata_document_supported: true }), undefined)).toBe('cimd');
-    expect(chooseRegistration(https, as({ client_id_metadata_document_supported: true }), undefined, true)).toBe('cimd');
+    expect(chooseRegistration(https, cimdOnly, undefined)).toBe('cimd');
+    expect(chooseRegistration(https, cimdOnly, undefined, true)).toBe('cimd');
+  });
+
+  it('no CIMD for code flows with a server that does not promise iss (a document cannot tell servers apart): DCR, else refused; id-jag has no redirects', () => {
+    const noIss = { client_id_metadata_document_supported: true };
+    expect(chooseRegistration(https, as({ ...noIss, registration_endpoint: 'https://as.example/reg' }), undefined)).toBe('dcr');
+    for (const v of ['true', 1, null]) expect(chooseRegistration(https, as({ ...noIss, authorization_response_iss_parameter_supported: v, registration_endpoint: 'https://as.example/reg' }), undefined)).toBe('dcr');
+    expect(() => chooseRegistration(https, as(noIss), undefined)).toThrow(/does not identify itself in authorization responses \(RFC 9207/);
+    expect(chooseRegistration(https, as(noIss), undefined, true)).toBe('cimd');
   });
 
   it('DCR when PUBLIC_URL is not https (a CIMD client id must be an https URL) or the AS does not advertise CIMD', () => {
@@ -37,13 +46,13 @@ describe('chooseRegistration: pre-registered > our CIMD (AS supports it, PUBLIC_
 
   it('only a boolean true counts as advertising CIMD (hostile or sloppy metadata)', () => {
     for (const v of ['true', 1, 'yes', {}, [true], null]) {
-      expect(chooseRegistration(https, as({ client_id_metadata_document_supported: v, registration_endpoint: 'https://as.example/reg' }), undefined)).toBe('dcr');
+      expect(chooseRegistration(https, as({ client_id_metadata_document_supported: v, authorization_response_iss_parameter_supported: true, registration_endpoint: 'https://as.example/reg' }), undefined)).toBe('dcr');
     }
   });
 
   it('refused when nothing is possible; id-jag never falls back to DCR', () => {
     expect(() => chooseRegistration(https, as({}), undefined)).toThrow(/neither client metadata documents nor dynamic registration/);
-    expect(() => chooseRegistration(http, as({ client_id_metadata_document_supported: true }), undefined)).toThrow(/neither/);
+    expect(() => chooseRegistration(http, cimdOnly, undefined)).toThrow(/neither/);
     expect(() => chooseRegistration(http, both, undefined, true)).toThrow(/--auth id-jag/);
   });
 });
@@ -72,7 +81,7 @@ describe.each(testDbKinds)('per-user upstream registered by our client metadata 
     const documentUrl = `${publicUrl}/t/${t.slug}/upstream-oauth/client-metadata.json`;
     expect(authorize.origin).toBe(upstream.issuer);
     expect(authorize.searchParams.get('client_id')).toBe(documentUrl);
-    expect(authorize.searchParams.get('redirect_uri')).toBe(`${publicUrl}/t/${t.slug}/upstream-oauth/callback`);
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${publicUrl}/t/${t.slug}/upstream-oauth/callback/${added.id}`);
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authorize.searchParams.get('resource')).toBe(upstream.url);
     // What the upstream's AS receives (it does not fetch documents, so it refuses the client: only the id matters).

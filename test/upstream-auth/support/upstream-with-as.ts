@@ -37,6 +37,8 @@ export interface UpstreamWithAs {
   tokenRequests: string[];
   /** The `client_id` of every authorization request that reached the AS. */
   authorizeClientIds: string[];
+  /** `grant_type` of every POST to the token endpoint, answered or refused. */
+  tokenPosts: string[];
   /** Accepts redirect URIs on this origin (our app): tenants are created after the AS starts. */
   allowOrigin(origin: string): void;
   /** Refresh-token grant with this token, as the gateway would send it: the AS's verdict (status + error). */
@@ -50,7 +52,11 @@ export interface UpstreamWithAs {
  * `typ`, signature, `iss`, `aud` = this issuer, `client_id` = the authenticated client, `resource`, `exp`, single-use
  * `jti`. The access token's `sub` is the ID-JAG's.
  */
-export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number; idJag?: { idpIssuer: string }; cimd?: boolean } = {}): Promise<UpstreamWithAs> {
+/**
+ * `rfc9207: false`: a server without RFC 9207 — its metadata does not promise `iss` and its authorization responses
+ * carry none (oidc-provider always does both, so they are taken out on the way).
+ */
+export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: number; idJag?: { idpIssuer: string }; cimd?: boolean; rfc9207?: boolean } = {}): Promise<UpstreamWithAs> {
   const asServer = http.createServer();
   await new Promise<void>((r) => asServer.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
@@ -116,7 +122,8 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
   const exact = proto.redirectUriAllowed;
   proto.redirectUriAllowed = function (this: unknown, v: string) {
     const u = URL.parse(v);
-    if (u && allowedOrigins.has(u.origin) && u.pathname.endsWith('/upstream-oauth/callback')) return true;
+    // The admin registered the gateway's redirect URI for the pre-registered client (any of its tenants' and upstreams').
+    if (u && allowedOrigins.has(u.origin) && /\/upstream-oauth\/callback(\/[^/]+)?$/.test(u.pathname) && (this as { clientId?: string }).clientId === clientId) return true;
     return exact.call(this, v);
   };
 
@@ -131,6 +138,7 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
     tokenEndpointDown: false,
     tokenRequests: [],
     authorizeClientIds: [],
+    tokenPosts: [],
     allowOrigin: (origin) => void allowedOrigins.add(origin),
     async tryRefresh(refreshToken) {
       const res = await fetch(`${issuer}/token`, {
@@ -150,6 +158,7 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
 
   const callback = provider.callback();
   asServer.on('request', async (req, res) => {
+    if (opts.rfc9207 === false && withoutIss(req, res, issuer)) return;
     if (req.url?.startsWith('/auth?')) up.authorizeClientIds.push(new URL(req.url, issuer).searchParams.get('client_id') ?? '');
     if (req.url?.startsWith('/token')) {
       if (up.tokenEndpointDown) {
@@ -157,6 +166,7 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
         return;
       }
       if (req.url.startsWith('/token/revocation')) up.tokenRequests.push('revocation');
+      else if (req.method === 'POST') up.tokenPosts.push(await grantTypeOf(req));
     }
     if (req.url?.startsWith('/interaction/')) {
       try {
@@ -234,6 +244,38 @@ export async function startUpstreamWithAs(opts: { dcr?: boolean; accessTtl?: num
 }
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+/** The token request's grant_type, read without consuming the body oidc-provider parses next. */
+async function grantTypeOf(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const body = Buffer.concat(chunks);
+  (req as unknown as { body: unknown }).body = Object.fromEntries(new URLSearchParams(body.toString()));
+  return new URLSearchParams(body.toString()).get('grant_type') ?? '';
+}
+
+/**
+ * RFC 9207 taken out: metadata requests are answered here without the promise, and every redirect loses its `iss`.
+ * Returns true when the request was answered.
+ */
+function withoutIss(req: http.IncomingMessage, res: http.ServerResponse, issuer: string): boolean {
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = (name: string, value: number | string | readonly string[]) => {
+    const u = name.toLowerCase() === 'location' && typeof value === 'string' ? new URL(value, issuer) : null;
+    if (u?.searchParams.has('iss')) {
+      u.searchParams.delete('iss');
+      value = u.href;
+    }
+    return setHeader(name, value);
+  };
+  if (!req.url?.startsWith('/.well-known/') || req.headers['x-metadata-as-is']) return false;
+  void (async () => {
+    const metadata = (await (await fetch(`${issuer}${req.url}`, { headers: { 'x-metadata-as-is': '1' } })).json()) as Record<string, unknown>;
+    delete metadata.authorization_response_iss_parameter_supported;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(metadata));
+  })();
+  return true;
+}
 
 /** The upstream AS's side of EMA: redeem an ID-JAG (RFC 7523 jwt-bearer) for an access token to its MCP server. */
 function registerIdJagGrant(provider: Provider, idpIssuer: string, issuer: string, url: string, accessTtl: number): void {
