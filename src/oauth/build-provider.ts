@@ -153,9 +153,11 @@ export async function buildProvider(s: Services, t: TenantCtx): Promise<Provider
         allowFetch: async (_ctx: KoaContextWithOIDC, clientId: string) => allowCimdFetch(s.config, clientId),
         // Documents may not claim what only administrators grant.
         // jwt-bearer stays open to documents: the IdP's policy names the client in each ID-JAG (EMA §5).
+        // A document must name its client (MCP 2025-11-25, "Client ID Metadata Documents": client_id, client_name and
+        // redirect_uris): the consent page shows that name, and a nameless client would be shown by its URL alone.
         allowClient: async (_ctx: KoaContextWithOIDC, client: Client) =>
           [PURPOSE, ADMIN_REGISTERED, ID_JAG_IDPS].every((own) => client[own] === undefined) && !client.grantTypeAllowed('client_credentials') &&
-          !client.grantTypeAllowed(TOKEN_EXCHANGE),
+          !client.grantTypeAllowed(TOKEN_EXCHANGE) && typeof client.clientName === 'string' && client.clientName.trim() !== '',
         cacheDuration: { min: 30, max: 3600 },
       },
     } as Configuration['features'],

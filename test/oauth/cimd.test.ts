@@ -130,7 +130,7 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
       .toThrow(/DANGEROUSLY_CIMD_CA_FILE/);
   });
 
-  it('refuses documents that claim what only administrators grant', async () => {
+  it('refuses documents that claim what only administrators grant, or name no client', async () => {
     for (const [p, extra] of [
       ['/apps/cc.json', { grant_types: ['authorization_code', 'client_credentials'] }],
       ['/apps/purpose.json', { x_sb_purpose: 'scim' }],
@@ -140,6 +140,9 @@ describe.each(testDbKinds)('client ID metadata documents (%s)', (kind) => {
       ['/apps/admin-false.json', { x_sb_admin_registered: false }],
       ['/apps/id-jag-idps.json', { x_sb_id_jag_idps: ['idp_x'] }],
       ['/apps/token-exchange.json', { grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'] }],
+      // A document must name its client (the consent page shows that name).
+      ['/apps/nameless.json', { client_name: undefined }],
+      ['/apps/blank-name.json', { client_name: '  ' }],
     ] as const) {
       const clientId = `${cimd.origin}${p}`;
       cimd.route(p, { body: doc(clientId, extra) });
