@@ -10,7 +10,14 @@ import { requestFacts } from '../sso/http/complete-login.js';
 import { findActiveTenant } from '../tenants/find-tenant.js';
 import { adminConsentUrl, checkEntraAdmin, entraApp, entraCallbackUrl, entraConfig, entraFirstAdmin, installEntraTenant, OnboardingError, readConsentAnswer } from './entra-onboarding.js';
 import { messageBody, onboardingMessages, sendOnboardingPage } from './onboarding-pages.js';
+import { csrfToken } from '../consent/csrf.js';
+import { formBody } from '../http/body.js';
+import { safeEqual } from '../lib/secrets.js';
+import { loadSigningKeys } from '../oauth/signing-keys.js';
+import { html } from '../views/html.js';
 import { consumeOnboardingState, installStartAllowed, saveOnboardingState } from './onboarding-state.js';
+
+const CONNECT_PURPOSE = 'onboarding:entra-connect';
 
 const query = (req: Request) => new URLSearchParams(req.url.split('?')[1] ?? '');
 
@@ -28,21 +35,55 @@ export function sendOnboardingError(s: Services, req: Request, res: Response, er
  */
 export function entraOnboardingRoutes(s: Services): Router {
   const r = Router();
+
+  /** Connecting an existing tenant (`?tenant=SLUG`): only its signed-in admin may, and only by that tenant's form. */
+  const tenantToConnect = async (req: Request) => {
+    const slug = typeof req.query.tenant === 'string' ? req.query.tenant : undefined;
+    if (slug === undefined) return null;
+    const t = await findActiveTenant(s.db, slug);
+    const session = t ? await currentSession(s, t, req) : null;
+    if (!t || !session || !(await isTenantAdmin(t, session.userId))) throw new OnboardingError(403, onboardingMessages.notAdmin, 'connect-existing without an admin session of that tenant');
+    const { cookieKeys } = await loadSigningKeys(s, t);
+    return { t, session, csrf: csrfToken(cookieKeys[0]!, t.id, CONNECT_PURPOSE, session.id) };
+  };
+
+  const start = async (req: Request, res: Response, into: string | null) => {
+    if (!(await installStartAllowed(s, req.ip))) throw new OnboardingError(429, onboardingMessages.tooManyStarts, 'install starts over the limit');
+    const state = await saveOnboardingState(s, { flow: 'entra', phase: 'consent', browser: bindBrowser(s, req, res), into });
+    res.redirect(303, adminConsentUrl(s, state));
+  };
+
   r.get('/onboarding/entra/start', async (req, res) => {
     try {
       entraApp(s);
-      let into: string | null = null;
-      const slug = typeof req.query.tenant === 'string' ? req.query.tenant : undefined;
-      if (slug !== undefined) {
-        // Connecting an existing tenant: only its signed-in admin may start that.
-        const t = await findActiveTenant(s.db, slug);
-        const session = t ? await currentSession(s, t, req) : null;
-        if (!t || !session || !(await isTenantAdmin(t, session.userId))) throw new OnboardingError(403, onboardingMessages.notAdmin, 'connect-existing without an admin session of that tenant');
-        into = t.id;
+      const connect = await tenantToConnect(req);
+      if (!connect) return await start(req, res, null);
+      // Binding a directory to an existing tenant is the tenant admin's explicit act on our own page (a POST with a
+      // token of their session), never the effect of a link another site opened in their browser.
+      const { t, csrf } = connect;
+      sendOnboardingPage(
+        res,
+        200,
+        'Connect Microsoft Entra ID',
+        html`<p>Connect a Microsoft Entra directory to <strong>${t.name}</strong>? You will grant consent as an administrator of that directory, and its users will then sign in to ${t.name} with Microsoft.</p>
+<form method="post" action="/onboarding/entra/start?tenant=${encodeURIComponent(t.slug)}"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Connect a directory</button></form>
+<p><a href="/t/${encodeURIComponent(t.slug)}/admin">Back to the admin console</a></p>`,
+        t.name,
+      );
+    } catch (err) {
+      sendOnboardingError(s, req, res, err, 'entra');
+    }
+  });
+
+  r.post('/onboarding/entra/start', formBody('4kb'), async (req, res) => {
+    try {
+      entraApp(s);
+      const connect = await tenantToConnect(req);
+      const presented = (req.body as Record<string, unknown> | undefined)?.csrf;
+      if (!connect || typeof presented !== 'string' || !safeEqual(presented, connect.csrf)) {
+        throw new OnboardingError(403, onboardingMessages.notAdmin, 'connect-existing form without a valid token of the admin session');
       }
-      if (!(await installStartAllowed(s, req.ip))) throw new OnboardingError(429, onboardingMessages.tooManyStarts, 'install starts over the limit');
-      const state = await saveOnboardingState(s, { flow: 'entra', phase: 'consent', browser: bindBrowser(s, req, res), into });
-      res.redirect(303, adminConsentUrl(s, state));
+      await start(req, res, connect.t.id);
     } catch (err) {
       sendOnboardingError(s, req, res, err, 'entra');
     }

@@ -36,6 +36,16 @@ describe.each(testDbKinds)('Entra admin-consent install (%s)', (kind) => {
   }
 
   const install = (b: Browser, query = '') => b.follow(`${app.url}/onboarding/entra/start${query}`, {}, (u) => new URL(u).pathname.endsWith('/admin'));
+  /** A tenant's signed-in admin connects it to a directory: the page on our origin, then its form. */
+  async function connectExisting(b: Browser, slug: string) {
+    const startUrl = `${app.url}/onboarding/entra/start?tenant=${slug}`;
+    const page = await b.request(startUrl);
+    expect(page.status).toBe(200);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const post = await b.postForm(startUrl, { csrf });
+    expect(post.status).toBe(303);
+    return b.follow(new URL(post.headers.get('location')!, startUrl).href, {}, (u) => new URL(u).pathname.endsWith('/admin'));
+  }
   const bindingOf = (tid: string) => app.services.db.tenantBinding.findUnique({ where: { kind_externalId: { kind: 'entra', externalId: tid } }, include: { tenant: true } });
 
   it('consent then sign-in creates the tenant, its tid-pinned OIDC connection and the admin, signed in', { timeout: 60_000 }, async () => {
@@ -144,13 +154,40 @@ describe.each(testDbKinds)('Entra admin-consent install (%s)', (kind) => {
     // B's admin (signed in) starts "connect my tenant", consent comes back for A's directory, signed by A's admin.
     entra.consent.tenant = a.tid;
     a.dir.add({ sub: `sub-${randomUUID()}`, email: `other@${a.tid.slice(0, 8)}.example.com`, wids: [GLOBAL_ADMIN] });
-    const { res } = await install(browser, `?tenant=${boundB!.tenant.slug}`);
+    const { res } = await connectExisting(browser, boundB!.tenant.slug);
     expect(res.status).toBe(409);
     expect(await res.text()).toContain('already connected to another organisation');
     expect((await bindingOf(a.tid))!.tenantId).toBe(boundA!.tenantId);
     // Starting a connect for a tenant without being its admin is refused outright.
     const stranger = await new Browser().request(`${app.url}/onboarding/entra/start?tenant=${boundA!.tenant.slug}`);
     expect(stranger.status).toBe(403);
+  });
+
+  it("connecting an existing tenant takes its admin's form on our page: a link or a forged post starts nothing", { timeout: 60_000 }, async () => {
+    const first = directory();
+    const admin = new Browser();
+    await install(admin);
+    const tenant = (await bindingOf(first.tid))!.tenant;
+    const startUrl = `${app.url}/onboarding/entra/start?tenant=${tenant.slug}`;
+    const consents = entra.consentRequests.length;
+    // Another site opening the link in the admin's browser gets a page, not a redirect to Microsoft.
+    const opened = await admin.request(startUrl);
+    expect(opened.status).toBe(200);
+    expect(opened.headers.get('location')).toBeNull();
+    expect(await opened.text()).toContain(`Connect a Microsoft Entra directory to <strong>${tenant.name}</strong>`);
+    // Posts without the page's token, with a forged one, or with the token in another browser: refused.
+    for (const csrf of [undefined, 'forged']) {
+      const res = await admin.postForm(startUrl, csrf === undefined ? {} : { csrf });
+      expect(res.status).toBe(403);
+    }
+    const token = /name="csrf" value="([^"]+)"/.exec(await (await admin.request(startUrl)).text())![1]!;
+    expect((await new Browser().postForm(startUrl, { csrf: token })).status).toBe(403);
+    expect(entra.consentRequests.length).toBe(consents);
+    // The admin's own submission binds a second directory to the tenant.
+    const second = directory();
+    const { url } = await connectExisting(admin, tenant.slug);
+    expect(url).toBe(`${app.url}/t/${tenant.slug}/admin`);
+    expect((await bindingOf(second.tid))!.tenantId).toBe(tenant.id);
   });
 
   it('under invite-only, a new directory gets the invitation page and no tenant', { timeout: 60_000 }, async () => {
