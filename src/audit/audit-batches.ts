@@ -244,6 +244,12 @@ export class AuditBatches {
       this.#retryLater(q, batch, failure);
       return false;
     }
+    // The database is up and refused the statement: a row it cannot take must cost only itself, never the other
+    // events of its window (an attacker's input would otherwise erase its neighbours' audit). Each row alone.
+    if (failure && batch.length > 1) {
+      for (const item of batch) await this.#writeAlone(q, [item]);
+      return true;
+    }
     this.#settle(q, batch, failure);
     return true;
   }

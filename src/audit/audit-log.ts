@@ -6,7 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import './bigint-json.js';
-import { redactDetail } from './redact.js';
+import { redactDetail, storableText } from './redact.js';
 import { insertAuditBatches, insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
@@ -141,5 +141,5 @@ export class AuditLog {
   }
 }
 
-/** Values a client may choose (a tool name, a request id) without NUL, which PostgreSQL text refuses: one would fail its whole batch. */
-const storable = (v: string | null | undefined): string | null => (v == null ? null : v.includes('\0') ? v.replace(/\0/g, '') : v);
+/** Values a client may choose (a tool name, a request id), stored as PostgreSQL takes them (redact.ts, storableText). */
+const storable = (v: string | null | undefined): string | null => (v == null ? null : storableText(v));

@@ -2,17 +2,27 @@ const secretKey = /pass(word)?|secret|token|authorization|cookie|private|asserti
 const MAX_STRING = 512;
 const MAX_DEPTH = 4;
 
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * A string PostgreSQL stores: without NUL (text and jsonb refuse it) and without a lone UTF-16 surrogate (jsonb
+ * refuses its `\ud800` escape; a client can send one, and cutting a string can split a pair). Either would make the
+ * whole audit batch fail. Lone surrogates become U+FFFD; well-formed strings come back as they are.
+ */
+export function storableText(v: string): string {
+  const s = v.includes('\0') ? v.replace(/\0/g, '') : v;
+  const w = s as unknown as WellFormed;
+  return w.isWellFormed() ? s : w.toWellFormed();
+}
+
 /**
  * Audit details must be small and never carry secrets: keys that name a secret are replaced by "[redacted]", long
  * strings are cut, and deep structures are flattened. Defence in depth — callers should not pass secrets at all.
  */
 export function redactDetail(value: unknown, depth = 0): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-  // NUL cannot be stored in PostgreSQL text or jsonb: one would make the whole batch fail, forever.
-  if (typeof value === 'string') {
-    const cut = value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
-    return cut.includes('\0') ? cut.replace(/\0/g, '') : cut;
-  }
+  // Cut first, then made storable: the cut may split a surrogate pair.
+  if (typeof value === 'string') return storableText(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value);
   if (depth >= MAX_DEPTH) return '[…]';
   if (Array.isArray(value)) return value.slice(0, 100).map((v) => redactDetail(v, depth + 1));
   if (typeof value === 'object') {
@@ -20,8 +30,9 @@ export function redactDetail(value: unknown, depth = 0): unknown {
     // here, and the three intermediate arrays were most of its cost. Own data properties, as fromEntries defines them
     // (a "__proto__" key stays a key, never the prototype).
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value)) {
-      const v = secretKey.test(k) ? '[redacted]' : redactDetail((value as Record<string, unknown>)[k], depth + 1);
+    for (const key of Object.keys(value)) {
+      const v = secretKey.test(key) ? '[redacted]' : redactDetail((value as Record<string, unknown>)[key], depth + 1);
+      const k = storableText(key);
       if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
       else out[k] = v;
     }

@@ -201,6 +201,49 @@ describe.each(testDbKinds)('audit events recorded in the background (%s)', (kind
     expect(logs.lines.map((l) => JSON.parse(l) as { tenantId: string; events: number })).toEqual([expect.objectContaining({ tenantId: gone.id, events: 1 })]);
   });
 
+  it('strings PostgreSQL refuses (a lone surrogate a client sent, a pair a cut split, NUL) are stored well-formed, and cost no event', async () => {
+    const t = await app.createTenant();
+    const { audit, timers } = setUp();
+    const emojiCut = `${'a'.repeat(511)}😀tail`; // redactDetail cuts at 512 code units: between the pair's halves
+    const hostile: AuditInput = {
+      actor: { kind: 'user', id: 'usr_\ud800' },
+      action: 'mcp.tool.call',
+      target: { kind: 'tool', id: 'x\udfff' },
+      outcome: 'denied',
+      request: { requestId: 'req_hostile', userAgent: 'agent\ud83d', ip: '203.0.113.9' },
+      detail: { tool: 'x\ud800', long: emojiCut, ['k\udc00']: ['\ud800\u0000'] },
+    };
+    for (const id of ['req_a', 'req_b']) await audit.recordInBackground(t, event(id, { tool: 'up__echo' }));
+    await audit.recordInBackground(t, hostile);
+    timers.fire();
+    await audit.flush();
+    expect(audit.failedBackgroundEvents).toBe(0);
+    expect(await requestIds(t)).toEqual(['req_a', 'req_b', 'req_hostile']);
+    const row = await t.db.auditEvent.findFirstOrThrow({ where: { requestId: 'req_hostile' } });
+    expect(row).toMatchObject({ actorId: 'usr_\ufffd', targetId: 'x\ufffd', userAgent: 'agent\ufffd' });
+    expect(row.detail).toEqual({ tool: 'x\ufffd', long: `${'a'.repeat(511)}\ufffd…`, ['k\ufffd']: ['\ufffd'] });
+    // An awaited event with the same strings is written, and its caller is answered.
+    await expect(audit.record(t, { ...hostile, request: { requestId: 'req_awaited' } })).resolves.toEqual(expect.any(String));
+    expect(await verifyAuditChain(t)).toMatchObject({ ok: true, rows: 4 });
+  });
+
+  it('a row the database refuses while it is up costs only itself: the other events of its window are written', async () => {
+    const t = await app.createTenant();
+    const timers = manualTimers();
+    const logs = capturedLogs();
+    const insertRows = async (tc: TenantCtx, rows: AuditRow[]) => {
+      if (rows.some((r) => r.requestId === 'req_poison')) throw new Error('refused by the database');
+      await insertAuditRows(tc, rows);
+    };
+    const audit = new AuditLog(app.services.db, app.services.clock, { logger: logs.logger, schedule: timers.schedule, insertRows });
+    for (const id of ['req_1', 'req_poison', 'req_2', 'req_3']) void audit.recordInBackground(t, event(id));
+    timers.fire();
+    await audit.flush();
+    expect(await requestIds(t)).toEqual(['req_1', 'req_2', 'req_3']);
+    expect(audit.failedBackgroundEvents).toBe(1);
+    expect(logs.lines).toHaveLength(1);
+  });
+
   it('writes at once, without waiting for the window, when a batch is full', async () => {
     const t = await app.createTenant();
     const { audit, timers, inserts } = setUp();
