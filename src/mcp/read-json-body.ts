@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
+import { hasLoneSurrogate, mayHaveLoneSurrogate } from '../lib/lone-surrogates.js';
 
 /** Largest MCP request body (a tools/call with large arguments fits; anything bigger is refused with 413). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -25,6 +26,7 @@ export async function readJsonBody(req: IncomingMessage & { body?: unknown }, re
   if (!plain) {
     // body-parser's middleware needs nothing of Express's request or response beyond node's.
     await new Promise<void>((resolve, reject) => parseJson(req as Parameters<typeof parseJson>[0], res as Parameters<typeof parseJson>[1], (err?: unknown) => (err ? reject(err) : resolve())));
+    if (hasLoneSurrogate(req.body)) throw bodyError('entity.parse.failed', 400);
     return req.body;
   }
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
@@ -72,6 +74,8 @@ export async function readJsonBody(req: IncomingMessage & { body?: unknown }, re
   } catch {
     throw bodyError('entity.parse.failed', 400);
   }
+  // A lone surrogate is no text: refused as malformed, as body.ts's jsonBody does (the escape test costs a scan).
+  if (mayHaveLoneSurrogate(text) && hasLoneSurrogate(req.body)) throw bodyError('entity.parse.failed', 400);
   return req.body;
 }
 

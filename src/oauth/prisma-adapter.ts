@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../lib/clock.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
+import { hasLoneSurrogate } from '../lib/lone-surrogates.js';
 import { unusedClientExpiry } from './registration-limit.js';
 import { deferConsume, deferredConsumeWritten, successorRecord, takeClaimedRow } from './refresh-rotation.js';
 import { protectClientSecret, revealClientSecret, type ClientSecretStore } from './client-secrets.js';
@@ -60,6 +61,9 @@ export function prismaAdapterFactory(t: TenantCtx, deps: AdapterDeps) {
       async upsert(id, payload, expiresIn) {
         let stored: AdapterPayload = payload;
         if (model === 'Client') {
+          // A registration's JSON is the one client body stored as given (RFC 7591): a lone surrogate in it would fail
+          // the statement with a 500; it is invalid metadata.
+          if (hasLoneSurrogate(payload)) throw new errors.InvalidClientMetadata('client metadata must be valid Unicode text');
           clients.delete(id);
           stored = await protectClientSecret(t, deps.secrets, id, payload);
         }

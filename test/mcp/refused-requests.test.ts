@@ -76,6 +76,19 @@ describe('MCP requests the transport refuses change nothing', () => {
     }
   });
 
+  it('a body with a lone UTF-16 surrogate is a parse error (-32700), on either reader; an escaped pair is text', async () => {
+    const { post } = await setUp('surrogate@example.com');
+    // The plain reader, and body-parser (a media type parameter it alone handles).
+    for (const contentType of ['application/json', 'application/json; profile="x"']) {
+      const res = await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x\\ud800","arguments":{"k":"\\udfff"}}}', { 'content-type': contentType });
+      expect(res.status, contentType).toBe(400);
+      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    }
+    const pair = await post('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x\\ud83d\\ude00","arguments":{}}}');
+    expect(pair.status).toBe(200);
+    expect(JSON.stringify(await pair.json())).toContain('x😀');
+  });
+
   it('a body in a charset we do not decode is a 415 that says so, not a parse error', async () => {
     const { post } = await setUp('charset@example.com');
     const res = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, { 'content-type': 'application/json; charset=iso-8859-1' });

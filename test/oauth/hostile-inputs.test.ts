@@ -173,6 +173,19 @@ describe.each(testDbKinds)('authorization endpoint and token endpoint refuse hos
     expect(cc.status).toBe(400);
   });
 
+  it('refuses client metadata with a lone UTF-16 surrogate (invalid_client_metadata, not a 500); an escaped pair is a name', async () => {
+    const t = await app.createTenant();
+    const register = (body: string) => fetch(`${app.url}/t/${t.slug}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    for (const name of ['"x\\ud800"', '"\\udfff"']) {
+      const res = await register(`{"client_name":${name},"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"none"}`);
+      expect(res.status, name).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_client_metadata');
+    }
+    const ok = await register('{"client_name":"App \\ud83d\\ude00","redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"none"}');
+    expect(ok.status).toBe(201);
+    expect(((await ok.json()) as { client_name: string }).client_name).toBe('App 😀');
+  });
+
   it("keeps tenants apart: another tenant's client, code or browser session is worth nothing here", async () => {
     const a = await setup();
     const b = await app.createTenant();

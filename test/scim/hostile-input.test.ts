@@ -29,6 +29,22 @@ describe.each(testDbKinds)('SCIM refuses hostile input cleanly (%s)', (kind) => 
     isScimError(await s.call('POST', '/Users', JSON.stringify({ userName: 'big', pad: 'x'.repeat(5 * 1024 * 1024) })), 413);
   });
 
+  it('a lone UTF-16 surrogate in a body is malformed JSON text (400), wherever it is; an escaped pair is text', async () => {
+    const s = await scimTenant(app);
+    const u = await s.createUser('surrogate@example.com');
+    const lone = ['"x\\ud800"', '"\\udfff"', '"a\\ud83d b"'];
+    for (const v of lone) {
+      isScimError(await s.call('POST', '/Users', `{"schemas":["${USER}"],"userName":"n@example.com","displayName":${v}}`), 400, 'invalidSyntax');
+      isScimError(await s.call('POST', '/Users', `{"schemas":["${USER}"],"userName":"n@example.com","urn:x:ext":{${v}:"v"}}`), 400, 'invalidSyntax');
+      isScimError(await s.call('POST', '/Groups', `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":${v}}`), 400, 'invalidSyntax');
+      isScimError(await s.call('PATCH', `/Users/${u.id}`, `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"replace","path":"displayName","value":${v}}]}`), 400, 'invalidSyntax');
+      isScimError(await s.call('PUT', `/Users/${u.id}`, `{"schemas":["${USER}"],"userName":"surrogate@example.com","nickName":${v}}`), 400, 'invalidSyntax');
+    }
+    const pair = await s.call('POST', '/Users', `{"schemas":["${USER}"],"userName":"pair@example.com","displayName":"Ada \\ud83d\\ude00"}`);
+    expect(pair.status).toBe(201);
+    expect(pair.body.displayName).toBe('Ada 😀');
+  });
+
   it('turns an unexpected failure into a 500 SCIM error carrying only a trace id', async () => {
     const s = await scimTenant(app);
     const spy = vi.spyOn(app.services.audit, 'rowOf').mockImplementationOnce(() => {
