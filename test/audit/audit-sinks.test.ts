@@ -163,6 +163,31 @@ describe.each(testDbKinds)('audit SIEM webhook sinks (%s)', (kind) => {
     expect(rx.accepted.flatMap((a) => a.seqs)).toEqual([1, 2]);
   });
 
+  it("one tenant's sink that cannot be delivered for an unexpected reason (its secret unreadable) fails alone: the others are delivered", async () => {
+    const [a, b] = [await app.createTenant(), await app.createTenant()];
+    const broken = await addSink(app.services, a, { url: rx.url, fromStart: true });
+    const healthy = await addSink(app.services, b, { url: rx.url, fromStart: true });
+    // A's secret no longer opens (a corrupted row, or a master key gone from the keyring): its ciphertext altered.
+    const row = await a.db.auditSink.findFirstOrThrow({ where: { id: broken.id } });
+    const secret = await a.db.vaultSecret.findFirstOrThrow({ where: { id: row.secretId } });
+    const ciphertext = Buffer.from(secret.ciphertext);
+    ciphertext[ciphertext.length - 1] ^= 0xff;
+    await a.db.vaultSecret.updateMany({ where: { id: secret.id }, data: { ciphertext } });
+    await record(a, 0, 1);
+    await record(b, 0, 2);
+    rx.accepted.length = 0;
+    for (let round = 0; round < 3; round++) {
+      await deliver();
+      app.clock.advance(sinkBackoffMs(round + 1));
+    }
+    expect(rx.accepted.map((x) => [x.tenant, x.seqs])).toEqual([[b.slug, [1, 2]]]);
+    expect(await sinkOf(b, healthy.id)).toMatchObject({ status: 'active', failures: 0, ackedSeq: 2 });
+    // The broken sink shows its failures (no secret in the message) and backs off like any failing receiver.
+    const shown = await sinkOf(a, broken.id);
+    expect(shown).toMatchObject({ status: 'active', failures: 3, ackedSeq: 0 });
+    expect(shown.lastError).toMatch(/^internal error: \w+$/);
+  });
+
   it("keeps tenants apart: a sink gets only its tenant's events, another tenant cannot see or touch it", async () => {
     const a = await app.createTenant();
     const b = await app.createTenant();

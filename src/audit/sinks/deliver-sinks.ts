@@ -53,7 +53,15 @@ export async function deliverAuditSinks(s: Services, opts: DeliveryOptions = {})
     for (const { tenant, ...sink } of due) {
       if (tenant.status !== 'active') continue;
       totals.sinks++;
-      const r = await deliverSink(s, tenantContext(s.db, tenant), sink, opts);
+      const t = tenantContext(s.db, tenant);
+      // Anything unexpected (a secret the vault cannot open, a failed query) is this sink's failure, with its back-off
+      // and dead letter: never a stop of the loop, which would leave every other tenant's sink behind it undelivered.
+      const r = await deliverSink(s, t, sink, opts).catch(async (err: unknown) => {
+        const error = `internal error: ${err instanceof Error ? err.name : 'unknown'}`;
+        s.logger.error({ err, tenantId: t.id, sinkId: sink.id }, 'audit sink delivery failed unexpectedly');
+        await recordFailure(s, t, sink, { id: sink.id, status: 'active' }, error, opts);
+        return { delivered: 0, failed: true };
+      });
       totals.delivered += r.delivered;
       if (r.failed) totals.failed++;
     }
@@ -96,13 +104,7 @@ async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: Del
       }, timeoutMs);
     }
     if (error) {
-      const failures = sink.failures + 1;
-      const dead = failures >= (opts.maxFailures ?? SINK_MAX_FAILURES);
-      await t.db.auditSink.updateMany({
-        where: owned(),
-        data: { failures, status: dead ? 'dead-letter' : 'active', lastError: error, nextAttemptAt: new Date(s.clock.now().getTime() + sinkBackoffMs(failures)) },
-      });
-      s.logger.warn({ tenantId: t.id, sinkId: sink.id, failures, deadLetter: dead, error }, 'audit sink delivery failed');
+      await recordFailure(s, t, sink, owned(), error, opts);
       return { delivered, failed: true };
     }
     // Conditional on our claim and the cursor we read: if either moved meanwhile, stop rather than go back.
@@ -118,6 +120,17 @@ async function deliverSink(s: Services, t: TenantCtx, sink: AuditSink, opts: Del
     claim = released;
   }
   return { delivered, failed: false };
+}
+
+/** A failed delivery: counted, retried after a doubling delay, dead-lettered after too many; `error` names no secret. */
+async function recordFailure(s: Services, t: TenantCtx, sink: AuditSink, where: { id: string; status: string }, error: string, opts: DeliveryOptions) {
+  const failures = sink.failures + 1;
+  const dead = failures >= (opts.maxFailures ?? SINK_MAX_FAILURES);
+  await t.db.auditSink.updateMany({
+    where,
+    data: { failures, status: dead ? 'dead-letter' : 'active', lastError: error, nextAttemptAt: new Date(s.clock.now().getTime() + sinkBackoffMs(failures)) },
+  });
+  s.logger.warn({ tenantId: t.id, sinkId: sink.id, failures, deadLetter: dead, error }, 'audit sink delivery failed');
 }
 
 /**
