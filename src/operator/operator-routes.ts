@@ -63,13 +63,16 @@ export function operatorRoutes(s: Services): Router {
       await audit(req, 'operator.sign-in', 'denied', null, { reason: 'origin' });
       return signInPage(res, 403, { kind: 'error', text: 'This form did not come from this site.' });
     }
-    const before = await limiter.check(limits(req));
-    if (!before.ok) {
-      tooManyRequests(res, before);
-      return signInPage(res, 429, { kind: 'error', text: 'Too many failed sign-ins. Try again later.' });
-    }
+    // The token first: a valid one always signs in. The limits only bound refusals (and the audit rows they write);
+    // checked before the token, anyone's failures from a few networks would lock every operator out (a 256-bit token
+    // cannot be guessed, so nothing is lost by letting a right one through).
     const op = await verifyOperatorToken(s.db, (req.body as Record<string, unknown> | undefined)?.token, s.clock.now());
     if (!op) {
+      const before = await limiter.check(limits(req));
+      if (!before.ok) {
+        tooManyRequests(res, before);
+        return signInPage(res, 429, { kind: 'error', text: 'Too many failed sign-ins. Try again later.' });
+      }
       await limiter.hit(limits(req));
       await audit(req, 'operator.sign-in', 'failure', null, { reason: 'bad token' });
       return signInPage(res, 401, { kind: 'error', text: 'That operator token is not valid.' });

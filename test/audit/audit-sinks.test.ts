@@ -171,7 +171,7 @@ describe.each(testDbKinds)('audit SIEM webhook sinks (%s)', (kind) => {
     const row = await a.db.auditSink.findFirstOrThrow({ where: { id: broken.id } });
     const secret = await a.db.vaultSecret.findFirstOrThrow({ where: { id: row.secretId } });
     const ciphertext = Buffer.from(secret.ciphertext);
-    ciphertext[ciphertext.length - 1] ^= 0xff;
+    ciphertext.writeUInt8(ciphertext.readUInt8(ciphertext.length - 1) ^ 0xff, ciphertext.length - 1);
     await a.db.vaultSecret.updateMany({ where: { id: secret.id }, data: { ciphertext } });
     await record(a, 0, 1);
     await record(b, 0, 2);

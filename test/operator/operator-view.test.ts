@@ -197,19 +197,25 @@ describe.each(testDbKinds)('operator view (%s)', (kind) => {
     expect((await act(b, 'signup-reject', { tenant: d.slug, csrf })).status).toBe(409);
   });
 
-  it('rate-limits failed sign-ins per network (then even a good token waits)', { timeout: 60_000 }, async () => {
+  it('rate-limits failed sign-ins per network and deployment-wide, and never refuses a good token for others\' failures', { timeout: 60_000 }, async () => {
     const tok = await newToken();
+    const bad = 'sbo_' + 'B'.repeat(43);
     app.clock.advance(10 * MIN); // a fresh window: earlier tests' failures do not count
     try {
       const b = new Browser();
-      for (let i = 0; i < 10; i++) expect((await signInWith(b, 'sbo_' + 'B'.repeat(43))).status).toBe(401);
-      const limited = await signInWith(b, tok.token);
+      for (let i = 0; i < 10; i++) expect((await signInWith(b, bad)).status).toBe(401);
+      const limited = await signInWith(b, bad);
       expect(limited.status).toBe(429);
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      // From that same network, the right token still signs in.
+      expect((await signInWith(new Browser(), tok.token)).status).toBe(303);
+      // 100 failures from ten networks (the deployment-wide limit): a failure from an eleventh waits, an operator does not.
+      for (let n = 1; n <= 10; n++) for (let i = 0; i < 10; i++) await signInWith(new Browser(), bad, { 'x-forwarded-for': `198.51.100.${n}` });
+      expect((await signInWith(new Browser(), bad, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
+      expect((await signInWith(new Browser(), tok.token, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(303);
     } finally {
       app.clock.advance(10 * MIN);
     }
-    expect((await signInWith(new Browser(), tok.token)).status).toBe(303);
   });
 });
 
