@@ -158,6 +158,26 @@ describe.each(testDbKinds)('SAML hostile inputs end without a session (%s)', (ki
     expect((await me(b, app.url, t.slug)).status).toBe(401);
   });
 
+  it('refuses a response by its shape before any XML work: too many elements, siblings or levels (anonymous XPath cost)', async () => {
+    const xml = xmlOf(await valid());
+    const flood = xml.replace(/(<\/samlp:Status>)/, `$1${'<x/>'.repeat(2500)}`);
+    expect((await refused(b64(flood), 'refused')).reason).toContain('too large: more than 2000 elements');
+    const values = xml.replace(/(<\/saml:Issuer>)/, `$1<saml:AttributeStatement><saml:Attribute Name="g">${'<saml:AttributeValue>v</saml:AttributeValue>'.repeat(2100)}</saml:Attribute></saml:AttributeStatement>`);
+    expect((await refused(b64(values), 'refused')).reason).toContain('too large');
+    const deep = xml.replace(/(<\/samlp:Status>)/, `$1${'<d>'.repeat(60)}${'</d>'.repeat(60)}`);
+    expect((await refused(b64(deep), 'refused')).reason).toContain('nested deeper than 48');
+    // A tenant that has no SAML connection at all refuses the same before parsing anything.
+    const bare = await app.createTenant();
+    const res = await new Browser().postForm(`${app.url}/t/${bare.slug}/saml/acs`, { SAMLResponse: b64(flood) });
+    expect(res.status).toBe(400);
+  });
+
+  it('accepts a signed response with a large group attribute (1,000 values): within the bounds', async () => {
+    const groups = Array.from({ length: 1000 }, (_, i) => `Group ${i}`);
+    const res = await postToAcs(app, t, new Browser(), await valid({ nameId: 'many-groups@example.com', attributes: { groups } }));
+    expect(res.status).toBe(303);
+  });
+
   it('refuses DOCTYPE and entity declarations', async () => {
     const xml = xmlOf(await valid());
     const withDoctype = xml.replace(/^(<\?xml[^>]*>)?/, '$1<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>');

@@ -130,4 +130,26 @@ describe.each(testDbKinds)('SSO traces over HTTP (%s)', (kind) => {
     expect(elsewhere.status).toBe(400);
     expect(await other.t.db.ssoTrace.count()).toBe(1);
   });
+
+  it('a network over its failed-login budget is refused at the ACS and SLO before its XML is read, even a valid response', async () => {
+    const idp = makeSamlIdp();
+    const { t, spMetadata } = await tenantWithSaml(app, idp, { jitEnabled: true, allowedDomains: ['example.com'] });
+    const post = (path: string, field: string, value: string, ip: string) =>
+      fetch(`${app.url}/t/${t.slug}/saml/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        body: new URLSearchParams({ [field]: value }).toString(),
+        redirect: 'manual',
+      });
+    for (let i = 0; i < 30; i++) expect((await post('acs', 'SAMLResponse', 'AAAA', `2001:db8:7:8::${i + 1}`)).status).toBe(400);
+    const valid = await idp.response(spMetadata, { nameId: 'late@example.com' });
+    const refused = await post('acs', 'SAMLResponse', valid, '2001:db8:7:8::ff');
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toContain('Too many failed sign-in attempts');
+    expect((await post('slo', 'SAMLRequest', 'AAAA', '2001:db8:7:8::ff')).status).toBe(429);
+    const slo = await fetch(`${app.url}/t/${t.slug}/saml/slo?SAMLRequest=AAAA`, { headers: { 'x-forwarded-for': '2001:db8:7:8::ff' } });
+    expect(slo.status).toBe(429);
+    // From another network the same kind of response is read and accepted (the ACS parks the login: 303).
+    expect((await post('acs', 'SAMLResponse', await idp.response(spMetadata, { nameId: 'late@example.com' }), '198.51.100.77')).status).toBe(303);
+  });
 });

@@ -1,6 +1,6 @@
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Response } from 'express';
 import { classifyBodyError } from '../../http/error-handler.js';
-import { RateLimiter, rateRules, tenantAndNetwork, tooManyRequests } from '../../http/rate-limit.js';
+import { RateLimiter, rateRules, tenantAndNetwork, tooManyRequests, type RateVerdict } from '../../http/rate-limit.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { html } from '../../views/html.js';
@@ -40,9 +40,7 @@ export function ssoErrorHandler(s: Services, tenantOf: (res: Parameters<ErrorReq
       : ({ ok: true } as const);
     if (!limited.ok) {
       if (res.headersSent) return void res.end();
-      tooManyRequests(res, limited);
-      const busy = html`<div role="alert"><p>Too many failed sign-in attempts from your network. Try again in ${String(limited.retryAfterS)} seconds.</p></div>`;
-      return void sendPage(res, 429, layout({ tenantName: t!.name, title: 'Sign-in failed', body: busy }));
+      return sendTooManyFailures(res, t!, limited);
     }
     if (t) {
       try {
@@ -60,4 +58,11 @@ ${traceId ? html`<p>Trace id: <code class="trace">${traceId}</code></p>` : html`
 ${t ? html`<p><a href="/t/${t.slug}/login">Back to sign-in</a></p>` : ''}`;
     sendPage(res, sso.status, layout({ tenantName: t?.name ?? 'SSO Bridge', title: 'Sign-in failed', body: page }));
   };
+}
+
+/** 429 for a client network that has used up its failed logins (also refused before the work: saml-routes.ts). */
+export function sendTooManyFailures(res: Response, t: TenantCtx, limited: Extract<RateVerdict, { ok: false }>): void {
+  tooManyRequests(res, limited);
+  const busy = html`<div role="alert"><p>Too many failed sign-in attempts from your network. Try again in ${String(limited.retryAfterS)} seconds.</p></div>`;
+  sendPage(res, 429, layout({ tenantName: t.name, title: 'Sign-in failed', body: busy }));
 }

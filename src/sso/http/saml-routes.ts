@@ -1,4 +1,6 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { RateLimiter, rateRules, tenantAndNetwork } from '../../http/rate-limit.js';
+import { sendTooManyFailures } from './render-sso-error.js';
 import { formBody } from '../../http/body.js';
 import { tenantOf } from '../../http/resolve-tenant.js';
 import type { Services } from '../../services.js';
@@ -21,6 +23,15 @@ const q = (req: Request, name: string) => (typeof req.query[name] === 'string' ?
 
 export function samlRoutes(s: Services): Router {
   const r = Router({ mergeParams: true });
+  const limiter = new RateLimiter(s.db, s.clock);
+  // The ACS and SLO parse anonymous XML before any signature is known: a client network that has used up its budget
+  // of failed logins (the SSO error handler counts them) is refused before that work, not only after it.
+  const failuresLeft: RequestHandler = async (req, res, next) => {
+    const t = tenantOf(res);
+    const verdict = await limiter.check(tenantAndNetwork(rateRules.ssoFailNet, rateRules.ssoFailTenant, t.id, req.ip).slice(0, 1));
+    if (verdict.ok) return next();
+    sendTooManyFailures(res, t, verdict);
+  };
 
   r.get('/metadata', async (_req, res) => {
     res.type('application/samlmetadata+xml').send(await spMetadata(s, tenantOf(res)));
@@ -40,7 +51,7 @@ export function samlRoutes(s: Services): Router {
   // The IdP's POST is a cross-site top-level navigation: no CSRF token is possible; the signed, audience- and
   // recipient-bound, single-use assertion is what authenticates it. It carries no SameSite=Lax cookie, so the session
   // swap and the browser-binding check happen at /complete (saml-complete.ts).
-  r.post('/acs', formBody(), async (req, res) => {
+  r.post('/acs', failuresLeft, formBody(), async (req, res) => {
     await parkSamlLogin(s, res, await consumeSamlResponse(s, tenantOf(res), (req.body ?? {}) as Record<string, unknown>));
   });
 
@@ -58,7 +69,7 @@ export function samlRoutes(s: Services): Router {
     if ('redirect' in outcome) return void res.redirect(303, outcome.redirect);
     sendPage(res, 200, messagePage(t, 'Signed out', 'You are signed out.'));
   };
-  r.get('/slo', slo('redirect'));
-  r.post('/slo', formBody(), slo('post'));
+  r.get('/slo', failuresLeft, slo('redirect'));
+  r.post('/slo', failuresLeft, formBody(), slo('post'));
   return r;
 }

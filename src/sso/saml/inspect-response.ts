@@ -1,4 +1,5 @@
 import { decryptXml, parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml.js';
+import { SAML_MESSAGE_BOUNDS, xmlOutOfBounds } from './xml-bounds.js';
 
 /** Signature and digest algorithms we accept (XML DSig 1.1 / RFC 6931). SHA-1 is broken for signatures. */
 const allowed = new Set([
@@ -59,6 +60,8 @@ export class ResponseRefused extends Error {}
  */
 export async function inspectResponse(samlResponse: string, decryptionKeys: string[]): Promise<ResponseFacts> {
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+  const outside = xmlOutOfBounds(xml, SAML_MESSAGE_BOUNDS);
+  if (outside) throw new ResponseRefused(`response too large: ${outside}`);
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new ResponseRefused('DOCTYPE or ENTITY declaration in the response');
   if (xml.includes('<!--')) throw new ResponseRefused('XML comment in the response');
   const doc = await parseDomFromString(xml).catch(() => null);
@@ -91,6 +94,8 @@ export async function inspectResponse(samlResponse: string, decryptionKeys: stri
     }
     if (decrypted === null) throw new ResponseRefused('encrypted assertion could not be decrypted with our key');
     if (/<!DOCTYPE|<!ENTITY/i.test(decrypted) || decrypted.includes('<!--')) throw new ResponseRefused('DOCTYPE, ENTITY or comment in the encrypted assertion');
+    const within = xmlOutOfBounds(decrypted, SAML_MESSAGE_BOUNDS);
+    if (within) throw new ResponseRefused(`encrypted assertion too large: ${within}`);
     const inner = await parseDomFromString(decrypted).catch(() => null);
     if (!inner) throw new ResponseRefused('encrypted assertion is not well-formed XML');
     algorithms.push(...collectAlgorithms(inner));

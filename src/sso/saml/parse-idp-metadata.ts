@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml.js';
+import { METADATA_BOUNDS, xmlOutOfBounds } from './xml-bounds.js';
 import { badRequest } from '../../lib/errors.js';
 
 export interface IdpMetadata {
@@ -21,6 +22,8 @@ const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 export async function parseIdpMetadata(xml: string): Promise<IdpMetadata> {
   const text = xml.replace(/^\uFEFF/, ''); // Entra serves its metadata with a UTF-8 BOM
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw badRequest('IdP metadata must not contain a DOCTYPE or entities');
+  const outside = xmlOutOfBounds(text, METADATA_BOUNDS);
+  if (outside) throw badRequest(`IdP metadata is too large: ${outside} (one entity's metadata is expected, not an aggregate)`);
   const doc = await parseDomFromString(text).catch(() => null);
   if (!doc) throw badRequest('IdP metadata is not well-formed XML');
   const entities = xpath.selectElements(doc, "//*[local-name()='EntityDescriptor'][*[local-name()='IDPSSODescriptor']]");

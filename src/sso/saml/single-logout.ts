@@ -1,5 +1,9 @@
 import { inflateRawSync } from 'node:zlib';
 import { parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml.js';
+import { SAML_MESSAGE_BOUNDS, xmlOutOfBounds } from './xml-bounds.js';
+
+/** A logout message is a few kilobytes (an ID, a NameID, a signature): 64 KB is generous. */
+const SLO_MAX_BYTES = 64 * 1024;
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
 import { findConnection, findConnectionByIssuer } from '../connections/manage-connections.js';
@@ -45,10 +49,13 @@ export async function receiveSloMessage(s: Services, t: TenantCtx, m: SloMessage
   const encoded = String(m.fields[field]);
   let xml: string;
   try {
-    xml = m.binding === 'redirect' ? inflateRawSync(Buffer.from(encoded, 'base64'), { maxOutputLength: 256 * 1024 }).toString('utf8') : Buffer.from(encoded, 'base64').toString('utf8');
+    xml = m.binding === 'redirect' ? inflateRawSync(Buffer.from(encoded, 'base64'), { maxOutputLength: SLO_MAX_BYTES }).toString('utf8') : Buffer.from(encoded, 'base64').toString('utf8');
   } catch {
-    throw fail('malformed', 'the message is not deflated base64');
+    throw fail('malformed', 'the message is not deflated base64, or inflates to more than 64 KB');
   }
+  // Bounded before it is parsed: the endpoint is anonymous, and XPath's cost grows faster than the message.
+  const outside = xmlOutOfBounds(xml, { ...SAML_MESSAGE_BOUNDS, maxChars: SLO_MAX_BYTES });
+  if (outside) throw fail('refused', `logout message too large: ${outside}`);
   if (/<!DOCTYPE|<!ENTITY/i.test(xml) || xml.includes('<!--')) throw fail('refused', 'DOCTYPE, ENTITY or comment in the logout message');
   const doc = await parseDomFromString(xml).catch(() => null);
   const root = doc?.documentElement;

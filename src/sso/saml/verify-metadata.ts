@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { getVerifiedXml, parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml.js';
+import { METADATA_BOUNDS, xmlOutOfBounds } from './xml-bounds.js';
 import { badRequest } from '../../lib/errors.js';
 import { weakSignatureAlgorithm } from './inspect-response.js';
 import { certPem } from './parse-idp-metadata.js';
@@ -34,6 +35,8 @@ export interface TrustedMetadata {
 export async function trustedMetadataXml(xml: string, trust: MetadataTrust): Promise<TrustedMetadata> {
   const text = xml.replace(/^\uFEFF/, '');
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw badRequest('IdP metadata must not contain a DOCTYPE or entities');
+  const outside = xmlOutOfBounds(text, METADATA_BOUNDS);
+  if (outside) throw badRequest(`IdP metadata is too large: ${outside} (one entity's metadata is expected, not an aggregate)`);
   const doc = await parseDomFromString(text).catch(() => null);
   const root = doc?.documentElement;
   if (!doc || !root) throw badRequest('IdP metadata is not well-formed XML');
