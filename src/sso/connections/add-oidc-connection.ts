@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conflict } from '../../lib/errors.js';
+import { badRequest, conflict } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { Services } from '../../services.js';
 import type { TenantCtx } from '../../tenants/tenant-context.js';
@@ -15,6 +15,9 @@ const OidcInput = CommonConnectionInput.extend({
 });
 
 const ENTRA_ISSUER = /^https:\/\/login\.microsoftonline\.com\/([0-9a-f-]{36})\/v2\.0$/i;
+/** Entra's multi-tenant issuers (any cloud): every directory's tokens validate against them (openid-client templates `iss`). */
+const ENTRA_MULTI_TENANT = /\/(common|organizations|consumers|\{tenantid\})(\/v2\.0)?$/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `idp add-oidc`. The client secret goes to the vault. For an Entra tenant-specific issuer the token's `tid` must name
@@ -25,6 +28,12 @@ export async function addOidcConnection(s: Services, t: TenantCtx, input: z.inpu
   const requiredClaims = { ...v.requiredClaims };
   const entra = ENTRA_ISSUER.exec(v.issuer);
   if (entra) requiredClaims.tid = entra[1]!.toLowerCase();
+  // A multi-tenant issuer with nothing naming the directory would sign in any Entra tenant's user, whose `email`
+  // claim its own admins set (nOAuth): refused unless the directory is pinned by its `tid`.
+  if (ENTRA_MULTI_TENANT.test(new URL(v.issuer).pathname.replace(/%7b/gi, '{').replace(/%7d/gi, '}')) && !GUID.test(requiredClaims.tid ?? '')) {
+    throw badRequest(`${v.issuer} accepts every Microsoft Entra directory: use your tenant's issuer (https://login.microsoftonline.com/<tenant-id>/v2.0), or pin the directory with --require-claim tid=<tenant-id>`);
+  }
+  if (requiredClaims.tid) requiredClaims.tid = requiredClaims.tid.toLowerCase();
   const id = newId('idp');
   const existing = await t.db.idpConnection.findFirst({ where: { kind: 'oidc', issuer: v.issuer } });
   if (existing) throw conflict(`An OIDC connection for ${v.issuer} already exists`);
