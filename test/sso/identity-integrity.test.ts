@@ -208,6 +208,52 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     expect(await t.db.userIdentity.count()).toBe(1);
   });
 
+  it("a second IdP without allowed domains cannot create, or rename its users to, the first IdP's domain (pre-account takeover)", async () => {
+    const corp = makeSamlIdp();
+    const contractor = makeSamlIdp();
+    const { t, spMetadata } = await tenantWithSaml(app, corp, { allowedDomains: ['corp.example'], jitEnabled: true });
+    await addSecondSaml(t, { metadataXml: contractor.metadata(), jitEnabled: true }); // defaults: no allowed domains
+    // Before the victim exists here: neither as an e-mail nor as a subject-shaped userName.
+    const attempts: [string, Record<string, string[]>][] = [['mallory', { email: ['victim@corp.example'] }], ['Victim@Corp.example', {}]];
+    for (const [nameId, attributes] of attempts) {
+      const { res, browser } = await idpInitiated(t, contractor, spMetadata, nameId, attributes);
+      expect(res.status, nameId).toBe(403);
+      expect((await refusal(res)).reason).toMatch(/^domain_not_allowed:/);
+      expect((await me(browser, app.url, t.slug)).status).toBe(401);
+    }
+    expect(await t.db.user.count()).toBe(0);
+    // Its own domain is its users' (and the first IdP's domain stays the first IdP's): a JIT user, then no rename.
+    const own = await idpInitiated(t, contractor, spMetadata, 'mallory', { email: ['mallory@contractor.example'] });
+    expect((await me(own.browser, app.url, t.slug)).body).toMatchObject({ email: 'mallory@contractor.example' });
+    const renamed = await idpInitiated(t, contractor, spMetadata, 'mallory', { email: ['cfo@corp.example'] });
+    expect(renamed.res.status).toBe(403);
+    expect((await t.db.user.findFirstOrThrow({ where: { userNameKey: 'mallory@contractor.example' } })).email).toBe('mallory@contractor.example');
+    // The first IdP still creates its own users.
+    const victim = await idpInitiated(t, corp, spMetadata, 'corp-victim', { email: ['victim@corp.example'] });
+    expect((await me(victim.browser, app.url, t.slug)).body).toMatchObject({ email: 'victim@corp.example' });
+  });
+
+  it("SSO never gives a user another user's e-mail: not by JIT creation, not by a JIT user's rename", async () => {
+    const idp = makeSamlIdp();
+    const { t, spMetadata } = await tenantWithSaml(app, idp, { jitEnabled: true }); // no allowed domains, no other IdP
+    const ceo = await t.db.user.create({ data: { id: 'usr_ceo_e1001', tenantId: t.id, userName: 'E1001', userNameKey: 'e1001', email: 'ceo@corp.example', source: 'scim' } });
+    const created = await idpInitiated(t, idp, spMetadata, 'someone', { email: ['CEO@corp.example'] });
+    expect(created.res.status).toBe(403);
+    const { page, reason } = await refusal(created.res);
+    expect(page).toContain('Another account of this organisation already has your e-mail address');
+    expect(reason).toMatch(new RegExp(`^email_in_use: e-mail \\S+ belongs to user ${ceo.id}$`));
+    const m3 = await idpInitiated(t, idp, spMetadata, 'm3', { email: ['m3@contractor.example'] });
+    expect(m3.res.status).toBe(303);
+    const moved = await idpInitiated(t, idp, spMetadata, 'm3', { email: ['ceo@corp.example'] });
+    expect(moved.res.status).toBe(403);
+    expect((await refusal(moved.res)).reason).toMatch(/^email_in_use:/);
+    expect(await t.db.user.count({ where: { email: 'ceo@corp.example' } })).toBe(1);
+    // Nor a userName: a user whose userName is an address keeps it to themselves.
+    await t.db.user.create({ data: { id: 'usr_upn_cfo', tenantId: t.id, userName: 'cfo@corp.example', userNameKey: 'cfo@corp.example', source: 'scim' } });
+    const asUpn = await idpInitiated(t, idp, spMetadata, 'm3', { email: ['cfo@corp.example'] });
+    expect((await refusal(asUpn.res)).reason).toMatch(/^email_in_use: .* belongs to user usr_upn_cfo$/);
+  });
+
   it('a SCIM token cannot be bound to a connection of another tenant', async () => {
     const a = await tenantWithSaml(app, makeSamlIdp(), { allowedDomains: ['corp.example'] });
     const b = await app.createTenant();

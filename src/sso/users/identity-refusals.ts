@@ -9,4 +9,5 @@ export const identityMessages = {
   ambiguousDomain: 'Several sign-in methods of this organisation may claim your e-mail domain, so your account cannot be linked automatically. Ask your administrator.',
   subjectChanged: 'Your account is already linked to this identity provider under another user identifier (it changed there). Ask your administrator.',
   notLinkable: 'An account with your e-mail already exists, but this sign-in method is not set up to link to it. Ask your administrator.',
+  emailInUse: 'Another account of this organisation already has your e-mail address, so this sign-in method cannot give it to yours. Ask your administrator.',
 } as const;

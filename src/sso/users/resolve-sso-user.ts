@@ -16,8 +16,9 @@ type UserRow = NonNullable<Awaited<ReturnType<TenantCtx['db']['user']['findFirst
  *    domain the connection may assert, never a user already linked to any identity, never a user bound to another
  *    connection, and never an unbound user whose domain another enabled connection of the tenant may also assert;
  * 3. otherwise JIT-create when the connection allows it, else "ask your admin".
- * The domain rule of step 3 also holds for every later e-mail change of a JIT user; an e-mail the IdP marks
- * `email_verified=false` links nothing and changes nothing. Inactive users are always refused. Group memberships of
+ * The domain rule of step 3 also holds for every later e-mail change of a JIT user, and neither gives a user an e-mail
+ * that is another user's e-mail or userName; an e-mail the IdP marks `email_verified=false` links nothing and changes
+ * nothing. Inactive users are always refused. Group memberships of
  * IdP-sourced groups follow the assertion.
  */
 export async function resolveSsoUser(
@@ -31,8 +32,10 @@ export async function resolveSsoUser(
   const verified = p.emailVerified !== false;
   const domain = emailDomain(p.email);
   const domainAllowed = !!domain && conn.config.allowedDomains.includes(domain);
-  // The rule JIT creation has always applied: with allowed domains set, the e-mail must be in one of them.
-  const domainRuleHolds = conn.config.allowedDomains.length === 0 || domainAllowed;
+  // The rule JIT creation has always applied: with allowed domains set, the e-mail must be in one of them. Without
+  // any, not a domain another enabled connection of the tenant lists as its own: a second IdP (a contractor's) would
+  // otherwise create, or rename its users to, the first IdP's addresses before those users exist (pre-account takeover).
+  const domainRuleHolds = conn.config.allowedDomains.length === 0 ? !(await claimedElsewhere(t, conn, domain)) : domainAllowed;
   const identity = await t.db.userIdentity.findUnique({ where: { connectionId_subject: { connectionId: conn.id, subject: p.subject } }, include: { user: true } });
   let user: UserRow;
   if (identity) {
@@ -70,6 +73,7 @@ async function followIdpProfile(t: TenantCtx, user: UserRow, p: SsoProfile, veri
   if (emailChanges && !domainRuleHolds) {
     throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `the IdP moved user ${user.id} to an e-mail of domain ${emailDomain(p.email)}, which is not allowed for this connection`);
   }
+  if (emailChanges) await refuseTakenEmail(t, user.id, p.email!, refuse);
   const fresh = { email: emailChanges ? p.email! : user.email, displayName: p.displayName ?? user.displayName };
   if (fresh.email === user.email && fresh.displayName === user.displayName) return user;
   await t.db.user.updateMany({ where: { id: user.id }, data: fresh });
@@ -114,8 +118,28 @@ async function matchExisting(t: TenantCtx, conn: Connection, email: string, subj
   return null;
 }
 
+/** Whether another enabled connection of the tenant lists this e-mail domain as its own. */
+async function claimedElsewhere(t: TenantCtx, conn: Connection, domain: string | undefined): Promise<boolean> {
+  if (!domain) return false;
+  return (await enabledConnections(t)).some((c) => c.id !== conn.id && c.config.allowedDomains.includes(domain));
+}
+
+/**
+ * An e-mail SSO gives a user (JIT creation, a JIT user's change) is no other user's e-mail or userName: e-mails pick
+ * whom Google tools act as, what MCP clients are told, and whom `matchBy: email` links — one person each.
+ */
+async function refuseTakenEmail(t: TenantCtx, userId: string | null, email: string, refuse: Refuse): Promise<void> {
+  const key = email.toLowerCase();
+  const other = await t.db.user.findFirst({ where: { OR: [{ email: key }, { userNameKey: key }], ...(userId && { id: { not: userId } }) }, select: { id: true } });
+  if (other) throw refuse('email_in_use', identityMessages.emailInUse, `e-mail ${key} belongs to user ${other.id}`);
+}
+
 async function createJitUser(t: TenantCtx, conn: Connection, p: SsoProfile, domainAllowed: boolean, refuse: Refuse) {
   const userName = p.email ?? p.subject;
+  // A subject shaped like an e-mail becomes the userName: it follows the same domain rule as an e-mail would.
+  if (!p.email && conn.config.allowedDomains.length === 0 && (await claimedElsewhere(t, conn, emailDomain(p.subject.toLowerCase())))) {
+    throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `subject ${p.subject} is in a domain another connection of this tenant lists`);
+  }
   const clash = await t.db.user.findFirst({ where: { userNameKey: userName.toLowerCase() } });
   if (clash) {
     // Name the real reason: linking needs an allowed domain; with one, the matching rule or an existing link said no.
@@ -123,6 +147,7 @@ async function createJitUser(t: TenantCtx, conn: Connection, p: SsoProfile, doma
     await refuseLinked(t, conn, clash.id, refuse, `userName ${userName} belongs to user ${clash.id}, `);
     throw refuse('not_linkable', identityMessages.notLinkable, `userName ${userName} belongs to user ${clash.id}, which the matching rule does not link`);
   }
+  if (p.email) await refuseTakenEmail(t, null, p.email, refuse);
   return t.db.user.create({
     data: {
       id: newId('usr'),
