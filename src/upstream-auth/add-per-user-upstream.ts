@@ -76,7 +76,10 @@ export async function addPerUserUpstream(
       ...(registration === 'cimd' && { clientId: clientMetadataDocumentUrl(s.config.publicUrl, t) }),
     };
   } catch (err) {
+    // Nothing of a failed add stays behind: the credentials it stored (the admin's headers, a client secret) with it.
+    const secrets = await t.db.vaultSecret.findMany({ where: { ownerKind: { in: ['upstream-headers', 'upstream-oauth-client'] }, ownerId: id }, select: { id: true } });
     await t.db.upstream.deleteMany({ where: { id } });
+    for (const secret of secrets) await s.vault.remove(t, secret.id);
     throw err;
   }
 }
