@@ -136,4 +136,11 @@ describe.each(testDbKinds)('OIDC hostile inputs end without a session (%s)', (ki
     expect(res.status).toBe(400);
     expect((await me(b, app.url, t.slug)).status).toBe(401);
   });
+
+  it("a forged state naming another tenant at the shared callback creates nothing of that tenant's (no key, no row)", async () => {
+    const other = await app.createTenant();
+    const res = await fetch(`${app.url}/oidc/callback?state=${other.id}.bm9uY2U.dGFn&code=x`);
+    expect(res.status).toBe(400);
+    expect(await other.db.vaultSecret.count({ where: { ownerKind: 'sso-state-key' } })).toBe(0);
+  });
 });

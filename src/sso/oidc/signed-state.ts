@@ -6,11 +6,15 @@ import { findActiveTenantById } from '../find-tenant-by-id.js';
 
 const owner = (t: TenantCtx) => ({ kind: 'sso-state-key', id: t.id });
 
-/** The tenant's HMAC key for login states, created on first use and kept in the vault (oldest wins a race). */
-async function stateKey(s: Services, t: TenantCtx): Promise<Buffer> {
+/**
+ * The tenant's HMAC key for login states, kept in the vault (oldest wins a race). Created on first issue only: a
+ * state presented for checking never creates one (anyone may name any tenant's id in a forged state).
+ */
+async function stateKey(s: Services, t: TenantCtx, create: boolean): Promise<Buffer | null> {
   const find = () => t.db.vaultSecret.findFirst({ where: { ownerKind: owner(t).kind, ownerId: t.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], select: { id: true } });
   let row = await find();
   if (!row) {
+    if (!create) return null;
     await s.vault.put(t, owner(t), randomBytes(32));
     row = await find();
   }
@@ -25,7 +29,7 @@ const mac = (key: Buffer, tenantId: string, nonce: string) => createHmac('sha256
  */
 export async function issueSignedState(s: Services, t: TenantCtx): Promise<string> {
   const nonce = randomBytes(32).toString('base64url');
-  return `${t.id}.${nonce}.${mac(await stateKey(s, t), t.id, nonce)}`;
+  return `${t.id}.${nonce}.${mac((await stateKey(s, t, true))!, t.id, nonce)}`;
 }
 
 /** The tenant a state was issued for, or null when it is malformed, forged, or its tenant is gone/disabled. */
@@ -34,5 +38,6 @@ export async function verifySignedState(s: Services, state: string): Promise<Ten
   if (!tenantId || !nonce || !tag || extra !== undefined || !/^ten_[0-9a-z]{1,40}$/.test(tenantId)) return null;
   const t = await findActiveTenantById(s.db, tenantId);
   if (!t) return null;
-  return safeEqual(mac(await stateKey(s, t), t.id, nonce), tag) ? t : null;
+  const key = await stateKey(s, t, false);
+  return key && safeEqual(mac(key, t.id, nonce), tag) ? t : null;
 }
