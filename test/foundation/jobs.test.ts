@@ -34,6 +34,45 @@ describe.each(testDbKinds)('job runner (%s)', (kind) => {
     expect(runs).toHaveLength(2);
   });
 
+  it('never runs a job twice at once: a run outlasting its period keeps the lease, here and on other nodes, until it ends', async () => {
+    const clock = new ManualClock('2026-05-02T00:00:00Z');
+    const logger = pino({ level: 'silent' });
+    let running = 0;
+    let most = 0;
+    let runs = 0;
+    let finish!: () => void;
+    const nodes = ['node-a', 'node-b'].map((owner) => {
+      const r = new JobRunner(database.prisma, clock, logger, owner);
+      r.add({
+        name: 'slow-sync',
+        everyMs: 60_000,
+        run: async () => {
+          runs++;
+          most = Math.max(most, ++running);
+          await new Promise<void>((resolve) => (finish = resolve));
+          running--;
+        },
+      });
+      return r;
+    });
+    const first = nodes[0]!.tick('slow-sync'); // runs, and does not end yet
+    await expect.poll(() => runs).toBe(1);
+    for (let i = 0; i < 8; i++) {
+      clock.advance(60_000); // eight periods: each tick of the running node renews its lease
+      expect(await nodes[0]!.tick('slow-sync')).toBe(false);
+      expect(await nodes[1]!.tick('slow-sync')).toBe(false);
+    }
+    expect(most).toBe(1);
+    finish();
+    await expect(first).resolves.toBe(true);
+    // Over: the lease was released to one period after the start, long past; the next tick anywhere runs it.
+    const second = nodes[1]!.tick('slow-sync');
+    await expect.poll(() => runs).toBe(2);
+    finish();
+    await expect(second).resolves.toBe(true);
+    expect(most).toBe(1);
+  });
+
   it('survives an unreachable database: the tick is skipped and logged, never an unhandled rejection', async () => {
     const clock = new ManualClock('2026-05-03T00:00:00Z');
     const warnings: string[] = [];
