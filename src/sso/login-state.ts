@@ -23,12 +23,15 @@ export interface LoginStateRow {
   data: Record<string, unknown>;
 }
 
-/** Atomically takes the state (single use). Null if unknown, already used, or expired. */
-export async function consumeLoginState(s: Services, key: string): Promise<LoginStateRow | null> {
+/**
+ * Atomically takes the state of tenant `t` (single use). Null if unknown, another tenant's (which stays untouched: a
+ * request to one tenant never spends another's pending login), already used, or expired.
+ */
+export async function consumeLoginState(s: Services, t: TenantCtx, key: string): Promise<LoginStateRow | null> {
   const id = hashToken(key);
-  const row = await s.db.loginState.findUnique({ where: { id } });
+  const row = await t.db.loginState.findUnique({ where: { id } });
   if (!row) return null;
-  const { count } = await s.db.loginState.deleteMany({ where: { id } });
+  const { count } = await t.db.loginState.deleteMany({ where: { id } });
   if (count !== 1 || row.expiresAt <= s.clock.now()) return null;
   return { tenantId: row.tenantId, connectionId: row.connectionId, data: row.data as Record<string, unknown> };
 }

@@ -64,7 +64,7 @@ vi.mock('../../src/sso/saml/replay-cache.js', () => ({
   rememberAssertion: async (...args: unknown[]) => (h.remembered.push(args), !h.replay),
 }));
 vi.mock('../../src/sso/login-state.js', () => ({
-  consumeLoginState: async (_s: unknown, key: string) => (h.consumed.push(key), h.state),
+  consumeLoginState: async (_s: unknown, _t: unknown, key: string) => (h.consumed.push(key), h.state),
   // Read-only look at the pending request (is it an admin's test sign-in?): these states are ordinary logins.
   peekLoginState: async () => (h.peek === undefined ? h.state : h.peek),
 }));

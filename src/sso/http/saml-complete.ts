@@ -46,7 +46,7 @@ export async function takeSamlLogin(s: Services, t: TenantCtx, req: Request, res
   setLoginCookie(s, res, COOKIE, '', 0);
   const fail = (code: string, message: string, detail: string, connectionId: string | null = null) =>
     Object.assign(new SsoError('saml.complete', code, message, detail, 400, { protocol: 'saml' }, connectionId), { tenant: t });
-  const row = key ? await consumeLoginState(s, key) : null;
+  const row = key ? await consumeLoginState(s, t, key) : null;
   if (!row || row.tenantId !== t.id || row.data.kind !== 'saml-complete') throw fail('bad_state', ssoMessages.expired, key ? 'parked SAML login unknown, used, expired or of another tenant' : 'no sb_acs cookie');
   // null = IdP-initiated (allowed by the connection's switch); otherwise the AuthnRequest's browser must be this one.
   if (row.data.browser !== null) {

@@ -56,7 +56,7 @@ export async function finishOidcLogin(
   const signedFor = state ? await verifySignedState(s, state) : null;
   if (!signedFor) throw bad('state missing, malformed or not signed by us');
   // Consumed before any other check: a state presented anywhere it does not belong is spent.
-  const row = await consumeLoginState(s, state!);
+  const row = await consumeLoginState(s, signedFor, state!);
   if (!row || row.data.kind !== 'oidc' || row.tenantId !== signedFor.id) throw bad('state unknown, already used, or expired', pathTenant ?? signedFor);
   if (pathTenant && pathTenant.id !== signedFor.id) throw bad('state belongs to another tenant');
   const t = signedFor;

@@ -93,7 +93,7 @@ export async function consumeSamlResponse(s: Services, t: TenantCtx, body: Obj):
   const authnInstant = attr(authn, 'AuthnInstant') ? new Date(attr(authn, 'AuthnInstant')!) : null;
   let purpose = {};
   if (facts.inResponseTo) {
-    const state = await consumeLoginState(s, facts.inResponseTo);
+    const state = await consumeLoginState(s, t, facts.inResponseTo);
     if (!state || state.tenantId !== t.id || state.connectionId !== conn.id) throw fail('bad_in_response_to', 'InResponseTo already used or unknown', conn.id);
     returnTo = String(state.data.returnTo ?? '');
     browser = String(state.data.browser ?? '');

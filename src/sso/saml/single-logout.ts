@@ -97,7 +97,7 @@ export async function receiveSloMessage(s: Services, t: TenantCtx, m: SloMessage
 
   if (field === 'SAMLResponse') {
     const inResponseTo = root.getAttribute('InResponseTo') ?? '';
-    const state = inResponseTo ? await consumeLoginState(s, inResponseTo) : null;
+    const state = inResponseTo ? await consumeLoginState(s, t, inResponseTo) : null;
     if (!state || state.tenantId !== t.id || state.connectionId !== conn.id || state.data.kind !== 'saml-logout') throw fail('bad_in_response_to', 'LogoutResponse to no logout request of ours', conn.id);
     return { signedOut: true };
   }
