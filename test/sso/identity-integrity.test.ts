@@ -254,6 +254,26 @@ describe.each(testDbKinds)('SSO identity integrity (%s)', (kind) => {
     expect((await refusal(asUpn.res)).reason).toMatch(/^email_in_use: .* belongs to user usr_upn_cfo$/);
   });
 
+  it('a refused login of a deactivated user writes nothing: no identity link, no profile change', async () => {
+    const idp = makeSamlIdp();
+    const { t, spMetadata } = await tenantWithSaml(app, idp, { allowedDomains: ['corp.example'], jitEnabled: true });
+    // A deprovisioned SCIM user at a first login: refused, and not linked to the identity.
+    const gone = await scimUser(t, 'gone@corp.example');
+    await t.db.user.updateMany({ where: { id: gone.id }, data: { active: false } });
+    const first = await idpInitiated(t, idp, spMetadata, 'gone-sub', { email: ['gone@corp.example'] });
+    expect(first.res.status).toBe(403);
+    expect((await refusal(first.res)).reason).toMatch(/^inactive:/);
+    expect(await t.db.userIdentity.count({ where: { userId: gone.id } })).toBe(0);
+    // A deactivated JIT user: the IdP's new e-mail and name are not taken at the refused login.
+    const jit = await idpInitiated(t, idp, spMetadata, 'jit-sub', { email: ['jit@corp.example'] });
+    expect(jit.res.status).toBe(303);
+    const row = await t.db.user.findFirstOrThrow({ where: { email: 'jit@corp.example' } });
+    await t.db.user.updateMany({ where: { id: row.id }, data: { active: false } });
+    const again = await idpInitiated(t, idp, spMetadata, 'jit-sub', { email: ['renamed@corp.example'] });
+    expect(again.res.status).toBe(403);
+    expect((await t.db.user.findFirstOrThrow({ where: { id: row.id } })).email).toBe('jit@corp.example');
+  });
+
   it('a SCIM token cannot be bound to a connection of another tenant', async () => {
     const a = await tenantWithSaml(app, makeSamlIdp(), { allowedDomains: ['corp.example'] });
     const b = await app.createTenant();

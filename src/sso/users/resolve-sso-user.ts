@@ -43,6 +43,8 @@ export async function resolveSsoUser(
     if (user.ssoConnectionId && user.ssoConnectionId !== conn.id) {
       throw refuse('bound_elsewhere', identityMessages.boundElsewhere, `user ${user.id} is bound to connection ${user.ssoConnectionId}`);
     }
+    // A refused login writes nothing: a deprovisioned user's profile and links stay as SCIM left them.
+    if (!user.active) throw refuse('inactive', ssoMessages.inactive, `user ${user.id} is inactive`);
     await t.db.userIdentity.updateMany({ where: { id: identity.id }, data: { lastLoginAt: now } });
     // Users the IdP created (JIT) follow the IdP's profile; SCIM-managed users are updated only by SCIM.
     if (user.source === 'jit') user = await followIdpProfile(t, user, p, verified, domainRuleHolds, refuse);
@@ -54,6 +56,7 @@ export async function resolveSsoUser(
     const candidate = email && domainAllowed ? await matchExisting(t, conn, email, p.subject) : null;
     if (candidate) {
       await checkLinkable(t, conn, candidate, domain!, refuse);
+      if (!candidate.active) throw refuse('inactive', ssoMessages.inactive, `user ${candidate.id} is inactive`);
       user = candidate;
     } else {
       if (!domainRuleHolds) throw refuse('domain_not_allowed', identityMessages.domainNotAllowed, `e-mail domain ${domain ?? '(none)'} is not allowed for this connection`);
