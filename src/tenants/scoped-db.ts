@@ -45,6 +45,12 @@ function withTenant(data: unknown, tenantId: string): unknown {
   return data;
 }
 
+/** An update never moves a row to another tenant (its `where` only says which rows of this tenant it changes). */
+function keepTenant(data: unknown, tenantId: string): void {
+  const next = (data as { tenantId?: unknown } | undefined)?.tenantId;
+  if (next !== undefined && next !== tenantId) throw new Error('Refusing to move a row to another tenant');
+}
+
 /**
  * The only way data-access code reaches tenant-owned rows: a Prisma client whose every query on a tenant-owned model
  * is filtered by (and every create stamped with) this tenant's id. A forgotten `where` cannot leak another tenant's
@@ -69,6 +75,13 @@ export function scopedDb(db: Db, tenantId: string) {
             case 'upsert':
               a.where = { ...a.where, tenantId };
               a.create = withTenant(a.create, tenantId);
+              keepTenant(a.update, tenantId);
+              break;
+            case 'update':
+            case 'updateMany':
+            case 'updateManyAndReturn':
+              keepTenant(a.data, tenantId);
+              a.where = { ...a.where, tenantId };
               break;
             default:
               // find*, count, aggregate, groupBy, update*, delete*: all take a `where`.

@@ -80,6 +80,19 @@ describe.each(testDbKinds)('tenant scoping (%s)', (kind) => {
     ).rejects.toThrow(/another tenant/);
   });
 
+  it('refuses an update or upsert that would move a row to another tenant', async () => {
+    const u = await addUser(a, 'mover@a.example');
+    await expect(a.db.user.updateMany({ where: { id: u.id }, data: { tenantId: b.id } })).rejects.toThrow(/another tenant/);
+    await expect(a.db.user.update({ where: { id: u.id }, data: { tenantId: b.id } })).rejects.toThrow(/another tenant/);
+    await expect(
+      a.db.user.upsert({ where: { id: u.id }, create: { id: u.id, userName: 'x', userNameKey: 'x' } as never, update: { tenantId: b.id } }),
+    ).rejects.toThrow(/another tenant/);
+    expect((await a.db.user.findUnique({ where: { id: u.id } }))?.tenantId).toBe(a.id);
+    expect(await b.db.user.count({ where: { id: u.id } })).toBe(0);
+    // Naming its own tenant is no move.
+    expect((await a.db.user.updateMany({ where: { id: u.id }, data: { tenantId: a.id, active: false } })).count).toBe(1);
+  });
+
   it('keeps per-tenant uniqueness independent between tenants', async () => {
     await addUser(a, 'same@example.com');
     await expect(addUser(b, 'same@example.com')).resolves.toBeTruthy();
