@@ -54,7 +54,11 @@ export class EnvKeyring implements MasterKeySource {
   }
 }
 
-export const generateMasterKeySpec = () => `mk-${new Date().toISOString().slice(0, 10)}:${randomBytes(32).toString('base64')}`;
+/**
+ * A fresh key spec. Its id is unique, not only dated: two processes that each generated a development key (separate
+ * DATA_DIRs over one DATABASE_URL) then fail with "key not in the keyring", not as if their data had been tampered with.
+ */
+export const generateMasterKeySpec = () => `mk-${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}:${randomBytes(32).toString('base64')}`;
 
 /**
  * Outside production a missing MASTER_KEY is generated once into DATA_DIR/master.key (mode 0600) so a fresh

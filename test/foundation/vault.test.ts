@@ -5,7 +5,7 @@ import { createTenant } from '../../src/tenants/manage-tenants.js';
 import { findTenantBySlug } from '../../src/tenants/find-tenant.js';
 import type { TenantCtx } from '../../src/tenants/tenant-context.js';
 import { DecryptionError } from '../../src/vault/aead.js';
-import { EnvKeyring, MasterKeyError } from '../../src/vault/master-keys.js';
+import { EnvKeyring, generateMasterKeySpec, MasterKeyError } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { openTestDatabase, testDbKinds } from '../support/databases.js';
 
@@ -21,6 +21,13 @@ describe('master keyring', () => {
     expect(after.activeKeyId).toBe('mk2');
     expect(await after.unwrap(wrapped.masterKeyId, wrapped.wrapped, 'aad')).toEqual(Buffer.alloc(32, 7));
     await expect(new EnvKeyring(fresh).unwrap('mk1', wrapped.wrapped, 'aad')).rejects.toThrow(MasterKeyError);
+  });
+
+  it('generated development keys have ids of their own: another process\'s key is "not in the keyring", not tampering', async () => {
+    const [one, two] = [generateMasterKeySpec(), generateMasterKeySpec()];
+    expect(one.split(':')[0]).not.toBe(two.split(':')[0]);
+    const wrapped = await new EnvKeyring(one).wrap(Buffer.alloc(32, 1), 'aad');
+    await expect(new EnvKeyring(two).unwrap(wrapped.masterKeyId, wrapped.wrapped, 'aad')).rejects.toThrow(MasterKeyError);
   });
 
   it('accepts a single bare key and refuses malformed specs', () => {
