@@ -6,7 +6,8 @@ import type { Clock } from '../lib/clock.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { TenantCtx } from '../tenants/tenant-context.js';
 import './bigint-json.js';
-import { redactDetail, storableText } from './redact.js';
+import { redactDetail } from './redact.js';
+import { storableText } from '../lib/lone-surrogates.js';
 import { insertAuditBatches, insertAuditRows, insertGlobalAuditRows } from './insert-audit-rows.js';
 import { AuditBatches, BACKGROUND_LINGER_MS, MAX_PENDING_BACKGROUND, unrefTimer, type AuditBatchOptions } from './audit-batches.js';
 
@@ -141,5 +142,5 @@ export class AuditLog {
   }
 }
 
-/** Values a client may choose (a tool name, a request id), stored as PostgreSQL takes them (redact.ts, storableText). */
+/** Values a client may choose (a tool name, a request id), stored as PostgreSQL takes them (lone-surrogates.ts, storableText). */
 const storable = (v: string | null | undefined): string | null => (v == null ? null : storableText(v));

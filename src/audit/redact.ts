@@ -1,19 +1,8 @@
+import { storableText } from '../lib/lone-surrogates.js';
+
 const secretKey = /pass(word)?|secret|token|authorization|cookie|private|assertion|credential|api[-_]?key|^code$/i;
 const MAX_STRING = 512;
 const MAX_DEPTH = 4;
-
-type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
-
-/**
- * A string PostgreSQL stores: without NUL (text and jsonb refuse it) and without a lone UTF-16 surrogate (jsonb
- * refuses its `\ud800` escape; a client can send one, and cutting a string can split a pair). Either would make the
- * whole audit batch fail. Lone surrogates become U+FFFD; well-formed strings come back as they are.
- */
-export function storableText(v: string): string {
-  const s = v.includes('\0') ? v.replace(/\0/g, '') : v;
-  const w = s as unknown as WellFormed;
-  return w.isWellFormed() ? s : w.toWellFormed();
-}
 
 /**
  * Audit details must be small and never carry secrets: keys that name a secret are replaced by "[redacted]", long

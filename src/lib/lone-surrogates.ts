@@ -1,4 +1,4 @@
-type WellFormed = { isWellFormed(): boolean };
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
 
 /**
  * JSON text can carry a lone UTF-16 surrogate only as a `\uD800`–`\uDFFF` escape (UTF-8 bytes cannot encode one):
@@ -18,4 +18,15 @@ export function hasLoneSurrogate(value: unknown, depth = 0): boolean {
     if (!(k as unknown as WellFormed).isWellFormed() || hasLoneSurrogate((value as Record<string, unknown>)[k], depth + 1)) return true;
   }
   return false;
+}
+
+/**
+ * A string PostgreSQL stores: without NUL (text and jsonb refuse it) and without a lone UTF-16 surrogate (jsonb
+ * refuses its `\ud800` escape; a client can send one, and cutting a string can split a pair). Either would make a
+ * whole audit batch fail. Lone surrogates become U+FFFD; well-formed strings come back as they are.
+ */
+export function storableText(v: string): string {
+  const s = v.includes('\0') ? v.replace(/\0/g, '') : v;
+  const w = s as unknown as WellFormed;
+  return w.isWellFormed() ? s : w.toWellFormed();
 }
